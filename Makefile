@@ -1,0 +1,148 @@
+# kpiwatch: build, test, bench, install.
+#   make                  build ./kpiwatch (in $(BUILDDIR), linked to ./kpiwatch)
+#   make test             unit + integration tests, then the same under ASan/UBSan, then valgrind
+#   make demo             install missing packages, build, run the agent on the demo stream
+#   make bench            throughput, per-detector cost and memory figures
+#   make accuracy         labelled synthetic accuracy table + NAB score
+#   make install          PREFIX=/usr/local DESTDIR=
+# Switches: SANITIZE=address,undefined  DEVELOPER=1 (-Werror)  NOOPT=1  BUILDDIR=dir
+# Local overrides go in config.mak.
+
+-include config.mak
+
+VERSION    := 0.1.0
+PREFIX     ?= /usr/local
+BINDIR     ?= $(PREFIX)/bin
+SYSCONFDIR ?= /etc
+MANDIR     ?= $(PREFIX)/share/man
+DATADIR    ?= $(PREFIX)/share
+BUILDDIR   ?= build
+
+CC         ?= cc
+CFLAGS     ?= -O2 -g
+PKG_CONFIG ?= pkg-config
+PKGS       := libzmq libcjson libcurl gsl
+
+PROJECT_CFLAGS := -std=c11 -D_GNU_SOURCE -Wall -Wextra -Wshadow -Wno-unused-parameter \
+                  -DKW_VERSION='"$(VERSION)"' -MMD -MP -pthread
+ifdef DEVELOPER
+PROJECT_CFLAGS += -Werror
+endif
+ifdef NOOPT
+CFLAGS := -O0 -g
+endif
+ifdef SANITIZE
+PROJECT_CFLAGS += -fsanitize=$(SANITIZE) -fno-sanitize-recover=all -fno-omit-frame-pointer
+PROJECT_LDFLAGS += -fsanitize=$(SANITIZE)
+endif
+
+DEP_CFLAGS := $(shell $(PKG_CONFIG) --cflags $(PKGS) 2>/dev/null)
+DEP_LIBS   := $(shell $(PKG_CONFIG) --libs $(PKGS) 2>/dev/null) -lm
+CRIT_LIBS  := $(shell $(PKG_CONFIG) --libs criterion 2>/dev/null || echo -lcriterion)
+
+ALL_CFLAGS  = $(PROJECT_CFLAGS) $(DEP_CFLAGS) $(CPPFLAGS) $(CFLAGS)
+ALL_LDFLAGS = $(PROJECT_LDFLAGS) -pthread $(LDFLAGS)
+
+CORE_SRCS := $(filter-out agent/main.c,$(wildcard agent/*.c)) $(wildcard detectors/*.c) $(wildcard notifiers/*.c)
+CORE_OBJS := $(CORE_SRCS:%.c=$(BUILDDIR)/%.o)
+MAIN_OBJ  := $(BUILDDIR)/agent/main.o
+UNIT_SRCS := $(wildcard tests/unit/*.c)
+UNIT_OBJS := $(UNIT_SRCS:%.c=$(BUILDDIR)/%.o)
+INTEG_SRCS := $(wildcard tests/integration/*.c)
+INTEG_OBJS := $(INTEG_SRCS:%.c=$(BUILDDIR)/%.o)
+BENCH_SRCS := $(wildcard bench/*.c)
+BENCH_BINS := $(BENCH_SRCS:bench/%.c=$(BUILDDIR)/bench/%)
+
+# The detector library alone, so detectors can be built and tested without the agent.
+DET_SRCS   := agent/opts.c agent/xmalloc.c agent/log.c $(wildcard detectors/*.c)
+DET_OBJS   := $(DET_SRCS:%.c=$(BUILDDIR)/%.o)
+DET_TEST_SRCS := $(wildcard tests/unit/test_detector*.c)
+DET_TEST_OBJS := $(DET_TEST_SRCS:%.c=$(BUILDDIR)/%.o)
+
+BIN        := $(BUILDDIR)/kpiwatch
+LIB        := $(BUILDDIR)/libkpiwatch.a
+
+.PHONY: all deps test test-plain test-sanitize test-valgrind demo bench accuracy nab install uninstall clean options-doc
+
+all: $(BIN) kpiwatch
+
+kpiwatch: $(BIN)
+	@ln -sf $(BIN) kpiwatch
+
+deps:
+	@sh packaging/install-deps.sh
+
+$(BUILDDIR)/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -c $< -o $@
+
+$(LIB): $(CORE_OBJS)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(BIN): $(MAIN_OBJ) $(LIB)
+	$(CC) $(ALL_LDFLAGS) -o $@ $(MAIN_OBJ) $(LIB) $(DEP_LIBS)
+
+$(BUILDDIR)/unit-tests: $(UNIT_OBJS) $(LIB)
+	$(CC) $(ALL_LDFLAGS) -o $@ $(UNIT_OBJS) $(LIB) $(DEP_LIBS) $(CRIT_LIBS)
+
+$(BUILDDIR)/libdetectors.a: $(DET_OBJS)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(BUILDDIR)/detector-tests: $(DET_TEST_OBJS) $(BUILDDIR)/libdetectors.a
+	$(CC) $(ALL_LDFLAGS) -o $@ $(DET_TEST_OBJS) $(BUILDDIR)/libdetectors.a $(DEP_LIBS) $(CRIT_LIBS)
+
+$(BUILDDIR)/integration-tests: $(INTEG_OBJS) $(LIB)
+	$(CC) $(ALL_LDFLAGS) -o $@ $(INTEG_OBJS) $(LIB) $(DEP_LIBS) $(CRIT_LIBS)
+
+# bench/det_*.c need only the detector library; the other benches link the agent.
+$(BUILDDIR)/bench/det_%: bench/det_%.c $(BUILDDIR)/libdetectors.a
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $< $(BUILDDIR)/libdetectors.a $(DEP_LIBS)
+
+$(BUILDDIR)/bench/%: bench/%.c $(LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $< $(LIB) $(DEP_LIBS)
+
+# The README's test command: installs missing packages, then runs every suite.
+test: deps
+	@bash tests/run-all.sh
+
+# One suite in one build directory (used by tests/run-all.sh).
+test-plain: $(BIN) $(BUILDDIR)/unit-tests $(BUILDDIR)/integration-tests
+
+demo: deps
+	@$(MAKE) --no-print-directory all
+	./kpiwatch demo -c conf/kpiwatch.json
+
+bench: deps
+	@$(MAKE) --no-print-directory all $(BENCH_BINS)
+	@bash bench/run.sh $(BUILDDIR)
+
+accuracy: deps
+	@$(MAKE) --no-print-directory all $(BENCH_BINS)
+	@bash bench/accuracy.sh $(BUILDDIR)
+
+options-doc: $(BIN)
+	@$(BIN) options
+
+install: $(BIN)
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(SYSCONFDIR)/kpiwatch $(DESTDIR)$(DATADIR)/kpiwatch/examples
+	install -m 0755 $(BIN) $(DESTDIR)$(BINDIR)/kpiwatch
+	install -m 0644 conf/kpiwatch.json $(DESTDIR)$(SYSCONFDIR)/kpiwatch/kpiwatch.json
+	install -m 0644 conf/examples/*.json $(DESTDIR)$(DATADIR)/kpiwatch/examples/
+	install -d $(DESTDIR)$(PREFIX)/lib/systemd/system
+	install -m 0644 packaging/systemd/kpiwatch.service $(DESTDIR)$(PREFIX)/lib/systemd/system/kpiwatch.service
+	install -d $(DESTDIR)$(MANDIR)/man1
+	install -m 0644 packaging/man/kpiwatch.1 $(DESTDIR)$(MANDIR)/man1/kpiwatch.1
+
+uninstall:
+	rm -f $(DESTDIR)$(BINDIR)/kpiwatch $(DESTDIR)$(PREFIX)/lib/systemd/system/kpiwatch.service \
+	      $(DESTDIR)$(MANDIR)/man1/kpiwatch.1
+	rm -rf $(DESTDIR)$(DATADIR)/kpiwatch
+
+clean:
+	rm -rf build build-* kpiwatch
+
+-include $(CORE_OBJS:.o=.d) $(MAIN_OBJ:.o=.d) $(UNIT_OBJS:.o=.d) $(INTEG_OBJS:.o=.d)

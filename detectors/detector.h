@@ -1,0 +1,147 @@
+/* detector: the vtable every outlier detector implements, and the generic
+ * wrapper the pipeline uses. A detector type parses its own options, keeps
+ * per-series state, turns each interval's value into a verdict, and can save
+ * and restore that state so a restart keeps what it learned.
+ * Options shared by every detector (direction, min_delta, min_delta_rel,
+ * warmup) are applied here, so each type only does its own statistics. */
+#ifndef KW_DETECTOR_H
+#define KW_DETECTOR_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cjson/cJSON.h>
+
+#include "../agent/opts.h"
+
+/* One closed interval of a KPI series, as the detector sees it. */
+struct kw_sample {
+    int64_t ts_ms;      /* interval start, epoch milliseconds (UTC) */
+    double value;       /* the KPI value; NAN = the interval had no data */
+    double numerator;   /* ratio KPIs: events (e.g. drop-offs); NAN otherwise */
+    double denominator; /* ratio KPIs: trials (e.g. entries); NAN otherwise */
+};
+
+/* What the series looks like, known when its state is created. */
+struct kw_series_info {
+    int64_t interval_ms; /* length of one interval; > 0 */
+    bool is_ratio;       /* numerator/denominator are filled */
+    bool is_count;       /* value is a non-negative event count (sum/count KPIs) */
+};
+
+enum kw_direction { KW_DIR_BOTH = 0, KW_DIR_UP = 1, KW_DIR_DOWN = 2 };
+
+struct kw_verdict {
+    bool ready;           /* false while warming up or on a missing interval; nothing below is meaningful then */
+    bool anomalous;       /* the detector's own test fired (before the generic filters) */
+    int direction;        /* +1 value above expected, -1 below, 0 equal */
+    double expected;      /* what the detector expected for this interval */
+    double lower, upper;  /* values outside [lower, upper] are anomalous */
+    double score;         /* native statistic, signed + above / - below (z, -log10 p, S/h, ...) */
+    double anomaly_score; /* in [0,1], rises with the evidence; 0.5 at the detector's alert threshold */
+    double severity;      /* 0..100; set by the wrapper from anomaly_score */
+};
+
+/* One detector type. Everything in a detector's .c file is static except its
+ * `const struct kw_detector_type NAME_detector`, listed in registry.c. */
+struct kw_detector_type {
+    const char *name;
+    const char *description;
+    const struct kw_option *options; /* the type's own keys; KW_OPT_END terminated */
+    size_t config_size;              /* size of the type's config struct */
+    /* Meaning checks after options are filled (e.g. "high must be > low").
+     * May be NULL. Returns 0, or -1 with "path.key: reason" in err. */
+    int (*config_check)(void *cfg, const char *path, char *err, size_t errlen);
+    /* Free what config_check allocated beyond the option table. May be NULL. */
+    void (*config_release)(void *cfg);
+    /* Whether this type can run on a series of this kind; NULL = any. On
+     * mismatch returns -1 with a reason (e.g. "needs a ratio KPI"). */
+    int (*accepts)(const void *cfg, const struct kw_series_info *info, char *err, size_t errlen);
+    /* New zeroed per-series state. Never fails. */
+    void *(*state_new)(const void *cfg, const struct kw_series_info *info);
+    /* Consume one interval and fill the verdict (already zeroed by the caller).
+     * Must handle NAN value (missing interval): leave learned state usable and
+     * return ready=false. Must be O(1) or O(log w) amortised where an
+     * incremental form exists. */
+    void (*update)(void *state, const void *cfg, const struct kw_series_info *info,
+                   const struct kw_sample *in, struct kw_verdict *out);
+    /* Serialise the state to a new cJSON value; the caller owns it. */
+    cJSON *(*state_save)(const void *state, const void *cfg);
+    /* Restore into a state from state_new. Returns 0, or -1 when the JSON does
+     * not match this config (the caller then starts from a fresh state). */
+    int (*state_load)(void *state, const void *cfg, const cJSON *json);
+    /* Free the state; accepts NULL. */
+    void (*state_free)(void *state);
+    /* Bytes of state for one series (for the memory figures); may be NULL. */
+    size_t (*state_bytes)(const void *state);
+};
+
+/* A configured detector: a type plus its parsed options. Shared by all the
+ * series of a KPI; owned by the config that parsed it. */
+struct kw_detector {
+    const struct kw_detector_type *type;
+    void *cfg;           /* type's config struct, filled from type->options */
+    int direction;       /* enum kw_direction: which side may alert */
+    double min_delta;    /* absolute floor on |value - expected| to alert */
+    double min_delta_rel;/* relative floor: |value - expected| >= rel * |expected| */
+    int warmup;          /* extra intervals to learn before any verdict; 0 = type's own minimum */
+};
+
+/* Per-series state of a configured detector. */
+struct kw_detector_state {
+    uint64_t seen;       /* non-missing intervals consumed */
+    void *impl;          /* the type's state */
+};
+
+/* The registry: NULL-terminated list of all detector types. */
+extern const struct kw_detector_type *const kw_detector_types[];
+
+/* Look up a type by name; NULL when unknown. */
+const struct kw_detector_type *kw_detector_type_find(const char *name);
+
+/* Parse {"type": NAME, ...options} into det. Unknown keys, wrong types and
+ * bad ranges fail with the key path. Returns 0, or -1 with err set; on error
+ * det needs no release. */
+int kw_detector_parse(struct kw_detector *det, const cJSON *obj, const char *path,
+                      char *err, size_t errlen);
+/* Free det's contents (not det itself). Safe on a zeroed struct. */
+void kw_detector_release(struct kw_detector *det);
+
+/* Check that det can run on a series of this kind. Returns 0 or -1 + err. */
+int kw_detector_accepts(const struct kw_detector *det, const struct kw_series_info *info,
+                        char *err, size_t errlen);
+
+/* Create per-series state. Never fails. */
+void kw_detector_state_init(struct kw_detector_state *st, const struct kw_detector *det,
+                            const struct kw_series_info *info);
+/* Free the per-series state's contents. Safe on a zeroed struct. */
+void kw_detector_state_release(struct kw_detector_state *st, const struct kw_detector *det);
+
+/* Run one interval through det and apply the generic rules: warmup,
+ * direction, min_delta and min_delta_rel, and severity = 100 * anomaly_score.
+ * out is fully written. */
+void kw_detector_update(struct kw_detector_state *st, const struct kw_detector *det,
+                        const struct kw_series_info *info, const struct kw_sample *in,
+                        struct kw_verdict *out);
+
+/* Save st as {"seen": N, "state": ...}; the caller owns the result. */
+cJSON *kw_detector_state_save(const struct kw_detector_state *st, const struct kw_detector *det);
+/* Restore st (from kw_detector_state_init) from JSON. Returns 0 or -1 (st
+ * then stays fresh). */
+int kw_detector_state_load(struct kw_detector_state *st, const struct kw_detector *det,
+                           const cJSON *json);
+
+/* Shared helpers for detector implementations. */
+
+/* Map a non-negative statistic x to [0,1): x / (x + threshold), so the score
+ * is 0.5 exactly at the alert threshold and rises with the evidence. */
+double kw_squash(double x, double threshold);
+/* -log10 of a tail probability, floored so p = 0 gives a large finite value. */
+double kw_neglog10(double p);
+/* Save / load a double array as a JSON array (NAN stored as null). */
+cJSON *kw_json_doubles(const double *v, size_t n);
+/* Returns 0 when json is an array of exactly n numbers/nulls, -1 otherwise. */
+int kw_json_read_doubles(const cJSON *json, double *v, size_t n);
+
+#endif
