@@ -23,7 +23,8 @@ CFLAGS     ?= -O2 -g
 PKG_CONFIG ?= pkg-config
 PKGS       := libzmq libcjson libcurl gsl
 
-PROJECT_CFLAGS := -std=c11 -D_GNU_SOURCE -Wall -Wextra -Wshadow -Wno-unused-parameter \
+# Error texts are deliberately bounded (char err[256]); truncation is fine.
+PROJECT_CFLAGS := -std=c11 -D_GNU_SOURCE -Wall -Wextra -Wshadow -Wno-unused-parameter -Wno-format-truncation \
                   -DKW_VERSION='"$(VERSION)"' -MMD -MP -pthread
 ifdef DEVELOPER
 PROJECT_CFLAGS += -Werror

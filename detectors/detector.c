@@ -24,7 +24,6 @@ static const struct kw_option common_options[] = {
     KW_OPT_END,
 };
 
-const struct kw_option *kw_detector_common_options(void);
 const struct kw_option *kw_detector_common_options(void)
 {
     return common_options;

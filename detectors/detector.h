@@ -97,6 +97,9 @@ struct kw_detector_state {
 /* The registry: NULL-terminated list of all detector types. */
 extern const struct kw_detector_type *const kw_detector_types[];
 
+/* The option table shared by every detector (direction, min_delta, ...). */
+const struct kw_option *kw_detector_common_options(void);
+
 /* Look up a type by name; NULL when unknown. */
 const struct kw_detector_type *kw_detector_type_find(const char *name);
 

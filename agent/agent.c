@@ -1,0 +1,343 @@
+/* agent: the daemon's poll loop over ZeroMQ inputs and a signalfd. */
+#include "agent.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/signalfd.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <zmq.h>
+
+#include "demo.h"
+#include "log.h"
+#include "timefmt.h"
+#include "xmalloc.h"
+
+#define TICK_MS 200
+#define STATE_SAVE_MS 60000
+
+static void on_alert(void *ctx, const struct kw_alert *a)
+{
+    struct kw_agent *ag = ctx;
+    kw_dispatch_alert(&ag->dispatcher, a);
+}
+
+static void close_sockets(struct kw_agent *ag)
+{
+    for (int i = 0; i < ag->nsockets; i++)
+        if (ag->sockets[i])
+            zmq_close(ag->sockets[i]);
+    free(ag->sockets);
+    ag->sockets = NULL;
+    ag->nsockets = 0;
+}
+
+static int open_sockets(struct kw_agent *ag, const struct kw_config *cfg, char *err, size_t errlen)
+{
+    ag->sockets = xcalloc((size_t)cfg->ninputs + 1, sizeof *ag->sockets);
+    for (int i = 0; i < cfg->ninputs; i++) {
+        const struct kw_input_config *in = &cfg->inputs[i];
+        void *s = zmq_socket(ag->zmq_ctx, in->socket == KW_INPUT_SUB ? ZMQ_SUB : ZMQ_PULL);
+        ag->sockets[ag->nsockets++] = s;
+        int linger = 0, hwm = in->rcvhwm;
+        zmq_setsockopt(s, ZMQ_LINGER, &linger, sizeof linger);
+        zmq_setsockopt(s, ZMQ_RCVHWM, &hwm, sizeof hwm);
+        if (in->socket == KW_INPUT_SUB) {
+            if (in->topics.n == 0)
+                zmq_setsockopt(s, ZMQ_SUBSCRIBE, "", 0);
+            for (int t = 0; t < in->topics.n; t++)
+                zmq_setsockopt(s, ZMQ_SUBSCRIBE, in->topics.items[t], strlen(in->topics.items[t]));
+        }
+        int rc = in->mode == KW_INPUT_BIND ? zmq_bind(s, in->endpoint) : zmq_connect(s, in->endpoint);
+        if (rc != 0) {
+            snprintf(err, errlen, "inputs[%d] (%s): cannot %s %s: %s", i, in->name,
+                     in->mode == KW_INPUT_BIND ? "bind" : "connect", in->endpoint, zmq_strerror(zmq_errno()));
+            close_sockets(ag);
+            return -1;
+        }
+        kw_info("input", "%s: %s %s %s", in->name, in->socket == KW_INPUT_SUB ? "SUB" : "PULL",
+                in->mode == KW_INPUT_BIND ? "bound to" : "connected to", in->endpoint);
+    }
+    return 0;
+}
+
+static void state_path(const struct kw_config *cfg, char *buf, size_t len)
+{
+    snprintf(buf, len, "%s/state.json", cfg->state_dir);
+}
+
+static void save_state(struct kw_agent *ag)
+{
+    if (!ag->cfg.state_dir)
+        return;
+    char path[4096], err[KW_ERR_LEN];
+    mkdir(ag->cfg.state_dir, 0750);
+    state_path(&ag->cfg, path, sizeof path);
+    if (kw_pipeline_save_state(&ag->pipeline, path, err, sizeof err))
+        kw_error("state", "could not save state: %s", err);
+    else
+        kw_debug("state", "saved %zu series to %s", ag->pipeline.table.count, path);
+}
+
+static void load_state(struct kw_agent *ag)
+{
+    if (!ag->cfg.state_dir)
+        return;
+    char path[4096], err[KW_ERR_LEN];
+    state_path(&ag->cfg, path, sizeof path);
+    if (access(path, F_OK) != 0)
+        return;
+    int n = kw_pipeline_load_state(&ag->pipeline, path, err, sizeof err);
+    if (n < 0)
+        kw_warn("state", "ignoring state: %s", err);
+    else
+        kw_info("state", "restored %d series from %s", n, path);
+}
+
+static void setup_pipeline(struct kw_agent *ag)
+{
+    kw_pipeline_init(&ag->pipeline, &ag->cfg);
+    ag->pipeline.extrapolate = true;
+    ag->pipeline.on_alert = on_alert;
+    ag->pipeline.alert_ctx = ag;
+    kw_dispatcher_init(&ag->dispatcher, &ag->cfg);
+}
+
+int kw_agent_init(struct kw_agent *ag, const char *config_path, bool demo_mode, char *err, size_t errlen)
+{
+    memset(ag, 0, sizeof *ag);
+    ag->signal_fd = -1;
+    if (kw_config_load(&ag->cfg, config_path, err, errlen))
+        return -1;
+    if (ag->cfg.ninputs == 0) {
+        snprintf(err, errlen, "%s: inputs: the daemon needs at least one input", config_path);
+        kw_config_release(&ag->cfg);
+        return -1;
+    }
+    kw_log_set_level((enum kw_log_level)ag->cfg.log_level);
+    if (demo_mode)
+        ag->cfg.ingest.check_time = false;
+
+    sigset_t mask;
+    sigemptyset(&mask);
+    sigaddset(&mask, SIGTERM);
+    sigaddset(&mask, SIGINT);
+    sigaddset(&mask, SIGHUP);
+    sigprocmask(SIG_BLOCK, &mask, NULL);
+    ag->signal_fd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
+    signal(SIGPIPE, SIG_IGN);
+
+    ag->zmq_ctx = zmq_ctx_new();
+    if (open_sockets(ag, &ag->cfg, err, errlen)) {
+        kw_agent_release(ag);
+        return -1;
+    }
+    setup_pipeline(ag);
+    load_state(ag);
+    return 0;
+}
+
+void kw_agent_log_stats(const struct kw_agent *ag)
+{
+    const struct kw_pipeline *p = &ag->pipeline;
+    uint64_t rejected = 0;
+    char reasons[512] = "";
+    size_t used = 0;
+    for (int r = 0; r < KW_REJ_COUNT; r++) {
+        if (!p->ingest.rejected[r])
+            continue;
+        rejected += p->ingest.rejected[r];
+        used += (size_t)snprintf(reasons + used, used < sizeof reasons ? sizeof reasons - used : 0, " %s=%llu",
+                                 kw_reject_name((enum kw_reject)r), (unsigned long long)p->ingest.rejected[r]);
+    }
+    kw_info("stats",
+            "messages=%llu points_accepted=%llu points_rejected=%llu series=%zu intervals=%llu anomalies=%llu "
+            "alerts_fired=%llu alerts_resolved=%llu firing=%zu sends=%llu send_failures=%llu reloads=%llu%s%s",
+            (unsigned long long)p->ingest.messages, (unsigned long long)p->ingest.points_accepted,
+            (unsigned long long)rejected, p->table.count, (unsigned long long)p->stats.intervals_closed,
+            (unsigned long long)p->stats.anomalies, (unsigned long long)p->stats.alerts_fired,
+            (unsigned long long)p->stats.alerts_resolved, kw_pipeline_firing(p),
+            (unsigned long long)ag->dispatcher.stats.sent, (unsigned long long)ag->dispatcher.stats.failed,
+            (unsigned long long)ag->reloads, rejected ? " rejected:" : "", reasons);
+}
+
+/* SIGHUP: parse the file again; keep the running config unless the new one
+ * is valid. The pipeline restarts from the saved state of the old one, so
+ * series whose KPI and detector did not change keep what they learned. */
+static void reload(struct kw_agent *ag)
+{
+    struct kw_config next;
+    char err[KW_ERR_LEN];
+    if (kw_config_load(&next, ag->cfg.path, err, sizeof err)) {
+        ag->reload_failures++;
+        kw_error("reload", "keeping the running config: %s", err);
+        return;
+    }
+    if (!ag->cfg.ingest.check_time)
+        next.ingest.check_time = false;
+    char tmp_state[] = "/tmp/kpiwatch-reload-XXXXXX";
+    int fd = mkstemp(tmp_state);
+    bool saved = fd >= 0 && kw_pipeline_save_state(&ag->pipeline, tmp_state, err, sizeof err) == 0;
+    if (fd >= 0)
+        close(fd);
+
+    void **old_sockets = ag->sockets;
+    int old_n = ag->nsockets;
+    struct kw_ingest_stats ingest = ag->pipeline.ingest;
+    struct kw_pipeline_stats pstats = ag->pipeline.stats;
+    struct kw_dispatch_stats dstats = ag->dispatcher.stats;
+    bool inputs_same = next.ninputs == ag->cfg.ninputs;
+    for (int i = 0; inputs_same && i < next.ninputs; i++)
+        inputs_same = strcmp(next.inputs[i].endpoint, ag->cfg.inputs[i].endpoint) == 0 &&
+                      next.inputs[i].mode == ag->cfg.inputs[i].mode && next.inputs[i].socket == ag->cfg.inputs[i].socket;
+    if (!inputs_same) {
+        ag->sockets = NULL;
+        ag->nsockets = 0;
+        for (int i = 0; i < old_n; i++)
+            zmq_close(old_sockets[i]); /* free the endpoints before rebinding */
+        free(old_sockets);
+        if (open_sockets(ag, &next, err, sizeof err)) {
+            kw_error("reload", "inputs of the new config failed (%s); restoring the old inputs", err);
+            kw_config_release(&next);
+            if (open_sockets(ag, &ag->cfg, err, sizeof err))
+                kw_error("reload", "could not restore the old inputs: %s", err);
+            if (saved)
+                unlink(tmp_state);
+            ag->reload_failures++;
+            return;
+        }
+    }
+    kw_pipeline_release(&ag->pipeline);
+    kw_config_release(&ag->cfg);
+    ag->cfg = next;
+    kw_log_set_level((enum kw_log_level)ag->cfg.log_level);
+    setup_pipeline(ag);
+    ag->pipeline.ingest = ingest;
+    ag->pipeline.stats = pstats;
+    ag->dispatcher.stats = dstats;
+    if (saved) {
+        int n = kw_pipeline_load_state(&ag->pipeline, tmp_state, err, sizeof err);
+        unlink(tmp_state);
+        kw_info("reload", "loaded %s: %d KPIs, %d receivers; %d series kept their state", ag->cfg.path,
+                ag->cfg.nkpis, ag->cfg.nreceivers, n < 0 ? 0 : n);
+    }
+    ag->reloads++;
+}
+
+static void handle_signals(struct kw_agent *ag)
+{
+    struct signalfd_siginfo si;
+    while (read(ag->signal_fd, &si, sizeof si) == (ssize_t)sizeof si) {
+        if (si.ssi_signo == SIGHUP) {
+            kw_info("agent", "SIGHUP: reloading %s", ag->cfg.path);
+            reload(ag);
+        } else {
+            kw_info("agent", "%s: draining and exiting", si.ssi_signo == SIGTERM ? "SIGTERM" : "SIGINT");
+            ag->stopping = true;
+        }
+    }
+}
+
+static void receive_all(struct kw_agent *ag, int index)
+{
+    void *s = ag->sockets[index];
+    const char *source = ag->cfg.inputs[index].name;
+    /* Bounded batch per wake-up, so signals and ticks are never starved. */
+    for (int n = 0; n < 10000; n++) {
+        zmq_msg_t msg;
+        zmq_msg_init(&msg);
+        if (zmq_msg_recv(&msg, s, ZMQ_DONTWAIT) < 0) {
+            zmq_msg_close(&msg);
+            return;
+        }
+        /* Multipart [topic][payload]: the payload is the last frame. */
+        while (zmq_msg_more(&msg)) {
+            zmq_msg_close(&msg);
+            zmq_msg_init(&msg);
+            if (zmq_msg_recv(&msg, s, ZMQ_DONTWAIT) < 0)
+                break;
+        }
+        const char *data = zmq_msg_data(&msg);
+        size_t len = zmq_msg_size(&msg);
+        /* Single frame "topic {json}": skip the topic word. */
+        if (len && data[0] != '{' && data[0] != '[' && ag->cfg.inputs[index].socket == KW_INPUT_SUB) {
+            const char *sp = memchr(data, ' ', len);
+            if (sp) {
+                len -= (size_t)(sp + 1 - data);
+                data = sp + 1;
+            }
+        }
+        kw_ingest_message(&ag->cfg.ingest, &ag->pipeline.ingest, source, data, len, kw_now_ms(),
+                          kw_pipeline_point, &ag->pipeline);
+        zmq_msg_close(&msg);
+    }
+}
+
+int kw_agent_run(struct kw_agent *ag, int64_t stop_after_ms)
+{
+    int64_t started = kw_mono_ms();
+    ag->next_stats_ms = started + ag->cfg.stats_interval_ms;
+    ag->next_save_ms = started + STATE_SAVE_MS;
+    kw_info("agent", "kpiwatch %s running: %d inputs, %d KPIs, %d receivers", KW_VERSION, ag->cfg.ninputs,
+            ag->cfg.nkpis, ag->cfg.nreceivers);
+    while (!ag->stopping) {
+        int n = ag->nsockets;
+        zmq_pollitem_t items[65];
+        if (n > 64)
+            n = 64;
+        for (int i = 0; i < n; i++)
+            items[i] = (zmq_pollitem_t){.socket = ag->sockets[i], .events = ZMQ_POLLIN};
+        items[n] = (zmq_pollitem_t){.socket = NULL, .fd = ag->signal_fd, .events = ZMQ_POLLIN};
+        int rc = zmq_poll(items, n + 1, TICK_MS);
+        if (rc < 0 && zmq_errno() != EINTR) {
+            kw_error("agent", "zmq_poll: %s", zmq_strerror(zmq_errno()));
+            break;
+        }
+        if (rc > 0) {
+            if (items[n].revents & ZMQ_POLLIN)
+                handle_signals(ag);
+            for (int i = 0; i < n && i < ag->nsockets; i++)
+                if (items[i].revents & ZMQ_POLLIN)
+                    receive_all(ag, i);
+        }
+        int64_t mono = kw_mono_ms();
+        kw_pipeline_tick(&ag->pipeline, kw_now_ms());
+        if (ag->cfg.stats_interval_ms > 0 && mono >= ag->next_stats_ms) {
+            kw_agent_log_stats(ag);
+            ag->next_stats_ms = mono + ag->cfg.stats_interval_ms;
+        }
+        if (mono >= ag->next_save_ms) {
+            save_state(ag);
+            ag->next_save_ms = mono + STATE_SAVE_MS;
+        }
+        if (stop_after_ms > 0 && mono - started >= stop_after_ms)
+            ag->stopping = true;
+    }
+    /* Drain what is already queued, then persist. */
+    for (int i = 0; i < ag->nsockets; i++)
+        receive_all(ag, i);
+    save_state(ag);
+    kw_agent_log_stats(ag);
+    return 0;
+}
+
+void kw_agent_release(struct kw_agent *ag)
+{
+    if (ag->demo)
+        kw_demo_stop(ag->demo);
+    ag->demo = NULL;
+    close_sockets(ag);
+    if (ag->pipeline.cfg)
+        kw_pipeline_release(&ag->pipeline);
+    if (ag->zmq_ctx)
+        zmq_ctx_term(ag->zmq_ctx);
+    if (ag->signal_fd >= 0)
+        close(ag->signal_fd);
+    kw_config_release(&ag->cfg);
+    memset(ag, 0, sizeof *ag);
+    ag->signal_fd = -1;
+}

@@ -1,0 +1,46 @@
+/* agent: the daemon. Owns the config, the ZeroMQ inputs, the pipeline and
+ * the dispatcher; runs the poll loop; reloads on SIGHUP (a bad config never
+ * replaces a good one); drains, saves state and exits on SIGTERM/SIGINT.
+ * This struct is the only mutable state in the process. */
+#ifndef KW_AGENT_H
+#define KW_AGENT_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "config.h"
+#include "dispatch.h"
+#include "pipeline.h"
+
+struct kw_demo;
+
+struct kw_agent {
+    struct kw_config cfg;
+    struct kw_pipeline pipeline;
+    struct kw_dispatcher dispatcher;
+    void *zmq_ctx;
+    void **sockets;            /* one per cfg.inputs entry */
+    int nsockets;
+    int signal_fd;
+    bool stopping;
+    int64_t next_stats_ms;
+    int64_t next_save_ms;
+    uint64_t reloads, reload_failures;
+    struct kw_demo *demo;      /* demo publisher, when running `kpiwatch demo` */
+};
+
+/* Load the config at path and set the agent up (sockets bound/connected,
+ * state restored). demo_mode turns off the wall-clock age checks because
+ * the demo runs in compressed time. Returns 0, or -1 with err. On error the
+ * agent needs no release. */
+int kw_agent_init(struct kw_agent *ag, const char *config_path, bool demo_mode, char *err, size_t errlen);
+/* Run until SIGTERM/SIGINT (or stop_after_ms of wall time when > 0).
+ * Returns the process exit code. */
+int kw_agent_run(struct kw_agent *ag, int64_t stop_after_ms);
+/* Free everything. Safe after a failed init. */
+void kw_agent_release(struct kw_agent *ag);
+
+/* Log the self-metrics counters as one line. */
+void kw_agent_log_stats(const struct kw_agent *ag);
+
+#endif

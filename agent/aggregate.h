@@ -1,0 +1,32 @@
+/* aggregate: per-interval accumulators. A bucket collects the points of one
+ * series in one interval; closing it yields the sample a detector sees. */
+#ifndef KW_AGGREGATE_H
+#define KW_AGGREGATE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "../detectors/detector.h"
+
+enum kw_point_role { KW_ROLE_VALUE = 0, KW_ROLE_NUMERATOR = 0, KW_ROLE_DENOMINATOR = 1 };
+
+struct kw_bucket {
+    double sum;       /* sum of values (numerator for ratio) */
+    double den;       /* ratio: sum of denominator values */
+    double last;      /* value of the latest point by event time */
+    double min, max;
+    int64_t last_ts;
+    uint32_t count;   /* points (numerator points for ratio) */
+    uint32_t den_count;
+};
+
+/* Empty a bucket. Never fails. */
+void kw_bucket_reset(struct kw_bucket *b);
+/* Add one point's value in the given role. Never fails. */
+void kw_bucket_add(struct kw_bucket *b, int role, double value, int64_t ts_ms);
+/* The sample for a closed interval starting at start_ms. Empty intervals are
+ * 0 for sum/count KPIs (no events is a count of zero) and missing (NAN) for
+ * the others; a ratio with a zero denominator is missing. */
+struct kw_sample kw_bucket_sample(const struct kw_bucket *b, int aggregation, int64_t start_ms);
+
+#endif

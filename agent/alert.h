@@ -1,0 +1,54 @@
+/* alert: the alert value that flows from the alert engine to notifiers.
+ * A plain fixed-size struct: it can be copied into queues and spool files
+ * with no question of who owns what. */
+#ifndef KW_ALERT_H
+#define KW_ALERT_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#define KW_ALERT_MAX_LABELS 8
+#define KW_ALERT_LABEL_NAME 64
+#define KW_ALERT_LABEL_VALUE 256
+#define KW_ALERT_HISTORY 24
+#define KW_ALERT_TEXT 256
+
+enum kw_alert_status { KW_ALERT_FIRING = 0, KW_ALERT_RESOLVED = 1 };
+enum kw_alert_severity { KW_SEV_WARNING = 0, KW_SEV_CRITICAL = 1 };
+enum kw_kpi_kind { KW_KIND_COUNT = 0, KW_KIND_RATE, KW_KIND_CONTINUOUS };
+
+struct kw_alert_label {
+    char name[KW_ALERT_LABEL_NAME];
+    char value[KW_ALERT_LABEL_VALUE];
+};
+
+struct kw_alert {
+    char key[24];                      /* stable id of (kpi, labels): 16 hex digits */
+    char kpi[KW_ALERT_LABEL_NAME];
+    char description[KW_ALERT_TEXT];
+    char unit[KW_ALERT_LABEL_NAME];    /* e.g. "complaints", "drop-offs" */
+    char detector[32];
+    char runbook[KW_ALERT_TEXT];
+    char dashboard[KW_ALERT_TEXT];
+    char currency[8];
+    struct kw_alert_label labels[KW_ALERT_MAX_LABELS];
+    int nlabels;
+    int status;                        /* enum kw_alert_status */
+    int severity;                      /* enum kw_alert_severity */
+    int kind;                          /* enum kw_kpi_kind */
+    int direction;                     /* +1 above expected, -1 below */
+    double severity_score;             /* 0..100, peak while firing */
+    double observed, expected, lower, upper, score;
+    double peak_observed, peak_expected; /* the worst interval of the incident */
+    double denominator;                /* rate KPIs: trials in the last interval */
+    double impact;                     /* excess units over the incident (e.g. extra complaints) */
+    double cost_per_unit;              /* 0 = no cost estimate */
+    int64_t since_ms;                  /* start of the first anomalous interval */
+    int64_t at_ms;                     /* start of the interval that caused this notification */
+    int64_t interval_ms;
+    int intervals;                     /* anomalous intervals in the incident so far */
+    double history[KW_ALERT_HISTORY];  /* recent values, oldest first; NAN = no data */
+    int nhistory;
+};
+
+#endif

@@ -1,0 +1,318 @@
+/* ingest: parse and strictly validate JSON points. */
+#include "ingest.h"
+
+#include <ctype.h>
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <cjson/cJSON.h>
+
+#include "log.h"
+#include "timefmt.h"
+
+static const char *const reject_names[KW_REJ_COUNT] = {
+    [KW_REJ_MALFORMED_JSON] = "malformed_json",
+    [KW_REJ_OVERSIZED_MESSAGE] = "oversized_message",
+    [KW_REJ_NOT_OBJECT] = "not_an_object",
+    [KW_REJ_UNKNOWN_FIELD] = "unknown_field",
+    [KW_REJ_MISSING_FIELD] = "missing_field",
+    [KW_REJ_BAD_METRIC] = "bad_metric",
+    [KW_REJ_BAD_VALUE] = "bad_value",
+    [KW_REJ_NON_FINITE] = "non_finite_value",
+    [KW_REJ_BAD_TIMESTAMP] = "bad_timestamp",
+    [KW_REJ_TOO_OLD] = "timestamp_too_old",
+    [KW_REJ_TOO_NEW] = "timestamp_in_future",
+    [KW_REJ_TOO_MANY_LABELS] = "too_many_labels",
+    [KW_REJ_LABEL_TOO_LONG] = "label_too_long",
+    [KW_REJ_BAD_LABEL] = "bad_label",
+    [KW_REJ_INVALID_UTF8] = "invalid_utf8",
+    [KW_REJ_LATE] = "late",
+    [KW_REJ_SERIES_LIMIT] = "series_limit",
+    [KW_REJ_NEGATIVE_COUNT] = "negative_count",
+};
+
+const char *kw_reject_name(enum kw_reject reason)
+{
+    return reason < KW_REJ_COUNT ? reject_names[reason] : "unknown";
+}
+
+void kw_ingest_reject(struct kw_ingest_stats *stats, const char *source, enum kw_reject why,
+                      const char *detail)
+{
+    uint64_t n = ++stats->rejected[why];
+    if ((n & (n - 1)) == 0) /* 1, 2, 4, 8, ...: bounded log volume under a flood */
+        kw_warn(source, "rejected (%s): %s [%llu so far]", kw_reject_name(why), detail,
+                (unsigned long long)n);
+}
+
+bool kw_utf8_valid(const char *str, size_t len)
+{
+    const unsigned char *s = (const unsigned char *)str;
+    size_t i = 0;
+    while (i < len) {
+        unsigned char c = s[i];
+        if (c < 0x80) {
+            i++;
+            continue;
+        }
+        size_t n;
+        uint32_t cp;
+        if ((c & 0xE0) == 0xC0) {
+            n = 1;
+            cp = c & 0x1F;
+        } else if ((c & 0xF0) == 0xE0) {
+            n = 2;
+            cp = c & 0x0F;
+        } else if ((c & 0xF8) == 0xF0) {
+            n = 3;
+            cp = c & 0x07;
+        } else {
+            return false;
+        }
+        if (i + n >= len)
+            return false; /* truncated sequence */
+        for (size_t k = 1; k <= n; k++) {
+            if ((s[i + k] & 0xC0) != 0x80)
+                return false;
+            cp = (cp << 6) | (s[i + k] & 0x3F);
+        }
+        if ((n == 1 && cp < 0x80) || (n == 2 && cp < 0x800) || (n == 3 && cp < 0x10000) ||
+            cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF))
+            return false;
+        i += n + 1;
+    }
+    return true;
+}
+
+static bool metric_name_ok(const char *s)
+{
+    if (!(isalpha((unsigned char)*s) || *s == '_' || *s == ':'))
+        return false;
+    for (s++; *s; s++)
+        if (!(isalnum((unsigned char)*s) || *s == '_' || *s == ':' || *s == '.' || *s == '-'))
+            return false;
+    return true;
+}
+
+static bool label_name_ok(const char *s)
+{
+    if (!(isalpha((unsigned char)*s) || *s == '_'))
+        return false;
+    for (s++; *s; s++)
+        if (!(isalnum((unsigned char)*s) || *s == '_'))
+            return false;
+    return true;
+}
+
+static bool is_nonfinite_text(const char *s)
+{
+    static const char *const names[] = {"nan", "-nan", "inf", "+inf", "-inf", "infinity", "-infinity", NULL};
+    for (int i = 0; names[i]; i++)
+        if (strcasecmp(s, names[i]) == 0)
+            return true;
+    return false;
+}
+
+/* Validate one JSON point into pt. Returns -1 with why/detail on failure. */
+static int parse_point(const struct kw_ingest_limits *lim, const cJSON *obj, int64_t now_ms,
+                       struct kw_point *pt, enum kw_reject *why, char *detail, size_t dlen)
+{
+    if (!cJSON_IsObject(obj)) {
+        *why = KW_REJ_NOT_OBJECT;
+        snprintf(detail, dlen, "a point must be a JSON object");
+        return -1;
+    }
+    const cJSON *metric = NULL, *labels = NULL, *value = NULL, *ts = NULL, *item;
+    cJSON_ArrayForEach(item, obj) {
+        if (strcmp(item->string, "metric") == 0)
+            metric = item;
+        else if (strcmp(item->string, "labels") == 0)
+            labels = item;
+        else if (strcmp(item->string, "value") == 0)
+            value = item;
+        else if (strcmp(item->string, "ts") == 0)
+            ts = item;
+        else {
+            *why = kw_utf8_valid(item->string, strlen(item->string)) ? KW_REJ_UNKNOWN_FIELD
+                                                                     : KW_REJ_INVALID_UTF8;
+            snprintf(detail, dlen, "unknown field \"%.40s\" (valid: metric, labels, value, ts)",
+                     *why == KW_REJ_UNKNOWN_FIELD ? item->string : "?");
+            return -1;
+        }
+    }
+    if (!metric || !value || !ts) {
+        *why = KW_REJ_MISSING_FIELD;
+        snprintf(detail, dlen, "missing \"%s\"", !metric ? "metric" : !value ? "value" : "ts");
+        return -1;
+    }
+    if (!cJSON_IsString(metric) || !*metric->valuestring) {
+        *why = KW_REJ_BAD_METRIC;
+        snprintf(detail, dlen, "metric must be a non-empty string");
+        return -1;
+    }
+    size_t mlen = strlen(metric->valuestring);
+    if (!kw_utf8_valid(metric->valuestring, mlen)) {
+        *why = KW_REJ_INVALID_UTF8;
+        snprintf(detail, dlen, "metric is not valid UTF-8");
+        return -1;
+    }
+    if ((int64_t)mlen > lim->max_metric_bytes || !metric_name_ok(metric->valuestring)) {
+        *why = KW_REJ_BAD_METRIC;
+        snprintf(detail, dlen, "metric \"%.40s%s\" must match [a-zA-Z_:][a-zA-Z0-9_:.-]* and be <= %d bytes",
+                 metric->valuestring, mlen > 40 ? "..." : "", lim->max_metric_bytes);
+        return -1;
+    }
+    pt->metric = metric->valuestring;
+
+    if (cJSON_IsNumber(value)) {
+        pt->value = value->valuedouble;
+        if (!isfinite(pt->value)) {
+            *why = KW_REJ_NON_FINITE;
+            snprintf(detail, dlen, "%s.value is not finite", pt->metric);
+            return -1;
+        }
+    } else {
+        bool nonfinite = cJSON_IsString(value) && is_nonfinite_text(value->valuestring);
+        *why = nonfinite ? KW_REJ_NON_FINITE : KW_REJ_BAD_VALUE;
+        snprintf(detail, dlen, "%s.value must be a finite number", pt->metric);
+        return -1;
+    }
+
+    int rc = -1;
+    if (cJSON_IsNumber(ts))
+        rc = kw_time_from_number(ts->valuedouble, &pt->ts_ms);
+    else if (cJSON_IsString(ts))
+        rc = kw_time_parse(ts->valuestring, &pt->ts_ms);
+    if (rc) {
+        *why = KW_REJ_BAD_TIMESTAMP;
+        snprintf(detail, dlen, "%s.ts must be epoch seconds, epoch ms or RFC 3339", pt->metric);
+        return -1;
+    }
+    if (lim->check_time && lim->max_past_ms > 0 && pt->ts_ms < now_ms - lim->max_past_ms) {
+        *why = KW_REJ_TOO_OLD;
+        snprintf(detail, dlen, "%s.ts is %.0f s in the past (max_past %.0f s)", pt->metric,
+                 (double)(now_ms - pt->ts_ms) / 1000.0, (double)lim->max_past_ms / 1000.0);
+        return -1;
+    }
+    if (lim->check_time && lim->max_future_ms > 0 && pt->ts_ms > now_ms + lim->max_future_ms) {
+        *why = KW_REJ_TOO_NEW;
+        snprintf(detail, dlen, "%s.ts is %.0f s in the future (max_future %.0f s)", pt->metric,
+                 (double)(pt->ts_ms - now_ms) / 1000.0, (double)lim->max_future_ms / 1000.0);
+        return -1;
+    }
+
+    pt->nlabels = 0;
+    if (labels && !cJSON_IsNull(labels)) {
+        if (!cJSON_IsObject(labels)) {
+            *why = KW_REJ_BAD_LABEL;
+            snprintf(detail, dlen, "%s.labels must be an object of strings", pt->metric);
+            return -1;
+        }
+        cJSON_ArrayForEach(item, labels) {
+            if (pt->nlabels >= lim->max_labels) {
+                *why = KW_REJ_TOO_MANY_LABELS;
+                snprintf(detail, dlen, "%s has more than %d labels", pt->metric, lim->max_labels);
+                return -1;
+            }
+            size_t nlen = strlen(item->string);
+            if (!kw_utf8_valid(item->string, nlen) ||
+                (cJSON_IsString(item) && !kw_utf8_valid(item->valuestring, strlen(item->valuestring)))) {
+                *why = KW_REJ_INVALID_UTF8;
+                snprintf(detail, dlen, "%s has a label that is not valid UTF-8", pt->metric);
+                return -1;
+            }
+            if (!cJSON_IsString(item) || !label_name_ok(item->string)) {
+                *why = KW_REJ_BAD_LABEL;
+                snprintf(detail, dlen, "%s.labels.%.40s must be a string under a name matching [a-zA-Z_][a-zA-Z0-9_]*",
+                         pt->metric, item->string);
+                return -1;
+            }
+            size_t vlen = strlen(item->valuestring);
+            if ((int64_t)nlen > lim->max_label_bytes || (int64_t)vlen > lim->max_label_bytes) {
+                *why = KW_REJ_LABEL_TOO_LONG;
+                snprintf(detail, dlen, "%s.labels.%.40s%s is %zu bytes (max %d)", pt->metric, item->string,
+                         nlen > 40 ? "..." : "", nlen > vlen ? nlen : vlen, lim->max_label_bytes);
+                return -1;
+            }
+            for (int k = 0; k < pt->nlabels; k++) {
+                if (strcmp(pt->labels[k].name, item->string) == 0) {
+                    *why = KW_REJ_BAD_LABEL;
+                    snprintf(detail, dlen, "%s.labels.%s appears twice", pt->metric, item->string);
+                    return -1;
+                }
+            }
+            pt->labels[pt->nlabels].name = item->string;
+            pt->labels[pt->nlabels].value = item->valuestring;
+            pt->nlabels++;
+        }
+    }
+    return 0;
+}
+
+static void ingest_one(const struct kw_ingest_limits *lim, struct kw_ingest_stats *stats,
+                       const char *source, const cJSON *obj, int64_t now_ms,
+                       kw_point_sink sink, void *ctx)
+{
+    struct kw_point pt;
+    enum kw_reject why;
+    char detail[200];
+    if (parse_point(lim, obj, now_ms, &pt, &why, detail, sizeof detail)) {
+        kw_ingest_reject(stats, source, why, detail);
+        return;
+    }
+    if (sink(ctx, &pt, &why)) {
+        snprintf(detail, sizeof detail, "%s point refused by the aggregator", pt.metric);
+        kw_ingest_reject(stats, source, why, detail);
+        return;
+    }
+    stats->points_accepted++;
+}
+
+static void ingest_value(const struct kw_ingest_limits *lim, struct kw_ingest_stats *stats,
+                         const char *source, const cJSON *root, int64_t now_ms,
+                         kw_point_sink sink, void *ctx)
+{
+    if (cJSON_IsArray(root)) {
+        const cJSON *item;
+        cJSON_ArrayForEach(item, root)
+            ingest_one(lim, stats, source, item, now_ms, sink, ctx);
+    } else {
+        ingest_one(lim, stats, source, root, now_ms, sink, ctx);
+    }
+}
+
+void kw_ingest_message(const struct kw_ingest_limits *lim, struct kw_ingest_stats *stats,
+                       const char *source, const char *data, size_t len, int64_t now_ms,
+                       kw_point_sink sink, void *ctx)
+{
+    stats->messages++;
+    if ((int64_t)len > lim->max_message_bytes) {
+        char detail[96];
+        snprintf(detail, sizeof detail, "message of %zu bytes exceeds max_message_bytes %lld", len,
+                 (long long)lim->max_message_bytes);
+        kw_ingest_reject(stats, source, KW_REJ_OVERSIZED_MESSAGE, detail);
+        return;
+    }
+    /* A message holds one or more JSON values separated by whitespace (NDJSON). */
+    const char *p = data, *end = data + len;
+    while (p < end) {
+        while (p < end && isspace((unsigned char)*p))
+            p++;
+        if (p == end)
+            break;
+        const char *parse_end = NULL;
+        cJSON *root = cJSON_ParseWithLengthOpts(p, (size_t)(end - p), &parse_end, false);
+        if (!root) {
+            char detail[160];
+            const char *at = cJSON_GetErrorPtr();
+            long off = (at && at >= data && at <= end) ? (long)(at - data) : (long)(p - data);
+            snprintf(detail, sizeof detail, "invalid JSON at byte %ld of a %zu-byte message", off, len);
+            kw_ingest_reject(stats, source, KW_REJ_MALFORMED_JSON, detail);
+            return; /* the rest of the message cannot be framed reliably */
+        }
+        ingest_value(lim, stats, source, root, now_ms, sink, ctx);
+        cJSON_Delete(root);
+        p = parse_end ? parse_end : end;
+    }
+}

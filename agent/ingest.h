@@ -1,0 +1,50 @@
+/* ingest: turn raw messages into validated points. Accepts one JSON point,
+ * a JSON array of points, or newline-delimited JSON points:
+ *   {"metric":"complaints","labels":{"journey":"checkout"},"value":3,"ts":1700000000}
+ * Every rejected point or message is counted by reason and logged at doubling
+ * intervals, so a flood of bad input neither crashes nor floods the log. */
+#ifndef KW_INGEST_H
+#define KW_INGEST_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "point.h"
+
+struct kw_ingest_limits {
+    int max_labels;            /* per point, <= KW_MAX_LABELS */
+    int max_label_bytes;       /* label name or value */
+    int max_metric_bytes;
+    int64_t max_message_bytes;
+    int64_t max_past_ms;       /* reject ts older than now - max_past (0 = no check) */
+    int64_t max_future_ms;     /* reject ts newer than now + max_future (0 = no check) */
+    bool check_time;           /* false in replay and demo (recorded or compressed time) */
+};
+
+struct kw_ingest_stats {
+    uint64_t messages;
+    uint64_t points_accepted;
+    uint64_t rejected[KW_REJ_COUNT];
+};
+
+/* Receives each valid point. Returns 0 when the point was taken, or -1 with
+ * *why set when a later stage refused it (late, series limit). */
+typedef int (*kw_point_sink)(void *ctx, const struct kw_point *pt, enum kw_reject *why);
+
+/* Parse one message of len bytes (need not be NUL-terminated) and hand each
+ * valid point to sink. now_ms is the wall clock for the age checks. Never
+ * fails as a whole: bad parts are counted in stats and logged under source. */
+void kw_ingest_message(const struct kw_ingest_limits *lim, struct kw_ingest_stats *stats,
+                       const char *source, const char *data, size_t len, int64_t now_ms,
+                       kw_point_sink sink, void *ctx);
+
+/* Count one rejection and log it when the count reaches a power of two. */
+void kw_ingest_reject(struct kw_ingest_stats *stats, const char *source, enum kw_reject why,
+                      const char *detail);
+
+/* True when the len bytes at s are well-formed UTF-8 (no overlongs, no
+ * surrogates, nothing truncated). */
+bool kw_utf8_valid(const char *s, size_t len);
+
+#endif

@@ -1,0 +1,25 @@
+/* replay: the backtest. Feeds recorded points (CSV or JSON lines) through
+ * the same pipeline as the daemon, in event time and as fast as the CPU
+ * allows, and prints the alerts that would have fired. Each data file is
+ * replayed as its own stream with fresh state. */
+#ifndef KW_REPLAY_H
+#define KW_REPLAY_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+struct kw_replay_options {
+    const char *config_path;
+    const char *const *files;
+    int nfiles;
+    const char *scores_path; /* CSV of every interval's verdict; NULL = none */
+    const char *metric;      /* metric name for CSV rows without a metric column; NULL = first KPI's */
+    bool json;               /* print alerts as JSON lines */
+    bool quiet;              /* no alert lines, only the summary */
+};
+
+/* Run the backtest. Returns 0, 1 on a data file that cannot be read, or 3
+ * on an invalid config (err says why). */
+int kw_replay_run(const struct kw_replay_options *opt, char *err, size_t errlen);
+
+#endif

@@ -1,0 +1,135 @@
+/* series: open-addressing hash table of KPI series. */
+#include "series.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "xmalloc.h"
+
+#define FNV_OFFSET 1469598103934665603ULL
+#define FNV_PRIME 1099511628211ULL
+
+static uint64_t fnv1a(uint64_t h, const void *data, size_t len)
+{
+    const unsigned char *p = data;
+    for (size_t i = 0; i < len; i++) {
+        h ^= p[i];
+        h *= FNV_PRIME;
+    }
+    return h;
+}
+
+/* Final avalanche so linear probing sees well-spread low bits. */
+static uint64_t mix(uint64_t h)
+{
+    h ^= h >> 33;
+    h *= 0xff51afd7ed558ccdULL;
+    h ^= h >> 33;
+    h *= 0xc4ceb9fe1a85ec53ULL;
+    h ^= h >> 33;
+    return h;
+}
+
+uint64_t kw_series_hash(int kpi, const char *values, size_t len)
+{
+    uint64_t h = fnv1a(FNV_OFFSET, &kpi, sizeof kpi);
+    return mix(fnv1a(h, values, len));
+}
+
+void kw_series_table_init(struct kw_series_table *t)
+{
+    t->cap = 1024;
+    t->count = 0;
+    t->slots = xcalloc(t->cap, sizeof *t->slots);
+}
+
+void kw_series_table_release(struct kw_series_table *t, void (*free_series)(struct kw_series *, void *), void *ctx)
+{
+    for (size_t i = 0; i < t->cap; i++)
+        if (t->slots[i] && free_series)
+            free_series(t->slots[i], ctx);
+    free(t->slots);
+    memset(t, 0, sizeof *t);
+}
+
+struct kw_series *kw_series_find(const struct kw_series_table *t, uint64_t hash, int kpi,
+                                 const char *values, size_t len)
+{
+    size_t mask = t->cap - 1;
+    for (size_t i = hash & mask;; i = (i + 1) & mask) {
+        struct kw_series *s = t->slots[i];
+        if (!s)
+            return NULL;
+        if (s->hash == hash && s->kpi == kpi && s->values_len == len && memcmp(s->values, values, len) == 0)
+            return s;
+    }
+}
+
+static void place(struct kw_series **slots, size_t cap, struct kw_series *s)
+{
+    size_t mask = cap - 1;
+    size_t i = s->hash & mask;
+    while (slots[i])
+        i = (i + 1) & mask;
+    slots[i] = s;
+}
+
+void kw_series_insert(struct kw_series_table *t, struct kw_series *s)
+{
+    if ((t->count + 1) * 4 > t->cap * 3) { /* keep load under 75% */
+        size_t ncap = t->cap * 2;
+        struct kw_series **nslots = xcalloc(ncap, sizeof *nslots);
+        for (size_t i = 0; i < t->cap; i++)
+            if (t->slots[i])
+                place(nslots, ncap, t->slots[i]);
+        free(t->slots);
+        t->slots = nslots;
+        t->cap = ncap;
+    }
+    place(t->slots, t->cap, s);
+    t->count++;
+}
+
+void kw_series_remove(struct kw_series_table *t, struct kw_series *s)
+{
+    size_t mask = t->cap - 1;
+    size_t i = s->hash & mask;
+    while (t->slots[i] != s) {
+        if (!t->slots[i])
+            return;
+        i = (i + 1) & mask;
+    }
+    /* Backward-shift deletion: move later entries of the run into the hole. */
+    size_t hole = i;
+    for (size_t j = (i + 1) & mask; t->slots[j]; j = (j + 1) & mask) {
+        size_t home = t->slots[j]->hash & mask;
+        bool movable = (hole <= j) ? (home <= hole || home > j) : (home <= hole && home > j);
+        if (movable) {
+            t->slots[hole] = t->slots[j];
+            hole = j;
+        }
+    }
+    t->slots[hole] = NULL;
+    t->count--;
+}
+
+void kw_series_alert_key(const char *kpi, const char *const *names, const char *const *values, int n,
+                         char out[17])
+{
+    int order[KW_ALERT_MAX_LABELS];
+    for (int i = 0; i < n; i++)
+        order[i] = i;
+    for (int i = 1; i < n; i++) /* insertion sort: n is at most 8 */
+        for (int j = i; j > 0 && strcmp(names[order[j - 1]], names[order[j]]) > 0; j--) {
+            int tmp = order[j];
+            order[j] = order[j - 1];
+            order[j - 1] = tmp;
+        }
+    uint64_t h = fnv1a(FNV_OFFSET, kpi, strlen(kpi) + 1);
+    for (int i = 0; i < n; i++) {
+        h = fnv1a(h, names[order[i]], strlen(names[order[i]]) + 1);
+        h = fnv1a(h, values[order[i]], strlen(values[order[i]]) + 1);
+    }
+    snprintf(out, 17, "%016llx", (unsigned long long)h);
+}

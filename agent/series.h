@@ -1,0 +1,60 @@
+/* series: the table of live KPI series, keyed by KPI plus the values of its
+ * group_by labels. Open addressing with linear probing and backward-shift
+ * deletion, so lookups stay O(1) and expiry leaves no tombstones. */
+#ifndef KW_SERIES_H
+#define KW_SERIES_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "../detectors/detector.h"
+#include "aggregate.h"
+#include "alert.h"
+#include "alerting.h"
+
+struct kw_series {
+    uint64_t hash;
+    int kpi;                       /* index into the config's kpis */
+    char *values;                  /* group_by label values, each NUL-terminated, in group_by order */
+    size_t values_len;
+    char alert_key[17];            /* stable 16-hex-digit id of (kpi name, sorted labels) */
+    int64_t open_start;            /* start of the oldest open interval */
+    int64_t last_point_ts;         /* latest event time seen for this series */
+    int nbuckets;                  /* ring of open intervals */
+    struct kw_bucket *ring;
+    struct kw_series_info info;
+    struct kw_detector_state det;
+    struct kw_alert_state alert;
+    double history[KW_ALERT_HISTORY]; /* ring of recent interval values for sparklines */
+    int history_pos, history_len;
+    double last_denominator;
+};
+
+struct kw_series_table {
+    struct kw_series **slots;
+    size_t cap;                    /* power of two */
+    size_t count;
+};
+
+/* Initialise an empty table. Never fails. */
+void kw_series_table_init(struct kw_series_table *t);
+/* Free every series with free_series(series, ctx), then the table's slots. */
+void kw_series_table_release(struct kw_series_table *t, void (*free_series)(struct kw_series *, void *), void *ctx);
+
+/* Hash of (kpi, values blob). */
+uint64_t kw_series_hash(int kpi, const char *values, size_t len);
+/* Find a series; NULL when absent. */
+struct kw_series *kw_series_find(const struct kw_series_table *t, uint64_t hash, int kpi,
+                                 const char *values, size_t len);
+/* Insert s (not already present); the table takes no ownership of s's
+ * contents beyond the pointer. Grows as needed. Never fails. */
+void kw_series_insert(struct kw_series_table *t, struct kw_series *s);
+/* Remove s from the table (does not free it). */
+void kw_series_remove(struct kw_series_table *t, struct kw_series *s);
+
+/* The stable alert key of (kpi name, label name=value pairs sorted by name)
+ * as 16 hex digits into out[17]. */
+void kw_series_alert_key(const char *kpi, const char *const *names, const char *const *values, int n,
+                         char out[17]);
+
+#endif

@@ -1,0 +1,255 @@
+/* notifier: receiver config parsing and the rendering helpers every
+ * notifier shares (labels, values, sparkline, one-line summary, JSON). */
+#include "notifier.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../agent/timefmt.h"
+#include "../agent/xmalloc.h"
+
+const struct kw_notifier_type *kw_notifier_type_find(const char *name)
+{
+    for (int i = 0; kw_notifier_types[i]; i++)
+        if (strcmp(kw_notifier_types[i]->name, name) == 0)
+            return kw_notifier_types[i];
+    return NULL;
+}
+
+int kw_receiver_parse(struct kw_receiver *rcv, const cJSON *obj, const char *path,
+                      char *err, size_t errlen)
+{
+    memset(rcv, 0, sizeof *rcv);
+    char keypath[KW_ERR_LEN];
+    if (!cJSON_IsObject(obj)) {
+        snprintf(err, errlen, "%s: must be an object with \"name\" and \"type\"", path);
+        return -1;
+    }
+    const cJSON *name = cJSON_GetObjectItemCaseSensitive(obj, "name");
+    const cJSON *type = cJSON_GetObjectItemCaseSensitive(obj, "type");
+    if (!cJSON_IsString(name) || !*name->valuestring) {
+        snprintf(err, errlen, "%s: is required (a non-empty string)", kw_path_key(keypath, sizeof keypath, path, "name"));
+        return -1;
+    }
+    if (!cJSON_IsString(type)) {
+        snprintf(err, errlen, "%s: is required (a notifier type)", kw_path_key(keypath, sizeof keypath, path, "type"));
+        return -1;
+    }
+    rcv->type = kw_notifier_type_find(type->valuestring);
+    if (!rcv->type) {
+        char names[160];
+        size_t used = 0;
+        for (int i = 0; kw_notifier_types[i] && used < sizeof names; i++)
+            used += (size_t)snprintf(names + used, sizeof names - used, "%s%s", i ? ", " : "",
+                                     kw_notifier_types[i]->name);
+        snprintf(err, errlen, "%s: unknown notifier \"%.40s\" (known: %s)",
+                 kw_path_key(keypath, sizeof keypath, path, "type"), type->valuestring, names);
+        return -1;
+    }
+    const struct kw_option *tables[] = {rcv->type->options, NULL};
+    static const char *const extra[] = {"name", "type", NULL};
+    if (kw_opts_reject_unknown(obj, tables, extra, path, err, errlen))
+        return -1;
+    rcv->cfg = xcalloc(1, rcv->type->config_size ? rcv->type->config_size : 1);
+    rcv->name = xstrdup(name->valuestring);
+    if (kw_opts_fill(rcv->type->options, obj, rcv->cfg, path, err, errlen)) {
+        kw_receiver_release(rcv);
+        return -1;
+    }
+    if (rcv->type->init && rcv->type->init(rcv->cfg, rcv->name, path, err, errlen)) {
+        /* init failed: it cleaned up after itself, so skip the type's release */
+        kw_opts_release(rcv->type->options, rcv->cfg);
+        free(rcv->cfg);
+        free(rcv->name);
+        memset(rcv, 0, sizeof *rcv);
+        return -1;
+    }
+    return 0;
+}
+
+void kw_receiver_release(struct kw_receiver *rcv)
+{
+    if (rcv->type && rcv->cfg) {
+        if (rcv->type->release)
+            rcv->type->release(rcv->cfg);
+        kw_opts_release(rcv->type->options, rcv->cfg);
+    }
+    free(rcv->cfg);
+    free(rcv->name);
+    memset(rcv, 0, sizeof *rcv);
+}
+
+const char *kw_alert_labels_text(const struct kw_alert *a, char *buf, size_t len)
+{
+    size_t used = 0;
+    buf[0] = '\0';
+    for (int i = 0; i < a->nlabels && used < len; i++)
+        used += (size_t)snprintf(buf + used, len - used, "%s%s=%s", i ? ", " : "", a->labels[i].name,
+                                 a->labels[i].value);
+    if (a->nlabels == 0)
+        snprintf(buf, len, "all");
+    return buf;
+}
+
+const char *kw_alert_sparkline(const struct kw_alert *a, char *buf, size_t len)
+{
+    static const char *const bars[] = {"▁", "▂", "▃", "▄", "▅", "▆", "▇", "█"};
+    double lo = INFINITY, hi = -INFINITY;
+    for (int i = 0; i < a->nhistory; i++) {
+        if (isnan(a->history[i]))
+            continue;
+        lo = fmin(lo, a->history[i]);
+        hi = fmax(hi, a->history[i]);
+    }
+    size_t used = 0;
+    buf[0] = '\0';
+    for (int i = 0; i < a->nhistory && used + 4 < len; i++) {
+        const char *glyph = " ";
+        if (!isnan(a->history[i])) {
+            int level = hi > lo ? (int)floor((a->history[i] - lo) / (hi - lo) * 7.999) : 0;
+            glyph = bars[level];
+        }
+        used += (size_t)snprintf(buf + used, len - used, "%s", glyph);
+    }
+    return buf;
+}
+
+const char *kw_alert_value_text(const struct kw_alert *a, double v, char *buf, size_t len)
+{
+    if (isnan(v))
+        snprintf(buf, len, "n/a");
+    else if (a->kind == KW_KIND_RATE)
+        snprintf(buf, len, "%.1f%%", 100.0 * v);
+    else if (a->kind == KW_KIND_COUNT && fabs(v - round(v)) < 1e-9)
+        snprintf(buf, len, "%.0f", v);
+    else if (fabs(v) >= 100)
+        snprintf(buf, len, "%.0f", v);
+    else
+        snprintf(buf, len, "%.3g", v);
+    return buf;
+}
+
+static const char *duration_text(int64_t ms, char *buf, size_t len)
+{
+    int64_t s = ms / 1000;
+    if (s < 120)
+        snprintf(buf, len, "%llds", (long long)s);
+    else if (s < 7200)
+        snprintf(buf, len, "%lldm", (long long)(s / 60));
+    else if (s < 172800)
+        snprintf(buf, len, "%lldh%02lldm", (long long)(s / 3600), (long long)(s % 3600 / 60));
+    else
+        snprintf(buf, len, "%lldd%02lldh", (long long)(s / 86400), (long long)(s % 86400 / 3600));
+    return buf;
+}
+
+static const char *impact_text(const struct kw_alert *a, char *buf, size_t len)
+{
+    if (!isfinite(a->impact) || a->kind == KW_KIND_CONTINUOUS) {
+        buf[0] = '\0';
+        return buf;
+    }
+    const char *unit = a->unit[0] ? a->unit : (a->kind == KW_KIND_RATE ? "events" : "units");
+    int n = snprintf(buf, len, "%s%.0f %s %s", a->impact >= 0 ? "+" : "", a->impact, unit,
+                     a->impact >= 0 ? "over expected" : "under expected");
+    if (a->cost_per_unit > 0 && a->impact > 0 && n > 0 && (size_t)n < len)
+        snprintf(buf + n, len - (size_t)n, " (~%.0f %s)", fabs(a->impact) * a->cost_per_unit,
+                 a->currency[0] ? a->currency : "");
+    return buf;
+}
+
+const char *kw_alert_summary(const struct kw_alert *a, char *buf, size_t len)
+{
+    char labels[512], obs[32], exp[32], lo[32], hi[32], since[40], dur[24], impact[128], spark[128];
+    kw_alert_labels_text(a, labels, sizeof labels);
+    kw_alert_value_text(a, a->observed, obs, sizeof obs);
+    kw_alert_value_text(a, a->expected, exp, sizeof exp);
+    kw_alert_value_text(a, a->lower, lo, sizeof lo);
+    kw_alert_value_text(a, a->upper, hi, sizeof hi);
+    kw_time_format(a->since_ms, since, sizeof since);
+    duration_text(a->at_ms + a->interval_ms - a->since_ms, dur, sizeof dur);
+    impact_text(a, impact, sizeof impact);
+    kw_alert_sparkline(a, spark, sizeof spark);
+    char change[48] = "";
+    if (a->kind == KW_KIND_RATE && isfinite(a->expected))
+        snprintf(change, sizeof change, "%+.1f pts", 100.0 * (a->observed - a->expected));
+    else if (isfinite(a->expected) && fabs(a->expected) > 1e-9)
+        snprintf(change, sizeof change, "%+.0f%%", 100.0 * (a->observed - a->expected) / fabs(a->expected));
+    char denom[40] = "";
+    if (a->kind == KW_KIND_RATE && isfinite(a->denominator))
+        snprintf(denom, sizeof denom, ", n=%.0f", a->denominator);
+
+    if (a->status == KW_ALERT_FIRING)
+        snprintf(buf, len, "FIRING %s | %s [%s] %s %s vs %s expected (%s%s%snormal %s..%s) since %s (%s) | %s%sscore %.1f sev %.0f | %s",
+                 a->severity == KW_SEV_CRITICAL ? "critical" : "warning", a->kpi, labels,
+                 a->direction > 0 ? "up to" : "down to", obs, exp, change, denom + (change[0] ? 0 : 2),
+                 change[0] || denom[0] ? ", " : "", lo, hi, since, dur, impact, impact[0] ? " | " : "", a->score,
+                 a->severity_score, spark);
+    else
+        snprintf(buf, len, "RESOLVED | %s [%s] %s%s%s%s after %s, since %s | %s%s%s%s", a->kpi, labels,
+                 isnan(a->observed) ? "stopped reporting" : "back to ", isnan(a->observed) ? "" : obs,
+                 isnan(a->expected) ? "" : " (expected ", isnan(a->expected) ? "" : exp, dur, since,
+                 impact[0] ? "total " : "", impact, impact[0] ? " | " : "", spark);
+    if (a->status != KW_ALERT_FIRING && !isnan(a->expected)) {
+        /* close the "(expected X" parenthesis */
+        char *after = strstr(buf, " after ");
+        if (after && strlen(buf) + 2 < len) {
+            memmove(after + 1, after, strlen(after) + 1);
+            *after = ')';
+        }
+    }
+    return buf;
+}
+
+static void add_num(cJSON *obj, const char *name, double v)
+{
+    if (isfinite(v))
+        cJSON_AddNumberToObject(obj, name, v);
+    else
+        cJSON_AddNullToObject(obj, name);
+}
+
+cJSON *kw_alert_to_json(const struct kw_alert *a)
+{
+    static const char *const kinds[] = {"count", "rate", "continuous"};
+    char since[40], at[40];
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddStringToObject(o, "key", a->key);
+    cJSON_AddStringToObject(o, "status", a->status == KW_ALERT_FIRING ? "firing" : "resolved");
+    cJSON_AddStringToObject(o, "severity", a->severity == KW_SEV_CRITICAL ? "critical" : "warning");
+    cJSON_AddStringToObject(o, "kpi", a->kpi);
+    cJSON_AddStringToObject(o, "kind", kinds[a->kind]);
+    cJSON *labels = cJSON_AddObjectToObject(o, "labels");
+    for (int i = 0; i < a->nlabels; i++)
+        cJSON_AddStringToObject(labels, a->labels[i].name, a->labels[i].value);
+    add_num(o, "observed", a->observed);
+    add_num(o, "expected", a->expected);
+    add_num(o, "lower", a->lower);
+    add_num(o, "upper", a->upper);
+    add_num(o, "score", a->score);
+    add_num(o, "severity_score", a->severity_score);
+    cJSON_AddStringToObject(o, "direction", a->direction > 0 ? "up" : "down");
+    add_num(o, "impact", a->impact);
+    if (a->unit[0])
+        cJSON_AddStringToObject(o, "unit", a->unit);
+    if (a->cost_per_unit > 0) {
+        add_num(o, "cost", fabs(a->impact) * a->cost_per_unit);
+        cJSON_AddStringToObject(o, "currency", a->currency);
+    }
+    if (a->kind == KW_KIND_RATE)
+        add_num(o, "denominator", a->denominator);
+    cJSON_AddStringToObject(o, "since", kw_time_format(a->since_ms, since, sizeof since));
+    cJSON_AddStringToObject(o, "at", kw_time_format(a->at_ms, at, sizeof at));
+    cJSON_AddNumberToObject(o, "intervals", a->intervals);
+    cJSON_AddStringToObject(o, "detector", a->detector);
+    if (a->description[0])
+        cJSON_AddStringToObject(o, "description", a->description);
+    if (a->runbook[0])
+        cJSON_AddStringToObject(o, "runbook", a->runbook);
+    if (a->dashboard[0])
+        cJSON_AddStringToObject(o, "dashboard", a->dashboard);
+    cJSON_AddItemToObject(o, "history", cJSON_CreateDoubleArray(a->history, a->nhistory));
+    return o;
+}

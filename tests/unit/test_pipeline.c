@@ -1,0 +1,339 @@
+/* Unit tests for aggregation, event-time interval closing, lateness, the
+ * series table, the alert state machine and the state store. */
+#include <criterion/criterion.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "../../agent/alerting.h"
+#include "../../agent/config.h"
+#include "../../agent/log.h"
+#include "../../agent/pipeline.h"
+
+#define T0 1700000100000LL /* a multiple of 1 minute */
+#define MIN 60000LL
+
+struct recorder {
+    int n;
+    struct kw_sample samples[512];
+    struct kw_verdict verdicts[512];
+    char series[512][64];
+    int alerts;
+    struct kw_alert last_alert;
+    int firing, resolved;
+};
+
+static struct kw_config cfg;
+static struct kw_pipeline pipe_;
+static struct recorder rec;
+
+static void on_interval(void *ctx, const struct kw_series *s, const struct kw_kpi_config *kpi,
+                        const struct kw_sample *sample, const struct kw_verdict *v)
+{
+    struct recorder *r = ctx;
+    if (r->n < 512) {
+        r->samples[r->n] = *sample;
+        r->verdicts[r->n] = *v;
+        snprintf(r->series[r->n], 64, "%s/%s", kpi->name, s->values_len ? s->values : "");
+    }
+    r->n++;
+}
+
+static void on_alert(void *ctx, const struct kw_alert *a)
+{
+    struct recorder *r = ctx;
+    r->alerts++;
+    r->last_alert = *a;
+    if (a->status == KW_ALERT_FIRING)
+        r->firing++;
+    else
+        r->resolved++;
+}
+
+static void setup(const char *json)
+{
+    kw_log_set_level(KW_LOG_OFF);
+    char err[KW_ERR_LEN];
+    cr_assert_eq(kw_config_parse(&cfg, json, "t.json", err, sizeof err), 0, "%s", err);
+    kw_pipeline_init(&pipe_, &cfg);
+    memset(&rec, 0, sizeof rec);
+    pipe_.on_interval = on_interval;
+    pipe_.interval_ctx = &rec;
+    pipe_.on_alert = on_alert;
+    pipe_.alert_ctx = &rec;
+}
+
+static void teardown(void)
+{
+    kw_pipeline_release(&pipe_);
+    kw_config_release(&cfg);
+}
+
+static int send_point(const char *metric, const char *journey, double value, int64_t ts)
+{
+    struct kw_point pt = {.metric = metric, .value = value, .ts_ms = ts};
+    if (journey) {
+        pt.labels[0].name = "journey";
+        pt.labels[0].value = journey;
+        pt.nlabels = 1;
+    }
+    enum kw_reject why;
+    int rc = kw_pipeline_point(&pipe_, &pt, &why);
+    kw_pipeline_tick(&pipe_, 0);
+    return rc ? -(int)why - 1 : 0;
+}
+
+#define THRESHOLD_KPI(agg) \
+    "{\"kpis\":[{\"name\":\"k\",\"metric\":\"m\",\"aggregation\":\"" agg "\",\"interval\":\"1m\",\"lateness\":\"30s\"," \
+    "\"group_by\":[\"journey\"],\"detector\":{\"type\":\"threshold\",\"high\":100}}]}"
+
+Test(aggregate, sum_count_mean_last_per_interval, .fini = teardown)
+{
+    setup("{\"kpis\":["
+          "{\"name\":\"s\",\"metric\":\"m\",\"aggregation\":\"sum\",\"interval\":\"1m\",\"lateness\":\"0s\",\"detector\":{\"type\":\"threshold\",\"high\":1000}},"
+          "{\"name\":\"c\",\"metric\":\"m\",\"aggregation\":\"count\",\"interval\":\"1m\",\"lateness\":\"0s\",\"detector\":{\"type\":\"threshold\",\"high\":1000}},"
+          "{\"name\":\"a\",\"metric\":\"m\",\"aggregation\":\"mean\",\"interval\":\"1m\",\"lateness\":\"0s\",\"detector\":{\"type\":\"threshold\",\"high\":1000}},"
+          "{\"name\":\"l\",\"metric\":\"m\",\"aggregation\":\"last\",\"interval\":\"1m\",\"lateness\":\"0s\",\"detector\":{\"type\":\"threshold\",\"high\":1000}}]}");
+    send_point("m", NULL, 2, T0 + 1000);
+    send_point("m", NULL, 6, T0 + 30000);
+    send_point("m", NULL, 4, T0 + 20000); /* out of order within the interval: not "last" */
+    cr_assert_eq(rec.n, 0, "interval still open");
+    send_point("m", NULL, 1, T0 + MIN + 5000); /* event time passes the first interval */
+    cr_assert_eq(rec.n, 4);
+    for (int i = 0; i < 4; i++)
+        cr_assert_eq(rec.samples[i].ts_ms, T0);
+    double want[4] = {12, 3, 4, 6};
+    const char *names[4] = {"s/", "c/", "a/", "l/"};
+    for (int i = 0; i < 4; i++) {
+        int found = -1;
+        for (int j = 0; j < 4; j++)
+            if (strcmp(rec.series[j], names[i]) == 0)
+                found = j;
+        cr_assert_geq(found, 0, "%s closed", names[i]);
+        cr_assert_float_eq(rec.samples[found].value, want[i], 1e-12, "%s", names[i]);
+    }
+}
+
+Test(aggregate, ratio_of_two_metrics, .fini = teardown)
+{
+    setup("{\"kpis\":[{\"name\":\"drop\",\"metric\":\"drops\",\"denominator\":\"entries\",\"aggregation\":\"ratio\","
+          "\"interval\":\"1m\",\"lateness\":\"0s\",\"group_by\":[\"journey\"],\"detector\":{\"type\":\"threshold\",\"high\":0.5}}]}");
+    send_point("entries", "checkout", 150, T0 + 1000);
+    send_point("entries", "checkout", 50, T0 + 2000);
+    send_point("drops", "checkout", 30, T0 + 3000);
+    send_point("entries", "checkout", 10, T0 + MIN + 1000);
+    cr_assert_eq(rec.n, 1);
+    cr_assert_float_eq(rec.samples[0].value, 0.15, 1e-12);
+    cr_assert_float_eq(rec.samples[0].numerator, 30, 1e-12);
+    cr_assert_float_eq(rec.samples[0].denominator, 200, 1e-12);
+    /* an interval with entries but no drop-offs is a rate of 0, not missing */
+    send_point("entries", "checkout", 10, T0 + 2 * MIN + 1000);
+    cr_assert_eq(rec.n, 2);
+    cr_assert_float_eq(rec.samples[1].value, 0.0, 1e-12);
+}
+
+Test(aggregate, lateness_keeps_interval_open_then_rejects, .fini = teardown)
+{
+    setup(THRESHOLD_KPI("sum"));
+    send_point("m", "checkout", 1, T0 + 10000);
+    send_point("m", "checkout", 1, T0 + MIN + 10000); /* clock at T0+70s: first interval ends 60s + 30s lateness */
+    cr_assert_eq(rec.n, 0, "still within lateness");
+    cr_assert_eq(send_point("m", "checkout", 5, T0 + 50000), 0, "late point within lateness is accepted");
+    send_point("m", "checkout", 1, T0 + MIN + 40000); /* clock passes 90s: first interval closes */
+    cr_assert_eq(rec.n, 1);
+    cr_assert_float_eq(rec.samples[0].value, 6, 1e-12);
+    cr_assert_eq(send_point("m", "checkout", 5, T0 + 59000), -(int)KW_REJ_LATE - 1, "too late is rejected");
+}
+
+Test(aggregate, quiet_series_closes_on_global_event_time_with_zero_count, .fini = teardown)
+{
+    setup(THRESHOLD_KPI("sum"));
+    send_point("m", "claims", 3, T0 + 1000);
+    for (int i = 1; i <= 4; i++)
+        send_point("m", "checkout", 1, T0 + i * MIN + 1000);
+    /* claims sent nothing after T0, yet its intervals close as event time moves on */
+    int claims = 0, zeros = 0;
+    for (int i = 0; i < rec.n; i++) {
+        if (strcmp(rec.series[i], "k/claims") == 0) {
+            claims++;
+            zeros += rec.samples[i].value == 0;
+        }
+    }
+    cr_assert_geq(claims, 3);
+    cr_assert_eq(zeros, claims - 1, "empty count intervals are 0");
+}
+
+Test(aggregate, mean_of_empty_interval_is_missing, .fini = teardown)
+{
+    setup(THRESHOLD_KPI("mean"));
+    send_point("m", "claims", 3, T0 + 1000);
+    send_point("m", "claims", 3, T0 + 2 * MIN + 1000);
+    send_point("m", "claims", 3, T0 + 3 * MIN + 1000);
+    cr_assert_geq(rec.n, 2);
+    cr_assert(isnan(rec.samples[1].value), "no data is NAN for a mean");
+    cr_assert_not(rec.verdicts[1].ready);
+}
+
+Test(aggregate, series_limit_is_enforced_and_counted, .fini = teardown)
+{
+    setup("{\"agent\":{\"max_series\":2},\"kpis\":[{\"name\":\"k\",\"metric\":\"m\",\"interval\":\"1m\",\"group_by\":[\"journey\"],"
+          "\"detector\":{\"type\":\"threshold\",\"high\":100}}]}");
+    cr_assert_eq(send_point("m", "a", 1, T0), 0);
+    cr_assert_eq(send_point("m", "b", 1, T0), 0);
+    cr_assert_eq(send_point("m", "c", 1, T0), -(int)KW_REJ_SERIES_LIMIT - 1);
+    cr_assert_eq(send_point("m", "a", 1, T0 + 1), 0, "existing series still accepted");
+    cr_assert_eq(pipe_.table.count, 2);
+}
+
+Test(aggregate, idle_series_expire, .fini = teardown)
+{
+    setup("{\"agent\":{\"series_ttl\":\"10m\"},\"kpis\":[{\"name\":\"k\",\"metric\":\"m\",\"interval\":\"1m\",\"group_by\":[\"journey\"],"
+          "\"detector\":{\"type\":\"threshold\",\"high\":100}}]}");
+    send_point("m", "old", 1, T0);
+    for (int i = 1; i <= 15; i++)
+        send_point("m", "live", 1, T0 + i * MIN);
+    cr_assert_eq(pipe_.table.count, 1);
+    cr_assert_eq(pipe_.stats.series_expired, 1);
+}
+
+Test(aggregate, native_interval_evaluates_every_point, .fini = teardown)
+{
+    setup("{\"kpis\":[{\"name\":\"k\",\"metric\":\"m\",\"aggregation\":\"last\",\"interval\":0,"
+          "\"detector\":{\"type\":\"threshold\",\"high\":100}}]}");
+    send_point("m", NULL, 5, T0);
+    send_point("m", NULL, 500, T0 + 1000);
+    cr_assert_eq(rec.n, 2);
+    cr_assert(rec.verdicts[1].anomalous);
+    cr_assert_eq(send_point("m", NULL, 5, T0 + 500), -(int)KW_REJ_LATE - 1, "native points must be in order");
+}
+
+Test(alerting, incident_fires_once_and_resolves_with_hysteresis, .fini = teardown)
+{
+    setup("{\"kpis\":[{\"name\":\"k\",\"metric\":\"m\",\"interval\":\"1m\",\"lateness\":\"0s\",\"group_by\":[\"journey\"],"
+          "\"unit\":\"complaints\",\"detector\":{\"type\":\"threshold\",\"high\":10},\"alert\":{\"for\":2,\"resolve_after\":2}}]}");
+    double series[] = {5, 5, 50, 5, 50, 60, 70, 5, 50, 5, 5, 5, 5};
+    for (int i = 0; i < 13; i++)
+        send_point("m", "checkout", series[i], T0 + i * MIN + 1000);
+    kw_pipeline_flush(&pipe_);
+    /* i=2 alone is pending then cancelled; 4,5 fire; 7 normal, 8 anomalous again (no new alert); 9,10 resolve */
+    cr_assert_eq(rec.firing, 1);
+    cr_assert_eq(rec.resolved, 1);
+    cr_assert_eq(rec.last_alert.status, KW_ALERT_RESOLVED);
+    cr_assert_eq(rec.last_alert.since_ms, T0 + 4 * MIN);
+    cr_assert_str_eq(rec.last_alert.labels[0].value, "checkout");
+    /* impact = sum of excess over the threshold bound for intervals 4,5,6,8 */
+    cr_assert_float_eq(rec.last_alert.impact, 40 + 50 + 60 + 40, 1e-9);
+    cr_assert_eq(rec.last_alert.intervals, 4);
+}
+
+Test(alerting, state_machine_table)
+{
+    struct kw_rule_config rule = {.for_intervals = 3, .resolve_after = 2, .critical_severity = 80};
+    struct kw_alert_state st = {0};
+    /* anomalous pattern and the transition expected after each step */
+    bool a[] = {1, 1, 0, 1, 1, 1, 1, 0, 1, 0, 0, 0};
+    enum kw_transition want[] = {KW_T_NONE, KW_T_NONE, KW_T_NONE, KW_T_NONE, KW_T_NONE, KW_T_FIRING,
+                                 KW_T_NONE, KW_T_NONE, KW_T_NONE, KW_T_NONE, KW_T_RESOLVED, KW_T_NONE};
+    for (int i = 0; i < 12; i++) {
+        enum kw_transition t = kw_alerting_step(&st, &rule, a[i], 90, 1, 1, 0, i * MIN);
+        cr_assert_eq(t, want[i], "step %d: got %d want %d", i, t, want[i]);
+    }
+}
+
+Test(alerting, repeat_and_min_severity)
+{
+    struct kw_rule_config rule = {.for_intervals = 1, .resolve_after = 1, .repeat_interval_ms = 3 * MIN, .min_severity = 50};
+    struct kw_alert_state st = {0};
+    cr_assert_eq(kw_alerting_step(&st, &rule, true, 40, 1, 1, 0, 0), KW_T_NONE, "below min_severity");
+    cr_assert_eq(kw_alerting_step(&st, &rule, true, 60, 1, 1, 0, MIN), KW_T_FIRING);
+    cr_assert_eq(kw_alerting_step(&st, &rule, true, 60, 1, 1, 0, 2 * MIN), KW_T_NONE);
+    cr_assert_eq(kw_alerting_step(&st, &rule, true, 60, 1, 1, 0, 4 * MIN), KW_T_REPEAT);
+}
+
+Test(state, save_and_restore_gives_identical_verdicts, .fini = teardown)
+{
+    setup("{\"kpis\":[{\"name\":\"k\",\"metric\":\"m\",\"aggregation\":\"mean\",\"interval\":\"1m\",\"lateness\":\"0s\","
+          "\"group_by\":[\"journey\"],\"detector\":{\"type\":\"mad\",\"window\":32,\"min_points\":10}}]}");
+    for (int i = 0; i < 40; i++)
+        send_point("m", "checkout", 10 + (i * 7919 % 13), T0 + i * MIN + 1000);
+    char path[] = "/tmp/kw-state-test-XXXXXX";
+    int fd = mkstemp(path);
+    close(fd);
+    char err[KW_ERR_LEN];
+    cr_assert_eq(kw_pipeline_save_state(&pipe_, path, err, sizeof err), 0, "%s", err);
+
+    struct kw_pipeline restored;
+    struct recorder rec2 = {0};
+    kw_pipeline_init(&restored, &cfg);
+    restored.on_interval = on_interval;
+    restored.interval_ctx = &rec2;
+    cr_assert_eq(kw_pipeline_load_state(&restored, path, err, sizeof err), 1, "%s", err);
+    unlink(path);
+    int before = rec.n;
+    for (int i = 40; i < 60; i++) {
+        struct kw_point pt = {.metric = "m", .value = 10 + (i * 7919 % 13) + (i == 50 ? 40 : 0), .ts_ms = T0 + i * MIN + 1000,
+                              .nlabels = 1, .labels = {{"journey", "checkout"}}};
+        enum kw_reject why;
+        kw_pipeline_point(&pipe_, &pt, &why);
+        kw_pipeline_tick(&pipe_, 0);
+        kw_pipeline_point(&restored, &pt, &why);
+        kw_pipeline_tick(&restored, 0);
+    }
+    cr_assert_eq(rec.n - before, rec2.n);
+    cr_assert_gt(rec2.n, 10);
+    bool any_anomaly = false;
+    for (int i = 0; i < rec2.n; i++) {
+        const struct kw_verdict *a = &rec.verdicts[before + i], *b = &rec2.verdicts[i];
+        cr_assert_eq(a->ready, b->ready);
+        cr_assert_eq(a->anomalous, b->anomalous);
+        cr_assert(a->expected == b->expected && a->upper == b->upper && a->anomaly_score == b->anomaly_score,
+                  "interval %d differs after restore", i);
+        any_anomaly |= b->anomalous;
+    }
+    cr_assert(any_anomaly, "the injected spike is seen by the restored pipeline");
+    kw_pipeline_release(&restored);
+}
+
+Test(series, table_insert_find_remove_many)
+{
+    struct kw_series_table t;
+    kw_series_table_init(&t);
+    enum { N = 5000 };
+    static struct kw_series items[N];
+    static char keys[N][16];
+    for (int i = 0; i < N; i++) {
+        snprintf(keys[i], sizeof keys[i], "v%d", i);
+        items[i].values = keys[i];
+        items[i].values_len = strlen(keys[i]) + 1;
+        items[i].kpi = i % 3;
+        items[i].hash = kw_series_hash(items[i].kpi, keys[i], items[i].values_len);
+        kw_series_insert(&t, &items[i]);
+    }
+    cr_assert_eq(t.count, N);
+    for (int i = 0; i < N; i += 2) /* remove every other entry */
+        kw_series_remove(&t, &items[i]);
+    for (int i = 0; i < N; i++) {
+        struct kw_series *s = kw_series_find(&t, items[i].hash, items[i].kpi, keys[i], items[i].values_len);
+        if (i % 2)
+            cr_assert_eq(s, &items[i], "entry %d lost after deletions", i);
+        else
+            cr_assert_null(s, "entry %d still present", i);
+    }
+    cr_assert_eq(t.count, N / 2);
+    kw_series_table_release(&t, NULL, NULL);
+}
+
+Test(series, alert_key_is_stable_and_order_independent)
+{
+    const char *n1[] = {"journey", "step"}, *v1[] = {"checkout", "payment"};
+    const char *n2[] = {"step", "journey"}, *v2[] = {"payment", "checkout"};
+    char a[17], b[17], c[17];
+    kw_series_alert_key("dropoff", n1, v1, 2, a);
+    kw_series_alert_key("dropoff", n2, v2, 2, b);
+    kw_series_alert_key("complaints", n1, v1, 2, c);
+    cr_assert_str_eq(a, b);
+    cr_assert_str_neq(a, c);
+    cr_assert_eq(strlen(a), 16);
+}
