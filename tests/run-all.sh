@@ -1,0 +1,102 @@
+#!/usr/bin/env bash
+# The whole test suite, as `make test` runs it:
+#   1. unit + integration tests on the normal build (-Werror),
+#   2. the same under AddressSanitizer + UndefinedBehaviorSanitizer,
+#   3. valgrind (memcheck) on the real binary: replay, check-config, and the
+#      daemon handling a malformed flood.
+# Ends with one line "N passed, M failed".
+set -uo pipefail
+cd "$(dirname "$0")/.."
+
+LOG_DIR=$(mktemp -d /tmp/kpiwatch-tests-XXXXXX)
+passed=0
+failed=0
+failures=()
+JOBS=${JOBS:-2}
+
+note() { printf '\n=== %s ===\n' "$*"; }
+
+# Run a Criterion binary; add its synthesis line to the totals. A sanitizer
+# report anywhere in its output fails the suite even if every test passed.
+criterion_suite() {
+    local label=$1; shift
+    local log="$LOG_DIR/$label.log"
+    "$@" --jobs "$JOBS" >"$log" 2>&1
+    local rc=$?
+    grep -v '^\[----\]   $' "$log" | grep -E '^\[(FAIL|----)\]|Synthesis' | tail -60
+    local line
+    line=$(grep 'Synthesis:' "$log" | tail -1)
+    local ok fail crash
+    ok=$(sed -n 's/.*Passing: \([0-9]*\).*/\1/p' <<<"$line")
+    fail=$(sed -n 's/.*Failing: \([0-9]*\).*/\1/p' <<<"$line")
+    crash=$(sed -n 's/.*Crashing: \([0-9]*\).*/\1/p' <<<"$line")
+    passed=$((passed + ${ok:-0}))
+    failed=$((failed + ${fail:-0}))
+    if [ -z "$line" ] || [ "$rc" -ne 0 ] && [ "${fail:-0}" -eq 0 ]; then
+        failed=$((failed + 1)); failures+=("$label: runner exited $rc without a summary")
+    fi
+    [ "${fail:-0}" -gt 0 ] && failures+=("$label: ${fail} failing (${crash:-0} crashing)")
+    if grep -q 'Sanitizer' "$log"; then
+        failed=$((failed + 1)); failures+=("$label: sanitizer report in $log")
+        grep -A20 'Sanitizer' "$log" | head -40
+    fi
+}
+
+# A single check: a command that must exit 0.
+check() {
+    local label=$1; shift
+    local log="$LOG_DIR/$label.log"
+    if "$@" >"$log" 2>&1; then
+        passed=$((passed + 1)); echo "[PASS] $label"
+    else
+        failed=$((failed + 1)); failures+=("$label (log: $log)"); echo "[FAIL] $label"; tail -30 "$log"
+    fi
+}
+
+build() {
+    local dir=$1; shift
+    make --no-print-directory -j"$JOBS" BUILDDIR="$dir" DEVELOPER=1 "$@" test-plain >"$LOG_DIR/build-$dir.log" 2>&1 || {
+        cat "$LOG_DIR/build-$dir.log"; echo "build in $dir failed"; failed=$((failed + 1)); failures+=("build $dir"); return 1; }
+}
+
+note "build (-Werror)"
+if build build; then
+    ln -sf build/kpiwatch kpiwatch
+    note "unit tests"
+    criterion_suite unit build/unit-tests
+    note "integration tests (real binary, real ZeroMQ)"
+    KPIWATCH_BIN=build/kpiwatch criterion_suite integration build/integration-tests
+fi
+
+note "sanitizers: ASan + UBSan"
+if build build-san SANITIZE=address,undefined CFLAGS="-O1 -g"; then
+    export ASAN_OPTIONS=detect_leaks=1:abort_on_error=0:exitcode=23
+    export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+    export LSAN_OPTIONS=exitcode=23
+    criterion_suite unit-asan build-san/unit-tests
+    KPIWATCH_BIN=build-san/kpiwatch criterion_suite integration-asan build-san/integration-tests
+    # Sanitizer reports from agent processes land in their stderr files,
+    # which the integration tests read; a non-zero exit fails them too.
+    unset ASAN_OPTIONS UBSAN_OPTIONS LSAN_OPTIONS
+fi
+
+note "valgrind (memcheck) on the real binary"
+if [ -x build/kpiwatch ] && command -v valgrind >/dev/null; then
+    VG="valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite,indirect --show-leak-kinds=definite,indirect"
+    check valgrind-replay bash -c "$VG build/kpiwatch replay --quiet -c tests/data/golden/complaints.json tests/data/golden/complaints.jsonl"
+    check valgrind-replay-csv bash -c "$VG build/kpiwatch replay --quiet -c tests/data/nab-default.json tests/data/art_spike.csv"
+    check valgrind-check-config bash -c "$VG build/kpiwatch check-config conf/kpiwatch.json >/dev/null"
+    check valgrind-bad-config bash -c "$VG build/kpiwatch check-config tests/data/bad-config.json; test \$? -eq 3"
+    # The daemon itself under memcheck, driven by the integration tests.
+    KPIWATCH_BIN=build/kpiwatch KPIWATCH_WRAPPER="$VG" JOBS=1 \
+        criterion_suite integration-valgrind build/integration-tests --filter 'agent/*'
+fi
+
+echo
+if [ ${#failures[@]} -gt 0 ]; then
+    echo "Failures:"
+    printf '  - %s\n' "${failures[@]}"
+fi
+echo "logs: $LOG_DIR"
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ]
