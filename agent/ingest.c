@@ -189,19 +189,6 @@ static int parse_point(const struct kw_ingest_limits *lim, const cJSON *obj, int
         snprintf(detail, dlen, "%s.ts must be epoch seconds, epoch ms or RFC 3339", pt->metric);
         return -1;
     }
-    if (lim->check_time && lim->max_past_ms > 0 && pt->ts_ms < now_ms - lim->max_past_ms) {
-        *why = KW_REJ_TOO_OLD;
-        snprintf(detail, dlen, "%s.ts is %.0f s in the past (max_past %.0f s)", pt->metric,
-                 (double)(now_ms - pt->ts_ms) / 1000.0, (double)lim->max_past_ms / 1000.0);
-        return -1;
-    }
-    if (lim->check_time && lim->max_future_ms > 0 && pt->ts_ms > now_ms + lim->max_future_ms) {
-        *why = KW_REJ_TOO_NEW;
-        snprintf(detail, dlen, "%s.ts is %.0f s in the future (max_future %.0f s)", pt->metric,
-                 (double)(pt->ts_ms - now_ms) / 1000.0, (double)lim->max_future_ms / 1000.0);
-        return -1;
-    }
-
     pt->nlabels = 0;
     if (labels && !cJSON_IsNull(labels)) {
         if (!cJSON_IsObject(labels)) {
@@ -247,6 +234,20 @@ static int parse_point(const struct kw_ingest_limits *lim, const cJSON *obj, int
             pt->nlabels++;
         }
     }
+    /* Age checks last: a point that is malformed is reported as such first. */
+    if (lim->check_time && lim->max_past_ms > 0 && pt->ts_ms < now_ms - lim->max_past_ms) {
+        *why = KW_REJ_TOO_OLD;
+        snprintf(detail, dlen, "%s.ts is %.0f s in the past (max_past %.0f s)", pt->metric,
+                 (double)(now_ms - pt->ts_ms) / 1000.0, (double)lim->max_past_ms / 1000.0);
+        return -1;
+    }
+    if (lim->check_time && lim->max_future_ms > 0 && pt->ts_ms > now_ms + lim->max_future_ms) {
+        *why = KW_REJ_TOO_NEW;
+        snprintf(detail, dlen, "%s.ts is %.0f s in the future (max_future %.0f s)", pt->metric,
+                 (double)(pt->ts_ms - now_ms) / 1000.0, (double)lim->max_future_ms / 1000.0);
+        return -1;
+    }
+
     return 0;
 }
 

@@ -1,0 +1,387 @@
+/* binomial: rate KPIs with a denominator (drop-offs / entries, errors /
+ * requests). Learns the baseline rate p0 and tests each interval's k events
+ * out of n trials with the binomial (or beta-binomial) tail, so a journey
+ * step with 3 visitors gives no false alarms: 2 drop-offs of 3 against a
+ * 20% baseline is normal, 20,000 of 30,000 is not. */
+#include <math.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include <gsl/gsl_cdf.h>
+#include <gsl/gsl_sf_gamma.h>
+
+#include "../agent/xmalloc.h"
+#include "detector.h"
+
+/* Baseline: exponentially weighted sums of events and trials,
+ *     E = (1 - alpha) E + k,  N = (1 - alpha) N + n,  p0 = (E + 0.5) / (N + 1)
+ * so busy intervals weigh more than quiet ones, and the Jeffreys-style half
+ * event keeps p0 strictly inside (0, 1) (no certainty from a run of zeros).
+ * Test: p = min(P(X >= k), P(X <= k)) under Binomial(n, p0) (GSL cdfs),
+ * alert when p < p_value; score = -+log10 p; bounds are the rates k/n where
+ * those tails cross p_value for this interval's n.
+ * beta_binomial: rates that wander more than binomial noise explains
+ * (between-interval heterogeneity) get X ~ BetaBinomial(n, a, b) with
+ * mean p0 and intra-class correlation rho = 1 / (a + b + 1). rho is a
+ * moment estimate from the Pearson dispersion: with e = (k - n p0)^2 /
+ * (n p0 (1 - p0)) and E[e] = 1 + (n - 1) rho, exponentially weighted sums
+ * give rho = (sum e - sum 1) / sum (n - 1), clamped to [0, 0.999] (0 =
+ * plain binomial). For n <= 1000 the tails are exact: the pmf from
+ * gsl_sf_lnchoose + gsl_sf_lnbeta at 0, then the term ratio
+ * (n-j)(j+a) / ((j+1)(n-j-1+b)) in log space, O(n). For larger n, X/n is
+ * approximated by a Beta with the same mean and the beta-binomial variance
+ * (concentration n / (1 + (n-1) rho) - 1; GSL beta cdf, continuity
+ * corrected), which tends to the true mixing Beta when n rho >> 1 and to
+ * the usual beta approximation of the binomial when rho -> 0.
+ * Outliers: the events learned are clamped to the interval's bounds, so an
+ * incident cannot drag p0; a lasting change still moves it step by step.
+ * Missing intervals (NAN, or denominator 0) change nothing; counts are
+ * rounded, and a numerator above its denominator is capped at it. */
+
+#define NMAX 1e9          /* larger denominators are scaled down to this (gsl takes unsigned) */
+#define BB_EXACT_MAX 1000 /* beta-binomial tails summed exactly up to this n */
+#define RHO_MIN 1e-9      /* below this the beta-binomial is the binomial */
+
+enum { DIST_BINOMIAL, DIST_BETA_BINOMIAL };
+static const char *const dist_names[] = {"binomial", "beta_binomial", NULL};
+
+struct binomial_config {
+    double alpha;
+    double p_value;
+    int distribution;
+    int min_points;
+    double z; /* normal quantile of p_value, for the bound search's first guess */
+};
+
+/* Bytes per series: sizeof(struct binomial_state) = 48. */
+struct binomial_state {
+    double n;            /* intervals learned */
+    double events;       /* EW sum of numerators */
+    double trials;       /* EW sum of denominators */
+    double disp_e;       /* EW sum of Pearson residuals e */
+    double disp_w;       /* EW sum of 1 */
+    double disp_n;       /* EW sum of n - 1 */
+};
+
+/* The fitted model of X = events in one interval of n trials. */
+struct rate_model {
+    bool beta;       /* beta approximation (else binomial) */
+    unsigned n;
+    double p;        /* binomial */
+    double a, b;     /* beta parameters of X/n */
+    double mean, sd, skew;
+};
+
+static const struct kw_option binomial_options[] = {
+    {"alpha", KW_OPT_DOUBLE, "0.05", offsetof(struct binomial_config, alpha), 0.0001, 1,
+     .desc = "Weight of each new interval in the learned rate (0.05 = about 40 intervals)."},
+    {"p_value", KW_OPT_DOUBLE, "0.001", offsetof(struct binomial_config, p_value), 1e-15, 0.1,
+     .desc = "Alert when the tail probability of the observed events is below this (each side)."},
+    {"distribution", KW_OPT_ENUM, "binomial", offsetof(struct binomial_config, distribution), KW_NORANGE,
+     .choices = dist_names,
+     .desc = "binomial, or beta_binomial when the rate varies between intervals more than chance."},
+    {"min_points", KW_OPT_INT, "10", offsetof(struct binomial_config, min_points), 2, 1000000,
+     .desc = "Intervals learned before the first verdict."},
+    KW_OPT_END,
+};
+
+static int binomial_check(void *cfg, const char *path, char *err, size_t errlen)
+{
+    (void)path;
+    (void)err;
+    (void)errlen;
+    struct binomial_config *c = cfg;
+    c->z = gsl_cdf_ugaussian_Qinv(c->p_value);
+    return 0;
+}
+
+static int binomial_accepts(const void *cfg, const struct kw_series_info *info, char *err, size_t errlen)
+{
+    (void)cfg;
+    if (info->is_ratio)
+        return 0;
+    snprintf(err, errlen, "needs a ratio KPI (aggregation \"ratio\")");
+    return -1;
+}
+
+/* cJSON prints a number with 15 digits whenever that parses back within
+ * DBL_EPSILON, which is not exact; state is stored as raw "%.17g" numbers
+ * so a restore continues bit-identically. Loads accept numbers, raw numbers
+ * and null (NAN). */
+static cJSON *exact_doubles(const double *v, size_t n)
+{
+    cJSON *arr = cJSON_CreateArray();
+    for (size_t i = 0; i < n; i++) {
+        char buf[32];
+        snprintf(buf, sizeof buf, "%.17g", v[i]);
+        cJSON_AddItemToArray(arr, isfinite(v[i]) ? cJSON_CreateRaw(buf) : cJSON_CreateNull());
+    }
+    return arr;
+}
+
+static int read_exact_doubles(const cJSON *json, double *v, size_t n)
+{
+    if (!cJSON_IsArray(json) || (size_t)cJSON_GetArraySize(json) != n)
+        return -1;
+    size_t i = 0;
+    const cJSON *item;
+    cJSON_ArrayForEach(item, json) {
+        char *end;
+        if (cJSON_IsNumber(item)) {
+            v[i++] = item->valuedouble;
+        } else if (cJSON_IsNull(item)) {
+            v[i++] = NAN;
+        } else if (cJSON_IsRaw(item) && (v[i] = strtod(item->valuestring, &end), end != item->valuestring && !*end)) {
+            i++;
+        } else {
+            return -1;
+        }
+    }
+    return 0;
+}
+
+static void *binomial_new(const void *cfg, const struct kw_series_info *info)
+{
+    (void)cfg;
+    (void)info;
+    return xcalloc(1, sizeof(struct binomial_state));
+}
+
+static double unit(double p)
+{
+    return p < 0 ? 0 : (p > 1 ? 1 : p);
+}
+
+/* P(X <= k). */
+static double model_P(const struct rate_model *m, unsigned k)
+{
+    if (k >= m->n)
+        return 1.0;
+    if (m->beta)
+        return unit(gsl_cdf_beta_P((k + 0.5) / m->n, m->a, m->b));
+    return unit(gsl_cdf_binomial_P(k, m->p, m->n));
+}
+
+/* P(X > k). */
+static double model_Q(const struct rate_model *m, unsigned k)
+{
+    if (k >= m->n)
+        return 0.0;
+    if (m->beta)
+        return unit(gsl_cdf_beta_Q((k + 0.5) / m->n, m->a, m->b));
+    return unit(gsl_cdf_binomial_Q(k, m->p, m->n));
+}
+
+/* upper_side: P(X > k) < level; else P(X <= k) >= level. Both go from
+ * false to true as k grows, and hold at k = n. */
+static bool bound_reached(const struct rate_model *m, unsigned k, double level, bool upper_side)
+{
+    return upper_side ? model_Q(m, k) < level : model_P(m, k) >= level;
+}
+
+/* Smallest k in [0, n] where bound_reached holds. Gallops from the guess,
+ * then bisects: O(log |answer - guess|) cdf calls. */
+static unsigned first_reached(const struct rate_model *m, double level, bool upper_side, double guess)
+{
+    unsigned n = m->n;
+    unsigned g = !(guess > 0) ? 0 : (guess >= n ? n : (unsigned)guess);
+    unsigned lo, hi;
+    uint64_t step = 1;
+    if (g == n || bound_reached(m, g, level, upper_side)) {
+        hi = g;
+        for (;;) {
+            if (hi == 0)
+                return 0;
+            unsigned c = hi > step ? (unsigned)(hi - step) : 0;
+            if (!bound_reached(m, c, level, upper_side)) {
+                lo = c;
+                break;
+            }
+            hi = c;
+            step *= 2;
+        }
+    } else {
+        lo = g;
+        for (;;) {
+            unsigned c = n - lo > step ? (unsigned)(lo + step) : n;
+            if (c == n || bound_reached(m, c, level, upper_side)) {
+                hi = c;
+                break;
+            }
+            lo = c;
+            step *= 2;
+        }
+    }
+    while (hi - lo > 1) {
+        unsigned mid = lo + (hi - lo) / 2;
+        if (bound_reached(m, mid, level, upper_side))
+            hi = mid;
+        else
+            lo = mid;
+    }
+    return hi;
+}
+
+/* Exact beta-binomial tails and bounds for small n, O(n). The pmf at 0 is
+ * C(n,0) B(a, n+b) / B(a, b); the rest follows from the term ratio in log
+ * space, so no term underflows before it is genuinely negligible. */
+static void bb_exact(unsigned n, double a, double b, unsigned k, double level, double *p_down,
+                     double *p_up, unsigned *lo, unsigned *hi)
+{
+    double pmf[BB_EXACT_MAX + 1];
+    double lp = gsl_sf_lnchoose(n, 0) + gsl_sf_lnbeta(a, n + b) - gsl_sf_lnbeta(a, b);
+    for (unsigned j = 0; j <= n; j++) {
+        pmf[j] = exp(lp);
+        if (j < n)
+            lp += log(((double)(n - j) * (j + a)) / ((j + 1.0) * ((double)(n - j - 1) + b)));
+    }
+    /* Each tail is summed from its far end, smallest terms first. */
+    double down = 0, up = 0;
+    for (unsigned j = 0; j <= k; j++)
+        down += pmf[j];
+    for (unsigned j = n; j > k; j--)
+        up += pmf[j];
+    up += pmf[k];
+    *p_down = unit(down);
+    *p_up = unit(up);
+    unsigned j = 0;
+    double cdf = pmf[0];
+    while (cdf < level && j < n)
+        cdf += pmf[++j];
+    *lo = j;
+    j = n;
+    double q = 0;
+    while (j > 0 && q + pmf[j] < level)
+        q += pmf[j--];
+    *hi = j;
+}
+
+static double dispersion(const struct binomial_state *s)
+{
+    if (!(s->disp_n > 0))
+        return 0;
+    double rho = (s->disp_e - s->disp_w) / s->disp_n;
+    return rho < 0 ? 0 : (rho > 0.999 ? 0.999 : rho);
+}
+
+static void binomial_update(void *state, const void *cfg, const struct kw_series_info *info,
+                            const struct kw_sample *in, struct kw_verdict *out)
+{
+    (void)info;
+    struct binomial_state *s = state;
+    const struct binomial_config *c = cfg;
+    double num = in->numerator, den = in->denominator;
+    if (isnan(in->value) || !isfinite(num) || !isfinite(den) || num < 0 || !(round(den) >= 1))
+        return; /* missing, or no trials: nothing to test or learn */
+    double nd = round(den), kd = round(num);
+    if (kd > nd)
+        kd = nd;
+    if (nd > NMAX) {
+        kd = round(kd * (NMAX / nd));
+        nd = NMAX;
+    }
+    unsigned n = (unsigned)nd, k = (unsigned)kd;
+    double p0 = (s->events + 0.5) / (s->trials + 1);
+    double learn = kd;
+    if (s->n >= c->min_points) {
+        double rho = c->distribution == DIST_BETA_BINOMIAL && n > 1 ? dispersion(s) : 0;
+        double p_down, p_up;
+        unsigned lo, hi;
+        if (rho > RHO_MIN && n <= BB_EXACT_MAX) {
+            double theta = 1 / rho - 1;
+            bb_exact(n, p0 * theta, (1 - p0) * theta, k, c->p_value, &p_down, &p_up, &lo, &hi);
+        } else {
+            struct rate_model m = {.n = n, .p = p0, .mean = n * p0};
+            if (rho > RHO_MIN) {
+                double theta = n / (1 + (n - 1) * rho) - 1;
+                m.beta = true;
+                m.a = p0 * theta;
+                m.b = (1 - p0) * theta;
+                m.sd = n * sqrt(p0 * (1 - p0) / (theta + 1));
+                m.skew = 2 * (m.b - m.a) * sqrt(theta + 1) / ((theta + 2) * sqrt(m.a * m.b));
+            } else {
+                m.sd = sqrt(n * p0 * (1 - p0));
+                m.skew = (1 - 2 * p0) / m.sd;
+            }
+            p_down = model_P(&m, k);
+            p_up = k == 0 ? 1.0 : model_Q(&m, k - 1);
+            double guess_off = m.skew * (c->z * c->z - 1) / 6;
+            lo = first_reached(&m, c->p_value, false, m.mean + m.sd * (guess_off - c->z));
+            hi = first_reached(&m, c->p_value, true, m.mean + m.sd * (guess_off + c->z));
+        }
+        bool up = p_up < p_down;
+        double p = up ? p_up : p_down;
+        out->ready = true;
+        out->expected = p0;
+        out->lower = lo / nd;
+        out->upper = hi / nd;
+        out->anomalous = p < c->p_value;
+        out->score = up ? kw_neglog10(p) : -kw_neglog10(p);
+        out->anomaly_score = kw_squash(kw_neglog10(p), kw_neglog10(c->p_value));
+        learn = kd < lo ? lo : (kd > hi ? hi : kd);
+    }
+    double keep = 1 - c->alpha;
+    if (s->n >= 1) {
+        double e = (learn - nd * p0) * (learn - nd * p0) / (nd * p0 * (1 - p0));
+        s->disp_e = keep * s->disp_e + e;
+        s->disp_w = keep * s->disp_w + 1;
+        s->disp_n = keep * s->disp_n + (nd - 1);
+    }
+    s->events = keep * s->events + learn;
+    s->trials = keep * s->trials + nd;
+    s->n += 1;
+}
+
+static cJSON *binomial_save(const void *state, const void *cfg)
+{
+    (void)cfg;
+    const struct binomial_state *s = state;
+    const double v[] = {s->n, s->events, s->trials, s->disp_e, s->disp_w, s->disp_n};
+    return exact_doubles(v, 6);
+}
+
+static int binomial_load(void *state, const void *cfg, const cJSON *json)
+{
+    (void)cfg;
+    struct binomial_state *s = state;
+    double v[6];
+    if (read_exact_doubles(json, v, 6))
+        return -1;
+    if (!(v[0] >= 0 && v[0] <= 9e15) || v[0] != floor(v[0]))
+        return -1;
+    for (int i = 1; i < 6; i++)
+        if (!(v[i] >= 0) || !isfinite(v[i]))
+            return -1;
+    if (v[1] > v[2]) /* more events than trials */
+        return -1;
+    s->n = v[0];
+    s->events = v[1];
+    s->trials = v[2];
+    s->disp_e = v[3];
+    s->disp_w = v[4];
+    s->disp_n = v[5];
+    return 0;
+}
+
+static size_t binomial_bytes(const void *state)
+{
+    (void)state;
+    return sizeof(struct binomial_state);
+}
+
+const struct kw_detector_type binomial_detector = {
+    .name = "binomial",
+    .description = "Rates with denominators: binomial or beta-binomial tail against a learned rate.",
+    .options = binomial_options,
+    .config_size = sizeof(struct binomial_config),
+    .config_check = binomial_check,
+    .accepts = binomial_accepts,
+    .state_new = binomial_new,
+    .update = binomial_update,
+    .state_save = binomial_save,
+    .state_load = binomial_load,
+    .state_free = free,
+    .state_bytes = binomial_bytes,
+};

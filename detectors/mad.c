@@ -1,0 +1,419 @@
+/* mad: robust z-score (Iglewicz & Hoaglin modified z) over a sliding window:
+ * M = 0.6745 (x - median) / MAD, alert when |M| > threshold (3.5). The median
+ * and MAD ignore up to half the window being outliers, so use it first for
+ * any KPI: a spike neither blinds it nor drags the baseline. Missing
+ * intervals are skipped: the window holds the last `window` values seen. */
+#include <math.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "../agent/xmalloc.h"
+#include "detector.h"
+
+/* 0.6745 = Phi^-1(0.75): MAD / 0.6745 estimates sigma for normal data. */
+#define MAD_K 0.6745
+/* sqrt(pi/2): mean absolute deviation * 1.2533 estimates sigma. */
+#define MEANAD_K 1.253314
+/* Scale floor for a flat window, relative to |median|: far above rounding
+ * noise, so a perfectly flat series followed by any real change alerts. */
+#define FLAT_REL 1e-12
+#define FLAT_ABS 1e-12
+
+struct mad_config {
+    int window;
+    double threshold;
+    int min_points;
+};
+
+/* The window is a ring of values plus a treap over the ring slots, ordered
+ * by (value, slot), with subtree sizes (rank queries) and sums (the mean
+ * absolute deviation fallback). A node's priority is a fixed bijective hash
+ * of its slot, so the tree's shape depends only on the window's contents,
+ * not on the order of past updates; subtree sums are always recomputed from
+ * the children. Rebuilding from the saved ring therefore gives bit-identical
+ * sums and verdicts. Cost per update: erase + insert O(log w) expected,
+ * median O(log w), MAD O(log^2 w) (binary search over rank queries).
+ * Bytes per series: 28 * window + sizeof(struct) (8 KB for window 288). */
+struct mad_state {
+    int window;
+    int count; /* values in the window */
+    int head;  /* next slot to write (the oldest when full) */
+    int root;  /* -1 when empty */
+    double *val;
+    double *sum;
+    int32_t *left, *right, *size;
+};
+
+static const struct kw_option mad_options[] = {
+    {"window", KW_OPT_INT, "288", offsetof(struct mad_config, window), 8, 100000,
+     .desc = "Intervals in the sliding window (288 = one day of 5-minute intervals)."},
+    {"threshold", KW_OPT_DOUBLE, "3.5", offsetof(struct mad_config, threshold), 0.1, 1000,
+     .desc = "Alert when |modified z| exceeds this (Iglewicz & Hoaglin recommend 3.5)."},
+    {"min_points", KW_OPT_INT, "30", offsetof(struct mad_config, min_points), 8, 100000,
+     .desc = "Values needed before the first verdict (capped at window)."},
+    KW_OPT_END,
+};
+
+static uint32_t slot_priority(uint32_t x)
+{
+    /* murmur3 finaliser: a bijection on 32 bits, so priorities never tie. */
+    x ^= x >> 16;
+    x *= 0x85ebca6bu;
+    x ^= x >> 13;
+    x *= 0xc2b2ae35u;
+    x ^= x >> 16;
+    return x;
+}
+
+static bool key_less(const struct mad_state *s, int a, int b)
+{
+    return s->val[a] < s->val[b] || (s->val[a] == s->val[b] && a < b);
+}
+
+static void pull(struct mad_state *s, int t)
+{
+    int l = s->left[t], r = s->right[t];
+    s->size[t] = 1 + (l >= 0 ? s->size[l] : 0) + (r >= 0 ? s->size[r] : 0);
+    s->sum[t] = ((l >= 0 ? s->sum[l] : 0.0) + s->val[t]) + (r >= 0 ? s->sum[r] : 0.0);
+}
+
+static int rotate_right(struct mad_state *s, int t)
+{
+    int l = s->left[t];
+    s->left[t] = s->right[l];
+    s->right[l] = t;
+    pull(s, t);
+    pull(s, l);
+    return l;
+}
+
+static int rotate_left(struct mad_state *s, int t)
+{
+    int r = s->right[t];
+    s->right[t] = s->left[r];
+    s->left[r] = t;
+    pull(s, t);
+    pull(s, r);
+    return r;
+}
+
+static int treap_insert(struct mad_state *s, int t, int x)
+{
+    if (t < 0) {
+        s->left[x] = s->right[x] = -1;
+        pull(s, x);
+        return x;
+    }
+    if (key_less(s, x, t)) {
+        s->left[t] = treap_insert(s, s->left[t], x);
+        if (slot_priority((uint32_t)s->left[t]) > slot_priority((uint32_t)t))
+            return rotate_right(s, t);
+    } else {
+        s->right[t] = treap_insert(s, s->right[t], x);
+        if (slot_priority((uint32_t)s->right[t]) > slot_priority((uint32_t)t))
+            return rotate_left(s, t);
+    }
+    pull(s, t);
+    return t;
+}
+
+static int treap_merge(struct mad_state *s, int a, int b)
+{
+    if (a < 0)
+        return b;
+    if (b < 0)
+        return a;
+    if (slot_priority((uint32_t)a) > slot_priority((uint32_t)b)) {
+        s->right[a] = treap_merge(s, s->right[a], b);
+        pull(s, a);
+        return a;
+    }
+    s->left[b] = treap_merge(s, a, s->left[b]);
+    pull(s, b);
+    return b;
+}
+
+/* Remove slot x (its value must still be in val[x]). */
+static int treap_erase(struct mad_state *s, int t, int x)
+{
+    if (t == x)
+        return treap_merge(s, s->left[t], s->right[t]);
+    if (key_less(s, x, t))
+        s->left[t] = treap_erase(s, s->left[t], x);
+    else
+        s->right[t] = treap_erase(s, s->right[t], x);
+    pull(s, t);
+    return t;
+}
+
+/* k-th smallest value of the window, 0-based; O(log w). */
+static double kth(const struct mad_state *s, int k)
+{
+    int t = s->root;
+    for (;;) {
+        int l = s->left[t];
+        int ls = l >= 0 ? s->size[l] : 0;
+        if (k < ls) {
+            t = l;
+        } else if (k == ls) {
+            return s->val[t];
+        } else {
+            k -= ls + 1;
+            t = s->right[t];
+        }
+    }
+}
+
+/* Sum of the k smallest values; O(log w). */
+static double sum_smallest(const struct mad_state *s, int k)
+{
+    double acc = 0.0;
+    int t = s->root;
+    while (k > 0 && t >= 0) {
+        int l = s->left[t];
+        int ls = l >= 0 ? s->size[l] : 0;
+        if (k <= ls) {
+            t = l;
+        } else {
+            acc += (l >= 0 ? s->sum[l] : 0.0) + s->val[t];
+            k -= ls + 1;
+            t = s->right[t];
+        }
+    }
+    return acc;
+}
+
+/* |x - m| for the sorted window a[] split at s: the left run a[s-1], a[s-2], ...
+ * (all <= m) gives ascending m - a, the right run a[s], a[s+1], ... (all >= m)
+ * gives ascending a - m. */
+static double dev_left(const struct mad_state *s, int split, double m, int j)
+{
+    return m - kth(s, split - 1 - j);
+}
+
+static double dev_right(const struct mad_state *s, int split, double m, int j)
+{
+    return kth(s, split + j) - m;
+}
+
+/* k-th smallest |x - m| (0-based): binary search on how many of the k+1
+ * smallest come from the left run. O(log w) steps of O(log w) rank queries. */
+static double kth_deviation(const struct mad_state *s, int split, double m, int k)
+{
+    int nx = split, ny = s->count - split;
+    int lo = k + 1 - ny > 0 ? k + 1 - ny : 0;
+    int hi = k + 1 < nx ? k + 1 : nx;
+    while (lo < hi) {
+        int i = lo + (hi - lo) / 2;
+        int j = k + 1 - i;
+        if (i < nx && j > 0 && dev_left(s, split, m, i) < dev_right(s, split, m, j - 1))
+            lo = i + 1;
+        else
+            hi = i;
+    }
+    int j = k + 1 - lo;
+    double a = lo > 0 ? dev_left(s, split, m, lo - 1) : -INFINITY;
+    double b = j > 0 ? dev_right(s, split, m, j - 1) : -INFINITY;
+    return a > b ? a : b;
+}
+
+/* Median and sigma estimate (MAD / 0.6745, or the fallbacks) of the window. */
+static void window_stats(const struct mad_state *s, double *median, double *sigma)
+{
+    int n = s->count, split = n / 2;
+    double m = (n % 2) ? kth(s, split) : (kth(s, split - 1) + kth(s, split)) / 2.0;
+    double mad = (n % 2) ? kth_deviation(s, split, m, split)
+                         : (kth_deviation(s, split, m, split - 1) + kth_deviation(s, split, m, split)) / 2.0;
+    double sig = mad / MAD_K;
+    if (!(sig > 0)) {
+        /* Over half the window equals the median: use the mean absolute
+         * deviation, which still sees the minority that moved. */
+        double left = sum_smallest(s, split);
+        double right = s->sum[s->root] - left;
+        double mean_ad = ((split * m - left) + (right - (n - split) * m)) / n;
+        sig = mean_ad > 0 ? MEANAD_K * mean_ad : 0.0;
+    }
+    double floor_sig = FLAT_REL * fabs(m) + FLAT_ABS;
+    *median = m;
+    *sigma = sig > floor_sig ? sig : floor_sig;
+}
+
+static void window_push(struct mad_state *s, double x)
+{
+    int slot = s->head;
+    if (s->count == s->window)
+        s->root = treap_erase(s, s->root, slot);
+    else
+        s->count++;
+    s->val[slot] = x;
+    s->root = treap_insert(s, s->root, slot);
+    s->head = (slot + 1) % s->window;
+}
+
+/* cJSON prints a number with 15 digits whenever that parses back within
+ * DBL_EPSILON, which is not exact; state is stored as raw "%.17g" numbers
+ * so a restore continues bit-identically. Loads accept numbers, raw numbers
+ * and null (NAN). */
+static cJSON *exact_doubles(const double *v, size_t n)
+{
+    cJSON *arr = cJSON_CreateArray();
+    for (size_t i = 0; i < n; i++) {
+        char buf[32];
+        snprintf(buf, sizeof buf, "%.17g", v[i]);
+        cJSON_AddItemToArray(arr, isfinite(v[i]) ? cJSON_CreateRaw(buf) : cJSON_CreateNull());
+    }
+    return arr;
+}
+
+static int read_exact_doubles(const cJSON *json, double *v, size_t n)
+{
+    if (!cJSON_IsArray(json) || (size_t)cJSON_GetArraySize(json) != n)
+        return -1;
+    size_t i = 0;
+    const cJSON *item;
+    cJSON_ArrayForEach(item, json) {
+        char *end;
+        if (cJSON_IsNumber(item)) {
+            v[i++] = item->valuedouble;
+        } else if (cJSON_IsNull(item)) {
+            v[i++] = NAN;
+        } else if (cJSON_IsRaw(item) && (v[i] = strtod(item->valuestring, &end), end != item->valuestring && !*end)) {
+            i++;
+        } else {
+            return -1;
+        }
+    }
+    return 0;
+}
+
+static void *mad_new(const void *cfg, const struct kw_series_info *info)
+{
+    (void)info;
+    const struct mad_config *c = cfg;
+    size_t w = (size_t)c->window;
+    struct mad_state *s = xcalloc(1, sizeof *s);
+    s->window = c->window;
+    s->root = -1;
+    s->val = xmalloc(w * sizeof *s->val);
+    s->sum = xmalloc(w * sizeof *s->sum);
+    s->left = xmalloc(w * sizeof *s->left);
+    s->right = xmalloc(w * sizeof *s->right);
+    s->size = xmalloc(w * sizeof *s->size);
+    for (size_t i = 0; i < w; i++)
+        s->val[i] = NAN;
+    return s;
+}
+
+static void mad_free(void *state)
+{
+    struct mad_state *s = state;
+    if (!s)
+        return;
+    free(s->val);
+    free(s->sum);
+    free(s->left);
+    free(s->right);
+    free(s->size);
+    free(s);
+}
+
+static void mad_update(void *state, const void *cfg, const struct kw_series_info *info,
+                       const struct kw_sample *in, struct kw_verdict *out)
+{
+    (void)info;
+    struct mad_state *s = state;
+    const struct mad_config *c = cfg;
+    double x = in->value;
+    if (!isfinite(x))
+        return; /* missing (or unusable) interval: the window is untouched */
+    int need = c->min_points < c->window ? c->min_points : c->window;
+    if (s->count >= need) {
+        double m, sig;
+        window_stats(s, &m, &sig);
+        double z = (x - m) / sig;
+        out->ready = true;
+        out->expected = m;
+        out->lower = m - c->threshold * sig;
+        out->upper = m + c->threshold * sig;
+        out->score = z;
+        out->anomalous = fabs(z) > c->threshold;
+        out->anomaly_score = kw_squash(fabs(z), c->threshold);
+    }
+    /* The raw value goes in: the median and MAD already discount outliers,
+     * and a shift that lasts half a window becomes the new normal. */
+    window_push(s, x);
+}
+
+static cJSON *mad_save(const void *state, const void *cfg)
+{
+    (void)cfg;
+    const struct mad_state *s = state;
+    cJSON *obj = cJSON_CreateObject();
+    cJSON_AddNumberToObject(obj, "count", s->count);
+    cJSON_AddNumberToObject(obj, "head", s->head);
+    cJSON_AddItemToObject(obj, "values", exact_doubles(s->val, (size_t)s->window));
+    return obj;
+}
+
+static int read_int(const cJSON *obj, const char *key, int lo, int hi, int *out)
+{
+    const cJSON *it = cJSON_GetObjectItemCaseSensitive(obj, key);
+    if (!cJSON_IsNumber(it) || it->valuedouble != floor(it->valuedouble) ||
+        it->valuedouble < lo || it->valuedouble > hi)
+        return -1;
+    *out = (int)it->valuedouble;
+    return 0;
+}
+
+static int mad_load(void *state, const void *cfg, const cJSON *json)
+{
+    (void)cfg;
+    struct mad_state *s = state;
+    int count, head;
+    if (!cJSON_IsObject(json) || read_int(json, "count", 0, s->window, &count) ||
+        read_int(json, "head", 0, s->window - 1, &head) || (count < s->window && head != count))
+        return -1;
+    double *vals = xmalloc((size_t)s->window * sizeof *vals);
+    if (read_exact_doubles(cJSON_GetObjectItemCaseSensitive(json, "values"), vals, (size_t)s->window)) {
+        free(vals);
+        return -1;
+    }
+    for (int i = 0; i < count; i++) {
+        if (!isfinite(vals[i])) {
+            free(vals);
+            return -1;
+        }
+    }
+    /* The treap's shape depends only on the (value, slot) set: insert in any order. */
+    s->root = -1;
+    s->count = count;
+    s->head = head;
+    for (int i = 0; i < s->window; i++) {
+        s->val[i] = i < count ? vals[i] : NAN;
+        if (i < count)
+            s->root = treap_insert(s, s->root, i);
+    }
+    free(vals);
+    return 0;
+}
+
+static size_t mad_bytes(const void *state)
+{
+    const struct mad_state *s = state;
+    return sizeof *s + (size_t)s->window * (2 * sizeof(double) + 3 * sizeof(int32_t));
+}
+
+const struct kw_detector_type mad_detector = {
+    .name = "mad",
+    .description = "Robust z-score: median and MAD over a sliding window (Iglewicz & Hoaglin).",
+    .options = mad_options,
+    .config_size = sizeof(struct mad_config),
+    .state_new = mad_new,
+    .update = mad_update,
+    .state_save = mad_save,
+    .state_load = mad_load,
+    .state_free = mad_free,
+    .state_bytes = mad_bytes,
+};

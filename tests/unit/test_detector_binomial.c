@@ -1,0 +1,328 @@
+/* Unit tests for the binomial detector: binomial and beta-binomial tails
+ * against values computed independently (python3, math module only: exact
+ * pmf sums with lgamma, shown in comments), the small-denominator property,
+ * warm-up, gaps, state round trip, spikes versus clean and overdispersed
+ * series. */
+#include <criterion/criterion.h>
+#include <gsl/gsl_rng.h>
+#include <gsl/gsl_randist.h>
+#include <math.h>
+#include <string.h>
+
+#include "../../detectors/detector.h"
+
+struct rig {
+    struct kw_detector det;
+    struct kw_detector_state st;
+    struct kw_series_info info;
+};
+
+static void rig_init(struct rig *r, const char *json)
+{
+    char err[KW_ERR_LEN];
+    cJSON *obj = cJSON_Parse(json);
+    cr_assert_not_null(obj);
+    cr_assert_eq(kw_detector_parse(&r->det, obj, "kpis[0].detector", err, sizeof err), 0, "%s", err);
+    cJSON_Delete(obj);
+    r->info = (struct kw_series_info){.interval_ms = 60000, .is_ratio = true};
+    kw_detector_state_init(&r->st, &r->det, &r->info);
+}
+
+static void rig_release(struct rig *r)
+{
+    kw_detector_state_release(&r->st, &r->det);
+    kw_detector_release(&r->det);
+}
+
+static struct kw_verdict rig_feed(struct rig *r, double k, double n)
+{
+    struct kw_sample s = {.ts_ms = 0, .value = k / n, .numerator = k, .denominator = n};
+    struct kw_verdict out;
+    kw_detector_update(&r->st, &r->det, &r->info, &s, &out);
+    return out;
+}
+
+static bool same_double(double a, double b)
+{
+    return a == b || (isnan(a) && isnan(b));
+}
+
+static void assert_same_verdict(const struct kw_verdict *a, const struct kw_verdict *b, int i)
+{
+    cr_assert_eq(a->ready, b->ready, "point %d", i);
+    cr_assert_eq(a->anomalous, b->anomalous, "point %d", i);
+    cr_assert_eq(a->direction, b->direction, "point %d", i);
+    cr_assert(same_double(a->expected, b->expected), "point %d: %.17g vs %.17g", i, a->expected, b->expected);
+    cr_assert(same_double(a->lower, b->lower), "point %d", i);
+    cr_assert(same_double(a->upper, b->upper), "point %d", i);
+    cr_assert(same_double(a->score, b->score), "point %d: %.17g vs %.17g", i, a->score, b->score);
+    cr_assert(same_double(a->anomaly_score, b->anomaly_score), "point %d", i);
+    cr_assert(same_double(a->severity, b->severity), "point %d", i);
+}
+
+/* A fresh detector fed `count` intervals of k_hist of n_hist, then probed. */
+static struct kw_verdict probe(const char *cfg, double k_hist, double n_hist, int count, double k, double n)
+{
+    struct rig r;
+    rig_init(&r, cfg);
+    for (int i = 0; i < count; i++)
+        rig_feed(&r, k_hist, n_hist);
+    struct kw_verdict v = rig_feed(&r, k, n);
+    rig_release(&r);
+    return v;
+}
+
+/* Ten intervals of 20/100 with alpha 0.05: E = 160.5, N = 802.5 (EW sums),
+ * p0 = (E + 0.5) / (N + 1) = 0.20037335438383924. With python3:
+ * P(X >= 2 | n 3, p0) = 0.104359 (2 drop-offs of 3 visitors: normal);
+ * P(X >= 35 | 100) = 0.000348639 (anomalous); P(X <= 8 | 100) = 0.000830903
+ * (anomalous, low side); bounds for n = 100 are [9, 33] events. */
+Test(detector_binomial, reference_binomial_tails)
+{
+    const char *cfg = "{\"type\":\"binomial\"}";
+    struct kw_verdict v = probe(cfg, 20, 100, 10, 2, 3);
+    cr_assert(v.ready);
+    cr_assert_float_eq(v.expected, 0.20037335438383924, 1e-15);
+    cr_assert_not(v.anomalous);
+    cr_assert_float_eq(v.score, -log10(0.10435867101269207), 1e-9);
+    v = probe(cfg, 20, 100, 10, 35, 100);
+    cr_assert(v.anomalous);
+    cr_assert_float_eq(v.score, -log10(0.0003486389171561272), 1e-9);
+    cr_assert_float_eq(v.lower, 0.09, 1e-15);
+    cr_assert_float_eq(v.upper, 0.33, 1e-15);
+    cr_assert_eq(v.direction, 1);
+    v = probe(cfg, 20, 100, 10, 8, 100);
+    cr_assert(v.anomalous);
+    cr_assert_float_eq(v.score, log10(0.0008309028145774489), 1e-9);
+    cr_assert_eq(v.direction, -1);
+}
+
+/* The spec's key property, with a 20% baseline: 2 of 3 is no alert, 20,000
+ * of 30,000 is (its p-value underflows: score at the 300 cap). Same with the
+ * beta-binomial model. */
+Test(detector_binomial, small_denominators_do_not_alert)
+{
+    const char *cfgs[] = {"{\"type\":\"binomial\"}", "{\"type\":\"binomial\",\"distribution\":\"beta_binomial\"}"};
+    for (int c = 0; c < 2; c++) {
+        struct kw_verdict v = probe(cfgs[c], 200, 1000, 20, 2, 3);
+        cr_assert(v.ready);
+        cr_assert_not(v.anomalous, "cfg %d", c);
+        cr_assert_lt(v.anomaly_score, 0.5);
+        v = probe(cfgs[c], 200, 1000, 20, 3, 3);
+        cr_assert_not(v.anomalous, "cfg %d: 3 of 3 is still p = 0.008", c);
+        v = probe(cfgs[c], 200, 1000, 20, 20000, 30000);
+        cr_assert(v.anomalous, "cfg %d", c);
+        cr_assert_gt(v.score, 100);
+        cr_assert_gt(v.anomaly_score, 0.9);
+    }
+}
+
+/* Beta-binomial, exact tails (n <= 1000). History (events/trials):
+ * 5/50 20/80 10/120 15/60 30/100 5/90 14/70 40/110 2/40 20/130 25/100 12/100.
+ * Replaying the estimator in python3: p0 = 0.18937523067338613,
+ * rho = 0.08330698700412939 (a = 2.08385, b = 8.91995). Exact pmf sums:
+ * P(X >= 30 | 100) = 0.182875 where the binomial says 0.00514;
+ * P(X >= 55 | 100) = 0.00804222; P(X <= 0 | 100) = 0.00606563; bounds [0, 66]. */
+static const double bb_k[12] = {5, 20, 10, 15, 30, 5, 14, 40, 2, 20, 25, 12};
+static const double bb_n[12] = {50, 80, 120, 60, 100, 90, 70, 110, 40, 130, 100, 100};
+
+static struct kw_verdict probe_bb(const char *cfg, double k, double n)
+{
+    struct rig r;
+    rig_init(&r, cfg);
+    for (int i = 0; i < 12; i++)
+        rig_feed(&r, bb_k[i], bb_n[i]);
+    struct kw_verdict v = rig_feed(&r, k, n);
+    rig_release(&r);
+    return v;
+}
+
+Test(detector_binomial, reference_beta_binomial_exact)
+{
+    const char *cfg = "{\"type\":\"binomial\",\"distribution\":\"beta_binomial\",\"min_points\":12}";
+    struct kw_verdict v = probe_bb(cfg, 30, 100);
+    cr_assert(v.ready);
+    cr_assert_float_eq(v.expected, 0.18937523067338613, 1e-15);
+    cr_assert_not(v.anomalous);
+    cr_assert_float_eq(v.score, -log10(0.18287540859244106), 1e-9);
+    cr_assert_float_eq(v.lower, 0, 1e-15);
+    cr_assert_float_eq(v.upper, 0.66, 1e-15);
+    v = probe_bb(cfg, 55, 100);
+    cr_assert_float_eq(v.score, -log10(0.008042216699015366), 1e-9);
+    v = probe_bb(cfg, 0, 100);
+    cr_assert_float_eq(v.score, log10(0.006065634217358406), 1e-9);
+    /* The plain binomial model on the same history calls 30/100 anomalous-ish. */
+    v = probe_bb("{\"type\":\"binomial\",\"min_points\":12}", 30, 100);
+    cr_assert_float_eq(v.score, -log10(0.00514337222747397), 1e-9);
+}
+
+/* Large n (5000): the moment-matched beta approximation against the exact
+ * python3 sums: P(X >= 2500) = 0.0126656, P(X >= 3500) = 0.000182720,
+ * P(X >= 4000) = 5.65015e-06, P(X <= 200) = 0.0496859; within 0.05 in log10 p
+ * (about 12%). */
+Test(detector_binomial, beta_binomial_large_n_approximation)
+{
+    const char *cfg = "{\"type\":\"binomial\",\"distribution\":\"beta_binomial\",\"min_points\":12}";
+    const double ks[] = {2500, 3500, 4000, 200};
+    const double want[] = {-log10(0.012665572760736179), -log10(0.00018271961801527144),
+                           -log10(5.650154191362957e-06), log10(0.04968591959411133)};
+    for (int i = 0; i < 4; i++) {
+        struct kw_verdict v = probe_bb(cfg, ks[i], 5000);
+        cr_assert_float_eq(v.score, want[i], 0.05, "k %g: %g vs %g", ks[i], v.score, want[i]);
+        cr_assert_eq(v.anomalous, fabs(want[i]) > 3, "k %g", ks[i]);
+    }
+}
+
+/* A value is anomalous exactly when its rate is outside [lower, upper],
+ * for all three tail paths (binomial, exact and approximate beta-binomial). */
+Test(detector_binomial, bounds_match_the_test)
+{
+    const char *cfgs[] = {"{\"type\":\"binomial\",\"min_points\":12}",
+                          "{\"type\":\"binomial\",\"distribution\":\"beta_binomial\",\"min_points\":12}"};
+    const double ns[] = {1, 7, 100, 1000, 1001, 40000, 5e8};
+    for (int c = 0; c < 2; c++) {
+        for (int i = 0; i < 7; i++) {
+            struct kw_verdict base = probe_bb(cfgs[c], round(ns[i] * 0.19), ns[i]);
+            cr_assert(base.ready);
+            for (int d = -2; d <= 2; d++) {
+                double ks[2] = {round(base.lower * ns[i]) + d, round(base.upper * ns[i]) + d};
+                for (int e = 0; e < 2; e++) {
+                    if (ks[e] < 0 || ks[e] > ns[i])
+                        continue;
+                    struct kw_verdict v = probe_bb(cfgs[c], ks[e], ns[i]);
+                    double rate = ks[e] / ns[i];
+                    bool outside = rate < v.lower || rate > v.upper;
+                    cr_assert_eq(v.anomalous, outside, "cfg %d n %g k %g bounds [%g, %g]", c, ns[i], ks[e],
+                                 v.lower, v.upper);
+                }
+            }
+        }
+    }
+}
+
+Test(detector_binomial, warmup_and_gaps)
+{
+    struct rig a, b;
+    rig_init(&a, "{\"type\":\"binomial\",\"min_points\":5}");
+    rig_init(&b, "{\"type\":\"binomial\",\"min_points\":5}");
+    for (int i = 0; i < 5; i++) {
+        struct kw_verdict v = rig_feed(&a, 10, 100);
+        cr_assert_not(v.ready, "point %d", i);
+        cr_assert_not(v.anomalous);
+        rig_feed(&b, 10, 100);
+    }
+    cr_assert(rig_feed(&a, 90, 100).anomalous);
+    rig_feed(&b, 90, 100);
+    gsl_rng *rng = gsl_rng_alloc(gsl_rng_mt19937);
+    gsl_rng_set(rng, 51);
+    for (int i = 0; i < 200; i++) {
+        double n = 50 + gsl_rng_uniform_int(rng, 100);
+        double k = gsl_ran_binomial(rng, 0.1, (unsigned)n);
+        if (i % 4 == 0) {
+            cr_assert_not(rig_feed(&a, NAN, NAN).ready);
+            cr_assert_not(rig_feed(&a, 0, 0).ready); /* no trials: missing */
+        }
+        struct kw_verdict va = rig_feed(&a, k, n), vb = rig_feed(&b, k, n);
+        assert_same_verdict(&va, &vb, i);
+    }
+    gsl_rng_free(rng);
+    rig_release(&a);
+    rig_release(&b);
+}
+
+Test(detector_binomial, state_round_trip_is_bit_identical)
+{
+    const char *cfg = "{\"type\":\"binomial\",\"distribution\":\"beta_binomial\"}";
+    struct rig a, b;
+    rig_init(&a, cfg);
+    rig_init(&b, cfg);
+    gsl_rng *rng = gsl_rng_alloc(gsl_rng_mt19937);
+    gsl_rng_set(rng, 52);
+    for (int i = 0; i < 63; i++) {
+        double n = 20 + gsl_rng_uniform_int(rng, 3000);
+        rig_feed(&a, gsl_ran_binomial(rng, gsl_ran_beta(rng, 6, 24), (unsigned)n), n);
+    }
+    cJSON *saved = kw_detector_state_save(&a.st, &a.det);
+    char *text = cJSON_PrintUnformatted(saved);
+    cJSON *parsed = cJSON_Parse(text);
+    cr_assert_eq(kw_detector_state_load(&b.st, &b.det, parsed), 0);
+    for (int i = 0; i < 200; i++) {
+        double n = 20 + gsl_rng_uniform_int(rng, 3000);
+        double k = gsl_ran_binomial(rng, gsl_ran_beta(rng, 6, 24), (unsigned)n);
+        if (i % 40 == 0)
+            k = n; /* incidents */
+        struct kw_verdict va = rig_feed(&a, k, n), vb = rig_feed(&b, k, n);
+        assert_same_verdict(&va, &vb, i);
+    }
+    cJSON *bad = cJSON_Parse("[3, 10, 5, 0, 0, 0]"); /* more events than trials */
+    cr_assert_eq(b.det.type->state_load(b.st.impl, b.det.cfg, bad), -1);
+    cJSON_Delete(bad);
+    free(text);
+    cJSON_Delete(saved);
+    cJSON_Delete(parsed);
+    gsl_rng_free(rng);
+    rig_release(&a);
+    rig_release(&b);
+}
+
+/* Binomial noise around 10% with varying traffic: (almost) no alarms; an
+ * incident (40% drop-off) is caught; winsorised learning keeps p0 put. */
+Test(detector_binomial, spike_detected_clean_series_quiet)
+{
+    struct rig r;
+    rig_init(&r, "{\"type\":\"binomial\"}");
+    gsl_rng *rng = gsl_rng_alloc(gsl_rng_mt19937);
+    gsl_rng_set(rng, 53);
+    int false_alarms = 0;
+    for (int i = 0; i < 2000; i++) {
+        double n = 1 + gsl_rng_uniform_int(rng, 400);
+        false_alarms += rig_feed(&r, gsl_ran_binomial(rng, 0.1, (unsigned)n), n).anomalous;
+    }
+    cr_assert_leq(false_alarms, 8, "false alarms: %d", false_alarms);
+    struct kw_verdict v = rig_feed(&r, 80, 200);
+    cr_assert(v.anomalous);
+    cr_assert_float_eq(v.expected, 0.1, 0.01);
+    rig_feed(&r, 190000, 200000);
+    v = rig_feed(&r, 80, 200);
+    cr_assert(v.anomalous);
+    cr_assert_float_eq(v.expected, 0.1, 0.02);
+    gsl_rng_free(rng);
+    rig_release(&r);
+}
+
+/* Rates that wander between intervals (Beta(6, 24) per interval, mean 20%)
+ * with 500 trials each: the binomial model alarms constantly, the
+ * beta-binomial model rarely, and it still catches a real incident. */
+Test(detector_binomial, beta_binomial_tames_overdispersion)
+{
+    struct rig bin, bb;
+    rig_init(&bin, "{\"type\":\"binomial\"}");
+    rig_init(&bb, "{\"type\":\"binomial\",\"distribution\":\"beta_binomial\"}");
+    gsl_rng *rng = gsl_rng_alloc(gsl_rng_mt19937);
+    gsl_rng_set(rng, 54);
+    int alarms_bin = 0, alarms_bb = 0;
+    for (int i = 0; i < 1000; i++) {
+        double k = gsl_ran_binomial(rng, gsl_ran_beta(rng, 6, 24), 500);
+        alarms_bin += rig_feed(&bin, k, 500).anomalous;
+        alarms_bb += rig_feed(&bb, k, 500).anomalous;
+    }
+    cr_assert_gt(alarms_bin, 100, "binomial alarms: %d", alarms_bin);
+    cr_assert_leq(alarms_bb, 10, "beta-binomial alarms: %d", alarms_bb);
+    cr_assert(rig_feed(&bb, 450, 500).anomalous);
+    gsl_rng_free(rng);
+    rig_release(&bin);
+    rig_release(&bb);
+}
+
+Test(detector_binomial, accepts_only_ratio_kpis)
+{
+    char err[KW_ERR_LEN];
+    struct rig r;
+    rig_init(&r, "{\"type\":\"binomial\"}");
+    struct kw_series_info counts = {.interval_ms = 60000, .is_count = true};
+    cr_assert_eq(kw_detector_accepts(&r.det, &counts, err, sizeof err), -1);
+    cr_assert_str_eq(err, "needs a ratio KPI (aggregation \"ratio\")");
+    struct kw_series_info ratio = {.interval_ms = 60000, .is_ratio = true};
+    cr_assert_eq(kw_detector_accepts(&r.det, &ratio, err, sizeof err), 0);
+    rig_release(&r);
+}

@@ -1,0 +1,252 @@
+/* Unit tests for the cusum detector: Montgomery's published tabular CUSUM
+ * example, a hand-computed learned baseline, warm-up, gaps, state round
+ * trip, shift detection with re-baselining, and a clean series. */
+#include <criterion/criterion.h>
+#include <gsl/gsl_rng.h>
+#include <gsl/gsl_randist.h>
+#include <math.h>
+#include <string.h>
+
+#include "../../detectors/detector.h"
+
+struct rig {
+    struct kw_detector det;
+    struct kw_detector_state st;
+    struct kw_series_info info;
+};
+
+static void rig_init(struct rig *r, const char *json)
+{
+    char err[KW_ERR_LEN];
+    cJSON *obj = cJSON_Parse(json);
+    cr_assert_not_null(obj);
+    cr_assert_eq(kw_detector_parse(&r->det, obj, "kpis[0].detector", err, sizeof err), 0, "%s", err);
+    cJSON_Delete(obj);
+    r->info = (struct kw_series_info){.interval_ms = 60000};
+    kw_detector_state_init(&r->st, &r->det, &r->info);
+}
+
+static void rig_release(struct rig *r)
+{
+    kw_detector_state_release(&r->st, &r->det);
+    kw_detector_release(&r->det);
+}
+
+static struct kw_verdict rig_feed(struct rig *r, double v)
+{
+    struct kw_sample s = {.ts_ms = 0, .value = v, .numerator = NAN, .denominator = NAN};
+    struct kw_verdict out;
+    kw_detector_update(&r->st, &r->det, &r->info, &s, &out);
+    return out;
+}
+
+static bool same_double(double a, double b)
+{
+    return a == b || (isnan(a) && isnan(b));
+}
+
+static void assert_same_verdict(const struct kw_verdict *a, const struct kw_verdict *b, int i)
+{
+    cr_assert_eq(a->ready, b->ready, "point %d", i);
+    cr_assert_eq(a->anomalous, b->anomalous, "point %d", i);
+    cr_assert_eq(a->direction, b->direction, "point %d", i);
+    cr_assert(same_double(a->expected, b->expected), "point %d: %.17g vs %.17g", i, a->expected, b->expected);
+    cr_assert(same_double(a->lower, b->lower), "point %d", i);
+    cr_assert(same_double(a->upper, b->upper), "point %d", i);
+    cr_assert(same_double(a->score, b->score), "point %d: %.17g vs %.17g", i, a->score, b->score);
+    cr_assert(same_double(a->anomaly_score, b->anomaly_score), "point %d", i);
+    cr_assert(same_double(a->severity, b->severity), "point %d", i);
+}
+
+/* Montgomery, "Introduction to Statistical Quality Control", Table 9.1/9.2:
+ * 20 points from N(10,1) then 10 from N(11,1); tabular CUSUM with mu0 = 10,
+ * sigma = 1, K = 0.5, H = 5. C+ first exceeds H at period 29 (C+ = 5.28,
+ * N+ = 7); C-_3 = 1.77; C+_28 = 4.47, C+_30 = 5.30. */
+static const double montgomery[30] = {
+    9.45, 7.99, 9.29, 11.66, 12.16, 10.18, 8.04, 11.46, 9.20, 10.34,
+    9.03, 11.47, 10.51, 9.40, 10.08, 9.37, 10.62, 10.31, 8.52, 10.84,
+    10.90, 9.33, 12.29, 11.50, 10.60, 11.08, 10.38, 11.62, 11.31, 10.52,
+};
+
+Test(detector_cusum, montgomery_reference)
+{
+    struct rig r;
+    rig_init(&r, "{\"type\":\"cusum\",\"target\":10,\"sigma\":1}");
+    for (int i = 0; i < 30; i++) {
+        struct kw_verdict v = rig_feed(&r, montgomery[i]);
+        int period = i + 1;
+        cr_assert(v.ready, "period %d", period);
+        cr_assert_float_eq(v.expected, 10, 1e-12);
+        cr_assert_eq(v.anomalous, period >= 29, "period %d", period);
+        if (period == 3)
+            cr_assert_float_eq(v.score, -1.77 / 5, 1e-9);
+        if (period == 28)
+            cr_assert_float_eq(v.score, 4.47 / 5, 1e-9);
+        if (period == 29) {
+            cr_assert_float_eq(v.score, 5.28 / 5, 1e-9);
+            cr_assert_float_eq(v.upper, 11.03, 1e-9); /* 10 + (5 + 0.5 - C+_28) */
+            cr_assert_gt(v.anomaly_score, 0.5);
+            cr_assert_eq(v.direction, 1);
+        }
+        if (period == 30)
+            cr_assert_float_eq(v.score, 5.30 / 5, 1e-9);
+    }
+    rig_release(&r);
+}
+
+/* Learned baseline (baseline_alpha 0.5, min_points 3), by hand: 10, 12, 14
+ * give mu 12.5, var 2.75 (see the ewma test); x = 16: z = 3.5 / 1.658312 =
+ * 2.110579, S+ = 1.610579, score 0.322116, bounds 12.5 -+ 5.5 sigma. */
+Test(detector_cusum, learned_baseline_reference)
+{
+    struct rig r;
+    rig_init(&r, "{\"type\":\"cusum\",\"baseline_alpha\":0.5,\"min_points\":3}");
+    cr_assert_not(rig_feed(&r, 10).ready);
+    cr_assert_not(rig_feed(&r, 12).ready);
+    cr_assert_not(rig_feed(&r, 14).ready);
+    struct kw_verdict v = rig_feed(&r, 16);
+    cr_assert(v.ready);
+    cr_assert_float_eq(v.expected, 12.5, 1e-12);
+    cr_assert_float_eq(v.score, 0.32211588240886907, 1e-9);
+    cr_assert_float_eq(v.upper, 21.62071817347735, 1e-9);
+    cr_assert_float_eq(v.lower, 3.37928182652265, 1e-9);
+    cr_assert_not(v.anomalous);
+    rig_release(&r);
+}
+
+Test(detector_cusum, warmup_needs_min_points)
+{
+    struct rig r;
+    rig_init(&r, "{\"type\":\"cusum\",\"min_points\":12}");
+    for (int i = 0; i < 12; i++) {
+        struct kw_verdict v = rig_feed(&r, i % 2 ? 3 : -3);
+        cr_assert_not(v.ready, "point %d", i);
+        cr_assert_not(v.anomalous);
+    }
+    cr_assert(rig_feed(&r, 0).ready);
+    rig_release(&r);
+}
+
+Test(detector_cusum, gaps_leave_state_untouched)
+{
+    struct rig a, b;
+    rig_init(&a, "{\"type\":\"cusum\"}");
+    rig_init(&b, "{\"type\":\"cusum\"}");
+    gsl_rng *rng = gsl_rng_alloc(gsl_rng_mt19937);
+    gsl_rng_set(rng, 31);
+    for (int i = 0; i < 400; i++) {
+        double x = 7 + gsl_ran_gaussian(rng, 1) + (i > 250 ? 1.5 : 0);
+        if (i % 4 == 0) {
+            struct kw_verdict g = rig_feed(&a, NAN);
+            cr_assert_not(g.ready);
+            cr_assert_not(g.anomalous);
+        }
+        struct kw_verdict va = rig_feed(&a, x), vb = rig_feed(&b, x);
+        assert_same_verdict(&va, &vb, i);
+    }
+    gsl_rng_free(rng);
+    rig_release(&a);
+    rig_release(&b);
+}
+
+Test(detector_cusum, state_round_trip_is_bit_identical)
+{
+    const char *cfg = "{\"type\":\"cusum\",\"rebaseline_after\":10}";
+    struct rig a, b;
+    rig_init(&a, cfg);
+    rig_init(&b, cfg);
+    gsl_rng *rng = gsl_rng_alloc(gsl_rng_mt19937);
+    gsl_rng_set(rng, 13);
+    /* Save in the middle of a shift, with the sums running. */
+    for (int i = 0; i < 206; i++)
+        rig_feed(&a, 0.37 + gsl_ran_gaussian(rng, 0.1) + (i >= 200 ? 0.15 : 0));
+    cJSON *saved = kw_detector_state_save(&a.st, &a.det);
+    char *text = cJSON_PrintUnformatted(saved);
+    cJSON *parsed = cJSON_Parse(text);
+    cr_assert_eq(kw_detector_state_load(&b.st, &b.det, parsed), 0);
+    for (int i = 0; i < 200; i++) {
+        double x = 0.37 + gsl_ran_gaussian(rng, 0.1) + (i < 100 ? 0.15 : 0);
+        struct kw_verdict va = rig_feed(&a, x), vb = rig_feed(&b, x);
+        assert_same_verdict(&va, &vb, i);
+    }
+    cJSON *bad = cJSON_Parse("[1, 2, 3, -1, 0, 0, 0, 0]");
+    cr_assert_eq(b.det.type->state_load(b.st.impl, b.det.cfg, bad), -1);
+    cJSON_Delete(bad);
+    free(text);
+    cJSON_Delete(saved);
+    cJSON_Delete(parsed);
+    gsl_rng_free(rng);
+    rig_release(&a);
+    rig_release(&b);
+}
+
+/* N(100, 4): a clean series stays (almost) quiet; a +1 sd shift, invisible
+ * point by point, is found within ~10-20 intervals (ARL about 10 for
+ * k = 0.5, h = 5), keeps alarming, and after rebaseline_after alarms
+ * becomes the new normal. */
+Test(detector_cusum, shift_detected_then_rebaselined)
+{
+    struct rig r;
+    rig_init(&r, "{\"type\":\"cusum\",\"rebaseline_after\":20}");
+    gsl_rng *rng = gsl_rng_alloc(gsl_rng_mt19937);
+    gsl_rng_set(rng, 17);
+    int false_alarms = 0;
+    for (int i = 0; i < 1000; i++)
+        false_alarms += rig_feed(&r, 100 + gsl_ran_gaussian(rng, 4)).anomalous;
+    cr_assert_leq(false_alarms, 10, "false alarms: %d", false_alarms);
+    int first = -1, alarms = 0, late_alarms = 0;
+    struct kw_verdict v;
+    for (int i = 0; i < 300; i++) {
+        v = rig_feed(&r, 104 + gsl_ran_gaussian(rng, 4));
+        if (v.anomalous && first < 0)
+            first = i;
+        alarms += v.anomalous;
+        if (i >= 150)
+            late_alarms += v.anomalous;
+    }
+    cr_assert(first >= 0 && first < 30, "first alarm at %d", first);
+    cr_assert_geq(alarms, 20);
+    cr_assert_leq(late_alarms, 10, "late alarms: %d", late_alarms);
+    cr_assert_float_eq(v.expected, 104, 1.5);
+    gsl_rng_free(rng);
+    rig_release(&r);
+}
+
+/* With a fixed target there is no re-baselining: a shift alarms throughout. */
+Test(detector_cusum, fixed_target_keeps_firing)
+{
+    struct rig r;
+    rig_init(&r, "{\"type\":\"cusum\",\"target\":0,\"sigma\":1}");
+    int alarms = 0;
+    for (int i = 0; i < 100; i++)
+        alarms += rig_feed(&r, 1.5).anomalous;
+    cr_assert_eq(alarms, 100 - 5); /* S+ = i * 1.0 exceeds 5 from the 6th point */
+    rig_release(&r);
+}
+
+/* One 10 sd outlier alerts at once but, clipped, does not drag the chart. */
+Test(detector_cusum, single_outlier_alerts_once)
+{
+    struct rig r;
+    rig_init(&r, "{\"type\":\"cusum\",\"target\":0,\"sigma\":1}");
+    for (int i = 0; i < 10; i++)
+        cr_assert_not(rig_feed(&r, 0).anomalous);
+    cr_assert(rig_feed(&r, 10).anomalous);
+    for (int i = 0; i < 10; i++)
+        cr_assert_not(rig_feed(&r, 0).anomalous, "after outlier %d", i);
+    rig_release(&r);
+}
+
+Test(detector_cusum, config_errors_name_the_key)
+{
+    char err[KW_ERR_LEN];
+    struct kw_detector d;
+    cJSON *obj = cJSON_Parse("{\"type\":\"cusum\",\"sigma\":-1}");
+    cr_assert_eq(kw_detector_parse(&d, obj, "kpis[0].detector", err, sizeof err), -1);
+    cr_assert_str_eq(err, "kpis[0].detector.sigma: must be > 0");
+    cJSON_Delete(obj);
+    obj = cJSON_Parse("{\"type\":\"cusum\",\"h\":0}");
+    cr_assert_eq(kw_detector_parse(&d, obj, "k", err, sizeof err), -1);
+    cr_assert_str_eq(err, "k.h: must be >= 0.1");
+    cJSON_Delete(obj);
+}

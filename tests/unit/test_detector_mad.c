@@ -1,0 +1,390 @@
+/* Unit tests for the mad detector: hand-computed modified z-scores
+ * (Iglewicz & Hoaglin), the fallbacks for MAD == 0, warm-up, gaps, state
+ * round trip, and the O(log w) sliding median/MAD against brute force. */
+#include <criterion/criterion.h>
+#include <gsl/gsl_rng.h>
+#include <gsl/gsl_randist.h>
+#include <gsl/gsl_statistics_double.h>
+#include <math.h>
+#include <string.h>
+
+#include "../../detectors/detector.h"
+
+struct rig {
+    struct kw_detector det;
+    struct kw_detector_state st;
+    struct kw_series_info info;
+};
+
+static void rig_init(struct rig *r, const char *json)
+{
+    char err[KW_ERR_LEN];
+    cJSON *obj = cJSON_Parse(json);
+    cr_assert_not_null(obj);
+    cr_assert_eq(kw_detector_parse(&r->det, obj, "kpis[0].detector", err, sizeof err), 0, "%s", err);
+    cJSON_Delete(obj);
+    r->info = (struct kw_series_info){.interval_ms = 60000};
+    kw_detector_state_init(&r->st, &r->det, &r->info);
+}
+
+static void rig_release(struct rig *r)
+{
+    kw_detector_state_release(&r->st, &r->det);
+    kw_detector_release(&r->det);
+}
+
+static struct kw_verdict rig_feed(struct rig *r, double v)
+{
+    struct kw_sample s = {.ts_ms = 0, .value = v, .numerator = NAN, .denominator = NAN};
+    struct kw_verdict out;
+    kw_detector_update(&r->st, &r->det, &r->info, &s, &out);
+    return out;
+}
+
+static bool same_double(double a, double b)
+{
+    return a == b || (isnan(a) && isnan(b));
+}
+
+static void assert_same_verdict(const struct kw_verdict *a, const struct kw_verdict *b, int i)
+{
+    cr_assert_eq(a->ready, b->ready, "point %d", i);
+    cr_assert_eq(a->anomalous, b->anomalous, "point %d", i);
+    cr_assert_eq(a->direction, b->direction, "point %d", i);
+    cr_assert(same_double(a->expected, b->expected), "point %d: %.17g vs %.17g", i, a->expected, b->expected);
+    cr_assert(same_double(a->lower, b->lower), "point %d", i);
+    cr_assert(same_double(a->upper, b->upper), "point %d", i);
+    cr_assert(same_double(a->score, b->score), "point %d: %.17g vs %.17g", i, a->score, b->score);
+    cr_assert(same_double(a->anomaly_score, b->anomaly_score), "point %d", i);
+    cr_assert(same_double(a->severity, b->severity), "point %d", i);
+}
+
+/* Iglewicz & Hoaglin (1993), "How to Detect and Handle Outliers":
+ * M = 0.6745 (x - median) / MAD, outlier when |M| > 3.5. By hand:
+ * window {10,12,9,11,13,8,10,11,95}: sorted 8 9 10 10 11 11 12 13 95, median 11;
+ * |dev| sorted 0 0 1 1 1 2 2 3 84, MAD 1. x = 17: M = 0.6745*6/1 = 4.047;
+ * bounds 11 -+ 3.5/0.6745 = [5.810971, 16.189029]. The 95 does not inflate it.
+ * Then the window drops 10 and gains 17: sorted 8 9 10 11 11 12 13 17 95,
+ * median 11, |dev| sorted 0 0 1 1 2 2 3 6 84, MAD 2: upper = 11 + 7/0.6745 = 21.378058. */
+Test(detector_mad, reference_modified_z)
+{
+    struct rig r;
+    rig_init(&r, "{\"type\":\"mad\",\"window\":9,\"min_points\":9}");
+    const double first[] = {10, 12, 9, 11, 13, 8, 10, 11, 95};
+    for (int i = 0; i < 9; i++)
+        cr_assert_not(rig_feed(&r, first[i]).ready);
+    struct kw_verdict v = rig_feed(&r, 17);
+    cr_assert(v.ready);
+    cr_assert_float_eq(v.expected, 11, 1e-12);
+    cr_assert_float_eq(v.score, 4.047, 1e-9);
+    cr_assert_float_eq(v.lower, 5.810971089696071, 1e-9);
+    cr_assert_float_eq(v.upper, 16.18902891030393, 1e-9);
+    cr_assert(v.anomalous);
+    cr_assert_eq(v.direction, 1);
+    cr_assert_gt(v.anomaly_score, 0.5);
+    cr_assert_float_eq(v.anomaly_score, 4.047 / (4.047 + 3.5), 1e-9);
+
+    v = rig_feed(&r, 11);
+    cr_assert_float_eq(v.expected, 11, 1e-12);
+    cr_assert_float_eq(v.upper, 21.378057820607857, 1e-9);
+    cr_assert_float_eq(v.score, 0, 1e-12);
+    cr_assert_not(v.anomalous);
+    rig_release(&r);
+}
+
+/* Even window: the median is the mean of the two middle values and the MAD
+ * the mean of the two middle deviations (as gsl_stats_median does).
+ * {1,2,3,4,5,6,7,100}: median 4.5; |dev| 0.5 0.5 1.5 1.5 2.5 2.5 3.5 95.5,
+ * MAD = (1.5+2.5)/2 = 2; sigma = 2/0.6745; x = 15 -> M = 0.6745*10.5/2 = 3.541125. */
+Test(detector_mad, reference_even_window)
+{
+    struct rig r;
+    rig_init(&r, "{\"type\":\"mad\",\"window\":8,\"min_points\":8}");
+    const double vals[] = {7, 100, 1, 6, 2, 5, 3, 4};
+    for (int i = 0; i < 8; i++)
+        rig_feed(&r, vals[i]);
+    struct kw_verdict v = rig_feed(&r, 15);
+    cr_assert_float_eq(v.expected, 4.5, 1e-12);
+    cr_assert_float_eq(v.score, 3.541125, 1e-9);
+    cr_assert(v.anomalous);
+    rig_release(&r);
+}
+
+/* MAD == 0 falls back to 1.253314 * mean absolute deviation:
+ * {5,5,5,5,5,5,7,3,5}: median 5, MAD 0, mean |dev| = 4/9, sigma = 0.557028.
+ * x = 6 -> M = 1.795 (normal); x = 7 -> 3.590 (anomalous). */
+Test(detector_mad, zero_mad_uses_mean_absolute_deviation)
+{
+    struct rig a, b;
+    rig_init(&a, "{\"type\":\"mad\",\"window\":9,\"min_points\":9}");
+    rig_init(&b, "{\"type\":\"mad\",\"window\":9,\"min_points\":9}");
+    const double vals[] = {5, 5, 5, 5, 5, 5, 7, 3, 5};
+    for (int i = 0; i < 9; i++) {
+        rig_feed(&a, vals[i]);
+        rig_feed(&b, vals[i]);
+    }
+    struct kw_verdict v = rig_feed(&a, 6);
+    cr_assert_float_eq(v.score, 1.7952404584964343, 1e-9);
+    cr_assert_not(v.anomalous);
+    v = rig_feed(&b, 7);
+    cr_assert_float_eq(v.score, 3.5904809169928686, 1e-9);
+    cr_assert(v.anomalous);
+    rig_release(&a);
+    rig_release(&b);
+}
+
+/* A flat window has no spread at all: the flat value itself is normal, any
+ * visible change from it is anomalous. */
+Test(detector_mad, flat_series_then_change)
+{
+    struct rig r;
+    rig_init(&r, "{\"type\":\"mad\",\"window\":16,\"min_points\":8}");
+    for (int i = 0; i < 20; i++) {
+        struct kw_verdict v = rig_feed(&r, 42);
+        cr_assert_not(v.anomalous, "point %d", i);
+        if (v.ready)
+            cr_assert_float_eq(v.score, 0, 1e-12);
+    }
+    struct kw_verdict v = rig_feed(&r, 42.5);
+    cr_assert(v.ready);
+    cr_assert(v.anomalous);
+    cr_assert_eq(v.direction, 1);
+    cr_assert(isfinite(v.score) && isfinite(v.upper));
+    rig_release(&r);
+
+    rig_init(&r, "{\"type\":\"mad\",\"window\":16,\"min_points\":8}");
+    for (int i = 0; i < 20; i++)
+        cr_assert_not(rig_feed(&r, 0).anomalous);
+    cr_assert(rig_feed(&r, -1).anomalous);
+    rig_release(&r);
+}
+
+Test(detector_mad, warmup_needs_min_points)
+{
+    struct rig r;
+    rig_init(&r, "{\"type\":\"mad\",\"window\":50,\"min_points\":10}");
+    for (int i = 0; i < 10; i++) {
+        struct kw_verdict v = rig_feed(&r, i % 3);
+        cr_assert_not(v.ready, "point %d", i);
+        cr_assert_not(v.anomalous);
+        cr_assert_eq(v.anomaly_score, 0);
+    }
+    cr_assert(rig_feed(&r, 1).ready);
+    rig_release(&r);
+
+    /* min_points above window is capped at window. */
+    rig_init(&r, "{\"type\":\"mad\",\"window\":8}");
+    for (int i = 0; i < 8; i++)
+        cr_assert_not(rig_feed(&r, i).ready);
+    cr_assert(rig_feed(&r, 3).ready);
+    rig_release(&r);
+}
+
+/* A missing interval changes nothing: the series with gaps gives the same
+ * verdicts as the same series without them. */
+Test(detector_mad, gaps_leave_state_untouched)
+{
+    struct rig a, b;
+    rig_init(&a, "{\"type\":\"mad\",\"window\":16,\"min_points\":8}");
+    rig_init(&b, "{\"type\":\"mad\",\"window\":16,\"min_points\":8}");
+    gsl_rng *rng = gsl_rng_alloc(gsl_rng_mt19937);
+    gsl_rng_set(rng, 7);
+    for (int i = 0; i < 200; i++) {
+        double x = 50 + gsl_ran_gaussian(rng, 3);
+        if (i % 7 == 3) {
+            struct kw_verdict g = rig_feed(&a, NAN);
+            cr_assert_not(g.ready);
+            cr_assert_not(g.anomalous);
+        }
+        struct kw_verdict va = rig_feed(&a, x), vb = rig_feed(&b, x);
+        assert_same_verdict(&va, &vb, i);
+    }
+    gsl_rng_free(rng);
+    rig_release(&a);
+    rig_release(&b);
+}
+
+Test(detector_mad, state_round_trip_is_bit_identical)
+{
+    const char *cfg = "{\"type\":\"mad\",\"window\":64,\"min_points\":10}";
+    struct rig a, b;
+    rig_init(&a, cfg);
+    rig_init(&b, cfg);
+    gsl_rng *rng = gsl_rng_alloc(gsl_rng_mt19937);
+    gsl_rng_set(rng, 11);
+    /* Enough points to wrap the ring, with duplicates and a few outliers. */
+    for (int i = 0; i < 150; i++)
+        rig_feed(&a, i % 13 == 0 ? 500.0 : floor(gsl_ran_gaussian(rng, 4) * 4) / 4 + 0.1);
+    cJSON *saved = kw_detector_state_save(&a.st, &a.det);
+    char *text = cJSON_PrintUnformatted(saved);
+    cJSON *parsed = cJSON_Parse(text);
+    cr_assert_eq(kw_detector_state_load(&b.st, &b.det, parsed), 0);
+    cr_assert_eq(b.st.seen, a.st.seen);
+    for (int i = 0; i < 300; i++) {
+        double x = i % 17 == 0 ? -300.0 : gsl_ran_gaussian(rng, 4) / 3.0;
+        struct kw_verdict va = rig_feed(&a, x), vb = rig_feed(&b, x);
+        assert_same_verdict(&va, &vb, i);
+    }
+    free(text);
+    cJSON_Delete(saved);
+    cJSON_Delete(parsed);
+    gsl_rng_free(rng);
+    rig_release(&a);
+    rig_release(&b);
+}
+
+Test(detector_mad, load_rejects_mismatched_state)
+{
+    struct rig a, b;
+    rig_init(&a, "{\"type\":\"mad\",\"window\":16}");
+    rig_init(&b, "{\"type\":\"mad\",\"window\":32}");
+    for (int i = 0; i < 20; i++)
+        rig_feed(&a, i);
+    cJSON *saved = kw_detector_state_save(&a.st, &a.det);
+    cr_assert_eq(kw_detector_state_load(&b.st, &b.det, saved), -1);
+    /* Corrupt counts and values are refused too. */
+    cJSON *state = cJSON_GetObjectItem(saved, "state");
+    cJSON_ReplaceItemInObject(state, "count", cJSON_CreateNumber(17));
+    cr_assert_eq(kw_detector_state_load(&a.st, &a.det, saved), -1);
+    cJSON_ReplaceItemInObject(state, "count", cJSON_CreateNumber(16));
+    cJSON_ReplaceItemInArray(cJSON_GetObjectItem(state, "values"), 3, cJSON_CreateNull());
+    cr_assert_eq(kw_detector_state_load(&a.st, &a.det, saved), -1);
+    cJSON_Delete(saved);
+    rig_release(&a);
+    rig_release(&b);
+}
+
+/* Noise N(100, 5): a clean day raises (almost) nothing; a 10-sigma spike is
+ * caught, and does not blind the detector to a second spike right after. */
+Test(detector_mad, spike_detected_clean_series_quiet)
+{
+    struct rig r;
+    rig_init(&r, "{\"type\":\"mad\"}");
+    gsl_rng *rng = gsl_rng_alloc(gsl_rng_mt19937);
+    gsl_rng_set(rng, 1);
+    int false_alarms = 0;
+    for (int i = 0; i < 2000; i++)
+        false_alarms += rig_feed(&r, 100 + gsl_ran_gaussian(rng, 5)).anomalous;
+    cr_assert_leq(false_alarms, 4, "false alarms: %d", false_alarms);
+    struct kw_verdict v = rig_feed(&r, 150);
+    cr_assert(v.anomalous);
+    cr_assert_eq(v.direction, 1);
+    cr_assert_float_eq(v.expected, 100, 1.0);
+    rig_feed(&r, 100 + gsl_ran_gaussian(rng, 5));
+    v = rig_feed(&r, 65);
+    cr_assert(v.anomalous);
+    cr_assert_eq(v.direction, -1);
+    gsl_rng_free(rng);
+    rig_release(&r);
+}
+
+/* Brute force: median (gsl_stats_median on a copy) and the sigma estimate
+ * (MAD / 0.6745, else 1.253314 * mean |dev|, else the flat floor) of the
+ * window before each point. */
+static void brute_force(const double *win, int n, double *median, double *sigma)
+{
+    double *tmp = malloc((size_t)n * sizeof *tmp);
+    memcpy(tmp, win, (size_t)n * sizeof *tmp);
+    double m = gsl_stats_median(tmp, 1, (size_t)n);
+    double mean_ad = 0;
+    for (int i = 0; i < n; i++) {
+        tmp[i] = fabs(win[i] - m);
+        mean_ad += tmp[i];
+    }
+    mean_ad /= n;
+    double mad = gsl_stats_median(tmp, 1, (size_t)n);
+    double sig = mad / 0.6745;
+    if (!(sig > 0))
+        sig = 1.253314 * mean_ad;
+    double floor_sig = 1e-12 * fabs(m) + 1e-12;
+    *median = m;
+    *sigma = sig > floor_sig ? sig : floor_sig;
+    free(tmp);
+}
+
+static void check_against_brute_force(int window, unsigned long seed, int steps)
+{
+    char cfg[128];
+    snprintf(cfg, sizeof cfg, "{\"type\":\"mad\",\"window\":%d,\"min_points\":8,\"threshold\":1}", window);
+    struct rig r;
+    rig_init(&r, cfg);
+    gsl_rng *rng = gsl_rng_alloc(gsl_rng_mt19937);
+    gsl_rng_set(rng, seed);
+    double *ring = calloc((size_t)window, sizeof *ring);
+    int count = 0, head = 0, checked = 0;
+    for (int i = 0; i < steps; i++) {
+        double x;
+        /* Phases: heavy duplicates (mostly one value, MAD == 0), small
+         * integers, continuous values, and occasional huge outliers. */
+        int phase = (i / 700) % 4;
+        double u = gsl_rng_uniform(rng);
+        if (phase == 0)
+            x = u < 0.7 ? 3.0 : (double)gsl_rng_uniform_int(rng, 7);
+        else if (phase == 1)
+            x = (double)gsl_rng_uniform_int(rng, 5) - 2.0;
+        else if (phase == 2)
+            x = gsl_ran_gaussian(rng, 10) + 1e3;
+        else
+            x = u < 0.05 ? 1e6 * (u - 0.025) : gsl_ran_gaussian(rng, 1);
+        struct kw_verdict v = rig_feed(&r, x);
+        if (count >= 8) {
+            double m, sig;
+            brute_force(ring, count, &m, &sig);
+            cr_assert(v.ready);
+            cr_assert(v.expected == m, "step %d: median %.17g vs %.17g", i, v.expected, m);
+            double got = v.upper - v.expected; /* threshold 1: upper = median + sigma */
+            cr_assert(fabs(got - sig) <= 1e-9 * fmax(sig, fabs(m) * 1e-12 + 1e-12) + 4e-16 * fabs(m),
+                      "step %d: sigma %.17g vs %.17g", i, got, sig);
+            checked++;
+        } else {
+            cr_assert_not(v.ready);
+        }
+        ring[head] = x;
+        head = (head + 1) % window;
+        if (count < window)
+            count++;
+    }
+    cr_assert_gt(checked, steps - 10);
+    free(ring);
+    gsl_rng_free(rng);
+    rig_release(&r);
+}
+
+Test(detector_mad, sliding_stats_match_brute_force_odd_window)
+{
+    check_against_brute_force(31, 3, 5000);
+}
+
+Test(detector_mad, sliding_stats_match_brute_force_even_window)
+{
+    check_against_brute_force(64, 5, 5000);
+}
+
+Test(detector_mad, sliding_stats_match_brute_force_large_window)
+{
+    check_against_brute_force(257, 9, 3000);
+}
+
+Test(detector_mad, config_errors_name_the_key)
+{
+    char err[KW_ERR_LEN];
+    struct kw_detector d;
+    cJSON *obj = cJSON_Parse("{\"type\":\"mad\",\"window\":4}");
+    cr_assert_eq(kw_detector_parse(&d, obj, "kpis[1].detector", err, sizeof err), -1);
+    cr_assert_str_eq(err, "kpis[1].detector.window: must be >= 8");
+    cJSON_Delete(obj);
+    obj = cJSON_Parse("{\"type\":\"mad\",\"threshold\":0}");
+    cr_assert_eq(kw_detector_parse(&d, obj, "k", err, sizeof err), -1);
+    cr_assert(strstr(err, "k.threshold: must be >= ") != NULL, "%s", err);
+    cJSON_Delete(obj);
+}
+
+Test(detector_mad, state_bytes_scale_with_window)
+{
+    struct rig r;
+    rig_init(&r, "{\"type\":\"mad\",\"window\":288}");
+    size_t bytes = r.det.type->state_bytes(r.st.impl);
+    cr_assert_geq(bytes, 288 * 28);
+    cr_assert_lt(bytes, 288 * 28 + 256);
+    rig_release(&r);
+}
