@@ -84,7 +84,7 @@ cJSON *kw_alerting_save(const struct kw_alert_state *st)
     cJSON *o = cJSON_CreateObject();
     double v[] = {st->phase, st->anomalous_streak, st->normal_streak, st->intervals, (double)st->since_ms,
                   (double)st->notified_ms, st->peak_severity, st->peak_observed, st->peak_expected, st->impact};
-    cJSON_AddItemToObject(o, "v", cJSON_CreateDoubleArray(v, (int)(sizeof v / sizeof v[0])));
+    cJSON_AddItemToObject(o, "v", kw_json_doubles(v, sizeof v / sizeof v[0]));
     return o;
 }
 

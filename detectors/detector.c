@@ -198,11 +198,20 @@ double kw_neglog10(double p)
     return -log10(p);
 }
 
+cJSON *kw_json_number(double v)
+{
+    if (!isfinite(v))
+        return cJSON_CreateNull();
+    char text[32];
+    snprintf(text, sizeof text, "%.17g", v);
+    return cJSON_CreateRaw(text);
+}
+
 cJSON *kw_json_doubles(const double *v, size_t n)
 {
     cJSON *arr = cJSON_CreateArray();
     for (size_t i = 0; i < n; i++)
-        cJSON_AddItemToArray(arr, isfinite(v[i]) ? cJSON_CreateNumber(v[i]) : cJSON_CreateNull());
+        cJSON_AddItemToArray(arr, kw_json_number(v[i]));
     return arr;
 }
 

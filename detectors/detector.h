@@ -142,7 +142,10 @@ int kw_detector_state_load(struct kw_detector_state *st, const struct kw_detecto
 double kw_squash(double x, double threshold);
 /* -log10 of a tail probability, floored so p = 0 gives a large finite value. */
 double kw_neglog10(double p);
-/* Save / load a double array as a JSON array (NAN stored as null). */
+/* A JSON number that reads back bit-identical (printed with %.17g; cJSON's
+ * own printer accepts a 1-ulp difference). NAN/Inf become null. */
+cJSON *kw_json_number(double v);
+/* Save / load a double array as a JSON array (NAN stored as null), exactly. */
 cJSON *kw_json_doubles(const double *v, size_t n);
 /* Returns 0 when json is an array of exactly n numbers/nulls, -1 otherwise. */
 int kw_json_read_doubles(const cJSON *json, double *v, size_t n);

@@ -273,9 +273,9 @@ static cJSON *hw_save(const void *state, const void *cfg)
     cJSON_AddNumberToObject(obj, "n0", (double)st->n0);
     cJSON_AddNumberToObject(obj, "last", (double)st->last);
     if (st->running) {
-        cJSON_AddNumberToObject(obj, "level", st->level);
-        cJSON_AddNumberToObject(obj, "trend", st->trend);
-        cJSON_AddNumberToObject(obj, "var", st->var);
+        cJSON_AddItemToObject(obj, "level", kw_json_number(st->level));
+        cJSON_AddItemToObject(obj, "trend", kw_json_number(st->trend));
+        cJSON_AddItemToObject(obj, "var", kw_json_number(st->var));
         cJSON_AddItemToObject(obj, "season", kw_json_doubles(st->season, (size_t)st->m));
     } else {
         cJSON_AddItemToObject(obj, "warm", kw_json_doubles(st->warm, 2 * (size_t)st->m));

@@ -221,6 +221,11 @@ Test(detector_binomial, warmup_and_gaps)
         if (i % 4 == 0) {
             cr_assert_not(rig_feed(&a, NAN, NAN).ready);
             cr_assert_not(rig_feed(&a, 0, 0).ready); /* no trials: missing */
+            /* A missing value wins over stray counts. */
+            struct kw_sample s = {.value = NAN, .numerator = 50, .denominator = 60};
+            struct kw_verdict g;
+            kw_detector_update(&a.st, &a.det, &a.info, &s, &g);
+            cr_assert_not(g.ready);
         }
         struct kw_verdict va = rig_feed(&a, k, n), vb = rig_feed(&b, k, n);
         assert_same_verdict(&va, &vb, i);

@@ -194,7 +194,8 @@ Test(detector_cusum, shift_detected_then_rebaselined)
     for (int i = 0; i < 1000; i++)
         false_alarms += rig_feed(&r, 100 + gsl_ran_gaussian(rng, 4)).anomalous;
     cr_assert_leq(false_alarms, 10, "false alarms: %d", false_alarms);
-    int first = -1, alarms = 0, late_alarms = 0;
+    int first = -1, alarms = 0, late_alarms = 0, jump_at = -1;
+    double prev_expected = NAN;
     struct kw_verdict v;
     for (int i = 0; i < 300; i++) {
         v = rig_feed(&r, 104 + gsl_ran_gaussian(rng, 4));
@@ -203,11 +204,40 @@ Test(detector_cusum, shift_detected_then_rebaselined)
         alarms += v.anomalous;
         if (i >= 150)
             late_alarms += v.anomalous;
+        /* Re-baselining moves the expected value in one step, to
+         * Montgomery's estimate of the shifted mean. */
+        if (jump_at < 0 && v.expected - prev_expected > 2) {
+            jump_at = i;
+            cr_assert_float_eq(v.expected, 104, 1.5);
+        }
+        prev_expected = v.expected;
     }
     cr_assert(first >= 0 && first < 30, "first alarm at %d", first);
     cr_assert_geq(alarms, 20);
+    cr_assert(jump_at >= first + 20, "re-baselined at %d", jump_at);
     cr_assert_leq(late_alarms, 10, "late alarms: %d", late_alarms);
     cr_assert_float_eq(v.expected, 104, 1.5);
+    gsl_rng_free(rng);
+    rig_release(&r);
+}
+
+/* The learned baseline is frozen while alarming: without re-baselining a
+ * +1 sd shift keeps alarming instead of being slowly learned away. */
+Test(detector_cusum, baseline_frozen_while_alarming)
+{
+    struct rig r;
+    rig_init(&r, "{\"type\":\"cusum\",\"rebaseline_after\":0}");
+    gsl_rng *rng = gsl_rng_alloc(gsl_rng_mt19937);
+    gsl_rng_set(rng, 19);
+    for (int i = 0; i < 500; i++)
+        rig_feed(&r, 100 + gsl_ran_gaussian(rng, 4));
+    int late_alarms = 0;
+    for (int i = 0; i < 400; i++) {
+        bool alarm = rig_feed(&r, 104 + gsl_ran_gaussian(rng, 4)).anomalous;
+        if (i >= 300)
+            late_alarms += alarm;
+    }
+    cr_assert_geq(late_alarms, 95, "late alarms: %d", late_alarms);
     gsl_rng_free(rng);
     rig_release(&r);
 }

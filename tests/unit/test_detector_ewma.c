@@ -194,8 +194,9 @@ Test(detector_ewma, state_round_trip_is_bit_identical)
     rig_release(&b);
 }
 
-/* N(50, 2): a clean stretch stays (almost) quiet; a 6-sd spike alerts once
- * and, thanks to clip, the normal points right after it do not. */
+/* N(50, 2): a clean stretch stays (almost) quiet; a 10-sd spike alerts once
+ * and, thanks to clip, the normal points right after it do not (unclipped,
+ * it would carry 3 sd into the chart, above the 1.26 sd limit). */
 Test(detector_ewma, spike_alerts_once_clean_series_quiet)
 {
     struct rig r;
@@ -206,12 +207,32 @@ Test(detector_ewma, spike_alerts_once_clean_series_quiet)
     for (int i = 0; i < 1000; i++)
         false_alarms += rig_feed(&r, 50 + gsl_ran_gaussian(rng, 2)).anomalous;
     cr_assert_leq(false_alarms, 6, "false alarms: %d", false_alarms);
-    struct kw_verdict v = rig_feed(&r, 62);
+    struct kw_verdict v = rig_feed(&r, 70);
     cr_assert(v.anomalous);
     cr_assert_eq(v.direction, 1);
     cr_assert_float_eq(v.expected, 50, 0.5);
     for (int i = 0; i < 3; i++)
         cr_assert_not(rig_feed(&r, 50).anomalous, "after spike %d", i);
+    gsl_rng_free(rng);
+    rig_release(&r);
+}
+
+/* A huge outlier enters the learned baseline clamped to mean + clip sd, so
+ * it neither drags the expected value nor inflates sigma. */
+Test(detector_ewma, outlier_does_not_poison_baseline)
+{
+    struct rig r;
+    rig_init(&r, "{\"type\":\"ewma\"}");
+    gsl_rng *rng = gsl_rng_alloc(gsl_rng_mt19937);
+    gsl_rng_set(rng, 9);
+    for (int i = 0; i < 300; i++)
+        rig_feed(&r, 50 + gsl_ran_gaussian(rng, 2));
+    struct kw_verdict before = rig_feed(&r, 50);
+    cr_assert(rig_feed(&r, 5000).anomalous);
+    struct kw_verdict after = rig_feed(&r, 50);
+    cr_assert_float_eq(after.expected, before.expected, 0.2);
+    /* Same chart width: the spike did not inflate sigma. */
+    cr_assert_float_eq(after.upper - after.lower, before.upper - before.lower, 0.1 * (before.upper - before.lower));
     gsl_rng_free(rng);
     rig_release(&r);
 }

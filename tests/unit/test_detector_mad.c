@@ -212,9 +212,14 @@ Test(detector_mad, state_round_trip_is_bit_identical)
     rig_init(&b, cfg);
     gsl_rng *rng = gsl_rng_alloc(gsl_rng_mt19937);
     gsl_rng_set(rng, 11);
-    /* Enough points to wrap the ring, with duplicates and a few outliers. */
-    for (int i = 0; i < 150; i++)
-        rig_feed(&a, i % 13 == 0 ? 500.0 : floor(gsl_ran_gaussian(rng, 4) * 4) / 4 + 0.1);
+    /* Enough points to wrap the ring, full-precision values (which need 17
+     * digits to round-trip), duplicates and a few outliers. */
+    double prev = 0;
+    for (int i = 0; i < 150; i++) {
+        double x = i % 13 == 0 ? 500.0 : (i % 5 == 0 ? prev : gsl_ran_gaussian(rng, 4) / 3 + 0.1);
+        rig_feed(&a, x);
+        prev = x;
+    }
     cJSON *saved = kw_detector_state_save(&a.st, &a.det);
     char *text = cJSON_PrintUnformatted(saved);
     cJSON *parsed = cJSON_Parse(text);
