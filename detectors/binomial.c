@@ -106,42 +106,6 @@ static int binomial_accepts(const void *cfg, const struct kw_series_info *info, 
     return -1;
 }
 
-/* cJSON prints a number with 15 digits whenever that parses back within
- * DBL_EPSILON, which is not exact; state is stored as raw "%.17g" numbers
- * so a restore continues bit-identically. Loads accept numbers, raw numbers
- * and null (NAN). */
-static cJSON *exact_doubles(const double *v, size_t n)
-{
-    cJSON *arr = cJSON_CreateArray();
-    for (size_t i = 0; i < n; i++) {
-        char buf[32];
-        snprintf(buf, sizeof buf, "%.17g", v[i]);
-        cJSON_AddItemToArray(arr, isfinite(v[i]) ? cJSON_CreateRaw(buf) : cJSON_CreateNull());
-    }
-    return arr;
-}
-
-static int read_exact_doubles(const cJSON *json, double *v, size_t n)
-{
-    if (!cJSON_IsArray(json) || (size_t)cJSON_GetArraySize(json) != n)
-        return -1;
-    size_t i = 0;
-    const cJSON *item;
-    cJSON_ArrayForEach(item, json) {
-        char *end;
-        if (cJSON_IsNumber(item)) {
-            v[i++] = item->valuedouble;
-        } else if (cJSON_IsNull(item)) {
-            v[i++] = NAN;
-        } else if (cJSON_IsRaw(item) && (v[i] = strtod(item->valuestring, &end), end != item->valuestring && !*end)) {
-            i++;
-        } else {
-            return -1;
-        }
-    }
-    return 0;
-}
-
 static void *binomial_new(const void *cfg, const struct kw_series_info *info)
 {
     (void)cfg;
@@ -339,7 +303,7 @@ static cJSON *binomial_save(const void *state, const void *cfg)
     (void)cfg;
     const struct binomial_state *s = state;
     const double v[] = {s->n, s->events, s->trials, s->disp_e, s->disp_w, s->disp_n};
-    return exact_doubles(v, 6);
+    return kw_json_doubles(v, 6);
 }
 
 static int binomial_load(void *state, const void *cfg, const cJSON *json)
@@ -347,7 +311,7 @@ static int binomial_load(void *state, const void *cfg, const cJSON *json)
     (void)cfg;
     struct binomial_state *s = state;
     double v[6];
-    if (read_exact_doubles(json, v, 6))
+    if (kw_json_read_doubles(json, v, 6))
         return -1;
     if (!(v[0] >= 0 && v[0] <= 9e15) || v[0] != floor(v[0]))
         return -1;

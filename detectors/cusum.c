@@ -90,42 +90,6 @@ static int cusum_check(void *cfg, const char *path, char *err, size_t errlen)
     return 0;
 }
 
-/* cJSON prints a number with 15 digits whenever that parses back within
- * DBL_EPSILON, which is not exact; state is stored as raw "%.17g" numbers
- * so a restore continues bit-identically. Loads accept numbers, raw numbers
- * and null (NAN). */
-static cJSON *exact_doubles(const double *v, size_t n)
-{
-    cJSON *arr = cJSON_CreateArray();
-    for (size_t i = 0; i < n; i++) {
-        char buf[32];
-        snprintf(buf, sizeof buf, "%.17g", v[i]);
-        cJSON_AddItemToArray(arr, isfinite(v[i]) ? cJSON_CreateRaw(buf) : cJSON_CreateNull());
-    }
-    return arr;
-}
-
-static int read_exact_doubles(const cJSON *json, double *v, size_t n)
-{
-    if (!cJSON_IsArray(json) || (size_t)cJSON_GetArraySize(json) != n)
-        return -1;
-    size_t i = 0;
-    const cJSON *item;
-    cJSON_ArrayForEach(item, json) {
-        char *end;
-        if (cJSON_IsNumber(item)) {
-            v[i++] = item->valuedouble;
-        } else if (cJSON_IsNull(item)) {
-            v[i++] = NAN;
-        } else if (cJSON_IsRaw(item) && (v[i] = strtod(item->valuestring, &end), end != item->valuestring && !*end)) {
-            i++;
-        } else {
-            return -1;
-        }
-    }
-    return 0;
-}
-
 static void *cusum_new(const void *cfg, const struct kw_series_info *info)
 {
     (void)cfg;
@@ -200,7 +164,7 @@ static cJSON *cusum_save(const void *state, const void *cfg)
     (void)cfg;
     const struct cusum_state *s = state;
     const double v[] = {s->n, s->mu, s->var, s->sp, s->sm, s->np, s->nm, s->run};
-    return exact_doubles(v, 8);
+    return kw_json_doubles(v, 8);
 }
 
 static bool is_count(double v)
@@ -213,7 +177,7 @@ static int cusum_load(void *state, const void *cfg, const cJSON *json)
     (void)cfg;
     struct cusum_state *s = state;
     double v[8];
-    if (read_exact_doubles(json, v, 8))
+    if (kw_json_read_doubles(json, v, 8))
         return -1;
     if (!is_count(v[0]) || !isfinite(v[1]) || !(v[2] >= 0) || !isfinite(v[2]) || !(v[3] >= 0) ||
         !isfinite(v[3]) || !(v[4] >= 0) || !isfinite(v[4]) || !is_count(v[5]) || !is_count(v[6]) ||

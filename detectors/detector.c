@@ -207,6 +207,21 @@ cJSON *kw_json_number(double v)
     return cJSON_CreateRaw(text);
 }
 
+int kw_json_get_double(const cJSON *item, double *out)
+{
+    double v;
+    if (cJSON_IsNumber(item))
+        v = item->valuedouble;
+    else if (cJSON_IsRaw(item))
+        v = strtod(item->valuestring, NULL);
+    else
+        return -1;
+    if (!isfinite(v))
+        return -1;
+    *out = v;
+    return 0;
+}
+
 cJSON *kw_json_doubles(const double *v, size_t n)
 {
     cJSON *arr = cJSON_CreateArray();
@@ -224,6 +239,8 @@ int kw_json_read_doubles(const cJSON *json, double *v, size_t n)
     cJSON_ArrayForEach(item, json) {
         if (cJSON_IsNumber(item))
             v[i++] = item->valuedouble;
+        else if (cJSON_IsRaw(item) && kw_json_get_double(item, &v[i]) == 0) /* saved, not yet printed */
+            i++;
         else if (cJSON_IsNull(item))
             v[i++] = NAN;
         else

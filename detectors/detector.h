@@ -145,6 +145,9 @@ double kw_neglog10(double p);
 /* A JSON number that reads back bit-identical (printed with %.17g; cJSON's
  * own printer accepts a 1-ulp difference). NAN/Inf become null. */
 cJSON *kw_json_number(double v);
+/* Read a number written by kw_json_number (parsed or still raw). Returns 0,
+ * or -1 when item is not a finite number. */
+int kw_json_get_double(const cJSON *item, double *out);
 /* Save / load a double array as a JSON array (NAN stored as null), exactly. */
 cJSON *kw_json_doubles(const double *v, size_t n);
 /* Returns 0 when json is an array of exactly n numbers/nulls, -1 otherwise. */

@@ -285,11 +285,7 @@ static cJSON *hw_save(const void *state, const void *cfg)
 
 static int read_number(const cJSON *obj, const char *key, double *v)
 {
-    const cJSON *item = cJSON_GetObjectItemCaseSensitive(obj, key);
-    if (!cJSON_IsNumber(item) || !isfinite(item->valuedouble))
-        return -1;
-    *v = item->valuedouble;
-    return 0;
+    return kw_json_get_double(cJSON_GetObjectItemCaseSensitive(obj, key), v);
 }
 
 static int hw_load(void *state, const void *cfg, const cJSON *json)

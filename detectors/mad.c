@@ -6,7 +6,6 @@
 #include <math.h>
 #include <stddef.h>
 #include <stdint.h>
-#include <stdio.h>
 #include <stdlib.h>
 
 #include "../agent/xmalloc.h"
@@ -252,42 +251,6 @@ static void window_push(struct mad_state *s, double x)
     s->head = (slot + 1) % s->window;
 }
 
-/* cJSON prints a number with 15 digits whenever that parses back within
- * DBL_EPSILON, which is not exact; state is stored as raw "%.17g" numbers
- * so a restore continues bit-identically. Loads accept numbers, raw numbers
- * and null (NAN). */
-static cJSON *exact_doubles(const double *v, size_t n)
-{
-    cJSON *arr = cJSON_CreateArray();
-    for (size_t i = 0; i < n; i++) {
-        char buf[32];
-        snprintf(buf, sizeof buf, "%.17g", v[i]);
-        cJSON_AddItemToArray(arr, isfinite(v[i]) ? cJSON_CreateRaw(buf) : cJSON_CreateNull());
-    }
-    return arr;
-}
-
-static int read_exact_doubles(const cJSON *json, double *v, size_t n)
-{
-    if (!cJSON_IsArray(json) || (size_t)cJSON_GetArraySize(json) != n)
-        return -1;
-    size_t i = 0;
-    const cJSON *item;
-    cJSON_ArrayForEach(item, json) {
-        char *end;
-        if (cJSON_IsNumber(item)) {
-            v[i++] = item->valuedouble;
-        } else if (cJSON_IsNull(item)) {
-            v[i++] = NAN;
-        } else if (cJSON_IsRaw(item) && (v[i] = strtod(item->valuestring, &end), end != item->valuestring && !*end)) {
-            i++;
-        } else {
-            return -1;
-        }
-    }
-    return 0;
-}
-
 static void *mad_new(const void *cfg, const struct kw_series_info *info)
 {
     (void)info;
@@ -353,7 +316,7 @@ static cJSON *mad_save(const void *state, const void *cfg)
     cJSON *obj = cJSON_CreateObject();
     cJSON_AddNumberToObject(obj, "count", s->count);
     cJSON_AddNumberToObject(obj, "head", s->head);
-    cJSON_AddItemToObject(obj, "values", exact_doubles(s->val, (size_t)s->window));
+    cJSON_AddItemToObject(obj, "values", kw_json_doubles(s->val, (size_t)s->window));
     return obj;
 }
 
@@ -376,7 +339,7 @@ static int mad_load(void *state, const void *cfg, const cJSON *json)
         read_int(json, "head", 0, s->window - 1, &head) || (count < s->window && head != count))
         return -1;
     double *vals = xmalloc((size_t)s->window * sizeof *vals);
-    if (read_exact_doubles(cJSON_GetObjectItemCaseSensitive(json, "values"), vals, (size_t)s->window)) {
+    if (kw_json_read_doubles(cJSON_GetObjectItemCaseSensitive(json, "values"), vals, (size_t)s->window)) {
         free(vals);
         return -1;
     }

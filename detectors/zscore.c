@@ -5,7 +5,6 @@
  * last `window` values seen. */
 #include <math.h>
 #include <stddef.h>
-#include <stdio.h>
 #include <stdlib.h>
 
 #include <gsl/gsl_statistics_double.h>
@@ -49,42 +48,6 @@ static const struct kw_option zscore_options[] = {
      .desc = "Values needed before the first verdict (capped at window)."},
     KW_OPT_END,
 };
-
-/* cJSON prints a number with 15 digits whenever that parses back within
- * DBL_EPSILON, which is not exact; state is stored as raw "%.17g" numbers
- * so a restore continues bit-identically. Loads accept numbers, raw numbers
- * and null (NAN). */
-static cJSON *exact_doubles(const double *v, size_t n)
-{
-    cJSON *arr = cJSON_CreateArray();
-    for (size_t i = 0; i < n; i++) {
-        char buf[32];
-        snprintf(buf, sizeof buf, "%.17g", v[i]);
-        cJSON_AddItemToArray(arr, isfinite(v[i]) ? cJSON_CreateRaw(buf) : cJSON_CreateNull());
-    }
-    return arr;
-}
-
-static int read_exact_doubles(const cJSON *json, double *v, size_t n)
-{
-    if (!cJSON_IsArray(json) || (size_t)cJSON_GetArraySize(json) != n)
-        return -1;
-    size_t i = 0;
-    const cJSON *item;
-    cJSON_ArrayForEach(item, json) {
-        char *end;
-        if (cJSON_IsNumber(item)) {
-            v[i++] = item->valuedouble;
-        } else if (cJSON_IsNull(item)) {
-            v[i++] = NAN;
-        } else if (cJSON_IsRaw(item) && (v[i] = strtod(item->valuestring, &end), end != item->valuestring && !*end)) {
-            i++;
-        } else {
-            return -1;
-        }
-    }
-    return 0;
-}
 
 static void *zscore_new(const void *cfg, const struct kw_series_info *info)
 {
@@ -155,7 +118,8 @@ static void zscore_update(void *state, const void *cfg, const struct kw_series_i
         /* Winsorise what the window learns: a spike counts as a value at the
          * bound, so it cannot inflate the sd for a whole window; a lasting
          * shift still moves the bounds outward each interval and is absorbed
-         * within about a window. */
+         * within about a window (a few windows when leaving a perfectly flat
+         * series, whose bounds start at the sd floor). */
         learn = x > out->upper ? out->upper : (x < out->lower ? out->lower : x);
     }
     push(s, learn);
@@ -167,8 +131,8 @@ static cJSON *zscore_save(const void *state, const void *cfg)
     const struct zscore_state *s = state;
     const double scalars[] = {s->count, s->head, s->since_exact, s->mean, s->m2};
     cJSON *obj = cJSON_CreateObject();
-    cJSON_AddItemToObject(obj, "scalars", exact_doubles(scalars, 5));
-    cJSON_AddItemToObject(obj, "ring", exact_doubles(s->ring, (size_t)s->window));
+    cJSON_AddItemToObject(obj, "scalars", kw_json_doubles(scalars, 5));
+    cJSON_AddItemToObject(obj, "ring", kw_json_doubles(s->ring, (size_t)s->window));
     return obj;
 }
 
@@ -182,7 +146,7 @@ static int zscore_load(void *state, const void *cfg, const cJSON *json)
     (void)cfg;
     struct zscore_state *s = state;
     double sc[5];
-    if (!cJSON_IsObject(json) || read_exact_doubles(cJSON_GetObjectItemCaseSensitive(json, "scalars"), sc, 5))
+    if (!cJSON_IsObject(json) || kw_json_read_doubles(cJSON_GetObjectItemCaseSensitive(json, "scalars"), sc, 5))
         return -1;
     if (!is_index(sc[0], 0, s->window) || !is_index(sc[1], 0, s->window - 1) ||
         !is_index(sc[2], 0, s->window - 1) || !isfinite(sc[3]) || !(sc[4] >= 0) || !isfinite(sc[4]))
@@ -191,7 +155,7 @@ static int zscore_load(void *state, const void *cfg, const cJSON *json)
     if (count < s->window && head != count)
         return -1;
     double *ring = xmalloc((size_t)s->window * sizeof *ring);
-    int rc = read_exact_doubles(cJSON_GetObjectItemCaseSensitive(json, "ring"), ring, (size_t)s->window);
+    int rc = kw_json_read_doubles(cJSON_GetObjectItemCaseSensitive(json, "ring"), ring, (size_t)s->window);
     for (int i = 0; rc == 0 && i < count; i++)
         if (!isfinite(ring[i]))
             rc = -1;

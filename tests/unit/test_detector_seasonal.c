@@ -97,8 +97,11 @@ Test(detector_seasonal, hour_of_week_starts_monday_utc, .fini = teardown)
     cJSON *saved = kw_detector_state_save(&st, &det);
     const cJSON *slots = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(saved, "state"), "slots");
     cr_assert_eq(cJSON_GetArraySize(slots), 168);
-    cr_assert_float_eq(cJSON_GetArrayItem(cJSON_GetArrayItem(slots, 0), 0)->valuedouble, 42, 0);
-    cr_assert_float_eq(cJSON_GetArrayItem(cJSON_GetArrayItem(slots, 167), 0)->valuedouble, 7, 0);
+    double first, last;
+    cr_assert_eq(kw_json_get_double(cJSON_GetArrayItem(cJSON_GetArrayItem(slots, 0), 0), &first), 0);
+    cr_assert_eq(kw_json_get_double(cJSON_GetArrayItem(cJSON_GetArrayItem(slots, 167), 0), &last), 0);
+    cr_assert_float_eq(first, 42, 0);
+    cr_assert_float_eq(last, 7, 0);
     cJSON_Delete(saved);
 }
 
