@@ -264,6 +264,8 @@ void kw_opts_release(const struct kw_option *table, void *dst)
 
 static const char *type_name(const struct kw_option *o)
 {
+    if (o->type_name)
+        return o->type_name;
     switch (o->type) {
     case KW_OPT_INT: return "integer";
     case KW_OPT_DOUBLE: return "number";
@@ -286,7 +288,7 @@ void kw_opts_print_markdown(const struct kw_option *table, void *stream)
             choices_text(o, list, sizeof list);
             snprintf(extra, sizeof extra, " One of: %s.", list);
         } else if (has_range(o)) {
-            snprintf(extra, sizeof extra, " Range %g..%g%s.", o->min, o->max,
+            snprintf(extra, sizeof extra, " Range %.15g..%.15g%s.", o->min, o->max,
                      o->type == KW_OPT_DURATION ? " s" : "");
         }
         fprintf(out, "| `%s` | %s | %s | %s%s |\n", o->name, type_name(o),

@@ -38,6 +38,7 @@ struct kw_option {
     int (*parse)(const cJSON *node, void *field, const char *path, char *err, size_t errlen);
     void (*release)(void *field); /* CUSTOM: free what parse allocated; may be NULL */
     const char *desc;
+    const char *type_name;        /* shown in the reference instead of the type (CUSTOM options) */
 };
 
 /* Terminates a table. */

@@ -48,7 +48,7 @@ static int parse_weights(const cJSON *node, void *field, const char *path, char 
 static void release_weights(void *field);
 
 static const struct kw_option ensemble_options[] = {
-    {"members", KW_OPT_CUSTOM, NULL, offsetof(struct ensemble_config, members), KW_NORANGE,
+    {"members", KW_OPT_CUSTOM, NULL, offsetof(struct ensemble_config, members), KW_NORANGE, .type_name = "list of detectors",
      .parse = parse_members, .release = release_members,
      .desc = "Array of 2 to 16 detector objects ({\"type\": ..., options}); ensembles cannot nest."},
     {"combine", KW_OPT_ENUM, "vote", offsetof(struct ensemble_config, combine), KW_NORANGE,
@@ -57,7 +57,7 @@ static const struct kw_option ensemble_options[] = {
              "weighted: weighted mean of member scores >= 0.5."},
     {"min_votes", KW_OPT_INT, "0", offsetof(struct ensemble_config, min_votes), 0, ENSEMBLE_MAX_MEMBERS,
      .desc = "combine vote: members that must alert; 0 = a majority."},
-    {"weights", KW_OPT_CUSTOM, "", offsetof(struct ensemble_config, weights), KW_NORANGE,
+    {"weights", KW_OPT_CUSTOM, "", offsetof(struct ensemble_config, weights), KW_NORANGE, .type_name = "list of numbers",
      .parse = parse_weights, .release = release_weights,
      .desc = "combine weighted: one weight >= 0 per member; default equal."},
     KW_OPT_END,

@@ -128,3 +128,23 @@ Test(replay, bad_rows_are_counted_not_fatal, .timeout = 60)
     remove(data);
     remove(cfg);
 }
+
+/* The README's config reference is generated from the option tables; a key
+ * added or changed without regenerating it fails here. */
+Test(cli, readme_reference_matches_the_option_tables, .timeout = 30)
+{
+    char cmd[256], *out;
+    snprintf(cmd, sizeof cmd, "%s options", harness_binary());
+    cr_assert_eq(run_capture(cmd, &out), 0);
+    char *readme = read_file("README.md");
+    int lines = 0;
+    for (char *line = strtok(out, "\n"); line; line = strtok(NULL, "\n")) {
+        if (line[0] != '|')
+            continue;
+        lines++;
+        cr_assert(strstr(readme, line) != NULL, "README.md is missing (run tools/update-readme-options.sh):\n%s", line);
+    }
+    cr_assert_gt(lines, 80);
+    free(readme);
+    free(out);
+}
