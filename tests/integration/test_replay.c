@@ -4,6 +4,7 @@
  * output that backtests and the accuracy tooling rely on. */
 #include <criterion/criterion.h>
 #include <criterion/parameterized.h>
+#include <glob.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -147,4 +148,20 @@ Test(cli, readme_reference_matches_the_option_tables, .timeout = 30)
     cr_assert_gt(lines, 80);
     free(readme);
     free(out);
+}
+
+/* Every shipped example config is valid. */
+Test(cli, example_configs_are_valid, .timeout = 60)
+{
+    glob_t g;
+    cr_assert_eq(glob("conf/examples/*.json", 0, NULL, &g), 0);
+    cr_assert_geq(g.gl_pathc, 12, "one example per detector and notifier");
+    for (size_t i = 0; i < g.gl_pathc; i++) {
+        char cmd[512], *out;
+        snprintf(cmd, sizeof cmd, "%s check-config %s", harness_binary(), g.gl_pathv[i]);
+        int rc = run_capture(cmd, &out);
+        cr_assert_eq(rc, 0, "%s: %s", g.gl_pathv[i], out);
+        free(out);
+    }
+    globfree(&g);
 }
