@@ -192,6 +192,11 @@ const char *kw_alert_summary(const struct kw_alert *a, char *buf, size_t len)
                  isnan(a->observed) ? "stopped reporting" : "back to ", isnan(a->observed) ? "" : obs,
                  isnan(a->expected) ? "" : " (expected ", isnan(a->expected) ? "" : exp, dur, since,
                  impact[0] ? "total " : "", impact, impact[0] ? " | " : "", spark);
+    if (a->status == KW_ALERT_FIRING && (a->runbook[0] || a->dashboard[0])) {
+        size_t used = strlen(buf);
+        snprintf(buf + used, len > used ? len - used : 0, "%s%s%s%s", a->runbook[0] ? " | runbook " : "", a->runbook,
+                 a->dashboard[0] ? " | dashboard " : "", a->dashboard);
+    }
     if (a->status != KW_ALERT_FIRING && !isnan(a->expected)) {
         /* close the "(expected X" parenthesis */
         char *after = strstr(buf, " after ");
