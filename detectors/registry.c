@@ -15,6 +15,7 @@ extern const struct kw_detector_type holt_winters_detector;
 extern const struct kw_detector_type seasonal_detector;
 extern const struct kw_detector_type esd_detector;
 extern const struct kw_detector_type ensemble_detector;
+extern const struct kw_detector_type surprise_detector;
 
 const struct kw_detector_type *const kw_detector_types[] = {
     &mad_detector,
@@ -28,5 +29,6 @@ const struct kw_detector_type *const kw_detector_types[] = {
     &seasonal_detector,
     &esd_detector,
     &ensemble_detector,
+    &surprise_detector,
     NULL,
 };

@@ -1,0 +1,198 @@
+/* Unit tests for the surprise detector: the level stream's raw score and
+ * likelihood against hand-computed values, warm-up, the hold-off after a
+ * detection, a missing interval, the seasonal baseline, and a bit-identical
+ * save/restore through JSON text. */
+#include <criterion/criterion.h>
+#include <gsl/gsl_randist.h>
+#include <gsl/gsl_rng.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../../detectors/detector.h"
+
+/* Seasonal stream off ("1s" is under one 60 s interval), short windows. */
+#define LEVEL_ONLY "{\"type\":\"surprise\",\"window\":8,\"history\":10,\"min_history\":10,\"short\":1," \
+                   "\"season\":\"1s\",\"threshold\":2,\"hold_off\":3}"
+
+struct rig {
+    struct kw_detector det;
+    struct kw_detector_state st;
+    struct kw_series_info info;
+};
+
+static void rig_init(struct rig *r, const char *json)
+{
+    char err[KW_ERR_LEN];
+    cJSON *obj = cJSON_Parse(json);
+    cr_assert_not_null(obj);
+    cr_assert_eq(kw_detector_parse(&r->det, obj, "d", err, sizeof err), 0, "%s", err);
+    cJSON_Delete(obj);
+    r->info = (struct kw_series_info){.interval_ms = 60000};
+    kw_detector_state_init(&r->st, &r->det, &r->info);
+}
+
+static void rig_release(struct rig *r)
+{
+    kw_detector_state_release(&r->st, &r->det);
+    kw_detector_release(&r->det);
+}
+
+static struct kw_verdict rig_feed(struct rig *r, double v)
+{
+    struct kw_sample s = {.ts_ms = 0, .value = v, .numerator = NAN, .denominator = NAN};
+    struct kw_verdict out;
+    kw_detector_update(&r->st, &r->det, &r->info, &s, &out);
+    return out;
+}
+
+static bool same_double(double a, double b)
+{
+    return memcmp(&a, &b, sizeof a) == 0 || (isnan(a) && isnan(b));
+}
+
+/* 18 values alternating 10, 12: the level window (8) then the raw-score
+ * history (10) fill, so nothing is ready before point 19. */
+static void warm(struct rig *r)
+{
+    for (int i = 0; i < 18; i++) {
+        struct kw_verdict v = rig_feed(r, i % 2 ? 12 : 10);
+        cr_assert_not(v.ready, "point %d", i + 1);
+    }
+}
+
+Test(detector_surprise, hand_computed_likelihood_and_hold_off)
+{
+    struct rig r;
+    rig_init(&r, LEVEL_ONLY);
+    warm(&r);
+    /* Window {10,12}x4: mean 11, sd 1. Raw = min(|x - 11| / 1, 10) / 10 = 0.1
+     * for every point so far, so the history has mean 0.1, sd 0 -> floor 0.03. */
+    struct kw_verdict v = rig_feed(&r, 10);
+    cr_assert(v.ready);
+    cr_assert_float_eq(v.expected, 11.0, 1e-12);
+    cr_assert_float_eq(v.upper, 14.0, 1e-12); /* mean + 3 sd */
+    /* Recent mean 0.1 = history mean: tail 0.5, -log10(0.5) = 0.30103. */
+    cr_assert_float_eq(fabs(v.score), 0.30102999566398120, 1e-9);
+    cr_assert_float_eq(v.anomaly_score, 0.30103 / 2.30103, 1e-6);
+    cr_assert_not(v.anomalous);
+    /* Spike 16: raw 0.5, z = (0.5 - 0.1) / 0.03 = 13.333; Q(13.333) = 7.406e-41,
+     * -log10 = 40.130. */
+    v = rig_feed(&r, 16);
+    cr_assert(v.anomalous);
+    cr_assert_eq(v.direction, 1);
+    cr_assert_float_eq(v.score, 40.1304, 1e-3);
+    cr_assert_float_eq(v.anomaly_score, 40.1304 / 42.1304, 1e-4);
+    /* Hold-off: the next 3 intervals are ready but score 0. */
+    for (int i = 0; i < 3; i++) {
+        v = rig_feed(&r, 16);
+        cr_assert(v.ready);
+        cr_assert_not(v.anomalous, "hold-off point %d", i);
+        cr_assert_eq(v.anomaly_score, 0.0);
+    }
+    /* Then a fresh spike alerts again. */
+    v = rig_feed(&r, 40);
+    cr_assert(v.anomalous);
+    rig_release(&r);
+}
+
+Test(detector_surprise, quiet_series_never_alerts)
+{
+    struct rig r;
+    rig_init(&r, "{\"type\":\"surprise\",\"window\":64}");
+    gsl_rng *rng = gsl_rng_alloc(gsl_rng_mt19937);
+    gsl_rng_set(rng, 5);
+    int alerts = 0;
+    for (int i = 0; i < 3000; i++)
+        alerts += rig_feed(&r, 100 + gsl_ran_gaussian(rng, 2)).anomalous;
+    cr_assert_leq(alerts, 3, "%d alerts on white noise", alerts);
+    gsl_rng_free(rng);
+    rig_release(&r);
+}
+
+Test(detector_surprise, missing_interval_changes_nothing)
+{
+    struct rig a, b;
+    rig_init(&a, LEVEL_ONLY);
+    rig_init(&b, LEVEL_ONLY);
+    warm(&a);
+    warm(&b);
+    struct kw_verdict v = rig_feed(&a, NAN);
+    cr_assert_not(v.ready);
+    cr_assert_not(v.anomalous);
+    for (int i = 0; i < 20; i++) {
+        double x = i == 5 ? 30 : (i % 2 ? 12 : 10);
+        struct kw_verdict va = rig_feed(&a, x), vb = rig_feed(&b, x);
+        cr_assert(same_double(va.anomaly_score, vb.anomaly_score), "point %d", i);
+        cr_assert_eq(va.anomalous, vb.anomalous, "point %d", i);
+    }
+    rig_release(&a);
+    rig_release(&b);
+}
+
+/* Period 2 (2-minute season, 60 s intervals): the baseline is the median of
+ * the same slot 1..3 cycles back, so a level shift on one slot only is seen
+ * by the seasonal stream, with expected = baseline + residual mean. */
+Test(detector_surprise, seasonal_baseline)
+{
+    struct rig r;
+    rig_init(&r, "{\"type\":\"surprise\",\"window\":8,\"season_window\":8,\"history\":10,\"min_history\":10,"
+                 "\"short\":1,\"season\":\"2m\",\"seasons\":3,\"threshold\":2}");
+    /* Slots alternate 0 and 100; the level stream sees a large sd (50), the
+     * seasonal stream sees residual 0 (after a tiny jitter for a scale). */
+    for (int i = 0; i < 40; i++)
+        rig_feed(&r, (i % 2 ? 100 : 0) + (i % 4 < 2 ? 0.5 : -0.5));
+    /* Slot 0 should read about 0: a value of 30 is ordinary for the level
+     * stream (|30 - 50| / 50 < 1) but 30 residual-sds off for the seasonal. */
+    struct kw_verdict v = rig_feed(&r, 30);
+    cr_assert(v.ready);
+    cr_assert(v.anomalous, "score %g", v.score);
+    cr_assert_float_eq(v.expected, 0.0, 0.6);
+    rig_release(&r);
+}
+
+Test(detector_surprise, text_round_trip_is_bit_identical)
+{
+    const char *cfg = "{\"type\":\"surprise\",\"window\":16,\"season_window\":16,\"history\":40,"
+                      "\"min_history\":20,\"season\":\"10m\",\"seasons\":3,\"hold_off\":5}";
+    struct rig a, b;
+    rig_init(&a, cfg);
+    rig_init(&b, cfg);
+    gsl_rng *rng = gsl_rng_alloc(gsl_rng_mt19937);
+    gsl_rng_set(rng, 9);
+    int i = 0;
+    for (; i < 333; i++)
+        rig_feed(&a, 1e6 + 50 * sin(i / 3.0) + gsl_ran_gaussian(rng, 3) + (i % 71 == 0 ? 400 : 0));
+    cJSON *saved = kw_detector_state_save(&a.st, &a.det);
+    char *text = cJSON_PrintUnformatted(saved);
+    cJSON_Delete(saved);
+    cJSON *parsed = cJSON_Parse(text);
+    free(text);
+    cr_assert_eq(kw_detector_state_load(&b.st, &b.det, parsed), 0);
+    cJSON_Delete(parsed);
+    int alerts = 0;
+    for (; i < 700; i++) {
+        double x = 1e6 + 50 * sin(i / 3.0) + gsl_ran_gaussian(rng, 3) + (i % 71 == 0 ? 400 : 0);
+        if (i % 37 == 0)
+            x = NAN;
+        struct kw_verdict va = rig_feed(&a, x), vb = rig_feed(&b, x);
+        cr_assert_eq(va.ready, vb.ready, "point %d", i);
+        cr_assert_eq(va.anomalous, vb.anomalous, "point %d", i);
+        cr_assert(same_double(va.expected, vb.expected), "point %d", i);
+        cr_assert(same_double(va.score, vb.score), "point %d", i);
+        cr_assert(same_double(va.anomaly_score, vb.anomaly_score), "point %d", i);
+        alerts += va.anomalous;
+    }
+    cr_assert_gt(alerts, 0, "the spikes should alert");
+    /* A state saved under another season length is refused. */
+    struct rig c;
+    rig_init(&c, "{\"type\":\"surprise\",\"window\":16,\"season_window\":16,\"history\":40,"
+                 "\"min_history\":20,\"season\":\"20m\",\"seasons\":3,\"hold_off\":5}");
+    saved = kw_detector_state_save(&a.st, &a.det);
+    cr_assert_eq(kw_detector_state_load(&c.st, &c.det, saved), -1);
+    cJSON_Delete(saved);
+    rig_release(&c);
+    gsl_rng_free(rng);
+    rig_release(&a);
+    rig_release(&b);
+}
