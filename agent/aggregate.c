@@ -3,8 +3,13 @@
 #include "aggregate.h"
 
 #include <math.h>
+#include <stdlib.h>
+
+#include <gsl/gsl_sort.h>
+#include <gsl/gsl_statistics_double.h>
 
 #include "config.h"
+#include "xmalloc.h"
 
 void kw_bucket_reset(struct kw_bucket *b)
 {
@@ -14,6 +19,35 @@ void kw_bucket_reset(struct kw_bucket *b)
     b->max = -INFINITY;
     b->last_ts = INT64_MIN;
     b->count = b->den_count = 0;
+    b->nsamples = 0;
+}
+
+void kw_bucket_release(struct kw_bucket *b)
+{
+    free(b->samples);
+    b->samples = NULL;
+    b->nsamples = 0;
+}
+
+static uint64_t splitmix64(uint64_t x)
+{
+    x += 0x9e3779b97f4a7c15ULL;
+    x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
+    x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
+    return x ^ (x >> 31);
+}
+
+void kw_bucket_keep_sample(struct kw_bucket *b, double value, uint32_t cap, uint64_t seed)
+{
+    if (!b->samples)
+        b->samples = xmalloc(cap * sizeof *b->samples);
+    if (b->nsamples < cap) {
+        b->samples[b->nsamples++] = value;
+        return;
+    }
+    uint64_t j = splitmix64(seed ^ b->count) % b->count; /* count includes this value */
+    if (j < cap)
+        b->samples[j] = value;
 }
 
 void kw_bucket_add(struct kw_bucket *b, int role, double value, int64_t ts_ms)
@@ -35,7 +69,7 @@ void kw_bucket_add(struct kw_bucket *b, int role, double value, int64_t ts_ms)
     }
 }
 
-struct kw_sample kw_bucket_sample(const struct kw_bucket *b, int aggregation, int64_t start_ms)
+struct kw_sample kw_bucket_sample(struct kw_bucket *b, int aggregation, double quantile, int64_t start_ms)
 {
     struct kw_sample s = {.ts_ms = start_ms, .value = NAN, .numerator = NAN, .denominator = NAN};
     switch (aggregation) {
@@ -60,6 +94,14 @@ struct kw_sample kw_bucket_sample(const struct kw_bucket *b, int aggregation, in
     case KW_AGG_MIN:
         if (b->count)
             s.value = b->min;
+        break;
+    case KW_AGG_QUANTILE:
+        if (b->nsamples) {
+            gsl_sort(b->samples, 1, b->nsamples);
+            s.value = gsl_stats_quantile_from_sorted_data(b->samples, 1, b->nsamples, quantile);
+        } else if (b->count) {
+            s.value = b->last; /* a native single point */
+        }
         break;
     case KW_AGG_RATIO:
         s.numerator = b->sum;

@@ -15,7 +15,7 @@
 static const char *const log_levels[] = {"debug", "info", "warn", "error", "off", NULL};
 static const char *const input_modes[] = {"bind", "connect", NULL};
 static const char *const input_sockets[] = {"sub", "pull", NULL};
-static const char *const aggregations[] = {"sum", "count", "mean", "last", "ratio", "max", "min", NULL};
+static const char *const aggregations[] = {"sum", "count", "mean", "last", "ratio", "max", "min", "quantile", NULL};
 static const char *const kinds[] = {"auto", "count", "rate", "continuous", NULL};
 
 /* ---- custom option parsers ------------------------------------------- */
@@ -179,6 +179,10 @@ static const struct kw_option kpi_options[] = {
      .desc = "With interval 0: the nominal spacing of points (seasonal detectors need it); replay infers it."},
     {"lateness", KW_OPT_DURATION, "1m", offsetof(struct kw_kpi_config, lateness_ms), 0, 86400,
      .desc = "How long after its end an interval accepts late points."},
+    {"quantile", KW_OPT_DOUBLE, "0.9", offsetof(struct kw_kpi_config, quantile), 0, 1,
+     .desc = "aggregation \"quantile\": which quantile of the interval's values, e.g. 0.9 for p90."},
+    {"quantile_samples", KW_OPT_INT, "512", offsetof(struct kw_kpi_config, quantile_samples), 16, 100000,
+     .desc = "aggregation \"quantile\": values kept per interval (uniform reservoir); exact below this count."},
     {"group_by", KW_OPT_CUSTOM, "", offsetof(struct kw_kpi_config, group_by), KW_NORANGE,
      .parse = parse_string_list, .release = release_string_list, .type_name = "list of strings",
      .desc = "Labels that split the KPI into series, e.g. [\"journey\", \"step\"]; [] = one total series."},

@@ -15,7 +15,9 @@
 #include "ingest.h"
 #include "opts.h"
 
-enum kw_aggregation { KW_AGG_SUM = 0, KW_AGG_COUNT, KW_AGG_MEAN, KW_AGG_LAST, KW_AGG_RATIO, KW_AGG_MAX, KW_AGG_MIN };
+enum kw_aggregation {
+    KW_AGG_SUM = 0, KW_AGG_COUNT, KW_AGG_MEAN, KW_AGG_LAST, KW_AGG_RATIO, KW_AGG_MAX, KW_AGG_MIN, KW_AGG_QUANTILE
+};
 enum kw_input_mode { KW_INPUT_BIND = 0, KW_INPUT_CONNECT };
 enum kw_input_socket { KW_INPUT_SUB = 0, KW_INPUT_PULL };
 
@@ -57,6 +59,8 @@ struct kw_kpi_config {
     int64_t interval_ms;          /* 0 = native: each point is its own interval */
     int64_t native_spacing_ms;    /* nominal spacing of native points */
     int64_t lateness_ms;          /* how long an interval stays open for late points */
+    double quantile;              /* quantile KPIs: which one, 0..1 */
+    int quantile_samples;         /* quantile KPIs: reservoir size per interval */
     struct kw_string_list group_by;
     struct kw_matcher_list match; /* only points whose labels equal these */
     char *unit;

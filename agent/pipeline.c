@@ -18,6 +18,8 @@ static void series_free(struct kw_series *s, void *ctx)
 {
     struct kw_pipeline *p = ctx;
     kw_detector_state_release(&s->det, &p->cfg->kpis[s->kpi].detector);
+    for (int i = 0; i < s->nbuckets; i++)
+        kw_bucket_release(&s->ring[i]);
     free(s->ring);
     free(s->values);
     free(s);
@@ -202,7 +204,7 @@ static void close_oldest(struct kw_pipeline *p, struct kw_series *s)
     int slot = (int)(floor_div(s->open_start, kpi->interval_ms) % s->nbuckets);
     if (slot < 0)
         slot += s->nbuckets;
-    struct kw_sample sample = kw_bucket_sample(&s->ring[slot], kpi->aggregation, s->open_start);
+    struct kw_sample sample = kw_bucket_sample(&s->ring[slot], kpi->aggregation, kpi->quantile, s->open_start);
     kw_bucket_reset(&s->ring[slot]);
     s->open_start += kpi->interval_ms;
     close_interval(p, s, &sample);
@@ -287,7 +289,7 @@ static int add_to_kpi(struct kw_pipeline *p, int k, int role, const struct kw_po
         struct kw_bucket b;
         kw_bucket_reset(&b);
         kw_bucket_add(&b, role, pt->value, pt->ts_ms);
-        struct kw_sample sample = kw_bucket_sample(&b, kpi->aggregation, pt->ts_ms);
+        struct kw_sample sample = kw_bucket_sample(&b, kpi->aggregation, kpi->quantile, pt->ts_ms);
         close_interval(p, s, &sample);
         return 0;
     }
@@ -304,6 +306,8 @@ static int add_to_kpi(struct kw_pipeline *p, int k, int role, const struct kw_po
     if (slot < 0)
         slot += s->nbuckets;
     kw_bucket_add(&s->ring[slot], role, pt->value, pt->ts_ms);
+    if (kpi->aggregation == KW_AGG_QUANTILE)
+        kw_bucket_keep_sample(&s->ring[slot], pt->value, (uint32_t)kpi->quantile_samples, s->hash ^ (uint64_t)start);
     if (pt->ts_ms > s->last_point_ts)
         s->last_point_ts = pt->ts_ms;
     return 0;
@@ -432,6 +436,11 @@ static cJSON *series_to_json(const struct kw_pipeline *p, const struct kw_series
         double f[] = {b->sum, b->den, b->last, b->min, b->max, (double)b->last_ts, b->count, b->den_count};
         cJSON_AddItemToArray(ring, kw_json_doubles(f, 8));
     }
+    if (kpi->aggregation == KW_AGG_QUANTILE) {
+        cJSON *samples = cJSON_AddArrayToObject(o, "samples");
+        for (int i = 0; i < s->nbuckets; i++)
+            cJSON_AddItemToArray(samples, kw_json_doubles(s->ring[i].samples, s->ring[i].nsamples));
+    }
     cJSON_AddItemToObject(o, "history", kw_json_doubles(s->history, KW_ALERT_HISTORY));
     cJSON_AddNumberToObject(o, "history_pos", s->history_pos);
     cJSON_AddNumberToObject(o, "history_len", s->history_len);
@@ -518,6 +527,18 @@ static int restore_series(struct kw_pipeline *p, const cJSON *o)
             b->max = isnan(f[4]) ? -INFINITY : f[4];
             b->last_ts = isnan(f[5]) ? INT64_MIN : (int64_t)f[5];
             b->count = (uint32_t)f[6], b->den_count = (uint32_t)f[7];
+        }
+    }
+    const cJSON *samples = cJSON_GetObjectItemCaseSensitive(o, "samples");
+    for (int i = 0; ok && samples && i < s->nbuckets; i++) {
+        const cJSON *arr = cJSON_GetArrayItem(samples, i);
+        int n = cJSON_GetArraySize(arr);
+        struct kw_bucket *b = &s->ring[i];
+        ok = n >= 0 && n <= p->cfg->kpis[k].quantile_samples && (uint32_t)n <= b->count;
+        if (ok && n > 0) {
+            b->samples = xmalloc((size_t)p->cfg->kpis[k].quantile_samples * sizeof *b->samples);
+            ok = kw_json_read_doubles(arr, b->samples, (size_t)n) == 0;
+            b->nsamples = (uint32_t)n;
         }
     }
     const cJSON *os = cJSON_GetObjectItemCaseSensitive(o, "open_start");

@@ -339,3 +339,55 @@ Test(series, alert_key_is_stable_and_order_independent)
     cr_assert_str_neq(a, c);
     cr_assert_eq(strlen(a), 16);
 }
+
+Test(aggregate, quantile_is_exact_below_the_reservoir_size, .fini = teardown)
+{
+    setup("{\"kpis\":[{\"name\":\"q\",\"metric\":\"m\",\"aggregation\":\"quantile\",\"quantile\":0.9,\"interval\":\"1m\","
+          "\"lateness\":\"0s\",\"detector\":{\"type\":\"threshold\",\"high\":1000}}]}");
+    for (int i = 0; i < 100; i++) /* 1..100 in a scrambled order */
+        send_point("m", NULL, 1 + (i * 37) % 100, T0 + 1000 + i);
+    send_point("m", NULL, 1, T0 + MIN + 1000);
+    cr_assert_eq(rec.n, 1);
+    /* gsl_stats_quantile_from_sorted_data: (n-1)*0.9 = 89.1 -> 90 + 0.1*(91-90) */
+    cr_assert_float_eq(rec.samples[0].value, 90.1, 1e-9);
+}
+
+Test(aggregate, quantile_reservoir_is_bounded_and_close, .fini = teardown)
+{
+    setup("{\"kpis\":[{\"name\":\"q\",\"metric\":\"m\",\"aggregation\":\"quantile\",\"quantile\":0.5,\"quantile_samples\":256,"
+          "\"interval\":\"1m\",\"lateness\":\"0s\",\"detector\":{\"type\":\"threshold\",\"high\":100000}}]}");
+    for (int i = 0; i < 20000; i++)
+        send_point("m", NULL, (double)((i * 7919) % 20000), T0 + 1000 + i % 50000);
+    send_point("m", NULL, 1, T0 + MIN + 1000);
+    cr_assert_eq(rec.n, 1);
+    /* the true median is ~10000; a 256-value uniform reservoir is within ~10% */
+    cr_assert(fabs(rec.samples[0].value - 10000) < 1000, "median estimate %g", rec.samples[0].value);
+}
+
+Test(state, quantile_samples_survive_a_restart, .fini = teardown)
+{
+    setup("{\"kpis\":[{\"name\":\"q\",\"metric\":\"m\",\"aggregation\":\"quantile\",\"quantile\":0.5,\"interval\":\"1m\","
+          "\"lateness\":\"0s\",\"detector\":{\"type\":\"threshold\",\"high\":1000}}]}");
+    send_point("m", NULL, 10, T0 + 1000);
+    send_point("m", NULL, 30, T0 + 2000); /* interval still open when saved */
+    char path[] = "/tmp/kw-state-q-XXXXXX";
+    close(mkstemp(path));
+    char err[KW_ERR_LEN];
+    cr_assert_eq(kw_pipeline_save_state(&pipe_, path, err, sizeof err), 0, "%s", err);
+    struct kw_pipeline restored;
+    struct recorder rec2 = {0};
+    kw_pipeline_init(&restored, &cfg);
+    restored.on_interval = on_interval;
+    restored.interval_ctx = &rec2;
+    cr_assert_eq(kw_pipeline_load_state(&restored, path, err, sizeof err), 1, "%s", err);
+    unlink(path);
+    struct kw_point pt = {.metric = "m", .value = 20, .ts_ms = T0 + 3000};
+    enum kw_reject why;
+    kw_pipeline_point(&restored, &pt, &why);
+    pt.ts_ms = T0 + MIN + 1000;
+    kw_pipeline_point(&restored, &pt, &why);
+    kw_pipeline_tick(&restored, 0);
+    cr_assert_eq(rec2.n, 1);
+    cr_assert_float_eq(rec2.samples[0].value, 20, 1e-12, "median of 10, 30 (restored) and 20");
+    kw_pipeline_release(&restored);
+}
