@@ -3,7 +3,8 @@
 #   make test             unit + integration tests, then the same under ASan/UBSan, then valgrind
 #   make demo             install missing packages, build, run the agent on the demo stream
 #   make bench            throughput, per-detector cost and memory figures
-#   make accuracy         labelled synthetic accuracy table + NAB score
+#   make accuracy         accuracy table on labelled synthetic KPI series
+#   make nab              score of conf/examples/nab.json on the NAB slice
 #   make install          PREFIX=/usr/local DESTDIR=
 # Switches: SANITIZE=address,undefined  DEVELOPER=1 (-Werror)  NOOPT=1  BUILDDIR=dir
 # Local overrides go in config.mak.
@@ -124,6 +125,11 @@ bench: deps
 accuracy: deps
 	@$(MAKE) --no-print-directory all $(BENCH_BINS)
 	@bash bench/accuracy.sh $(BUILDDIR)
+
+# NAB score of the documented backtest config (needs ../shared/data/nab or NAB_DIR).
+nab: deps
+	@$(MAKE) --no-print-directory all
+	@bash tools/nab-eval.sh conf/examples/nab.json $(BIN)
 
 options-doc: $(BIN)
 	@$(BIN) options
