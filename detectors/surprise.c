@@ -1,9 +1,12 @@
-/* surprise: Numenta-style anomaly likelihood over two raw surprise streams,
- * the value against a sliding level window and the value's residual against
- * the median of the same slot in past seasons. Each stream's recent mean raw
- * score is compared with its own long history (Gaussian tail), and a hold-off
- * after each detection keeps one incident to one alert. For noisy, drifting
- * continuous KPIs where plain z-scores cry wolf. */
+/* surprise: Numenta-style anomaly likelihood over three raw surprise streams:
+ * the value against a sliding level window, the value's residual against the
+ * median of the same slot in past days, and its residual against the same
+ * slot in past weeks. Each stream's recent mean raw score is compared with its
+ * own long history (Gaussian tail). A value the daily or the weekly pattern
+ * explains is not seasonally surprising (min of the two), and the verdict is
+ * the max of level and seasonal surprise. A hold-off after each detection
+ * keeps one incident to one alert. For noisy, drifting continuous KPIs where
+ * plain z-scores cry wolf. */
 #include <gsl/gsl_cdf.h>
 #include <math.h>
 #include <stddef.h>
@@ -17,12 +20,15 @@
 
 #define MAX_SEASONS 16
 #define MAX_PERIOD 10080 /* a week of minutes */
+#define MAX_PAST 20160   /* values held for the seasonal baselines */
 #define MIN_POINTS 30    /* values in a window before its z means anything */
 
 struct surprise_config {
     int window;
     int64_t season_ms;
     int seasons;
+    int64_t week_ms;
+    int weeks;
     int season_window;
     int history;
     int min_history;
@@ -39,8 +45,12 @@ static const struct kw_option surprise_options[] = {
      .desc = "Seasonal stream: cycle length; off when it is not 2 to 10080 intervals."},
     {"seasons", KW_OPT_INT, "7", offsetof(struct surprise_config, seasons), 1, MAX_SEASONS,
      .desc = "Seasonal stream: past cycles whose same-slot median is the baseline."},
+    {"week", KW_OPT_DURATION, "7d", offsetof(struct surprise_config, week_ms), 0.001, 3.2e7,
+     .desc = "Weekly stream: second, longer cycle; off when it is not 2 to 10080 intervals or the past would exceed 20160 values."},
+    {"weeks", KW_OPT_INT, "1", offsetof(struct surprise_config, weeks), 1, MAX_SEASONS,
+     .desc = "Weekly stream: past long cycles whose same-slot median is the baseline."},
     {"season_window", KW_OPT_INT, "2016", offsetof(struct surprise_config, season_window), 8, 100000,
-     .desc = "Seasonal stream: residuals in the sliding mean/sd window."},
+     .desc = "Seasonal and weekly streams: residuals in the sliding mean/sd window."},
     {"history", KW_OPT_INT, "2880", offsetof(struct surprise_config, history), 10, 1000000,
      .desc = "Raw scores whose mean/sd is the reference for the likelihood."},
     {"min_history", KW_OPT_INT, "300", offsetof(struct surprise_config, min_history), 10, 1000000,
@@ -51,18 +61,21 @@ static const struct kw_option surprise_options[] = {
      .desc = "Raw score = min(|z|, cap) / cap, so one huge outlier cannot dominate the history."},
     {"threshold", KW_OPT_DOUBLE, "2", offsetof(struct surprise_config, threshold), 0.1, 300,
      .desc = "Alert when -log10 of the likelihood tail probability exceeds this."},
-    {"hold_off", KW_OPT_INT, "200", offsetof(struct surprise_config, hold_off), 0, 1000000,
+    {"hold_off", KW_OPT_INT, "100", offsetof(struct surprise_config, hold_off), 0, 1000000,
      .desc = "Intervals after a detection during which the score is held at 0."},
     KW_OPT_END,
 };
 
 /* A sliding window with running sums of (v - shift). The sums are rebuilt
  * from the ring whenever the head wraps, so rounding cannot build up; the
- * rebuild is amortised O(1). */
+ * rebuild is amortised O(1). Values are held as doubles (v) or, for raw
+ * scores and residuals, as floats (f): a pushed value is rounded to float
+ * first, so the sums always match the ring. */
 struct win {
     int cap, n, head;
     double shift, sum, sum2;
     double *v;
+    float *f;
 };
 
 struct stream {
@@ -70,29 +83,48 @@ struct stream {
     struct win recent; /* last `short` raw scores */
 };
 
+#define NSTREAM 3 /* 0 = level, 1 = daily seasonal, 2 = weekly seasonal */
+
 struct surprise_state {
-    int period;          /* seasonal stream's cycle in intervals; 0 = off */
+    int period[NSTREAM]; /* cycles in intervals (index 1, 2); 0 = stream off */
     int hold;            /* intervals of hold-off left */
     struct win level;    /* values */
-    struct win past;     /* last seasons * period values (only the ring is used) */
-    struct win resid;    /* seasonal residuals */
-    struct stream s[2];  /* 0 = level, 1 = seasonal */
+    struct win past;     /* values for both seasonal baselines (only the ring is used) */
+    struct win resid[NSTREAM]; /* seasonal residuals (index 1, 2; 0 unused, cap 1) */
+    struct stream s[NSTREAM];
 };
 
-static void win_init(struct win *w, int cap)
+static void win_init(struct win *w, int cap, bool single)
 {
     memset(w, 0, sizeof *w);
     w->cap = cap;
-    w->v = xmalloc((size_t)cap * sizeof *w->v);
-    for (int i = 0; i < cap; i++)
-        w->v[i] = NAN;
+    if (single) {
+        w->f = xmalloc((size_t)cap * sizeof *w->f);
+        for (int i = 0; i < cap; i++)
+            w->f[i] = NAN;
+    } else {
+        w->v = xmalloc((size_t)cap * sizeof *w->v);
+        for (int i = 0; i < cap; i++)
+            w->v[i] = NAN;
+    }
+}
+
+static void win_free(struct win *w)
+{
+    free(w->v);
+    free(w->f);
+}
+
+static double win_at(const struct win *w, int i)
+{
+    return w->f ? (double)w->f[i] : w->v[i];
 }
 
 static void win_rebuild(struct win *w)
 {
     double s = 0, s2 = 0;
     for (int i = 0; i < w->n; i++) {
-        double d = w->v[i] - w->shift;
+        double d = win_at(w, i) - w->shift;
         s += d;
         s2 += d * d;
     }
@@ -102,17 +134,22 @@ static void win_rebuild(struct win *w)
 
 static void win_push(struct win *w, double x)
 {
+    if (w->f)
+        x = (float)x;
     if (w->n == 0)
         w->shift = x; /* centring keeps sum2 - sum^2/n away from cancellation */
     if (w->n == w->cap) {
-        double d = w->v[w->head] - w->shift;
+        double d = win_at(w, w->head) - w->shift;
         w->sum -= d;
         w->sum2 -= d * d;
     } else {
         w->n++;
     }
     double d = x - w->shift;
-    w->v[w->head] = x;
+    if (w->f)
+        w->f[w->head] = (float)x;
+    else
+        w->v[w->head] = x;
     w->sum += d;
     w->sum2 += d * d;
     w->head = (w->head + 1) % w->cap;
@@ -125,7 +162,7 @@ static double win_lag(const struct win *w, int lag)
 {
     if (lag < 1 || lag > w->n)
         return NAN;
-    return w->v[((w->head - lag) % w->cap + w->cap) % w->cap];
+    return win_at(w, ((w->head - lag) % w->cap + w->cap) % w->cap);
 }
 
 static double win_mean(const struct win *w)
@@ -175,25 +212,37 @@ static double stream_step(struct stream *st, const struct surprise_config *c, do
     return lik;
 }
 
-static int season_period(const struct surprise_config *c, const struct kw_series_info *info)
+static int season_period(int64_t cycle_ms, int cycles, const struct kw_series_info *info)
 {
     if (info->interval_ms <= 0)
         return 0;
-    int64_t p = (c->season_ms + info->interval_ms / 2) / info->interval_ms;
-    return p >= 2 && p <= MAX_PERIOD ? (int)p : 0;
+    int64_t p = (cycle_ms + info->interval_ms / 2) / info->interval_ms;
+    return p >= 2 && p <= MAX_PERIOD && p * cycles <= MAX_PAST ? (int)p : 0;
+}
+
+static int cycles(const struct surprise_config *c, int i)
+{
+    return i == 1 ? c->seasons : c->weeks;
 }
 
 static void *surprise_new(const void *cfg, const struct kw_series_info *info)
 {
     const struct surprise_config *c = cfg;
     struct surprise_state *s = xcalloc(1, sizeof *s);
-    s->period = season_period(c, info);
-    win_init(&s->level, c->window);
-    win_init(&s->past, s->period ? s->period * c->seasons : 1);
-    win_init(&s->resid, c->season_window);
-    for (int i = 0; i < 2; i++) {
-        win_init(&s->s[i].hist, c->history);
-        win_init(&s->s[i].recent, c->short_n);
+    s->period[1] = season_period(c->season_ms, c->seasons, info);
+    s->period[2] = season_period(c->week_ms, c->weeks, info);
+    /* One ring serves both baselines: with the defaults (7 days, 1 week) the
+     * weekly baseline is the ring's oldest value and costs nothing extra. */
+    int past = 1;
+    for (int i = 1; i < NSTREAM; i++)
+        if (s->period[i] * cycles(c, i) > past)
+            past = s->period[i] * cycles(c, i);
+    win_init(&s->level, c->window, false);
+    win_init(&s->past, past, false);
+    for (int i = 0; i < NSTREAM; i++) {
+        win_init(&s->resid[i], i && s->period[i] ? c->season_window : 1, true);
+        win_init(&s->s[i].hist, i == 0 || s->period[i] ? c->history : 1, true);
+        win_init(&s->s[i].recent, c->short_n, true);
     }
     return s;
 }
@@ -203,12 +252,12 @@ static void surprise_free(void *state)
     struct surprise_state *s = state;
     if (!s)
         return;
-    free(s->level.v);
-    free(s->past.v);
-    free(s->resid.v);
-    for (int i = 0; i < 2; i++) {
-        free(s->s[i].hist.v);
-        free(s->s[i].recent.v);
+    win_free(&s->level);
+    win_free(&s->past);
+    for (int i = 0; i < NSTREAM; i++) {
+        win_free(&s->resid[i]);
+        win_free(&s->s[i].hist);
+        win_free(&s->s[i].recent);
     }
     free(s);
 }
@@ -219,13 +268,13 @@ static int cmp_double(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
-/* Median of the same slot in up to `seasons` past cycles; NAN before one cycle. */
-static double season_baseline(const struct surprise_state *s, const struct surprise_config *c)
+/* Median of the same slot in up to `n` past cycles of `period`; NAN before one cycle. */
+static double season_baseline(const struct surprise_state *s, int period, int n)
 {
     double v[MAX_SEASONS];
     int k = 0;
-    for (int j = 1; j <= c->seasons; j++) {
-        double x = win_lag(&s->past, j * s->period);
+    for (int j = 1; j <= n; j++) {
+        double x = win_lag(&s->past, j * period);
         if (isnan(x))
             break;
         v[k++] = x;
@@ -257,23 +306,34 @@ static void surprise_update(void *state, const void *cfg, const struct kw_series
         }
     }
     win_push(&s->level, x);
-    if (s->period) {
-        double base = season_baseline(s, c);
-        if (!isnan(base)) {
-            double r = x - base;
-            if (s->resid.n >= min_points(&s->resid)) {
-                double m, sd;
-                double raw = raw_score(&s->resid, r, c->cap, &m, &sd);
-                double lik = stream_step(&s->s[1], c, raw);
-                if (lik > best && lik >= 0) {
-                    best = lik;
-                    expected = base + m;
-                    band = 3 * sd;
-                }
+    /* Seasonal surprise: the smaller of the daily and weekly likelihoods
+     * among the streams that are ready, so either pattern can explain x. */
+    double seas = -1, seas_exp = NAN, seas_band = NAN;
+    for (int i = 1; i < NSTREAM; i++) {
+        if (!s->period[i])
+            continue;
+        double base = season_baseline(s, s->period[i], cycles(c, i));
+        if (isnan(base))
+            continue;
+        double r = x - base;
+        if (s->resid[i].n >= min_points(&s->resid[i])) {
+            double m, sd;
+            double raw = raw_score(&s->resid[i], r, c->cap, &m, &sd);
+            double lik = stream_step(&s->s[i], c, raw);
+            if (lik >= 0 && (seas < 0 || lik < seas)) {
+                seas = lik;
+                seas_exp = base + m;
+                seas_band = 3 * sd;
             }
-            win_push(&s->resid, r);
         }
+        win_push(&s->resid[i], r);
+    }
+    if (s->period[1] || s->period[2])
         win_push(&s->past, x);
+    if (seas >= 0 && seas > best) {
+        best = seas;
+        expected = seas_exp;
+        band = seas_band;
     }
     if (best < 0)
         return; /* warming up */
@@ -301,7 +361,16 @@ static cJSON *win_save(const struct win *w)
     cJSON_AddItemToObject(o, "shift", kw_json_number(w->shift));
     cJSON_AddItemToObject(o, "sum", kw_json_number(w->sum));
     cJSON_AddItemToObject(o, "sum2", kw_json_number(w->sum2));
-    cJSON_AddItemToObject(o, "v", kw_json_doubles(w->v, (size_t)w->cap));
+    if (w->f) {
+        /* float -> double is exact, and so is the way back on load */
+        double *tmp = xmalloc((size_t)w->cap * sizeof *tmp);
+        for (int i = 0; i < w->cap; i++)
+            tmp[i] = w->f[i];
+        cJSON_AddItemToObject(o, "v", kw_json_doubles(tmp, (size_t)w->cap));
+        free(tmp);
+    } else {
+        cJSON_AddItemToObject(o, "v", kw_json_doubles(w->v, (size_t)w->cap));
+    }
     return o;
 }
 
@@ -324,84 +393,107 @@ static int read_num(const cJSON *obj, const char *key, double *out)
     return 0;
 }
 
-/* Load into tmp (same capacity as w) and check it; the caller commits. */
+/* Load into tmp (same capacity and storage as w) and check it; the caller
+ * commits. A float window only takes values a float holds exactly. */
 static int win_load(struct win *tmp, const struct win *w, const cJSON *o)
 {
-    win_init(tmp, w->cap);
-    int n, head;
+    win_init(tmp, w->cap, w->f != NULL);
+    double *v = w->f ? xmalloc((size_t)w->cap * sizeof *v) : tmp->v;
+    int n, head, rc = -1;
     if (!cJSON_IsObject(o) || read_int(o, "n", 0, w->cap, &n) || read_int(o, "head", 0, w->cap - 1, &head) ||
         (n < w->cap && head != n) || read_num(o, "shift", &tmp->shift) || read_num(o, "sum", &tmp->sum) ||
         read_num(o, "sum2", &tmp->sum2) ||
-        kw_json_read_doubles(cJSON_GetObjectItemCaseSensitive(o, "v"), tmp->v, (size_t)w->cap))
-        return -1;
+        kw_json_read_doubles(cJSON_GetObjectItemCaseSensitive(o, "v"), v, (size_t)w->cap))
+        goto out;
     for (int i = 0; i < n; i++)
-        if (!isfinite(tmp->v[i]))
-            return -1;
+        if (!isfinite(v[i]) || (w->f && (double)(float)v[i] != v[i]))
+            goto out;
+    if (w->f)
+        for (int i = 0; i < w->cap; i++)
+            tmp->f[i] = (float)v[i];
     tmp->n = n;
     tmp->head = head;
-    return 0;
+    rc = 0;
+out:
+    if (w->f)
+        free(v);
+    return rc;
 }
+
+#define NWIN 11
+
+/* The state's windows in save order, with their JSON keys. */
+static void state_wins(struct surprise_state *s, struct win *dst[NWIN])
+{
+    struct win *all[NWIN] = {&s->level,       &s->past,           &s->resid[1],       &s->resid[2],
+                             &s->s[0].hist,   &s->s[0].recent,    &s->s[1].hist,      &s->s[1].recent,
+                             &s->s[2].hist,   &s->s[2].recent,    &s->resid[0]};
+    memcpy(dst, all, sizeof all);
+}
+
+static const char *const win_keys[NWIN] = {"level",        "past",          "resid",       "week_resid",
+                                           "level_hist",   "level_recent",  "season_hist", "season_recent",
+                                           "week_hist",    "week_recent",   "unused"};
 
 static cJSON *surprise_save(const void *state, const void *cfg)
 {
     (void)cfg;
-    const struct surprise_state *s = state;
+    struct surprise_state *s = (struct surprise_state *)state; /* read only */
+    struct win *w[NWIN];
+    state_wins(s, w);
     cJSON *o = cJSON_CreateObject();
-    cJSON_AddNumberToObject(o, "period", s->period);
+    cJSON_AddNumberToObject(o, "period", s->period[1]);
+    cJSON_AddNumberToObject(o, "week_period", s->period[2]);
     cJSON_AddNumberToObject(o, "hold", s->hold);
-    cJSON_AddItemToObject(o, "level", win_save(&s->level));
-    cJSON_AddItemToObject(o, "past", win_save(&s->past));
-    cJSON_AddItemToObject(o, "resid", win_save(&s->resid));
-    cJSON_AddItemToObject(o, "level_hist", win_save(&s->s[0].hist));
-    cJSON_AddItemToObject(o, "level_recent", win_save(&s->s[0].recent));
-    cJSON_AddItemToObject(o, "season_hist", win_save(&s->s[1].hist));
-    cJSON_AddItemToObject(o, "season_recent", win_save(&s->s[1].recent));
+    for (int i = 0; i < NWIN - 1; i++)
+        cJSON_AddItemToObject(o, win_keys[i], win_save(w[i]));
     return o;
 }
-
-#define NWIN 7
 
 static int surprise_load(void *state, const void *cfg, const cJSON *json)
 {
     (void)cfg;
     struct surprise_state *s = state;
-    struct win *dst[NWIN] = {&s->level, &s->past, &s->resid, &s->s[0].hist, &s->s[0].recent,
-                             &s->s[1].hist, &s->s[1].recent};
-    static const char *const keys[NWIN] = {"level", "past", "resid", "level_hist", "level_recent",
-                                           "season_hist", "season_recent"};
-    int period, hold;
-    if (!cJSON_IsObject(json) || read_int(json, "period", 0, MAX_PERIOD, &period) || period != s->period ||
+    struct win *dst[NWIN];
+    state_wins(s, dst);
+    int period, week, hold;
+    if (!cJSON_IsObject(json) || read_int(json, "period", 0, MAX_PERIOD, &period) || period != s->period[1] ||
+        read_int(json, "week_period", 0, MAX_PERIOD, &week) || week != s->period[2] ||
         read_int(json, "hold", 0, 1000000, &hold))
         return -1;
-    struct win tmp[NWIN];
-    int ok = 0;
-    for (; ok < NWIN; ok++) {
-        if (win_load(&tmp[ok], dst[ok], cJSON_GetObjectItemCaseSensitive(json, keys[ok]))) {
+    struct win tmp[NWIN - 1];
+    for (int ok = 0; ok < NWIN - 1; ok++) {
+        if (win_load(&tmp[ok], dst[ok], cJSON_GetObjectItemCaseSensitive(json, win_keys[ok]))) {
             for (int i = 0; i <= ok; i++)
-                free(tmp[i].v);
+                win_free(&tmp[i]);
             return -1;
         }
     }
-    for (int i = 0; i < NWIN; i++) {
-        free(dst[i]->v);
+    for (int i = 0; i < NWIN - 1; i++) {
+        win_free(dst[i]);
         *dst[i] = tmp[i];
     }
     s->hold = hold;
     return 0;
 }
 
+static size_t win_bytes(const struct win *w)
+{
+    return (size_t)w->cap * (w->f ? sizeof *w->f : sizeof *w->v);
+}
+
 static size_t surprise_bytes(const void *state)
 {
     const struct surprise_state *s = state;
-    size_t cells = (size_t)s->level.cap + (size_t)s->past.cap + (size_t)s->resid.cap;
-    for (int i = 0; i < 2; i++)
-        cells += (size_t)s->s[i].hist.cap + (size_t)s->s[i].recent.cap;
-    return sizeof *s + cells * sizeof(double);
+    size_t b = sizeof *s + win_bytes(&s->level) + win_bytes(&s->past);
+    for (int i = 0; i < NSTREAM; i++)
+        b += win_bytes(&s->resid[i]) + win_bytes(&s->s[i].hist) + win_bytes(&s->s[i].recent);
+    return b;
 }
 
 const struct kw_detector_type surprise_detector = {
     .name = "surprise",
-    .description = "Anomaly likelihood of level and seasonal surprise, with a hold-off after each detection.",
+    .description = "Anomaly likelihood of level and daily/weekly seasonal surprise, with a hold-off after each detection.",
     .options = surprise_options,
     .config_size = sizeof(struct surprise_config),
     .state_new = surprise_new,

@@ -1,7 +1,8 @@
 /* Unit tests for the surprise detector: the level stream's raw score and
  * likelihood against hand-computed values, warm-up, the hold-off after a
- * detection, a missing interval, the seasonal baseline, and a bit-identical
- * save/restore through JSON text. */
+ * detection, a missing interval, the seasonal baseline, the weekly stream
+ * explaining a weekly pattern the daily one cannot, the float state and its
+ * size, and a bit-identical save/restore through JSON text. */
 #include <criterion/criterion.h>
 #include <gsl/gsl_randist.h>
 #include <gsl/gsl_rng.h>
@@ -11,9 +12,9 @@
 
 #include "../../detectors/detector.h"
 
-/* Seasonal stream off ("1s" is under one 60 s interval), short windows. */
+/* Seasonal streams off ("1s" is under one 60 s interval), short windows. */
 #define LEVEL_ONLY "{\"type\":\"surprise\",\"window\":8,\"history\":10,\"min_history\":10,\"short\":1," \
-                   "\"season\":\"1s\",\"threshold\":2,\"hold_off\":3}"
+                   "\"season\":\"1s\",\"week\":\"1s\",\"threshold\":2,\"hold_off\":3}"
 
 struct rig {
     struct kw_detector det;
@@ -137,7 +138,7 @@ Test(detector_surprise, seasonal_baseline)
 {
     struct rig r;
     rig_init(&r, "{\"type\":\"surprise\",\"window\":8,\"season_window\":8,\"history\":10,\"min_history\":10,"
-                 "\"short\":1,\"season\":\"2m\",\"seasons\":3,\"threshold\":2}");
+                 "\"short\":1,\"season\":\"2m\",\"seasons\":3,\"week\":\"1s\",\"threshold\":2}");
     /* Slots alternate 0 and 100; the level stream sees a large sd (50), the
      * seasonal stream sees residual 0 (after a tiny jitter for a scale). */
     for (int i = 0; i < 40; i++)
@@ -151,10 +152,69 @@ Test(detector_surprise, seasonal_baseline)
     rig_release(&r);
 }
 
+/* Period-2 "days" in period-8 "weeks": slot 7 (normally 100) is 0 every
+ * week. Against the daily baseline (median of slots 5, 3, 1 = 100) that is a
+ * residual of -100 each time; against last week's slot 7 it is 0. Seasonal
+ * surprise is the smaller of the two, so with the weekly stream on the
+ * recurring dip stops alerting once that stream is ready (8 values for the
+ * ring, 8 residuals, 10 raw scores: point 27 on); with it off it alerts. */
+static int weekly_dips_alerting(const char *week)
+{
+    char cfg[512];
+    snprintf(cfg, sizeof cfg,
+             "{\"type\":\"surprise\",\"window\":8,\"season_window\":8,\"history\":10,\"min_history\":10,"
+             "\"short\":1,\"season\":\"2m\",\"seasons\":3,\"week\":\"%s\",\"weeks\":1,\"threshold\":2,"
+             "\"hold_off\":0}",
+             week);
+    struct rig r;
+    rig_init(&r, cfg);
+    int alerts = 0;
+    for (int i = 0; i < 400; i++) {
+        double x = (i % 2 && i % 8 != 7 ? 100 : 0) + (i % 4 < 2 ? 0.5 : -0.5);
+        struct kw_verdict v = rig_feed(&r, x);
+        if (i >= 40)
+            alerts += v.anomalous;
+        else if (i < 26)
+            cr_assert_not(v.anomalous && i % 8 != 7, "%s point %d", week, i);
+    }
+    rig_release(&r);
+    return alerts;
+}
+
+Test(detector_surprise, weekly_stream_explains_weekly_pattern)
+{
+    int off = weekly_dips_alerting("1s"), on = weekly_dips_alerting("8m");
+    cr_assert_gt(off, 10, "daily stream alone: %d alerts", off);
+    cr_assert_eq(on, 0, "with the weekly stream: %d alerts", on);
+}
+
+/* Raw scores and residuals are held as floats, values as doubles: defaults at
+ * 5-minute intervals are 1152 + 2016 doubles (level window, one shared ring
+ * for the daily and weekly baselines: 7 days = 1 week) and 2 x 2016 + 3 x 2880
+ * + 3 x 5 + 1 floats. */
+Test(detector_surprise, state_bytes)
+{
+    char err[KW_ERR_LEN];
+    cJSON *obj = cJSON_Parse("{\"type\":\"surprise\"}");
+    struct kw_detector det;
+    cr_assert_eq(kw_detector_parse(&det, obj, "d", err, sizeof err), 0, "%s", err);
+    cJSON_Delete(obj);
+    struct kw_series_info info = {.interval_ms = 300000};
+    struct kw_detector_state st;
+    kw_detector_state_init(&st, &det, &info);
+    size_t cells8 = 1152 + 2016, cells4 = 2 * 2016 + 3 * 2880 + 3 * 5 + 1;
+    size_t bytes = det.type->state_bytes(st.impl);
+    cr_assert_geq(bytes, cells8 * 8 + cells4 * 4);
+    cr_assert_lt(bytes, cells8 * 8 + cells4 * 4 + 1024, "%zu bytes", bytes);
+    kw_detector_state_release(&st, &det);
+    kw_detector_release(&det);
+}
+
 Test(detector_surprise, text_round_trip_is_bit_identical)
 {
     const char *cfg = "{\"type\":\"surprise\",\"window\":16,\"season_window\":16,\"history\":40,"
-                      "\"min_history\":20,\"season\":\"10m\",\"seasons\":3,\"hold_off\":5}";
+                      "\"min_history\":20,\"season\":\"10m\",\"seasons\":3,\"week\":\"30m\",\"weeks\":2,"
+                      "\"hold_off\":5}";
     struct rig a, b;
     rig_init(&a, cfg);
     rig_init(&b, cfg);
@@ -187,8 +247,24 @@ Test(detector_surprise, text_round_trip_is_bit_identical)
     /* A state saved under another season length is refused. */
     struct rig c;
     rig_init(&c, "{\"type\":\"surprise\",\"window\":16,\"season_window\":16,\"history\":40,"
-                 "\"min_history\":20,\"season\":\"20m\",\"seasons\":3,\"hold_off\":5}");
+                 "\"min_history\":20,\"season\":\"20m\",\"seasons\":3,\"week\":\"30m\",\"weeks\":2,"
+                 "\"hold_off\":5}");
     saved = kw_detector_state_save(&a.st, &a.det);
+    cr_assert_eq(kw_detector_state_load(&c.st, &c.det, saved), -1);
+    rig_release(&c);
+    /* ... and so is one saved under another week length. */
+    rig_init(&c, "{\"type\":\"surprise\",\"window\":16,\"season_window\":16,\"history\":40,"
+                 "\"min_history\":20,\"season\":\"10m\",\"seasons\":3,\"week\":\"40m\",\"weeks\":2,"
+                 "\"hold_off\":5}");
+    cr_assert_eq(kw_detector_state_load(&c.st, &c.det, saved), -1);
+    rig_release(&c);
+    /* A raw score that a float cannot hold exactly is refused. */
+    cJSON *hist = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(saved, "state"), "week_hist");
+    cr_assert_not_null(hist);
+    cJSON *vals = cJSON_GetObjectItemCaseSensitive(hist, "v");
+    cr_assert_eq(cJSON_GetArraySize(vals), 40);
+    cJSON_ReplaceItemInArray(vals, 0, cJSON_CreateNumber(0.1));
+    rig_init(&c, cfg);
     cr_assert_eq(kw_detector_state_load(&c.st, &c.det, saved), -1);
     cJSON_Delete(saved);
     rig_release(&c);
