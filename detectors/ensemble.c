@@ -53,10 +53,11 @@ static const struct kw_option ensemble_options[] = {
      .desc = "Array of 2 to 16 detector objects ({\"type\": ..., options}); ensembles cannot nest."},
     {"combine", KW_OPT_ENUM, "vote", offsetof(struct ensemble_config, combine), KW_NORANGE,
      .choices = combine_names,
-     .desc = "vote: at least min_votes members alert; max: the strongest member decides; "
-             "weighted: weighted mean of member scores >= 0.5."},
+     .desc = "vote: at least min_votes members alert (by default a majority of members, so both of "
+             "two); max: the strongest member decides; weighted: weighted mean of member scores >= 0.5."},
     {"min_votes", KW_OPT_INT, "0", offsetof(struct ensemble_config, min_votes), 0, ENSEMBLE_MAX_MEMBERS,
-     .desc = "combine vote: members that must alert; 0 = a majority."},
+     .desc = "combine vote: members that must alert; 0 = a majority of members (n/2 + 1: 2 of 2, "
+             "2 of 3, 3 of 4)."},
     {"weights", KW_OPT_CUSTOM, "", offsetof(struct ensemble_config, weights), KW_NORANGE, .type_name = "list of numbers",
      .parse = parse_weights, .release = release_weights,
      .desc = "combine weighted: one weight >= 0 per member; default equal."},

@@ -403,3 +403,89 @@ Test(detector_esd, config_errors)
                          "window (48 intervals) must be a multiple of the season (24 intervals) "
                          "and hold at least 3 seasons");
 }
+
+/* The residuals live in an order-statistics treap (insert, erase, rank and
+ * select in O(log w)); check it against a brute-force sorted array over
+ * thousands of updates with many equal residuals (small integer values), a
+ * seasonal run (every update re-keys a slot: erases and inserts of different
+ * values) and random gaps (holes and rebuilds): the verdict's expected value
+ * and band must match the median/MAD of the sorted residuals. */
+static double median_except(const double *v, int n, int skip)
+{
+    double tmp[64];
+    int c = 0;
+    for (int i = 0; i < n; i++)
+        if (i != skip)
+            tmp[c++] = v[i];
+    gsl_sort(tmp, 1, (size_t)c);
+    return gsl_stats_median_from_sorted_data(tmp, 1, (size_t)c);
+}
+
+static void treap_vs_sorted_array(int w, int m, unsigned long seed)
+{
+    char cfg[160];
+    snprintf(cfg, sizeof cfg, "{\"type\":\"esd\",\"window\":%d,\"season\":%d,\"min_points\":8,\"max_anoms\":0.1}",
+             w, m * 3600);
+    setup_json(cfg);
+    gsl_rng *rng = gsl_rng_alloc(gsl_rng_mt19937);
+    gsl_rng_set(rng, seed);
+    double win[64];
+    for (int p = 0; p < w; p++)
+        win[p] = NAN;
+    int64_t n = 0;
+    int checked = 0;
+    for (int step = 0; step < 4000; step++) {
+        int64_t next = n + 1 + (gsl_rng_uniform(rng) < 0.02 ? (int64_t)gsl_rng_uniform_int(rng, (unsigned long)w + 5) : 0);
+        for (int64_t i = n + 1; i < next && i - n <= w; i++)
+            win[i % w] = NAN;
+        n = next;
+        double x = (double)gsl_rng_uniform_int(rng, 7) + (gsl_rng_uniform(rng) < 0.03 ? 30 : 0);
+        win[n % w] = x;
+        struct kw_verdict v = feed(n, x);
+        /* brute force: residuals of the window, sorted */
+        double res[64], r_new = NAN;
+        int cnt = 0, slot_n = 0;
+        for (int s = 0; s < (m ? m : w); s++) {
+            double sv[64];
+            int pos[64], c = 0;
+            for (int p = s; p < w; p += (m ? m : w))
+                if (!isnan(win[p])) {
+                    sv[c] = win[p];
+                    pos[c++] = p;
+                }
+            if (s == (m ? (int)(n % w) % m : (int)(n % w)))
+                slot_n = c;
+            for (int i = 0; i < c && (m == 0 || c >= 2); i++) {
+                double r = m ? sv[i] - median_except(sv, c, i) : sv[i];
+                res[cnt++] = r;
+                if (pos[i] == (int)(n % w))
+                    r_new = r;
+            }
+        }
+        bool ready = cnt >= 8 && (m == 0 || slot_n >= 3);
+        cr_assert_eq(v.ready, ready, "step %d: ready %d, brute force %d", step, v.ready, ready);
+        if (!ready)
+            continue;
+        gsl_sort(res, 1, (size_t)cnt);
+        double med = gsl_stats_median_from_sorted_data(res, 1, (size_t)cnt), work[64];
+        double scale = gsl_stats_mad(res, 1, (size_t)cnt, work);
+        if (scale == 0)
+            scale = sqrt(M_PI / 2) * gsl_stats_absdev_m(res, 1, (size_t)cnt, med);
+        double big_n = cnt, t = gsl_cdf_tdist_Pinv(1 - 0.05 / (2 * big_n), big_n - 2);
+        double lambda1 = (big_n - 1) * t / sqrt((big_n - 2 + t * t) * big_n);
+        cr_assert_float_eq(v.expected, x - r_new + med, 1e-9, "step %d", step);
+        cr_assert_float_eq(v.upper - v.expected, lambda1 * scale, 1e-9, "step %d: n %d", step, cnt);
+        checked++;
+    }
+    cr_assert_gt(checked, 3000);
+    gsl_rng_free(rng);
+    teardown();
+}
+
+Test(detector_esd, treap_matches_sorted_array)
+{
+    treap_vs_sorted_array(50, 0, 1);
+    treap_vs_sorted_array(64, 0, 2);
+    treap_vs_sorted_array(24, 4, 3);
+    treap_vs_sorted_array(60, 6, 4);
+}

@@ -1,10 +1,13 @@
 /* Unit tests for the seasonal detector: a hand-computed slot median/MAD, the
- * day-1 fallback, slot placement by timestamp, gaps, count floors,
- * save/restore and seeded daily series with injected spikes. */
+ * day-1 fallback, slot placement by timestamp, gaps, count and ratio floors,
+ * the auto period, save/restore and seeded daily series with injected spikes.
+ * Tests that hand-compute against a threshold pin 3.5 (the default was 3.5
+ * until the benchmark chose 5). */
 #include <criterion/criterion.h>
 #include <gsl/gsl_randist.h>
 #include <gsl/gsl_rng.h>
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "../../detectors/detector.h"
@@ -53,7 +56,7 @@ static struct kw_verdict feed(int64_t slot, double v)
  *   floor is 0); day 9 at 05:00 = 20: z = 8.5 / 1.4826 = 5.733 > 3.5. */
 Test(detector_seasonal, hand_computed_slot_median_and_mad, .fini = teardown)
 {
-    setup_json("{\"type\":\"seasonal\"}");
+    setup_json("{\"type\":\"seasonal\",\"threshold\":3.5}");
     const double h5[8] = {10, 12, 11, 13, 9, 30, 11, 12};
     for (int d = 0; d < 8; d++)
         for (int h = 0; h < 24; h++)
@@ -77,7 +80,7 @@ Test(detector_seasonal, hand_computed_slot_median_and_mad, .fini = teardown)
  * Values 1..12: median 6.5, |x - 6.5| = .5 .5 1.5 1.5 2.5 2.5 3.5 ...: MAD 3. */
 Test(detector_seasonal, day_one_falls_back_to_recent_values, .fini = teardown)
 {
-    setup_json("{\"type\":\"seasonal\"}");
+    setup_json("{\"type\":\"seasonal\",\"threshold\":3.5}");
     for (int h = 0; h < 12; h++)
         cr_assert_not(feed(h, h + 1).ready, "ready after %d values", h);
     struct kw_verdict v = feed(12, 40);
@@ -177,7 +180,7 @@ Test(detector_seasonal, nan_leaves_state_untouched)
 Test(detector_seasonal, count_floor_is_poisson_sd, .fini = teardown)
 {
     info.is_count = true;
-    setup_json("{\"type\":\"seasonal\"}");
+    setup_json("{\"type\":\"seasonal\",\"threshold\":3.5}");
     for (int d = 0; d < 4; d++)
         for (int h = 0; h < 24; h++)
             feed(d * 24 + h, 4);
@@ -307,13 +310,125 @@ Test(detector_seasonal, config_errors)
     expect_parse_error("{\"type\":\"seasonal\",\"history\":2}", "kpis[0].detector.history: must be >= 3");
     expect_parse_error("{\"type\":\"seasonal\",\"history\":65}", "kpis[0].detector.history: must be <= 64");
     expect_parse_error("{\"type\":\"seasonal\",\"period\":\"day\"}",
-                       "kpis[0].detector.period: must be one of: hour_of_day, hour_of_week, slot_of_day, "
+                       "kpis[0].detector.period: must be one of: auto, hour_of_day, hour_of_week, slot_of_day, "
                        "slot_of_week (got \"day\")");
-    expect_accepts_error("{\"type\":\"seasonal\"}", 300000,
+    expect_accepts_error("{\"type\":\"seasonal\",\"period\":\"hour_of_day\"}", 300000,
                          "period hour_of_day needs an interval of at least 1h (this one is 300s); "
                          "use slot_of_day or slot_of_week");
     expect_accepts_error("{\"type\":\"seasonal\",\"period\":\"slot_of_day\"}", 420000,
                          "period slot_of_day needs an interval that divides 1 day (this one is 420s)");
+    expect_accepts_error("{\"type\":\"seasonal\"}", 420000,
+                         "period slot_of_day needs an interval that divides 1 day (this one is 420s)");
     expect_accepts_error("{\"type\":\"seasonal\",\"period\":\"slot_of_week\"}", 30000,
                          "period slot_of_week gives 20160 slots; at most 10080 allowed (use a longer interval)");
+}
+
+/* The default period (auto) runs on 1-minute, 5-minute, hourly and daily
+ * series: one slot per interval of the day below 1h, hours of the day from
+ * 1h, hours of the week (so weekdays) from 1d. Before auto the default was
+ * hour_of_day, which rejected every interval under 1h. */
+Test(detector_seasonal, default_period_fits_the_interval)
+{
+    const int64_t intervals[] = {60000, 300000, HOUR, 24 * HOUR};
+    const int slots[] = {1440, 288, 24, 168};
+    for (int i = 0; i < 4; i++) {
+        char err[KW_ERR_LEN];
+        struct kw_detector d;
+        struct kw_series_info si = {.interval_ms = intervals[i]};
+        cJSON *obj = cJSON_Parse("{\"type\":\"seasonal\"}");
+        cr_assert_eq(kw_detector_parse(&d, obj, "k", err, sizeof err), 0, "%s", err);
+        cJSON_Delete(obj);
+        cr_assert_eq(kw_detector_accepts(&d, &si, err, sizeof err), 0, "interval %lld: %s",
+                     (long long)intervals[i], err);
+        struct kw_detector_state s;
+        kw_detector_state_init(&s, &d, &si);
+        cJSON *saved = kw_detector_state_save(&s, &d);
+        const cJSON *state = cJSON_GetObjectItemCaseSensitive(saved, "state");
+        cr_assert_eq(cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(state, "slots")), slots[i]);
+        cJSON_Delete(saved);
+        kw_detector_state_release(&s, &d);
+        kw_detector_release(&d);
+    }
+}
+
+/* Drop-off on a small step: n ~ Poisson(3..20) entries per 5 minutes, p 0.10.
+ * Most slot medians are 0 and so are most pooled errors, which used to leave
+ * a 1e-9 spread: any drop-off alerted (~25 false alarms per 1,000 intervals
+ * at threshold 5). The binomial floor sqrt(p(1-p)/n) keeps 3 weeks of the
+ * stable rate quiet, while p -> 0.5 for 2 hours still alerts. */
+static struct kw_verdict feed_rate(struct kw_detector_state *s, int64_t t, gsl_rng *rng, double p)
+{
+    double lambda = 3 + 17 * (0.5 + 0.5 * sin(2 * M_PI * (double)(t % 288) / 288.0));
+    unsigned n = gsl_ran_poisson(rng, lambda);
+    unsigned x = n ? gsl_ran_binomial(rng, p, n) : 0;
+    struct kw_sample in = {.ts_ms = t * info.interval_ms, .value = n ? (double)x / n : NAN,
+                           .numerator = x, .denominator = n};
+    struct kw_verdict out;
+    kw_detector_update(s, &det, &info, &in, &out);
+    return out;
+}
+
+Test(detector_seasonal, ratio_floor_is_binomial_sd, .fini = teardown)
+{
+    info.interval_ms = 300000;
+    info.is_ratio = true;
+    setup_json("{\"type\":\"seasonal\"}");
+    gsl_rng *rng = gsl_rng_alloc(gsl_rng_mt19937);
+    gsl_rng_set(rng, 3);
+    int ready = 0, alarms = 0, caught = 0;
+    int64_t t = 0;
+    for (; t < 288 * 21; t++) {
+        struct kw_verdict v = feed_rate(&st, t, rng, 0.10);
+        ready += v.ready;
+        alarms += v.anomalous;
+    }
+    cr_assert_gt(ready, 288 * 18);
+    cr_assert_leq(alarms, 1, "%d false alarms in %d verdicts", alarms, ready);
+    /* 12:00-14:00 on day 22, at the busy part of the day */
+    for (; t < 288 * 21 + 144; t++)
+        feed_rate(&st, t, rng, 0.10);
+    for (; t < 288 * 21 + 168; t++)
+        caught += feed_rate(&st, t, rng, 0.50).anomalous;
+    cr_assert_geq(caught, 1, "the rate jump was missed");
+    gsl_rng_free(rng);
+    info.is_ratio = false;
+    info.interval_ms = HOUR;
+}
+
+/* The pooled error median is kept in a sorted copy of the error ring; after
+ * a text round trip (sorted again from the ring) verdicts stay bit-identical,
+ * long after the ring has wrapped. */
+Test(detector_seasonal, ratio_round_trip_through_text_is_bit_identical, .fini = teardown)
+{
+    info.interval_ms = 300000;
+    info.is_ratio = true;
+    setup_json("{\"type\":\"seasonal\"}");
+    gsl_rng *rng = gsl_rng_alloc(gsl_rng_mt19937);
+    gsl_rng_set(rng, 5);
+    int64_t t = 0;
+    for (; t < 288 * 5 + 77; t++)
+        feed_rate(&st, t, rng, 0.10);
+    cJSON *saved = kw_detector_state_save(&st, &det);
+    char *text = cJSON_PrintUnformatted(saved);
+    cJSON_Delete(saved);
+    cJSON *parsed = cJSON_Parse(text);
+    free(text);
+    struct kw_detector_state st2;
+    kw_detector_state_init(&st2, &det, &info);
+    cr_assert_eq(kw_detector_state_load(&st2, &det, parsed), 0);
+    cJSON_Delete(parsed);
+    int ready = 0;
+    for (; t < 288 * 8; t++) {
+        double p = t % 500 < 12 ? 0.4 : 0.10;
+        gsl_rng *copy = gsl_rng_clone(rng);
+        struct kw_verdict a = feed_rate(&st, t, rng, p), b = feed_rate(&st2, t, copy, p);
+        gsl_rng_free(copy);
+        ready += a.ready;
+        cr_assert(memcmp(&a, &b, sizeof a) == 0, "verdicts differ at t=%lld", (long long)t);
+    }
+    cr_assert_gt(ready, 288 * 2);
+    kw_detector_state_release(&st2, &det);
+    gsl_rng_free(rng);
+    info.is_ratio = false;
+    info.interval_ms = HOUR;
 }
