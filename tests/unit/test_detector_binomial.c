@@ -4,6 +4,7 @@
  * warm-up, gaps, state round trip, spikes versus clean and overdispersed
  * series. */
 #include <criterion/criterion.h>
+#include <gsl/gsl_cdf.h>
 #include <gsl/gsl_rng.h>
 #include <gsl/gsl_randist.h>
 #include <math.h>
@@ -79,7 +80,7 @@ static struct kw_verdict probe(const char *cfg, double k_hist, double n_hist, in
  * (anomalous, low side); bounds for n = 100 are [9, 33] events. */
 Test(detector_binomial, reference_binomial_tails)
 {
-    const char *cfg = "{\"type\":\"binomial\"}";
+    const char *cfg = "{\"type\":\"binomial\",\"distribution\":\"binomial\",\"p_value\":0.001}";
     struct kw_verdict v = probe(cfg, 20, 100, 10, 2, 3);
     cr_assert(v.ready);
     cr_assert_float_eq(v.expected, 0.20037335438383924, 1e-15);
@@ -139,7 +140,7 @@ static struct kw_verdict probe_bb(const char *cfg, double k, double n)
 
 Test(detector_binomial, reference_beta_binomial_exact)
 {
-    const char *cfg = "{\"type\":\"binomial\",\"distribution\":\"beta_binomial\",\"min_points\":12}";
+    const char *cfg = "{\"type\":\"binomial\",\"distribution\":\"beta_binomial\",\"min_points\":12,\"p_value\":0.001}";
     struct kw_verdict v = probe_bb(cfg, 30, 100);
     cr_assert(v.ready);
     cr_assert_float_eq(v.expected, 0.18937523067338613, 1e-15);
@@ -152,7 +153,7 @@ Test(detector_binomial, reference_beta_binomial_exact)
     v = probe_bb(cfg, 0, 100);
     cr_assert_float_eq(v.score, log10(0.006065634217358406), 1e-9);
     /* The plain binomial model on the same history calls 30/100 anomalous-ish. */
-    v = probe_bb("{\"type\":\"binomial\",\"min_points\":12}", 30, 100);
+    v = probe_bb("{\"type\":\"binomial\",\"distribution\":\"binomial\",\"min_points\":12,\"exact\":true}", 30, 100);
     cr_assert_float_eq(v.score, -log10(0.00514337222747397), 1e-9);
 }
 
@@ -162,7 +163,7 @@ Test(detector_binomial, reference_beta_binomial_exact)
  * (about 12%). */
 Test(detector_binomial, beta_binomial_large_n_approximation)
 {
-    const char *cfg = "{\"type\":\"binomial\",\"distribution\":\"beta_binomial\",\"min_points\":12}";
+    const char *cfg = "{\"type\":\"binomial\",\"distribution\":\"beta_binomial\",\"min_points\":12,\"p_value\":0.001}";
     const double ks[] = {2500, 3500, 4000, 200};
     const double want[] = {-log10(0.012665572760736179), -log10(0.00018271961801527144),
                            -log10(5.650154191362957e-06), log10(0.04968591959411133)};
@@ -177,10 +178,11 @@ Test(detector_binomial, beta_binomial_large_n_approximation)
  * for all three tail paths (binomial, exact and approximate beta-binomial). */
 Test(detector_binomial, bounds_match_the_test)
 {
-    const char *cfgs[] = {"{\"type\":\"binomial\",\"min_points\":12}",
-                          "{\"type\":\"binomial\",\"distribution\":\"beta_binomial\",\"min_points\":12}"};
+    const char *cfgs[] = {"{\"type\":\"binomial\",\"distribution\":\"binomial\",\"min_points\":12}",
+                          "{\"type\":\"binomial\",\"distribution\":\"beta_binomial\",\"min_points\":12}",
+                          "{\"type\":\"binomial\",\"min_points\":12}"};
     const double ns[] = {1, 7, 100, 1000, 1001, 40000, 5e8};
-    for (int c = 0; c < 2; c++) {
+    for (int c = 0; c < 3; c++) {
         for (int i = 0; i < 7; i++) {
             struct kw_verdict base = probe_bb(cfgs[c], round(ns[i] * 0.19), ns[i]);
             cr_assert(base.ready);
@@ -297,26 +299,133 @@ Test(detector_binomial, spike_detected_clean_series_quiet)
 
 /* Rates that wander between intervals (Beta(6, 24) per interval, mean 20%)
  * with 500 trials each: the binomial model alarms constantly, the
- * beta-binomial model rarely, and it still catches a real incident. */
+ * beta-binomial model rarely, and it still catches a real incident. The
+ * default (auto) finds the overdispersion significant and behaves like
+ * beta_binomial. */
 Test(detector_binomial, beta_binomial_tames_overdispersion)
 {
-    struct rig bin, bb;
-    rig_init(&bin, "{\"type\":\"binomial\"}");
+    struct rig bin, bb, au;
+    rig_init(&bin, "{\"type\":\"binomial\",\"distribution\":\"binomial\"}");
     rig_init(&bb, "{\"type\":\"binomial\",\"distribution\":\"beta_binomial\"}");
+    rig_init(&au, "{\"type\":\"binomial\"}");
     gsl_rng *rng = gsl_rng_alloc(gsl_rng_mt19937);
     gsl_rng_set(rng, 54);
-    int alarms_bin = 0, alarms_bb = 0;
+    int alarms_bin = 0, alarms_bb = 0, alarms_auto = 0;
     for (int i = 0; i < 1000; i++) {
         double k = gsl_ran_binomial(rng, gsl_ran_beta(rng, 6, 24), 500);
         alarms_bin += rig_feed(&bin, k, 500).anomalous;
         alarms_bb += rig_feed(&bb, k, 500).anomalous;
+        alarms_auto += rig_feed(&au, k, 500).anomalous;
     }
     cr_assert_gt(alarms_bin, 100, "binomial alarms: %d", alarms_bin);
     cr_assert_leq(alarms_bb, 10, "beta-binomial alarms: %d", alarms_bb);
+    cr_assert_leq(alarms_auto, 12, "auto alarms: %d", alarms_auto);
     cr_assert(rig_feed(&bb, 450, 500).anomalous);
+    cr_assert(rig_feed(&au, 450, 500).anomalous);
     gsl_rng_free(rng);
     rig_release(&bin);
     rig_release(&bb);
+    rig_release(&au);
+}
+
+/* The accuracy benchmark's quiet large-denominator series: n 1k..30k,
+ * p = 0.05 with a +-5% daily rhythm and 2% (relative) interval-to-interval
+ * noise. The plain binomial model at p_value 0.001 raised ~12 false alarms
+ * per 1,000 intervals there; the default must stay near 1. Binomial data
+ * with small denominators keeps auto on the binomial model (no loss of
+ * sensitivity): an incident of 9 drop-offs of 12 against 10% still alerts. */
+Test(detector_binomial, default_quiet_on_overdispersed_large_n)
+{
+    struct rig r;
+    rig_init(&r, "{\"type\":\"binomial\"}");
+    gsl_rng *rng = gsl_rng_alloc(gsl_rng_mt19937);
+    gsl_rng_set(rng, 55);
+    int alarms = 0;
+    for (int i = 0; i < 8000; i++) {
+        double day = sin(2 * M_PI * i / 288.0);
+        double n = gsl_ran_poisson(rng, 15500 + 14500 * day);
+        double p = 0.05 * (1 + 0.05 * day) * (1 + gsl_ran_gaussian(rng, 0.02));
+        alarms += rig_feed(&r, gsl_ran_binomial(rng, p, (unsigned)n), n).anomalous;
+    }
+    cr_assert_leq(alarms, 12, "false alarms: %d", alarms);
+    gsl_rng_free(rng);
+    rig_release(&r);
+
+    rig_init(&r, "{\"type\":\"binomial\"}");
+    rng = gsl_rng_alloc(gsl_rng_mt19937);
+    gsl_rng_set(rng, 56);
+    alarms = 0;
+    for (int i = 0; i < 3000; i++) {
+        double n = 3 + gsl_rng_uniform_int(rng, 18);
+        alarms += rig_feed(&r, gsl_ran_binomial(rng, 0.1, (unsigned)n), n).anomalous;
+    }
+    cr_assert_leq(alarms, 6, "false alarms: %d", alarms);
+    cr_assert(rig_feed(&r, 9, 12).anomalous);
+    gsl_rng_free(rng);
+    rig_release(&r);
+}
+
+/* The pre-screen never changes a verdict: default detectors and exact ones
+ * see the same series (denominators 1..1e8, rates 1e-4..0.9, binomial and
+ * beta-binomial noise, all three distributions, p_values 1e-2..1e-12,
+ * incidents) and must flag exactly the same intervals; for the points the
+ * pre-screen handled, -log10 p is within 0.2 of the exact value (and below
+ * the threshold), the bounds within 2 events + 0.15 sd. */
+Test(detector_binomial, prescreen_matches_exact_flags)
+{
+    const char *dists[] = {"binomial", "beta_binomial", "auto"};
+    const double pvals[] = {1e-2, 1e-3, 1e-5, 1e-8, 1e-12};
+    gsl_rng *rng = gsl_rng_alloc(gsl_rng_mt19937);
+    gsl_rng_set(rng, 57);
+    long screened = 0, total = 0;
+    for (int d = 0; d < 3; d++) {
+        for (int pv = 0; pv < 5; pv++) {
+            char fast_cfg[160], exact_cfg[160];
+            snprintf(fast_cfg, sizeof fast_cfg, "{\"type\":\"binomial\",\"distribution\":\"%s\",\"p_value\":%g}",
+                     dists[d], pvals[pv]);
+            snprintf(exact_cfg, sizeof exact_cfg,
+                     "{\"type\":\"binomial\",\"distribution\":\"%s\",\"p_value\":%g,\"exact\":true}", dists[d],
+                     pvals[pv]);
+            for (int run = 0; run < 8; run++) {
+                struct rig fast, ex;
+                rig_init(&fast, fast_cfg);
+                rig_init(&ex, exact_cfg);
+                double rate = pow(10, -4 + 3.9 * gsl_rng_uniform(rng));
+                double size = pow(10, 1 + 7 * gsl_rng_uniform(rng));
+                double conc = run % 2 ? pow(10, 1 + 4 * gsl_rng_uniform(rng)) : 0; /* 0 = binomial data */
+                for (int i = 0; i < 700; i++) {
+                    double n = 1 + gsl_ran_poisson(rng, size * (0.5 + gsl_rng_uniform(rng)));
+                    double pi = conc > 0 ? gsl_ran_beta(rng, rate * conc, (1 - rate) * conc) : rate;
+                    double k = gsl_ran_binomial(rng, pi, (unsigned)n);
+                    if (gsl_rng_uniform(rng) < 0.02)
+                        k = fmin(n, round(k * (0.2 + 3 * gsl_rng_uniform(rng)) + 3 * gsl_rng_uniform(rng)));
+                    struct kw_verdict vf = rig_feed(&fast, k, n), ve = rig_feed(&ex, k, n);
+                    cr_assert_eq(vf.anomalous, ve.anomalous, "%s k %g n %g expected %g: %g vs %g", fast_cfg, k, n,
+                                 ve.expected, vf.score, ve.score);
+                    if (!ve.ready)
+                        continue;
+                    total++;
+                    if (vf.score == ve.score && vf.lower == ve.lower && vf.upper == ve.upper)
+                        continue;
+                    screened++;
+                    cr_assert_lt(vf.anomaly_score, 0.5);
+                    cr_assert_float_eq(fabs(vf.score), fabs(ve.score), 0.2, "%s k %g n %g exp %g: %g vs %g", fast_cfg,
+                                       k, n, ve.expected, vf.score, ve.score);
+                    double sd = n * (ve.upper - ve.lower) / (2 * gsl_cdf_ugaussian_Qinv(pvals[pv]));
+                    cr_assert_float_eq(vf.upper * n, ve.upper * n, 2 + 0.15 * sd, "%s n %g exp %g: [%g %g] vs [%g %g]",
+                                       fast_cfg, n, ve.expected, vf.lower * n, vf.upper * n, ve.lower * n,
+                                       ve.upper * n);
+                    cr_assert_float_eq(vf.lower * n, ve.lower * n, 2 + 0.15 * sd, "%s n %g exp %g: [%g %g] vs [%g %g]",
+                                       fast_cfg, n, ve.expected, vf.lower * n, vf.upper * n, ve.lower * n,
+                                       ve.upper * n);
+                }
+                rig_release(&fast);
+                rig_release(&ex);
+            }
+        }
+    }
+    cr_assert_gt(screened, total / 3, "pre-screen used on %ld of %ld", screened, total);
+    gsl_rng_free(rng);
 }
 
 Test(detector_binomial, accepts_only_ratio_kpis)

@@ -103,7 +103,7 @@ Test(detector_ewma, montgomery_reference)
 Test(detector_ewma, learned_baseline_reference)
 {
     struct rig r;
-    rig_init(&r, "{\"type\":\"ewma\",\"alpha\":0.5,\"baseline_alpha\":0.5,\"min_points\":3,\"clip\":0}");
+    rig_init(&r, "{\"type\":\"ewma\",\"alpha\":0.5,\"threshold\":3,\"baseline_alpha\":0.5,\"min_points\":3,\"clip\":0}");
     cr_assert_not(rig_feed(&r, 10).ready);
     cr_assert_not(rig_feed(&r, 12).ready);
     cr_assert_not(rig_feed(&r, 14).ready);
@@ -270,4 +270,30 @@ Test(detector_ewma, config_errors_name_the_key)
     cr_assert_eq(kw_detector_parse(&d, obj, "k", err, sizeof err), -1);
     cr_assert_str_eq(err, "k.alpha: must be <= 1");
     cJSON_Delete(obj);
+}
+
+/* Defaults on a steady, non-seasonal N(100, 3) series: about 0.3 false
+ * alarms (alarm starts) per 1,000 intervals (threshold 3 gave 1.7), while a
+ * +1.5 sd shift is still flagged within a few intervals. */
+Test(detector_ewma, default_quiet_on_steady_series)
+{
+    struct rig r;
+    rig_init(&r, "{\"type\":\"ewma\"}");
+    gsl_rng *rng = gsl_rng_alloc(gsl_rng_mt19937);
+    gsl_rng_set(rng, 14);
+    int starts = 0;
+    bool prev = false;
+    for (int i = 0; i < 20000; i++) {
+        bool a = rig_feed(&r, 100 + gsl_ran_gaussian(rng, 3)).anomalous;
+        starts += a && !prev;
+        prev = a;
+    }
+    cr_assert_leq(starts, 14, "false alarms: %d", starts);
+    int first = -1;
+    for (int i = 0; i < 40 && first < 0; i++)
+        if (rig_feed(&r, 104.5 + gsl_ran_gaussian(rng, 3)).anomalous)
+            first = i;
+    cr_assert(first >= 0 && first < 15, "first alarm at %d", first);
+    gsl_rng_free(rng);
+    rig_release(&r);
 }

@@ -78,7 +78,7 @@ static struct kw_verdict probe(const char *cfg, const double *hist, int n, doubl
  * so the bounds are [0, 11]: P(X > 11) < 0.001 <= P(X > 10). */
 Test(detector_poisson, reference_tail_probabilities)
 {
-    const char *cfg = "{\"type\":\"poisson\"}";
+    const char *cfg = "{\"type\":\"poisson\",\"p_value\":0.001}";
     const double four[10] = {4, 4, 4, 4, 4, 4, 4, 4, 4, 4};
     struct kw_verdict v = probe(cfg, four, 10, 12);
     cr_assert(v.ready);
@@ -97,13 +97,14 @@ Test(detector_poisson, reference_tail_probabilities)
     cr_assert_eq(v.direction, -1);
 }
 
-/* The spec's low-rate cases, lambda = 0.1 (nine 0s and one 1):
+/* The spec's low-rate cases, lambda = 0.1 (nine 0s and one 1), p_value 0.001:
  * 0 observed: P(X <= 0) = exp(-0.1) = 0.905, normal.
  * 2 observed: P(X >= 2) = 0.004679, normal.
- * 3 observed: P(X >= 3) = 1 - exp(-0.1) (1 + 0.1 + 0.005) = 0.000154654, anomalous. */
+ * 3 observed: P(X >= 3) = 1 - exp(-0.1) (1 + 0.1 + 0.005) = 0.000154654, anomalous.
+ * With the default p_value 1e-5, 3 is normal and 4 (P = 3.8468e-06) is not. */
 Test(detector_poisson, low_rate_counts)
 {
-    const char *cfg = "{\"type\":\"poisson\"}";
+    const char *cfg = "{\"type\":\"poisson\",\"p_value\":0.001}";
     const double hist[10] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 1};
     struct kw_verdict v = probe(cfg, hist, 10, 0);
     cr_assert(v.ready);
@@ -117,13 +118,19 @@ Test(detector_poisson, low_rate_counts)
     cr_assert(v.anomalous);
     cr_assert_float_eq(v.score, -log10(0.00015465307026474306), 1e-9);
     cr_assert_float_eq(v.upper, 2, 1e-12);
+    v = probe("{\"type\":\"poisson\"}", hist, 10, 3);
+    cr_assert_not(v.anomalous, "default p_value 1e-5");
+    v = probe("{\"type\":\"poisson\"}", hist, 10, 4);
+    cr_assert(v.anomalous);
+    cr_assert_float_eq(v.score, -log10(3.846834e-06), 1e-5);
+    cr_assert_float_eq(v.upper, 3, 1e-12);
 }
 
 /* After a long run of zeros lambda is floored at 0.5 / n_eff (n_eff = 39 for
  * alpha 0.05): one event has P = 0.0127 (normal), two P = 8.1e-5 (anomalous). */
 Test(detector_poisson, zeros_then_events)
 {
-    const char *cfg = "{\"type\":\"poisson\"}";
+    const char *cfg = "{\"type\":\"poisson\",\"p_value\":0.001}";
     double zeros[200] = {0};
     struct kw_verdict v = probe(cfg, zeros, 200, 0);
     cr_assert_not(v.anomalous);
@@ -143,14 +150,15 @@ Test(detector_poisson, zeros_then_events)
 Test(detector_poisson, negative_binomial_reference)
 {
     const double hist[10] = {0, 0, 0, 0, 0, 10, 0, 0, 0, 10};
-    struct kw_verdict v = probe("{\"type\":\"poisson\",\"distribution\":\"negative_binomial\"}", hist, 10, 10);
+    const char *nb = "{\"type\":\"poisson\",\"distribution\":\"negative_binomial\",\"p_value\":0.001}";
+    struct kw_verdict v = probe(nb, hist, 10, 10);
     cr_assert_not(v.anomalous);
     cr_assert_float_eq(v.score, -log10(0.05274774631640222), 1e-7);
     cr_assert_float_eq(v.upper, 34, 1e-12);
-    v = probe("{\"type\":\"poisson\",\"distribution\":\"negative_binomial\"}", hist, 10, 40);
+    v = probe(nb, hist, 10, 40);
     cr_assert(v.anomalous);
     cr_assert_float_eq(v.score, -log10(0.0004339153374763871), 1e-7);
-    v = probe("{\"type\":\"poisson\"}", hist, 10, 10);
+    v = probe("{\"type\":\"poisson\",\"p_value\":0.001}", hist, 10, 10);
     cr_assert(v.anomalous);
     cr_assert_float_eq(v.score, -log10(4.6498075017109564e-05), 1e-7);
 }
@@ -248,7 +256,7 @@ Test(detector_poisson, state_round_trip_is_bit_identical)
 Test(detector_poisson, spike_detected_clean_series_quiet)
 {
     struct rig r;
-    rig_init(&r, "{\"type\":\"poisson\"}");
+    rig_init(&r, "{\"type\":\"poisson\",\"p_value\":0.001}");
     gsl_rng *rng = gsl_rng_alloc(gsl_rng_mt19937);
     gsl_rng_set(rng, 44);
     int false_alarms = 0;
@@ -341,4 +349,82 @@ Test(detector_poisson, large_means_match_gsl)
         double want = ks[i] > 2e5 ? -log10(p) : log10(p);
         cr_assert_float_eq(v.score, want, 1e-3, "k %g: %g vs %g", ks[i], v.score, want);
     }
+}
+
+/* The default p_value (1e-5) on Poisson(4..16) counts with a daily rhythm,
+ * like the accuracy benchmark's quiet count series: at most ~0.3 false
+ * alarms per 1,000 intervals (p_value 0.001 gave 2.7). */
+Test(detector_poisson, default_quiet_on_daily_counts)
+{
+    struct rig r;
+    rig_init(&r, "{\"type\":\"poisson\"}");
+    gsl_rng *rng = gsl_rng_alloc(gsl_rng_mt19937);
+    gsl_rng_set(rng, 46);
+    int alarms = 0;
+    for (int i = 0; i < 20000; i++) {
+        double lambda = 10 + 6 * sin(2 * M_PI * i / 288.0);
+        alarms += rig_feed(&r, gsl_ran_poisson(rng, lambda)).anomalous;
+    }
+    cr_assert_leq(alarms, 6, "false alarms: %d", alarms);
+    gsl_rng_free(rng);
+    rig_release(&r);
+}
+
+/* The pre-screen never changes a verdict: a default detector and one with
+ * exact = true see the same long series (means 0.01..1e6, both models,
+ * several p_values, level jumps and bursts) and must flag exactly the same
+ * intervals; for the points the pre-screen handled, the approximate
+ * -log10 p stays within 0.15 of the exact one (and below the threshold),
+ * and the approximate bounds within 1 count + 0.1 sd of the exact ones. */
+Test(detector_poisson, prescreen_matches_exact_flags)
+{
+    const char *dists[] = {"poisson", "negative_binomial"};
+    const double pvals[] = {1e-2, 1e-3, 1e-5, 1e-8, 1e-12};
+    gsl_rng *rng = gsl_rng_alloc(gsl_rng_mt19937);
+    gsl_rng_set(rng, 47);
+    long screened = 0, total = 0;
+    for (int d = 0; d < 2; d++) {
+        for (int pv = 0; pv < 5; pv++) {
+            char fast_cfg[160], exact_cfg[160];
+            snprintf(fast_cfg, sizeof fast_cfg, "{\"type\":\"poisson\",\"distribution\":\"%s\",\"p_value\":%g}",
+                     dists[d], pvals[pv]);
+            snprintf(exact_cfg, sizeof exact_cfg,
+                     "{\"type\":\"poisson\",\"distribution\":\"%s\",\"p_value\":%g,\"exact\":true}", dists[d],
+                     pvals[pv]);
+            for (int run = 0; run < 8; run++) {
+                struct rig fast, ex;
+                rig_init(&fast, fast_cfg);
+                rig_init(&ex, exact_cfg);
+                double mu = pow(10, -2 + 8 * gsl_rng_uniform(rng));
+                double size = pow(10, -1 + 4 * gsl_rng_uniform(rng)); /* negative binomial r */
+                for (int i = 0; i < 1500; i++) {
+                    if (i % 500 == 499)
+                        mu *= pow(10, gsl_rng_uniform(rng) - 0.5);
+                    double x = d == 0 ? gsl_ran_poisson(rng, mu)
+                                      : gsl_ran_negative_binomial(rng, size / (size + mu), size);
+                    if (gsl_rng_uniform(rng) < 0.02)
+                        x = round(x * (0.2 + 3 * gsl_rng_uniform(rng)) + 5 * gsl_rng_uniform(rng));
+                    struct kw_verdict vf = rig_feed(&fast, x), ve = rig_feed(&ex, x);
+                    cr_assert_eq(vf.anomalous, ve.anomalous, "%s x %g expected %g: %g vs %g", fast_cfg, x,
+                                 ve.expected, vf.score, ve.score);
+                    if (!ve.ready)
+                        continue;
+                    total++;
+                    if (vf.score == ve.score && vf.lower == ve.lower && vf.upper == ve.upper)
+                        continue;
+                    screened++;
+                    cr_assert_lt(vf.anomaly_score, 0.5);
+                    cr_assert_float_eq(fabs(vf.score), fabs(ve.score), 0.15, "%s x %g exp %g: %g vs %g", fast_cfg, x,
+                                       ve.expected, vf.score, ve.score);
+                    double sd = (ve.upper - ve.lower) / (2 * gsl_cdf_ugaussian_Qinv(pvals[pv]));
+                    cr_assert_float_eq(vf.upper, ve.upper, 1 + 0.1 * sd, "%s exp %g", fast_cfg, ve.expected);
+                    cr_assert_float_eq(vf.lower, ve.lower, 1 + 0.1 * sd, "%s exp %g", fast_cfg, ve.expected);
+                }
+                rig_release(&fast);
+                rig_release(&ex);
+            }
+        }
+    }
+    cr_assert_gt(screened, total / 5, "pre-screen used on %ld of %ld", screened, total);
+    gsl_rng_free(rng);
 }
