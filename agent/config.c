@@ -203,8 +203,9 @@ static const struct kw_option kpi_options[] = {
 };
 
 static const struct kw_option rule_options[] = {
-    {"for", KW_OPT_INT, "2", offsetof(struct kw_rule_config, for_intervals), 1, 10000,
-     .desc = "Consecutive anomalous intervals before the alert fires (pending until then)."},
+    {"for", KW_OPT_INT, "1", offsetof(struct kw_rule_config, for_intervals), 1, 10000,
+     .desc = "Consecutive anomalous intervals before the alert fires (pending until then). The default detectors "
+             "are strict enough to fire on the first; 2 or more also ignores one-interval spikes."},
     {"resolve_after", KW_OPT_INT, "3", offsetof(struct kw_rule_config, resolve_after), 1, 10000,
      .desc = "Consecutive normal intervals before a firing alert resolves (hysteresis)."},
     {"critical_severity", KW_OPT_DOUBLE, "80", offsetof(struct kw_rule_config, critical_severity), 0, 100,
@@ -364,19 +365,24 @@ static int parse_inputs(struct kw_config *cfg, const cJSON *root, char *err, siz
     return 0;
 }
 
-/* The default detector for each KPI kind: the one that scored best on the
- * project's labelled accuracy benchmark (make accuracy). */
+/* The default detector for each KPI kind: the one `make accuracy` picks on
+ * the labelled benchmark (best F1; near-ties go to the faster, then the
+ * smaller one). */
 static const char *default_detector_json(int kind)
 {
     switch (kind) {
     case KW_KIND_COUNT:
-        return kw_detector_type_find("poisson") ? "{\"type\":\"poisson\"}" : "{\"type\":\"mad\"}";
+        return "{\"type\":\"poisson\"}";
     case KW_KIND_RATE:
-        return kw_detector_type_find("binomial") ? "{\"type\":\"binomial\"}" : "{\"type\":\"mad\"}";
+        return "{\"type\":\"binomial\"}";
     default:
-        return kw_detector_type_find("mad") ? "{\"type\":\"mad\"}" : "{\"type\":\"threshold\",\"high\":1e300}";
+        return "{\"type\":\"holt_winters\"}";
     }
 }
+
+/* When the kind's default cannot run on this KPI (a daily season does not fit
+ * an interval of 7 minutes or 2 days), the robust median detector can. */
+#define FALLBACK_DETECTOR "{\"type\":\"mad\"}"
 
 static int parse_kpi(struct kw_config *cfg, struct kw_kpi_config *kpi, const cJSON *item, const char *path,
                      char *err, size_t errlen)
@@ -458,6 +464,13 @@ static int parse_kpi(struct kw_config *cfg, struct kw_kpi_config *kpi, const cJS
     };
     char reason[200];
     if (kw_detector_accepts(&kpi->detector, &info, reason, sizeof reason)) {
+        if (fallback) {
+            kw_detector_release(&kpi->detector);
+            cJSON *mad = cJSON_Parse(FALLBACK_DETECTOR);
+            rc = kw_detector_parse(&kpi->detector, mad, p, err, errlen);
+            cJSON_Delete(mad);
+            return rc;
+        }
         snprintf(err, errlen, "%s: %s", p, reason);
         return -1;
     }

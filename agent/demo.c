@@ -56,7 +56,8 @@ static double daily_rhythm(int64_t t_ms)
 }
 
 /* Incidents repeat every simulated day from the second day on, so the demo
- * keeps showing alerts however long it runs. */
+ * keeps showing alerts however long it runs. origin_ms is a UTC midnight, so
+ * start_h is also the UTC hour, when traffic is near its daily peak. */
 static bool in_incident(int64_t t_ms, int64_t origin_ms, double start_h, double hours)
 {
     int64_t since = t_ms - origin_ms;

@@ -92,8 +92,9 @@ static int run_agent(const char *path, bool demo, int64_t seconds, int64_t speed
             .push = in->socket == KW_INPUT_PULL,
             .interval_ms = interval,
             .wall_per_interval_ms = speed_ms,
-            /* Start a simulated day ago, aligned to the interval. */
-            .start_ms = (now - 86400000LL) / interval * interval,
+            /* Start at the UTC midnight before yesterday: incidents and the
+             * daily rhythm then line up the same way whenever the demo runs. */
+            .start_ms = (now - 86400000LL) / 86400000LL * 86400000LL,
             .seed = 42,
         };
         if (in->mode != KW_INPUT_BIND) {

@@ -1,6 +1,9 @@
 #!/usr/bin/env bash
 # accuracy.sh BUILDDIR: run the labelled synthetic accuracy benchmark over every
 # registered detector and print the Markdown tables (also bench/out/accuracy.md).
+# Every run of anomalous verdicts counts as an alarm, which is what the alert
+# engine fires on with its default rule (`for: 1`); `det_accuracy -f N` scores
+# a stricter rule. The last line names the default detector per KPI kind.
 # Builds nothing: `make accuracy` builds $(BENCH_BINS) first.
 set -euo pipefail
 

@@ -93,6 +93,7 @@ static const char *const dist_names[] = {"binomial", "beta_binomial", "auto", NU
 
 struct binomial_config {
     double alpha;
+    double incident_weight;
     double p_value;
     int distribution;
     int min_points;
@@ -127,6 +128,9 @@ struct moments {
 static const struct kw_option binomial_options[] = {
     {"alpha", KW_OPT_DOUBLE, "0.05", offsetof(struct binomial_config, alpha), 0.0001, 1,
      .desc = "Weight of each new interval in the learned rate (0.05 = about 40 intervals)."},
+    {"incident_weight", KW_OPT_DOUBLE, "0.1", offsetof(struct binomial_config, incident_weight), 0, 1,
+     .desc = "An anomalous interval (or one more than 3 sd out) is learned with this fraction of alpha, so an incident neither "
+             "resolves itself by raising the baseline nor leaves a false dip behind; 1 = learn as usual."},
     {"p_value", KW_OPT_DOUBLE, "1e-4", offsetof(struct binomial_config, p_value), 1e-15, 0.1,
      .desc = "Alert when the tail probability of the observed events is below this (each side)."},
     {"distribution", KW_OPT_ENUM, "auto", offsetof(struct binomial_config, distribution), KW_NORANGE,
@@ -382,6 +386,7 @@ static void binomial_update(void *state, const void *cfg, const struct kw_series
     unsigned n = (unsigned)nd, k = (unsigned)kd;
     double p0 = (s->events + 0.5) / (s->trials + 1);
     double learn = kd;
+    bool incident = false;
     if (s->n >= c->min_points) {
         double rho = c->distribution != DIST_BINOMIAL && n > 1 ? dispersion(s, c) : 0;
         if (c->distribution == DIST_AUTO && n > 1) {
@@ -430,25 +435,33 @@ static void binomial_update(void *state, const void *cfg, const struct kw_series
         out->score = up ? kw_neglog10(p) : -kw_neglog10(p);
         out->anomaly_score = kw_squash(kw_neglog10(p), kw_neglog10(c->p_value));
         learn = kd < lo ? lo : (kd > hi ? hi : kd);
+        /* Anomalous, or more than 3 sd out: part of an incident, learned only
+         * slowly. Moments, not the p-value, decide, so the pre-screened and
+         * the exact path learn the same. */
+        incident = out->anomalous || fabs(kd - mo.mean) > 3 * mo.sd;
     }
-    double keep = 1 - c->alpha;
+    double keep = 1 - c->alpha, weight = 1;
+    if (incident) {
+        weight = c->incident_weight;
+        keep = 1 - c->alpha * weight;
+    }
     if (out->anomalous) {
         /* An incident is learned at its bound and with at most the average
          * interval's trials, so one huge interval cannot pull p0. */
-        double avg_n = s->trials * c->alpha / (1 - pow(keep, s->n));
+        double avg_n = s->trials * c->alpha / (1 - pow(1 - c->alpha, s->n));
         if (nd > avg_n) {
             learn *= avg_n / nd;
             nd = avg_n;
         }
     }
-    if (s->n >= 1) {
+    if (s->n >= 1 && !incident) { /* incidents are not the rate's normal spread */
         double e = (learn - nd * p0) * (learn - nd * p0) / (nd * p0 * (1 - p0));
         s->disp_e = keep * s->disp_e + e;
         s->disp_w = keep * s->disp_w + 1;
         s->disp_n = keep * s->disp_n + (nd - 1);
     }
-    s->events = keep * s->events + learn;
-    s->trials = keep * s->trials + nd;
+    s->events = keep * s->events + weight * learn;
+    s->trials = keep * s->trials + weight * nd;
     s->n += 1;
 }
 

@@ -69,6 +69,7 @@ static const char *const dist_names[] = {"poisson", "negative_binomial", NULL};
 
 struct poisson_config {
     double alpha;
+    double incident_weight;
     double p_value;
     int distribution;
     int min_points;
@@ -94,6 +95,9 @@ struct count_model {
 static const struct kw_option poisson_options[] = {
     {"alpha", KW_OPT_DOUBLE, "0.05", offsetof(struct poisson_config, alpha), 0.0001, 1,
      .desc = "Weight of each new interval in the learned rate (0.05 = about 40 intervals)."},
+    {"incident_weight", KW_OPT_DOUBLE, "0.1", offsetof(struct poisson_config, incident_weight), 0, 1,
+     .desc = "An anomalous interval (or one more than 3 sd out) is learned with this fraction of alpha, so an incident neither "
+             "resolves itself by raising the baseline nor leaves a false dip behind; 1 = learn as usual."},
     {"p_value", KW_OPT_DOUBLE, "1e-5", offsetof(struct poisson_config, p_value), 1e-15, 0.1,
      .desc = "Alert when the tail probability of the observed count is below this (each side); "
              "1e-5 keeps quiet daily-varying counts at about 0.1 false alarms per 1,000 intervals."},
@@ -292,6 +296,7 @@ static void poisson_update(void *state, const void *cfg, const struct kw_series_
         return; /* missing or impossible count: nothing learned */
     x = x < KMAX ? round(x) : KMAX;
     double learn = x;
+    bool incident = false;
     if (s->n >= c->min_points) {
         struct count_model m;
         fit_model(s, c, &m);
@@ -315,9 +320,15 @@ static void poisson_update(void *state, const void *cfg, const struct kw_series_
         out->score = up ? kw_neglog10(p) : -kw_neglog10(p);
         out->anomaly_score = kw_squash(kw_neglog10(p), kw_neglog10(c->p_value));
         learn = x < lo ? lo : (x > hi ? hi : x);
+        /* Anomalous, or more than 3 sd out: part of an incident, learned only
+         * slowly. Moments, not the p-value, decide, so the pre-screened and
+         * the exact path learn the same. */
+        incident = out->anomalous || fabs(x - m.mu) > 3 * m.sd;
     }
     s->n += 1;
     double a = 1.0 / s->n > c->alpha ? 1.0 / s->n : c->alpha;
+    if (incident)
+        a *= c->incident_weight;
     double d = learn - s->mean;
     s->mean += a * d;
     s->var = (1 - a) * (s->var + a * d * d);

@@ -25,7 +25,8 @@ Test(config, minimal_config_gets_defaults, .init = quiet)
     cr_assert_eq(cfg.nkpis, 1);
     cr_assert_eq(cfg.kpis[0].interval_ms, 300000, "interval defaults to 5m");
     cr_assert_eq(cfg.kpis[0].kind, KW_KIND_COUNT, "sum is a count");
-    cr_assert_eq(cfg.kpis[0].alert.for_intervals, 2);
+    cr_assert_eq(cfg.kpis[0].alert.for_intervals, 1);
+    cr_assert_str_eq(cfg.kpis[0].detector.type->name, "poisson", "counts default to poisson");
     cr_assert_eq(cfg.ingest.max_labels, 16);
     cr_assert_eq(cfg.nreceivers, 1, "a console receiver is added when none is configured");
     cr_assert_str_eq(cfg.receivers[0].type->name, "console");
@@ -40,6 +41,7 @@ Test(config, full_config_parses, .init = quiet)
     cr_assert_eq(rc, 0, "%s", err);
     cr_assert_eq(cfg.ninputs, 1);
     cr_assert_eq(cfg.kpis[1].kind, KW_KIND_RATE);
+    cr_assert_str_eq(cfg.kpis[1].detector.type->name, "binomial", "rates default to binomial");
     cr_assert_str_eq(cfg.kpis[1].denominator, "journey_step_entries");
     kw_config_release(&cfg);
 }
@@ -123,6 +125,25 @@ Test(config, environment_substitution, .init = quiet)
     cr_assert_eq(kw_config_parse(&cfg, text, "t.json", err, sizeof err), 0, "%s", err);
     cr_assert_str_eq(cfg.kpis[0].description, "Checkout complaints (all)");
     kw_config_release(&cfg);
+}
+
+Test(config, continuous_default_falls_back_when_the_season_does_not_fit, .init = quiet)
+{
+    struct kw_config cfg;
+    char err[KW_ERR_LEN];
+    cr_assert_eq(kw_config_parse(&cfg, "{\"kpis\":[{\"name\":\"a\",\"metric\":\"m\",\"aggregation\":\"mean\",\"interval\":\"5m\"},"
+                                 "{\"name\":\"b\",\"metric\":\"m\",\"aggregation\":\"mean\",\"interval\":\"7m\"}]}",
+                                 "t.json", err, sizeof err),
+                 0, "%s", err);
+    cr_assert_str_eq(cfg.kpis[0].detector.type->name, "holt_winters");
+    cr_assert_str_eq(cfg.kpis[1].detector.type->name, "mad", "a 1d season does not divide into 7m intervals");
+    kw_config_release(&cfg);
+    /* an explicit detector that cannot run is an error, not a silent swap */
+    cr_assert_eq(kw_config_parse(&cfg, "{\"kpis\":[{\"name\":\"b\",\"metric\":\"m\",\"aggregation\":\"mean\",\"interval\":\"7m\","
+                                 "\"detector\":{\"type\":\"holt_winters\"}}]}",
+                                 "t.json", err, sizeof err),
+                 -1);
+    cr_assert(strstr(err, "kpis[0].detector:") != NULL, "%s", err);
 }
 
 Test(config, native_interval, .init = quiet)

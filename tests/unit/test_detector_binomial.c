@@ -440,3 +440,34 @@ Test(detector_binomial, accepts_only_ratio_kpis)
     cr_assert_eq(kw_detector_accepts(&r.det, &ratio, err, sizeof err), 0);
     rig_release(&r);
 }
+
+/* A 3-hour payment outage (36 intervals, 6% -> 35% drop-off at n = 1500)
+ * must stay anomalous to its end and the return to 6% must not alarm.
+ * Learned at full weight, the baseline drifts to ~10% and the return to 6%
+ * reads as a dip for an hour. */
+static void outage_run(const char *cfg, int *anomalous_in, int *anomalous_after)
+{
+    struct rig r;
+    rig_init(&r, cfg);
+    gsl_rng *rng = gsl_rng_alloc(gsl_rng_mt19937);
+    gsl_rng_set(rng, 22);
+    for (int i = 0; i < 300; i++)
+        rig_feed(&r, gsl_ran_binomial(rng, 0.06, 1500), 1500);
+    *anomalous_in = *anomalous_after = 0;
+    for (int i = 0; i < 36; i++)
+        *anomalous_in += rig_feed(&r, gsl_ran_binomial(rng, 0.35, 1500), 1500).anomalous;
+    for (int i = 0; i < 12; i++)
+        *anomalous_after += rig_feed(&r, gsl_ran_binomial(rng, 0.06, 1500), 1500).anomalous;
+    gsl_rng_free(rng);
+    rig_release(&r);
+}
+
+Test(detector_binomial, incident_does_not_teach_the_baseline)
+{
+    int in, after;
+    outage_run("{\"type\":\"binomial\"}", &in, &after);
+    cr_assert_eq(in, 36, "every outage interval alerts (%d of 36)", in);
+    cr_assert_eq(after, 0, "no false dip after the outage (%d)", after);
+    outage_run("{\"type\":\"binomial\",\"incident_weight\":1}", &in, &after);
+    cr_assert_gt(after, 0, "learning at full weight leaves a false dip (in %d, after %d)", in, after);
+}

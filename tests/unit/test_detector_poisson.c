@@ -428,3 +428,35 @@ Test(detector_poisson, prescreen_matches_exact_flags)
     cr_assert_gt(screened, total / 5, "pre-screen used on %ld of %ld", screened, total);
     gsl_rng_free(rng);
 }
+
+/* An 18-interval incident (5x the usual 6 complaints) must stay anomalous to
+ * its end, and the return to normal must not look like a dip. With the
+ * incident learned at full weight (incident_weight 1) the baseline climbs
+ * until the incident "resolves" itself half-way and the drop back alarms. */
+static void incident_run(const char *cfg, int *anomalous_in, int *anomalous_after)
+{
+    struct rig r;
+    rig_init(&r, cfg);
+    gsl_rng *rng = gsl_rng_alloc(gsl_rng_mt19937);
+    gsl_rng_set(rng, 21);
+    for (int i = 0; i < 300; i++)
+        rig_feed(&r, gsl_ran_poisson(rng, 6));
+    *anomalous_in = *anomalous_after = 0;
+    for (int i = 0; i < 18; i++)
+        *anomalous_in += rig_feed(&r, gsl_ran_poisson(rng, 30)).anomalous;
+    for (int i = 0; i < 12; i++)
+        *anomalous_after += rig_feed(&r, gsl_ran_poisson(rng, 6)).anomalous;
+    gsl_rng_free(rng);
+    rig_release(&r);
+}
+
+Test(detector_poisson, incident_does_not_teach_the_baseline)
+{
+    int in, after;
+    incident_run("{\"type\":\"poisson\"}", &in, &after);
+    /* a draw of 20 from Poisson(30) is only p ~ 1e-5 against 6: allow one */
+    cr_assert_geq(in, 17, "the incident keeps alerting (%d of 18)", in);
+    cr_assert_eq(after, 0, "no dip after the incident (%d)", after);
+    incident_run("{\"type\":\"poisson\",\"incident_weight\":1}", &in, &after);
+    cr_assert(in < 17 || after > 0, "learning at full weight should spoil the incident (in %d, after %d)", in, after);
+}

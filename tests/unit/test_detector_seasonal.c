@@ -187,9 +187,14 @@ Test(detector_seasonal, count_floor_is_poisson_sd, .fini = teardown)
     struct kw_verdict v = feed(4 * 24, 9);
     cr_assert_float_eq(v.score, 2.5, 1e-12);
     cr_assert_not(v.anomalous);
+    /* 12 is z = 4 by the floored normal approximation, but the exact
+     * Poisson tail P(X >= 12 | 4) = 9.2e-4 is z = 3.12 (python3, math
+     * module): not anomalous at 3.5. 16 has P = 4.9e-6, z = 4.42. */
     v = feed(4 * 24 + 1, 12);
-    cr_assert_float_eq(v.score, 4, 1e-12);
-    cr_assert(v.anomalous);
+    cr_assert_float_eq(v.score, 3.12, 0.01);
+    cr_assert_not(v.anomalous);
+    v = feed(4 * 24 + 2, 16);
+    cr_assert(v.anomalous, "z %g", v.score);
     info.is_count = false;
 }
 
@@ -384,11 +389,13 @@ Test(detector_seasonal, ratio_floor_is_binomial_sd, .fini = teardown)
     }
     cr_assert_gt(ready, 288 * 18);
     cr_assert_leq(alarms, 1, "%d false alarms in %d verdicts", alarms, ready);
-    /* 12:00-14:00 on day 22, at the busy part of the day */
+    /* 12:00-14:00 on day 22, at the busy part of the day. With 3..20 trials
+     * an interval is judged by its exact binomial tail, so the jump must be
+     * one that a handful of trials can prove: 10% -> 80%. */
     for (; t < 288 * 21 + 144; t++)
         feed_rate(&st, t, rng, 0.10);
     for (; t < 288 * 21 + 168; t++)
-        caught += feed_rate(&st, t, rng, 0.50).anomalous;
+        caught += feed_rate(&st, t, rng, 0.80).anomalous;
     cr_assert_geq(caught, 1, "the rate jump was missed");
     gsl_rng_free(rng);
     info.is_ratio = false;
@@ -431,4 +438,47 @@ Test(detector_seasonal, ratio_round_trip_through_text_is_bit_identical, .fini = 
     gsl_rng_free(rng);
     info.is_ratio = false;
     info.interval_ms = HOUR;
+}
+
+/* Counts: a slot median of 2 with no noise elsewhere floors the spread at
+ * sqrt(2), so 12 is z = 7.07 by the normal approximation; the exact Poisson
+ * tail P(X >= 12 | 2) = 1.36e-6 is only z = 4.69 (python3: 1 - sum of
+ * exp(-2) 2^k / k! for k < 12), under the default threshold 5. 16 has
+ * P = 4.8e-10, z = 6.1: anomalous. */
+Test(detector_seasonal, counts_use_the_exact_poisson_tail, .fini = teardown)
+{
+    info = (struct kw_series_info){.interval_ms = HOUR, .is_count = true};
+    setup_json("{\"type\":\"seasonal\"}");
+    for (int64_t h = 0; h < 24 * 10; h++)
+        feed(h, 2);
+    struct kw_verdict v = feed(24 * 10, 12);
+    cr_assert(v.ready);
+    cr_assert_not(v.anomalous, "z %g", v.score);
+    cr_assert_float_eq(v.score, 4.69, 0.01);
+    v = feed(24 * 10 + 1, 16);
+    cr_assert(v.anomalous, "z %g", v.score);
+    info = (struct kw_series_info){.interval_ms = HOUR};
+}
+
+/* Rates: 1 drop-off in 120 per hour for 10 days (p = 0.83%). 7 of 120 is
+ * z = 6.9 by the binomial sd, but P(X >= 7 | 120, 1/120) = 7.3e-5 is z = 3.8:
+ * not anomalous. 15 of 120 (P = 1.3e-13) is. */
+Test(detector_seasonal, rare_rates_use_the_exact_binomial_tail, .fini = teardown)
+{
+    info = (struct kw_series_info){.interval_ms = HOUR, .is_ratio = true};
+    setup_json("{\"type\":\"seasonal\"}");
+    struct kw_verdict v;
+    for (int64_t h = 0; h < 24 * 10; h++) {
+        struct kw_sample in = {.ts_ms = h * HOUR, .value = 1.0 / 120, .numerator = 1, .denominator = 120};
+        kw_detector_update(&st, &det, &info, &in, &v);
+    }
+    struct kw_sample seven = {.ts_ms = 240 * HOUR, .value = 7.0 / 120, .numerator = 7, .denominator = 120};
+    kw_detector_update(&st, &det, &info, &seven, &v);
+    cr_assert(v.ready);
+    cr_assert_not(v.anomalous, "z %g", v.score);
+    cr_assert_lt(v.score, 5);
+    struct kw_sample fifteen = {.ts_ms = 241 * HOUR, .value = 15.0 / 120, .numerator = 15, .denominator = 120};
+    kw_detector_update(&st, &det, &info, &fifteen, &v);
+    cr_assert(v.anomalous, "z %g", v.score);
+    info = (struct kw_series_info){.interval_ms = HOUR};
 }
