@@ -112,7 +112,7 @@ test: deps
 	@bash tests/run-all.sh
 
 # One suite in one build directory (used by tests/run-all.sh).
-test-plain: $(BIN) $(BUILDDIR)/unit-tests $(BUILDDIR)/integration-tests
+test-plain: $(BIN) $(BUILDDIR)/unit-tests $(BUILDDIR)/integration-tests $(BUILDDIR)/bench/det_accuracy
 
 demo: deps
 	@$(MAKE) --no-print-directory all

@@ -131,8 +131,8 @@ static const struct kw_option binomial_options[] = {
     {"incident_weight", KW_OPT_DOUBLE, "0.1", offsetof(struct binomial_config, incident_weight), 0, 1,
      .desc = "An anomalous interval (or one more than 3 sd out) is learned with this fraction of alpha, so an incident neither "
              "resolves itself by raising the baseline nor leaves a false dip behind; 1 = learn as usual."},
-    {"p_value", KW_OPT_DOUBLE, "1e-4", offsetof(struct binomial_config, p_value), 1e-15, 0.1,
-     .desc = "Alert when the tail probability of the observed events is below this (each side)."},
+    {"p_value", KW_OPT_DOUBLE, "1e-5", offsetof(struct binomial_config, p_value), 1e-15, 0.1,
+     .desc = "Alert when the tail probability of the observed events is below this (each side); 1e-5 scored best on the labelled benchmark, 1e-4 catches more small-denominator jumps at ~5x the false alarms."},
     {"distribution", KW_OPT_ENUM, "auto", offsetof(struct binomial_config, distribution), KW_NORANGE,
      .choices = dist_names,
      .desc = "binomial; beta_binomial when the rate varies between intervals more than chance; auto = "

@@ -68,6 +68,8 @@ if build build; then
     criterion_suite unit build/unit-tests
     note "integration tests (real binary, real ZeroMQ)"
     KPIWATCH_BIN=build/kpiwatch criterion_suite integration build/integration-tests
+    note "default detectors are the benchmark's best"
+    check defaults-match-benchmark bash tests/defaults-match-benchmark.sh build
 fi
 
 note "sanitizers: ASan + UBSan"
