@@ -165,3 +165,25 @@ Test(cli, example_configs_are_valid, .timeout = 60)
     }
     globfree(&g);
 }
+
+/* The README's example configuration is a working config. */
+Test(cli, readme_example_config_is_valid, .timeout = 30)
+{
+    char *readme = read_file("README.md");
+    const char *start = strstr(readme, "```json\n{\n  \"agent\":");
+    cr_assert_not_null(start, "README has no example config");
+    start += strlen("```json\n");
+    const char *end = strstr(start, "```");
+    cr_assert_not_null(end);
+    const char *path = "/tmp/kpiwatch-readme-example.json";
+    FILE *f = fopen(path, "w");
+    fwrite(start, 1, (size_t)(end - start), f);
+    fclose(f);
+    char cmd[256], *out;
+    snprintf(cmd, sizeof cmd, "%s check-config %s", harness_binary(), path);
+    int rc = run_capture(cmd, &out);
+    cr_assert_eq(rc, 0, "%s", out);
+    free(out);
+    free(readme);
+    remove(path);
+}
