@@ -155,10 +155,10 @@ void kw_agent_log_stats(const struct kw_agent *ag)
                                  kw_reject_name((enum kw_reject)r), (unsigned long long)p->ingest.rejected[r]);
     }
     kw_info("stats",
-            "messages=%llu points_accepted=%llu points_rejected=%llu series=%zu intervals=%llu anomalies=%llu "
+            "messages=%llu points_accepted=%llu points_rejected=%llu points_unwatched=%llu series=%zu intervals=%llu anomalies=%llu "
             "alerts_fired=%llu alerts_resolved=%llu firing=%zu sends=%llu send_failures=%llu reloads=%llu%s%s",
             (unsigned long long)p->ingest.messages, (unsigned long long)p->ingest.points_accepted,
-            (unsigned long long)rejected, p->table.count, (unsigned long long)p->stats.intervals_closed,
+            (unsigned long long)rejected, (unsigned long long)p->stats.points_unwatched, p->table.count, (unsigned long long)p->stats.intervals_closed,
             (unsigned long long)p->stats.anomalies, (unsigned long long)p->stats.alerts_fired,
             (unsigned long long)p->stats.alerts_resolved, kw_pipeline_firing(p),
             (unsigned long long)ag->dispatcher.stats.sent, (unsigned long long)ag->dispatcher.stats.failed,

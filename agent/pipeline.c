@@ -335,6 +335,8 @@ int kw_pipeline_point(void *ctx, const struct kw_point *pt, enum kw_reject *why)
     }
     if (pt->ts_ms > p->event_clock_ms)
         p->event_clock_ms = pt->ts_ms;
+    if (!used && !refused)
+        p->stats.points_unwatched++;
     /* Accepted when at least one KPI took it; a point no KPI watches is fine. */
     return (refused && !used) ? -1 : 0;
 }

@@ -28,6 +28,7 @@ struct kw_pipeline_stats {
     uint64_t alerts_fired;
     uint64_t alerts_resolved;
     uint64_t alerts_repeated;
+    uint64_t points_unwatched;  /* valid points whose metric no KPI uses (a typo shows up here) */
 };
 
 struct kw_pipeline {

@@ -185,6 +185,7 @@ Test(agent, malformed_flood_is_counted_and_survived, .fini = fini, .timeout = 90
     sscanf(a, "points_accepted=%lu", &accepted);
     cr_assert_eq(rejected, (unsigned long)rounds * 9 + 1, "every bad message counted once: %s", stats);
     cr_assert_eq(accepted, 40 * 2 + 2, "all valid points accepted: %s", stats);
+    cr_assert(strstr(stats, "points_unwatched=2 ") != NULL, "the two clock points match no KPI: %s", stats);
     const char *reasons[] = {"malformed_json=500", "non_finite_value=500", "unknown_field=250", "invalid_utf8=250",
                              "bad_timestamp=250", "label_too_long=250", "late=250", "oversized_message=1"};
     for (size_t i = 0; i < sizeof reasons / sizeof reasons[0]; i++)
