@@ -141,13 +141,14 @@ install: $(BIN)
 	install -m 0644 conf/examples/*.json $(DESTDIR)$(DATADIR)/kpiwatch/examples/
 	install -d $(DESTDIR)$(PREFIX)/lib/systemd/system
 	install -m 0644 packaging/systemd/kpiwatch.service $(DESTDIR)$(PREFIX)/lib/systemd/system/kpiwatch.service
-	install -d $(DESTDIR)$(MANDIR)/man1
+	install -d $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(DATADIR)/doc/kpiwatch
 	install -m 0644 packaging/man/kpiwatch.1 $(DESTDIR)$(MANDIR)/man1/kpiwatch.1
+	install -m 0644 README.md $(DESTDIR)$(DATADIR)/doc/kpiwatch/README.md
 
 uninstall:
 	rm -f $(DESTDIR)$(BINDIR)/kpiwatch $(DESTDIR)$(PREFIX)/lib/systemd/system/kpiwatch.service \
 	      $(DESTDIR)$(MANDIR)/man1/kpiwatch.1
-	rm -rf $(DESTDIR)$(DATADIR)/kpiwatch
+	rm -rf $(DESTDIR)$(DATADIR)/kpiwatch $(DESTDIR)$(DATADIR)/doc/kpiwatch
 
 clean:
 	rm -rf build build-* kpiwatch
