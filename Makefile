@@ -140,7 +140,7 @@ install: $(BIN)
 	install -m 0644 conf/kpiwatch.json $(DESTDIR)$(SYSCONFDIR)/kpiwatch/kpiwatch.json
 	install -m 0644 conf/examples/*.json $(DESTDIR)$(DATADIR)/kpiwatch/examples/
 	install -d $(DESTDIR)$(PREFIX)/lib/systemd/system
-	install -m 0644 packaging/systemd/kpiwatch.service $(DESTDIR)$(PREFIX)/lib/systemd/system/kpiwatch.service
+	sed 's|/usr/local/bin|$(BINDIR)|g' packaging/systemd/kpiwatch.service > $(DESTDIR)$(PREFIX)/lib/systemd/system/kpiwatch.service
 	install -d $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(DATADIR)/doc/kpiwatch
 	install -m 0644 packaging/man/kpiwatch.1 $(DESTDIR)$(MANDIR)/man1/kpiwatch.1
 	install -m 0644 README.md $(DESTDIR)$(DATADIR)/doc/kpiwatch/README.md
