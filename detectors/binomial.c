@@ -204,52 +204,24 @@ static double model_Q(const struct rate_model *m, unsigned k)
 
 /* upper_side: P(X > k) < level; else P(X <= k) >= level. Both go from
  * false to true as k grows, and hold at k = n. */
-static bool bound_reached(const struct rate_model *m, unsigned k, double level, bool upper_side)
+struct bound_query {
+    const struct rate_model *m;
+    double level;
+    bool upper_side;
+};
+
+static bool bound_reached(unsigned k, const void *ctx)
 {
-    return upper_side ? model_Q(m, k) < level : model_P(m, k) >= level;
+    const struct bound_query *q = ctx;
+    return q->upper_side ? model_Q(q->m, k) < q->level : model_P(q->m, k) >= q->level;
 }
 
-/* Smallest k in [0, n] where bound_reached holds. Gallops from the guess,
- * then bisects: O(log |answer - guess|) cdf calls. */
+/* Smallest k in [0, n] where bound_reached holds (kw_first_reached:
+ * O(log |answer - guess|) cdf calls). */
 static unsigned first_reached(const struct rate_model *m, double level, bool upper_side, double guess)
 {
-    unsigned n = m->n;
-    unsigned g = !(guess > 0) ? 0 : (guess >= n ? n : (unsigned)guess);
-    unsigned lo, hi;
-    uint64_t step = 1;
-    if (g == n || bound_reached(m, g, level, upper_side)) {
-        hi = g;
-        for (;;) {
-            if (hi == 0)
-                return 0;
-            unsigned c = hi > step ? (unsigned)(hi - step) : 0;
-            if (!bound_reached(m, c, level, upper_side)) {
-                lo = c;
-                break;
-            }
-            hi = c;
-            step *= 2;
-        }
-    } else {
-        lo = g;
-        for (;;) {
-            unsigned c = n - lo > step ? (unsigned)(lo + step) : n;
-            if (c == n || bound_reached(m, c, level, upper_side)) {
-                hi = c;
-                break;
-            }
-            lo = c;
-            step *= 2;
-        }
-    }
-    while (hi - lo > 1) {
-        unsigned mid = lo + (hi - lo) / 2;
-        if (bound_reached(m, mid, level, upper_side))
-            hi = mid;
-        else
-            lo = mid;
-    }
-    return hi;
+    struct bound_query q = {m, level, upper_side};
+    return kw_first_reached(m->n, guess, bound_reached, &q);
 }
 
 /* Exact beta-binomial tails and bounds for small n, O(n). The pmf at 0 is
@@ -300,19 +272,6 @@ static double dispersion(const struct binomial_state *s, const struct binomial_c
     return rho < 0 ? 0 : (rho > 0.999 ? 0.999 : rho);
 }
 
-/* Second-order Cornish-Fisher: the standard-score quantile at normal
- * quantile z, for skewness g and excess kurtosis e ... */
-static double cf_quantile(double z, double g, double e)
-{
-    return z + g * (z * z - 1) / 6 + e * (z * z * z - 3 * z) / 24 - g * g * (2 * z * z * z - 5 * z) / 36;
-}
-
-/* ... and its inverse: the normal quantile of standard score w. */
-static double cf_normal(double w, double g, double e)
-{
-    return w - g * (w * w - 1) / 6 - e * (w * w * w - 3 * w) / 24 + g * g * (4 * w * w * w - 7 * w) / 36;
-}
-
 /* Moments of Binomial(n, p) (rho = 0), BetaBinomial(n, p theta,
  * (1 - p) theta) with theta = 1 / rho - 1 (n <= BB_EXACT_MAX), or n times
  * the matched Beta of the large-n path. */
@@ -353,13 +312,13 @@ static bool screen(const struct moments *m, const struct binomial_config *c, dou
     double cf_shift = g * (zc * zc - 1) / 6 + fabs(m->kurt) * (zc * zc * zc - 3 * zc) / 24;
     if (!(g <= SCREEN_MAX_SKEW && cf_shift <= SCREEN_MAX_CF) || !(m->sd > 0))
         return false;
-    double q_up = cf_quantile(c->z, m->skew, m->kurt), q_down = cf_quantile(-c->z, m->skew, m->kurt);
+    double q_up = kw_cf_quantile(c->z, m->skew, m->kurt), q_down = kw_cf_quantile(-c->z, m->skew, m->kurt);
     double margin = SCREEN_MARGIN + SCREEN_SKEW * g;
     double z_up = (k - 0.5 - m->mean) / m->sd, z_down = (k + 0.5 - m->mean) / m->sd;
     if (!(z_up < fmin(q_up - margin, SCREEN_ZMAX) && z_down > fmax(q_down + margin, -SCREEN_ZMAX)))
         return false;
-    double p_up = k <= 0 ? 1.0 : gsl_cdf_ugaussian_Q(cf_normal(z_up, m->skew, m->kurt));
-    double p_down = k >= n ? 1.0 : gsl_cdf_ugaussian_P(cf_normal(z_down, m->skew, m->kurt));
+    double p_up = k <= 0 ? 1.0 : gsl_cdf_ugaussian_Q(kw_cf_normal(z_up, m->skew, m->kurt));
+    double p_down = k >= n ? 1.0 : gsl_cdf_ugaussian_P(kw_cf_normal(z_down, m->skew, m->kurt));
     *up = p_up < p_down;
     *p = fmax(*up ? p_up : p_down, c->p_value * 1.0000001); /* never reads as an alarm */
     *hi = fmax(fmin(floor(m->mean + 0.5 + m->sd * q_up), n), k);

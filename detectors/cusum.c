@@ -56,10 +56,6 @@
  *    2.0), a 1-sd shift found after ~13 intervals (h = 5: ~10).
  *  - Gaps (NAN) change nothing; the sums carry over the gap. */
 
-/* sigma floor relative to |mu|, so a flat baseline gives finite sums. */
-#define FLAT_REL 1e-12
-#define FLAT_ABS 1e-12
-
 struct cusum_config {
     double k;
     double h;
@@ -130,12 +126,6 @@ static double clamp(double x, double lo, double hi)
     return x < lo ? lo : (x > hi ? hi : x);
 }
 
-static double floored(double sd, double center)
-{
-    double f = FLAT_REL * fabs(center) + FLAT_ABS;
-    return sd > f ? sd : f;
-}
-
 static void start_alarm(struct cusum_state *s, int side, double z)
 {
     s->side = side;
@@ -181,10 +171,9 @@ static void cusum_update(void *state, const void *cfg, const struct kw_series_in
         return; /* missing interval: sums and baseline carry over */
     bool fixed_mu = !isnan(c->target), fixed_sd = !isnan(c->sigma);
     bool ready = (fixed_mu && fixed_sd) || s->n >= c->min_points;
-    double learned_sd = floored(sqrt(s->var), s->mu);
     if (ready) {
         double mu = fixed_mu ? c->target : s->mu;
-        double sig = fixed_sd ? floored(c->sigma, mu) : floored(sqrt(s->var), mu);
+        double sig = fixed_sd ? kw_sd_floor(c->sigma, mu) : kw_sd_floor(sqrt(s->var), mu);
         double z = (x - mu) / sig;
         double zc = c->clip > 0 ? clamp(z, -c->clip, c->clip) : z;
         out->ready = true;
@@ -226,12 +215,7 @@ static void cusum_update(void *state, const void *cfg, const struct kw_series_in
     }
     if ((fixed_mu && fixed_sd) || out->anomalous)
         return;
-    double xb = ready && c->clip > 0 ? clamp(x, s->mu - c->clip * learned_sd, s->mu + c->clip * learned_sd) : x;
-    s->n += 1;
-    double a = 1.0 / s->n > c->baseline_alpha ? 1.0 / s->n : c->baseline_alpha;
-    double d = xb - s->mu;
-    s->mu += a * d;
-    s->var = (1 - a) * (s->var + a * d * d);
+    kw_ew_learn(&s->n, &s->mu, &s->var, x, c->baseline_alpha, ready ? c->clip : 0);
 }
 
 static cJSON *cusum_save(const void *state, const void *cfg)

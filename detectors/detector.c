@@ -248,3 +248,74 @@ int kw_json_read_doubles(const cJSON *json, double *v, size_t n)
     }
     return 0;
 }
+
+unsigned kw_first_reached(unsigned max, double guess, bool (*reached)(unsigned k, const void *ctx),
+                          const void *ctx)
+{
+    unsigned g = !(guess > 0) ? 0 : (guess >= max ? max : (unsigned)guess);
+    unsigned lo, hi;
+    uint64_t step = 1; /* 64 bits: doubling must not wrap before the clamps below */
+    if (g == max || reached(g, ctx)) {
+        hi = g;
+        for (;;) {
+            if (hi == 0)
+                return 0;
+            unsigned c = hi > step ? (unsigned)(hi - step) : 0;
+            if (!reached(c, ctx)) {
+                lo = c;
+                break;
+            }
+            hi = c;
+            step *= 2;
+        }
+    } else {
+        lo = g;
+        for (;;) {
+            unsigned c = max - lo > step ? (unsigned)(lo + step) : max;
+            if (c == max || reached(c, ctx)) {
+                hi = c;
+                break;
+            }
+            lo = c;
+            step *= 2;
+        }
+    }
+    while (hi - lo > 1) {
+        unsigned mid = lo + (hi - lo) / 2;
+        if (reached(mid, ctx))
+            hi = mid;
+        else
+            lo = mid;
+    }
+    return hi;
+}
+
+double kw_cf_quantile(double z, double g, double e)
+{
+    return z + g * (z * z - 1) / 6 + e * (z * z * z - 3 * z) / 24 - g * g * (2 * z * z * z - 5 * z) / 36;
+}
+
+double kw_cf_normal(double w, double g, double e)
+{
+    return w - g * (w * w - 1) / 6 - e * (w * w * w - 3 * w) / 24 + g * g * (4 * w * w * w - 7 * w) / 36;
+}
+
+double kw_sd_floor(double sd, double center)
+{
+    double f = 1e-12 * fabs(center) + 1e-12;
+    return sd > f ? sd : f;
+}
+
+void kw_ew_learn(double *n, double *mu, double *var, double x, double alpha, double clip)
+{
+    if (clip > 0) {
+        double sd = kw_sd_floor(sqrt(*var), *mu);
+        double lo = *mu - clip * sd, hi = *mu + clip * sd;
+        x = x < lo ? lo : (x > hi ? hi : x);
+    }
+    *n += 1;
+    double a = 1.0 / *n > alpha ? 1.0 / *n : alpha;
+    double d = x - *mu;
+    *mu += a * d;
+    *var = (1 - a) * (*var + a * d * d);
+}

@@ -153,4 +153,27 @@ cJSON *kw_json_doubles(const double *v, size_t n);
 /* Returns 0 when json is an array of exactly n numbers/nulls, -1 otherwise. */
 int kw_json_read_doubles(const cJSON *json, double *v, size_t n);
 
+/* The smallest k in [0, max] where reached(k, ctx) holds, for a predicate
+ * that goes from false to true as k grows; max counts as reached without a
+ * call. Gallops from guess (clamped to [0, max]; NAN = 0), then bisects:
+ * O(log |answer - guess|) calls. Used to turn a tail probability into a
+ * value bound. */
+unsigned kw_first_reached(unsigned max, double guess, bool (*reached)(unsigned k, const void *ctx),
+                          const void *ctx);
+/* Second-order Cornish-Fisher: the standard-score quantile at normal
+ * quantile z, for skewness g and excess kurtosis e ... */
+double kw_cf_quantile(double z, double g, double e);
+/* ... and its inverse: the normal quantile of standard score w. */
+double kw_cf_normal(double w, double g, double e);
+
+/* sd, floored at 1e-12 (|center| + 1), so a flat baseline still gives
+ * finite scores and any real change from it stands out. */
+double kw_sd_floor(double sd, double center);
+/* Learn x into an exponentially weighted mean and variance (*n values so
+ * far) with weight a = max(alpha, 1/n), so the first values get their plain
+ * mean and 1/n variance:  d = x - mu;  mu += a d;  var = (1 - a)(var + a d^2).
+ * With clip > 0, x is first clamped to mu -+ clip sd (sd as kw_sd_floor of
+ * the baseline before x), so one outlier cannot drag the baseline. */
+void kw_ew_learn(double *n, double *mu, double *var, double x, double alpha, double clip);
+
 #endif

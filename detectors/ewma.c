@@ -42,11 +42,6 @@
  * absorbs it at the baseline_alpha rate. Gaps (NAN) leave everything as is:
  * the chart neither advances nor decays across missing intervals. */
 
-/* sigma floor relative to |mu|, so a perfectly flat baseline still yields
- * finite limits and any real change from it alerts. */
-#define FLAT_REL 1e-12
-#define FLAT_ABS 1e-12
-
 struct ewma_config {
     double alpha;
     double threshold;
@@ -112,12 +107,6 @@ static double clamp(double x, double lo, double hi)
     return x < lo ? lo : (x > hi ? hi : x);
 }
 
-static double floored(double sd, double center)
-{
-    double f = FLAT_REL * fabs(center) + FLAT_ABS;
-    return sd > f ? sd : f;
-}
-
 static void ewma_update(void *state, const void *cfg, const struct kw_series_info *info,
                         const struct kw_sample *in, struct kw_verdict *out)
 {
@@ -129,10 +118,9 @@ static void ewma_update(void *state, const void *cfg, const struct kw_series_inf
         return; /* missing interval: nothing learned, the chart does not move */
     bool fixed_mu = !isnan(c->target), fixed_sd = !isnan(c->sigma);
     bool ready = (fixed_mu && fixed_sd) || s->n >= c->min_points;
-    double learned_sd = floored(sqrt(s->var), s->mu);
     if (ready) {
         double mu = fixed_mu ? c->target : s->mu;
-        double sig = fixed_sd ? floored(c->sigma, mu) : floored(sqrt(s->var), mu);
+        double sig = fixed_sd ? kw_sd_floor(c->sigma, mu) : kw_sd_floor(sqrt(s->var), mu);
         double lam = c->alpha, L = c->threshold;
         if (!s->started) {
             s->z = mu;
@@ -156,12 +144,7 @@ static void ewma_update(void *state, const void *cfg, const struct kw_series_inf
     }
     if (fixed_mu && fixed_sd)
         return;
-    double xb = ready && c->clip > 0 ? clamp(x, s->mu - c->clip * learned_sd, s->mu + c->clip * learned_sd) : x;
-    s->n += 1;
-    double a = 1.0 / s->n > c->baseline_alpha ? 1.0 / s->n : c->baseline_alpha;
-    double d = xb - s->mu;
-    s->mu += a * d;
-    s->var = (1 - a) * (s->var + a * d * d);
+    kw_ew_learn(&s->n, &s->mu, &s->var, x, c->baseline_alpha, ready ? c->clip : 0);
 }
 
 static cJSON *ewma_save(const void *state, const void *cfg)

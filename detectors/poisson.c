@@ -170,51 +170,24 @@ static double model_Q(const struct count_model *m, unsigned k)
 
 /* upper_side: P(X > k) < level; else P(X <= k) >= level. Both go from
  * false to true as k grows. */
-static bool bound_reached(const struct count_model *m, unsigned k, double level, bool upper_side)
+struct bound_query {
+    const struct count_model *m;
+    double level;
+    bool upper_side;
+};
+
+static bool bound_reached(unsigned k, const void *ctx)
 {
-    return upper_side ? model_Q(m, k) < level : model_P(m, k) >= level;
+    const struct bound_query *q = ctx;
+    return q->upper_side ? model_Q(q->m, k) < q->level : model_P(q->m, k) >= q->level;
 }
 
-/* Smallest k in [0, KMAX] where bound_reached holds (KMAX counts as true).
- * Gallops from the guess, then bisects: O(log |answer - guess|) cdf calls. */
+/* Smallest k in [0, KMAX] where bound_reached holds (KMAX counts as true;
+ * kw_first_reached: O(log |answer - guess|) cdf calls). */
 static unsigned first_reached(const struct count_model *m, double level, bool upper_side, double guess)
 {
-    unsigned g = !(guess > 0) ? 0 : (guess >= KMAX ? KMAX : (unsigned)guess);
-    unsigned lo, hi;
-    uint64_t step = 1;
-    if (g == KMAX || bound_reached(m, g, level, upper_side)) {
-        hi = g;
-        for (;;) {
-            if (hi == 0)
-                return 0;
-            unsigned c = hi > step ? (unsigned)(hi - step) : 0;
-            if (!bound_reached(m, c, level, upper_side)) {
-                lo = c;
-                break;
-            }
-            hi = c;
-            step *= 2;
-        }
-    } else {
-        lo = g;
-        for (;;) {
-            unsigned c = KMAX - lo > step ? (unsigned)(lo + step) : KMAX;
-            if (c == KMAX || bound_reached(m, c, level, upper_side)) {
-                hi = c;
-                break;
-            }
-            lo = c;
-            step *= 2;
-        }
-    }
-    while (hi - lo > 1) {
-        unsigned mid = lo + (hi - lo) / 2;
-        if (bound_reached(m, mid, level, upper_side))
-            hi = mid;
-        else
-            lo = mid;
-    }
-    return hi;
+    struct bound_query q = {m, level, upper_side};
+    return kw_first_reached(KMAX, guess, bound_reached, &q);
 }
 
 static void fit_model(const struct poisson_state *s, const struct poisson_config *c, struct count_model *m)
@@ -241,25 +214,12 @@ static void fit_model(const struct poisson_state *s, const struct poisson_config
     }
 }
 
-/* Second-order Cornish-Fisher: the standard-score quantile at normal
- * quantile z, for skewness g and excess kurtosis e ... */
-static double cf_quantile(double z, double g, double e)
-{
-    return z + g * (z * z - 1) / 6 + e * (z * z * z - 3 * z) / 24 - g * g * (2 * z * z * z - 5 * z) / 36;
-}
-
-/* ... and its inverse: the normal quantile of standard score w. */
-static double cf_normal(double w, double g, double e)
-{
-    return w - g * (w * w - 1) / 6 - e * (w * w * w - 3 * w) / 24 + g * g * (4 * w * w * w - 7 * w) / 36;
-}
-
 /* The pre-screen: true when x is so far inside the band that neither tail
  * can be below p_value; then fills p, the side and approximate bounds. */
 static bool screen(const struct count_model *m, const struct poisson_config *c, double x, double *p, bool *up,
                    double *lo, double *hi)
 {
-    double q_up = cf_quantile(c->z, m->skew, m->kurt), q_down = cf_quantile(-c->z, m->skew, m->kurt);
+    double q_up = kw_cf_quantile(c->z, m->skew, m->kurt), q_down = kw_cf_quantile(-c->z, m->skew, m->kurt);
     double margin = SCREEN_MARGIN + SCREEN_SKEW * m->skew;
     double z_up = (x - 0.5 - m->mu) / m->sd, z_down = (x + 0.5 - m->mu) / m->sd;
     if (!(m->skew <= SCREEN_MAX_SKEW && z_up < fmin(q_up - margin, SCREEN_ZMAX) &&
@@ -267,8 +227,8 @@ static bool screen(const struct count_model *m, const struct poisson_config *c, 
         return false;
     double p_up, p_down;
     if (m->negbin) {
-        p_up = x <= 0 ? 1.0 : gsl_cdf_ugaussian_Q(cf_normal(z_up, m->skew, m->kurt));
-        p_down = gsl_cdf_ugaussian_P(cf_normal(z_down, m->skew, m->kurt));
+        p_up = x <= 0 ? 1.0 : gsl_cdf_ugaussian_Q(kw_cf_normal(z_up, m->skew, m->kurt));
+        p_down = gsl_cdf_ugaussian_P(kw_cf_normal(z_down, m->skew, m->kurt));
     } else { /* Wilson-Hilferty: the closest cheap Poisson tail */
         p_up = x <= 0 ? 1.0 : gsl_cdf_ugaussian_P(wilson_hilferty((unsigned)x - 1, m->mu));
         p_down = gsl_cdf_ugaussian_Q(wilson_hilferty((unsigned)x, m->mu));

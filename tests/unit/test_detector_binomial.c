@@ -10,56 +10,8 @@
 #include <math.h>
 #include <string.h>
 
-#include "../../detectors/detector.h"
-
-struct rig {
-    struct kw_detector det;
-    struct kw_detector_state st;
-    struct kw_series_info info;
-};
-
-static void rig_init(struct rig *r, const char *json)
-{
-    char err[KW_ERR_LEN];
-    cJSON *obj = cJSON_Parse(json);
-    cr_assert_not_null(obj);
-    cr_assert_eq(kw_detector_parse(&r->det, obj, "kpis[0].detector", err, sizeof err), 0, "%s", err);
-    cJSON_Delete(obj);
-    r->info = (struct kw_series_info){.interval_ms = 60000, .is_ratio = true};
-    kw_detector_state_init(&r->st, &r->det, &r->info);
-}
-
-static void rig_release(struct rig *r)
-{
-    kw_detector_state_release(&r->st, &r->det);
-    kw_detector_release(&r->det);
-}
-
-static struct kw_verdict rig_feed(struct rig *r, double k, double n)
-{
-    struct kw_sample s = {.ts_ms = 0, .value = k / n, .numerator = k, .denominator = n};
-    struct kw_verdict out;
-    kw_detector_update(&r->st, &r->det, &r->info, &s, &out);
-    return out;
-}
-
-static bool same_double(double a, double b)
-{
-    return a == b || (isnan(a) && isnan(b));
-}
-
-static void assert_same_verdict(const struct kw_verdict *a, const struct kw_verdict *b, int i)
-{
-    cr_assert_eq(a->ready, b->ready, "point %d", i);
-    cr_assert_eq(a->anomalous, b->anomalous, "point %d", i);
-    cr_assert_eq(a->direction, b->direction, "point %d", i);
-    cr_assert(same_double(a->expected, b->expected), "point %d: %.17g vs %.17g", i, a->expected, b->expected);
-    cr_assert(same_double(a->lower, b->lower), "point %d", i);
-    cr_assert(same_double(a->upper, b->upper), "point %d", i);
-    cr_assert(same_double(a->score, b->score), "point %d: %.17g vs %.17g", i, a->score, b->score);
-    cr_assert(same_double(a->anomaly_score, b->anomaly_score), "point %d", i);
-    cr_assert(same_double(a->severity, b->severity), "point %d", i);
-}
+#define RIG_SERIES {.interval_ms = 60000, .is_ratio = true}
+#include "detector_rig.h"
 
 /* A fresh detector fed `count` intervals of k_hist of n_hist, then probed. */
 static struct kw_verdict probe(const char *cfg, double k_hist, double n_hist, int count, double k, double n)
@@ -67,8 +19,8 @@ static struct kw_verdict probe(const char *cfg, double k_hist, double n_hist, in
     struct rig r;
     rig_init(&r, cfg);
     for (int i = 0; i < count; i++)
-        rig_feed(&r, k_hist, n_hist);
-    struct kw_verdict v = rig_feed(&r, k, n);
+        rig_feed_ratio(&r, k_hist, n_hist);
+    struct kw_verdict v = rig_feed_ratio(&r, k, n);
     rig_release(&r);
     return v;
 }
@@ -132,8 +84,8 @@ static struct kw_verdict probe_bb(const char *cfg, double k, double n)
     struct rig r;
     rig_init(&r, cfg);
     for (int i = 0; i < 12; i++)
-        rig_feed(&r, bb_k[i], bb_n[i]);
-    struct kw_verdict v = rig_feed(&r, k, n);
+        rig_feed_ratio(&r, bb_k[i], bb_n[i]);
+    struct kw_verdict v = rig_feed_ratio(&r, k, n);
     rig_release(&r);
     return v;
 }
@@ -208,28 +160,28 @@ Test(detector_binomial, warmup_and_gaps)
     rig_init(&a, "{\"type\":\"binomial\",\"min_points\":5}");
     rig_init(&b, "{\"type\":\"binomial\",\"min_points\":5}");
     for (int i = 0; i < 5; i++) {
-        struct kw_verdict v = rig_feed(&a, 10, 100);
+        struct kw_verdict v = rig_feed_ratio(&a, 10, 100);
         cr_assert_not(v.ready, "point %d", i);
         cr_assert_not(v.anomalous);
-        rig_feed(&b, 10, 100);
+        rig_feed_ratio(&b, 10, 100);
     }
-    cr_assert(rig_feed(&a, 90, 100).anomalous);
-    rig_feed(&b, 90, 100);
+    cr_assert(rig_feed_ratio(&a, 90, 100).anomalous);
+    rig_feed_ratio(&b, 90, 100);
     gsl_rng *rng = gsl_rng_alloc(gsl_rng_mt19937);
     gsl_rng_set(rng, 51);
     for (int i = 0; i < 200; i++) {
         double n = 50 + gsl_rng_uniform_int(rng, 100);
         double k = gsl_ran_binomial(rng, 0.1, (unsigned)n);
         if (i % 4 == 0) {
-            cr_assert_not(rig_feed(&a, NAN, NAN).ready);
-            cr_assert_not(rig_feed(&a, 0, 0).ready); /* no trials: missing */
+            cr_assert_not(rig_feed_ratio(&a, NAN, NAN).ready);
+            cr_assert_not(rig_feed_ratio(&a, 0, 0).ready); /* no trials: missing */
             /* A missing value wins over stray counts. */
             struct kw_sample s = {.value = NAN, .numerator = 50, .denominator = 60};
             struct kw_verdict g;
             kw_detector_update(&a.st, &a.det, &a.info, &s, &g);
             cr_assert_not(g.ready);
         }
-        struct kw_verdict va = rig_feed(&a, k, n), vb = rig_feed(&b, k, n);
+        struct kw_verdict va = rig_feed_ratio(&a, k, n), vb = rig_feed_ratio(&b, k, n);
         assert_same_verdict(&va, &vb, i);
     }
     gsl_rng_free(rng);
@@ -247,26 +199,20 @@ Test(detector_binomial, state_round_trip_is_bit_identical)
     gsl_rng_set(rng, 52);
     for (int i = 0; i < 63; i++) {
         double n = 20 + gsl_rng_uniform_int(rng, 3000);
-        rig_feed(&a, gsl_ran_binomial(rng, gsl_ran_beta(rng, 6, 24), (unsigned)n), n);
+        rig_feed_ratio(&a, gsl_ran_binomial(rng, gsl_ran_beta(rng, 6, 24), (unsigned)n), n);
     }
-    cJSON *saved = kw_detector_state_save(&a.st, &a.det);
-    char *text = cJSON_PrintUnformatted(saved);
-    cJSON *parsed = cJSON_Parse(text);
-    cr_assert_eq(kw_detector_state_load(&b.st, &b.det, parsed), 0);
+    rig_copy_state_text(&a, &b);
     for (int i = 0; i < 200; i++) {
         double n = 20 + gsl_rng_uniform_int(rng, 3000);
         double k = gsl_ran_binomial(rng, gsl_ran_beta(rng, 6, 24), (unsigned)n);
         if (i % 40 == 0)
             k = n; /* incidents */
-        struct kw_verdict va = rig_feed(&a, k, n), vb = rig_feed(&b, k, n);
+        struct kw_verdict va = rig_feed_ratio(&a, k, n), vb = rig_feed_ratio(&b, k, n);
         assert_same_verdict(&va, &vb, i);
     }
     cJSON *bad = cJSON_Parse("[3, 10, 5, 0, 0, 0]"); /* more events than trials */
     cr_assert_eq(b.det.type->state_load(b.st.impl, b.det.cfg, bad), -1);
     cJSON_Delete(bad);
-    free(text);
-    cJSON_Delete(saved);
-    cJSON_Delete(parsed);
     gsl_rng_free(rng);
     rig_release(&a);
     rig_release(&b);
@@ -283,14 +229,14 @@ Test(detector_binomial, spike_detected_clean_series_quiet)
     int false_alarms = 0;
     for (int i = 0; i < 2000; i++) {
         double n = 1 + gsl_rng_uniform_int(rng, 400);
-        false_alarms += rig_feed(&r, gsl_ran_binomial(rng, 0.1, (unsigned)n), n).anomalous;
+        false_alarms += rig_feed_ratio(&r, gsl_ran_binomial(rng, 0.1, (unsigned)n), n).anomalous;
     }
     cr_assert_leq(false_alarms, 8, "false alarms: %d", false_alarms);
-    struct kw_verdict v = rig_feed(&r, 80, 200);
+    struct kw_verdict v = rig_feed_ratio(&r, 80, 200);
     cr_assert(v.anomalous);
     cr_assert_float_eq(v.expected, 0.1, 0.01);
-    rig_feed(&r, 190000, 200000);
-    v = rig_feed(&r, 80, 200);
+    rig_feed_ratio(&r, 190000, 200000);
+    v = rig_feed_ratio(&r, 80, 200);
     cr_assert(v.anomalous);
     cr_assert_float_eq(v.expected, 0.1, 0.02);
     gsl_rng_free(rng);
@@ -313,15 +259,15 @@ Test(detector_binomial, beta_binomial_tames_overdispersion)
     int alarms_bin = 0, alarms_bb = 0, alarms_auto = 0;
     for (int i = 0; i < 1000; i++) {
         double k = gsl_ran_binomial(rng, gsl_ran_beta(rng, 6, 24), 500);
-        alarms_bin += rig_feed(&bin, k, 500).anomalous;
-        alarms_bb += rig_feed(&bb, k, 500).anomalous;
-        alarms_auto += rig_feed(&au, k, 500).anomalous;
+        alarms_bin += rig_feed_ratio(&bin, k, 500).anomalous;
+        alarms_bb += rig_feed_ratio(&bb, k, 500).anomalous;
+        alarms_auto += rig_feed_ratio(&au, k, 500).anomalous;
     }
     cr_assert_gt(alarms_bin, 100, "binomial alarms: %d", alarms_bin);
     cr_assert_leq(alarms_bb, 10, "beta-binomial alarms: %d", alarms_bb);
     cr_assert_leq(alarms_auto, 12, "auto alarms: %d", alarms_auto);
-    cr_assert(rig_feed(&bb, 450, 500).anomalous);
-    cr_assert(rig_feed(&au, 450, 500).anomalous);
+    cr_assert(rig_feed_ratio(&bb, 450, 500).anomalous);
+    cr_assert(rig_feed_ratio(&au, 450, 500).anomalous);
     gsl_rng_free(rng);
     rig_release(&bin);
     rig_release(&bb);
@@ -345,7 +291,7 @@ Test(detector_binomial, default_quiet_on_overdispersed_large_n)
         double day = sin(2 * M_PI * i / 288.0);
         double n = gsl_ran_poisson(rng, 15500 + 14500 * day);
         double p = 0.05 * (1 + 0.05 * day) * (1 + gsl_ran_gaussian(rng, 0.02));
-        alarms += rig_feed(&r, gsl_ran_binomial(rng, p, (unsigned)n), n).anomalous;
+        alarms += rig_feed_ratio(&r, gsl_ran_binomial(rng, p, (unsigned)n), n).anomalous;
     }
     cr_assert_leq(alarms, 12, "false alarms: %d", alarms);
     gsl_rng_free(rng);
@@ -357,10 +303,10 @@ Test(detector_binomial, default_quiet_on_overdispersed_large_n)
     alarms = 0;
     for (int i = 0; i < 3000; i++) {
         double n = 3 + gsl_rng_uniform_int(rng, 18);
-        alarms += rig_feed(&r, gsl_ran_binomial(rng, 0.1, (unsigned)n), n).anomalous;
+        alarms += rig_feed_ratio(&r, gsl_ran_binomial(rng, 0.1, (unsigned)n), n).anomalous;
     }
     cr_assert_leq(alarms, 6, "false alarms: %d", alarms);
-    cr_assert(rig_feed(&r, 9, 12).anomalous);
+    cr_assert(rig_feed_ratio(&r, 9, 12).anomalous);
     gsl_rng_free(rng);
     rig_release(&r);
 }
@@ -399,7 +345,7 @@ Test(detector_binomial, prescreen_matches_exact_flags)
                     double k = gsl_ran_binomial(rng, pi, (unsigned)n);
                     if (gsl_rng_uniform(rng) < 0.02)
                         k = fmin(n, round(k * (0.2 + 3 * gsl_rng_uniform(rng)) + 3 * gsl_rng_uniform(rng)));
-                    struct kw_verdict vf = rig_feed(&fast, k, n), ve = rig_feed(&ex, k, n);
+                    struct kw_verdict vf = rig_feed_ratio(&fast, k, n), ve = rig_feed_ratio(&ex, k, n);
                     cr_assert_eq(vf.anomalous, ve.anomalous, "%s k %g n %g expected %g: %g vs %g", fast_cfg, k, n,
                                  ve.expected, vf.score, ve.score);
                     if (!ve.ready)
@@ -452,12 +398,12 @@ static void outage_run(const char *cfg, int *anomalous_in, int *anomalous_after)
     gsl_rng *rng = gsl_rng_alloc(gsl_rng_mt19937);
     gsl_rng_set(rng, 22);
     for (int i = 0; i < 300; i++)
-        rig_feed(&r, gsl_ran_binomial(rng, 0.06, 1500), 1500);
+        rig_feed_ratio(&r, gsl_ran_binomial(rng, 0.06, 1500), 1500);
     *anomalous_in = *anomalous_after = 0;
     for (int i = 0; i < 36; i++)
-        *anomalous_in += rig_feed(&r, gsl_ran_binomial(rng, 0.35, 1500), 1500).anomalous;
+        *anomalous_in += rig_feed_ratio(&r, gsl_ran_binomial(rng, 0.35, 1500), 1500).anomalous;
     for (int i = 0; i < 12; i++)
-        *anomalous_after += rig_feed(&r, gsl_ran_binomial(rng, 0.06, 1500), 1500).anomalous;
+        *anomalous_after += rig_feed_ratio(&r, gsl_ran_binomial(rng, 0.06, 1500), 1500).anomalous;
     gsl_rng_free(rng);
     rig_release(&r);
 }

@@ -7,56 +7,7 @@
 #include <math.h>
 #include <string.h>
 
-#include "../../detectors/detector.h"
-
-struct rig {
-    struct kw_detector det;
-    struct kw_detector_state st;
-    struct kw_series_info info;
-};
-
-static void rig_init(struct rig *r, const char *json)
-{
-    char err[KW_ERR_LEN];
-    cJSON *obj = cJSON_Parse(json);
-    cr_assert_not_null(obj);
-    cr_assert_eq(kw_detector_parse(&r->det, obj, "kpis[0].detector", err, sizeof err), 0, "%s", err);
-    cJSON_Delete(obj);
-    r->info = (struct kw_series_info){.interval_ms = 60000};
-    kw_detector_state_init(&r->st, &r->det, &r->info);
-}
-
-static void rig_release(struct rig *r)
-{
-    kw_detector_state_release(&r->st, &r->det);
-    kw_detector_release(&r->det);
-}
-
-static struct kw_verdict rig_feed(struct rig *r, double v)
-{
-    struct kw_sample s = {.ts_ms = 0, .value = v, .numerator = NAN, .denominator = NAN};
-    struct kw_verdict out;
-    kw_detector_update(&r->st, &r->det, &r->info, &s, &out);
-    return out;
-}
-
-static bool same_double(double a, double b)
-{
-    return a == b || (isnan(a) && isnan(b));
-}
-
-static void assert_same_verdict(const struct kw_verdict *a, const struct kw_verdict *b, int i)
-{
-    cr_assert_eq(a->ready, b->ready, "point %d", i);
-    cr_assert_eq(a->anomalous, b->anomalous, "point %d", i);
-    cr_assert_eq(a->direction, b->direction, "point %d", i);
-    cr_assert(same_double(a->expected, b->expected), "point %d: %.17g vs %.17g", i, a->expected, b->expected);
-    cr_assert(same_double(a->lower, b->lower), "point %d", i);
-    cr_assert(same_double(a->upper, b->upper), "point %d", i);
-    cr_assert(same_double(a->score, b->score), "point %d: %.17g vs %.17g", i, a->score, b->score);
-    cr_assert(same_double(a->anomaly_score, b->anomaly_score), "point %d", i);
-    cr_assert(same_double(a->severity, b->severity), "point %d", i);
-}
+#include "detector_rig.h"
 
 /* Montgomery, "Introduction to Statistical Quality Control", Table 9.1/9.2:
  * 20 points from N(10,1) then 10 from N(11,1); tabular CUSUM with mu0 = 10,
@@ -160,10 +111,7 @@ Test(detector_cusum, state_round_trip_is_bit_identical)
     /* Save in the middle of a shift, with the sums running. */
     for (int i = 0; i < 206; i++)
         rig_feed(&a, 0.37 + gsl_ran_gaussian(rng, 0.1) + (i >= 200 ? 0.15 : 0));
-    cJSON *saved = kw_detector_state_save(&a.st, &a.det);
-    char *text = cJSON_PrintUnformatted(saved);
-    cJSON *parsed = cJSON_Parse(text);
-    cr_assert_eq(kw_detector_state_load(&b.st, &b.det, parsed), 0);
+    rig_copy_state_text(&a, &b);
     for (int i = 0; i < 200; i++) {
         double x = 0.37 + gsl_ran_gaussian(rng, 0.1) + (i < 100 ? 0.15 : 0);
         struct kw_verdict va = rig_feed(&a, x), vb = rig_feed(&b, x);
@@ -172,9 +120,6 @@ Test(detector_cusum, state_round_trip_is_bit_identical)
     cJSON *bad = cJSON_Parse("[1, 2, 3, -1, 0, 0, 0, 0, 0]");
     cr_assert_eq(b.det.type->state_load(b.st.impl, b.det.cfg, bad), -1);
     cJSON_Delete(bad);
-    free(text);
-    cJSON_Delete(saved);
-    cJSON_Delete(parsed);
     gsl_rng_free(rng);
     rig_release(&a);
     rig_release(&b);

@@ -7,43 +7,10 @@
 #include <math.h>
 #include <string.h>
 
-#include "../../detectors/detector.h"
-
 #define HOUR 3600000LL
-
-static struct kw_detector det;
-static struct kw_detector_state st;
-static struct kw_series_info info = {.interval_ms = HOUR};
-
-static void setup_json(const char *json)
-{
-    char err[KW_ERR_LEN];
-    cJSON *obj = cJSON_Parse(json);
-    cr_assert_not_null(obj);
-    cr_assert_eq(kw_detector_parse(&det, obj, "kpis[0].detector", err, sizeof err), 0, "%s", err);
-    cJSON_Delete(obj);
-    cr_assert_eq(kw_detector_accepts(&det, &info, err, sizeof err), 0, "%s", err);
-    kw_detector_state_init(&st, &det, &info);
-}
-
-static void teardown(void)
-{
-    kw_detector_state_release(&st, &det);
-    kw_detector_release(&det);
-}
-
-static struct kw_verdict feed_to(struct kw_detector_state *s, int64_t slot, double v)
-{
-    struct kw_sample in = {.ts_ms = slot * info.interval_ms, .value = v, .numerator = NAN, .denominator = NAN};
-    struct kw_verdict out;
-    kw_detector_update(s, &det, &info, &in, &out);
-    return out;
-}
-
-static struct kw_verdict feed(int64_t slot, double v)
-{
-    return feed_to(&st, slot, v);
-}
+#define RIG_SERIES {.interval_ms = HOUR}
+#define RIG_FIXTURE
+#include "detector_rig.h"
 
 /* threshold members score 0.5 + 0.5 * excess / (excess + bound) past the
  * bound, 0 inside. Highs 10, 20, 30; default min_votes = majority = 2.
@@ -173,11 +140,9 @@ Test(detector_ensemble, round_trip_is_bit_identical, .fini = teardown)
     int64_t t = 0;
     for (; t < 24 * 4; t++)
         feed(t, sine(t, rng, 5));
-    cJSON *saved = kw_detector_state_save(&st, &det);
     struct kw_detector_state st2;
-    kw_detector_state_init(&st2, &det, &info);
-    cr_assert_eq(kw_detector_state_load(&st2, &det, saved), 0);
-    cr_assert_eq(det.type->state_bytes(st2.impl), det.type->state_bytes(st.impl));
+    rig_clone_state(&fx, &st2, false);
+    cr_assert_eq(fx.det.type->state_bytes(st2.impl), fx.det.type->state_bytes(fx.st.impl));
     int ready = 0, alarms = 0;
     for (int i = 0; i < 24 * 3; i++, t++) {
         double v = i % 13 == 1 ? NAN : sine(t, rng, 5) + (i % 30 == 20 ? 90 : 0);
@@ -188,8 +153,7 @@ Test(detector_ensemble, round_trip_is_bit_identical, .fini = teardown)
     }
     cr_assert_gt(ready, 60);
     cr_assert_geq(alarms, 2);
-    kw_detector_state_release(&st2, &det);
-    cJSON_Delete(saved);
+    kw_detector_state_release(&st2, &fx.det);
     gsl_rng_free(rng);
 }
 
@@ -202,12 +166,12 @@ Test(detector_ensemble, load_rejects_mismatch_atomically, .fini = teardown)
                "{\"type\":\"esd\",\"window\":16}]}");
     cJSON *bad = cJSON_Parse("[{\"type\":\"threshold\",\"seen\":3,\"state\":{}},"
                              "{\"type\":\"esd\",\"seen\":3,\"state\":{\"started\":true,\"last\":2,\"values\":[1,2]}}]");
-    cr_assert_eq(det.type->state_load(st.impl, det.cfg, bad), -1);
+    cr_assert_eq(fx.det.type->state_load(fx.st.impl, fx.det.cfg, bad), -1);
     cJSON_Delete(bad);
     bad = cJSON_Parse("[{\"type\":\"threshold\",\"seen\":3,\"state\":{}}]");
-    cr_assert_eq(det.type->state_load(st.impl, det.cfg, bad), -1);
+    cr_assert_eq(fx.det.type->state_load(fx.st.impl, fx.det.cfg, bad), -1);
     cJSON_Delete(bad);
-    cJSON *saved = det.type->state_save(st.impl, det.cfg);
+    cJSON *saved = fx.det.type->state_save(fx.st.impl, fx.det.cfg);
     const cJSON *member;
     cJSON_ArrayForEach(member, saved)
         cr_assert_float_eq(cJSON_GetObjectItemCaseSensitive(member, "seen")->valuedouble, 0, 0);
@@ -294,7 +258,7 @@ Test(detector_ensemble, accepts_checks_every_member)
     struct kw_detector d;
     cJSON *obj = cJSON_Parse("{\"type\":\"ensemble\",\"members\":[" T10 ",{\"type\":\"holt_winters\",\"season\":\"90m\"}]}");
     cr_assert_eq(kw_detector_parse(&d, obj, "k", err, sizeof err), 0, "%s", err);
-    cr_assert_eq(kw_detector_accepts(&d, &info, err, sizeof err), -1);
+    cr_assert_eq(kw_detector_accepts(&d, &fx.info, err, sizeof err), -1);
     cr_assert_str_eq(err, "members[1] (holt_winters): season (5400s) must be a multiple of the interval (3600s)");
     struct kw_series_info half_hour = {.interval_ms = HOUR / 2};
     cr_assert_eq(kw_detector_accepts(&d, &half_hour, err, sizeof err), 0, "%s", err);
@@ -305,7 +269,7 @@ Test(detector_ensemble, accepts_checks_every_member)
     if (kw_detector_type_find("binomial")) {
         obj = cJSON_Parse("{\"type\":\"ensemble\",\"members\":[" T10 ",{\"type\":\"binomial\"}]}");
         cr_assert_eq(kw_detector_parse(&d, obj, "k", err, sizeof err), 0, "%s", err);
-        cr_assert_eq(kw_detector_accepts(&d, &info, err, sizeof err), -1);
+        cr_assert_eq(kw_detector_accepts(&d, &fx.info, err, sizeof err), -1);
         cr_assert(strncmp(err, "members[1] (binomial): ", 23) == 0, "%s", err);
         kw_detector_release(&d);
         cJSON_Delete(obj);

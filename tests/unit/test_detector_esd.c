@@ -10,43 +10,10 @@
 #include <math.h>
 #include <string.h>
 
-#include "../../detectors/detector.h"
-
 #define HOUR 3600000LL
-
-static struct kw_detector det;
-static struct kw_detector_state st;
-static struct kw_series_info info = {.interval_ms = HOUR};
-
-static void setup_json(const char *json)
-{
-    char err[KW_ERR_LEN];
-    cJSON *obj = cJSON_Parse(json);
-    cr_assert_not_null(obj);
-    cr_assert_eq(kw_detector_parse(&det, obj, "kpis[0].detector", err, sizeof err), 0, "%s", err);
-    cJSON_Delete(obj);
-    cr_assert_eq(kw_detector_accepts(&det, &info, err, sizeof err), 0, "%s", err);
-    kw_detector_state_init(&st, &det, &info);
-}
-
-static void teardown(void)
-{
-    kw_detector_state_release(&st, &det);
-    kw_detector_release(&det);
-}
-
-static struct kw_verdict feed_to(struct kw_detector_state *s, int64_t slot, double v)
-{
-    struct kw_sample in = {.ts_ms = slot * info.interval_ms, .value = v, .numerator = NAN, .denominator = NAN};
-    struct kw_verdict out;
-    kw_detector_update(s, &det, &info, &in, &out);
-    return out;
-}
-
-static struct kw_verdict feed(int64_t slot, double v)
-{
-    return feed_to(&st, slot, v);
-}
+#define RIG_SERIES {.interval_ms = HOUR}
+#define RIG_FIXTURE
+#include "detector_rig.h"
 
 /* Rosner (1983), as reproduced in the NIST/SEMATECH e-Handbook of Statistical
  * Methods, §1.3.5.17.3 "Generalized ESD Test for Outliers": 54 values. */
@@ -272,7 +239,7 @@ Test(detector_esd, nan_equals_missing_sample)
 {
     setup_json("{\"type\":\"esd\",\"window\":72,\"season\":\"1d\"}");
     struct kw_detector_state other;
-    kw_detector_state_init(&other, &det, &info);
+    kw_detector_state_init(&other, &fx.det, &fx.info);
     gsl_rng *rng = gsl_rng_alloc(gsl_rng_mt19937);
     for (int64_t t = 0; t < 200; t++) {
         double v = sine(t, rng, 3);
@@ -284,7 +251,7 @@ Test(detector_esd, nan_equals_missing_sample)
         cr_assert(memcmp(&a, &b, sizeof a) == 0, "t=%lld", (long long)t);
     }
     gsl_rng_free(rng);
-    kw_detector_state_release(&other, &det);
+    kw_detector_state_release(&other, &fx.det);
     teardown();
 }
 
@@ -296,11 +263,9 @@ Test(detector_esd, round_trip_is_bit_identical, .fini = teardown)
     int64_t t = 0;
     for (; t < 100; t++)
         feed(t, sine(t, rng, 4));
-    cJSON *saved = kw_detector_state_save(&st, &det);
     struct kw_detector_state st2;
-    kw_detector_state_init(&st2, &det, &info);
-    cr_assert_eq(kw_detector_state_load(&st2, &det, saved), 0);
-    cr_assert_eq(st2.seen, st.seen);
+    rig_clone_state(&fx, &st2, false);
+    cr_assert_eq(st2.seen, fx.st.seen);
     int ready = 0;
     for (int i = 0; i < 200; i++, t++) {
         double v = i % 23 == 4 ? NAN : sine(t, rng, 4) + (i % 50 == 9 ? 40 : 0);
@@ -311,8 +276,7 @@ Test(detector_esd, round_trip_is_bit_identical, .fini = teardown)
         ready += a.ready;
     }
     cr_assert_gt(ready, 150);
-    kw_detector_state_release(&st2, &det);
-    cJSON_Delete(saved);
+    kw_detector_state_release(&st2, &fx.det);
     gsl_rng_free(rng);
 }
 
@@ -320,18 +284,7 @@ Test(detector_esd, load_rejects_wrong_window, .fini = teardown)
 {
     setup_json("{\"type\":\"esd\",\"window\":32}");
     feed(0, 1);
-    cJSON *saved = kw_detector_state_save(&st, &det);
-    struct kw_detector other;
-    char err[KW_ERR_LEN];
-    cJSON *obj = cJSON_Parse("{\"type\":\"esd\",\"window\":33}");
-    cr_assert_eq(kw_detector_parse(&other, obj, "k", err, sizeof err), 0, "%s", err);
-    struct kw_detector_state st2;
-    kw_detector_state_init(&st2, &other, &info);
-    cr_assert_eq(kw_detector_state_load(&st2, &other, saved), -1);
-    kw_detector_state_release(&st2, &other);
-    kw_detector_release(&other);
-    cJSON_Delete(obj);
-    cJSON_Delete(saved);
+    cr_assert_eq(rig_load_under(&fx, "{\"type\":\"esd\",\"window\":33}"), -1);
 }
 
 /* 60 days hourly, daily sine (noise sd 5), season 1d over a week's window.
@@ -380,7 +333,7 @@ static void expect_accepts_error(const char *json, const char *msg)
     struct kw_detector d;
     cJSON *obj = cJSON_Parse(json);
     cr_assert_eq(kw_detector_parse(&d, obj, "k", err, sizeof err), 0, "%s", err);
-    cr_assert_eq(kw_detector_accepts(&d, &info, err, sizeof err), -1, "%s", json);
+    cr_assert_eq(kw_detector_accepts(&d, &fx.info, err, sizeof err), -1, "%s", json);
     cr_assert_str_eq(err, msg);
     kw_detector_release(&d);
     cJSON_Delete(obj);

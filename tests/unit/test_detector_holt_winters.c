@@ -6,43 +6,10 @@
 #include <math.h>
 #include <string.h>
 
-#include "../../detectors/detector.h"
-
 #define HOUR 3600000LL
-
-static struct kw_detector det;
-static struct kw_detector_state st;
-static struct kw_series_info info = {.interval_ms = HOUR};
-
-static void setup_json(const char *json)
-{
-    char err[KW_ERR_LEN];
-    cJSON *obj = cJSON_Parse(json);
-    cr_assert_not_null(obj);
-    cr_assert_eq(kw_detector_parse(&det, obj, "kpis[0].detector", err, sizeof err), 0, "%s", err);
-    cJSON_Delete(obj);
-    cr_assert_eq(kw_detector_accepts(&det, &info, err, sizeof err), 0, "%s", err);
-    kw_detector_state_init(&st, &det, &info);
-}
-
-static void teardown(void)
-{
-    kw_detector_state_release(&st, &det);
-    kw_detector_release(&det);
-}
-
-static struct kw_verdict feed_to(struct kw_detector_state *s, int64_t slot, double v)
-{
-    struct kw_sample in = {.ts_ms = slot * info.interval_ms, .value = v, .numerator = NAN, .denominator = NAN};
-    struct kw_verdict out;
-    kw_detector_update(s, &det, &info, &in, &out);
-    return out;
-}
-
-static struct kw_verdict feed(int64_t slot, double v)
-{
-    return feed_to(&st, slot, v);
-}
+#define RIG_SERIES {.interval_ms = HOUR}
+#define RIG_FIXTURE
+#include "detector_rig.h"
 
 /* m = 3 (season 3h, interval 1h), alpha = beta = gamma = 0.5, sd_alpha = 0.5.
  * Warm-up y = 10 20 30 | 12 24 33 at positions p = 0..5 (slot = p mod 3):
@@ -221,15 +188,12 @@ static void round_trip_after(int n_before)
     gsl_rng_free(rng);
     /* In memory: cJSON's printer keeps only 15 digits when they read back
      * within an ulp, so text is exact only with a lossless number printer. */
-    cJSON *saved = kw_detector_state_save(&st, &det);
     struct kw_detector_state st2;
-    kw_detector_state_init(&st2, &det, &info);
-    cr_assert_eq(kw_detector_state_load(&st2, &det, saved), 0);
-    cr_assert_eq(st2.seen, st.seen);
-    cr_assert_eq(det.type->state_bytes(st2.impl), det.type->state_bytes(st.impl));
-    compare_runs(&st, &st2, n_before, 200, 11);
-    kw_detector_state_release(&st2, &det);
-    cJSON_Delete(saved);
+    rig_clone_state(&fx, &st2, false);
+    cr_assert_eq(st2.seen, fx.st.seen);
+    cr_assert_eq(fx.det.type->state_bytes(st2.impl), fx.det.type->state_bytes(fx.st.impl));
+    compare_runs(&fx.st, &st2, n_before, 200, 11);
+    kw_detector_state_release(&st2, &fx.det);
 }
 
 Test(detector_holt_winters, round_trip_running, .fini = teardown)
@@ -247,19 +211,8 @@ Test(detector_holt_winters, load_rejects_mismatched_state, .fini = teardown)
     setup_json("{\"type\":\"holt_winters\",\"season\":\"1d\"}");
     for (int t = 0; t < 60; t++)
         feed(t, t % 24);
-    cJSON *saved = kw_detector_state_save(&st, &det);
     /* The same state under a 2d season has the wrong number of slots. */
-    struct kw_detector other;
-    char err[KW_ERR_LEN];
-    cJSON *obj = cJSON_Parse("{\"type\":\"holt_winters\",\"season\":\"2d\"}");
-    cr_assert_eq(kw_detector_parse(&other, obj, "k", err, sizeof err), 0, "%s", err);
-    struct kw_detector_state st2;
-    kw_detector_state_init(&st2, &other, &info);
-    cr_assert_eq(kw_detector_state_load(&st2, &other, saved), -1);
-    kw_detector_state_release(&st2, &other);
-    kw_detector_release(&other);
-    cJSON_Delete(obj);
-    cJSON_Delete(saved);
+    cr_assert_eq(rig_load_under(&fx, "{\"type\":\"holt_winters\",\"season\":\"2d\"}"), -1);
 }
 
 /* 60 days of an hourly daily sine (amplitude 100 around 1000, noise sd 5),
@@ -310,14 +263,14 @@ Test(detector_holt_winters, config_errors)
 
     obj = cJSON_Parse("{\"type\":\"holt_winters\",\"season\":\"90m\"}");
     cr_assert_eq(kw_detector_parse(&d, obj, "k", err, sizeof err), 0, "%s", err);
-    cr_assert_eq(kw_detector_accepts(&d, &info, err, sizeof err), -1);
+    cr_assert_eq(kw_detector_accepts(&d, &fx.info, err, sizeof err), -1);
     cr_assert_str_eq(err, "season (5400s) must be a multiple of the interval (3600s)");
     kw_detector_release(&d);
     cJSON_Delete(obj);
 
     obj = cJSON_Parse("{\"type\":\"holt_winters\",\"season\":\"1h\"}");
     cr_assert_eq(kw_detector_parse(&d, obj, "k", err, sizeof err), 0, "%s", err);
-    cr_assert_eq(kw_detector_accepts(&d, &info, err, sizeof err), -1);
+    cr_assert_eq(kw_detector_accepts(&d, &fx.info, err, sizeof err), -1);
     cr_assert_str_eq(err, "season must span at least 2 intervals (it spans 1)");
     kw_detector_release(&d);
     cJSON_Delete(obj);
@@ -327,7 +280,7 @@ Test(detector_holt_winters, config_errors)
     struct kw_series_info fine = {.interval_ms = 30000};
     cr_assert_eq(kw_detector_accepts(&d, &fine, err, sizeof err), -1);
     cr_assert(strstr(err, "season spans 20160 intervals; at most 10080") != NULL, "%s", err);
-    cr_assert_eq(kw_detector_accepts(&d, &info, err, sizeof err), 0);
+    cr_assert_eq(kw_detector_accepts(&d, &fx.info, err, sizeof err), 0);
     kw_detector_release(&d);
     cJSON_Delete(obj);
 }

@@ -8,56 +8,7 @@
 #include <math.h>
 #include <string.h>
 
-#include "../../detectors/detector.h"
-
-struct rig {
-    struct kw_detector det;
-    struct kw_detector_state st;
-    struct kw_series_info info;
-};
-
-static void rig_init(struct rig *r, const char *json)
-{
-    char err[KW_ERR_LEN];
-    cJSON *obj = cJSON_Parse(json);
-    cr_assert_not_null(obj);
-    cr_assert_eq(kw_detector_parse(&r->det, obj, "kpis[0].detector", err, sizeof err), 0, "%s", err);
-    cJSON_Delete(obj);
-    r->info = (struct kw_series_info){.interval_ms = 60000};
-    kw_detector_state_init(&r->st, &r->det, &r->info);
-}
-
-static void rig_release(struct rig *r)
-{
-    kw_detector_state_release(&r->st, &r->det);
-    kw_detector_release(&r->det);
-}
-
-static struct kw_verdict rig_feed(struct rig *r, double v)
-{
-    struct kw_sample s = {.ts_ms = 0, .value = v, .numerator = NAN, .denominator = NAN};
-    struct kw_verdict out;
-    kw_detector_update(&r->st, &r->det, &r->info, &s, &out);
-    return out;
-}
-
-static bool same_double(double a, double b)
-{
-    return a == b || (isnan(a) && isnan(b));
-}
-
-static void assert_same_verdict(const struct kw_verdict *a, const struct kw_verdict *b, int i)
-{
-    cr_assert_eq(a->ready, b->ready, "point %d", i);
-    cr_assert_eq(a->anomalous, b->anomalous, "point %d", i);
-    cr_assert_eq(a->direction, b->direction, "point %d", i);
-    cr_assert(same_double(a->expected, b->expected), "point %d: %.17g vs %.17g", i, a->expected, b->expected);
-    cr_assert(same_double(a->lower, b->lower), "point %d", i);
-    cr_assert(same_double(a->upper, b->upper), "point %d", i);
-    cr_assert(same_double(a->score, b->score), "point %d: %.17g vs %.17g", i, a->score, b->score);
-    cr_assert(same_double(a->anomaly_score, b->anomaly_score), "point %d", i);
-    cr_assert(same_double(a->severity, b->severity), "point %d", i);
-}
+#include "detector_rig.h"
 
 /* Iglewicz & Hoaglin (1993), "How to Detect and Handle Outliers":
  * M = 0.6745 (x - median) / MAD, outlier when |M| > 3.5. By hand:
@@ -220,19 +171,13 @@ Test(detector_mad, state_round_trip_is_bit_identical)
         rig_feed(&a, x);
         prev = x;
     }
-    cJSON *saved = kw_detector_state_save(&a.st, &a.det);
-    char *text = cJSON_PrintUnformatted(saved);
-    cJSON *parsed = cJSON_Parse(text);
-    cr_assert_eq(kw_detector_state_load(&b.st, &b.det, parsed), 0);
+    rig_copy_state_text(&a, &b);
     cr_assert_eq(b.st.seen, a.st.seen);
     for (int i = 0; i < 300; i++) {
         double x = i % 17 == 0 ? -300.0 : gsl_ran_gaussian(rng, 4) / 3.0;
         struct kw_verdict va = rig_feed(&a, x), vb = rig_feed(&b, x);
         assert_same_verdict(&va, &vb, i);
     }
-    free(text);
-    cJSON_Delete(saved);
-    cJSON_Delete(parsed);
     gsl_rng_free(rng);
     rig_release(&a);
     rig_release(&b);

@@ -10,44 +10,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../../detectors/detector.h"
-
 #define HOUR 3600000LL
+#define RIG_SERIES {.interval_ms = HOUR}
+#define RIG_FIXTURE
+#include "detector_rig.h"
+
 #define MAD_TO_SD 1.482602218505602
-
-static struct kw_detector det;
-static struct kw_detector_state st;
-static struct kw_series_info info = {.interval_ms = HOUR};
-
-static void setup_json(const char *json)
-{
-    char err[KW_ERR_LEN];
-    cJSON *obj = cJSON_Parse(json);
-    cr_assert_not_null(obj);
-    cr_assert_eq(kw_detector_parse(&det, obj, "kpis[0].detector", err, sizeof err), 0, "%s", err);
-    cJSON_Delete(obj);
-    cr_assert_eq(kw_detector_accepts(&det, &info, err, sizeof err), 0, "%s", err);
-    kw_detector_state_init(&st, &det, &info);
-}
-
-static void teardown(void)
-{
-    kw_detector_state_release(&st, &det);
-    kw_detector_release(&det);
-}
-
-static struct kw_verdict feed_to(struct kw_detector_state *s, int64_t slot, double v)
-{
-    struct kw_sample in = {.ts_ms = slot * info.interval_ms, .value = v, .numerator = NAN, .denominator = NAN};
-    struct kw_verdict out;
-    kw_detector_update(s, &det, &info, &in, &out);
-    return out;
-}
-
-static struct kw_verdict feed(int64_t slot, double v)
-{
-    return feed_to(&st, slot, v);
-}
 
 /* Hour 05:00 UTC on 8 days: 10 12 11 13 9 30 11 12; every other hour is 100.
  *   sorted 9 10 11 11 12 12 13 30: median (11 + 12) / 2 = 11.5
@@ -97,7 +65,7 @@ Test(detector_seasonal, hour_of_week_starts_monday_utc, .fini = teardown)
     setup_json("{\"type\":\"seasonal\",\"period\":\"hour_of_week\"}");
     feed(4 * 24, 42);     /* Monday 1970-01-05 00:00 */
     feed(3 * 24 + 23, 7); /* Sunday 23:00 */
-    cJSON *saved = kw_detector_state_save(&st, &det);
+    cJSON *saved = kw_detector_state_save(&fx.st, &fx.det);
     const cJSON *slots = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(saved, "state"), "slots");
     cr_assert_eq(cJSON_GetArraySize(slots), 168);
     double first, last;
@@ -159,7 +127,7 @@ Test(detector_seasonal, nan_leaves_state_untouched)
 {
     setup_json("{\"type\":\"seasonal\"}");
     struct kw_detector_state other;
-    kw_detector_state_init(&other, &det, &info);
+    kw_detector_state_init(&other, &fx.det, &fx.info);
     gsl_rng *rng = gsl_rng_alloc(gsl_rng_mt19937);
     for (int64_t t = 0; t < 24 * 6; t++) {
         if (t % 11 == 3) {
@@ -171,7 +139,7 @@ Test(detector_seasonal, nan_leaves_state_untouched)
         cr_assert(memcmp(&a, &b, sizeof a) == 0, "t=%lld", (long long)t);
     }
     gsl_rng_free(rng);
-    kw_detector_state_release(&other, &det);
+    kw_detector_state_release(&other, &fx.det);
     teardown();
 }
 
@@ -179,7 +147,7 @@ Test(detector_seasonal, nan_leaves_state_untouched)
  * keeps 9 (z = 2.5) quiet and flags 12 (z = 4). */
 Test(detector_seasonal, count_floor_is_poisson_sd, .fini = teardown)
 {
-    info.is_count = true;
+    fx.info.is_count = true;
     setup_json("{\"type\":\"seasonal\",\"threshold\":3.5}");
     for (int d = 0; d < 4; d++)
         for (int h = 0; h < 24; h++)
@@ -195,7 +163,7 @@ Test(detector_seasonal, count_floor_is_poisson_sd, .fini = teardown)
     cr_assert_not(v.anomalous);
     v = feed(4 * 24 + 2, 16);
     cr_assert(v.anomalous, "z %g", v.score);
-    info.is_count = false;
+    fx.info.is_count = false;
 }
 
 Test(detector_seasonal, round_trip_is_bit_identical, .fini = teardown)
@@ -206,18 +174,15 @@ Test(detector_seasonal, round_trip_is_bit_identical, .fini = teardown)
     int64_t t = 0;
     for (; t < 24 * 4 + 5; t++)
         feed(t, sine(t, 24, rng, 5));
-    cJSON *saved = kw_detector_state_save(&st, &det);
     struct kw_detector_state st2;
-    kw_detector_state_init(&st2, &det, &info);
-    cr_assert_eq(kw_detector_state_load(&st2, &det, saved), 0);
-    cr_assert_eq(det.type->state_bytes(st2.impl), det.type->state_bytes(st.impl));
+    rig_clone_state(&fx, &st2, false);
+    cr_assert_eq(fx.det.type->state_bytes(st2.impl), fx.det.type->state_bytes(fx.st.impl));
     for (int i = 0; i < 24 * 6; i++, t++) {
         double v = i % 19 == 2 ? NAN : sine(t, 24, rng, 5) + (i % 40 == 7 ? 80 : 0);
         struct kw_verdict a = feed(t, v), b = feed_to(&st2, t, v);
         cr_assert(memcmp(&a, &b, sizeof a) == 0, "verdicts differ at t=%lld", (long long)t);
     }
-    kw_detector_state_release(&st2, &det);
-    cJSON_Delete(saved);
+    kw_detector_state_release(&st2, &fx.det);
     gsl_rng_free(rng);
 }
 
@@ -225,18 +190,7 @@ Test(detector_seasonal, load_rejects_wrong_history, .fini = teardown)
 {
     setup_json("{\"type\":\"seasonal\",\"history\":5}");
     feed(0, 1);
-    cJSON *saved = kw_detector_state_save(&st, &det);
-    struct kw_detector other;
-    char err[KW_ERR_LEN];
-    cJSON *obj = cJSON_Parse("{\"type\":\"seasonal\",\"history\":6}");
-    cr_assert_eq(kw_detector_parse(&other, obj, "k", err, sizeof err), 0, "%s", err);
-    struct kw_detector_state st2;
-    kw_detector_state_init(&st2, &other, &info);
-    cr_assert_eq(kw_detector_state_load(&st2, &other, saved), -1);
-    kw_detector_state_release(&st2, &other);
-    kw_detector_release(&other);
-    cJSON_Delete(obj);
-    cJSON_Delete(saved);
+    cr_assert_eq(rig_load_under(&fx, "{\"type\":\"seasonal\",\"history\":6}"), -1);
 }
 
 /* Seeded daily sine (amplitude 100, noise sd 5) with +-60 spikes every 97
@@ -279,10 +233,10 @@ Test(detector_seasonal, hourly_spikes_and_false_alarms, .fini = teardown)
 
 Test(detector_seasonal, five_minute_slots_spikes_and_false_alarms, .fini = teardown)
 {
-    info.interval_ms = 300000;
+    fx.info.interval_ms = 300000;
     setup_json("{\"type\":\"seasonal\",\"period\":\"slot_of_day\"}");
     spikes_and_false_alarms(288, 16);
-    info.interval_ms = HOUR;
+    fx.info.interval_ms = HOUR;
 }
 
 static void expect_parse_error(const char *json, const char *msg)
@@ -366,24 +320,22 @@ static struct kw_verdict feed_rate(struct kw_detector_state *s, int64_t t, gsl_r
     double lambda = 3 + 17 * (0.5 + 0.5 * sin(2 * M_PI * (double)(t % 288) / 288.0));
     unsigned n = gsl_ran_poisson(rng, lambda);
     unsigned x = n ? gsl_ran_binomial(rng, p, n) : 0;
-    struct kw_sample in = {.ts_ms = t * info.interval_ms, .value = n ? (double)x / n : NAN,
+    struct kw_sample in = {.ts_ms = t * fx.info.interval_ms, .value = n ? (double)x / n : NAN,
                            .numerator = x, .denominator = n};
-    struct kw_verdict out;
-    kw_detector_update(s, &det, &info, &in, &out);
-    return out;
+    return rig_feed_sample(&fx, s, &in);
 }
 
 Test(detector_seasonal, ratio_floor_is_binomial_sd, .fini = teardown)
 {
-    info.interval_ms = 300000;
-    info.is_ratio = true;
+    fx.info.interval_ms = 300000;
+    fx.info.is_ratio = true;
     setup_json("{\"type\":\"seasonal\"}");
     gsl_rng *rng = gsl_rng_alloc(gsl_rng_mt19937);
     gsl_rng_set(rng, 3);
     int ready = 0, alarms = 0, caught = 0;
     int64_t t = 0;
     for (; t < 288 * 21; t++) {
-        struct kw_verdict v = feed_rate(&st, t, rng, 0.10);
+        struct kw_verdict v = feed_rate(&fx.st, t, rng, 0.10);
         ready += v.ready;
         alarms += v.anomalous;
     }
@@ -393,13 +345,13 @@ Test(detector_seasonal, ratio_floor_is_binomial_sd, .fini = teardown)
      * an interval is judged by its exact binomial tail, so the jump must be
      * one that a handful of trials can prove: 10% -> 80%. */
     for (; t < 288 * 21 + 144; t++)
-        feed_rate(&st, t, rng, 0.10);
+        feed_rate(&fx.st, t, rng, 0.10);
     for (; t < 288 * 21 + 168; t++)
-        caught += feed_rate(&st, t, rng, 0.80).anomalous;
+        caught += feed_rate(&fx.st, t, rng, 0.80).anomalous;
     cr_assert_geq(caught, 1, "the rate jump was missed");
     gsl_rng_free(rng);
-    info.is_ratio = false;
-    info.interval_ms = HOUR;
+    fx.info.is_ratio = false;
+    fx.info.interval_ms = HOUR;
 }
 
 /* The pooled error median is kept in a sorted copy of the error ring; after
@@ -407,37 +359,30 @@ Test(detector_seasonal, ratio_floor_is_binomial_sd, .fini = teardown)
  * long after the ring has wrapped. */
 Test(detector_seasonal, ratio_round_trip_through_text_is_bit_identical, .fini = teardown)
 {
-    info.interval_ms = 300000;
-    info.is_ratio = true;
+    fx.info.interval_ms = 300000;
+    fx.info.is_ratio = true;
     setup_json("{\"type\":\"seasonal\"}");
     gsl_rng *rng = gsl_rng_alloc(gsl_rng_mt19937);
     gsl_rng_set(rng, 5);
     int64_t t = 0;
     for (; t < 288 * 5 + 77; t++)
-        feed_rate(&st, t, rng, 0.10);
-    cJSON *saved = kw_detector_state_save(&st, &det);
-    char *text = cJSON_PrintUnformatted(saved);
-    cJSON_Delete(saved);
-    cJSON *parsed = cJSON_Parse(text);
-    free(text);
+        feed_rate(&fx.st, t, rng, 0.10);
     struct kw_detector_state st2;
-    kw_detector_state_init(&st2, &det, &info);
-    cr_assert_eq(kw_detector_state_load(&st2, &det, parsed), 0);
-    cJSON_Delete(parsed);
+    rig_clone_state(&fx, &st2, true);
     int ready = 0;
     for (; t < 288 * 8; t++) {
         double p = t % 500 < 12 ? 0.4 : 0.10;
         gsl_rng *copy = gsl_rng_clone(rng);
-        struct kw_verdict a = feed_rate(&st, t, rng, p), b = feed_rate(&st2, t, copy, p);
+        struct kw_verdict a = feed_rate(&fx.st, t, rng, p), b = feed_rate(&st2, t, copy, p);
         gsl_rng_free(copy);
         ready += a.ready;
         cr_assert(memcmp(&a, &b, sizeof a) == 0, "verdicts differ at t=%lld", (long long)t);
     }
     cr_assert_gt(ready, 288 * 2);
-    kw_detector_state_release(&st2, &det);
+    kw_detector_state_release(&st2, &fx.det);
     gsl_rng_free(rng);
-    info.is_ratio = false;
-    info.interval_ms = HOUR;
+    fx.info.is_ratio = false;
+    fx.info.interval_ms = HOUR;
 }
 
 /* Counts: a slot median of 2 with no noise elsewhere floors the spread at
@@ -447,7 +392,7 @@ Test(detector_seasonal, ratio_round_trip_through_text_is_bit_identical, .fini = 
  * P = 4.8e-10, z = 6.1: anomalous. */
 Test(detector_seasonal, counts_use_the_exact_poisson_tail, .fini = teardown)
 {
-    info = (struct kw_series_info){.interval_ms = HOUR, .is_count = true};
+    fx.info = (struct kw_series_info){.interval_ms = HOUR, .is_count = true};
     setup_json("{\"type\":\"seasonal\"}");
     for (int64_t h = 0; h < 24 * 10; h++)
         feed(h, 2);
@@ -457,7 +402,7 @@ Test(detector_seasonal, counts_use_the_exact_poisson_tail, .fini = teardown)
     cr_assert_float_eq(v.score, 4.69, 0.01);
     v = feed(24 * 10 + 1, 16);
     cr_assert(v.anomalous, "z %g", v.score);
-    info = (struct kw_series_info){.interval_ms = HOUR};
+    fx.info = (struct kw_series_info){.interval_ms = HOUR};
 }
 
 /* Rates: 1 drop-off in 120 per hour for 10 days (p = 0.83%). 7 of 120 is
@@ -465,20 +410,20 @@ Test(detector_seasonal, counts_use_the_exact_poisson_tail, .fini = teardown)
  * not anomalous. 15 of 120 (P = 1.3e-13) is. */
 Test(detector_seasonal, rare_rates_use_the_exact_binomial_tail, .fini = teardown)
 {
-    info = (struct kw_series_info){.interval_ms = HOUR, .is_ratio = true};
+    fx.info = (struct kw_series_info){.interval_ms = HOUR, .is_ratio = true};
     setup_json("{\"type\":\"seasonal\"}");
     struct kw_verdict v;
     for (int64_t h = 0; h < 24 * 10; h++) {
         struct kw_sample in = {.ts_ms = h * HOUR, .value = 1.0 / 120, .numerator = 1, .denominator = 120};
-        kw_detector_update(&st, &det, &info, &in, &v);
+        kw_detector_update(&fx.st, &fx.det, &fx.info, &in, &v);
     }
     struct kw_sample seven = {.ts_ms = 240 * HOUR, .value = 7.0 / 120, .numerator = 7, .denominator = 120};
-    kw_detector_update(&st, &det, &info, &seven, &v);
+    kw_detector_update(&fx.st, &fx.det, &fx.info, &seven, &v);
     cr_assert(v.ready);
     cr_assert_not(v.anomalous, "z %g", v.score);
     cr_assert_lt(v.score, 5);
     struct kw_sample fifteen = {.ts_ms = 241 * HOUR, .value = 15.0 / 120, .numerator = 15, .denominator = 120};
-    kw_detector_update(&st, &det, &info, &fifteen, &v);
+    kw_detector_update(&fx.st, &fx.det, &fx.info, &fifteen, &v);
     cr_assert(v.anomalous, "z %g", v.score);
-    info = (struct kw_series_info){.interval_ms = HOUR};
+    fx.info = (struct kw_series_info){.interval_ms = HOUR};
 }

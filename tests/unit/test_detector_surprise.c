@@ -10,44 +10,14 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../../detectors/detector.h"
+#include "detector_rig.h"
 
 /* Seasonal streams off ("1s" is under one 60 s interval), short windows. */
 #define LEVEL_ONLY "{\"type\":\"surprise\",\"window\":8,\"history\":10,\"min_history\":10,\"short\":1," \
                    "\"season\":\"1s\",\"week\":\"1s\",\"threshold\":2,\"hold_off\":3}"
 
-struct rig {
-    struct kw_detector det;
-    struct kw_detector_state st;
-    struct kw_series_info info;
-};
-
-static void rig_init(struct rig *r, const char *json)
-{
-    char err[KW_ERR_LEN];
-    cJSON *obj = cJSON_Parse(json);
-    cr_assert_not_null(obj);
-    cr_assert_eq(kw_detector_parse(&r->det, obj, "d", err, sizeof err), 0, "%s", err);
-    cJSON_Delete(obj);
-    r->info = (struct kw_series_info){.interval_ms = 60000};
-    kw_detector_state_init(&r->st, &r->det, &r->info);
-}
-
-static void rig_release(struct rig *r)
-{
-    kw_detector_state_release(&r->st, &r->det);
-    kw_detector_release(&r->det);
-}
-
-static struct kw_verdict rig_feed(struct rig *r, double v)
-{
-    struct kw_sample s = {.ts_ms = 0, .value = v, .numerator = NAN, .denominator = NAN};
-    struct kw_verdict out;
-    kw_detector_update(&r->st, &r->det, &r->info, &s, &out);
-    return out;
-}
-
-static bool same_double(double a, double b)
+/* Bit-identical (tells -0 from 0): stricter than the rig's same_double. */
+static bool same_bits(double a, double b)
 {
     return memcmp(&a, &b, sizeof a) == 0 || (isnan(a) && isnan(b));
 }
@@ -124,7 +94,7 @@ Test(detector_surprise, missing_interval_changes_nothing)
     for (int i = 0; i < 20; i++) {
         double x = i == 5 ? 30 : (i % 2 ? 12 : 10);
         struct kw_verdict va = rig_feed(&a, x), vb = rig_feed(&b, x);
-        cr_assert(same_double(va.anomaly_score, vb.anomaly_score), "point %d", i);
+        cr_assert(same_bits(va.anomaly_score, vb.anomaly_score), "point %d", i);
         cr_assert_eq(va.anomalous, vb.anomalous, "point %d", i);
     }
     rig_release(&a);
@@ -223,13 +193,7 @@ Test(detector_surprise, text_round_trip_is_bit_identical)
     int i = 0;
     for (; i < 333; i++)
         rig_feed(&a, 1e6 + 50 * sin(i / 3.0) + gsl_ran_gaussian(rng, 3) + (i % 71 == 0 ? 400 : 0));
-    cJSON *saved = kw_detector_state_save(&a.st, &a.det);
-    char *text = cJSON_PrintUnformatted(saved);
-    cJSON_Delete(saved);
-    cJSON *parsed = cJSON_Parse(text);
-    free(text);
-    cr_assert_eq(kw_detector_state_load(&b.st, &b.det, parsed), 0);
-    cJSON_Delete(parsed);
+    rig_copy_state_text(&a, &b);
     int alerts = 0;
     for (; i < 700; i++) {
         double x = 1e6 + 50 * sin(i / 3.0) + gsl_ran_gaussian(rng, 3) + (i % 71 == 0 ? 400 : 0);
@@ -238,9 +202,9 @@ Test(detector_surprise, text_round_trip_is_bit_identical)
         struct kw_verdict va = rig_feed(&a, x), vb = rig_feed(&b, x);
         cr_assert_eq(va.ready, vb.ready, "point %d", i);
         cr_assert_eq(va.anomalous, vb.anomalous, "point %d", i);
-        cr_assert(same_double(va.expected, vb.expected), "point %d", i);
-        cr_assert(same_double(va.score, vb.score), "point %d", i);
-        cr_assert(same_double(va.anomaly_score, vb.anomaly_score), "point %d", i);
+        cr_assert(same_bits(va.expected, vb.expected), "point %d", i);
+        cr_assert(same_bits(va.score, vb.score), "point %d", i);
+        cr_assert(same_bits(va.anomaly_score, vb.anomaly_score), "point %d", i);
         alerts += va.anomalous;
     }
     cr_assert_gt(alerts, 0, "the spikes should alert");
@@ -249,7 +213,7 @@ Test(detector_surprise, text_round_trip_is_bit_identical)
     rig_init(&c, "{\"type\":\"surprise\",\"window\":16,\"season_window\":16,\"history\":40,"
                  "\"min_history\":20,\"season\":\"20m\",\"seasons\":3,\"week\":\"30m\",\"weeks\":2,"
                  "\"hold_off\":5}");
-    saved = kw_detector_state_save(&a.st, &a.det);
+    cJSON *saved = kw_detector_state_save(&a.st, &a.det);
     cr_assert_eq(kw_detector_state_load(&c.st, &c.det, saved), -1);
     rig_release(&c);
     /* ... and so is one saved under another week length. */

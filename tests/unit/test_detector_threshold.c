@@ -3,34 +3,23 @@
 #include <criterion/criterion.h>
 #include <math.h>
 
-#include "../../detectors/detector.h"
+#include "detector_rig.h"
 
-static struct kw_detector det;
-static struct kw_detector_state st;
-static const struct kw_series_info info = {.interval_ms = 60000};
+static struct rig fx;
 
 static void setup_json(const char *json)
 {
-    char err[KW_ERR_LEN];
-    cJSON *obj = cJSON_Parse(json);
-    cr_assert_not_null(obj);
-    cr_assert_eq(kw_detector_parse(&det, obj, "kpis[0].detector", err, sizeof err), 0, "%s", err);
-    cJSON_Delete(obj);
-    kw_detector_state_init(&st, &det, &info);
+    rig_init(&fx, json);
 }
 
 static void teardown(void)
 {
-    kw_detector_state_release(&st, &det);
-    kw_detector_release(&det);
+    rig_release(&fx);
 }
 
 static struct kw_verdict feed(double v)
 {
-    struct kw_sample s = {.ts_ms = 0, .value = v, .numerator = NAN, .denominator = NAN};
-    struct kw_verdict out;
-    kw_detector_update(&st, &det, &info, &s, &out);
-    return out;
+    return rig_feed(&fx, v);
 }
 
 Test(detector_threshold, flags_values_outside_bounds, .fini = teardown)
@@ -110,12 +99,9 @@ Test(detector_config, state_round_trip)
 {
     setup_json("{\"type\":\"threshold\",\"high\":20}");
     feed(1);
-    cJSON *saved = kw_detector_state_save(&st, &det);
     struct kw_detector_state st2;
-    kw_detector_state_init(&st2, &det, &info);
-    cr_assert_eq(kw_detector_state_load(&st2, &det, saved), 0);
+    rig_clone_state(&fx, &st2, false);
     cr_assert_eq(st2.seen, 1);
-    kw_detector_state_release(&st2, &det);
-    cJSON_Delete(saved);
+    kw_detector_state_release(&st2, &fx.det);
     teardown();
 }
