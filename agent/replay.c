@@ -247,6 +247,26 @@ static void replay_csv(struct kw_pipeline *p, struct csv_rows *rows, const char 
     free(header_copy);
 }
 
+/* Feed a JSON-lines file one message per line without holding it in memory. */
+static int replay_jsonl(struct kw_pipeline *p, const struct kw_config *cfg, const char *path)
+{
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return -1;
+    char *line = NULL;
+    size_t cap = 0;
+    ssize_t len;
+    while ((len = getline(&line, &cap, f)) >= 0) {
+        if (len == 0 || (len == 1 && line[0] == '\n'))
+            continue;
+        kw_ingest_message(&cfg->ingest, &p->ingest, path, line, (size_t)len, 0, kw_pipeline_point, p);
+        kw_pipeline_tick(p, 0);
+    }
+    free(line);
+    fclose(f);
+    return 0;
+}
+
 static bool is_jsonl(const char *path)
 {
     const char *dot = strrchr(path, '.');
@@ -283,21 +303,18 @@ int kw_replay_run(const struct kw_replay_options *opt, char *err, size_t errlen)
         }
         unsigned long alerts_before = rc.alerts;
         struct csv_rows rows = {0};
-        if (read_lines(opt->files[f], &rows)) {
+        /* JSON lines stream; CSV is read whole because its first rows give the spacing. */
+        int rcode = is_jsonl(opt->files[f]) ? replay_jsonl(&p, &cfg, opt->files[f])
+                                            : read_lines(opt->files[f], &rows);
+        if (rcode) {
             snprintf(err, errlen, "%s: %s", opt->files[f], strerror(errno));
+            free_rows(&rows);
             kw_pipeline_release(&p);
             status = 1;
             break;
         }
-        if (is_jsonl(opt->files[f])) {
-            for (size_t i = 0; i < rows.n; i++) {
-                kw_ingest_message(&cfg.ingest, &p.ingest, opt->files[f], rows.lines[i], strlen(rows.lines[i]), 0,
-                                  kw_pipeline_point, &p);
-                kw_pipeline_tick(&p, 0);
-            }
-        } else if (rows.n) {
+        if (rows.n)
             replay_csv(&p, &rows, metric, opt->files[f]);
-        }
         kw_pipeline_flush(&p);
         uint64_t rejected = 0;
         for (int r = 0; r < KW_REJ_COUNT; r++)

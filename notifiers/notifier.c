@@ -187,23 +187,18 @@ const char *kw_alert_summary(const struct kw_alert *a, char *buf, size_t len)
                  a->direction > 0 ? "up to" : "down to", obs, exp, change, denom + (change[0] ? 0 : 2),
                  change[0] || denom[0] ? ", " : "", lo, hi, since, dur, impact, impact[0] ? " | " : "", a->score,
                  a->severity_score, spark);
-    else
-        snprintf(buf, len, "RESOLVED | %s [%s] %s%s%s%s after %s, since %s | %s%s%s%s", a->kpi, labels,
-                 isnan(a->observed) ? "stopped reporting" : "back to ", isnan(a->observed) ? "" : obs,
-                 isnan(a->expected) ? "" : " (expected ", isnan(a->expected) ? "" : exp, dur, since,
+    else {
+        char back[96] = "stopped reporting";
+        if (!isnan(a->observed))
+            snprintf(back, sizeof back, "back to %s%s%s%s", obs, isnan(a->expected) ? "" : " (expected ",
+                     isnan(a->expected) ? "" : exp, isnan(a->expected) ? "" : ")");
+        snprintf(buf, len, "RESOLVED | %s [%s] %s after %s, since %s | %s%s%s%s", a->kpi, labels, back, dur, since,
                  impact[0] ? "total " : "", impact, impact[0] ? " | " : "", spark);
+    }
     if (a->status == KW_ALERT_FIRING && (a->runbook[0] || a->dashboard[0])) {
         size_t used = strlen(buf);
         snprintf(buf + used, len > used ? len - used : 0, "%s%s%s%s", a->runbook[0] ? " | runbook " : "", a->runbook,
                  a->dashboard[0] ? " | dashboard " : "", a->dashboard);
-    }
-    if (a->status != KW_ALERT_FIRING && !isnan(a->expected)) {
-        /* close the "(expected X" parenthesis */
-        char *after = strstr(buf, " after ");
-        if (after && strlen(buf) + 2 < len) {
-            memmove(after + 1, after, strlen(after) + 1);
-            *after = ')';
-        }
     }
     return buf;
 }
