@@ -45,7 +45,8 @@ CRIT_LIBS  := $(shell $(PKG_CONFIG) --libs criterion 2>/dev/null || echo -lcrite
 ALL_CFLAGS  = $(PROJECT_CFLAGS) $(DEP_CFLAGS) $(CPPFLAGS) $(CFLAGS)
 ALL_LDFLAGS = $(PROJECT_LDFLAGS) -pthread $(LDFLAGS)
 
-CORE_SRCS := $(filter-out agent/main.c,$(wildcard agent/*.c)) $(wildcard detectors/*.c) $(wildcard notifiers/*.c)
+LIB_SRCS  := $(wildcard lib/*.c)
+CORE_SRCS := $(LIB_SRCS) $(filter-out agent/main.c,$(wildcard agent/*.c)) $(wildcard detectors/*.c) $(wildcard notifiers/*.c)
 CORE_OBJS := $(CORE_SRCS:%.c=$(BUILDDIR)/%.o)
 MAIN_OBJ  := $(BUILDDIR)/agent/main.o
 UNIT_SRCS := $(wildcard tests/unit/*.c)
@@ -56,7 +57,7 @@ BENCH_SRCS := $(wildcard bench/*.c)
 BENCH_BINS := $(BENCH_SRCS:bench/%.c=$(BUILDDIR)/bench/%)
 
 # The detector library alone, so detectors can be built and tested without the agent.
-DET_SRCS   := agent/opts.c agent/xmalloc.c agent/log.c $(wildcard detectors/*.c)
+DET_SRCS   := $(LIB_SRCS) $(wildcard detectors/*.c)
 DET_OBJS   := $(DET_SRCS:%.c=$(BUILDDIR)/%.o)
 DET_TEST_SRCS := $(wildcard tests/unit/test_detector*.c)
 DET_TEST_OBJS := $(DET_TEST_SRCS:%.c=$(BUILDDIR)/%.o)

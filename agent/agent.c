@@ -13,9 +13,9 @@
 #include <zmq.h>
 
 #include "demo.h"
-#include "log.h"
-#include "timefmt.h"
-#include "xmalloc.h"
+#include "../lib/log.h"
+#include "../lib/timefmt.h"
+#include "../lib/xmalloc.h"
 
 #define TICK_MS 200
 #define STATE_SAVE_MS 60000

@@ -9,7 +9,7 @@
 #include <gsl/gsl_statistics_double.h>
 
 #include "config.h"
-#include "xmalloc.h"
+#include "../lib/xmalloc.h"
 
 void kw_bucket_reset(struct kw_bucket *b)
 {

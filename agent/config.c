@@ -6,8 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "log.h"
-#include "xmalloc.h"
+#include "../lib/log.h"
+#include "../lib/xmalloc.h"
 
 #define MAX_GROUP_BY KW_ALERT_MAX_LABELS
 #define MAX_OPEN_INTERVALS 64

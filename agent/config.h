@@ -11,9 +11,9 @@
 
 #include "../detectors/detector.h"
 #include "../notifiers/notifier.h"
-#include "alert.h"
+#include "../notifiers/alert.h"
 #include "ingest.h"
-#include "opts.h"
+#include "../lib/opts.h"
 
 enum kw_aggregation {
     KW_AGG_SUM = 0, KW_AGG_COUNT, KW_AGG_MEAN, KW_AGG_LAST, KW_AGG_RATIO, KW_AGG_MAX, KW_AGG_MIN, KW_AGG_QUANTILE

@@ -18,8 +18,8 @@
 #include <gsl/gsl_rng.h>
 #include <zmq.h>
 
-#include "log.h"
-#include "xmalloc.h"
+#include "../lib/log.h"
+#include "../lib/xmalloc.h"
 
 #define DAY_MS 86400000LL
 

@@ -4,7 +4,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "log.h"
+#include "../lib/log.h"
 
 void kw_dispatcher_init(struct kw_dispatcher *d, const struct kw_config *cfg)
 {

@@ -5,7 +5,7 @@
 
 #include <stdint.h>
 
-#include "alert.h"
+#include "../notifiers/alert.h"
 #include "config.h"
 
 struct kw_dispatch_stats {

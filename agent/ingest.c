@@ -8,8 +8,8 @@
 
 #include <cjson/cJSON.h>
 
-#include "log.h"
-#include "timefmt.h"
+#include "../lib/log.h"
+#include "../lib/timefmt.h"
 
 static const char *const reject_names[KW_REJ_COUNT] = {
     [KW_REJ_MALFORMED_JSON] = "malformed_json",

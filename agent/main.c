@@ -12,9 +12,9 @@
 #include "agent.h"
 #include "config.h"
 #include "demo.h"
-#include "log.h"
+#include "../lib/log.h"
 #include "replay.h"
-#include "timefmt.h"
+#include "../lib/timefmt.h"
 
 enum { EXIT_OK = 0, EXIT_RUNTIME = 1, EXIT_USAGE = 2, EXIT_CONFIG = 3 };
 

@@ -9,8 +9,9 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "log.h"
-#include "xmalloc.h"
+#include "../lib/intmath.h"
+#include "../lib/log.h"
+#include "../lib/xmalloc.h"
 
 #define VALUES_MAX 2048 /* group_by values blob: 8 labels x 255 bytes fits */
 
@@ -45,12 +46,6 @@ void kw_pipeline_init(struct kw_pipeline *p, const struct kw_config *cfg)
 void kw_pipeline_release(struct kw_pipeline *p)
 {
     kw_series_table_release(&p->table, series_free, p);
-}
-
-static int64_t floor_div(int64_t a, int64_t b)
-{
-    int64_t q = a / b;
-    return (a % b != 0 && (a < 0) != (b < 0)) ? q - 1 : q;
 }
 
 static int64_t native_spacing(const struct kw_pipeline *p, const struct kw_kpi_config *kpi)
@@ -201,7 +196,7 @@ static void close_interval(struct kw_pipeline *p, struct kw_series *s, const str
 static void close_oldest(struct kw_pipeline *p, struct kw_series *s)
 {
     const struct kw_kpi_config *kpi = &p->cfg->kpis[s->kpi];
-    int slot = (int)(floor_div(s->open_start, kpi->interval_ms) % s->nbuckets);
+    int slot = (int)(kw_floor_div(s->open_start, kpi->interval_ms) % s->nbuckets);
     if (slot < 0)
         slot += s->nbuckets;
     struct kw_sample sample = kw_bucket_sample(&s->ring[slot], kpi->aggregation, kpi->quantile, s->open_start);
@@ -293,7 +288,7 @@ static int add_to_kpi(struct kw_pipeline *p, int k, int role, const struct kw_po
         close_interval(p, s, &sample);
         return 0;
     }
-    int64_t start = floor_div(pt->ts_ms, kpi->interval_ms) * kpi->interval_ms;
+    int64_t start = kw_floor_div(pt->ts_ms, kpi->interval_ms) * kpi->interval_ms;
     if (s->open_start == INT64_MIN)
         s->open_start = start;
     if (start < s->open_start) {
@@ -302,7 +297,7 @@ static int add_to_kpi(struct kw_pipeline *p, int k, int role, const struct kw_po
     }
     while (start >= s->open_start + (int64_t)s->nbuckets * kpi->interval_ms)
         close_oldest(p, s);
-    int slot = (int)(floor_div(start, kpi->interval_ms) % s->nbuckets);
+    int slot = (int)(kw_floor_div(start, kpi->interval_ms) % s->nbuckets);
     if (slot < 0)
         slot += s->nbuckets;
     kw_bucket_add(&s->ring[slot], role, pt->value, pt->ts_ms);

@@ -9,7 +9,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "alert.h"
+#include "../notifiers/alert.h"
 #include "config.h"
 #include "ingest.h"
 #include "series.h"

@@ -10,10 +10,10 @@
 
 #include "config.h"
 #include "ingest.h"
-#include "log.h"
+#include "../lib/log.h"
 #include "pipeline.h"
-#include "timefmt.h"
-#include "xmalloc.h"
+#include "../lib/timefmt.h"
+#include "../lib/xmalloc.h"
 
 #define MAX_COLUMNS 24
 

@@ -9,7 +9,7 @@
 
 #include "../detectors/detector.h"
 #include "aggregate.h"
-#include "alert.h"
+#include "../notifiers/alert.h"
 #include "alerting.h"
 
 struct kw_series {

@@ -19,7 +19,7 @@
 #include <gsl/gsl_randist.h>
 #include <gsl/gsl_rng.h>
 
-#include "../agent/xmalloc.h"
+#include "../lib/xmalloc.h"
 #include "../detectors/detector.h"
 
 /* ---- benchmark settings ---------------------------------------------------- */

@@ -18,7 +18,7 @@
 #include <gsl/gsl_randist.h>
 #include <gsl/gsl_rng.h>
 
-#include "../agent/xmalloc.h"
+#include "../lib/xmalloc.h"
 #include "../detectors/detector.h"
 
 #define INTERVAL_MS 300000LL

@@ -18,9 +18,9 @@
 
 #include "../agent/config.h"
 #include "../agent/ingest.h"
-#include "../agent/log.h"
+#include "../lib/log.h"
 #include "../agent/pipeline.h"
-#include "../agent/xmalloc.h"
+#include "../lib/xmalloc.h"
 
 #define POINTS_PER_MESSAGE 100
 

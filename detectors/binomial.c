@@ -12,7 +12,7 @@
 #include <gsl/gsl_cdf.h>
 #include <gsl/gsl_sf_gamma.h>
 
-#include "../agent/xmalloc.h"
+#include "../lib/xmalloc.h"
 #include "detector.h"
 
 /* Baseline: exponentially weighted sums of events and trials,

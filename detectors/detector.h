@@ -13,7 +13,8 @@
 
 #include <cjson/cJSON.h>
 
-#include "../agent/opts.h"
+#include "../lib/jsonnum.h"
+#include "../lib/opts.h"
 
 /* One closed interval of a KPI series, as the detector sees it. */
 struct kw_sample {
@@ -142,16 +143,6 @@ int kw_detector_state_load(struct kw_detector_state *st, const struct kw_detecto
 double kw_squash(double x, double threshold);
 /* -log10 of a tail probability, floored so p = 0 gives a large finite value. */
 double kw_neglog10(double p);
-/* A JSON number that reads back bit-identical (printed with %.17g; cJSON's
- * own printer accepts a 1-ulp difference). NAN/Inf become null. */
-cJSON *kw_json_number(double v);
-/* Read a number written by kw_json_number (parsed or still raw). Returns 0,
- * or -1 when item is not a finite number. */
-int kw_json_get_double(const cJSON *item, double *out);
-/* Save / load a double array as a JSON array (NAN stored as null), exactly. */
-cJSON *kw_json_doubles(const double *v, size_t n);
-/* Returns 0 when json is an array of exactly n numbers/nulls, -1 otherwise. */
-int kw_json_read_doubles(const cJSON *json, double *v, size_t n);
 
 /* The smallest k in [0, max] where reached(k, ctx) holds, for a predicate
  * that goes from false to true as k grows; max counts as reached without a

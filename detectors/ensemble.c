@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../agent/xmalloc.h"
+#include "../lib/xmalloc.h"
 #include "detector.h"
 
 #define ENSEMBLE_MAX_MEMBERS 16

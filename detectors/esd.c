@@ -14,7 +14,8 @@
 #include <gsl/gsl_sort_double.h>
 #include <gsl/gsl_statistics_double.h>
 
-#include "../agent/xmalloc.h"
+#include "../lib/intmath.h"
+#include "../lib/xmalloc.h"
 #include "detector.h"
 
 #define ESD_MAX_WINDOW 10080
@@ -85,18 +86,6 @@ static const struct kw_option esd_options[] = {
      .desc = "Median/MAD (hybrid ESD, the default) or mean/sd (Rosner's original test)."},
     KW_OPT_END,
 };
-
-static int64_t floor_div(int64_t a, int64_t b)
-{
-    int64_t q = a / b;
-    return (a % b != 0 && (a < 0) != (b < 0)) ? q - 1 : q;
-}
-
-static int floor_mod(int64_t a, int64_t b)
-{
-    int64_t r = a % b;
-    return (int)(r < 0 ? r + b : r);
-}
 
 static int esd_check(void *cfg, const char *path, char *err, size_t errlen)
 {
@@ -424,14 +413,14 @@ static void esd_rebuild(struct esd_state *st)
  * the skipped positions and rebuilds, O(w log w). */
 static void esd_push(struct esd_state *st, int64_t n, double x)
 {
-    int pos = floor_mod(n, st->w);
+    int pos = kw_floor_mod(n, st->w);
     if (!st->started || n - st->last > 1) {
         if (!st->started || n - st->last >= st->w) {
             for (int p = 0; p < st->w; p++)
                 st->vals[p] = NAN;
         } else {
             for (int64_t i = st->last + 1; i < n; i++)
-                st->vals[floor_mod(i, st->w)] = NAN;
+                st->vals[kw_floor_mod(i, st->w)] = NAN;
         }
         st->vals[pos] = x;
         st->started = true;
@@ -581,12 +570,12 @@ static void esd_update(void *state, const void *cfg, const struct kw_series_info
     double x = in->value;
     if (!isfinite(x))
         return;
-    int64_t n_idx = floor_div(in->ts_ms, info->interval_ms);
+    int64_t n_idx = kw_floor_div(in->ts_ms, info->interval_ms);
     if (st->started && n_idx <= st->last)
         return; /* duplicate or out-of-order interval: ignored */
     esd_push(st, n_idx, x);
 
-    int pos = floor_mod(n_idx, st->w);
+    int pos = kw_floor_mod(n_idx, st->w);
     int min_points = c->min_points ? c->min_points : (st->w / 2 > 8 ? st->w / 2 : 8);
     if (st->cnt < min_points || (st->m && st->slot_cnt[pos % st->m] < ESD_SLOT_MIN))
         return;

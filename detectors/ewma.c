@@ -8,7 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#include "../agent/xmalloc.h"
+#include "../lib/xmalloc.h"
 #include "detector.h"
 
 /* The math. Baseline (target) mu and sd sigma: given as options (a Phase II

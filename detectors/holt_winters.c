@@ -12,7 +12,8 @@
 
 #include <gsl/gsl_statistics_double.h>
 
-#include "../agent/xmalloc.h"
+#include "../lib/intmath.h"
+#include "../lib/xmalloc.h"
 #include "detector.h"
 
 /* More slots than a week of minutes is a misconfiguration, not a season. */
@@ -55,18 +56,6 @@ static const struct kw_option hw_options[] = {
      .desc = "Smoothing of the residual variance (0.02 remembers about 50 intervals)."},
     KW_OPT_END,
 };
-
-static int64_t floor_div(int64_t a, int64_t b)
-{
-    int64_t q = a / b;
-    return (a % b != 0 && (a < 0) != (b < 0)) ? q - 1 : q;
-}
-
-static int slot_of(int64_t n, int m)
-{
-    int64_t r = n % m;
-    return (int)(r < 0 ? r + m : r);
-}
 
 static int hw_check(void *cfg, const char *path, char *err, size_t errlen)
 {
@@ -148,7 +137,7 @@ static void hw_initialise(struct hw_state *st)
     for (int p = 0; p < 2 * m; p++) {
         if (isnan(y[p]))
             continue;
-        int s = slot_of(st->n0 + p, m);
+        int s = kw_floor_mod(st->n0 + p, m);
         slot_sum[s] += y[p] - trend * p;
         slot_cnt[s]++;
     }
@@ -171,7 +160,7 @@ static void hw_initialise(struct hw_state *st)
     for (int p = 0; p < 2 * m; p++) {
         if (isnan(y[p]))
             continue;
-        double e = y[p] - trend * p - slot_sum[slot_of(st->n0 + p, m)];
+        double e = y[p] - trend * p - slot_sum[kw_floor_mod(st->n0 + p, m)];
         ss += e * e;
         st->warm[n++] = y[p]; /* compact the present values for the fallback below */
     }
@@ -201,7 +190,7 @@ static void hw_update(void *state, const void *cfg, const struct kw_series_info 
     double y = in->value;
     if (!isfinite(y))
         return; /* missing: the next value's timestamp accounts for the gap */
-    int64_t n = floor_div(in->ts_ms, info->interval_ms);
+    int64_t n = kw_floor_div(in->ts_ms, info->interval_ms);
     if (!st->started) {
         st->started = true;
         st->n0 = st->last = n;
@@ -234,7 +223,7 @@ static void hw_update(void *state, const void *cfg, const struct kw_series_info 
      * forecast l + h*b + s); the seasonal indices wait for their slot. */
     int64_t h = n - st->last;
     double level = st->level + (double)(h - 1) * st->trend;
-    int j = slot_of(n, st->m);
+    int j = kw_floor_mod(n, st->m);
     double forecast = level + st->trend + st->season[j];
     double sd = sqrt(st->var);
     double sd_floor = HW_SD_FLOOR_REL * fmax(1.0, fabs(forecast));

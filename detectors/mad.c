@@ -8,7 +8,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 
-#include "../agent/xmalloc.h"
+#include "../lib/xmalloc.h"
 #include "detector.h"
 
 /* 0.6745 = Phi^-1(0.75): MAD / 0.6745 estimates sigma for normal data. */

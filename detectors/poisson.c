@@ -13,7 +13,7 @@
 
 #include <gsl/gsl_cdf.h>
 
-#include "../agent/xmalloc.h"
+#include "../lib/xmalloc.h"
 #include "detector.h"
 
 /* Baseline: exponentially weighted mean and variance of the counts with

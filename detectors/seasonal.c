@@ -15,7 +15,8 @@
 #include <gsl/gsl_sort_double.h>
 #include <gsl/gsl_statistics_double.h>
 
-#include "../agent/xmalloc.h"
+#include "../lib/intmath.h"
+#include "../lib/xmalloc.h"
 #include "detector.h"
 
 #define HOUR_MS 3600000LL
@@ -79,18 +80,6 @@ static const struct kw_option seasonal_options[] = {
     KW_OPT_END,
 };
 
-static int64_t floor_div(int64_t a, int64_t b)
-{
-    int64_t q = a / b;
-    return (a % b != 0 && (a < 0) != (b < 0)) ? q - 1 : q;
-}
-
-static int floor_mod(int64_t a, int64_t b)
-{
-    int64_t r = a % b;
-    return (int)(r < 0 ? r + b : r);
-}
-
 static int seasonal_check(void *cfg, const char *path, char *err, size_t errlen)
 {
     const struct seasonal_config *c = cfg;
@@ -150,13 +139,13 @@ static int slot_of(const struct seasonal_state *st, int64_t ts_ms)
 {
     switch (st->period) {
     case PERIOD_HOUR_OF_DAY:
-        return floor_mod(floor_div(ts_ms, HOUR_MS), 24);
+        return kw_floor_mod(kw_floor_div(ts_ms, HOUR_MS), 24);
     case PERIOD_HOUR_OF_WEEK:
-        return floor_mod(floor_div(ts_ms, HOUR_MS) + 72, 168);
+        return kw_floor_mod(kw_floor_div(ts_ms, HOUR_MS) + 72, 168);
     case PERIOD_SLOT_OF_DAY:
-        return floor_mod(floor_div(ts_ms, st->interval_ms), st->slots);
+        return kw_floor_mod(kw_floor_div(ts_ms, st->interval_ms), st->slots);
     default:
-        return floor_mod(floor_div(ts_ms + 3 * DAY_MS, st->interval_ms), st->slots);
+        return kw_floor_mod(kw_floor_div(ts_ms + 3 * DAY_MS, st->interval_ms), st->slots);
     }
 }
 

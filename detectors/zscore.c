@@ -9,7 +9,7 @@
 
 #include <gsl/gsl_statistics_double.h>
 
-#include "../agent/xmalloc.h"
+#include "../lib/xmalloc.h"
 #include "detector.h"
 
 /* sd floor, relative to |mean|: far above rounding noise, so a perfectly

@@ -7,8 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../agent/timefmt.h"
-#include "../agent/xmalloc.h"
+#include "../lib/timefmt.h"
+#include "../lib/xmalloc.h"
 
 const struct kw_notifier_type *kw_notifier_type_find(const char *name)
 {

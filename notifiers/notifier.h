@@ -8,8 +8,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "../agent/alert.h"
-#include "../agent/opts.h"
+#include "alert.h"
+#include "../lib/opts.h"
 
 enum kw_send_result { KW_SEND_OK = 0, KW_SEND_RETRY, KW_SEND_ERROR };
 

@@ -7,7 +7,7 @@
 #include <string.h>
 
 #include "../../agent/config.h"
-#include "../../agent/log.h"
+#include "../../lib/log.h"
 
 #define KPI_OK "{\"name\":\"complaints\",\"metric\":\"complaints\",\"group_by\":[\"journey\"]}"
 

@@ -8,8 +8,8 @@
 #include <string.h>
 
 #include "../../agent/ingest.h"
-#include "../../agent/log.h"
-#include "../../agent/timefmt.h"
+#include "../../lib/log.h"
+#include "../../lib/timefmt.h"
 
 #define NOW_MS 1700000000000LL
 

@@ -9,7 +9,7 @@
 
 #include "../../agent/alerting.h"
 #include "../../agent/config.h"
-#include "../../agent/log.h"
+#include "../../lib/log.h"
 #include "../../agent/pipeline.h"
 
 #define T0 1700000100000LL /* a multiple of 1 minute */
