@@ -51,6 +51,8 @@ CORE_OBJS := $(CORE_SRCS:%.c=$(BUILDDIR)/%.o)
 MAIN_OBJ  := $(BUILDDIR)/agent/main.o
 UNIT_SRCS := $(wildcard tests/unit/*.c)
 UNIT_OBJS := $(UNIT_SRCS:%.c=$(BUILDDIR)/%.o)
+DELIV_SRCS := $(wildcard tests/delivery/*.c)
+DELIV_OBJS := $(DELIV_SRCS:%.c=$(BUILDDIR)/%.o)
 INTEG_SRCS := $(wildcard tests/integration/*.c)
 INTEG_OBJS := $(INTEG_SRCS:%.c=$(BUILDDIR)/%.o)
 BENCH_SRCS := $(wildcard bench/*.c)
@@ -96,6 +98,10 @@ $(BUILDDIR)/libdetectors.a: $(DET_OBJS)
 $(BUILDDIR)/detector-tests: $(DET_TEST_OBJS) $(BUILDDIR)/libdetectors.a
 	$(CC) $(ALL_LDFLAGS) -o $@ $(DET_TEST_OBJS) $(BUILDDIR)/libdetectors.a $(DEP_LIBS) $(CRIT_LIBS)
 
+# Notifiers and the dispatcher against local receivers (tests/receivers/).
+$(BUILDDIR)/delivery-tests: $(DELIV_OBJS) $(LIB)
+	$(CC) $(ALL_LDFLAGS) -o $@ $(DELIV_OBJS) $(LIB) $(DEP_LIBS) $(CRIT_LIBS)
+
 $(BUILDDIR)/integration-tests: $(INTEG_OBJS) $(LIB)
 	$(CC) $(ALL_LDFLAGS) -o $@ $(INTEG_OBJS) $(LIB) $(DEP_LIBS) $(CRIT_LIBS)
 
@@ -113,7 +119,7 @@ test: deps
 	@bash tests/run-all.sh
 
 # One suite in one build directory (used by tests/run-all.sh).
-test-plain: $(BIN) $(BUILDDIR)/unit-tests $(BUILDDIR)/integration-tests $(BUILDDIR)/bench/det_accuracy
+test-plain: $(BIN) $(BUILDDIR)/unit-tests $(BUILDDIR)/delivery-tests $(BUILDDIR)/integration-tests $(BUILDDIR)/bench/det_accuracy
 
 demo: deps
 	@$(MAKE) --no-print-directory all
@@ -154,4 +160,4 @@ uninstall:
 clean:
 	rm -rf build build-* kpiwatch
 
--include $(CORE_OBJS:.o=.d) $(MAIN_OBJ:.o=.d) $(UNIT_OBJS:.o=.d) $(INTEG_OBJS:.o=.d)
+-include $(CORE_OBJS:.o=.d) $(MAIN_OBJ:.o=.d) $(UNIT_OBJS:.o=.d) $(INTEG_OBJS:.o=.d) $(DELIV_OBJS:.o=.d)

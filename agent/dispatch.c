@@ -60,16 +60,18 @@ void kw_dispatch_alert(struct kw_dispatcher *d, const struct kw_alert *a)
     int n = kw_dispatch_route(d->cfg, a, targets, 16);
     for (int i = 0; i < n; i++) {
         const struct kw_receiver *r = &d->cfg->receivers[targets[i]];
-        char component[96], err[KW_ERR_LEN] = "";
-        int64_t retry_after = 0;
+        char component[96];
         snprintf(component, sizeof component, "%s/%s", r->type->name, r->name);
         d->stats.notifications++;
-        enum kw_send_result res = r->type->send(r->cfg, a, 1, &retry_after, err, sizeof err);
-        if (res == KW_SEND_OK) {
+        struct kw_notification note = {.alerts = (struct kw_alert *)a, .nalerts = 1,
+                                       .kind = a->status == KW_ALERT_RESOLVED ? KW_NOTIFY_RESOLVED : KW_NOTIFY_FIRING};
+        struct kw_send_outcome out = {0};
+        r->type->send(r->cfg, &note, &out);
+        if (out.result == KW_SEND_OK) {
             d->stats.sent++;
         } else {
             d->stats.failed++;
-            kw_error(component, "could not deliver alert %s: %s", a->key, err[0] ? err : "failed");
+            kw_error(component, "could not deliver alert %s: %s", a->key, out.reason[0] ? out.reason : "failed");
         }
     }
 }

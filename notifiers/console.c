@@ -22,29 +22,28 @@ static const struct kw_option console_options[] = {
     KW_OPT_END,
 };
 
-static enum kw_send_result console_send(void *cfg, const struct kw_alert *alerts, size_t n,
-                                        int64_t *retry_after_ms, char *err, size_t errlen)
+static void console_send(void *cfg, const struct kw_notification *n, struct kw_send_outcome *out)
 {
-    (void)retry_after_ms;
     const struct console_config *c = cfg;
-    FILE *out = c->stream ? stderr : stdout;
-    for (size_t i = 0; i < n; i++) {
+    FILE *stream = c->stream ? stderr : stdout;
+    for (size_t i = 0; i < n->nalerts; i++) {
         if (c->format == 1) {
-            cJSON *json = kw_alert_to_json(&alerts[i]);
+            cJSON *json = kw_alert_to_json(&n->alerts[i]);
             char *text = cJSON_PrintUnformatted(json);
-            fprintf(out, "%s\n", text);
+            fprintf(stream, "%s\n", text);
             free(text);
             cJSON_Delete(json);
         } else {
             char line[2048];
-            fprintf(out, "%s\n", kw_alert_summary(&alerts[i], line, sizeof line));
+            fprintf(stream, "%s\n", kw_alert_summary(&n->alerts[i], line, sizeof line));
         }
     }
-    if (fflush(out) != 0) {
-        snprintf(err, errlen, "write failed");
-        return KW_SEND_RETRY;
+    if (fflush(stream) != 0) {
+        out->result = KW_SEND_RETRY;
+        snprintf(out->reason, sizeof out->reason, "write failed");
+        return;
     }
-    return KW_SEND_OK;
+    out->result = KW_SEND_OK;
 }
 
 const struct kw_notifier_type console_notifier = {

@@ -10,6 +10,19 @@
 #include "../lib/timefmt.h"
 #include "../lib/xmalloc.h"
 
+static const struct kw_option receiver_common_options[] = {
+    {"rate_limit", KW_OPT_DOUBLE, "-1", offsetof(struct kw_receiver, rate_per_s), -1, 1e6,
+     .desc = "Messages per second sent to this receiver (token bucket); -1 = the service's documented rate, 0 = unlimited."},
+    {"burst", KW_OPT_INT, "0", offsetof(struct kw_receiver, burst), 0, 10000,
+     .desc = "Messages that may go out at once before rate_limit applies; 0 = the type's default."},
+    KW_OPT_END,
+};
+
+const struct kw_option *kw_receiver_common_options(void)
+{
+    return receiver_common_options;
+}
+
 const struct kw_notifier_type *kw_notifier_type_find(const char *name)
 {
     for (int i = 0; kw_notifier_types[i]; i++)
@@ -48,16 +61,21 @@ int kw_receiver_parse(struct kw_receiver *rcv, const cJSON *obj, const char *pat
                  kw_path_key(keypath, sizeof keypath, path, "type"), type->valuestring, names);
         return -1;
     }
-    const struct kw_option *tables[] = {rcv->type->options, NULL};
+    const struct kw_option *tables[] = {rcv->type->options, receiver_common_options, NULL};
     static const char *const extra[] = {"name", "type", NULL};
     if (kw_opts_reject_unknown(obj, tables, extra, path, err, errlen))
         return -1;
     rcv->cfg = xcalloc(1, rcv->type->config_size ? rcv->type->config_size : 1);
     rcv->name = xstrdup(name->valuestring);
-    if (kw_opts_fill(rcv->type->options, obj, rcv->cfg, path, err, errlen)) {
+    if (kw_opts_fill(rcv->type->options, obj, rcv->cfg, path, err, errlen) ||
+        kw_opts_fill(receiver_common_options, obj, rcv, path, err, errlen)) {
         kw_receiver_release(rcv);
         return -1;
     }
+    if (rcv->rate_per_s < 0) /* not set: the service's documented rate */
+        rcv->rate_per_s = rcv->type->rate_per_s;
+    if (rcv->burst == 0)
+        rcv->burst = rcv->type->burst > 0 ? rcv->type->burst : 1;
     if (rcv->type->init && rcv->type->init(rcv->cfg, rcv->name, path, err, errlen)) {
         /* init failed: it cleaned up after itself, so skip the type's release */
         kw_opts_release(rcv->type->options, rcv->cfg);
@@ -79,6 +97,30 @@ void kw_receiver_release(struct kw_receiver *rcv)
     free(rcv->cfg);
     free(rcv->name);
     memset(rcv, 0, sizeof *rcv);
+}
+
+void kw_notification_release(struct kw_notification *n)
+{
+    free(n->alerts);
+    memset(n, 0, sizeof *n);
+}
+
+void kw_notification_copy(struct kw_notification *dst, const struct kw_notification *src)
+{
+    *dst = *src;
+    dst->alerts = xcalloc(src->nalerts ? src->nalerts : 1, sizeof *dst->alerts);
+    memcpy(dst->alerts, src->alerts, src->nalerts * sizeof *dst->alerts);
+}
+
+void kw_request_release(struct kw_request *req)
+{
+    curl_slist_free_all(req->headers);
+    curl_slist_free_all(req->rcpt);
+    free(req->body);
+    free(req->url);
+    req->headers = req->rcpt = NULL;
+    req->body = req->url = NULL;
+    req->body_len = req->body_off = 0;
 }
 
 const char *kw_alert_labels_text(const struct kw_alert *a, char *buf, size_t len)
@@ -131,7 +173,7 @@ const char *kw_alert_value_text(const struct kw_alert *a, double v, char *buf, s
     return buf;
 }
 
-static const char *duration_text(int64_t ms, char *buf, size_t len)
+const char *kw_duration_text(int64_t ms, char *buf, size_t len)
 {
     int64_t s = ms / 1000;
     if (s < 120)
@@ -145,7 +187,7 @@ static const char *duration_text(int64_t ms, char *buf, size_t len)
     return buf;
 }
 
-static const char *impact_text(const struct kw_alert *a, char *buf, size_t len)
+const char *kw_alert_impact_text(const struct kw_alert *a, char *buf, size_t len)
 {
     if (!isfinite(a->impact) || a->kind == KW_KIND_CONTINUOUS) {
         buf[0] = '\0';
@@ -169,8 +211,8 @@ const char *kw_alert_summary(const struct kw_alert *a, char *buf, size_t len)
     kw_alert_value_text(a, a->lower, lo, sizeof lo);
     kw_alert_value_text(a, a->upper, hi, sizeof hi);
     kw_time_format(a->since_ms, since, sizeof since);
-    duration_text(a->at_ms + a->interval_ms - a->since_ms, dur, sizeof dur);
-    impact_text(a, impact, sizeof impact);
+    kw_duration_text(a->at_ms + a->interval_ms - a->since_ms, dur, sizeof dur);
+    kw_alert_impact_text(a, impact, sizeof impact);
     kw_alert_sparkline(a, spark, sizeof spark);
     char change[48] = "";
     if (a->kind == KW_KIND_RATE && isfinite(a->expected))

@@ -1,33 +1,107 @@
-/* notifier: the vtable every alert receiver type implements. A notifier
- * parses its options, renders a batch of alerts into its own wire format and
- * delivers it, reporting OK, RETRY (with a delay) or ERROR. Retrying and
- * queueing belong to the dispatcher, never to a notifier. */
+/* notifier: the vtable every alert receiver type implements, and the
+ * notification it delivers. A notifier parses its options, renders one
+ * notification (an alert group, firing or resolved) into its service's wire
+ * format, sets up the request on a libcurl easy handle, and classifies the
+ * answer as OK, RETRY (with a delay) or ERROR (with the service's reason).
+ * Queueing, retrying, rate limiting and the spool belong to the dispatcher;
+ * a notifier never loops, sleeps or performs a transfer itself. */
 #ifndef KW_NOTIFIER_H
 #define KW_NOTIFIER_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
-#include "alert.h"
+#include <curl/curl.h>
+
 #include "../lib/opts.h"
+#include "alert.h"
+
+#define KW_NOTIFY_KEY 96
+#define KW_NOTIFY_REF 160
+#define KW_NOTIFY_REASON 256
 
 enum kw_send_result { KW_SEND_OK = 0, KW_SEND_RETRY, KW_SEND_ERROR };
+
+/* Why a notification is sent. */
+enum kw_notify_kind {
+    KW_NOTIFY_FIRING = 0,  /* the group started firing: a new message / incident */
+    KW_NOTIFY_UPDATE,      /* still firing, changed or repeated */
+    KW_NOTIFY_RESOLVED,    /* every member resolved */
+};
+
+/* One delivery: an alert group for one receiver. The dispatcher owns it;
+ * notifiers only read it. alerts[0] is the group's lead (the first mover). */
+struct kw_notification {
+    char receiver[64];          /* receiver name */
+    char key[KW_NOTIFY_KEY];    /* dedup key: the same for firing, updates and the resolve
+                                 * (PagerDuty dedup_key, Opsgenie alias, Slack thread) */
+    int kind;                   /* enum kw_notify_kind */
+    char ref[KW_NOTIFY_REF];    /* what the first OK send returned for this key on this
+                                 * receiver (Slack ts, email Message-ID); "" = none */
+    int64_t created_ms;         /* wall clock when it was queued */
+    struct kw_alert *alerts;    /* owned; nalerts >= 1 */
+    size_t nalerts;
+};
+
+/* A request under construction. prepare() fills it; the dispatcher performs
+ * the transfer and then frees everything here with kw_request_release. */
+struct kw_request {
+    CURL *easy;                 /* fresh easy handle, timeouts already set */
+    struct curl_slist *headers; /* owned; set as CURLOPT_HTTPHEADER by kw_request_* helpers */
+    char *body;                 /* owned request body (HTTP) or message (SMTP) */
+    size_t body_len;
+    size_t body_off;            /* SMTP upload position */
+    struct curl_slist *rcpt;    /* SMTP recipients; owned */
+    char *url;                  /* owned; for logs (secrets redacted by the notifier's own choice) */
+    char ref[KW_NOTIFY_REF];    /* a reference prepare() made (email Message-ID) for classify() */
+};
+
+/* The answer to one request. */
+struct kw_response {
+    CURLcode curl_code;         /* CURLE_OK when the transfer completed */
+    const char *curl_error;     /* text for curl_code; "" when OK */
+    long status;                /* HTTP status or SMTP reply code; 0 when no answer */
+    const char *body;           /* response body, NUL-terminated (may be truncated) */
+    size_t body_len;
+    int64_t retry_after_ms;     /* from a Retry-After header (seconds or HTTP date); -1 = none */
+};
+
+/* What a send came to. */
+struct kw_send_outcome {
+    enum kw_send_result result;
+    int64_t retry_after_ms;          /* RETRY: wait at least this long; 0 = dispatcher's backoff */
+    char reason[KW_NOTIFY_REASON];   /* for logs and the dead-letter file */
+    char ref[KW_NOTIFY_REF];         /* OK: reference to keep for later sends with this key */
+};
 
 struct kw_notifier_type {
     const char *name;
     const char *description;
     const struct kw_option *options; /* KW_OPT_END terminated */
     size_t config_size;
+    double rate_per_s;               /* default token-bucket rate; 0 = unlimited */
+    int burst;                       /* default token-bucket size */
     /* Meaning checks and secret resolution after the options are filled.
      * instance is the receiver's name, for log lines. May be NULL. Returns 0,
-     * or -1 with "path.key: reason" in err. */
+     * or -1 with "path.key: reason" in err (never quoting a secret). On
+     * failure it frees what it allocated. */
     int (*init)(void *cfg, const char *instance, const char *path, char *err, size_t errlen);
     /* Free what init allocated beyond the option table. May be NULL. */
     void (*release)(void *cfg);
-    /* Deliver n alerts (one group). On RETRY, *retry_after_ms may be set
-     * (0 = let the dispatcher choose the backoff). */
-    enum kw_send_result (*send)(void *cfg, const struct kw_alert *alerts, size_t n,
-                                int64_t *retry_after_ms, char *err, size_t errlen);
+    /* Local delivery with no network (console, file). When set, prepare and
+     * classify are not used. Must not block for long. */
+    void (*send)(void *cfg, const struct kw_notification *n, struct kw_send_outcome *out);
+    /* Set up request number step (0, 1, ...) of n on req. A notification may
+     * need several requests in order (Slack bot: reply in the thread, then
+     * update the original). Returns 1 when req is ready, 0 when there is no
+     * such step (n is done), -1 when n cannot be sent at all (err says why;
+     * a permanent failure). */
+    int (*prepare)(void *cfg, const struct kw_notification *n, int step, struct kw_request *req,
+                   char *err, size_t errlen);
+    /* Classify the answer to request step of n. */
+    void (*classify)(void *cfg, const struct kw_notification *n, int step, const struct kw_request *req,
+                     const struct kw_response *resp, struct kw_send_outcome *out);
 };
 
 /* A configured receiver: one notifier type with its options. */
@@ -35,9 +109,14 @@ struct kw_receiver {
     char *name;
     const struct kw_notifier_type *type;
     void *cfg;
+    double rate_per_s;   /* token bucket (receiver option "rate_limit", default the type's) */
+    int burst;
 };
 
 extern const struct kw_notifier_type *const kw_notifier_types[];
+
+/* Options every receiver has (rate_limit, burst), for the reference. */
+const struct kw_option *kw_receiver_common_options(void);
 
 /* Look up a notifier type by name; NULL when unknown. */
 const struct kw_notifier_type *kw_notifier_type_find(const char *name);
@@ -49,6 +128,14 @@ int kw_receiver_parse(struct kw_receiver *rcv, const cJSON *obj, const char *pat
 /* Free rcv's contents. Safe on a zeroed struct. */
 void kw_receiver_release(struct kw_receiver *rcv);
 
+/* Free a notification's alerts and zero it. Safe on a zeroed struct. */
+void kw_notification_release(struct kw_notification *n);
+/* Deep copy src into dst. Never fails. */
+void kw_notification_copy(struct kw_notification *dst, const struct kw_notification *src);
+
+/* Free what a request holds (not the easy handle). Safe on a zeroed struct. */
+void kw_request_release(struct kw_request *req);
+
 /* Shared rendering helpers. */
 
 /* "journey=checkout, step=payment" into buf. */
@@ -57,9 +144,13 @@ const char *kw_alert_labels_text(const struct kw_alert *a, char *buf, size_t len
 const char *kw_alert_sparkline(const struct kw_alert *a, char *buf, size_t len);
 /* Format a KPI value for people: rates as percentages, counts as integers. */
 const char *kw_alert_value_text(const struct kw_alert *a, double v, char *buf, size_t len);
+/* "+93 lost customers over expected (~4185 EUR)", or "" when there is no impact. */
+const char *kw_alert_impact_text(const struct kw_alert *a, char *buf, size_t len);
+/* Human duration: "45s", "12m", "3h05m", "2d04h". */
+const char *kw_duration_text(int64_t ms, char *buf, size_t len);
 /* One-line summary: what moved, where, by how much vs expected, since when, cost. */
 const char *kw_alert_summary(const struct kw_alert *a, char *buf, size_t len);
-/* The alert as a JSON object (caller owns it). */
+/* The alert as a JSON object for people and tools (caller owns it). */
 cJSON *kw_alert_to_json(const struct kw_alert *a);
 
 #endif

@@ -66,6 +66,8 @@ if build build; then
     ln -sf build/kpiwatch kpiwatch
     note "unit tests"
     criterion_suite unit build/unit-tests
+    note "delivery tests (notifiers and dispatcher against local receivers)"
+    criterion_suite delivery build/delivery-tests
     note "integration tests (real binary, real ZeroMQ)"
     KPIWATCH_BIN=build/kpiwatch criterion_suite integration build/integration-tests
     note "default detectors are the benchmark's best"
@@ -78,6 +80,7 @@ if build build-san SANITIZE=address,undefined CFLAGS="-O1 -g"; then
     export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
     export LSAN_OPTIONS=exitcode=23:suppressions=$PWD/tests/lsan.supp:print_suppressions=0
     criterion_suite unit-asan build-san/unit-tests
+    criterion_suite delivery-asan build-san/delivery-tests
     KPIWATCH_BIN=build-san/kpiwatch criterion_suite integration-asan build-san/integration-tests
     # Sanitizer reports from agent processes land in their stderr files,
     # which the integration tests read; a non-zero exit fails them too.
