@@ -1,0 +1,206 @@
+/* http: request set-up, answer capture and default classification shared by
+ * the HTTP notifiers, and the synchronous sender behind test-notify. */
+#include "http.h"
+
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "../lib/log.h"
+#include "../lib/timefmt.h"
+#include "../lib/xmalloc.h"
+#include "dispatcher.h"
+
+void kw_http_add_header(struct kw_request *req, const char *header)
+{
+    req->headers = curl_slist_append(req->headers, header);
+    curl_easy_setopt(req->easy, CURLOPT_HTTPHEADER, req->headers);
+}
+
+void kw_http_post_json(struct kw_request *req, const char *url, char *body, const char *const *extra_headers)
+{
+    free(req->url);
+    req->url = xstrdup(url);
+    free(req->body);
+    req->body = body;
+    req->body_len = strlen(body);
+    curl_easy_setopt(req->easy, CURLOPT_URL, req->url);
+    curl_easy_setopt(req->easy, CURLOPT_POST, 1L);
+    curl_easy_setopt(req->easy, CURLOPT_POSTFIELDS, req->body);
+    curl_easy_setopt(req->easy, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)req->body_len);
+    kw_http_add_header(req, "Content-Type: application/json; charset=utf-8");
+    /* No "Expect: 100-continue" round trip for small bodies. */
+    kw_http_add_header(req, "Expect:");
+    for (int i = 0; extra_headers && extra_headers[i]; i++)
+        kw_http_add_header(req, extra_headers[i]);
+}
+
+int64_t kw_http_parse_retry_after(const char *value, int64_t now_ms)
+{
+    while (isspace((unsigned char)*value))
+        value++;
+    if (!*value)
+        return -1;
+    if (isdigit((unsigned char)*value)) {
+        char *end;
+        long long s = strtoll(value, &end, 10);
+        while (isspace((unsigned char)*end))
+            end++;
+        if (*end || s < 0)
+            return -1;
+        return s > 86400 ? 86400000LL : s * 1000LL;
+    }
+    time_t at = curl_getdate(value, NULL);
+    if (at == (time_t)-1)
+        return -1;
+    int64_t wait = (int64_t)at * 1000 - now_ms;
+    return wait < 0 ? 0 : (wait > 86400000LL ? 86400000LL : wait);
+}
+
+static void reason_from_body(char *dst, size_t cap, long status, const char *body)
+{
+    char clean[160];
+    size_t n = 0;
+    for (const char *p = body ? body : ""; *p && n + 1 < sizeof clean; p++)
+        clean[n++] = (*p == '\n' || *p == '\r' || *p == '\t' || (unsigned char)*p < 0x20) ? ' ' : *p;
+    clean[n] = '\0';
+    snprintf(dst, cap, "HTTP %ld%s%s", status, n ? ": " : "", clean);
+}
+
+void kw_http_classify_default(const struct kw_response *resp, struct kw_send_outcome *out)
+{
+    out->retry_after_ms = 0;
+    if (resp->curl_code != CURLE_OK) {
+        out->result = KW_SEND_RETRY;
+        snprintf(out->reason, sizeof out->reason, "transport: %s",
+                 resp->curl_error && *resp->curl_error ? resp->curl_error : curl_easy_strerror(resp->curl_code));
+        return;
+    }
+    reason_from_body(out->reason, sizeof out->reason, resp->status, resp->body);
+    if (resp->status >= 200 && resp->status < 300) {
+        out->result = KW_SEND_OK;
+    } else if (resp->status == 408 || resp->status == 429 || resp->status >= 500) {
+        out->result = KW_SEND_RETRY;
+        if (resp->retry_after_ms > 0)
+            out->retry_after_ms = resp->retry_after_ms;
+    } else {
+        out->result = KW_SEND_ERROR;
+    }
+}
+
+static size_t write_cb(char *data, size_t size, size_t nmemb, void *ctx)
+{
+    struct kw_http_capture *cap = ctx;
+    size_t n = size * nmemb, room = KW_HTTP_BODY_MAX - cap->len;
+    size_t take = n < room ? n : room;
+    memcpy(cap->body + cap->len, data, take);
+    cap->len += take;
+    cap->body[cap->len] = '\0';
+    return n; /* keep reading past the cap: the status matters more than the tail */
+}
+
+static size_t header_cb(char *data, size_t size, size_t nmemb, void *ctx)
+{
+    struct kw_http_capture *cap = ctx;
+    size_t n = size * nmemb;
+    static const char name[] = "retry-after:";
+    if (n > sizeof name - 1 && strncasecmp(data, name, sizeof name - 1) == 0) {
+        char value[128];
+        size_t vlen = n - (sizeof name - 1);
+        if (vlen >= sizeof value)
+            vlen = sizeof value - 1;
+        memcpy(value, data + sizeof name - 1, vlen);
+        value[vlen] = '\0';
+        char *end = value + strlen(value);
+        while (end > value && isspace((unsigned char)end[-1]))
+            *--end = '\0';
+        cap->retry_after_ms = kw_http_parse_retry_after(value, kw_now_ms());
+    }
+    return n;
+}
+
+void kw_http_capture_attach(CURL *easy, struct kw_http_capture *cap)
+{
+    memset(cap, 0, sizeof *cap);
+    cap->retry_after_ms = -1;
+    curl_easy_setopt(easy, CURLOPT_WRITEFUNCTION, write_cb);
+    curl_easy_setopt(easy, CURLOPT_WRITEDATA, cap);
+    curl_easy_setopt(easy, CURLOPT_HEADERFUNCTION, header_cb);
+    curl_easy_setopt(easy, CURLOPT_HEADERDATA, cap);
+    curl_easy_setopt(easy, CURLOPT_ERRORBUFFER, cap->errbuf);
+}
+
+void kw_http_capture_response(CURL *easy, CURLcode code, const struct kw_http_capture *cap,
+                              struct kw_response *resp)
+{
+    memset(resp, 0, sizeof *resp);
+    resp->curl_code = code;
+    resp->curl_error = code == CURLE_OK ? "" : (cap->errbuf[0] ? cap->errbuf : curl_easy_strerror(code));
+    curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &resp->status);
+    resp->body = cap->body;
+    resp->body_len = cap->len;
+    resp->retry_after_ms = cap->retry_after_ms;
+}
+
+void kw_http_easy_defaults(CURL *easy, int64_t connect_timeout_ms, int64_t timeout_ms)
+{
+    curl_easy_setopt(easy, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(easy, CURLOPT_CONNECTTIMEOUT_MS, (long)connect_timeout_ms);
+    curl_easy_setopt(easy, CURLOPT_TIMEOUT_MS, (long)timeout_ms);
+    curl_easy_setopt(easy, CURLOPT_PROTOCOLS_STR, "http,https,smtp,smtps");
+    curl_easy_setopt(easy, CURLOPT_USERAGENT, "kpiwatch/" KW_VERSION);
+    curl_easy_setopt(easy, CURLOPT_FOLLOWLOCATION, 0L);
+}
+
+void kw_notify_send_now(const struct kw_receiver *r, const struct kw_notification *n,
+                        const struct kw_delivery_config *cfg, struct kw_send_outcome *out)
+{
+    char component[96];
+    snprintf(component, sizeof component, "%s/%s", r->type->name, r->name);
+    memset(out, 0, sizeof *out);
+    if (r->type->send) {
+        r->type->send(r->cfg, n, out);
+        return;
+    }
+    struct kw_notification cur;
+    kw_notification_copy(&cur, n);
+    for (int step = 0;; step++) {
+        struct kw_request req = {0};
+        req.easy = curl_easy_init();
+        kw_http_easy_defaults(req.easy, cfg->connect_timeout_ms, cfg->timeout_ms);
+        char err[KW_ERR_LEN] = "";
+        int ready = r->type->prepare(r->cfg, &cur, step, &req, err, sizeof err);
+        if (ready <= 0) {
+            if (ready < 0) {
+                out->result = KW_SEND_ERROR;
+                snprintf(out->reason, sizeof out->reason, "%s", err);
+            }
+            kw_request_release(&req);
+            curl_easy_cleanup(req.easy);
+            break;
+        }
+        struct kw_http_capture *cap = xmalloc(sizeof *cap);
+        kw_http_capture_attach(req.easy, cap);
+        CURLcode code = curl_easy_perform(req.easy);
+        struct kw_response resp;
+        kw_http_capture_response(req.easy, code, cap, &resp);
+        struct kw_send_outcome step_out = {0};
+        r->type->classify(r->cfg, &cur, step, &req, &resp, &step_out);
+        kw_info(component, "step %d: %s (%s)", step,
+                step_out.result == KW_SEND_OK ? "ok" : step_out.result == KW_SEND_RETRY ? "retry" : "failed",
+                step_out.reason);
+        *out = step_out;
+        if (step_out.result == KW_SEND_OK && step_out.ref[0] && !cur.ref[0])
+            snprintf(cur.ref, sizeof cur.ref, "%s", step_out.ref);
+        free(cap);
+        kw_request_release(&req);
+        curl_easy_cleanup(req.easy);
+        if (step_out.result != KW_SEND_OK)
+            break;
+    }
+    if (out->result == KW_SEND_OK && !out->ref[0])
+        snprintf(out->ref, sizeof out->ref, "%s", cur.ref);
+    kw_notification_release(&cur);
+}

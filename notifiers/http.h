@@ -1,0 +1,47 @@
+/* http: what every HTTP notifier shares: setting up a JSON POST on a
+ * request, reading Retry-After, performing one transfer, and the default
+ * classification of an answer (2xx ok; 408, 429 and 5xx retried, honouring
+ * Retry-After; other 4xx permanent, with the service's body as the reason;
+ * transport errors and timeouts retried). */
+#ifndef KW_HTTP_H
+#define KW_HTTP_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "notifier.h"
+
+/* Most response bytes kept for classification and logs. */
+#define KW_HTTP_BODY_MAX 8192
+
+/* Set req up as a POST of body (taken over; must be malloc'd) to url with
+ * Content-Type: application/json plus extra headers (NULL-terminated list of
+ * "Name: value", may be NULL). Never fails. */
+void kw_http_post_json(struct kw_request *req, const char *url, char *body, const char *const *extra_headers);
+/* Add one "Name: value" header to req. */
+void kw_http_add_header(struct kw_request *req, const char *header);
+
+/* Parse a Retry-After value (delta seconds or an HTTP date) relative to
+ * now_ms. Returns milliseconds to wait (>= 0), or -1 when unparseable. */
+int64_t kw_http_parse_retry_after(const char *value, int64_t now_ms);
+
+/* The default classification described above, into out. */
+void kw_http_classify_default(const struct kw_response *resp, struct kw_send_outcome *out);
+
+/* Response capture for one easy handle: body (bounded) and Retry-After. */
+struct kw_http_capture {
+    char body[KW_HTTP_BODY_MAX + 1];
+    size_t len;
+    int64_t retry_after_ms;
+    char errbuf[CURL_ERROR_SIZE];
+};
+/* Point easy's write, header and error callbacks at cap (zeroing it). */
+void kw_http_capture_attach(CURL *easy, struct kw_http_capture *cap);
+/* Fill resp from a finished transfer. */
+void kw_http_capture_response(CURL *easy, CURLcode code, const struct kw_http_capture *cap,
+                              struct kw_response *resp);
+/* Apply the standard options to a fresh easy handle: timeouts, no signals,
+ * protocols limited to http(s) and smtp(s), a User-Agent. */
+void kw_http_easy_defaults(CURL *easy, int64_t connect_timeout_ms, int64_t timeout_ms);
+
+#endif
