@@ -13,57 +13,13 @@
 #include <zmq.h>
 
 #include "demo.h"
+#include "statestore.h"
 #include "../lib/log.h"
 #include "../lib/timefmt.h"
 #include "../lib/xmalloc.h"
 
 #define TICK_MS 200
 #define STATE_SAVE_MS 60000
-
-static void on_alert(void *ctx, const struct kw_alert *a)
-{
-    struct kw_agent *ag = ctx;
-    kw_dispatch_alert(&ag->dispatcher, a);
-}
-
-static void close_sockets(struct kw_agent *ag)
-{
-    for (int i = 0; i < ag->nsockets; i++)
-        if (ag->sockets[i])
-            zmq_close(ag->sockets[i]);
-    free(ag->sockets);
-    ag->sockets = NULL;
-    ag->nsockets = 0;
-}
-
-static int open_sockets(struct kw_agent *ag, const struct kw_config *cfg, char *err, size_t errlen)
-{
-    ag->sockets = xcalloc((size_t)cfg->ninputs + 1, sizeof *ag->sockets);
-    for (int i = 0; i < cfg->ninputs; i++) {
-        const struct kw_input_config *in = &cfg->inputs[i];
-        void *s = zmq_socket(ag->zmq_ctx, in->socket == KW_INPUT_SUB ? ZMQ_SUB : ZMQ_PULL);
-        ag->sockets[ag->nsockets++] = s;
-        int linger = 0, hwm = in->rcvhwm;
-        zmq_setsockopt(s, ZMQ_LINGER, &linger, sizeof linger);
-        zmq_setsockopt(s, ZMQ_RCVHWM, &hwm, sizeof hwm);
-        if (in->socket == KW_INPUT_SUB) {
-            if (in->topics.n == 0)
-                zmq_setsockopt(s, ZMQ_SUBSCRIBE, "", 0);
-            for (int t = 0; t < in->topics.n; t++)
-                zmq_setsockopt(s, ZMQ_SUBSCRIBE, in->topics.items[t], strlen(in->topics.items[t]));
-        }
-        int rc = in->mode == KW_INPUT_BIND ? zmq_bind(s, in->endpoint) : zmq_connect(s, in->endpoint);
-        if (rc != 0) {
-            snprintf(err, errlen, "inputs[%d] (%s): cannot %s %s: %s", i, in->name,
-                     in->mode == KW_INPUT_BIND ? "bind" : "connect", in->endpoint, zmq_strerror(zmq_errno()));
-            close_sockets(ag);
-            return -1;
-        }
-        kw_info("input", "%s: %s %s %s", in->name, in->socket == KW_INPUT_SUB ? "SUB" : "PULL",
-                in->mode == KW_INPUT_BIND ? "bound to" : "connected to", in->endpoint);
-    }
-    return 0;
-}
 
 static void state_path(const struct kw_config *cfg, char *buf, size_t len)
 {
@@ -77,7 +33,7 @@ static void save_state(struct kw_agent *ag)
     char path[4096], err[KW_ERR_LEN];
     mkdir(ag->cfg.state_dir, 0750);
     state_path(&ag->cfg, path, sizeof path);
-    if (kw_pipeline_save_state(&ag->pipeline, path, err, sizeof err))
+    if (kw_state_save(&ag->pipeline, path, err, sizeof err))
         kw_error("state", "could not save state: %s", err);
     else
         kw_debug("state", "saved %zu series to %s", ag->pipeline.table.count, path);
@@ -91,20 +47,24 @@ static void load_state(struct kw_agent *ag)
     state_path(&ag->cfg, path, sizeof path);
     if (access(path, F_OK) != 0)
         return;
-    int n = kw_pipeline_load_state(&ag->pipeline, path, err, sizeof err);
+    int n = kw_state_load(&ag->pipeline, path, err, sizeof err);
     if (n < 0)
         kw_warn("state", "ignoring state: %s", err);
     else
         kw_info("state", "restored %d series from %s", n, path);
 }
 
-static void setup_pipeline(struct kw_agent *ag)
+/* Pipeline and outbox for the current config. Returns 0 or -1 with err. */
+static int setup_pipeline(struct kw_agent *ag, char *err, size_t errlen)
 {
     kw_pipeline_init(&ag->pipeline, &ag->cfg);
     ag->pipeline.extrapolate = true;
-    ag->pipeline.on_alert = on_alert;
-    ag->pipeline.alert_ctx = ag;
-    kw_dispatcher_init(&ag->dispatcher, &ag->cfg);
+    ag->outbox = kw_outbox_start(&ag->cfg, ag->cfg.state_dir, err, errlen);
+    if (!ag->outbox)
+        return -1;
+    ag->pipeline.on_alert = kw_outbox_alert;
+    ag->pipeline.alert_ctx = ag->outbox;
+    return 0;
 }
 
 int kw_agent_init(struct kw_agent *ag, const char *config_path, bool demo_mode, char *err, size_t errlen)
@@ -132,11 +92,11 @@ int kw_agent_init(struct kw_agent *ag, const char *config_path, bool demo_mode, 
     signal(SIGPIPE, SIG_IGN);
 
     ag->zmq_ctx = zmq_ctx_new();
-    if (open_sockets(ag, &ag->cfg, err, errlen)) {
+    if (kw_input_set_open(&ag->inputs, ag->zmq_ctx, ag->cfg.inputs, ag->cfg.ninputs, NULL, NULL, err, errlen) ||
+        setup_pipeline(ag, err, errlen)) {
         kw_agent_release(ag);
         return -1;
     }
-    setup_pipeline(ag);
     load_state(ag);
     return 0;
 }
@@ -154,6 +114,9 @@ void kw_agent_log_stats(const struct kw_agent *ag)
         used += (size_t)snprintf(reasons + used, used < sizeof reasons ? sizeof reasons - used : 0, " %s=%llu",
                                  kw_reject_name((enum kw_reject)r), (unsigned long long)p->ingest.rejected[r]);
     }
+    struct kw_outbox_stats ostats = {0};
+    if (ag->outbox)
+        kw_outbox_stats(ag->outbox, &ostats);
     kw_info("stats",
             "messages=%llu points_accepted=%llu points_rejected=%llu points_unwatched=%llu series=%zu intervals=%llu anomalies=%llu "
             "alerts_fired=%llu alerts_resolved=%llu firing=%zu sends=%llu send_failures=%llu reloads=%llu%s%s",
@@ -161,13 +124,14 @@ void kw_agent_log_stats(const struct kw_agent *ag)
             (unsigned long long)rejected, (unsigned long long)p->stats.points_unwatched, p->table.count, (unsigned long long)p->stats.intervals_closed,
             (unsigned long long)p->stats.anomalies, (unsigned long long)p->stats.alerts_fired,
             (unsigned long long)p->stats.alerts_resolved, kw_pipeline_firing(p),
-            (unsigned long long)ag->dispatcher.stats.sent, (unsigned long long)ag->dispatcher.stats.failed,
+            (unsigned long long)ostats.sent, (unsigned long long)ostats.failed,
             (unsigned long long)ag->reloads, rejected ? " rejected:" : "", reasons);
 }
 
-/* SIGHUP: parse the file again; keep the running config unless the new one
- * is valid. The pipeline restarts from the saved state of the old one, so
- * series whose KPI and detector did not change keep what they learned. */
+/* SIGHUP: parse the file again and open its inputs; keep the running config
+ * unless both succeed. The pipeline restarts from the saved state of the
+ * old one, so series whose KPI and detector did not change keep what they
+ * learned; alerts already queued are delivered by the old receivers first. */
 static void reload(struct kw_agent *ag)
 {
     struct kw_config next;
@@ -177,54 +141,50 @@ static void reload(struct kw_agent *ag)
         kw_error("reload", "keeping the running config: %s", err);
         return;
     }
+    if (next.ninputs == 0) {
+        ag->reload_failures++;
+        kw_error("reload", "keeping the running config: %s: inputs: the daemon needs at least one input", next.path);
+        kw_config_release(&next);
+        return;
+    }
     if (!ag->cfg.ingest.check_time)
         next.ingest.check_time = false;
+    struct kw_input_set inputs;
+    if (kw_input_set_open(&inputs, ag->zmq_ctx, next.inputs, next.ninputs, &ag->inputs, ag->cfg.inputs, err,
+                          sizeof err)) {
+        ag->reload_failures++;
+        kw_error("reload", "keeping the running config and inputs: %s", err);
+        kw_config_release(&next);
+        return;
+    }
+    ag->inputs = inputs;
+
     char tmp_state[] = "/tmp/kpiwatch-reload-XXXXXX";
     int fd = mkstemp(tmp_state);
-    bool saved = fd >= 0 && kw_pipeline_save_state(&ag->pipeline, tmp_state, err, sizeof err) == 0;
+    bool saved = fd >= 0 && kw_state_save(&ag->pipeline, tmp_state, err, sizeof err) == 0;
     if (fd >= 0)
         close(fd);
-
-    void **old_sockets = ag->sockets;
-    int old_n = ag->nsockets;
     struct kw_ingest_stats ingest = ag->pipeline.ingest;
     struct kw_pipeline_stats pstats = ag->pipeline.stats;
-    struct kw_dispatch_stats dstats = ag->dispatcher.stats;
-    bool inputs_same = next.ninputs == ag->cfg.ninputs;
-    for (int i = 0; inputs_same && i < next.ninputs; i++)
-        inputs_same = strcmp(next.inputs[i].endpoint, ag->cfg.inputs[i].endpoint) == 0 &&
-                      next.inputs[i].mode == ag->cfg.inputs[i].mode && next.inputs[i].socket == ag->cfg.inputs[i].socket;
-    if (!inputs_same) {
-        ag->sockets = NULL;
-        ag->nsockets = 0;
-        for (int i = 0; i < old_n; i++)
-            zmq_close(old_sockets[i]); /* free the endpoints before rebinding */
-        free(old_sockets);
-        if (open_sockets(ag, &next, err, sizeof err)) {
-            kw_error("reload", "inputs of the new config failed (%s); restoring the old inputs", err);
-            kw_config_release(&next);
-            if (open_sockets(ag, &ag->cfg, err, sizeof err))
-                kw_error("reload", "could not restore the old inputs: %s", err);
-            if (saved)
-                unlink(tmp_state);
-            ag->reload_failures++;
-            return;
-        }
-    }
+    kw_outbox_stop(ag->outbox, 5000);
+    ag->outbox = NULL;
     kw_pipeline_release(&ag->pipeline);
     kw_config_release(&ag->cfg);
     ag->cfg = next;
     kw_log_set_level((enum kw_log_level)ag->cfg.log_level);
-    setup_pipeline(ag);
+    if (setup_pipeline(ag, err, sizeof err)) {
+        kw_error("reload", "delivery did not start: %s; alerts are not sent until the next reload", err);
+        ag->pipeline.on_alert = NULL;
+    }
     ag->pipeline.ingest = ingest;
     ag->pipeline.stats = pstats;
-    ag->dispatcher.stats = dstats;
+    int n = 0;
     if (saved) {
-        int n = kw_pipeline_load_state(&ag->pipeline, tmp_state, err, sizeof err);
+        n = kw_state_load(&ag->pipeline, tmp_state, err, sizeof err);
         unlink(tmp_state);
-        kw_info("reload", "loaded %s: %d KPIs, %d receivers; %d series kept their state", ag->cfg.path,
-                ag->cfg.nkpis, ag->cfg.nreceivers, n < 0 ? 0 : n);
     }
+    kw_info("reload", "loaded %s: %d inputs, %d KPIs, %d receivers; %d series kept their state", ag->cfg.path,
+            ag->cfg.ninputs, ag->cfg.nkpis, ag->cfg.nreceivers, n < 0 ? 0 : n);
     ag->reloads++;
 }
 
@@ -244,7 +204,7 @@ static void handle_signals(struct kw_agent *ag)
 
 static void receive_all(struct kw_agent *ag, int index)
 {
-    void *s = ag->sockets[index];
+    void *s = ag->inputs.sockets[index];
     const char *source = ag->cfg.inputs[index].name;
     /* Bounded batch per wake-up, so signals and ticks are never starved. */
     for (int n = 0; n < 10000; n++) {
@@ -285,12 +245,10 @@ int kw_agent_run(struct kw_agent *ag, int64_t stop_after_ms)
     kw_info("agent", "kpiwatch %s running: %d inputs, %d KPIs, %d receivers", KW_VERSION, ag->cfg.ninputs,
             ag->cfg.nkpis, ag->cfg.nreceivers);
     while (!ag->stopping) {
-        int n = ag->nsockets;
+        int n = ag->inputs.n; /* at most 64: the config refuses more */
         zmq_pollitem_t items[65];
-        if (n > 64)
-            n = 64;
         for (int i = 0; i < n; i++)
-            items[i] = (zmq_pollitem_t){.socket = ag->sockets[i], .events = ZMQ_POLLIN};
+            items[i] = (zmq_pollitem_t){.socket = ag->inputs.sockets[i], .events = ZMQ_POLLIN};
         items[n] = (zmq_pollitem_t){.socket = NULL, .fd = ag->signal_fd, .events = ZMQ_POLLIN};
         int rc = zmq_poll(items, n + 1, TICK_MS);
         if (rc < 0 && zmq_errno() != EINTR) {
@@ -300,7 +258,7 @@ int kw_agent_run(struct kw_agent *ag, int64_t stop_after_ms)
         if (rc > 0) {
             if (items[n].revents & ZMQ_POLLIN)
                 handle_signals(ag);
-            for (int i = 0; i < n && i < ag->nsockets; i++)
+            for (int i = 0; i < n && i < ag->inputs.n; i++)
                 if (items[i].revents & ZMQ_POLLIN)
                     receive_all(ag, i);
         }
@@ -318,7 +276,7 @@ int kw_agent_run(struct kw_agent *ag, int64_t stop_after_ms)
             ag->stopping = true;
     }
     /* Drain what is already queued, then persist. */
-    for (int i = 0; i < ag->nsockets; i++)
+    for (int i = 0; i < ag->inputs.n; i++)
         receive_all(ag, i);
     save_state(ag);
     kw_agent_log_stats(ag);
@@ -330,7 +288,9 @@ void kw_agent_release(struct kw_agent *ag)
     if (ag->demo)
         kw_demo_stop(ag->demo);
     ag->demo = NULL;
-    close_sockets(ag);
+    kw_input_set_close(&ag->inputs);
+    kw_outbox_stop(ag->outbox, 5000);
+    ag->outbox = NULL;
     if (ag->pipeline.cfg)
         kw_pipeline_release(&ag->pipeline);
     if (ag->zmq_ctx)

@@ -1,6 +1,7 @@
 /* agent: the daemon. Owns the config, the ZeroMQ inputs, the pipeline and
- * the dispatcher; runs the poll loop; reloads on SIGHUP (a bad config never
- * replaces a good one); drains, saves state and exits on SIGTERM/SIGINT.
+ * the outbox (alert queue, routing and delivery threads); runs the poll
+ * loop; reloads on SIGHUP (a bad config, or inputs that cannot be opened,
+ * never replace a good one); drains, saves state and exits on SIGTERM/SIGINT.
  * This struct is the only mutable state in the process. */
 #ifndef KW_AGENT_H
 #define KW_AGENT_H
@@ -9,7 +10,8 @@
 #include <stdint.h>
 
 #include "config.h"
-#include "dispatch.h"
+#include "input.h"
+#include "outbox.h"
 #include "pipeline.h"
 
 struct kw_demo;
@@ -17,10 +19,9 @@ struct kw_demo;
 struct kw_agent {
     struct kw_config cfg;
     struct kw_pipeline pipeline;
-    struct kw_dispatcher dispatcher;
+    struct kw_outbox *outbox;
     void *zmq_ctx;
-    void **sockets;            /* one per cfg.inputs entry */
-    int nsockets;
+    struct kw_input_set inputs; /* one socket per cfg.inputs entry */
     int signal_fd;
     bool stopping;
     int64_t next_stats_ms;

@@ -8,7 +8,6 @@
 #include <gsl/gsl_sort.h>
 #include <gsl/gsl_statistics_double.h>
 
-#include "config.h"
 #include "../lib/xmalloc.h"
 
 void kw_bucket_reset(struct kw_bucket *b)

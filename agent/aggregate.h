@@ -8,6 +8,10 @@
 
 #include "../detectors/detector.h"
 
+enum kw_aggregation {
+    KW_AGG_SUM = 0, KW_AGG_COUNT, KW_AGG_MEAN, KW_AGG_LAST, KW_AGG_RATIO, KW_AGG_MAX, KW_AGG_MIN, KW_AGG_QUANTILE
+};
+
 enum kw_point_role { KW_ROLE_VALUE = 0, KW_ROLE_NUMERATOR = 0, KW_ROLE_DENOMINATOR = 1 };
 
 struct kw_bucket {

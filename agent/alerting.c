@@ -1,8 +1,47 @@
-/* alerting: pending/firing/resolved state machine with `for` and hysteresis. */
+/* alerting: the per-series state machine with `for` and hysteresis, and
+ * the alert value built on each transition. */
 #include "alerting.h"
 
 #include <math.h>
+#include <stdio.h>
 #include <string.h>
+
+#include "../lib/log.h"
+#include "kpi.h"
+#include "series.h"
+
+const struct kw_option kw_rule_options[] = {
+    {"for", KW_OPT_INT, "1", offsetof(struct kw_rule_config, for_intervals), 1, 10000,
+     .desc = "Consecutive anomalous intervals before the alert fires (pending until then). The default detectors "
+             "are strict enough to fire on the first; 2 or more also ignores one-interval spikes."},
+    {"resolve_after", KW_OPT_INT, "3", offsetof(struct kw_rule_config, resolve_after), 1, 10000,
+     .desc = "Consecutive normal intervals before a firing alert resolves (hysteresis)."},
+    {"critical_severity", KW_OPT_DOUBLE, "80", offsetof(struct kw_rule_config, critical_severity), 0, 100,
+     .desc = "Peak severity (0..100) at or above which the alert is critical, else warning."},
+    {"min_severity", KW_OPT_DOUBLE, "0", offsetof(struct kw_rule_config, min_severity), 0, 100,
+     .desc = "Anomalies below this severity count as normal."},
+    {"repeat_interval", KW_OPT_DURATION, "0", offsetof(struct kw_rule_config, repeat_interval_ms), 0, 604800,
+     .desc = "Notify again while still firing after this much event time; 0 = never."},
+    KW_OPT_END,
+};
+
+int kw_rule_parse(struct kw_rule_config *rule, const cJSON *obj, const char *path, char *err, size_t errlen)
+{
+    const struct kw_option *tables[] = {kw_rule_options, NULL};
+    if (obj && !cJSON_IsObject(obj)) {
+        snprintf(err, errlen, "%s: must be an object", path);
+        return -1;
+    }
+    return kw_opts_reject_unknown(obj, tables, NULL, path, err, errlen) ||
+                   kw_opts_fill(kw_rule_options, obj, rule, path, err, errlen)
+               ? -1
+               : 0;
+}
+
+void kw_rule_release(struct kw_rule_config *rule)
+{
+    kw_opts_release(kw_rule_options, rule);
+}
 
 static void start_incident(struct kw_alert_state *st, int64_t at_ms)
 {
@@ -110,4 +149,93 @@ int kw_alerting_load(struct kw_alert_state *st, const cJSON *json)
     st->peak_expected = v[8];
     st->impact = v[9];
     return 0;
+}
+
+static void copy_text(char *dst, size_t cap, const char *src)
+{
+    snprintf(dst, cap, "%s", src ? src : "");
+}
+
+static void build_alert(const struct kw_kpi_config *kpi, const struct kw_series *s, const struct kw_sample *sample,
+                        const struct kw_verdict *v, enum kw_transition t, struct kw_alert *a)
+{
+    const struct kw_alert_state *st = &s->alert;
+    memset(a, 0, sizeof *a);
+    copy_text(a->key, sizeof a->key, s->alert_key);
+    copy_text(a->kpi, sizeof a->kpi, kpi->name);
+    copy_text(a->description, sizeof a->description, kpi->description);
+    copy_text(a->unit, sizeof a->unit, kpi->unit);
+    copy_text(a->detector, sizeof a->detector, kpi->detector.type->name);
+    copy_text(a->runbook, sizeof a->runbook, kpi->runbook);
+    copy_text(a->dashboard, sizeof a->dashboard, kpi->dashboard);
+    copy_text(a->currency, sizeof a->currency, kpi->currency);
+    const char *val = s->values;
+    for (int i = 0; i < kpi->group_by.n; i++) {
+        copy_text(a->labels[i].name, sizeof a->labels[i].name, kpi->group_by.items[i]);
+        copy_text(a->labels[i].value, sizeof a->labels[i].value, val);
+        val += strlen(val) + 1;
+    }
+    a->nlabels = kpi->group_by.n;
+    a->status = t == KW_T_RESOLVED ? KW_ALERT_RESOLVED : KW_ALERT_FIRING;
+    a->repeat = t == KW_T_REPEAT;
+    a->severity = st->peak_severity >= kpi->alert.critical_severity ? KW_SEV_CRITICAL : KW_SEV_WARNING;
+    a->kind = kpi->kind;
+    a->severity_score = st->peak_severity;
+    a->observed = sample->value;
+    a->expected = v->ready ? v->expected : NAN;
+    a->lower = v->ready ? v->lower : NAN;
+    a->upper = v->ready ? v->upper : NAN;
+    a->score = v->ready ? v->score : NAN;
+    a->direction = st->impact >= 0 ? 1 : -1;
+    if (t != KW_T_RESOLVED && v->ready && v->direction)
+        a->direction = v->direction;
+    a->peak_observed = st->peak_observed;
+    a->peak_expected = st->peak_expected;
+    a->denominator = sample->denominator;
+    a->impact = st->impact;
+    a->cost_per_unit = kpi->cost_per_unit;
+    a->since_ms = st->since_ms;
+    a->at_ms = sample->ts_ms;
+    a->interval_ms = s->info.interval_ms;
+    a->intervals = st->intervals;
+    a->nhistory = s->history_len;
+    int start = (s->history_pos - s->history_len + KW_ALERT_HISTORY) % KW_ALERT_HISTORY;
+    for (int i = 0; i < s->history_len; i++)
+        a->history[i] = s->history[(start + i) % KW_ALERT_HISTORY];
+}
+
+enum kw_transition kw_alerting_close(struct kw_series *s, const struct kw_kpi_config *kpi,
+                                     const struct kw_sample *sample, struct kw_verdict *v, struct kw_alert *out)
+{
+    /* Counts and rates cannot go below 0 (nor rates above 1): show the band people can read. */
+    if (v->ready && kpi->kind != KW_KIND_CONTINUOUS && v->lower < 0)
+        v->lower = 0;
+    if (v->ready && kpi->kind == KW_KIND_RATE && v->upper > 1)
+        v->upper = 1;
+    if (isnan(sample->value))
+        return KW_T_NONE;
+    double excess = NAN;
+    if (v->ready && isfinite(v->expected)) {
+        excess = sample->value - v->expected;
+        if (kpi->kind == KW_KIND_RATE)
+            excess *= sample->denominator; /* rate points x trials = extra events */
+    }
+    enum kw_transition t = kw_alerting_step(&s->alert, &kpi->alert, v->ready && v->anomalous, v->severity, excess,
+                                            sample->value, v->expected, sample->ts_ms);
+    if (t != KW_T_NONE)
+        build_alert(kpi, s, sample, v, t, out);
+    return t;
+}
+
+bool kw_alerting_resolve_silent(struct kw_series *s, const struct kw_kpi_config *kpi, int64_t at_ms,
+                                struct kw_alert *out)
+{
+    if (s->alert.phase != KW_PHASE_FIRING)
+        return false;
+    struct kw_sample sample = {.ts_ms = at_ms, .value = NAN, .numerator = NAN, .denominator = NAN};
+    struct kw_verdict v = {0};
+    s->alert.phase = KW_PHASE_OK;
+    kw_warn("alerting", "series %s of %s went silent while firing; resolving", s->alert_key, kpi->name);
+    build_alert(kpi, s, &sample, &v, KW_T_RESOLVED, out);
+    return true;
 }

@@ -1,14 +1,34 @@
-/* alerting: the per-(rule, series) alert state machine.
+/* alerting: the first stage of the alert engine, run where an interval
+ * closes. Per (rule, series) it keeps the state machine
  *   ok --anomalous--> pending --`for` anomalous intervals--> firing
  *   firing --`resolve_after` normal intervals--> resolved (back to ok)
- * Pending that sees a normal interval goes back to ok without a word. */
+ * (pending that sees a normal interval goes back to ok without a word), and
+ * on every transition worth telling builds the alert value: severity class,
+ * impact, recent history. Everything after that (routing, delivery) happens
+ * below the alert queue, never here. */
 #ifndef KW_ALERTING_H
 #define KW_ALERTING_H
 
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "config.h"
+#include <cjson/cJSON.h>
+
+#include "../detectors/detector.h"
+#include "../lib/opts.h"
+#include "../notifiers/alert.h"
+
+struct kw_kpi_config;
+struct kw_series;
+
+/* The kpis[].alert section. */
+struct kw_rule_config {
+    int for_intervals;        /* anomalous intervals before firing */
+    int resolve_after;        /* normal intervals before resolving (hysteresis) */
+    double critical_severity; /* peak severity at or above which the alert is critical */
+    double min_severity;      /* verdicts below this severity count as normal */
+    int64_t repeat_interval_ms; /* re-notify while firing; 0 = never */
+};
 
 enum kw_alert_phase { KW_PHASE_OK = 0, KW_PHASE_PENDING, KW_PHASE_FIRING };
 
@@ -31,6 +51,14 @@ struct kw_alert_state {
     double impact;            /* excess units accumulated over the incident */
 };
 
+/* The option table of kpis[].alert. */
+extern const struct kw_option kw_rule_options[];
+/* Fill rule from obj (NULL = all defaults); unknown keys are errors.
+ * Returns 0 or -1 with "path.key: reason". */
+int kw_rule_parse(struct kw_rule_config *rule, const cJSON *obj, const char *path, char *err, size_t errlen);
+/* Free what kw_rule_parse stored. Safe on a zeroed struct. */
+void kw_rule_release(struct kw_rule_config *rule);
+
 /* Advance st by one closed interval. anomalous/severity come from the
  * verdict after rule.min_severity; excess is this interval's contribution to
  * the impact (observed minus expected, in units). Returns the transition. */
@@ -38,7 +66,19 @@ enum kw_transition kw_alerting_step(struct kw_alert_state *st, const struct kw_r
                                     bool anomalous, double severity, double excess,
                                     double observed, double expected, int64_t at_ms);
 
-/* Save / load for the state store. */
+/* Run one closed interval's verdict through s's state machine. On a
+ * transition worth telling, fill *out and return it (else KW_T_NONE and out
+ * is untouched). The band is clipped to what the KPI's kind allows. */
+enum kw_transition kw_alerting_close(struct kw_series *s, const struct kw_kpi_config *kpi,
+                                     const struct kw_sample *sample, struct kw_verdict *v, struct kw_alert *out);
+/* A firing series that stopped reporting at event time at_ms: end its
+ * incident and fill the resolve into *out. Returns false when s was not
+ * firing (nothing to tell). */
+bool kw_alerting_resolve_silent(struct kw_series *s, const struct kw_kpi_config *kpi, int64_t at_ms,
+                                struct kw_alert *out);
+
+/* Save / load for the state store. Load returns 0, or -1 when json is not a
+ * saved state (st is then untouched). */
 cJSON *kw_alerting_save(const struct kw_alert_state *st);
 int kw_alerting_load(struct kw_alert_state *st, const cJSON *json);
 

@@ -1,7 +1,8 @@
-/* ingest: parse and strictly validate JSON points. */
+/* ingest: the JSON reader and the one validation every reader uses. */
 #include "ingest.h"
 
 #include <ctype.h>
+#include <stdbool.h>
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
@@ -10,6 +11,7 @@
 
 #include "../lib/log.h"
 #include "../lib/timefmt.h"
+#include "../notifiers/alert.h"
 
 static const char *const reject_names[KW_REJ_COUNT] = {
     [KW_REJ_MALFORMED_JSON] = "malformed_json",
@@ -31,6 +33,37 @@ static const char *const reject_names[KW_REJ_COUNT] = {
     [KW_REJ_SERIES_LIMIT] = "series_limit",
     [KW_REJ_NEGATIVE_COUNT] = "negative_count",
 };
+
+const struct kw_option kw_ingest_options[] = {
+    {"max_labels", KW_OPT_INT, "16", offsetof(struct kw_ingest_limits, max_labels), 1, KW_MAX_LABELS,
+     .desc = "Most labels on one point."},
+    {"max_label_bytes", KW_OPT_INT, "128", offsetof(struct kw_ingest_limits, max_label_bytes), 1, KW_ALERT_LABEL_VALUE - 1,
+     .desc = "Longest label name or value, in bytes."},
+    {"max_metric_bytes", KW_OPT_INT, "128", offsetof(struct kw_ingest_limits, max_metric_bytes), 1, 255,
+     .desc = "Longest metric name, in bytes."},
+    {"max_message_bytes", KW_OPT_INT, "1048576", offsetof(struct kw_ingest_limits, max_message_bytes), 64, 268435456,
+     .desc = "Largest message accepted; larger ones are rejected whole."},
+    {"max_past", KW_OPT_DURATION, "1h", offsetof(struct kw_ingest_limits, max_past_ms), 0, 31536000,
+     .desc = "Reject points older than this against the wall clock (0 = no check)."},
+    {"max_future", KW_OPT_DURATION, "5m", offsetof(struct kw_ingest_limits, max_future_ms), 0, 31536000,
+     .desc = "Reject points newer than this against the wall clock (0 = no check)."},
+    KW_OPT_END,
+};
+
+int kw_ingest_parse(struct kw_ingest_limits *lim, const cJSON *obj, const char *path, char *err, size_t errlen)
+{
+    const struct kw_option *tables[] = {kw_ingest_options, NULL};
+    if (kw_opts_reject_unknown(obj, tables, NULL, path, err, errlen) ||
+        kw_opts_fill(kw_ingest_options, obj, lim, path, err, errlen))
+        return -1;
+    lim->check_time = true;
+    return 0;
+}
+
+void kw_ingest_release(struct kw_ingest_limits *lim)
+{
+    kw_opts_release(kw_ingest_options, lim);
+}
 
 const char *kw_reject_name(enum kw_reject reason)
 {
@@ -114,9 +147,100 @@ static bool is_nonfinite_text(const char *s)
     return false;
 }
 
-/* Validate one JSON point into pt. Returns -1 with why/detail on failure. */
-static int parse_point(const struct kw_ingest_limits *lim, const cJSON *obj, int64_t now_ms,
-                       struct kw_point *pt, enum kw_reject *why, char *detail, size_t dlen)
+int kw_point_check(const struct kw_ingest_limits *lim, const struct kw_point *pt, int64_t now_ms,
+                   enum kw_reject *why, char *detail, size_t dlen)
+{
+    size_t mlen = strlen(pt->metric);
+    if (mlen == 0) {
+        *why = KW_REJ_BAD_METRIC;
+        snprintf(detail, dlen, "metric must be a non-empty string");
+        return -1;
+    }
+    if (!kw_utf8_valid(pt->metric, mlen)) {
+        *why = KW_REJ_INVALID_UTF8;
+        snprintf(detail, dlen, "metric is not valid UTF-8");
+        return -1;
+    }
+    if ((int64_t)mlen > lim->max_metric_bytes || !metric_name_ok(pt->metric)) {
+        *why = KW_REJ_BAD_METRIC;
+        snprintf(detail, dlen, "metric \"%.40s%s\" must match [a-zA-Z_:][a-zA-Z0-9_:.-]* and be <= %d bytes",
+                 pt->metric, mlen > 40 ? "..." : "", lim->max_metric_bytes);
+        return -1;
+    }
+    if (!isfinite(pt->value)) {
+        *why = KW_REJ_NON_FINITE;
+        snprintf(detail, dlen, "%s.value is not finite", pt->metric);
+        return -1;
+    }
+    if (pt->nlabels > lim->max_labels) {
+        *why = KW_REJ_TOO_MANY_LABELS;
+        snprintf(detail, dlen, "%s has more than %d labels", pt->metric, lim->max_labels);
+        return -1;
+    }
+    for (int i = 0; i < pt->nlabels; i++) {
+        const char *name = pt->labels[i].name, *value = pt->labels[i].value;
+        size_t nlen = strlen(name), vlen = strlen(value);
+        if (!kw_utf8_valid(name, nlen) || !kw_utf8_valid(value, vlen)) {
+            *why = KW_REJ_INVALID_UTF8;
+            snprintf(detail, dlen, "%s has a label that is not valid UTF-8", pt->metric);
+            return -1;
+        }
+        if (!label_name_ok(name)) {
+            *why = KW_REJ_BAD_LABEL;
+            snprintf(detail, dlen, "%s.labels.%.40s must be a string under a name matching [a-zA-Z_][a-zA-Z0-9_]*",
+                     pt->metric, name);
+            return -1;
+        }
+        if ((int64_t)nlen > lim->max_label_bytes || (int64_t)vlen > lim->max_label_bytes) {
+            *why = KW_REJ_LABEL_TOO_LONG;
+            snprintf(detail, dlen, "%s.labels.%.40s%s is %zu bytes (max %d)", pt->metric, name,
+                     nlen > 40 ? "..." : "", nlen > vlen ? nlen : vlen, lim->max_label_bytes);
+            return -1;
+        }
+        for (int k = 0; k < i; k++) {
+            if (strcmp(pt->labels[k].name, name) == 0) {
+                *why = KW_REJ_BAD_LABEL;
+                snprintf(detail, dlen, "%s.labels.%s appears twice", pt->metric, name);
+                return -1;
+            }
+        }
+    }
+    /* Age checks last: a point that is malformed is reported as such first. */
+    if (lim->check_time && lim->max_past_ms > 0 && pt->ts_ms < now_ms - lim->max_past_ms) {
+        *why = KW_REJ_TOO_OLD;
+        snprintf(detail, dlen, "%s.ts is %.0f s in the past (max_past %.0f s)", pt->metric,
+                 (double)(now_ms - pt->ts_ms) / 1000.0, (double)lim->max_past_ms / 1000.0);
+        return -1;
+    }
+    if (lim->check_time && lim->max_future_ms > 0 && pt->ts_ms > now_ms + lim->max_future_ms) {
+        *why = KW_REJ_TOO_NEW;
+        snprintf(detail, dlen, "%s.ts is %.0f s in the future (max_future %.0f s)", pt->metric,
+                 (double)(pt->ts_ms - now_ms) / 1000.0, (double)lim->max_future_ms / 1000.0);
+        return -1;
+    }
+    return 0;
+}
+
+void kw_ingest_point(const struct kw_ingest_limits *lim, struct kw_ingest_stats *stats, const char *source,
+                     const struct kw_point *pt, int64_t now_ms, kw_point_sink sink, void *ctx)
+{
+    enum kw_reject why;
+    char detail[200];
+    if (kw_point_check(lim, pt, now_ms, &why, detail, sizeof detail)) {
+        kw_ingest_reject(stats, source, why, detail);
+        return;
+    }
+    if (sink(ctx, pt, &why)) {
+        snprintf(detail, sizeof detail, "%s point refused by the aggregator", pt->metric);
+        kw_ingest_reject(stats, source, why, detail);
+        return;
+    }
+    stats->points_accepted++;
+}
+
+/* The JSON reader: the shape of one point (fields, their JSON types) into
+ * pt. What the values mean is checked by kw_point_check. */
+static int read_json_point(const cJSON *obj, struct kw_point *pt, enum kw_reject *why, char *detail, size_t dlen)
 {
     if (!cJSON_IsObject(obj)) {
         *why = KW_REJ_NOT_OBJECT;
@@ -146,39 +270,20 @@ static int parse_point(const struct kw_ingest_limits *lim, const cJSON *obj, int
         snprintf(detail, dlen, "missing \"%s\"", !metric ? "metric" : !value ? "value" : "ts");
         return -1;
     }
-    if (!cJSON_IsString(metric) || !*metric->valuestring) {
+    if (!cJSON_IsString(metric)) {
         *why = KW_REJ_BAD_METRIC;
         snprintf(detail, dlen, "metric must be a non-empty string");
         return -1;
     }
-    size_t mlen = strlen(metric->valuestring);
-    if (!kw_utf8_valid(metric->valuestring, mlen)) {
-        *why = KW_REJ_INVALID_UTF8;
-        snprintf(detail, dlen, "metric is not valid UTF-8");
-        return -1;
-    }
-    if ((int64_t)mlen > lim->max_metric_bytes || !metric_name_ok(metric->valuestring)) {
-        *why = KW_REJ_BAD_METRIC;
-        snprintf(detail, dlen, "metric \"%.40s%s\" must match [a-zA-Z_:][a-zA-Z0-9_:.-]* and be <= %d bytes",
-                 metric->valuestring, mlen > 40 ? "..." : "", lim->max_metric_bytes);
-        return -1;
-    }
     pt->metric = metric->valuestring;
-
     if (cJSON_IsNumber(value)) {
         pt->value = value->valuedouble;
-        if (!isfinite(pt->value)) {
-            *why = KW_REJ_NON_FINITE;
-            snprintf(detail, dlen, "%s.value is not finite", pt->metric);
-            return -1;
-        }
     } else {
         bool nonfinite = cJSON_IsString(value) && is_nonfinite_text(value->valuestring);
         *why = nonfinite ? KW_REJ_NON_FINITE : KW_REJ_BAD_VALUE;
-        snprintf(detail, dlen, "%s.value must be a finite number", pt->metric);
+        snprintf(detail, dlen, "value must be a finite number");
         return -1;
     }
-
     int rc = -1;
     if (cJSON_IsNumber(ts))
         rc = kw_time_from_number(ts->valuedouble, &pt->ts_ms);
@@ -186,68 +291,32 @@ static int parse_point(const struct kw_ingest_limits *lim, const cJSON *obj, int
         rc = kw_time_parse(ts->valuestring, &pt->ts_ms);
     if (rc) {
         *why = KW_REJ_BAD_TIMESTAMP;
-        snprintf(detail, dlen, "%s.ts must be epoch seconds, epoch ms or RFC 3339", pt->metric);
+        snprintf(detail, dlen, "ts must be epoch seconds, epoch ms or RFC 3339");
         return -1;
     }
     pt->nlabels = 0;
     if (labels && !cJSON_IsNull(labels)) {
         if (!cJSON_IsObject(labels)) {
             *why = KW_REJ_BAD_LABEL;
-            snprintf(detail, dlen, "%s.labels must be an object of strings", pt->metric);
+            snprintf(detail, dlen, "labels must be an object of strings");
             return -1;
         }
         cJSON_ArrayForEach(item, labels) {
-            if (pt->nlabels >= lim->max_labels) {
+            if (pt->nlabels >= KW_MAX_LABELS) {
                 *why = KW_REJ_TOO_MANY_LABELS;
-                snprintf(detail, dlen, "%s has more than %d labels", pt->metric, lim->max_labels);
+                snprintf(detail, dlen, "more than %d labels", KW_MAX_LABELS);
                 return -1;
             }
-            size_t nlen = strlen(item->string);
-            if (!kw_utf8_valid(item->string, nlen) ||
-                (cJSON_IsString(item) && !kw_utf8_valid(item->valuestring, strlen(item->valuestring)))) {
-                *why = KW_REJ_INVALID_UTF8;
-                snprintf(detail, dlen, "%s has a label that is not valid UTF-8", pt->metric);
-                return -1;
-            }
-            if (!cJSON_IsString(item) || !label_name_ok(item->string)) {
+            if (!cJSON_IsString(item)) {
                 *why = KW_REJ_BAD_LABEL;
-                snprintf(detail, dlen, "%s.labels.%.40s must be a string under a name matching [a-zA-Z_][a-zA-Z0-9_]*",
-                         pt->metric, item->string);
+                snprintf(detail, dlen, "label values must be strings");
                 return -1;
-            }
-            size_t vlen = strlen(item->valuestring);
-            if ((int64_t)nlen > lim->max_label_bytes || (int64_t)vlen > lim->max_label_bytes) {
-                *why = KW_REJ_LABEL_TOO_LONG;
-                snprintf(detail, dlen, "%s.labels.%.40s%s is %zu bytes (max %d)", pt->metric, item->string,
-                         nlen > 40 ? "..." : "", nlen > vlen ? nlen : vlen, lim->max_label_bytes);
-                return -1;
-            }
-            for (int k = 0; k < pt->nlabels; k++) {
-                if (strcmp(pt->labels[k].name, item->string) == 0) {
-                    *why = KW_REJ_BAD_LABEL;
-                    snprintf(detail, dlen, "%s.labels.%s appears twice", pt->metric, item->string);
-                    return -1;
-                }
             }
             pt->labels[pt->nlabels].name = item->string;
             pt->labels[pt->nlabels].value = item->valuestring;
             pt->nlabels++;
         }
     }
-    /* Age checks last: a point that is malformed is reported as such first. */
-    if (lim->check_time && lim->max_past_ms > 0 && pt->ts_ms < now_ms - lim->max_past_ms) {
-        *why = KW_REJ_TOO_OLD;
-        snprintf(detail, dlen, "%s.ts is %.0f s in the past (max_past %.0f s)", pt->metric,
-                 (double)(now_ms - pt->ts_ms) / 1000.0, (double)lim->max_past_ms / 1000.0);
-        return -1;
-    }
-    if (lim->check_time && lim->max_future_ms > 0 && pt->ts_ms > now_ms + lim->max_future_ms) {
-        *why = KW_REJ_TOO_NEW;
-        snprintf(detail, dlen, "%s.ts is %.0f s in the future (max_future %.0f s)", pt->metric,
-                 (double)(pt->ts_ms - now_ms) / 1000.0, (double)lim->max_future_ms / 1000.0);
-        return -1;
-    }
-
     return 0;
 }
 
@@ -258,16 +327,11 @@ static void ingest_one(const struct kw_ingest_limits *lim, struct kw_ingest_stat
     struct kw_point pt;
     enum kw_reject why;
     char detail[200];
-    if (parse_point(lim, obj, now_ms, &pt, &why, detail, sizeof detail)) {
+    if (read_json_point(obj, &pt, &why, detail, sizeof detail)) {
         kw_ingest_reject(stats, source, why, detail);
         return;
     }
-    if (sink(ctx, &pt, &why)) {
-        snprintf(detail, sizeof detail, "%s point refused by the aggregator", pt.metric);
-        kw_ingest_reject(stats, source, why, detail);
-        return;
-    }
-    stats->points_accepted++;
+    kw_ingest_point(lim, stats, source, &pt, now_ms, sink, ctx);
 }
 
 static void ingest_value(const struct kw_ingest_limits *lim, struct kw_ingest_stats *stats,

@@ -1,5 +1,8 @@
-/* ingest: turn raw messages into validated points. Accepts one JSON point,
- * a JSON array of points, or newline-delimited JSON points:
+/* ingest: turn raw messages into validated points. Every reader (JSON here,
+ * CSV in csv.c) reads the shape of a point and then calls the same
+ * validation, kw_point_check, so a point is judged the same whatever its
+ * format. The JSON reader accepts one point, an array of points, or
+ * newline-delimited points:
  *   {"metric":"complaints","labels":{"journey":"checkout"},"value":3,"ts":1700000000}
  * Every rejected point or message is counted by reason and logged at doubling
  * intervals, so a flood of bad input neither crashes nor floods the log. */
@@ -10,6 +13,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <cjson/cJSON.h>
+
+#include "../lib/opts.h"
 #include "point.h"
 
 struct kw_ingest_limits {
@@ -31,6 +37,22 @@ struct kw_ingest_stats {
 /* Receives each valid point. Returns 0 when the point was taken, or -1 with
  * *why set when a later stage refused it (late, series limit). */
 typedef int (*kw_point_sink)(void *ctx, const struct kw_point *pt, enum kw_reject *why);
+
+/* The ingest option table and parser (the "ingest" section). */
+extern const struct kw_option kw_ingest_options[];
+int kw_ingest_parse(struct kw_ingest_limits *lim, const cJSON *obj, const char *path, char *err, size_t errlen);
+void kw_ingest_release(struct kw_ingest_limits *lim);
+
+/* The one validation every reader (JSON, CSV, line protocol) applies to a
+ * point it has read: metric name, finite value, labels (count, names,
+ * UTF-8, lengths, duplicates) and, when lim->check_time, the timestamp
+ * against now_ms. Returns 0, or -1 with the reason and a detail for logs. */
+int kw_point_check(const struct kw_ingest_limits *lim, const struct kw_point *pt, int64_t now_ms,
+                   enum kw_reject *why, char *detail, size_t dlen);
+/* Check pt, hand it to sink, and count the outcome in stats (rejections
+ * are logged under source at doubling intervals). */
+void kw_ingest_point(const struct kw_ingest_limits *lim, struct kw_ingest_stats *stats, const char *source,
+                     const struct kw_point *pt, int64_t now_ms, kw_point_sink sink, void *ctx);
 
 /* Parse one message of len bytes (need not be NUL-terminated) and hand each
  * valid point to sink. now_ms is the wall clock for the age checks. Never

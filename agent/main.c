@@ -1,43 +1,61 @@
-/* main: the kpiwatch command line.
- *   kpiwatch run -c FILE             the daemon
- *   kpiwatch check-config FILE       validate a config and exit
- *   kpiwatch demo [-c FILE]          the daemon plus a simulated publisher
- *   kpiwatch replay -c FILE DATA...  backtest recorded data
- *   kpiwatch options                 print the config reference
+/* main: the kpiwatch command line. Every subcommand answers --help with its
+ * own usage (exit 0) and prints the same usage on a usage error (exit 2).
  * Exit codes: 0 ok, 1 runtime error, 2 usage error, 3 invalid config. */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "../lib/log.h"
+#include "../lib/timefmt.h"
 #include "agent.h"
 #include "config.h"
 #include "demo.h"
-#include "../lib/log.h"
 #include "replay.h"
-#include "../lib/timefmt.h"
 
 enum { EXIT_OK = 0, EXIT_RUNTIME = 1, EXIT_USAGE = 2, EXIT_CONFIG = 3 };
 
 #define DEFAULT_CONFIG "/etc/kpiwatch/kpiwatch.json"
+#define DEMO_CONFIG "conf/kpiwatch.json"
 
-static void usage(FILE *out)
+struct command {
+    const char *name;
+    const char *usage;   /* the argument synopsis */
+    const char *help;    /* what it does and its options */
+    int (*run)(int argc, char **argv);
+};
+
+static const struct command *find_command(const char *name);
+
+static void command_usage(const struct command *c, FILE *out)
 {
-    fprintf(out,
-            "kpiwatch %s - anomaly detection and alerting for customer-journey KPIs\n"
-            "\n"
-            "Usage:\n"
-            "  kpiwatch run [-c FILE]                 run the agent (default config %s)\n"
-            "  kpiwatch check-config [-c] FILE        validate a config; prints the offending key path\n"
-            "  kpiwatch demo [-c FILE] [--seconds N] [--speed MS]\n"
-            "                                         run the agent with a simulated publisher\n"
-            "                                         (--speed: wall ms per simulated 5-minute interval, default 60)\n"
-            "  kpiwatch replay -c FILE [--scores OUT.csv] [--metric NAME] [--json] [--quiet] DATA...\n"
-            "                                         backtest CSV (timestamp,value[,labels...]) or JSON-lines data\n"
-            "  kpiwatch options                       print every config key as Markdown\n"
-            "  kpiwatch --help | --version\n"
-            "\n"
-            "Exit codes: 0 ok, 1 runtime error, 2 usage error, 3 invalid config.\n",
-            KW_VERSION, DEFAULT_CONFIG);
+    fprintf(out, "Usage: kpiwatch %s %s\n%s", c->name, c->usage, c->help);
+}
+
+static int usage_error(const char *name, const char *fmt, const char *arg)
+{
+    fprintf(stderr, "kpiwatch %s: ", name);
+    fprintf(stderr, fmt, arg);
+    fprintf(stderr, "\n");
+    command_usage(find_command(name), stderr);
+    return EXIT_USAGE;
+}
+
+static bool is_help(const char *arg)
+{
+    return strcmp(arg, "--help") == 0 || strcmp(arg, "-h") == 0;
+}
+
+/* Parse a whole decimal number in [min, max]. Returns 0 or -1. */
+static int parse_number(const char *text, long long min, long long max, long long *out)
+{
+    char *end;
+    errno = 0;
+    long long v = strtoll(text, &end, 10);
+    if (errno || end == text || *end || v < min || v > max)
+        return -1;
+    *out = v;
+    return 0;
 }
 
 static int cmd_check_config(int argc, char **argv)
@@ -46,17 +64,13 @@ static int cmd_check_config(int argc, char **argv)
     for (int i = 0; i < argc; i++) {
         if (strcmp(argv[i], "-c") == 0 && i + 1 < argc)
             path = argv[++i];
-        else if (argv[i][0] != '-')
+        else if (argv[i][0] != '-' && !path)
             path = argv[i];
-        else {
-            fprintf(stderr, "kpiwatch check-config: unknown option %s\n", argv[i]);
-            return EXIT_USAGE;
-        }
+        else
+            return usage_error("check-config", "unexpected argument %s", argv[i]);
     }
-    if (!path) {
-        fprintf(stderr, "kpiwatch check-config: which file? (kpiwatch check-config FILE)\n");
-        return EXIT_USAGE;
-    }
+    if (!path)
+        return usage_error("check-config", "%swhich file?", "");
     struct kw_config cfg;
     char err[KW_ERR_LEN];
     if (kw_config_load(&cfg, path, err, sizeof err)) {
@@ -64,7 +78,7 @@ static int cmd_check_config(int argc, char **argv)
         return EXIT_CONFIG;
     }
     printf("%s: ok (%d inputs, %d KPIs, %d receivers, %d routes)\n", path, cfg.ninputs, cfg.nkpis, cfg.nreceivers,
-           cfg.nroutes);
+           cfg.routing.n);
     for (int i = 0; i < cfg.nkpis; i++) {
         const struct kw_kpi_config *k = &cfg.kpis[i];
         static const char *const kinds[] = {"count", "rate", "continuous"};
@@ -75,8 +89,49 @@ static int cmd_check_config(int argc, char **argv)
     return EXIT_OK;
 }
 
-static int run_agent(const char *path, bool demo, int64_t seconds, int64_t speed_ms)
+static int start_demo(struct kw_agent *ag, int64_t speed_ms, char *err, size_t errlen)
 {
+    const struct kw_input_config *in = &ag->cfg.inputs[0];
+    if (in->mode != KW_INPUT_BIND) {
+        snprintf(err, errlen, "inputs[0] must bind so the demo publisher can connect");
+        return EXIT_CONFIG;
+    }
+    int64_t now = kw_now_ms();
+    struct kw_demo_options opt = {
+        .endpoint = in->endpoint,
+        .push = in->socket == KW_INPUT_PULL,
+        .interval_ms = 300000,
+        .wall_per_interval_ms = speed_ms,
+        /* Start at the UTC midnight before yesterday: incidents and the
+         * daily rhythm then line up the same way whenever the demo runs. */
+        .start_ms = (now - 86400000LL) / 86400000LL * 86400000LL,
+        .seed = 42,
+    };
+    ag->demo = kw_demo_start(ag->zmq_ctx, &opt, err, errlen);
+    if (!ag->demo)
+        return EXIT_RUNTIME;
+    kw_info("demo", "publishing simulated journeys to %s: one simulated 5-minute interval every %lld ms; "
+            "incidents start after the first simulated day",
+            in->endpoint, (long long)speed_ms);
+    return EXIT_OK;
+}
+
+static int run_agent(const char *name, int argc, char **argv, bool demo)
+{
+    const char *path = demo ? DEMO_CONFIG : DEFAULT_CONFIG;
+    long long seconds = 0, speed = 60;
+    for (int i = 0; i < argc; i++) {
+        if ((strcmp(argv[i], "-c") == 0 || strcmp(argv[i], "--config") == 0) && i + 1 < argc)
+            path = argv[++i];
+        else if (strcmp(argv[i], "--seconds") == 0 && i + 1 < argc) {
+            if (parse_number(argv[++i], 0, 31536000, &seconds))
+                return usage_error(name, "--seconds must be a whole number from 0 to 31536000, not \"%s\"", argv[i]);
+        } else if (demo && strcmp(argv[i], "--speed") == 0 && i + 1 < argc) {
+            if (parse_number(argv[++i], 1, 600000, &speed))
+                return usage_error(name, "--speed must be a whole number of ms from 1 to 600000, not \"%s\"", argv[i]);
+        } else
+            return usage_error(name, "unexpected argument %s", argv[i]);
+    }
     struct kw_agent ag;
     char err[KW_ERR_LEN];
     if (kw_agent_init(&ag, path, demo, err, sizeof err)) {
@@ -84,60 +139,26 @@ static int run_agent(const char *path, bool demo, int64_t seconds, int64_t speed
         return strstr(err, "cannot bind") || strstr(err, "cannot connect") ? EXIT_RUNTIME : EXIT_CONFIG;
     }
     if (demo) {
-        const struct kw_input_config *in = &ag.cfg.inputs[0];
-        int64_t interval = 300000;
-        int64_t now = kw_now_ms();
-        struct kw_demo_options opt = {
-            .endpoint = in->endpoint,
-            .push = in->socket == KW_INPUT_PULL,
-            .interval_ms = interval,
-            .wall_per_interval_ms = speed_ms,
-            /* Start at the UTC midnight before yesterday: incidents and the
-             * daily rhythm then line up the same way whenever the demo runs. */
-            .start_ms = (now - 86400000LL) / 86400000LL * 86400000LL,
-            .seed = 42,
-        };
-        if (in->mode != KW_INPUT_BIND) {
-            fprintf(stderr, "kpiwatch demo: inputs[0] must bind so the demo publisher can connect\n");
+        int rc = start_demo(&ag, speed, err, sizeof err);
+        if (rc) {
+            fprintf(stderr, "kpiwatch demo: %s\n", err);
             kw_agent_release(&ag);
-            return EXIT_CONFIG;
+            return rc;
         }
-        ag.demo = kw_demo_start(ag.zmq_ctx, &opt, err, sizeof err);
-        if (!ag.demo) {
-            fprintf(stderr, "kpiwatch: %s\n", err);
-            kw_agent_release(&ag);
-            return EXIT_RUNTIME;
-        }
-        kw_info("demo", "publishing simulated journeys to %s: one simulated 5-minute interval every %lld ms; "
-                "incidents start after the first simulated day",
-                in->endpoint, (long long)speed_ms);
     }
     int rc = kw_agent_run(&ag, seconds * 1000);
     kw_agent_release(&ag);
     return rc;
 }
 
-static int cmd_run(int argc, char **argv, bool demo)
+static int cmd_run(int argc, char **argv)
 {
-    const char *path = demo ? "conf/kpiwatch.json" : DEFAULT_CONFIG;
-    int64_t seconds = 0, speed = 60;
-    for (int i = 0; i < argc; i++) {
-        if ((strcmp(argv[i], "-c") == 0 || strcmp(argv[i], "--config") == 0) && i + 1 < argc)
-            path = argv[++i];
-        else if (strcmp(argv[i], "--seconds") == 0 && i + 1 < argc)
-            seconds = atoll(argv[++i]);
-        else if (demo && strcmp(argv[i], "--speed") == 0 && i + 1 < argc)
-            speed = atoll(argv[++i]);
-        else {
-            fprintf(stderr, "kpiwatch %s: unknown argument %s\n", demo ? "demo" : "run", argv[i]);
-            return EXIT_USAGE;
-        }
-    }
-    if (speed < 1 || speed > 600000 || seconds < 0) {
-        fprintf(stderr, "kpiwatch: --speed must be 1..600000 ms and --seconds >= 0\n");
-        return EXIT_USAGE;
-    }
-    return run_agent(path, demo, seconds, speed);
+    return run_agent("run", argc, argv, false);
+}
+
+static int cmd_demo(int argc, char **argv)
+{
+    return run_agent("demo", argc, argv, true);
 }
 
 static int cmd_replay(int argc, char **argv)
@@ -156,16 +177,18 @@ static int cmd_replay(int argc, char **argv)
         else if (strcmp(argv[i], "--quiet") == 0)
             opt.quiet = true;
         else if (argv[i][0] == '-' && argv[i][1]) {
-            fprintf(stderr, "kpiwatch replay: unknown option %s\n", argv[i]);
             free(files);
-            return EXIT_USAGE;
+            return usage_error("replay", "unexpected argument %s", argv[i]);
         } else
             files[opt.nfiles++] = argv[i];
     }
     if (!opt.config_path || opt.nfiles == 0) {
-        fprintf(stderr, "kpiwatch replay: usage: kpiwatch replay -c FILE [--scores OUT.csv] DATA...\n");
         free(files);
-        return EXIT_USAGE;
+        return usage_error("replay", "%sneeds -c FILE and at least one DATA file", "");
+    }
+    if (opt.json && opt.quiet) {
+        free(files);
+        return usage_error("replay", "%s--json and --quiet exclude each other", "");
     }
     opt.files = files;
     char err[KW_ERR_LEN] = "";
@@ -176,34 +199,90 @@ static int cmd_replay(int argc, char **argv)
     return rc;
 }
 
+static int cmd_options(int argc, char **argv)
+{
+    if (argc > 0)
+        return usage_error("options", "unexpected argument %s", argv[0]);
+    kw_config_print_reference(stdout);
+    return EXIT_OK;
+}
+
+static const struct command commands[] = {
+    {"run", "[-c FILE] [--seconds N]",
+     "Run the agent until SIGTERM or SIGINT; SIGHUP reloads the config.\n"
+     "  -c, --config FILE  config file (default " DEFAULT_CONFIG ")\n"
+     "  --seconds N        stop after N seconds (0 = never; at most 31536000)\n",
+     cmd_run},
+    {"check-config", "[-c] FILE",
+     "Validate a config and list its KPIs; an error names the offending key path.\n",
+     cmd_check_config},
+    {"demo", "[-c FILE] [--seconds N] [--speed MS]",
+     "Run the agent with a simulated publisher of customer-journey metrics.\n"
+     "  -c, --config FILE  config file (default " DEMO_CONFIG ")\n"
+     "  --seconds N        stop after N seconds (0 = never; at most 31536000)\n"
+     "  --speed MS         wall ms per simulated 5-minute interval (1..600000, default 60)\n",
+     cmd_demo},
+    {"replay", "-c FILE [--scores OUT.csv] [--metric NAME] [--json | --quiet] DATA...",
+     "Backtest recorded data (CSV timestamp,value[,labels...] or JSON lines) through the\n"
+     "same validation and pipeline as the agent; alerts go to the configured receivers.\n"
+     "  -c FILE            config file (required)\n"
+     "  --scores OUT.csv   write every interval's value, expected value, band and score\n"
+     "  --metric NAME      metric of CSV rows without a metric column (default: the first KPI's)\n"
+     "  --json             print alerts as JSON lines on stdout instead of the receivers\n"
+     "  --quiet            deliver no alerts; print only the per-file summary on stderr\n",
+     cmd_replay},
+    {"options", "", "Print every config key as Markdown (the README's config reference).\n", cmd_options},
+    {NULL, NULL, NULL, NULL},
+};
+
+static const struct command *find_command(const char *name)
+{
+    for (const struct command *c = commands; c->name; c++)
+        if (strcmp(c->name, name) == 0)
+            return c;
+    return NULL;
+}
+
+static void usage(FILE *out)
+{
+    fprintf(out, "kpiwatch %s - anomaly detection and alerting for customer-journey KPIs\n\nUsage:\n", KW_VERSION);
+    for (const struct command *c = commands; c->name; c++)
+        fprintf(out, "  kpiwatch %s %s\n", c->name, c->usage);
+    fprintf(out, "  kpiwatch --help | --version\n\n"
+                 "kpiwatch COMMAND --help describes one command.\n"
+                 "Exit codes: 0 ok, 1 runtime error, 2 usage error, 3 invalid config.\n");
+}
+
 int main(int argc, char **argv)
 {
     if (argc < 2) {
         usage(stderr);
         return EXIT_USAGE;
     }
-    const char *cmd = argv[1];
-    if (strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0 || strcmp(cmd, "help") == 0) {
-        usage(stdout);
+    const char *name = argv[1];
+    if (is_help(name) || strcmp(name, "help") == 0) {
+        const struct command *c = argc > 2 ? find_command(argv[2]) : NULL;
+        if (c)
+            command_usage(c, stdout);
+        else
+            usage(stdout);
         return EXIT_OK;
     }
-    if (strcmp(cmd, "--version") == 0 || strcmp(cmd, "version") == 0) {
+    if (strcmp(name, "--version") == 0 || strcmp(name, "version") == 0) {
         printf("kpiwatch %s\n", KW_VERSION);
         return EXIT_OK;
     }
-    if (strcmp(cmd, "run") == 0)
-        return cmd_run(argc - 2, argv + 2, false);
-    if (strcmp(cmd, "demo") == 0)
-        return cmd_run(argc - 2, argv + 2, true);
-    if (strcmp(cmd, "check-config") == 0)
-        return cmd_check_config(argc - 2, argv + 2);
-    if (strcmp(cmd, "replay") == 0)
-        return cmd_replay(argc - 2, argv + 2);
-    if (strcmp(cmd, "options") == 0) {
-        kw_config_print_reference(stdout);
-        return EXIT_OK;
+    const struct command *c = find_command(name);
+    if (!c) {
+        fprintf(stderr, "kpiwatch: unknown command \"%s\"\n\n", name);
+        usage(stderr);
+        return EXIT_USAGE;
     }
-    fprintf(stderr, "kpiwatch: unknown command \"%s\"\n\n", cmd);
-    usage(stderr);
-    return EXIT_USAGE;
+    for (int i = 2; i < argc; i++) {
+        if (is_help(argv[i])) {
+            command_usage(c, stdout);
+            return EXIT_OK;
+        }
+    }
+    return c->run(argc - 2, argv + 2);
 }

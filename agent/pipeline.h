@@ -1,8 +1,9 @@
-/* pipeline: points in, alerts out. Routes each point to the KPIs that use
- * its metric, aggregates it into its series' open interval, and when an
- * interval closes runs the detector and the alert state machine. The same
- * pipeline serves the daemon, replay and demo, so a backtest runs exactly
- * the code that runs in production. */
+/* pipeline: points in, alert events out. Routes each point to the KPIs that
+ * use its metric and into its series' open interval, and runs the interval
+ * clock: when an interval closes, its value goes through the detector and
+ * the alert state machine, and any alert goes to on_alert (the agent's alert
+ * queue). The daemon, replay and the demo all feed points through this same
+ * pipeline. */
 #ifndef KW_PIPELINE_H
 #define KW_PIPELINE_H
 
@@ -66,12 +67,8 @@ void kw_pipeline_flush(struct kw_pipeline *p);
 /* Number of series whose alert is firing. */
 size_t kw_pipeline_firing(const struct kw_pipeline *p);
 
-/* Save detector and alert state of every series to path (atomically:
- * written to path.tmp, fsynced, renamed). Returns 0 or -1 with err. */
-int kw_pipeline_save_state(const struct kw_pipeline *p, const char *path, char *err, size_t errlen);
-/* Restore state saved by kw_pipeline_save_state. Series whose KPI or
- * detector changed are skipped (they start fresh). Returns the number of
- * series restored, or -1 with err when the file is unreadable. */
-int kw_pipeline_load_state(struct kw_pipeline *p, const char *path, char *err, size_t errlen);
+/* Insert a series restored by the state store; event time moves up to its
+ * latest point. p takes ownership of s. */
+void kw_pipeline_adopt(struct kw_pipeline *p, struct kw_series *s);
 
 #endif

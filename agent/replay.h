@@ -1,7 +1,8 @@
 /* replay: the backtest. Feeds recorded points (CSV or JSON lines) through
- * the same pipeline as the daemon, in event time and as fast as the CPU
- * allows, and prints the alerts that would have fired. Each data file is
- * replayed as its own stream with fresh state. */
+ * the same validation and pipeline as the daemon, in event time and as fast
+ * as the CPU allows, and delivers the alerts that would have fired to the
+ * configured receivers (--json: JSON lines on stdout instead; --quiet: none).
+ * Each data file is replayed as its own stream with fresh state. */
 #ifndef KW_REPLAY_H
 #define KW_REPLAY_H
 
@@ -14,8 +15,8 @@ struct kw_replay_options {
     int nfiles;
     const char *scores_path; /* CSV of every interval's verdict; NULL = none */
     const char *metric;      /* metric name for CSV rows without a metric column; NULL = first KPI's */
-    bool json;               /* print alerts as JSON lines */
-    bool quiet;              /* no alert lines, only the summary */
+    bool json;               /* alerts as JSON lines on stdout instead of the configured receivers */
+    bool quiet;              /* deliver no alerts, only print the summary */
 };
 
 /* Run the backtest. Returns 0, 1 on a data file that cannot be read, or 3

@@ -1,11 +1,14 @@
-/* series: open-addressing hash table of KPI series. */
+/* series: series lifecycle and the open-addressing table. */
 #include "series.h"
+
+#include <math.h>
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "../lib/xmalloc.h"
+#include "kpi.h"
 
 #define FNV_OFFSET 1469598103934665603ULL
 #define FNV_PRIME 1099511628211ULL
@@ -132,4 +135,55 @@ void kw_series_alert_key(const char *kpi, const char *const *names, const char *
         h = fnv1a(h, values[order[i]], strlen(values[order[i]]) + 1);
     }
     snprintf(out, 17, "%016llx", (unsigned long long)h);
+}
+
+struct kw_series *kw_series_new(const struct kw_kpi_config *kpi, int k, uint64_t hash, const char *values, size_t len,
+                                int64_t interval_ms)
+{
+    struct kw_series *s = xcalloc(1, sizeof *s);
+    s->hash = hash;
+    s->kpi = k;
+    s->values = xmalloc(len ? len : 1);
+    memcpy(s->values, values, len);
+    s->values_len = len;
+    s->open_start = INT64_MIN;
+    s->last_point_ts = INT64_MIN;
+    s->nbuckets = kpi->interval_ms ? (int)(kpi->lateness_ms / kpi->interval_ms) + 2 : 1;
+    s->ring = xcalloc((size_t)s->nbuckets, sizeof *s->ring);
+    for (int i = 0; i < s->nbuckets; i++)
+        kw_bucket_reset(&s->ring[i]);
+    s->info = kw_kpi_series_info(kpi);
+    if (!kpi->interval_ms && interval_ms > 0)
+        s->info.interval_ms = interval_ms;
+    kw_detector_state_init(&s->det, &kpi->detector, &s->info);
+    s->last_denominator = NAN;
+
+    const char *names[KW_ALERT_MAX_LABELS], *vals[KW_ALERT_MAX_LABELS];
+    const char *v = s->values;
+    for (int i = 0; i < kpi->group_by.n; i++, v = kw_series_next_value(v)) {
+        names[i] = kpi->group_by.items[i];
+        vals[i] = v;
+    }
+    kw_series_alert_key(kpi->name, names, vals, kpi->group_by.n, s->alert_key);
+    return s;
+}
+
+void kw_series_free(struct kw_series *s, const struct kw_kpi_config *kpi)
+{
+    if (!s)
+        return;
+    kw_detector_state_release(&s->det, &kpi->detector);
+    for (int i = 0; i < s->nbuckets; i++)
+        kw_bucket_release(&s->ring[i]);
+    free(s->ring);
+    free(s->values);
+    free(s);
+}
+
+void kw_series_history_push(struct kw_series *s, double v)
+{
+    s->history[s->history_pos] = v;
+    s->history_pos = (s->history_pos + 1) % KW_ALERT_HISTORY;
+    if (s->history_len < KW_ALERT_HISTORY)
+        s->history_len++;
 }

@@ -1,6 +1,7 @@
-/* series: the table of live KPI series, keyed by KPI plus the values of its
- * group_by labels. Open addressing with linear probing and backward-shift
- * deletion, so lookups stay O(1) and expiry leaves no tombstones. */
+/* series: one KPI series (a KPI plus the values of its group_by labels) with
+ * its open intervals, detector state and alert state, and the table of live
+ * series: open addressing with linear probing and backward-shift deletion,
+ * so lookups stay O(1) and expiry leaves no tombstones. */
 #ifndef KW_SERIES_H
 #define KW_SERIES_H
 
@@ -11,6 +12,8 @@
 #include "aggregate.h"
 #include "../notifiers/alert.h"
 #include "alerting.h"
+
+struct kw_kpi_config;
 
 struct kw_series {
     uint64_t hash;
@@ -35,6 +38,25 @@ struct kw_series_table {
     size_t cap;                    /* power of two */
     size_t count;
 };
+
+/* A new series of KPI number k (config kpi) for the group_by values blob
+ * (len bytes, each value NUL-terminated, in group_by order), with fresh
+ * intervals and detector state. interval_ms overrides the KPI's interval
+ * length seen by the detector when > 0 (replay of native data). Never fails;
+ * free with kw_series_free. */
+struct kw_series *kw_series_new(const struct kw_kpi_config *kpi, int k, uint64_t hash, const char *values, size_t len,
+                                int64_t interval_ms);
+/* Free s and everything it owns; kpi must be the config it was made with. Accepts NULL. */
+void kw_series_free(struct kw_series *s, const struct kw_kpi_config *kpi);
+/* Append one closed interval's value to the sparkline history. */
+void kw_series_history_push(struct kw_series *s, double v);
+/* The next group_by value after v in s->values (call with s->values first). */
+static inline const char *kw_series_next_value(const char *v)
+{
+    while (*v)
+        v++;
+    return v + 1;
+}
 
 /* Initialise an empty table. Never fails. */
 void kw_series_table_init(struct kw_series_table *t);

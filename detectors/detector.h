@@ -109,6 +109,15 @@ const struct kw_detector_type *kw_detector_type_find(const char *name);
  * det needs no release. */
 int kw_detector_parse(struct kw_detector *det, const cJSON *obj, const char *path,
                       char *err, size_t errlen);
+/* kw_detector_parse, then check that det can run on series like info;
+ * the error names path. Returns 0 or -1 with err (det needs no release). */
+int kw_detector_parse_for(struct kw_detector *det, const cJSON *obj, const struct kw_series_info *info,
+                          const char *path, char *err, size_t errlen);
+/* The detector a KPI gets when its config names none: chosen by the kind of
+ * series (see registry.c), falling back to mad when the kind's default cannot
+ * run on it. Returns 0 or -1 with err. */
+int kw_detector_parse_default(struct kw_detector *det, const struct kw_series_info *info, const char *path,
+                              char *err, size_t errlen);
 /* Free det's contents (not det itself). Safe on a zeroed struct. */
 void kw_detector_release(struct kw_detector *det);
 

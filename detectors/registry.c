@@ -1,6 +1,8 @@
-/* registry: every detector type kpiwatch knows. Adding a detector means one
- * new file in detectors/ and one line in each list below. */
+/* registry: every detector type kpiwatch knows, and which one a KPI gets
+ * when its config names none. Adding a detector means one new file in
+ * detectors/, its extern declaration and one entry in kw_detector_types. */
 #include <stddef.h>
+#include <stdio.h>
 
 #include "detector.h"
 
@@ -32,3 +34,51 @@ const struct kw_detector_type *const kw_detector_types[] = {
     &surprise_detector,
     NULL,
 };
+
+/* The default for each kind of series: the one `make accuracy` picks on the
+ * labelled benchmark (best F1; near-ties go to the faster, then the smaller
+ * one): counts get poisson, rates binomial, continuous KPIs holt_winters. */
+static const char *default_detector_json(const struct kw_series_info *info)
+{
+    if (info->is_count)
+        return "{\"type\":\"poisson\"}";
+    if (info->is_ratio)
+        return "{\"type\":\"binomial\"}";
+    return "{\"type\":\"holt_winters\"}";
+}
+
+/* When the default cannot run on a series (a daily season does not fit an
+ * interval of 7 minutes or 2 days), the robust median detector can. */
+#define FALLBACK_DETECTOR "{\"type\":\"mad\"}"
+
+int kw_detector_parse_for(struct kw_detector *det, const cJSON *obj, const struct kw_series_info *info,
+                          const char *path, char *err, size_t errlen)
+{
+    if (kw_detector_parse(det, obj, path, err, errlen))
+        return -1;
+    char reason[200];
+    if (kw_detector_accepts(det, info, reason, sizeof reason)) {
+        snprintf(err, errlen, "%s: %s", path, reason);
+        kw_detector_release(det);
+        return -1;
+    }
+    return 0;
+}
+
+int kw_detector_parse_default(struct kw_detector *det, const struct kw_series_info *info, const char *path,
+                              char *err, size_t errlen)
+{
+    cJSON *obj = cJSON_Parse(default_detector_json(info));
+    int rc = kw_detector_parse(det, obj, path, err, errlen);
+    cJSON_Delete(obj);
+    if (rc)
+        return -1;
+    char reason[200];
+    if (kw_detector_accepts(det, info, reason, sizeof reason) == 0)
+        return 0;
+    kw_detector_release(det);
+    obj = cJSON_Parse(FALLBACK_DETECTOR);
+    rc = kw_detector_parse(det, obj, path, err, errlen);
+    cJSON_Delete(obj);
+    return rc;
+}

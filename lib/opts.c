@@ -295,3 +295,76 @@ void kw_opts_print_markdown(const struct kw_option *table, void *stream)
                 o->def ? (*o->def ? o->def : "(none)") : "**required**", o->desc ? o->desc : "", extra);
     }
 }
+
+/* ---- list and map options ---------------------------------------------- */
+
+int kw_opt_parse_string_list(const cJSON *node, void *field, const char *path, char *err, size_t errlen)
+{
+    struct kw_string_list *list = field;
+    if (!node)
+        return 0;
+    if (!cJSON_IsArray(node)) {
+        snprintf(err, errlen, "%s: must be an array of strings", path);
+        return -1;
+    }
+    int n = cJSON_GetArraySize(node);
+    list->items = xcalloc((size_t)n + 1, sizeof *list->items);
+    const cJSON *item;
+    cJSON_ArrayForEach(item, node) {
+        if (!cJSON_IsString(item)) {
+            char p[KW_ERR_LEN];
+            snprintf(err, errlen, "%s: must be a string", kw_path_index(p, sizeof p, path, list->n));
+            return -1;
+        }
+        list->items[list->n++] = xstrdup(item->valuestring);
+    }
+    return 0;
+}
+
+void kw_opt_release_string_list(void *field)
+{
+    struct kw_string_list *list = field;
+    for (int i = 0; i < list->n; i++)
+        free(list->items[i]);
+    free(list->items);
+    list->items = NULL;
+    list->n = 0;
+}
+
+int kw_opt_parse_string_map(const cJSON *node, void *field, const char *path, char *err, size_t errlen)
+{
+    struct kw_string_map *m = field;
+    if (!node)
+        return 0;
+    if (!cJSON_IsObject(node)) {
+        snprintf(err, errlen, "%s: must be an object of label: value", path);
+        return -1;
+    }
+    int n = cJSON_GetArraySize(node);
+    m->names = xcalloc((size_t)n + 1, sizeof *m->names);
+    m->values = xcalloc((size_t)n + 1, sizeof *m->values);
+    const cJSON *item;
+    cJSON_ArrayForEach(item, node) {
+        if (!cJSON_IsString(item)) {
+            char p[KW_ERR_LEN];
+            snprintf(err, errlen, "%s: must be a string", kw_path_key(p, sizeof p, path, item->string));
+            return -1;
+        }
+        m->names[m->n] = xstrdup(item->string);
+        m->values[m->n] = xstrdup(item->valuestring);
+        m->n++;
+    }
+    return 0;
+}
+
+void kw_opt_release_string_map(void *field)
+{
+    struct kw_string_map *m = field;
+    for (int i = 0; i < m->n; i++) {
+        free(m->names[i]);
+        free(m->values[i]);
+    }
+    free(m->names);
+    free(m->values);
+    memset(m, 0, sizeof *m);
+}

@@ -41,6 +41,19 @@ struct kw_option {
     const char *type_name;        /* shown in the reference instead of the type (CUSTOM options) */
 };
 
+/* A KW_OPT_CUSTOM list of strings: ["journey", "step"]. */
+struct kw_string_list {
+    char **items;
+    int n;
+};
+
+/* A KW_OPT_CUSTOM object of string values: {"channel": "web"}, in file order. */
+struct kw_string_map {
+    char **names;
+    char **values;
+    int n;
+};
+
 /* Terminates a table. */
 #define KW_OPT_END { .name = NULL }
 /* No range check. */
@@ -72,6 +85,13 @@ int kw_parse_duration(const char *text, int64_t *out_ms);
 const char *kw_path_key(char *buf, size_t len, const char *path, const char *key);
 /* Join "path" and an index into buf as "path[i]". */
 const char *kw_path_index(char *buf, size_t len, const char *path, int index);
+
+/* Custom parsers for the two types above (use as .parse / .release). An
+ * absent node leaves the field empty. */
+int kw_opt_parse_string_list(const cJSON *node, void *field, const char *path, char *err, size_t errlen);
+void kw_opt_release_string_list(void *field);
+int kw_opt_parse_string_map(const cJSON *node, void *field, const char *path, char *err, size_t errlen);
+void kw_opt_release_string_map(void *field);
 
 /* Print a table as Markdown rows "| key | type | default | description |". */
 void kw_opts_print_markdown(const struct kw_option *table, void *stream);

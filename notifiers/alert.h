@@ -5,7 +5,10 @@
 #define KW_ALERT_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
+
+#include <cjson/cJSON.h>
 
 #define KW_ALERT_MAX_LABELS 8
 #define KW_ALERT_LABEL_NAME 64
@@ -34,6 +37,7 @@ struct kw_alert {
     struct kw_alert_label labels[KW_ALERT_MAX_LABELS];
     int nlabels;
     int status;                        /* enum kw_alert_status */
+    bool repeat;                       /* firing, and already notified: a reminder */
     int severity;                      /* enum kw_alert_severity */
     int kind;                          /* enum kw_kpi_kind */
     int direction;                     /* +1 above expected, -1 below */
@@ -50,5 +54,20 @@ struct kw_alert {
     double history[KW_ALERT_HISTORY];  /* recent values, oldest first; NAN = no data */
     int nhistory;
 };
+
+/* The alert as an exact JSON object for the spool and state files (not for
+ * people: see kw_alert_to_json). Doubles are printed so they read back
+ * bit-identical; NaN is null, +/-Inf the strings "inf"/"-inf". Only the used
+ * labels and history values are written. The caller owns the result; never
+ * fails. */
+cJSON *kw_alert_save(const struct kw_alert *a);
+/* Read an object written by kw_alert_save into a (zeroed first). Validates
+ * everything: strings must fit their fields, counts their arrays, enums
+ * their range, integers must be integral and in range, doubles finite, null
+ * (NaN) or "inf"/"-inf". Returns 0, or -1 (a is then zeroed). */
+int kw_alert_load(struct kw_alert *a, const cJSON *json);
+/* kw_alert_load that also says which field was wrong ("labels[2].name: too
+ * long") in err on failure. */
+int kw_alert_load_err(struct kw_alert *a, const cJSON *json, char *err, size_t errlen);
 
 #endif

@@ -11,6 +11,7 @@
 #include "../../agent/config.h"
 #include "../../lib/log.h"
 #include "../../agent/pipeline.h"
+#include "../../agent/statestore.h"
 
 #define T0 1700000100000LL /* a multiple of 1 minute */
 #define MIN 60000LL
@@ -264,14 +265,14 @@ Test(state, save_and_restore_gives_identical_verdicts, .fini = teardown)
     int fd = mkstemp(path);
     close(fd);
     char err[KW_ERR_LEN];
-    cr_assert_eq(kw_pipeline_save_state(&pipe_, path, err, sizeof err), 0, "%s", err);
+    cr_assert_eq(kw_state_save(&pipe_, path, err, sizeof err), 0, "%s", err);
 
     struct kw_pipeline restored;
     struct recorder rec2 = {0};
     kw_pipeline_init(&restored, &cfg);
     restored.on_interval = on_interval;
     restored.interval_ctx = &rec2;
-    cr_assert_eq(kw_pipeline_load_state(&restored, path, err, sizeof err), 1, "%s", err);
+    cr_assert_eq(kw_state_load(&restored, path, err, sizeof err), 1, "%s", err);
     unlink(path);
     int before = rec.n;
     for (int i = 40; i < 60; i++) {
@@ -373,13 +374,13 @@ Test(state, quantile_samples_survive_a_restart, .fini = teardown)
     char path[] = "/tmp/kw-state-q-XXXXXX";
     close(mkstemp(path));
     char err[KW_ERR_LEN];
-    cr_assert_eq(kw_pipeline_save_state(&pipe_, path, err, sizeof err), 0, "%s", err);
+    cr_assert_eq(kw_state_save(&pipe_, path, err, sizeof err), 0, "%s", err);
     struct kw_pipeline restored;
     struct recorder rec2 = {0};
     kw_pipeline_init(&restored, &cfg);
     restored.on_interval = on_interval;
     restored.interval_ctx = &rec2;
-    cr_assert_eq(kw_pipeline_load_state(&restored, path, err, sizeof err), 1, "%s", err);
+    cr_assert_eq(kw_state_load(&restored, path, err, sizeof err), 1, "%s", err);
     unlink(path);
     struct kw_point pt = {.metric = "m", .value = 20, .ts_ms = T0 + 3000};
     enum kw_reject why;

@@ -1,0 +1,158 @@
+/* input: inputs[] options and ZeroMQ sockets. */
+#include "input.h"
+
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <zmq.h>
+
+#include "../lib/log.h"
+#include "../lib/xmalloc.h"
+
+static const char *const input_modes[] = {"bind", "connect", NULL};
+static const char *const input_sockets[] = {"sub", "pull", NULL};
+
+const struct kw_option kw_input_options[] = {
+    {"name", KW_OPT_STRING, NULL, offsetof(struct kw_input_config, name), KW_NORANGE,
+     .desc = "Name used in logs and self-metrics."},
+    {"endpoint", KW_OPT_STRING, NULL, offsetof(struct kw_input_config, endpoint), KW_NORANGE,
+     .desc = "ZeroMQ endpoint, e.g. tcp://127.0.0.1:5556 or ipc:///run/kpiwatch.sock."},
+    {"mode", KW_OPT_ENUM, "bind", offsetof(struct kw_input_config, mode), KW_NORANGE,
+     .choices = input_modes, .desc = "bind: publishers connect to us; connect: we connect to a publisher."},
+    {"socket", KW_OPT_ENUM, "sub", offsetof(struct kw_input_config, socket), KW_NORANGE,
+     .choices = input_sockets, .desc = "sub (PUB/SUB fan-out, topic filters) or pull (PUSH/PULL, back-pressure)."},
+    {"topics", KW_OPT_CUSTOM, "", offsetof(struct kw_input_config, topics), KW_NORANGE,
+     .parse = kw_opt_parse_string_list, .release = kw_opt_release_string_list, .type_name = "list of strings",
+     .desc = "SUB topic prefixes; [] subscribes to everything."},
+    {"rcvhwm", KW_OPT_INT, "100000", offsetof(struct kw_input_config, rcvhwm), 1, 100000000,
+     .desc = "ZeroMQ receive high-water mark, in messages."},
+    KW_OPT_END,
+};
+
+int kw_input_parse(struct kw_input_config *in, const cJSON *obj, const char *path, char *err, size_t errlen)
+{
+    const struct kw_option *tables[] = {kw_input_options, NULL};
+    if (!cJSON_IsObject(obj)) {
+        snprintf(err, errlen, "%s: must be an object", path);
+        return -1;
+    }
+    if (kw_opts_reject_unknown(obj, tables, NULL, path, err, errlen) ||
+        kw_opts_fill(kw_input_options, obj, in, path, err, errlen))
+        return -1;
+    if (!strstr(in->endpoint, "://")) {
+        snprintf(err, errlen, "%s.endpoint: must look like tcp://HOST:PORT, ipc://PATH or inproc://NAME", path);
+        return -1;
+    }
+    if (in->socket == KW_INPUT_PULL && in->topics.n > 0) {
+        snprintf(err, errlen, "%s.topics: only a sub socket has topics", path);
+        return -1;
+    }
+    return 0;
+}
+
+void kw_input_release(struct kw_input_config *in)
+{
+    kw_opts_release(kw_input_options, in);
+}
+
+static bool same_socket(const struct kw_input_config *a, const struct kw_input_config *b)
+{
+    return strcmp(a->endpoint, b->endpoint) == 0 && a->mode == b->mode && a->socket == b->socket;
+}
+
+static void subscribe(void *s, const struct kw_string_list *topics, int option)
+{
+    if (topics->n == 0)
+        zmq_setsockopt(s, option, "", 0);
+    for (int t = 0; t < topics->n; t++)
+        zmq_setsockopt(s, option, topics->items[t], strlen(topics->items[t]));
+}
+
+static void *open_socket(void *ctx, const struct kw_input_config *in, int index, char *err, size_t errlen)
+{
+    void *s = zmq_socket(ctx, in->socket == KW_INPUT_SUB ? ZMQ_SUB : ZMQ_PULL);
+    int linger = 0, hwm = in->rcvhwm;
+    zmq_setsockopt(s, ZMQ_LINGER, &linger, sizeof linger);
+    zmq_setsockopt(s, ZMQ_RCVHWM, &hwm, sizeof hwm);
+    if (in->socket == KW_INPUT_SUB)
+        subscribe(s, &in->topics, ZMQ_SUBSCRIBE);
+    int rc = in->mode == KW_INPUT_BIND ? zmq_bind(s, in->endpoint) : zmq_connect(s, in->endpoint);
+    if (rc != 0) {
+        snprintf(err, errlen, "inputs[%d] (%s): cannot %s %s: %s", index, in->name,
+                 in->mode == KW_INPUT_BIND ? "bind" : "connect", in->endpoint, zmq_strerror(zmq_errno()));
+        zmq_close(s);
+        return NULL;
+    }
+    kw_info("input", "%s: %s %s %s", in->name, in->socket == KW_INPUT_SUB ? "SUB" : "PULL",
+            in->mode == KW_INPUT_BIND ? "bound to" : "connected to", in->endpoint);
+    return s;
+}
+
+int kw_input_set_open(struct kw_input_set *out, void *zmq_ctx, const struct kw_input_config *cfg, int n,
+                      struct kw_input_set *prev, const struct kw_input_config *prev_cfg, char *err, size_t errlen)
+{
+    void **sockets = xcalloc((size_t)n + 1, sizeof *sockets);
+    int *from = xcalloc((size_t)n + 1, sizeof *from); /* index into prev, or -1 = opened here */
+    bool *taken = xcalloc(prev ? (size_t)prev->n + 1 : 1, sizeof *taken);
+    for (int i = 0; i < n; i++) {
+        from[i] = -1;
+        for (int j = 0; prev && j < prev->n; j++) {
+            if (!taken[j] && same_socket(&cfg[i], &prev_cfg[j])) {
+                from[i] = j;
+                taken[j] = true;
+                break;
+            }
+        }
+        if (from[i] >= 0)
+            continue;
+        sockets[i] = open_socket(zmq_ctx, &cfg[i], i, err, errlen);
+        if (!sockets[i]) {
+            for (int k = 0; k < i; k++)
+                if (from[k] < 0)
+                    zmq_close(sockets[k]);
+            free(sockets);
+            free(from);
+            free(taken);
+            return -1;
+        }
+    }
+    /* Every new socket is up: move the kept ones over, then close the rest. */
+    for (int i = 0; i < n; i++) {
+        if (from[i] < 0)
+            continue;
+        void *s = prev->sockets[from[i]];
+        sockets[i] = s;
+        const struct kw_input_config *old = &prev_cfg[from[i]];
+        if (cfg[i].socket == KW_INPUT_SUB) {
+            subscribe(s, &old->topics, ZMQ_UNSUBSCRIBE);
+            subscribe(s, &cfg[i].topics, ZMQ_SUBSCRIBE);
+        }
+        int hwm = cfg[i].rcvhwm; /* applies to connections made from now on */
+        zmq_setsockopt(s, ZMQ_RCVHWM, &hwm, sizeof hwm);
+    }
+    if (prev) {
+        for (int j = 0; j < prev->n; j++)
+            if (!taken[j] && prev->sockets[j])
+                zmq_close(prev->sockets[j]);
+        free(prev->sockets);
+        prev->sockets = NULL;
+        prev->n = 0;
+    }
+    free(from);
+    free(taken);
+    out->sockets = sockets;
+    out->n = n;
+    return 0;
+}
+
+void kw_input_set_close(struct kw_input_set *set)
+{
+    for (int i = 0; i < set->n; i++)
+        if (set->sockets[i])
+            zmq_close(set->sockets[i]);
+    free(set->sockets);
+    set->sockets = NULL;
+    set->n = 0;
+}

@@ -1,0 +1,51 @@
+/* input: the inputs[] section and its ZeroMQ sockets. An input binds or
+ * connects a SUB (topic prefixes) or PULL socket. A reload swaps a whole set
+ * of sockets in one step: an unchanged endpoint keeps its socket (topics are
+ * re-subscribed in place), new endpoints are opened before anything is
+ * closed, and when any of them fails the running set stays exactly as it was. */
+#ifndef KW_INPUT_H
+#define KW_INPUT_H
+
+#include <stddef.h>
+
+#include <cjson/cJSON.h>
+
+#include "../lib/opts.h"
+
+enum kw_input_mode { KW_INPUT_BIND = 0, KW_INPUT_CONNECT };
+enum kw_input_socket { KW_INPUT_SUB = 0, KW_INPUT_PULL };
+
+struct kw_input_config {
+    char *name;
+    char *endpoint;
+    int mode;                     /* enum kw_input_mode */
+    int socket;                   /* enum kw_input_socket */
+    struct kw_string_list topics; /* SUB prefixes; empty = everything */
+    int rcvhwm;
+};
+
+/* The inputs[] option table. */
+extern const struct kw_option kw_input_options[];
+/* Parse one inputs[] entry (zeroed by the caller). Returns 0 or -1 with
+ * "path.key: reason"; on error call kw_input_release. */
+int kw_input_parse(struct kw_input_config *in, const cJSON *obj, const char *path, char *err, size_t errlen);
+/* Free in's contents. Safe on a zeroed struct. */
+void kw_input_release(struct kw_input_config *in);
+
+/* Open sockets, one per input config. */
+struct kw_input_set {
+    void **sockets;
+    int n;
+};
+
+/* Open a socket for each of cfg[0..n) into out. When prev is not NULL (a
+ * reload), a socket of prev whose endpoint, mode and type match is moved
+ * into out and re-subscribed; prev_cfg describes prev. On success the
+ * sockets left in prev are closed and prev is emptied. On failure nothing
+ * changes (prev keeps every socket) and -1 is returned with err. */
+int kw_input_set_open(struct kw_input_set *out, void *zmq_ctx, const struct kw_input_config *cfg, int n,
+                      struct kw_input_set *prev, const struct kw_input_config *prev_cfg, char *err, size_t errlen);
+/* Close every socket. Safe on a zeroed set. */
+void kw_input_set_close(struct kw_input_set *set);
+
+#endif

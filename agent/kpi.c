@@ -1,0 +1,150 @@
+/* kpi: the kpis[] section: options, meaning checks, kind and detector. */
+#include "kpi.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "../lib/opts.h"
+
+#define MAX_GROUP_BY KW_ALERT_MAX_LABELS
+#define MAX_OPEN_INTERVALS 64
+
+static const char *const aggregations[] = {"sum", "count", "mean", "last", "ratio", "max", "min", "quantile", NULL};
+static const char *const kinds[] = {"auto", "count", "rate", "continuous", NULL};
+
+/* A duration, or "native" (= 0: every point is its own interval). */
+static int parse_interval(const cJSON *node, void *field, const char *path, char *err, size_t errlen)
+{
+    int64_t *ms = field;
+    if (!node)
+        return kw_parse_duration("5m", ms);
+    if (cJSON_IsString(node) && strcmp(node->valuestring, "native") == 0) {
+        *ms = 0;
+        return 0;
+    }
+    if (cJSON_IsNumber(node) && node->valuedouble >= 0 && node->valuedouble <= 604800) {
+        *ms = (int64_t)(node->valuedouble * 1000.0);
+        return 0;
+    }
+    if (cJSON_IsString(node) && kw_parse_duration(node->valuestring, ms) == 0 && *ms <= 604800000)
+        return 0;
+    snprintf(err, errlen, "%s: must be a duration up to 7d (\"5m\", \"1h\"), or 0 / \"native\"", path);
+    return -1;
+}
+
+const struct kw_option kw_kpi_options[] = {
+    {"name", KW_OPT_STRING, NULL, offsetof(struct kw_kpi_config, name), KW_NORANGE,
+     .desc = "Unique KPI name, shown in alerts."},
+    {"description", KW_OPT_STRING, "", offsetof(struct kw_kpi_config, description), KW_NORANGE,
+     .desc = "What the KPI means, for the people reading alerts."},
+    {"metric", KW_OPT_STRING, NULL, offsetof(struct kw_kpi_config, metric), KW_NORANGE,
+     .desc = "Input metric (the numerator for ratio)."},
+    {"denominator", KW_OPT_STRING, "", offsetof(struct kw_kpi_config, denominator), KW_NORANGE,
+     .desc = "Ratio KPIs: the denominator metric (e.g. step entries)."},
+    {"aggregation", KW_OPT_ENUM, "sum", offsetof(struct kw_kpi_config, aggregation), KW_NORANGE,
+     .choices = aggregations, .desc = "How points combine within an interval."},
+    {"kind", KW_OPT_ENUM, "auto", offsetof(struct kw_kpi_config, kind), KW_NORANGE,
+     .choices = kinds, .desc = "auto: sum/count are counts, ratio is a rate, the rest continuous."},
+    {"interval", KW_OPT_CUSTOM, "5m", offsetof(struct kw_kpi_config, interval_ms), KW_NORANGE,
+     .parse = parse_interval, .type_name = "duration", .desc = "Interval length; 0 (or \"native\") makes every point its own interval."},
+    {"native_spacing", KW_OPT_DURATION, "5m", offsetof(struct kw_kpi_config, native_spacing_ms), 0.001, 604800,
+     .desc = "With interval 0: the nominal spacing of points (seasonal detectors need it); replay infers it."},
+    {"lateness", KW_OPT_DURATION, "1m", offsetof(struct kw_kpi_config, lateness_ms), 0, 86400,
+     .desc = "How long after its end an interval accepts late points."},
+    {"quantile", KW_OPT_DOUBLE, "0.9", offsetof(struct kw_kpi_config, quantile), 0, 1,
+     .desc = "aggregation \"quantile\": which quantile of the interval's values, e.g. 0.9 for p90."},
+    {"quantile_samples", KW_OPT_INT, "512", offsetof(struct kw_kpi_config, quantile_samples), 16, 100000,
+     .desc = "aggregation \"quantile\": values kept per interval (uniform reservoir); exact below this count."},
+    {"group_by", KW_OPT_CUSTOM, "", offsetof(struct kw_kpi_config, group_by), KW_NORANGE,
+     .parse = kw_opt_parse_string_list, .release = kw_opt_release_string_list, .type_name = "list of strings",
+     .desc = "Labels that split the KPI into series, e.g. [\"journey\", \"step\"]; [] = one total series."},
+    {"match", KW_OPT_CUSTOM, "", offsetof(struct kw_kpi_config, match), KW_NORANGE,
+     .parse = kw_opt_parse_string_map, .release = kw_opt_release_string_map, .type_name = "object",
+     .desc = "Only points whose labels equal all of these, e.g. {\"channel\": \"web\"}."},
+    {"unit", KW_OPT_STRING, "", offsetof(struct kw_kpi_config, unit), KW_NORANGE,
+     .desc = "What one unit of impact is, e.g. \"complaints\", \"lost orders\"."},
+    {"cost_per_unit", KW_OPT_DOUBLE, "0", offsetof(struct kw_kpi_config, cost_per_unit), 0, 1e12,
+     .desc = "Money per unit of impact, for the cost estimate in alerts; 0 = none."},
+    {"currency", KW_OPT_STRING, "EUR", offsetof(struct kw_kpi_config, currency), KW_NORANGE,
+     .desc = "Currency code shown with the cost estimate."},
+    {"runbook", KW_OPT_STRING, "", offsetof(struct kw_kpi_config, runbook), KW_NORANGE,
+     .desc = "Runbook URL included in alerts."},
+    {"dashboard", KW_OPT_STRING, "", offsetof(struct kw_kpi_config, dashboard), KW_NORANGE,
+     .desc = "Dashboard URL included in alerts."},
+    KW_OPT_END,
+};
+
+struct kw_series_info kw_kpi_series_info(const struct kw_kpi_config *kpi)
+{
+    struct kw_series_info info = {
+        .interval_ms = kpi->interval_ms ? kpi->interval_ms : kpi->native_spacing_ms,
+        .is_ratio = kpi->kind == KW_KIND_RATE,
+        .is_count = kpi->kind == KW_KIND_COUNT,
+    };
+    return info;
+}
+
+int kw_kpi_parse(struct kw_kpi_config *kpi, const cJSON *item, const char *path, char *err, size_t errlen)
+{
+    const struct kw_option *tables[] = {kw_kpi_options, NULL};
+    static const char *const extra[] = {"detector", "alert", NULL};
+    if (kw_opts_reject_unknown(item, tables, extra, path, err, errlen) ||
+        kw_opts_fill(kw_kpi_options, item, kpi, path, err, errlen))
+        return -1;
+    char p[KW_ERR_LEN];
+    if (kpi->aggregation == KW_AGG_RATIO && !kpi->denominator) {
+        snprintf(err, errlen, "%s: is required when aggregation is \"ratio\"", kw_path_key(p, sizeof p, path, "denominator"));
+        return -1;
+    }
+    if (kpi->aggregation != KW_AGG_RATIO && kpi->denominator) {
+        snprintf(err, errlen, "%s: only a \"ratio\" KPI has a denominator", kw_path_key(p, sizeof p, path, "denominator"));
+        return -1;
+    }
+    if (kpi->aggregation == KW_AGG_RATIO && strcmp(kpi->metric, kpi->denominator) == 0) {
+        snprintf(err, errlen, "%s: must differ from metric", kw_path_key(p, sizeof p, path, "denominator"));
+        return -1;
+    }
+    if (kpi->group_by.n > MAX_GROUP_BY) {
+        snprintf(err, errlen, "%s: at most %d labels", kw_path_key(p, sizeof p, path, "group_by"), MAX_GROUP_BY);
+        return -1;
+    }
+    if (kpi->interval_ms > 0 && kpi->interval_ms < 1000) {
+        snprintf(err, errlen, "%s: must be 0 (native) or >= 1s", kw_path_key(p, sizeof p, path, "interval"));
+        return -1;
+    }
+    if (kpi->interval_ms > 0 && kpi->lateness_ms / kpi->interval_ms + 2 > MAX_OPEN_INTERVALS) {
+        snprintf(err, errlen, "%s: must be at most %d intervals", kw_path_key(p, sizeof p, path, "lateness"),
+                 MAX_OPEN_INTERVALS - 2);
+        return -1;
+    }
+    /* kind: derived from the aggregation unless set */
+    if (kpi->kind == 0) {
+        kpi->kind = kpi->aggregation == KW_AGG_RATIO ? KW_KIND_RATE
+                    : (kpi->aggregation == KW_AGG_SUM || kpi->aggregation == KW_AGG_COUNT) ? KW_KIND_COUNT
+                                                                                           : KW_KIND_CONTINUOUS;
+    } else {
+        kpi->kind -= 1; /* table index 1..3 -> enum kw_kpi_kind */
+        if ((kpi->kind == KW_KIND_RATE) != (kpi->aggregation == KW_AGG_RATIO)) {
+            snprintf(err, errlen, "%s: \"rate\" goes with aggregation \"ratio\" and only with it",
+                     kw_path_key(p, sizeof p, path, "kind"));
+            return -1;
+        }
+    }
+    kw_path_key(p, sizeof p, path, "alert");
+    if (kw_rule_parse(&kpi->alert, cJSON_GetObjectItemCaseSensitive(item, "alert"), p, err, errlen))
+        return -1;
+
+    kw_path_key(p, sizeof p, path, "detector");
+    const cJSON *det = cJSON_GetObjectItemCaseSensitive(item, "detector");
+    struct kw_series_info info = kw_kpi_series_info(kpi);
+    if (det)
+        return kw_detector_parse_for(&kpi->detector, det, &info, p, err, errlen);
+    return kw_detector_parse_default(&kpi->detector, &info, p, err, errlen);
+}
+
+void kw_kpi_release(struct kw_kpi_config *kpi)
+{
+    kw_detector_release(&kpi->detector);
+    kw_rule_release(&kpi->alert);
+    kw_opts_release(kw_kpi_options, kpi);
+}

@@ -1,0 +1,194 @@
+/* statestore: what the agent learned, on disk. */
+#include "statestore.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "../lib/jsonnum.h"
+#include "../lib/log.h"
+#include "../lib/xmalloc.h"
+
+#define VALUES_MAX 2048 /* group_by values blob: 8 labels x 255 bytes fits */
+
+static cJSON *series_to_json(const struct kw_pipeline *p, const struct kw_series *s)
+{
+    const struct kw_kpi_config *kpi = &p->cfg->kpis[s->kpi];
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddStringToObject(o, "kpi", kpi->name);
+    cJSON *values = cJSON_AddArrayToObject(o, "values");
+    const char *v = s->values;
+    for (int i = 0; i < kpi->group_by.n; i++, v = kw_series_next_value(v))
+        cJSON_AddItemToArray(values, cJSON_CreateString(v));
+    cJSON_AddNumberToObject(o, "open_start", (double)s->open_start);
+    cJSON_AddNumberToObject(o, "last_point_ts", (double)s->last_point_ts);
+    cJSON *ring = cJSON_AddArrayToObject(o, "ring");
+    for (int i = 0; i < s->nbuckets; i++) {
+        const struct kw_bucket *b = &s->ring[i];
+        double f[] = {b->sum, b->den, b->last, b->min, b->max, (double)b->last_ts, b->count, b->den_count};
+        cJSON_AddItemToArray(ring, kw_json_doubles(f, 8));
+    }
+    if (kpi->aggregation == KW_AGG_QUANTILE) {
+        cJSON *samples = cJSON_AddArrayToObject(o, "samples");
+        for (int i = 0; i < s->nbuckets; i++)
+            cJSON_AddItemToArray(samples, kw_json_doubles(s->ring[i].samples, s->ring[i].nsamples));
+    }
+    cJSON_AddItemToObject(o, "history", kw_json_doubles(s->history, KW_ALERT_HISTORY));
+    cJSON_AddNumberToObject(o, "history_pos", s->history_pos);
+    cJSON_AddNumberToObject(o, "history_len", s->history_len);
+    cJSON_AddItemToObject(o, "detector", kw_detector_state_save(&s->det, &kpi->detector));
+    cJSON_AddItemToObject(o, "alert", kw_alerting_save(&s->alert));
+    return o;
+}
+
+int kw_state_save(const struct kw_pipeline *p, const char *path, char *err, size_t errlen)
+{
+    cJSON *root = cJSON_CreateObject();
+    cJSON_AddNumberToObject(root, "version", 1);
+    cJSON *arr = cJSON_AddArrayToObject(root, "series");
+    for (size_t i = 0; i < p->table.cap; i++)
+        if (p->table.slots[i])
+            cJSON_AddItemToArray(arr, series_to_json(p, p->table.slots[i]));
+    char *text = cJSON_PrintUnformatted(root);
+    cJSON_Delete(root);
+    char tmp[4096];
+    snprintf(tmp, sizeof tmp, "%s.tmp", path);
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
+    int rc = -1;
+    if (fd < 0) {
+        snprintf(err, errlen, "%s: %s", tmp, strerror(errno));
+        free(text);
+        return -1;
+    }
+    size_t len = strlen(text), off = 0;
+    while (off < len) {
+        ssize_t n = write(fd, text + off, len - off);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            break;
+        off += (size_t)n;
+    }
+    if (off == len && fsync(fd) == 0 && close(fd) == 0) {
+        fd = -1;
+        if (rename(tmp, path) == 0)
+            rc = 0;
+    }
+    if (rc)
+        snprintf(err, errlen, "%s: %s", path, strerror(errno));
+    if (fd >= 0)
+        close(fd);
+    free(text);
+    return rc;
+}
+
+static int restore_series(struct kw_pipeline *p, const cJSON *o)
+{
+    const cJSON *kname = cJSON_GetObjectItemCaseSensitive(o, "kpi");
+    const cJSON *values = cJSON_GetObjectItemCaseSensitive(o, "values");
+    if (!cJSON_IsString(kname) || !cJSON_IsArray(values))
+        return -1;
+    int k = -1;
+    for (int i = 0; i < p->cfg->nkpis; i++)
+        if (strcmp(p->cfg->kpis[i].name, kname->valuestring) == 0)
+            k = i;
+    if (k < 0 || cJSON_GetArraySize(values) != p->cfg->kpis[k].group_by.n)
+        return -1;
+    char blob[VALUES_MAX];
+    size_t len = 0;
+    const cJSON *v;
+    cJSON_ArrayForEach(v, values) {
+        if (!cJSON_IsString(v) || len + strlen(v->valuestring) + 1 > sizeof blob)
+            return -1;
+        memcpy(blob + len, v->valuestring, strlen(v->valuestring) + 1);
+        len += strlen(v->valuestring) + 1;
+    }
+    uint64_t hash = kw_series_hash(k, blob, len);
+    if (kw_series_find(&p->table, hash, k, blob, len) || p->table.count >= (size_t)p->cfg->max_series)
+        return -1;
+    struct kw_series *s = kw_series_new(&p->cfg->kpis[k], k, hash, blob, len, p->native_spacing_override_ms);
+    const cJSON *ring = cJSON_GetObjectItemCaseSensitive(o, "ring");
+    bool ok = cJSON_IsArray(ring) && cJSON_GetArraySize(ring) == s->nbuckets;
+    for (int i = 0; ok && i < s->nbuckets; i++) {
+        double f[8];
+        ok = kw_json_read_doubles(cJSON_GetArrayItem(ring, i), f, 8) == 0;
+        if (ok) {
+            struct kw_bucket *b = &s->ring[i];
+            b->sum = f[0], b->den = f[1], b->last = f[2], b->min = isnan(f[3]) ? INFINITY : f[3];
+            b->max = isnan(f[4]) ? -INFINITY : f[4];
+            b->last_ts = isnan(f[5]) ? INT64_MIN : (int64_t)f[5];
+            b->count = (uint32_t)f[6], b->den_count = (uint32_t)f[7];
+        }
+    }
+    const cJSON *samples = cJSON_GetObjectItemCaseSensitive(o, "samples");
+    for (int i = 0; ok && samples && i < s->nbuckets; i++) {
+        const cJSON *arr = cJSON_GetArrayItem(samples, i);
+        int n = cJSON_GetArraySize(arr);
+        struct kw_bucket *b = &s->ring[i];
+        ok = n >= 0 && n <= p->cfg->kpis[k].quantile_samples && (uint32_t)n <= b->count;
+        if (ok && n > 0) {
+            b->samples = xmalloc((size_t)p->cfg->kpis[k].quantile_samples * sizeof *b->samples);
+            ok = kw_json_read_doubles(arr, b->samples, (size_t)n) == 0;
+            b->nsamples = (uint32_t)n;
+        }
+    }
+    const cJSON *os = cJSON_GetObjectItemCaseSensitive(o, "open_start");
+    const cJSON *lp = cJSON_GetObjectItemCaseSensitive(o, "last_point_ts");
+    const cJSON *hp = cJSON_GetObjectItemCaseSensitive(o, "history_pos");
+    const cJSON *hl = cJSON_GetObjectItemCaseSensitive(o, "history_len");
+    ok = ok && cJSON_IsNumber(os) && cJSON_IsNumber(lp) && cJSON_IsNumber(hp) && cJSON_IsNumber(hl) &&
+         hp->valueint >= 0 && hp->valueint < KW_ALERT_HISTORY && hl->valueint >= 0 && hl->valueint <= KW_ALERT_HISTORY &&
+         kw_json_read_doubles(cJSON_GetObjectItemCaseSensitive(o, "history"), s->history, KW_ALERT_HISTORY) == 0 &&
+         kw_detector_state_load(&s->det, &p->cfg->kpis[k].detector, cJSON_GetObjectItemCaseSensitive(o, "detector")) == 0 &&
+         kw_alerting_load(&s->alert, cJSON_GetObjectItemCaseSensitive(o, "alert")) == 0;
+    if (!ok) {
+        kw_series_free(s, &p->cfg->kpis[k]);
+        return -1;
+    }
+    s->open_start = (int64_t)os->valuedouble;
+    s->last_point_ts = (int64_t)lp->valuedouble;
+    s->history_pos = hp->valueint;
+    s->history_len = hl->valueint;
+    kw_pipeline_adopt(p, s);
+    return 0;
+}
+
+int kw_state_load(struct kw_pipeline *p, const char *path, char *err, size_t errlen)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        snprintf(err, errlen, "%s: %s", path, strerror(errno));
+        return -1;
+    }
+    fseek(f, 0, SEEK_END);
+    long size = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    char *text = xmalloc(size > 0 ? (size_t)size + 1 : 1);
+    size_t n = size > 0 ? fread(text, 1, (size_t)size, f) : 0;
+    fclose(f);
+    text[n] = '\0';
+    cJSON *root = cJSON_Parse(text);
+    free(text);
+    const cJSON *arr = root ? cJSON_GetObjectItemCaseSensitive(root, "series") : NULL;
+    if (!cJSON_IsArray(arr)) {
+        snprintf(err, errlen, "%s: not a kpiwatch state file", path);
+        cJSON_Delete(root);
+        return -1;
+    }
+    int restored = 0, skipped = 0;
+    const cJSON *o;
+    cJSON_ArrayForEach(o, arr) {
+        if (restore_series(p, o) == 0)
+            restored++;
+        else
+            skipped++;
+    }
+    if (skipped)
+        kw_warn("state", "%d series in %s did not match the config and start fresh", skipped, path);
+    cJSON_Delete(root);
+    return restored;
+}
