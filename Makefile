@@ -1,6 +1,7 @@
 # kpiwatch: build, test, bench, install.
 #   make                  build ./kpiwatch (in $(BUILDDIR), linked to ./kpiwatch)
 #   make test             unit + integration tests, then the same under ASan/UBSan, then valgrind
+#   make check            the same as make test
 #   make demo             install missing packages, build, run the agent on the demo stream
 #   make bench            throughput, per-detector cost and memory figures
 #   make accuracy         accuracy table on labelled synthetic KPI series
@@ -22,7 +23,7 @@ BUILDDIR   ?= build
 CC         ?= cc
 CFLAGS     ?= -O2 -g
 PKG_CONFIG ?= pkg-config
-PKGS       := libzmq libcjson libcurl gsl
+PKGS       := libzmq libcjson libcurl gsl libcrypto
 
 # Error texts are deliberately bounded (char err[256]); truncation is fine.
 PROJECT_CFLAGS := -std=c11 -D_GNU_SOURCE -Wall -Wextra -Wshadow -Wno-unused-parameter -Wno-format-truncation \
@@ -40,6 +41,8 @@ endif
 
 DEP_CFLAGS := $(shell $(PKG_CONFIG) --cflags $(PKGS) 2>/dev/null)
 DEP_LIBS   := $(shell $(PKG_CONFIG) --libs $(PKGS) 2>/dev/null) -lm
+# The detector library needs only the statistics and JSON libraries.
+DET_LIBS   := $(shell $(PKG_CONFIG) --libs gsl libcjson 2>/dev/null) -lm
 CRIT_LIBS  := $(shell $(PKG_CONFIG) --libs criterion 2>/dev/null || echo -lcriterion)
 
 ALL_CFLAGS  = $(PROJECT_CFLAGS) $(DEP_CFLAGS) $(CPPFLAGS) $(CFLAGS)
@@ -67,7 +70,7 @@ DET_TEST_OBJS := $(DET_TEST_SRCS:%.c=$(BUILDDIR)/%.o)
 BIN        := $(BUILDDIR)/kpiwatch
 LIB        := $(BUILDDIR)/libkpiwatch.a
 
-.PHONY: all deps test test-plain test-sanitize test-valgrind demo bench accuracy nab install uninstall clean options-doc
+.PHONY: all deps test check test-plain demo bench accuracy nab install uninstall clean options-doc
 
 all: $(BIN) kpiwatch
 
@@ -96,7 +99,7 @@ $(BUILDDIR)/libdetectors.a: $(DET_OBJS)
 	ar rcs $@ $^
 
 $(BUILDDIR)/detector-tests: $(DET_TEST_OBJS) $(BUILDDIR)/libdetectors.a
-	$(CC) $(ALL_LDFLAGS) -o $@ $(DET_TEST_OBJS) $(BUILDDIR)/libdetectors.a $(DEP_LIBS) $(CRIT_LIBS)
+	$(CC) $(ALL_LDFLAGS) -o $@ $(DET_TEST_OBJS) $(BUILDDIR)/libdetectors.a $(DET_LIBS) $(CRIT_LIBS)
 
 # Notifiers and the dispatcher against local receivers (tests/receivers/).
 $(BUILDDIR)/delivery-tests: $(DELIV_OBJS) $(LIB)
@@ -108,7 +111,7 @@ $(BUILDDIR)/integration-tests: $(INTEG_OBJS) $(LIB)
 # bench/det_*.c need only the detector library; the other benches link the agent.
 $(BUILDDIR)/bench/det_%: bench/det_%.c $(BUILDDIR)/libdetectors.a
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $< $(BUILDDIR)/libdetectors.a $(DEP_LIBS)
+	$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $< $(BUILDDIR)/libdetectors.a $(DET_LIBS)
 
 $(BUILDDIR)/bench/%: bench/%.c $(LIB)
 	@mkdir -p $(dir $@)
@@ -117,6 +120,8 @@ $(BUILDDIR)/bench/%: bench/%.c $(LIB)
 # The README's test command: installs missing packages, then runs every suite.
 test: deps
 	@bash tests/run-all.sh
+
+check: test
 
 # One suite in one build directory (used by tests/run-all.sh).
 test-plain: $(BIN) $(BUILDDIR)/unit-tests $(BUILDDIR)/delivery-tests $(BUILDDIR)/integration-tests $(BUILDDIR)/bench/det_accuracy
@@ -144,7 +149,9 @@ options-doc: $(BIN)
 install: $(BIN)
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(SYSCONFDIR)/kpiwatch $(DESTDIR)$(DATADIR)/kpiwatch/examples
 	install -m 0755 $(BIN) $(DESTDIR)$(BINDIR)/kpiwatch
-	install -m 0644 conf/kpiwatch.json $(DESTDIR)$(SYSCONFDIR)/kpiwatch/kpiwatch.json
+	@# An existing config is the operator's: never overwrite it.
+	test -e $(DESTDIR)$(SYSCONFDIR)/kpiwatch/kpiwatch.json || \
+	    install -m 0644 conf/kpiwatch.json $(DESTDIR)$(SYSCONFDIR)/kpiwatch/kpiwatch.json
 	install -m 0644 conf/examples/*.json $(DESTDIR)$(DATADIR)/kpiwatch/examples/
 	install -d $(DESTDIR)$(PREFIX)/lib/systemd/system
 	sed 's|/usr/local/bin|$(BINDIR)|g' packaging/systemd/kpiwatch.service > $(DESTDIR)$(PREFIX)/lib/systemd/system/kpiwatch.service
@@ -158,6 +165,6 @@ uninstall:
 	rm -rf $(DESTDIR)$(DATADIR)/kpiwatch $(DESTDIR)$(DATADIR)/doc/kpiwatch
 
 clean:
-	rm -rf build build-* kpiwatch
+	rm -rf $(BUILDDIR) build build-* kpiwatch
 
 -include $(CORE_OBJS:.o=.d) $(MAIN_OBJ:.o=.d) $(UNIT_OBJS:.o=.d) $(INTEG_OBJS:.o=.d) $(DELIV_OBJS:.o=.d)

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "escape.h"
 #include "xmalloc.h"
 
 static int fail(char *err, size_t errlen, const char *path, const char *fmt, ...)
@@ -220,6 +221,42 @@ static bool in_table(const struct kw_option *table, const char *key)
     return false;
 }
 
+/* Levenshtein distance of two short keys (longer keys count as far apart). */
+static int edit_distance(const char *a, const char *b)
+{
+    size_t la = strlen(a), lb = strlen(b);
+    if (la > 63 || lb > 63)
+        return 1 << 20;
+    int row[64];
+    for (size_t j = 0; j <= lb; j++)
+        row[j] = (int)j;
+    for (size_t i = 1; i <= la; i++) {
+        int diag = row[0];
+        row[0] = (int)i;
+        for (size_t j = 1; j <= lb; j++) {
+            int up = row[j];
+            int cost = a[i - 1] == b[j - 1] ? 0 : 1;
+            int best = diag + cost;
+            if (row[j] + 1 < best)
+                best = row[j] + 1;
+            if (row[j - 1] + 1 < best)
+                best = row[j - 1] + 1;
+            row[j] = best;
+            diag = up;
+        }
+    }
+    return row[lb];
+}
+
+static void consider(const char *key, const char *candidate, const char **best, int *best_dist)
+{
+    int d = edit_distance(key, candidate);
+    if (d < *best_dist) {
+        *best_dist = d;
+        *best = candidate;
+    }
+}
+
 int kw_opts_reject_unknown(const cJSON *obj, const struct kw_option *const *tables,
                            const char *const *extra, const char *path, char *err, size_t errlen)
 {
@@ -234,17 +271,29 @@ int kw_opts_reject_unknown(const cJSON *obj, const struct kw_option *const *tabl
             known = strcmp(extra[e], item->string) == 0;
         if (known)
             continue;
-        char valid[180];
+        char valid[160], keypath[KW_ERR_LEN], key[64];
         size_t used = 0;
+        int count = 0, best_dist = 1 << 30;
+        const char *best = NULL;
         valid[0] = '\0';
-        for (int e = 0; extra && extra[e] && used < sizeof valid; e++)
-            used += (size_t)snprintf(valid + used, sizeof valid - used, "%s%s", used ? ", " : "", extra[e]);
+        for (int e = 0; extra && extra[e]; e++, count++) {
+            used += (size_t)snprintf(valid + (used < sizeof valid ? used : sizeof valid - 1),
+                                     used < sizeof valid ? sizeof valid - used : 1, "%s%s", used ? ", " : "", extra[e]);
+            consider(item->string, extra[e], &best, &best_dist);
+        }
         for (int t = 0; tables && tables[t]; t++)
-            for (const struct kw_option *o = tables[t]; o->name && used < sizeof valid; o++)
-                used += (size_t)snprintf(valid + used, sizeof valid - used, "%s%s", used ? ", " : "", o->name);
-        char keypath[KW_ERR_LEN];
-        kw_path_key(keypath, sizeof keypath, path, item->string);
-        return fail(err, errlen, keypath, "unknown key (valid: %s)", valid);
+            for (const struct kw_option *o = tables[t]; o->name; o++, count++) {
+                used += (size_t)snprintf(valid + (used < sizeof valid ? used : sizeof valid - 1),
+                                         used < sizeof valid ? sizeof valid - used : 1, "%s%s", used ? ", " : "", o->name);
+                consider(item->string, o->name, &best, &best_dist);
+            }
+        kw_path_key(keypath, sizeof keypath, path, kw_escape(key, sizeof key, item->string, 40));
+        size_t klen = strlen(item->string);
+        if (best && best_dist <= (klen > 6 ? 2 : 1))
+            return fail(err, errlen, keypath, "unknown key; did you mean \"%s\"?", best);
+        if (used < sizeof valid)
+            return fail(err, errlen, keypath, "unknown key (valid: %s)", valid);
+        return fail(err, errlen, keypath, "unknown key (%d keys are valid here; kpiwatch options lists them)", count);
     }
     return 0;
 }

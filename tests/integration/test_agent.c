@@ -317,3 +317,77 @@ Test(cli, check_config_names_the_key_path, .timeout = 30)
     cr_assert_eq(rc, 2, "usage error exit code");
     free(out);
 }
+
+/* SUB config for the reload tests: %1$s endpoint, %2$s topic prefix. */
+static const char *const CONFIG_SUB_TOPIC =
+    "{\"agent\":{\"stats_interval\":\"0\"},\"ingest\":{\"max_past\":\"30d\",\"max_future\":\"1h\"},"
+    "\"inputs\":[{\"name\":\"bus\",\"endpoint\":\"%1$s\",\"socket\":\"sub\",\"topics\":[\"%2$s\"]}],"
+    "\"kpis\":[{\"name\":\"complaints\",\"metric\":\"complaints\",\"lateness\":\"0s\",\"group_by\":[\"journey\"],"
+    "\"detector\":{\"type\":\"threshold\",\"high\":50},\"alert\":{\"for\":1,\"resolve_after\":1}}],"
+    "\"receivers\":[{\"name\":\"out\",\"type\":\"console\",\"format\":\"json\"}]}";
+
+/* Publish one over-threshold point for journey under topic, then move the
+ * clock past its interval (same topic). */
+static void publish_incident(struct feed *f, const char *topic, const char *journey, int64_t ts)
+{
+    char msg[512];
+    snprintf(msg, sizeof msg, "{\"metric\":\"complaints\",\"labels\":{\"journey\":\"%s\"},\"value\":99,\"ts\":%lld}",
+             journey, (long long)ts);
+    zmq_send(f->sock, topic, strlen(topic), ZMQ_SNDMORE);
+    feed_send(f, msg, strlen(msg));
+    snprintf(msg, sizeof msg, "{\"metric\":\"clock\",\"value\":0,\"ts\":%lld}", (long long)ts + 2 * INTERVAL_S);
+    zmq_send(f->sock, topic, strlen(topic), ZMQ_SNDMORE);
+    feed_send(f, msg, strlen(msg));
+}
+
+Test(agent, reload_applies_a_change_of_topics, .fini = fini, .timeout = 60)
+{
+    char text[2048];
+    agent_prepare(&agent, "{}");
+    snprintf(text, sizeof text, CONFIG_SUB_TOPIC, agent.endpoint, "kpi.");
+    agent_write_config(&agent, text);
+    agent_start(&agent, "run");
+    struct feed f;
+    feed_open(&f, agent.endpoint, ZMQ_PUB);
+    sleep_ms(1500);
+    snprintf(text, sizeof text, CONFIG_SUB_TOPIC, agent.endpoint, "cx.");
+    agent_write_config(&agent, text);
+    kill(agent.pid, SIGHUP);
+    cr_assert(wait_for_text(agent.err_path, "series kept their state", 1, 5000), "%s", read_file(agent.err_path));
+    sleep_ms(1500); /* the new subscription travels to the publisher */
+    int64_t start = aligned_start(20);
+    publish_incident(&f, "kpi.complaints", "claims", start);       /* old topic: now filtered out */
+    publish_incident(&f, "cx.complaints", "checkout", start + 4 * INTERVAL_S);
+    cr_assert(wait_for_text(agent.out_path, "\"status\":\"firing\"", 1, 10000), "%s", read_file(agent.err_path));
+    feed_close(&f);
+    agent_stop(&agent, SIGTERM, 10000);
+    char *out = read_file(agent.out_path);
+    cr_assert_eq(count_text(out, "\"journey\":\"claims\""), 0, "the old topic still passes: %s", out);
+    cr_assert_geq(count_text(out, "\"journey\":\"checkout\""), 1, "%s", out);
+    free(out);
+}
+
+/* A reload whose new endpoint cannot be bound leaves every input as it
+ * was: the old socket keeps receiving. */
+Test(agent, failed_reload_keeps_the_inputs, .fini = fini, .timeout = 60)
+{
+    char text[2048];
+    agent_prepare(&agent, "{}");
+    snprintf(text, sizeof text, CONFIG_SUB_TOPIC, agent.endpoint, "kpi.");
+    agent_write_config(&agent, text);
+    agent_start(&agent, "run");
+    /* the same config on an endpoint that cannot bind (not a local address) */
+    snprintf(text, sizeof text, CONFIG_SUB_TOPIC, "tcp://192.0.2.1:1", "kpi.");
+    agent_write_config(&agent, text);
+    kill(agent.pid, SIGHUP);
+    cr_assert(wait_for_text(agent.err_path, "keeping the running config and inputs", 1, 5000), "%s",
+              read_file(agent.err_path));
+    struct feed f;
+    feed_open(&f, agent.endpoint, ZMQ_PUB);
+    sleep_ms(1500);
+    publish_incident(&f, "kpi.complaints", "checkout", aligned_start(20));
+    cr_assert(wait_for_text(agent.out_path, "\"status\":\"firing\"", 1, 10000), "the old input is gone: %s",
+              read_file(agent.err_path));
+    feed_close(&f);
+    cr_assert_eq(agent_stop(&agent, SIGTERM, 10000), 0);
+}

@@ -57,7 +57,7 @@ static struct error_case error_cases[] = {
     {"{\"kpis\":[" KPI_OK "," KPI_OK "]}", "kpis[1].name: \"complaints\" is already used by kpis[0]"},
     {"{\"kpis\":[]}", "kpis: must list at least one of KPIs"},
     {"{}", "kpis: is required"},
-    {"{\"kpi\":[]}", "kpi: unknown key (valid: agent, ingest, inputs, kpis, receivers, route)"},
+    {"{\"kpi\":[]}", "kpi: unknown key; did you mean \"kpis\"?"},
     {"{\"kpis\":[{\"name\":\"a\",\"metric\":\"m\",\"intervall\":\"5m\"}]}", "kpis[0].intervall: unknown key"},
     {"{\"kpis\":[{\"name\":\"a\",\"metric\":\"m\",\"interval\":\"5 minutes\"}]}", "kpis[0].interval: must be a duration"},
     {"{\"kpis\":[{\"name\":\"a\",\"metric\":\"m\",\"interval\":\"500ms\"}]}", "kpis[0].interval: must be 0 (native) or >= 1s"},

@@ -49,6 +49,34 @@ Test(detector_holt_winters, hand_computed_reference, .fini = teardown)
     cr_assert_float_eq(v.score, 0.125 / sqrt(0.625), 1e-12);
 }
 
+/* Continuing the reference to slot 0's second visit after the warm-up (the
+ * index it learned at p=6 is used at p=9), all values exact in binary:
+ * p=7 y=27: l = .5(27-.5) + .5(26.375) = 26.4375; b = .5(1.1875) + .5(1.125)
+ *   = 1.15625; s1 = .5(27-25.25-1.125) + .5(.5) = .5625; var = .5(.625) +
+ *   .5(.125^2) = .3203125
+ * p=8 y=37 (slot 2): forecast 26.4375 + 1.15625 + 9 = 36.59375, e = .40625
+ *   l = .5(37-9) + .5(27.59375) = 27.796875; b = .5(1.359375) + .5(1.15625)
+ *   = 1.2578125; var = .5(.3203125) + .5(.40625^2) = .24267578125
+ * p=9 y=21 (slot 0 again, s0 = -9.25 from p=6): forecast 27.796875 +
+ *   1.2578125 - 9.25 = 19.8046875, z = 1.1953125 / sqrt(.24267578125). */
+Test(detector_holt_winters, hand_computed_reference_second_visit_of_a_slot, .fini = teardown)
+{
+    setup_json(hand_cfg);
+    feed_hand_warmup();
+    feed(6, 16);
+    struct kw_verdict v = feed(7, 27);
+    cr_assert_not(v.anomalous);
+    v = feed(8, 37);
+    cr_assert_float_eq(v.expected, 36.59375, 1e-12);
+    cr_assert_float_eq(v.upper - v.expected, 3 * sqrt(0.3203125), 1e-12);
+    v = feed(9, 21);
+    cr_assert(v.ready);
+    cr_assert_float_eq(v.expected, 19.8046875, 1e-12);
+    cr_assert_float_eq(v.upper - v.expected, 3 * sqrt(0.24267578125), 1e-12);
+    cr_assert_float_eq(v.score, 1.1953125 / sqrt(0.24267578125), 1e-12);
+    cr_assert_not(v.anomalous, "z = 2.43 is inside a 3-sd band");
+}
+
 /* Same model, but p=7 is 40 (z = 16.6): it is clipped to the band edge
  * 26.875 + 3 sqrt(.625) = 29.246708 before updating:
  *   l = .5(29.246708 - .5) + .5(25.25 + 1.125) = 27.560854

@@ -392,3 +392,54 @@ Test(state, quantile_samples_survive_a_restart, .fini = teardown)
     cr_assert_float_eq(rec2.samples[0].value, 20, 1e-12, "median of 10, 30 (restored) and 20");
     kw_pipeline_release(&restored);
 }
+
+/* Counts and rates cannot be negative: a sum or ratio KPI refuses a
+ * negative point, but a count KPI counts it (the count of points is what
+ * it measures, not their values). */
+Test(aggregate, negative_values_rejected_for_sum_and_ratio_but_counted, .fini = teardown)
+{
+    setup("{\"kpis\":["
+          "{\"name\":\"s\",\"metric\":\"m\",\"aggregation\":\"sum\",\"interval\":\"1m\",\"detector\":{\"type\":\"threshold\",\"high\":1000}}]}");
+    cr_assert_eq(send_point("m", NULL, -1, T0), -(int)KW_REJ_NEGATIVE_COUNT - 1, "sum refuses -1");
+    kw_pipeline_release(&pipe_);
+    kw_config_release(&cfg);
+    setup("{\"kpis\":[{\"name\":\"r\",\"metric\":\"d\",\"denominator\":\"e\",\"aggregation\":\"ratio\",\"interval\":\"1m\","
+          "\"detector\":{\"type\":\"threshold\",\"high\":1}}]}");
+    cr_assert_eq(send_point("d", NULL, -3, T0), -(int)KW_REJ_NEGATIVE_COUNT - 1, "ratio numerator refuses -3");
+    cr_assert_eq(send_point("e", NULL, -3, T0), -(int)KW_REJ_NEGATIVE_COUNT - 1, "ratio denominator refuses -3");
+    kw_pipeline_release(&pipe_);
+    kw_config_release(&cfg);
+    setup("{\"kpis\":[{\"name\":\"c\",\"metric\":\"m\",\"aggregation\":\"count\",\"interval\":\"1m\",\"lateness\":\"0s\","
+          "\"detector\":{\"type\":\"threshold\",\"high\":1000}}]}");
+    cr_assert_eq(send_point("m", NULL, -5, T0), 0, "count accepts a negative value");
+    cr_assert_eq(send_point("m", NULL, -5, T0 + 1000), 0);
+    send_point("m", NULL, 1, T0 + MIN + 1000);
+    cr_assert_eq(rec.n, 1);
+    cr_assert_float_eq(rec.samples[0].value, 2, 1e-12, "two points counted");
+}
+
+/* The alert key names the series, not the incident: a second incident on
+ * the same series is notified under the same key (receivers dedup on it). */
+Test(alerting, two_incidents_on_one_series_share_the_key, .fini = teardown)
+{
+    setup("{\"kpis\":[{\"name\":\"k\",\"metric\":\"m\",\"interval\":\"1m\",\"lateness\":\"0s\",\"group_by\":[\"journey\"],"
+          "\"detector\":{\"type\":\"threshold\",\"high\":10},\"alert\":{\"for\":1,\"resolve_after\":1}}]}");
+    char keys[4][24];
+    int nkeys = 0;
+    double series[] = {5, 50, 5, 5, 60, 5, 5};
+    for (int i = 0; i < 7; i++) {
+        int before = rec.alerts;
+        send_point("m", "checkout", series[i], T0 + i * MIN + 1000);
+        if (rec.alerts > before && nkeys < 4)
+            snprintf(keys[nkeys++], sizeof keys[0], "%s", rec.last_alert.key);
+    }
+    kw_pipeline_flush(&pipe_);
+    if (rec.alerts > nkeys && nkeys < 4)
+        snprintf(keys[nkeys++], sizeof keys[0], "%s", rec.last_alert.key);
+    cr_assert_eq(rec.firing, 2, "two incidents");
+    cr_assert_eq(rec.resolved, 2);
+    cr_assert_eq(nkeys, 4);
+    cr_assert_eq(strlen(keys[0]), 16);
+    for (int i = 1; i < nkeys; i++)
+        cr_assert_str_eq(keys[i], keys[0], "notification %d has another key", i);
+}

@@ -1,0 +1,88 @@
+/* The command line as a user meets it: every subcommand answers --help with
+ * its own usage and exit 0; a usage error prints that same usage and exits
+ * 2; numbers out of range are refused, not wrapped. Replay delivers through
+ * the configured receivers, so a JSON console receiver prints JSON. */
+#include <criterion/criterion.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "harness.h"
+
+static const char *const subcommands[] = {"run", "check-config", "demo", "replay", "options"};
+
+Test(cli, every_subcommand_has_help, .timeout = 30)
+{
+    for (size_t i = 0; i < sizeof subcommands / sizeof subcommands[0]; i++) {
+        char cmd[256], want[64], *out;
+        snprintf(cmd, sizeof cmd, "%s %s --help", harness_binary(), subcommands[i]);
+        cr_assert_eq(run_capture(cmd, &out), 0, "%s: %s", cmd, out);
+        snprintf(want, sizeof want, "Usage: kpiwatch %s ", subcommands[i]);
+        cr_assert(strncmp(out, want, strlen(want)) == 0, "%s printed: %s", cmd, out);
+        free(out);
+    }
+}
+
+/* The usage printed after a usage error is exactly what --help prints. */
+Test(cli, usage_error_prints_the_help_usage, .timeout = 30)
+{
+    const char *bad[][2] = {{"replay", "--bogus"}, {"run", "--bogus"}, {"demo", "--bogus"},
+                            {"check-config", "--bogus"}, {"options", "extra"}};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        char cmd[256], *help, *err;
+        snprintf(cmd, sizeof cmd, "%s %s --help 2>&1", harness_binary(), bad[i][0]);
+        cr_assert_eq(run_capture(cmd, &help), 0);
+        snprintf(cmd, sizeof cmd, "%s %s %s 2>&1", harness_binary(), bad[i][0], bad[i][1]);
+        cr_assert_eq(run_capture(cmd, &err), 2, "%s: %s", cmd, err);
+        const char *usage = strstr(err, "Usage: ");
+        cr_assert_not_null(usage, "%s: no usage in %s", cmd, err);
+        cr_assert_str_eq(usage, help, "%s", cmd);
+        free(help);
+        free(err);
+    }
+}
+
+Test(cli, numbers_out_of_range_are_refused, .timeout = 30)
+{
+    const char *args[] = {"run --seconds 9223372036854775807", "run --seconds -1", "run --seconds 12abc",
+                          "demo --speed 0", "demo --speed 600001", "demo --seconds 99999999999999999999"};
+    for (size_t i = 0; i < sizeof args / sizeof args[0]; i++) {
+        char cmd[256], *out;
+        snprintf(cmd, sizeof cmd, "%s %s -c conf/kpiwatch.json 2>&1", harness_binary(), args[i]);
+        cr_assert_eq(run_capture(cmd, &out), 2, "%s: %s", cmd, out);
+        cr_assert(strstr(out, "must be a whole number") != NULL, "%s: %s", cmd, out);
+        free(out);
+    }
+}
+
+/* replay sends to the configured receivers: a console receiver in JSON
+ * format prints JSON lines with no --json flag. */
+Test(cli, replay_uses_the_configured_receivers, .timeout = 60)
+{
+    char dir[] = "/tmp/kw-cli-XXXXXX";
+    cr_assert_not_null(mkdtemp(dir));
+    char *golden = read_file("tests/data/golden/complaints.json");
+    char *brace = strrchr(golden, '}');
+    cr_assert_not_null(brace);
+    *brace = '\0';
+    char path[128];
+    snprintf(path, sizeof path, "%s/c.json", dir);
+    FILE *f = fopen(path, "w");
+    fprintf(f, "%s, \"receivers\": [{\"name\": \"out\", \"type\": \"console\", \"format\": \"json\"}]}\n", golden);
+    fclose(f);
+    free(golden);
+    char cmd[512], *out;
+    snprintf(cmd, sizeof cmd, "%s replay -c %s tests/data/golden/complaints.jsonl 2>/dev/null", harness_binary(), path);
+    cr_assert_eq(run_capture(cmd, &out), 0, "%s", out);
+    int lines = 0;
+    for (char *line = strtok(out, "\n"); line; line = strtok(NULL, "\n"), lines++)
+        cr_assert(line[0] == '{' && strstr(line, "\"kpi\":\"complaints\""), "not a JSON alert: %s", line);
+    cr_assert_gt(lines, 0, "no alerts delivered");
+    free(out);
+    snprintf(cmd, sizeof cmd, "%s replay --quiet -c %s tests/data/golden/complaints.jsonl 2>/dev/null", harness_binary(), path);
+    cr_assert_eq(run_capture(cmd, &out), 0);
+    cr_assert_str_eq(out, "", "--quiet delivers nothing");
+    free(out);
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    cr_assert_eq(system(cmd), 0);
+}

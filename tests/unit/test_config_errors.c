@@ -1,0 +1,70 @@
+/* Config errors pinned word for word: an unknown key in every section, and
+ * a section of the wrong JSON type, each name the key path and what is
+ * valid. A change to any of these texts is a change users see. */
+#include <criterion/criterion.h>
+#include <criterion/parameterized.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "../../agent/config.h"
+#include "../../lib/log.h"
+
+#define KPI "{\"name\":\"complaints\",\"metric\":\"complaints\",\"group_by\":[\"journey\"]}"
+#define CONSOLE "\"receivers\":[{\"name\":\"r\",\"type\":\"console\"}]"
+
+struct exact_case {
+    char json[400];
+    char error[240]; /* the whole message after "t.json: " */
+};
+
+static struct exact_case cases[] = {
+    {"{\"kpis\":[" KPI "],\"agent\":{\"bogus\":1}}",
+     "agent.bogus: unknown key (valid: log_level, state_dir, max_series, series_ttl, stats_interval)"},
+    {"{\"kpis\":[" KPI "],\"ingest\":{\"bogus\":1}}",
+     "ingest.bogus: unknown key (valid: max_labels, max_label_bytes, max_metric_bytes, max_message_bytes, max_past, "
+     "max_future)"},
+    {"{\"kpis\":[" KPI "],\"inputs\":[{\"name\":\"x\",\"endpoint\":\"tcp://127.0.0.1:1\",\"bogus\":1}]}",
+     "inputs[0].bogus: unknown key (valid: name, endpoint, mode, socket, topics, rcvhwm)"},
+    {"{\"kpis\":[{\"name\":\"a\",\"metric\":\"m\",\"bogus\":1}]}",
+     "kpis[0].bogus: unknown key (20 keys are valid here; kpiwatch options lists them)"},
+    {"{\"kpis\":[{\"name\":\"a\",\"metric\":\"m\",\"intervall\":\"5m\"}]}",
+     "kpis[0].intervall: unknown key; did you mean \"interval\"?"},
+    {"{\"kpi\":[]}", "kpi: unknown key; did you mean \"kpis\"?"},
+    {"{\"kpis\":[" KPI "],\"agent\":{\"x\\n\\u001b[31mFORGED\":1}}",
+     "agent.x\\n\\x1b[31mFORGED: unknown key (valid: log_level, state_dir, max_series, series_ttl, stats_interval)"},
+    {"{\"kpis\":[{\"name\":\"a\",\"metric\":\"m\",\"alert\":{\"bogus\":1}}]}",
+     "kpis[0].alert.bogus: unknown key (valid: for, resolve_after, critical_severity, min_severity, repeat_interval)"},
+    {"{\"kpis\":[{\"name\":\"a\",\"metric\":\"m\",\"detector\":{\"type\":\"mad\",\"bogus\":1}}]}",
+     "kpis[0].detector.bogus: unknown key (valid: type, direction, min_delta, min_delta_rel, warmup, window, "
+     "threshold, min_points)"},
+    {"{\"kpis\":[" KPI "],\"receivers\":[{\"name\":\"r\",\"type\":\"console\",\"bogus\":1}]}",
+     "receivers[0].bogus: unknown key (valid: name, type, format, stream, rate_limit, burst)"},
+    {"{\"kpis\":[" KPI "]," CONSOLE ",\"route\":{\"receiver\":\"r\",\"bogus\":1}}",
+     "route.bogus: unknown key (valid: receiver, routes)"},
+    {"{\"kpis\":[" KPI "]," CONSOLE ",\"route\":{\"receiver\":\"r\",\"routes\":[{\"receiver\":\"r\",\"bogus\":1}]}}",
+     "route.routes[0].bogus: unknown key (valid: match, receiver, continue)"},
+    {"{\"kpis\":[" KPI "],\"agent\":[1]}", "agent: must be an object"},
+    {"{\"kpis\":[" KPI "],\"ingest\":[1]}", "ingest: must be an object"},
+    {"{\"kpis\":[[1]]}", "kpis[0]: must be an object"},
+    {"{\"kpis\":[{\"name\":\"a\",\"metric\":\"m\",\"alert\":[1]}]}", "kpis[0].alert: must be an object"},
+    {"{\"kpis\":[" KPI "],\"inputs\":[[1]]}", "inputs[0]: must be an object"},
+    {"{\"kpis\":[" KPI "],\"inputs\":{\"name\":\"x\"}}", "inputs: must be an array of inputs"},
+    {"{\"kpis\":[" KPI "],\"route\":[1]}", "route: must be an object"},
+    {"{\"kpis\":[" KPI "]," CONSOLE ",\"route\":{\"receiver\":\"r\",\"routes\":[7]}}", "route.routes[0]: must be an object"},
+    {"{\"kpis\":[" KPI "],\"receivers\":[[1]]}", "receivers[0]: must be an object with \"name\" and \"type\""},
+};
+
+ParameterizedTestParameters(config_text, pinned)
+{
+    return cr_make_param_array(struct exact_case, cases, sizeof cases / sizeof cases[0]);
+}
+
+ParameterizedTest(struct exact_case *c, config_text, pinned)
+{
+    kw_log_set_level(KW_LOG_OFF);
+    struct kw_config cfg;
+    char err[KW_ERR_LEN] = "", want[KW_ERR_LEN];
+    cr_assert_eq(kw_config_parse(&cfg, c->json, "t.json", err, sizeof err), -1, "accepted: %s", c->json);
+    snprintf(want, sizeof want, "t.json: %s", c->error);
+    cr_assert_str_eq(err, want);
+}
