@@ -48,6 +48,8 @@ static void load_state(struct kw_agent *ag)
     if (access(path, F_OK) != 0)
         return;
     int n = kw_state_load(&ag->pipeline, path, err, sizeof err);
+    /* The agent was not running since the save: what it missed is a gap. */
+    kw_pipeline_resume(&ag->pipeline);
     if (n < 0)
         kw_warn("state", "ignoring state: %s", err);
     else
@@ -59,6 +61,7 @@ static int setup_pipeline(struct kw_agent *ag, char *err, size_t errlen)
 {
     kw_pipeline_init(&ag->pipeline, &ag->cfg);
     ag->pipeline.extrapolate = true;
+    ag->pipeline.live = ag->cfg.ingest.check_time;
     ag->outbox = kw_outbox_start(&ag->cfg, ag->cfg.state_dir, err, errlen);
     if (!ag->outbox)
         return -1;

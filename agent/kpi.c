@@ -51,6 +51,9 @@ const struct kw_option kw_kpi_options[] = {
      .desc = "With interval 0: the nominal spacing of points (seasonal detectors need it); replay infers it."},
     {"lateness", KW_OPT_DURATION, "1m", offsetof(struct kw_kpi_config, lateness_ms), 0, 86400,
      .desc = "How long after its end an interval accepts late points."},
+    {"max_series", KW_OPT_INT, "0", offsetof(struct kw_kpi_config, max_series), 0, 50000000,
+     .desc = "Most series of this KPI at once (0 = agent.max_series); a label flood on one KPI then cannot "
+             "stop the others from creating series."},
     {"quantile", KW_OPT_DOUBLE, "0.9", offsetof(struct kw_kpi_config, quantile), 0, 1,
      .desc = "aggregation \"quantile\": which quantile of the interval's values, e.g. 0.9 for p90."},
     {"quantile_samples", KW_OPT_INT, "512", offsetof(struct kw_kpi_config, quantile_samples), 16, 100000,

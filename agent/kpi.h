@@ -25,6 +25,7 @@ struct kw_kpi_config {
     int64_t interval_ms;          /* 0 = native: each point is its own interval */
     int64_t native_spacing_ms;    /* nominal spacing of native points */
     int64_t lateness_ms;          /* how long an interval stays open for late points */
+    int max_series;               /* most series of this KPI; 0 = agent.max_series */
     double quantile;              /* quantile KPIs: which one, 0..1 */
     int quantile_samples;         /* quantile KPIs: reservoir size per interval */
     struct kw_string_list group_by;

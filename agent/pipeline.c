@@ -21,13 +21,28 @@ static void series_free(struct kw_series *s, void *ctx)
     kw_series_free(s, &p->cfg->kpis[s->kpi]);
 }
 
+/* Most intervals one series closes in one step of event time. A longer
+ * jump (a clock far in the future, a restore after a long outage) closes
+ * the last this-many intervals and skips the rest as a gap, so no input can
+ * make the clock walk an unbounded number of intervals. */
+static int64_t max_walk(const struct kw_pipeline *p, const struct kw_kpi_config *kpi, const struct kw_series *s)
+{
+    int64_t n = p->cfg->series_ttl_ms / kpi->interval_ms + s->nbuckets;
+    return n < 10000 ? n : 10000;
+}
+
 void kw_pipeline_init(struct kw_pipeline *p, const struct kw_config *cfg)
 {
     memset(p, 0, sizeof *p);
     p->cfg = cfg;
     kw_series_table_init(&p->table);
-    p->event_clock_ms = INT64_MIN;
-    p->next_sweep_ms = INT64_MIN;
+    p->clocks = xcalloc((size_t)cfg->nkpis + 1, sizeof *p->clocks);
+    p->kpi_series = xcalloc((size_t)cfg->nkpis + 1, sizeof *p->kpi_series);
+    for (int k = 0; k < cfg->nkpis; k++) {
+        p->clocks[k].event_ms = INT64_MIN;
+        p->clocks[k].next_sweep_ms = INT64_MIN;
+        p->clocks[k].gap_before = INT64_MIN;
+    }
     /* Sweep all series twice per shortest interval: quiet series close on time. */
     int64_t step = 60000;
     for (int k = 0; k < cfg->nkpis; k++) {
@@ -41,6 +56,10 @@ void kw_pipeline_init(struct kw_pipeline *p, const struct kw_config *cfg)
 void kw_pipeline_release(struct kw_pipeline *p)
 {
     kw_series_table_release(&p->table, series_free, p);
+    free(p->clocks);
+    free(p->kpi_series);
+    p->clocks = NULL;
+    p->kpi_series = NULL;
 }
 
 static struct kw_series *series_create(struct kw_pipeline *p, int k, uint64_t hash, const char *values,
@@ -48,6 +67,7 @@ static struct kw_series *series_create(struct kw_pipeline *p, int k, uint64_t ha
 {
     struct kw_series *s = kw_series_new(&p->cfg->kpis[k], k, hash, values, len, p->native_spacing_override_ms);
     kw_series_insert(&p->table, s);
+    p->kpi_series[k]++;
     p->stats.series_created++;
     return s;
 }
@@ -85,29 +105,62 @@ static void close_oldest(struct kw_pipeline *p, struct kw_series *s)
     int slot = (int)(kw_floor_div(s->open_start, kpi->interval_ms) % s->nbuckets);
     if (slot < 0)
         slot += s->nbuckets;
-    struct kw_sample sample = kw_bucket_sample(&s->ring[slot], kpi->aggregation, kpi->quantile, s->open_start);
-    kw_bucket_reset(&s->ring[slot]);
+    struct kw_bucket *b = &s->ring[slot];
+    struct kw_sample sample = kw_bucket_sample(b, kpi->aggregation, kpi->quantile, s->open_start);
+    if (b->count == 0 && b->den_count == 0 && s->open_start < p->clocks[s->kpi].gap_before) {
+        /* Not observed (the agent was down): missing, not a count of zero. */
+        sample.value = sample.numerator = sample.denominator = NAN;
+        p->stats.intervals_gap++;
+    }
+    kw_bucket_reset(b);
     s->open_start += kpi->interval_ms;
     close_interval(p, s, &sample);
 }
 
-static int64_t effective_clock(const struct kw_pipeline *p, int64_t wall_ms)
+/* Close intervals of s until its oldest open interval starts at target (an
+ * interval start). Bounded by max_walk: the ring is closed first (it holds
+ * the data), the intervals before the last max_walk ones are skipped. */
+static void advance(struct kw_pipeline *p, struct kw_series *s, int64_t target)
 {
-    if (p->event_clock_ms == INT64_MIN)
+    const struct kw_kpi_config *kpi = &p->cfg->kpis[s->kpi];
+    int64_t n = (target - s->open_start) / kpi->interval_ms;
+    int64_t limit = max_walk(p, kpi, s);
+    if (n > limit) {
+        for (int i = 0; i < s->nbuckets; i++)
+            close_oldest(p, s);
+        int64_t skip_to = target - (limit - s->nbuckets) * kpi->interval_ms;
+        if (skip_to > s->open_start) {
+            p->stats.intervals_skipped += (uint64_t)((skip_to - s->open_start) / kpi->interval_ms);
+            s->open_start = skip_to;
+        }
+    }
+    while (s->open_start < target)
+        close_oldest(p, s);
+}
+
+static int64_t effective_clock(const struct kw_pipeline *p, int k)
+{
+    const struct kw_kpi_clock *c = &p->clocks[k];
+    if (c->event_ms == INT64_MIN)
         return INT64_MIN;
-    int64_t drift = p->extrapolate && wall_ms > p->event_clock_wall_ms ? wall_ms - p->event_clock_wall_ms : 0;
-    return p->event_clock_ms + drift;
+    int64_t drift = p->extrapolate && p->wall_ms > c->wall_ms ? p->wall_ms - c->wall_ms : 0;
+    int64_t clock = c->event_ms + drift;
+    if (p->live && clock > p->wall_ms)
+        clock = p->wall_ms; /* a clock-skewed publisher cannot close intervals early */
+    return clock;
 }
 
 /* Close every interval of s whose end plus lateness is at or before clock. */
 static void close_due(struct kw_pipeline *p, struct kw_series *s, int64_t clock)
 {
     const struct kw_kpi_config *kpi = &p->cfg->kpis[s->kpi];
-    if (kpi->interval_ms == 0 || s->open_start == INT64_MIN)
+    if (kpi->interval_ms == 0 || s->open_start == INT64_MIN || clock == INT64_MIN)
         return;
-    /* After a long silence, skip straight past empty intervals beyond the ring. */
-    while (s->open_start + kpi->interval_ms + kpi->lateness_ms <= clock)
-        close_oldest(p, s);
+    if (clock - kpi->lateness_ms < s->open_start + kpi->interval_ms)
+        return;
+    /* The first start whose end plus lateness is still after clock. */
+    int64_t target = (kw_floor_div(clock - kpi->lateness_ms - kpi->interval_ms, kpi->interval_ms) + 1) * kpi->interval_ms;
+    advance(p, s, target);
 }
 
 static bool labels_match(const struct kw_string_map *m, const struct kw_point *pt)
@@ -122,9 +175,11 @@ static bool labels_match(const struct kw_string_map *m, const struct kw_point *p
     return true;
 }
 
+/* The group_by values of pt as a blob in buf (VALUES_MAX bytes; a value
+ * too long for it is cut, which ingest limits make impossible). */
 static size_t group_values(const struct kw_kpi_config *kpi, const struct kw_point *pt, char *buf)
 {
-    size_t len = 0;
+    size_t len = 0, room = VALUES_MAX / KW_ALERT_MAX_LABELS;
     for (int i = 0; i < kpi->group_by.n; i++) {
         const char *v = "";
         for (int j = 0; j < pt->nlabels; j++) {
@@ -133,11 +188,26 @@ static size_t group_values(const struct kw_kpi_config *kpi, const struct kw_poin
                 break;
             }
         }
-        size_t n = strlen(v) + 1;
+        size_t n = strnlen(v, room - 1);
         memcpy(buf + len, v, n);
-        len += n;
+        buf[len + n] = '\0';
+        len += n + 1;
     }
     return len;
+}
+
+/* A point was accepted into KPI k: its event time moves on, and after a
+ * restore this is where observation resumes. */
+static void note_event(struct kw_pipeline *p, int k, int64_t ts_ms)
+{
+    struct kw_kpi_clock *c = &p->clocks[k];
+    if (ts_ms > c->event_ms)
+        c->event_ms = ts_ms;
+    if (c->resuming) {
+        int64_t iv = p->cfg->kpis[k].interval_ms;
+        c->gap_before = iv ? kw_floor_div(ts_ms, iv) * iv : ts_ms;
+        c->resuming = false;
+    }
 }
 
 /* Add one point to one KPI. Returns 0 or -1 with why. */
@@ -154,7 +224,8 @@ static int add_to_kpi(struct kw_pipeline *p, int k, int role, const struct kw_po
     uint64_t hash = kw_series_hash(k, values, len);
     struct kw_series *s = kw_series_find(&p->table, hash, k, values, len);
     if (!s) {
-        if (p->table.count >= (size_t)p->cfg->max_series) {
+        size_t kpi_limit = kpi->max_series > 0 ? (size_t)kpi->max_series : (size_t)p->cfg->max_series;
+        if (p->table.count >= (size_t)p->cfg->max_series || p->kpi_series[k] >= kpi_limit) {
             *why = KW_REJ_SERIES_LIMIT;
             return -1;
         }
@@ -167,6 +238,7 @@ static int add_to_kpi(struct kw_pipeline *p, int k, int role, const struct kw_po
             return -1;
         }
         s->last_point_ts = pt->ts_ms;
+        note_event(p, k, pt->ts_ms);
         struct kw_bucket b;
         kw_bucket_reset(&b);
         kw_bucket_add(&b, role, pt->value, pt->ts_ms);
@@ -181,8 +253,8 @@ static int add_to_kpi(struct kw_pipeline *p, int k, int role, const struct kw_po
         *why = KW_REJ_LATE;
         return -1;
     }
-    while (start >= s->open_start + (int64_t)s->nbuckets * kpi->interval_ms)
-        close_oldest(p, s);
+    if (start >= s->open_start + (int64_t)s->nbuckets * kpi->interval_ms)
+        advance(p, s, start - (int64_t)(s->nbuckets - 1) * kpi->interval_ms);
     int slot = (int)(kw_floor_div(start, kpi->interval_ms) % s->nbuckets);
     if (slot < 0)
         slot += s->nbuckets;
@@ -191,6 +263,7 @@ static int add_to_kpi(struct kw_pipeline *p, int k, int role, const struct kw_po
         kw_bucket_keep_sample(&s->ring[slot], pt->value, (uint32_t)kpi->quantile_samples, s->hash ^ (uint64_t)start);
     if (pt->ts_ms > s->last_point_ts)
         s->last_point_ts = pt->ts_ms;
+    note_event(p, k, pt->ts_ms);
     return 0;
 }
 
@@ -214,15 +287,13 @@ int kw_pipeline_point(void *ctx, const struct kw_point *pt, enum kw_reject *why)
         else
             used++;
     }
-    if (pt->ts_ms > p->event_clock_ms)
-        p->event_clock_ms = pt->ts_ms;
     if (!used && !refused)
         p->stats.points_unwatched++;
     /* Accepted when at least one KPI took it; a point no KPI watches is fine. */
     return (refused && !used) ? -1 : 0;
 }
 
-static void sweep(struct kw_pipeline *p, int64_t clock)
+static void sweep(struct kw_pipeline *p)
 {
     for (size_t i = 0; i < p->table.cap;) {
         struct kw_series *s = p->table.slots[i];
@@ -230,14 +301,16 @@ static void sweep(struct kw_pipeline *p, int64_t clock)
             i++;
             continue;
         }
+        int64_t clock = effective_clock(p, s->kpi);
         close_due(p, s, clock);
-        if (s->last_point_ts != INT64_MIN && clock - s->last_point_ts > p->cfg->series_ttl_ms) {
+        if (s->last_point_ts != INT64_MIN && clock != INT64_MIN && clock - s->last_point_ts > p->cfg->series_ttl_ms) {
             struct kw_alert alert;
             if (kw_alerting_resolve_silent(s, &p->cfg->kpis[s->kpi], clock, &alert)) {
                 p->stats.alerts_resolved++;
                 if (p->on_alert)
                     p->on_alert(p->alert_ctx, &alert);
             }
+            p->kpi_series[s->kpi]--;
             kw_series_remove(&p->table, s);
             series_free(s, p);
             p->stats.series_expired++;
@@ -249,17 +322,26 @@ static void sweep(struct kw_pipeline *p, int64_t clock)
 
 void kw_pipeline_tick(struct kw_pipeline *p, int64_t wall_ms)
 {
-    if (p->event_clock_ms == INT64_MIN)
-        return;
-    if (p->event_clock_ms != p->seen_clock_ms) {
-        p->seen_clock_ms = p->event_clock_ms;
-        p->event_clock_wall_ms = wall_ms;
+    p->wall_ms = wall_ms;
+    bool due = false;
+    for (int k = 0; k < p->cfg->nkpis; k++) {
+        struct kw_kpi_clock *c = &p->clocks[k];
+        if (c->event_ms == INT64_MIN)
+            continue;
+        if (c->event_ms != c->seen_ms) {
+            c->seen_ms = c->event_ms;
+            c->wall_ms = wall_ms;
+        }
+        due |= effective_clock(p, k) >= c->next_sweep_ms;
     }
-    int64_t clock = effective_clock(p, wall_ms);
-    if (clock < p->next_sweep_ms)
+    if (!due)
         return;
-    sweep(p, clock);
-    p->next_sweep_ms = clock + p->sweep_step_ms;
+    sweep(p);
+    for (int k = 0; k < p->cfg->nkpis; k++) {
+        int64_t clock = effective_clock(p, k);
+        if (clock != INT64_MIN)
+            p->clocks[k].next_sweep_ms = clock + p->sweep_step_ms;
+    }
 }
 
 void kw_pipeline_flush(struct kw_pipeline *p)
@@ -289,6 +371,16 @@ size_t kw_pipeline_firing(const struct kw_pipeline *p)
 void kw_pipeline_adopt(struct kw_pipeline *p, struct kw_series *s)
 {
     kw_series_insert(&p->table, s);
-    if (s->last_point_ts > p->event_clock_ms)
-        p->event_clock_ms = s->last_point_ts;
+    p->kpi_series[s->kpi]++;
+    struct kw_kpi_clock *c = &p->clocks[s->kpi];
+    if (s->last_point_ts > c->event_ms)
+        c->event_ms = s->last_point_ts;
+}
+
+void kw_pipeline_resume(struct kw_pipeline *p)
+{
+    for (int k = 0; k < p->cfg->nkpis; k++) {
+        p->clocks[k].gap_before = INT64_MAX;
+        p->clocks[k].resuming = true;
+    }
 }

@@ -8,6 +8,7 @@
 #define KW_PIPELINE_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "../notifiers/alert.h"
@@ -30,6 +31,26 @@ struct kw_pipeline_stats {
     uint64_t alerts_resolved;
     uint64_t alerts_repeated;
     uint64_t points_unwatched;  /* valid points whose metric no KPI uses (a typo shows up here) */
+    uint64_t intervals_skipped; /* intervals jumped over without a verdict (a gap longer than a walk may take) */
+    uint64_t intervals_gap;     /* empty intervals closed as missing after a restore */
+};
+
+/* Event time of one KPI. Each KPI keeps its own, moved only by points it
+ * accepted, so an unwatched metric or another KPI's clock skew moves
+ * nothing here. While quiet it flows on with the wall clock (daemon), and
+ * in live mode it never runs ahead of the wall clock, so a point from the
+ * future cannot make other series' on-time points late. */
+struct kw_kpi_clock {
+    int64_t event_ms;      /* latest event time accepted (INT64_MIN before any point) */
+    int64_t wall_ms;       /* wall clock when event_ms last advanced */
+    int64_t seen_ms;       /* event_ms as of the previous tick */
+    int64_t next_sweep_ms; /* clock value of the next sweep over this KPI's series */
+    /* After a restore, intervals the agent did not observe are gaps, not
+     * zeros: empty intervals starting before gap_before are missing. The
+     * first point accepted after the restore sets it to that point's
+     * interval; until then every empty interval is a gap. */
+    int64_t gap_before;
+    bool resuming;
 };
 
 struct kw_pipeline {
@@ -37,11 +58,11 @@ struct kw_pipeline {
     struct kw_series_table table;
     struct kw_ingest_stats ingest;
     struct kw_pipeline_stats stats;
-    int64_t event_clock_ms;        /* latest event time seen (INT64_MIN before any point) */
-    int64_t event_clock_wall_ms;   /* wall clock when event_clock_ms last advanced */
-    int64_t seen_clock_ms;         /* event_clock_ms as of the previous tick */
+    struct kw_kpi_clock *clocks;   /* one per cfg->kpis entry */
+    size_t *kpi_series;            /* live series per KPI (for kpis[].max_series) */
     bool extrapolate;              /* let event time flow with the wall clock while quiet (daemon) */
-    int64_t next_sweep_ms;         /* event time of the next sweep over all series */
+    bool live;                     /* event time never runs ahead of the wall clock (daemon with age checks) */
+    int64_t wall_ms;               /* wall clock of the latest tick */
     int64_t sweep_step_ms;
     int64_t native_spacing_override_ms; /* replay: inferred spacing for interval-0 KPIs (0 = config) */
     kw_alert_sink on_alert;
@@ -67,8 +88,11 @@ void kw_pipeline_flush(struct kw_pipeline *p);
 /* Number of series whose alert is firing. */
 size_t kw_pipeline_firing(const struct kw_pipeline *p);
 
-/* Insert a series restored by the state store; event time moves up to its
- * latest point. p takes ownership of s. */
+/* Insert a series restored by the state store; its KPI's event time moves
+ * up to its latest point. p takes ownership of s. */
 void kw_pipeline_adopt(struct kw_pipeline *p, struct kw_series *s);
+/* After a restore: until each KPI sees its next point, empty intervals are
+ * gaps (the agent was not running), not zeros. */
+void kw_pipeline_resume(struct kw_pipeline *p);
 
 #endif

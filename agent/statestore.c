@@ -189,6 +189,7 @@ int kw_state_load(struct kw_pipeline *p, const char *path, char *err, size_t err
     }
     if (skipped)
         kw_warn("state", "%d series in %s did not match the config and start fresh", skipped, path);
+
     cJSON_Delete(root);
     return restored;
 }

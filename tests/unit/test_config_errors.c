@@ -26,7 +26,7 @@ static struct exact_case cases[] = {
     {"{\"kpis\":[" KPI "],\"inputs\":[{\"name\":\"x\",\"endpoint\":\"tcp://127.0.0.1:1\",\"bogus\":1}]}",
      "inputs[0].bogus: unknown key (valid: name, endpoint, mode, socket, topics, rcvhwm)"},
     {"{\"kpis\":[{\"name\":\"a\",\"metric\":\"m\",\"bogus\":1}]}",
-     "kpis[0].bogus: unknown key (20 keys are valid here; kpiwatch options lists them)"},
+     "kpis[0].bogus: unknown key (21 keys are valid here; kpiwatch options lists them)"},
     {"{\"kpis\":[{\"name\":\"a\",\"metric\":\"m\",\"intervall\":\"5m\"}]}",
      "kpis[0].intervall: unknown key; did you mean \"interval\"?"},
     {"{\"kpi\":[]}", "kpi: unknown key; did you mean \"kpis\"?"},

@@ -443,3 +443,101 @@ Test(alerting, two_incidents_on_one_series_share_the_key, .fini = teardown)
     for (int i = 1; i < nkeys; i++)
         cr_assert_str_eq(keys[i], keys[0], "notification %d has another key", i);
 }
+
+/* Event time belongs to each KPI: a point of a metric no KPI watches, even
+ * from the future, moves nothing. */
+Test(clock, unwatched_points_move_no_clock, .fini = teardown)
+{
+    setup(THRESHOLD_KPI("sum"));
+    cr_assert_eq(send_point("m", "checkout", 1, T0 + 1000), 0);
+    send_point("typo_metric", "checkout", 1, T0 + 290000); /* 290 s ahead, unwatched */
+    cr_assert_eq(send_point("m", "checkout", 1, T0 + 20000), 0, "an on-time point must not be late");
+    cr_assert_eq(rec.n, 0, "no interval closed");
+    cr_assert_eq(pipe_.stats.points_unwatched, 1);
+}
+
+/* Live: event time never runs ahead of the wall clock, so one publisher's
+ * future timestamps cannot close another series' interval early. */
+Test(clock, a_future_series_does_not_make_another_late, .fini = teardown)
+{
+    setup(THRESHOLD_KPI("sum"));
+    pipe_.live = true;
+    pipe_.extrapolate = true;
+    int64_t now = T0 + 30000;
+    struct kw_point a = {.metric = "m", .value = 1, .ts_ms = now + 290000, .nlabels = 1, .labels = {{"journey", "skewed"}}};
+    struct kw_point b = {.metric = "m", .value = 1, .ts_ms = now - 10000, .nlabels = 1, .labels = {{"journey", "checkout"}}};
+    enum kw_reject why;
+    b.ts_ms = now - 25000;
+    cr_assert_eq(kw_pipeline_point(&pipe_, &b, &why), 0);
+    kw_pipeline_tick(&pipe_, now);
+    b.ts_ms = now - 10000;
+    cr_assert_eq(kw_pipeline_point(&pipe_, &a, &why), 0);
+    kw_pipeline_tick(&pipe_, now);
+    cr_assert_eq(kw_pipeline_point(&pipe_, &b, &why), 0, "on-time point of another series refused as %s",
+                 kw_reject_name(why));
+    kw_pipeline_tick(&pipe_, now + 1000);
+    b.ts_ms = now + 500;
+    cr_assert_eq(kw_pipeline_point(&pipe_, &b, &why), 0);
+}
+
+/* A point from far in the future (max_future 0 = no check) closes a
+ * bounded number of intervals and skips the rest as a gap. */
+Test(clock, a_far_future_point_walks_a_bounded_number_of_intervals, .fini = teardown, .timeout = 10)
+{
+    setup(THRESHOLD_KPI("sum"));
+    send_point("m", "checkout", 1, T0 + 1000);
+    cr_assert_eq(send_point("m", "checkout", 1, 3999999999000LL), 0);
+    cr_assert_lt(pipe_.stats.intervals_closed, 20000, "walked %llu intervals",
+                 (unsigned long long)pipe_.stats.intervals_closed);
+    cr_assert_gt(pipe_.stats.intervals_skipped, 1000000);
+    /* the series still works afterwards */
+    cr_assert_eq(send_point("m", "checkout", 500, 3999999999000LL + MIN), 0);
+}
+
+/* After a restore, the intervals the agent did not see are gaps, not zero
+ * counts: a Poisson baseline of ~40 per interval survives a 20-hour outage. */
+Test(clock, downtime_is_a_gap_not_zeros, .fini = teardown)
+{
+    setup("{\"kpis\":[{\"name\":\"k\",\"metric\":\"m\",\"interval\":\"5m\",\"lateness\":\"0s\",\"group_by\":[\"journey\"],"
+          "\"detector\":{\"type\":\"poisson\"}}]}");
+    const int64_t IV = 5 * MIN;
+    uint32_t rng = 7;
+    for (int i = 0; i < 400; i++)
+        send_point("m", "checkout", 36 + (double)((rng = rng * 1664525u + 1013904223u) >> 29), T0 + i * IV + 1000);
+    char path[] = "/tmp/kw-gap-XXXXXX";
+    int fd = mkstemp(path);
+    close(fd);
+    char err[KW_ERR_LEN];
+    cr_assert_eq(kw_state_save(&pipe_, path, err, sizeof err), 0, "%s", err);
+
+    struct kw_pipeline restored;
+    struct recorder rec2 = {0};
+    kw_pipeline_init(&restored, &cfg);
+    restored.on_interval = on_interval;
+    restored.interval_ctx = &rec2;
+    cr_assert_eq(kw_state_load(&restored, path, err, sizeof err), 1, "%s", err);
+    kw_pipeline_resume(&restored);
+    unlink(path);
+    /* back 20 hours later with normal traffic */
+    int64_t back = T0 + 400 * IV + 20 * 60 * MIN;
+    enum kw_reject why;
+    for (int i = 0; i < 3; i++) {
+        struct kw_point pt = {.metric = "m", .value = 40, .ts_ms = back + i * IV + 1000, .nlabels = 1,
+                              .labels = {{"journey", "checkout"}}};
+        cr_assert_eq(kw_pipeline_point(&restored, &pt, &why), 0);
+        kw_pipeline_tick(&restored, 0);
+    }
+    cr_assert_gt(restored.stats.intervals_gap, 200, "the outage was read as %llu gap intervals",
+                 (unsigned long long)restored.stats.intervals_gap);
+    int zeros = 0, last_ready = -1;
+    for (int i = 0; i < rec2.n && i < 512; i++) {
+        zeros += rec2.samples[i].value == 0;
+        if (rec2.verdicts[i].ready)
+            last_ready = i;
+    }
+    cr_assert_eq(zeros, 0, "the outage was read as zero counts");
+    cr_assert_geq(last_ready, 0);
+    cr_assert_gt(rec2.verdicts[last_ready].expected, 30, "baseline collapsed to %g", rec2.verdicts[last_ready].expected);
+    cr_assert_not(rec2.verdicts[last_ready].anomalous, "normal traffic alerts after the outage");
+    kw_pipeline_release(&restored);
+}
