@@ -95,7 +95,8 @@ int kw_agent_init(struct kw_agent *ag, const char *config_path, bool demo_mode, 
     signal(SIGPIPE, SIG_IGN);
 
     ag->zmq_ctx = zmq_ctx_new();
-    if (kw_input_set_open(&ag->inputs, ag->zmq_ctx, ag->cfg.inputs, ag->cfg.ninputs, NULL, NULL, err, errlen) ||
+    if (kw_input_set_open(&ag->inputs, ag->zmq_ctx, ag->cfg.inputs, ag->cfg.ninputs, NULL, NULL,
+                          ag->cfg.ingest.max_message_bytes, err, errlen) ||
         setup_pipeline(ag, err, errlen)) {
         kw_agent_release(ag);
         return -1;
@@ -153,8 +154,8 @@ static void reload(struct kw_agent *ag)
     if (!ag->cfg.ingest.check_time)
         next.ingest.check_time = false;
     struct kw_input_set inputs;
-    if (kw_input_set_open(&inputs, ag->zmq_ctx, next.inputs, next.ninputs, &ag->inputs, ag->cfg.inputs, err,
-                          sizeof err)) {
+    if (kw_input_set_open(&inputs, ag->zmq_ctx, next.inputs, next.ninputs, &ag->inputs, ag->cfg.inputs,
+                          next.ingest.max_message_bytes, err, sizeof err)) {
         ag->reload_failures++;
         kw_error("reload", "keeping the running config and inputs: %s", err);
         kw_config_release(&next);

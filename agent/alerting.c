@@ -136,7 +136,15 @@ int kw_alerting_load(struct kw_alert_state *st, const cJSON *json)
     int i = 0;
     const cJSON *item;
     cJSON_ArrayForEach(item, arr) v[i++] = cJSON_IsNumber(item) ? item->valuedouble : NAN;
-    if (!(v[0] >= 0 && v[0] <= KW_PHASE_FIRING))
+    if (!(v[0] >= 0 && v[0] <= KW_PHASE_FIRING) || v[0] != floor(v[0]))
+        return -1;
+    for (int k = 1; k <= 3; k++) /* streaks and interval count: whole, non-negative */
+        if (!(v[k] >= 0 && v[k] <= 1e9 && v[k] == floor(v[k])))
+            return -1;
+    for (int k = 4; k <= 5; k++) /* since, notified: plausible event times */
+        if (!(fabs(v[k]) <= 4.0e12))
+            return -1;
+    if (!(v[6] >= 0 && v[6] <= 100) || !isfinite(v[9]))
         return -1;
     st->phase = (int)v[0];
     st->anomalous_streak = (int)v[1];

@@ -98,6 +98,7 @@ static int substitute_tree(cJSON *node, const char *path, char *err, size_t errl
                 return -1;
             cJSON_SetValuestring(child, value);
             free(value);
+            child->type |= KW_JSON_SUBSTITUTED;
         } else if (cJSON_IsObject(child) || cJSON_IsArray(child)) {
             if (substitute_tree(child, p, err, errlen))
                 return -1;

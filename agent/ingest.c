@@ -9,6 +9,7 @@
 
 #include <cjson/cJSON.h>
 
+#include "../lib/escape.h"
 #include "../lib/log.h"
 #include "../lib/timefmt.h"
 #include "../notifiers/alert.h"
@@ -32,6 +33,9 @@ static const char *const reject_names[KW_REJ_COUNT] = {
     [KW_REJ_LATE] = "late",
     [KW_REJ_SERIES_LIMIT] = "series_limit",
     [KW_REJ_NEGATIVE_COUNT] = "negative_count",
+    [KW_REJ_EMPTY_MESSAGE] = "empty_message",
+    [KW_REJ_DUPLICATE_FIELD] = "duplicate_field",
+    [KW_REJ_NUL_CHARACTER] = "nul_character",
 };
 
 const struct kw_option kw_ingest_options[] = {
@@ -163,8 +167,9 @@ int kw_point_check(const struct kw_ingest_limits *lim, const struct kw_point *pt
     }
     if ((int64_t)mlen > lim->max_metric_bytes || !metric_name_ok(pt->metric)) {
         *why = KW_REJ_BAD_METRIC;
-        snprintf(detail, dlen, "metric \"%.40s%s\" must match [a-zA-Z_:][a-zA-Z0-9_:.-]* and be <= %d bytes",
-                 pt->metric, mlen > 40 ? "..." : "", lim->max_metric_bytes);
+        char shown[128];
+        snprintf(detail, dlen, "metric \"%s\" must match [a-zA-Z_:][a-zA-Z0-9_:.-]* and be <= %d bytes",
+                 kw_escape(shown, sizeof shown, pt->metric, 40), lim->max_metric_bytes);
         return -1;
     }
     if (!isfinite(pt->value)) {
@@ -187,8 +192,9 @@ int kw_point_check(const struct kw_ingest_limits *lim, const struct kw_point *pt
         }
         if (!label_name_ok(name)) {
             *why = KW_REJ_BAD_LABEL;
-            snprintf(detail, dlen, "%s.labels.%.40s must be a string under a name matching [a-zA-Z_][a-zA-Z0-9_]*",
-                     pt->metric, name);
+            char shown[128];
+            snprintf(detail, dlen, "%s.labels.%s must be a string under a name matching [a-zA-Z_][a-zA-Z0-9_]*",
+                     pt->metric, kw_escape(shown, sizeof shown, name, 40));
             return -1;
         }
         if ((int64_t)nlen > lim->max_label_bytes || (int64_t)vlen > lim->max_label_bytes) {
@@ -249,19 +255,28 @@ static int read_json_point(const cJSON *obj, struct kw_point *pt, enum kw_reject
     }
     const cJSON *metric = NULL, *labels = NULL, *value = NULL, *ts = NULL, *item;
     cJSON_ArrayForEach(item, obj) {
+        const cJSON **slot = NULL;
         if (strcmp(item->string, "metric") == 0)
-            metric = item;
+            slot = &metric;
         else if (strcmp(item->string, "labels") == 0)
-            labels = item;
+            slot = &labels;
         else if (strcmp(item->string, "value") == 0)
-            value = item;
+            slot = &value;
         else if (strcmp(item->string, "ts") == 0)
-            ts = item;
-        else {
+            slot = &ts;
+        if (slot && *slot) {
+            *why = KW_REJ_DUPLICATE_FIELD; /* which one wins is a guess: refuse to guess */
+            snprintf(detail, dlen, "field \"%s\" appears twice", item->string);
+            return -1;
+        }
+        if (slot) {
+            *slot = item;
+        } else {
             *why = kw_utf8_valid(item->string, strlen(item->string)) ? KW_REJ_UNKNOWN_FIELD
                                                                      : KW_REJ_INVALID_UTF8;
-            snprintf(detail, dlen, "unknown field \"%.40s\" (valid: metric, labels, value, ts)",
-                     *why == KW_REJ_UNKNOWN_FIELD ? item->string : "?");
+            char shown[128];
+            snprintf(detail, dlen, "unknown field \"%s\" (valid: metric, labels, value, ts)",
+                     *why == KW_REJ_UNKNOWN_FIELD ? kw_escape(shown, sizeof shown, item->string, 40) : "?");
             return -1;
         }
     }
@@ -288,10 +303,10 @@ static int read_json_point(const cJSON *obj, struct kw_point *pt, enum kw_reject
     if (cJSON_IsNumber(ts))
         rc = kw_time_from_number(ts->valuedouble, &pt->ts_ms);
     else if (cJSON_IsString(ts))
-        rc = kw_time_parse(ts->valuestring, &pt->ts_ms);
+        rc = kw_time_parse_zoned(ts->valuestring, &pt->ts_ms);
     if (rc) {
         *why = KW_REJ_BAD_TIMESTAMP;
-        snprintf(detail, dlen, "ts must be epoch seconds, epoch ms or RFC 3339");
+        snprintf(detail, dlen, "ts must be epoch seconds, epoch ms or RFC 3339 with a zone (Z or +hh:mm)");
         return -1;
     }
     pt->nlabels = 0;
@@ -347,6 +362,21 @@ static void ingest_value(const struct kw_ingest_limits *lim, struct kw_ingest_st
     }
 }
 
+/* True when text holds the JSON escape \u0000 (a backslash that is not
+ * itself escaped, then u0000). cJSON would end the C string there, so
+ * "good\u0000evil" would silently become "good". */
+static bool has_escaped_nul(const char *text, size_t len)
+{
+    for (size_t i = 0; i + 6 <= len; i++) {
+        if (text[i] != '\\')
+            continue;
+        if (text[i + 1] == 'u' && text[i + 2] == '0' && text[i + 3] == '0' && text[i + 4] == '0' && text[i + 5] == '0')
+            return true;
+        i++; /* skip the escaped character: in \\u0000 the backslash is escaped, not the u */
+    }
+    return false;
+}
+
 void kw_ingest_message(const struct kw_ingest_limits *lim, struct kw_ingest_stats *stats,
                        const char *source, const char *data, size_t len, int64_t now_ms,
                        kw_point_sink sink, void *ctx)
@@ -361,6 +391,7 @@ void kw_ingest_message(const struct kw_ingest_limits *lim, struct kw_ingest_stat
     }
     /* A message holds one or more JSON values separated by whitespace (NDJSON). */
     const char *p = data, *end = data + len;
+    bool any = false;
     while (p < end) {
         while (p < end && isspace((unsigned char)*p))
             p++;
@@ -376,8 +407,15 @@ void kw_ingest_message(const struct kw_ingest_limits *lim, struct kw_ingest_stat
             kw_ingest_reject(stats, source, KW_REJ_MALFORMED_JSON, detail);
             return; /* the rest of the message cannot be framed reliably */
         }
-        ingest_value(lim, stats, source, root, now_ms, sink, ctx);
+        any = true;
+        const char *value_end = parse_end ? parse_end : end;
+        if (has_escaped_nul(p, (size_t)(value_end - p)))
+            kw_ingest_reject(stats, source, KW_REJ_NUL_CHARACTER, "a string holds \\u0000; the whole JSON value is refused");
+        else
+            ingest_value(lim, stats, source, root, now_ms, sink, ctx);
         cJSON_Delete(root);
-        p = parse_end ? parse_end : end;
+        p = value_end;
     }
+    if (!any)
+        kw_ingest_reject(stats, source, KW_REJ_EMPTY_MESSAGE, "the message is empty or only whitespace");
 }

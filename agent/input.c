@@ -70,11 +70,13 @@ static void subscribe(void *s, const struct kw_string_list *topics, int option)
         zmq_setsockopt(s, option, topics->items[t], strlen(topics->items[t]));
 }
 
-static void *open_socket(void *ctx, const struct kw_input_config *in, int index, char *err, size_t errlen)
+static void *open_socket(void *ctx, const struct kw_input_config *in, int index, int64_t max_msg, char *err,
+                         size_t errlen)
 {
     void *s = zmq_socket(ctx, in->socket == KW_INPUT_SUB ? ZMQ_SUB : ZMQ_PULL);
     int linger = 0, hwm = in->rcvhwm;
     zmq_setsockopt(s, ZMQ_LINGER, &linger, sizeof linger);
+    zmq_setsockopt(s, ZMQ_MAXMSGSIZE, &max_msg, sizeof max_msg);
     zmq_setsockopt(s, ZMQ_RCVHWM, &hwm, sizeof hwm);
     if (in->socket == KW_INPUT_SUB)
         subscribe(s, &in->topics, ZMQ_SUBSCRIBE);
@@ -91,8 +93,10 @@ static void *open_socket(void *ctx, const struct kw_input_config *in, int index,
 }
 
 int kw_input_set_open(struct kw_input_set *out, void *zmq_ctx, const struct kw_input_config *cfg, int n,
-                      struct kw_input_set *prev, const struct kw_input_config *prev_cfg, char *err, size_t errlen)
+                      struct kw_input_set *prev, const struct kw_input_config *prev_cfg, int64_t max_message_bytes,
+                      char *err, size_t errlen)
 {
+    int64_t max_msg = 2 * max_message_bytes + 4096; /* room for a topic frame */
     void **sockets = xcalloc((size_t)n + 1, sizeof *sockets);
     int *from = xcalloc((size_t)n + 1, sizeof *from); /* index into prev, or -1 = opened here */
     bool *taken = xcalloc(prev ? (size_t)prev->n + 1 : 1, sizeof *taken);
@@ -107,7 +111,7 @@ int kw_input_set_open(struct kw_input_set *out, void *zmq_ctx, const struct kw_i
         }
         if (from[i] >= 0)
             continue;
-        sockets[i] = open_socket(zmq_ctx, &cfg[i], i, err, errlen);
+        sockets[i] = open_socket(zmq_ctx, &cfg[i], i, max_msg, err, errlen);
         if (!sockets[i]) {
             for (int k = 0; k < i; k++)
                 if (from[k] < 0)

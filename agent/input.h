@@ -7,6 +7,7 @@
 #define KW_INPUT_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include <cjson/cJSON.h>
 
@@ -42,9 +43,14 @@ struct kw_input_set {
  * reload), a socket of prev whose endpoint, mode and type match is moved
  * into out and re-subscribed; prev_cfg describes prev. On success the
  * sockets left in prev are closed and prev is emptied. On failure nothing
- * changes (prev keeps every socket) and -1 is returned with err. */
+ * changes (prev keeps every socket) and -1 is returned with err.
+ * ZeroMQ itself refuses frames over twice max_message_bytes (ZMQ_MAXMSGSIZE:
+ * the peer is disconnected before the frame is buffered), so a flood of
+ * huge frames cannot drive memory up; frames up to that size are counted as
+ * oversized_message by ingest. */
 int kw_input_set_open(struct kw_input_set *out, void *zmq_ctx, const struct kw_input_config *cfg, int n,
-                      struct kw_input_set *prev, const struct kw_input_config *prev_cfg, char *err, size_t errlen);
+                      struct kw_input_set *prev, const struct kw_input_config *prev_cfg, int64_t max_message_bytes,
+                      char *err, size_t errlen);
 /* Close every socket. Safe on a zeroed set. */
 void kw_input_set_close(struct kw_input_set *set);
 

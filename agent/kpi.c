@@ -22,6 +22,10 @@ static int parse_interval(const cJSON *node, void *field, const char *path, char
         *ms = 0;
         return 0;
     }
+    if (cJSON_IsNumber(node) && node->valuedouble > 0 && node->valuedouble < 1) {
+        snprintf(err, errlen, "%s: must be 0 (native) or >= 1s", path); /* not silently native */
+        return -1;
+    }
     if (cJSON_IsNumber(node) && node->valuedouble >= 0 && node->valuedouble <= 604800) {
         *ms = (int64_t)(node->valuedouble * 1000.0);
         return 0;

@@ -38,6 +38,7 @@ void kw_pipeline_init(struct kw_pipeline *p, const struct kw_config *cfg)
     kw_series_table_init(&p->table);
     p->clocks = xcalloc((size_t)cfg->nkpis + 1, sizeof *p->clocks);
     p->kpi_series = xcalloc((size_t)cfg->nkpis + 1, sizeof *p->kpi_series);
+    p->series_refused = xcalloc((size_t)cfg->nkpis + 1, sizeof *p->series_refused);
     for (int k = 0; k < cfg->nkpis; k++) {
         p->clocks[k].event_ms = INT64_MIN;
         p->clocks[k].next_sweep_ms = INT64_MIN;
@@ -58,8 +59,10 @@ void kw_pipeline_release(struct kw_pipeline *p)
     kw_series_table_release(&p->table, series_free, p);
     free(p->clocks);
     free(p->kpi_series);
+    free(p->series_refused);
     p->clocks = NULL;
     p->kpi_series = NULL;
+    p->series_refused = NULL;
 }
 
 static struct kw_series *series_create(struct kw_pipeline *p, int k, uint64_t hash, const char *values,
@@ -225,7 +228,13 @@ static int add_to_kpi(struct kw_pipeline *p, int k, int role, const struct kw_po
     struct kw_series *s = kw_series_find(&p->table, hash, k, values, len);
     if (!s) {
         size_t kpi_limit = kpi->max_series > 0 ? (size_t)kpi->max_series : (size_t)p->cfg->max_series;
-        if (p->table.count >= (size_t)p->cfg->max_series || p->kpi_series[k] >= kpi_limit) {
+        bool global = p->table.count >= (size_t)p->cfg->max_series;
+        if (global || p->kpi_series[k] >= kpi_limit) {
+            uint64_t n = ++p->series_refused[k];
+            if ((n & (n - 1)) == 0) /* 1, 2, 4, ...: a flood does not flood the log */
+                kw_warn("pipeline", "%s: new series refused, %s (%zu series) [%llu so far]", kpi->name,
+                        global ? "agent.max_series reached" : "its max_series reached",
+                        global ? p->table.count : p->kpi_series[k], (unsigned long long)n);
             *why = KW_REJ_SERIES_LIMIT;
             return -1;
         }

@@ -60,6 +60,7 @@ struct kw_pipeline {
     struct kw_pipeline_stats stats;
     struct kw_kpi_clock *clocks;   /* one per cfg->kpis entry */
     size_t *kpi_series;            /* live series per KPI (for kpis[].max_series) */
+    uint64_t *series_refused;      /* new series refused per KPI by a series limit */
     bool extrapolate;              /* let event time flow with the wall clock while quiet (daemon) */
     bool live;                     /* event time never runs ahead of the wall clock (daemon with age checks) */
     int64_t wall_ms;               /* wall clock of the latest tick */

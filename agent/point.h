@@ -41,6 +41,9 @@ enum kw_reject {
     KW_REJ_LATE,          /* behind an interval that already closed */
     KW_REJ_SERIES_LIMIT,  /* max_series reached */
     KW_REJ_NEGATIVE_COUNT,/* a negative value for a sum/ratio KPI */
+    KW_REJ_EMPTY_MESSAGE, /* a message with nothing in it */
+    KW_REJ_DUPLICATE_FIELD, /* metric, value, ts or labels given twice */
+    KW_REJ_NUL_CHARACTER, /* \u0000 in a string: C strings would silently cut it */
     KW_REJ_COUNT
 };
 

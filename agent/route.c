@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../lib/escape.h"
 #include "../lib/xmalloc.h"
 
 const struct kw_option kw_route_options[] = {
@@ -49,7 +50,8 @@ int kw_routing_parse(struct kw_routing *rt, const cJSON *route, const struct kw_
     rt->default_receiver = xstrdup(recv->valuestring);
     rt->default_index = receiver_index(receivers, nreceivers, recv->valuestring);
     if (rt->default_index < 0) {
-        snprintf(err, errlen, "route.receiver: no receiver is named \"%.60s\"", recv->valuestring);
+        char shown[96];
+        snprintf(err, errlen, "route.receiver: no receiver is named \"%s\"", kw_escape(shown, sizeof shown, recv->valuestring, 60));
         return -1;
     }
     const cJSON *arr = cJSON_GetObjectItemCaseSensitive(route, "routes"), *item;
@@ -74,7 +76,8 @@ int kw_routing_parse(struct kw_routing *rt, const cJSON *route, const struct kw_
             return -1;
         r->receiver_index = receiver_index(receivers, nreceivers, r->receiver);
         if (r->receiver_index < 0) {
-            snprintf(err, errlen, "%s.receiver: no receiver is named \"%.60s\"", path, r->receiver);
+            char shown[96];
+            snprintf(err, errlen, "%s.receiver: no receiver is named \"%s\"", path, kw_escape(shown, sizeof shown, r->receiver, 60));
             return -1;
         }
     }

@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <math.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,6 +13,7 @@
 #include "../lib/jsonnum.h"
 #include "../lib/log.h"
 #include "../lib/xmalloc.h"
+#include "ingest.h"
 
 #define VALUES_MAX 2048 /* group_by values blob: 8 labels x 255 bytes fits */
 
@@ -86,6 +88,37 @@ int kw_state_save(const struct kw_pipeline *p, const char *path, char *err, size
     return rc;
 }
 
+/* What a state file may hold. It may have been edited or damaged, and a
+ * restored number that is out of range could make the clock walk for ever
+ * or reject every point as late: such a series is skipped, not trusted. */
+#define TS_MIN 0.0
+#define TS_MAX 4.0e12 /* the year 2096, as for points */
+
+static bool ts_ok(double v)
+{
+    return isfinite(v) && v >= TS_MIN && v <= TS_MAX;
+}
+
+static bool count_ok(double v)
+{
+    return isfinite(v) && v >= 0 && v <= 4294967295.0 && v == floor(v);
+}
+
+/* open_start and last_point_ts: both unset, or plausible and consistent. */
+static bool clock_ok(const struct kw_kpi_config *kpi, const struct kw_series *s, double open_start, double last)
+{
+    bool open_unset = open_start == (double)INT64_MIN, last_unset = last == (double)INT64_MIN;
+    if ((!open_unset && !ts_ok(open_start)) || (!last_unset && !ts_ok(last)))
+        return false;
+    if (kpi->interval_ms == 0 || open_unset || last_unset)
+        return open_unset == last_unset || kpi->interval_ms == 0;
+    int64_t os = (int64_t)open_start, lp = (int64_t)last, iv = kpi->interval_ms;
+    if (os % iv != 0)
+        return false;
+    /* the newest point is in an open interval or an already closed one */
+    return lp < os + (int64_t)s->nbuckets * iv;
+}
+
 static int restore_series(struct kw_pipeline *p, const cJSON *o)
 {
     const cJSON *kname = cJSON_GetObjectItemCaseSensitive(o, "kpi");
@@ -102,7 +135,8 @@ static int restore_series(struct kw_pipeline *p, const cJSON *o)
     size_t len = 0;
     const cJSON *v;
     cJSON_ArrayForEach(v, values) {
-        if (!cJSON_IsString(v) || len + strlen(v->valuestring) + 1 > sizeof blob)
+        if (!cJSON_IsString(v) || strlen(v->valuestring) >= KW_ALERT_LABEL_VALUE ||
+            !kw_utf8_valid(v->valuestring, strlen(v->valuestring)) || len + strlen(v->valuestring) + 1 > sizeof blob)
             return -1;
         memcpy(blob + len, v->valuestring, strlen(v->valuestring) + 1);
         len += strlen(v->valuestring) + 1;
@@ -116,6 +150,9 @@ static int restore_series(struct kw_pipeline *p, const cJSON *o)
     for (int i = 0; ok && i < s->nbuckets; i++) {
         double f[8];
         ok = kw_json_read_doubles(cJSON_GetArrayItem(ring, i), f, 8) == 0;
+        /* sums finite, counts whole and within 32 bits, the timestamp plausible */
+        ok = ok && isfinite(f[0]) && isfinite(f[1]) && count_ok(f[6]) && count_ok(f[7]) &&
+             (isnan(f[5]) || f[5] == (double)INT64_MIN || ts_ok(f[5]));
         if (ok) {
             struct kw_bucket *b = &s->ring[i];
             b->sum = f[0], b->den = f[1], b->last = f[2], b->min = isnan(f[3]) ? INFINITY : f[3];
@@ -145,6 +182,7 @@ static int restore_series(struct kw_pipeline *p, const cJSON *o)
          kw_json_read_doubles(cJSON_GetObjectItemCaseSensitive(o, "history"), s->history, KW_ALERT_HISTORY) == 0 &&
          kw_detector_state_load(&s->det, &p->cfg->kpis[k].detector, cJSON_GetObjectItemCaseSensitive(o, "detector")) == 0 &&
          kw_alerting_load(&s->alert, cJSON_GetObjectItemCaseSensitive(o, "alert")) == 0;
+    ok = ok && clock_ok(&p->cfg->kpis[k], s, os->valuedouble, lp->valuedouble);
     if (!ok) {
         kw_series_free(s, &p->cfg->kpis[k]);
         return -1;
@@ -188,7 +226,8 @@ int kw_state_load(struct kw_pipeline *p, const char *path, char *err, size_t err
             skipped++;
     }
     if (skipped)
-        kw_warn("state", "%d series in %s did not match the config and start fresh", skipped, path);
+        kw_warn("state", "%d series in %s did not match the config or held out-of-range data; they start fresh",
+                skipped, path);
 
     cJSON_Delete(root);
     return restored;

@@ -145,6 +145,8 @@ static int parse_one(const struct kw_option *o, const cJSON *node, const char *d
             if (!cJSON_IsString(node))
                 return fail(err, errlen, path, "must be a string");
             s = node->valuestring;
+            if (!o->def && !*s) /* required: an empty string is not a value */
+                return fail(err, errlen, path, "is required (a non-empty string)");
         }
         free(*(char **)field);
         *(char **)field = (s && *s) ? xstrdup(s) : NULL;
@@ -161,7 +163,10 @@ static int parse_one(const struct kw_option *o, const cJSON *node, const char *d
         if (idx < 0) {
             char list[160];
             choices_text(o, list, sizeof list);
-            return fail(err, errlen, path, "must be one of: %s (got \"%.40s\")", list, s);
+            if (node && (node->type & KW_JSON_SUBSTITUTED)) /* the value may be a secret: do not echo it */
+                return fail(err, errlen, path, "must be one of: %s (the value came from the environment)", list);
+            char shown[64];
+            return fail(err, errlen, path, "must be one of: %s (got \"%s\")", list, kw_escape(shown, sizeof shown, s, 40));
         }
         *(int *)field = idx;
         return 0;
@@ -174,9 +179,13 @@ static int parse_one(const struct kw_option *o, const cJSON *node, const char *d
                 return fail(err, errlen, path, "must be a non-negative duration");
             ms = (int64_t)llround(v * 1000.0);
         } else if (node && cJSON_IsString(node)) {
-            if (kw_parse_duration(node->valuestring, &ms))
-                return fail(err, errlen, path, "must be a duration like \"30s\", \"5m\", \"1h\" (got \"%.40s\")",
-                            node->valuestring);
+            if (kw_parse_duration(node->valuestring, &ms)) {
+                char shown[64];
+                if (node->type & KW_JSON_SUBSTITUTED)
+                    return fail(err, errlen, path, "must be a duration like \"30s\", \"5m\", \"1h\" (the value came from the environment)");
+                return fail(err, errlen, path, "must be a duration like \"30s\", \"5m\", \"1h\" (got \"%s\")",
+                            kw_escape(shown, sizeof shown, node->valuestring, 40));
+            }
         } else if (node) {
             return fail(err, errlen, path, "must be a duration (number of seconds or \"5m\")");
         } else if (kw_parse_duration(def, &ms)) {

@@ -54,6 +54,11 @@ struct kw_string_map {
     int n;
 };
 
+/* Set in a cJSON string node's type by the config loader when its value came
+ * from ${VAR} substitution: errors then name the key but never echo the
+ * value, which may be a secret. (cJSON keeps its own flags in the low bits.) */
+#define KW_JSON_SUBSTITUTED (1 << 14)
+
 /* Terminates a table. */
 #define KW_OPT_END { .name = NULL }
 /* No range check. */

@@ -4,6 +4,7 @@
 
 #include <ctype.h>
 #include <math.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -21,7 +22,7 @@ static int digits(const char **p, int n, int *out)
     return 0;
 }
 
-int kw_time_parse(const char *text, int64_t *out_ms)
+static int parse_time(const char *text, bool require_zone, int64_t *out_ms)
 {
     const char *p = text;
     int year, mon, day, hour, min, sec;
@@ -34,7 +35,8 @@ int kw_time_parse(const char *text, int64_t *out_ms)
     if (digits(&p, 2, &hour) || *p++ != ':' || digits(&p, 2, &min) || *p++ != ':' ||
         digits(&p, 2, &sec))
         return -1;
-    if (mon < 1 || mon > 12 || day < 1 || day > 31 || hour > 23 || min > 59 || sec > 60 || year < 1970)
+    if (mon < 1 || mon > 12 || day < 1 || day > 31 || hour > 23 || min > 59 || sec > 60 || year < 1970 ||
+        year > 2096) /* the same range as numeric timestamps */
         return -1;
     double frac = 0;
     if (*p == '.') {
@@ -57,6 +59,8 @@ int kw_time_parse(const char *text, int64_t *out_ms)
         if (digits(&p, 2, &oh) || *p++ != ':' || digits(&p, 2, &om) || oh > 23 || om > 59)
             return -1;
         offset_min = sign * (oh * 60 + om);
+    } else if (require_zone) {
+        return -1;
     }
     if (*p != '\0')
         return -1;
@@ -72,6 +76,16 @@ int kw_time_parse(const char *text, int64_t *out_ms)
         return -1;
     *out_ms = ((int64_t)t - (int64_t)offset_min * 60) * 1000 + (int64_t)llround(frac * 1000.0);
     return 0;
+}
+
+int kw_time_parse(const char *text, int64_t *out_ms)
+{
+    return parse_time(text, false, out_ms);
+}
+
+int kw_time_parse_zoned(const char *text, int64_t *out_ms)
+{
+    return parse_time(text, true, out_ms);
 }
 
 int kw_time_from_number(double v, int64_t *out_ms)

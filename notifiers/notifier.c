@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../lib/escape.h"
 #include "../lib/timefmt.h"
 #include "../lib/xmalloc.h"
 
@@ -57,8 +58,10 @@ int kw_receiver_parse(struct kw_receiver *rcv, const cJSON *obj, const char *pat
         for (int i = 0; kw_notifier_types[i] && used < sizeof names; i++)
             used += (size_t)snprintf(names + used, sizeof names - used, "%s%s", i ? ", " : "",
                                      kw_notifier_types[i]->name);
-        snprintf(err, errlen, "%s: unknown notifier \"%.40s\" (known: %s)",
-                 kw_path_key(keypath, sizeof keypath, path, "type"), type->valuestring, names);
+        char shown[64];
+        snprintf(err, errlen, "%s: unknown notifier \"%s\" (known: %s)",
+                 kw_path_key(keypath, sizeof keypath, path, "type"), kw_escape(shown, sizeof shown, type->valuestring, 40),
+                 names);
         return -1;
     }
     const struct kw_option *tables[] = {rcv->type->options, receiver_common_options, NULL};
@@ -127,9 +130,12 @@ const char *kw_alert_labels_text(const struct kw_alert *a, char *buf, size_t len
 {
     size_t used = 0;
     buf[0] = '\0';
-    for (int i = 0; i < a->nlabels && used < len; i++)
+    for (int i = 0; i < a->nlabels && used < len; i++) {
+        /* Label values come from publishers: a newline must not start a forged line. */
+        char value[KW_ALERT_LABEL_VALUE * 4];
         used += (size_t)snprintf(buf + used, len - used, "%s%s=%s", i ? ", " : "", a->labels[i].name,
-                                 a->labels[i].value);
+                                 kw_escape(value, sizeof value, a->labels[i].value, KW_ALERT_LABEL_VALUE));
+    }
     if (a->nlabels == 0)
         snprintf(buf, len, "all");
     return buf;

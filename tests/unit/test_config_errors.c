@@ -4,6 +4,7 @@
 #include <criterion/criterion.h>
 #include <criterion/parameterized.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "../../agent/config.h"
@@ -44,6 +45,20 @@ static struct exact_case cases[] = {
     {"{\"kpis\":[" KPI "]," CONSOLE ",\"route\":{\"receiver\":\"r\",\"routes\":[{\"receiver\":\"r\",\"bogus\":1}]}}",
      "route.routes[0].bogus: unknown key (valid: match, receiver, continue)"},
     {"{\"kpis\":[" KPI "],\"agent\":[1]}", "agent: must be an object"},
+    {"{\"kpis\":[{\"name\":\"a\",\"metric\":\"\"}]}", "kpis[0].metric: is required (a non-empty string)"},
+    {"{\"kpis\":[{\"name\":\"\",\"metric\":\"m\"}]}", "kpis[0].name: is required (a non-empty string)"},
+    {"{\"kpis\":[" KPI "],\"inputs\":[{\"name\":\"x\",\"endpoint\":\"\"}]}",
+     "inputs[0].endpoint: is required (a non-empty string)"},
+    {"{\"kpis\":[" KPI "]," CONSOLE ",\"route\":{\"receiver\":\"r\",\"routes\":[{\"receiver\":\"\"}]}}",
+     "route.routes[0].receiver: is required (a non-empty string)"},
+    {"{\"kpis\":[" KPI "]," CONSOLE ",\"route\":{\"receiver\":\"\"}}", "route.receiver: is required (the default receiver's name)"},
+    {"{\"kpis\":[" KPI "],\"receivers\":[{\"name\":\"\",\"type\":\"console\"}]}",
+     "receivers[0].name: is required (a non-empty string)"},
+    {"{\"kpis\":[{\"name\":\"a\",\"metric\":\"m\",\"interval\":0.0004}]}", "kpis[0].interval: must be 0 (native) or >= 1s"},
+    {"{\"kpis\":[" KPI "],\"receivers\":[{\"name\":\"r\",\"type\":\"console\",\"format\":\"${KW_TEST_SECRET_FORMAT}\"}]}",
+     "receivers[0].format: must be one of: text, json (the value came from the environment)"},
+    {"{\"kpis\":[" KPI "],\"inputs\":[" "{\"name\":\"i0\",\"endpoint\":\"tcp://127.0.0.1:1\"},{\"name\":\"i1\",\"endpoint\":\"tcp://127.0.0.1:1\"},"
+     "{\"name\":\"i0\",\"endpoint\":\"tcp://127.0.0.1:2\"}]}", "inputs[2].name: \"i0\" is already used by inputs[0]"},
     {"{\"kpis\":[" KPI "],\"ingest\":[1]}", "ingest: must be an object"},
     {"{\"kpis\":[[1]]}", "kpis[0]: must be an object"},
     {"{\"kpis\":[{\"name\":\"a\",\"metric\":\"m\",\"alert\":[1]}]}", "kpis[0].alert: must be an object"},
@@ -62,9 +77,11 @@ ParameterizedTestParameters(config_text, pinned)
 ParameterizedTest(struct exact_case *c, config_text, pinned)
 {
     kw_log_set_level(KW_LOG_OFF);
+    setenv("KW_TEST_SECRET_FORMAT", "hunter2-secret-token", 1);
     struct kw_config cfg;
     char err[KW_ERR_LEN] = "", want[KW_ERR_LEN];
     cr_assert_eq(kw_config_parse(&cfg, c->json, "t.json", err, sizeof err), -1, "accepted: %s", c->json);
     snprintf(want, sizeof want, "t.json: %s", c->error);
     cr_assert_str_eq(err, want);
+    cr_assert_null(strstr(err, "hunter2"), "a substituted secret leaked into the error");
 }

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <math.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "../../agent/ingest.h"
 #include "../../lib/log.h"
@@ -138,6 +139,16 @@ static struct reject_case reject_cases[] = {
     /* "caf\xc3" is "café" cut in the middle of its last character */
     {"{\"metric\":\"a\",\"value\":1,\"ts\":1700000000,\"labels\":{\"journey\":\"caf\xc3\"}}", KW_REJ_INVALID_UTF8},
     {"{\"metric\":\"a\",\"value\":1,\"ts\":1700000000,\"labels\":{\"journey\":\"\xed\xa0\x80\"}}", KW_REJ_INVALID_UTF8},
+    {"", KW_REJ_EMPTY_MESSAGE},
+    {" \n\t ", KW_REJ_EMPTY_MESSAGE},
+    {"{\"metric\":\"a\",\"metric\":\"b\",\"value\":1,\"ts\":1700000000}", KW_REJ_DUPLICATE_FIELD},
+    {"{\"metric\":\"a\",\"value\":1,\"value\":2,\"ts\":1700000000}", KW_REJ_DUPLICATE_FIELD},
+    {"{\"metric\":\"a\",\"value\":1,\"ts\":1700000000,\"labels\":{},\"labels\":{\"j\":\"x\"}}", KW_REJ_DUPLICATE_FIELD},
+    {"{\"metric\":\"good\\u0000evil\",\"value\":1,\"ts\":1700000000}", KW_REJ_NUL_CHARACTER},
+    {"{\"metric\":\"a\",\"value\":1,\"ts\":1700000000,\"labels\":{\"j\":\"x\\u0000y\"}}", KW_REJ_NUL_CHARACTER},
+    /* no zone: in JSON that is more likely a bug than UTC */
+    {"{\"metric\":\"a\",\"value\":1,\"ts\":\"2023-11-14T22:13:20\"}", KW_REJ_BAD_TIMESTAMP},
+    {"{\"metric\":\"a\",\"value\":1,\"ts\":\"2999-01-01T00:00:00Z\"}", KW_REJ_BAD_TIMESTAMP},
 };
 
 ParameterizedTestParameters(ingest, rejects)
@@ -175,6 +186,49 @@ Test(ingest, bad_points_do_not_spoil_good_ones_in_a_batch, .init = quiet)
                                     &cap);
     cr_assert_eq(st.points_accepted, 2);
     cr_assert_eq(st.rejected[KW_REJ_NON_FINITE], 1);
+}
+
+/* An escaped backslash before "u0000" is a literal backslash, not a NUL. */
+Test(ingest, literal_backslash_u0000_is_fine, .init = quiet)
+{
+    struct capture cap;
+    struct kw_ingest_stats st =
+        run("{\"metric\":\"a\",\"value\":1,\"ts\":1700000000,\"labels\":{\"path\":\"C:\\\\u0000\"}}", &cap);
+    cr_assert_eq(st.points_accepted, 1);
+    cr_assert_str_eq(cap.pts[0].label0, "path=C:\\u0000");
+}
+
+/* A rejected name is quoted escaped: a newline or an escape sequence in it
+ * cannot forge a log line. */
+Test(ingest, rejected_names_are_escaped_in_the_log, .init = quiet)
+{
+    char path[] = "/tmp/kw-log-XXXXXX";
+    int fd = mkstemp(path);
+    fflush(stderr);
+    int saved = dup(2);
+    dup2(fd, 2);
+    kw_log_set_level(KW_LOG_WARN);
+    struct capture cap;
+    run("{\"metric\":\"a\",\"value\":1,\"ts\":1700000000,\"x\\ninfo  [stats] FORGED\\u001b[2J\":1}", &cap);
+    run("{\"metric\":\"bad\\nerror [agent] FORGED\",\"value\":1,\"ts\":1700000000}", &cap);
+    fflush(stderr);
+    dup2(saved, 2);
+    close(saved);
+    kw_log_set_level(KW_LOG_OFF);
+    char buf[4096] = "";
+    lseek(fd, 0, SEEK_SET);
+    ssize_t n = read(fd, buf, sizeof buf - 1);
+    close(fd);
+    unlink(path);
+    cr_assert_gt(n, 0);
+    buf[n] = '\0';
+    int lines = 0;
+    for (char *c = buf; *c; c++)
+        lines += *c == '\n';
+    cr_assert_eq(lines, 2, "one line per rejection: %s", buf);
+    cr_assert(strstr(buf, "\\ninfo  [stats] FORGED\\x1b[2J") != NULL, "%s", buf);
+    cr_assert(strstr(buf, "bad\\nerror [agent] FORGED") != NULL, "%s", buf);
+    cr_assert_null(strchr(buf, '\x1b'), "a raw escape reached the log");
 }
 
 Test(ingest, utf8_validator)

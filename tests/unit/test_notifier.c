@@ -97,3 +97,16 @@ Test(render, sparkline_scales_to_range_and_marks_gaps)
     char buf[64];
     cr_assert_str_eq(kw_alert_sparkline(&a, buf, sizeof buf), "▁▂ █");
 }
+
+/* Label values come from publishers: a newline in one must not start a
+ * forged line in a text receiver. */
+Test(render, label_values_cannot_forge_lines)
+{
+    struct kw_alert a = rate_alert();
+    snprintf(a.labels[0].value, sizeof a.labels[0].value, "checkout\nRESOLVED | all clear\x1b[2J");
+    char line[2048];
+    kw_alert_summary(&a, line, sizeof line);
+    cr_assert_null(strchr(line, '\n'), "%s", line);
+    cr_assert_null(strchr(line, '\x1b'), "%s", line);
+    cr_assert(strstr(line, "journey=checkout\\nRESOLVED | all clear\\x1b[2J") != NULL, "%s", line);
+}

@@ -66,6 +66,20 @@ static void setup(const char *json)
     pipe_.alert_ctx = &rec;
 }
 
+static char *read_whole(const char *path)
+{
+    FILE *f = fopen(path, "rb");
+    cr_assert_not_null(f);
+    fseek(f, 0, SEEK_END);
+    long n = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    char *buf = malloc((size_t)n + 1);
+    cr_assert_eq(fread(buf, 1, (size_t)n, f), (size_t)n);
+    buf[n] = '\0';
+    fclose(f);
+    return buf;
+}
+
 static void teardown(void)
 {
     kw_pipeline_release(&pipe_);
@@ -540,4 +554,65 @@ Test(clock, downtime_is_a_gap_not_zeros, .fini = teardown)
     cr_assert_gt(rec2.verdicts[last_ready].expected, 30, "baseline collapsed to %g", rec2.verdicts[last_ready].expected);
     cr_assert_not(rec2.verdicts[last_ready].anomalous, "normal traffic alerts after the outage");
     kw_pipeline_release(&restored);
+}
+
+/* A label flood on one KPI fills only that KPI's own limit: the other KPIs
+ * keep creating series. */
+Test(aggregate, series_limit_is_per_kpi, .fini = teardown)
+{
+    setup("{\"agent\":{\"max_series\":100},\"kpis\":["
+          "{\"name\":\"flooded\",\"metric\":\"m\",\"interval\":\"1m\",\"group_by\":[\"journey\"],\"max_series\":3,"
+          "\"detector\":{\"type\":\"threshold\",\"high\":100}},"
+          "{\"name\":\"other\",\"metric\":\"n\",\"interval\":\"1m\",\"group_by\":[\"journey\"],"
+          "\"detector\":{\"type\":\"threshold\",\"high\":100}}]}");
+    char journey[32];
+    int refused = 0;
+    for (int i = 0; i < 50; i++) {
+        snprintf(journey, sizeof journey, "j%d", i);
+        refused += send_point("m", journey, 1, T0) == -(int)KW_REJ_SERIES_LIMIT - 1;
+    }
+    cr_assert_eq(refused, 47);
+    cr_assert_eq(pipe_.kpi_series[0], 3);
+    for (int i = 0; i < 10; i++) {
+        snprintf(journey, sizeof journey, "j%d", i);
+        cr_assert_eq(send_point("n", journey, 1, T0), 0, "the other KPI was starved");
+    }
+    cr_assert_eq(pipe_.table.count, 13);
+}
+
+/* An edited or damaged state file is checked, not trusted: a series whose
+ * numbers are out of range is skipped, and the rest restore. */
+Test(state, out_of_range_numbers_are_skipped, .fini = teardown, .timeout = 10)
+{
+    setup(THRESHOLD_KPI("sum"));
+    for (int i = 0; i < 5; i++) {
+        send_point("m", "checkout", 1, T0 + i * MIN + 1000);
+        send_point("m", "claims", 1, T0 + i * MIN + 1000);
+    }
+    char path[] = "/tmp/kw-badstate-XXXXXX";
+    int fd = mkstemp(path);
+    close(fd);
+    char err[KW_ERR_LEN];
+    cr_assert_eq(kw_state_save(&pipe_, path, err, sizeof err), 0, "%s", err);
+    char *text = read_whole(path);
+    /* damage the first series only: its open interval start jumps to 9e18 */
+    char *at = strstr(text, "\"open_start\":");
+    cr_assert_not_null(at);
+    char *end = strchr(at, ',');
+    char *edited = malloc(strlen(text) + 64);
+    snprintf(edited, strlen(text) + 64, "%.*s\"open_start\":9000000000000000000%s", (int)(at - text), text, end);
+    FILE *f = fopen(path, "w");
+    fputs(edited, f);
+    fclose(f);
+    free(text);
+    free(edited);
+
+    struct kw_pipeline restored;
+    kw_pipeline_init(&restored, &cfg);
+    cr_assert_eq(kw_state_load(&restored, path, err, sizeof err), 1, "one good series restores");
+    struct kw_point pt = {.metric = "m", .value = 1, .ts_ms = T0 + 6 * MIN, .nlabels = 1, .labels = {{"journey", "checkout"}}};
+    enum kw_reject why;
+    cr_assert_eq(kw_pipeline_point(&restored, &pt, &why), 0, "refused as %s", kw_reject_name(why));
+    kw_pipeline_release(&restored);
+    unlink(path);
 }
