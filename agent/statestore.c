@@ -10,6 +10,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "../lib/escape.h"
 #include "../lib/jsonnum.h"
 #include "../lib/log.h"
 #include "../lib/xmalloc.h"
@@ -119,31 +120,36 @@ static bool clock_ok(const struct kw_kpi_config *kpi, const struct kw_series *s,
     return lp < os + (int64_t)s->nbuckets * iv;
 }
 
-static int restore_series(struct kw_pipeline *p, const cJSON *o)
+/* Restore one series. Returns NULL, or why it was skipped. */
+static const char *restore_series(struct kw_pipeline *p, const cJSON *o)
 {
     const cJSON *kname = cJSON_GetObjectItemCaseSensitive(o, "kpi");
     const cJSON *values = cJSON_GetObjectItemCaseSensitive(o, "values");
     if (!cJSON_IsString(kname) || !cJSON_IsArray(values))
-        return -1;
+        return "no kpi name or label values";
     int k = -1;
     for (int i = 0; i < p->cfg->nkpis; i++)
         if (strcmp(p->cfg->kpis[i].name, kname->valuestring) == 0)
             k = i;
-    if (k < 0 || cJSON_GetArraySize(values) != p->cfg->kpis[k].group_by.n)
-        return -1;
+    if (k < 0)
+        return "its KPI is no longer configured";
+    if (cJSON_GetArraySize(values) != p->cfg->kpis[k].group_by.n)
+        return "its KPI's group_by changed";
     char blob[VALUES_MAX];
     size_t len = 0;
     const cJSON *v;
     cJSON_ArrayForEach(v, values) {
         if (!cJSON_IsString(v) || strlen(v->valuestring) >= KW_ALERT_LABEL_VALUE ||
             !kw_utf8_valid(v->valuestring, strlen(v->valuestring)) || len + strlen(v->valuestring) + 1 > sizeof blob)
-            return -1;
+            return "a label value is not valid";
         memcpy(blob + len, v->valuestring, strlen(v->valuestring) + 1);
         len += strlen(v->valuestring) + 1;
     }
     uint64_t hash = kw_series_hash(k, blob, len);
-    if (kw_series_find(&p->table, hash, k, blob, len) || p->table.count >= (size_t)p->cfg->max_series)
-        return -1;
+    if (kw_series_find(&p->table, hash, k, blob, len))
+        return "it appears twice";
+    if (p->table.count >= (size_t)p->cfg->max_series)
+        return "agent.max_series reached";
     struct kw_series *s = kw_series_new(&p->cfg->kpis[k], k, hash, blob, len, p->native_spacing_override_ms);
     const cJSON *ring = cJSON_GetObjectItemCaseSensitive(o, "ring");
     bool ok = cJSON_IsArray(ring) && cJSON_GetArraySize(ring) == s->nbuckets;
@@ -182,17 +188,21 @@ static int restore_series(struct kw_pipeline *p, const cJSON *o)
          kw_json_read_doubles(cJSON_GetObjectItemCaseSensitive(o, "history"), s->history, KW_ALERT_HISTORY) == 0 &&
          kw_detector_state_load(&s->det, &p->cfg->kpis[k].detector, cJSON_GetObjectItemCaseSensitive(o, "detector")) == 0 &&
          kw_alerting_load(&s->alert, cJSON_GetObjectItemCaseSensitive(o, "alert")) == 0;
-    ok = ok && clock_ok(&p->cfg->kpis[k], s, os->valuedouble, lp->valuedouble);
-    if (!ok) {
+    const char *why = NULL;
+    if (!ok)
+        why = "its intervals, history, detector or alert state do not check out";
+    else if (!clock_ok(&p->cfg->kpis[k], s, os->valuedouble, lp->valuedouble))
+        why = "its interval clock is out of range";
+    if (why) {
         kw_series_free(s, &p->cfg->kpis[k]);
-        return -1;
+        return why;
     }
     s->open_start = (int64_t)os->valuedouble;
     s->last_point_ts = (int64_t)lp->valuedouble;
     s->history_pos = hp->valueint;
     s->history_len = hl->valueint;
     kw_pipeline_adopt(p, s);
-    return 0;
+    return NULL;
 }
 
 int kw_state_load(struct kw_pipeline *p, const char *path, char *err, size_t errlen)
@@ -220,10 +230,17 @@ int kw_state_load(struct kw_pipeline *p, const char *path, char *err, size_t err
     int restored = 0, skipped = 0;
     const cJSON *o;
     cJSON_ArrayForEach(o, arr) {
-        if (restore_series(p, o) == 0)
+        const char *why = restore_series(p, o);
+        if (!why) {
             restored++;
-        else
-            skipped++;
+            continue;
+        }
+        if (++skipped <= 5) { /* the first few say why; the rest are counted */
+            const cJSON *kname = cJSON_GetObjectItemCaseSensitive(o, "kpi");
+            char shown[96];
+            kw_warn("state", "skipping a series of %s: %s",
+                    cJSON_IsString(kname) ? kw_escape(shown, sizeof shown, kname->valuestring, 60) : "?", why);
+        }
     }
     if (skipped)
         kw_warn("state", "%d series in %s did not match the config or held out-of-range data; they start fresh",
