@@ -31,7 +31,7 @@ static const struct kw_option agent_options[] = {
 
 /* ---- environment substitution -------------------------------------------- */
 
-/* Replace ${VAR} and ${VAR:-default} in s. Returns a new string or NULL with err. */
+/* Replace ${VAR}, ${VAR:-default} and ${VAR:+word} in s. Returns a new string or NULL with err. */
 static char *substitute_env(const char *s, const char *path, char *err, size_t errlen)
 {
     size_t cap = strlen(s) + 64, len = 0;
@@ -53,14 +53,19 @@ static char *substitute_env(const char *s, const char *path, char *err, size_t e
             }
             memcpy(name, p + 2, nlen);
             name[nlen] = '\0';
-            const char *fallback = NULL;
-            char *sep = strstr(name, ":-");
-            if (sep) {
+            const char *fallback = NULL, *alternative = NULL;
+            char *sep = strstr(name, ":-"), *plus = strstr(name, ":+");
+            if (sep && (!plus || sep < plus)) {
                 *sep = '\0';
                 fallback = sep + 2;
+            } else if (plus) {
+                *plus = '\0';
+                alternative = plus + 2;
             }
             const char *val = getenv(name);
-            if (!val || (!*val && fallback))
+            if (alternative) /* ${VAR:+word}: word when VAR is set and non-empty, else "" */
+                val = val && *val ? alternative : "";
+            else if (!val || (!*val && fallback))
                 val = fallback;
             if (!val) {
                 snprintf(err, errlen, "%s: environment variable %s is not set", path, name);

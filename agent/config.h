@@ -3,7 +3,7 @@
  * own options (ingest, inputs, kpis, kpis[].alert, kpis[].detector,
  * receivers, route). Every error names the key path
  * ("kpis[2].detector.window: must be >= 8"); a JSON syntax error names the
- * line and column. ${VAR} and ${VAR:-default} in string values are replaced
+ * line and column. ${VAR}, ${VAR:-default} and ${VAR:+word} in string values are replaced
  * from the environment, so secrets stay out of the file. A parsed config is
  * immutable; reload builds a new one. */
 #ifndef KW_CONFIG_H

@@ -36,6 +36,8 @@ static void deliver(struct kw_outbox *o, const struct kw_alert *a)
     int n = kw_routing_match(&o->cfg->routing, a, targets, MAX_TARGETS);
     for (int i = 0; i < n; i++) {
         const struct kw_receiver *r = &o->cfg->receivers[targets[i]];
+        if (!r->enabled)
+            continue;
         struct kw_notification note = {.kind = notify_kind(a), .nalerts = 1, .created_ms = 0};
         snprintf(note.receiver, sizeof note.receiver, "%s", r->name);
         snprintf(note.key, sizeof note.key, "%s", a->key);

@@ -11,7 +11,30 @@
 #include "../lib/timefmt.h"
 #include "../lib/xmalloc.h"
 
+/* "enabled": a JSON bool, or a string so that "${VAR:+true}" turns a
+ * receiver on only when its secret is in the environment ("" = off). */
+static int parse_enabled(const cJSON *node, void *field, const char *path, char *err, size_t errlen)
+{
+    bool *on = field;
+    if (!node)
+        *on = true;
+    else if (cJSON_IsBool(node))
+        *on = cJSON_IsTrue(node);
+    else if (cJSON_IsString(node) && (strcmp(node->valuestring, "true") == 0 || strcmp(node->valuestring, "false") == 0 ||
+                                      !*node->valuestring))
+        *on = strcmp(node->valuestring, "true") == 0;
+    else {
+        snprintf(err, errlen, "%s: must be true, false, \"true\", \"false\" or \"\" (off)", path);
+        return -1;
+    }
+    return 0;
+}
+
 static const struct kw_option receiver_common_options[] = {
+    {"enabled", KW_OPT_CUSTOM, "true", offsetof(struct kw_receiver, enabled), KW_NORANGE, .parse = parse_enabled,
+     .type_name = "bool or string",
+     .desc = "false or \"\" turns the receiver off (its other keys are then not checked); "
+             "\"${SLACK_WEBHOOK_URL:+true}\" turns it on only when the variable is set."},
     {"rate_limit", KW_OPT_DOUBLE, "-1", offsetof(struct kw_receiver, rate_per_s), -1, 1e6,
      .desc = "Messages per second sent to this receiver (token bucket); -1 = the service's documented rate, 0 = unlimited."},
     {"burst", KW_OPT_INT, "0", offsetof(struct kw_receiver, burst), 0, 10000,
@@ -68,10 +91,15 @@ int kw_receiver_parse(struct kw_receiver *rcv, const cJSON *obj, const char *pat
     static const char *const extra[] = {"name", "type", NULL};
     if (kw_opts_reject_unknown(obj, tables, extra, path, err, errlen))
         return -1;
-    rcv->cfg = xcalloc(1, rcv->type->config_size ? rcv->type->config_size : 1);
     rcv->name = xstrdup(name->valuestring);
-    if (kw_opts_fill(rcv->type->options, obj, rcv->cfg, path, err, errlen) ||
-        kw_opts_fill(receiver_common_options, obj, rcv, path, err, errlen)) {
+    if (kw_opts_fill(receiver_common_options, obj, rcv, path, err, errlen)) {
+        kw_receiver_release(rcv);
+        return -1;
+    }
+    if (!rcv->enabled)
+        return 0; /* off: its own options may name a secret that is not set */
+    rcv->cfg = xcalloc(1, rcv->type->config_size ? rcv->type->config_size : 1);
+    if (kw_opts_fill(rcv->type->options, obj, rcv->cfg, path, err, errlen)) {
         kw_receiver_release(rcv);
         return -1;
     }

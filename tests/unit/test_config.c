@@ -171,3 +171,23 @@ Test(config, reference_lists_every_section, .init = quiet)
     cr_assert(strstr(buf, "#### receiver `console`") != NULL);
     free(buf);
 }
+
+/* ${VAR:+word} and "enabled" let a config carry a receiver that turns on
+ * only when its secret is in the environment. */
+Test(config, receiver_enabled_only_when_its_variable_is_set, .init = quiet)
+{
+    const char *text = "{\"kpis\":[{\"name\":\"a\",\"metric\":\"m\"}],\"receivers\":[{\"name\":\"c\",\"type\":\"console\"},"
+                       "{\"name\":\"s\",\"type\":\"slack\",\"enabled\":\"${KW_TEST_HOOK:+true}\",\"webhook_url\":\"${KW_TEST_HOOK:-}\"}]}";
+    struct kw_config cfg;
+    char err[KW_ERR_LEN];
+    unsetenv("KW_TEST_HOOK");
+    cr_assert_eq(kw_config_parse(&cfg, text, "t.json", err, sizeof err), 0, "%s", err);
+    cr_assert_eq(cfg.nreceivers, 2);
+    cr_assert_not(cfg.receivers[1].enabled, "no variable: off, and its empty URL is not an error");
+    kw_config_release(&cfg);
+    setenv("KW_TEST_HOOK", "https://hooks.slack.com/services/T0/B0/x", 1);
+    cr_assert_eq(kw_config_parse(&cfg, text, "t.json", err, sizeof err), 0, "%s", err);
+    cr_assert(cfg.receivers[1].enabled);
+    kw_config_release(&cfg);
+    unsetenv("KW_TEST_HOOK");
+}

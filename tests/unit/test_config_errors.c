@@ -39,7 +39,7 @@ static struct exact_case cases[] = {
      "kpis[0].detector.bogus: unknown key (valid: type, direction, min_delta, min_delta_rel, warmup, window, "
      "threshold, min_points)"},
     {"{\"kpis\":[" KPI "],\"receivers\":[{\"name\":\"r\",\"type\":\"console\",\"bogus\":1}]}",
-     "receivers[0].bogus: unknown key (valid: name, type, format, stream, rate_limit, burst)"},
+     "receivers[0].bogus: unknown key (valid: name, type, format, stream, enabled, rate_limit, burst)"},
     {"{\"kpis\":[" KPI "]," CONSOLE ",\"route\":{\"receiver\":\"r\",\"bogus\":1}}",
      "route.bogus: unknown key (valid: receiver, routes)"},
     {"{\"kpis\":[" KPI "]," CONSOLE ",\"route\":{\"receiver\":\"r\",\"routes\":[{\"receiver\":\"r\",\"bogus\":1}]}}",
