@@ -14,15 +14,18 @@ if command -v pkg-config >/dev/null 2>&1; then
     pkg-config --exists libzmq || want libzmq3-dev
     pkg-config --exists libcjson || want libcjson-dev
     pkg-config --exists libcurl || want libcurl4-openssl-dev
+    pkg-config --exists libcrypto || want libssl-dev
     pkg-config --exists gsl || want libgsl-dev
     pkg-config --exists criterion || want libcriterion-dev
 else
-    want "libzmq3-dev libcjson-dev libcurl4-openssl-dev libgsl-dev libcriterion-dev"
+    want "libzmq3-dev libcjson-dev libcurl4-openssl-dev libssl-dev libgsl-dev libcriterion-dev"
 fi
 command -v valgrind >/dev/null 2>&1 || want valgrind
 # Debian's own python3 runs the test receivers and the NAB scorer.
 [ -x /usr/bin/python3 ] || want python3
 /usr/bin/python3 -c 'import aiosmtpd' >/dev/null 2>&1 || want python3-aiosmtpd
+# The email tests make their SMTP server's certificate with the openssl tool.
+command -v openssl >/dev/null 2>&1 || want openssl
 
 [ -z "$need_pkgs" ] && exit 0
 

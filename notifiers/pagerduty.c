@@ -1,0 +1,413 @@
+/* pagerduty: PagerDuty Events API v2. A firing or updated group triggers an
+ * alert under the group's dedup key, so repeats land on the same incident;
+ * the resolve closes it. The routing key travels in the JSON body, never in
+ * the URL, so the URL is safe to log. */
+#include <arpa/inet.h>
+#include <math.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+#include "../lib/secret.h"
+#include "../lib/timefmt.h"
+#include "../lib/xmalloc.h"
+#include "http.h"
+
+#define PD_KEY_LEN 32        /* documented length of an integration key */
+#define PD_SUMMARY_CHARS 1024
+#define PD_FIELD_CHARS 255   /* source, component, group, class: keep them short */
+#define PD_MEMBERS_MAX 20    /* members listed one line each in custom_details */
+#define PD_MEMBER_CHARS 512
+#define PD_LINKS_MAX 10
+
+struct pd_config {
+    char *routing_key_opt;   /* inline option; moved into routing_key by init */
+    char *routing_key_file;
+    char *url;
+    char *client;
+    char *client_url;
+    char *source;            /* default: the host name (set by init) */
+    char *component;         /* default: the lead alert's KPI */
+    char *group;             /* default: the lead alert's labels */
+    char *class_name;
+    char *routing_key;       /* resolved secret */
+};
+
+static const struct kw_option pd_options[] = {
+    {"routing_key", KW_OPT_STRING, "", offsetof(struct pd_config, routing_key_opt), KW_NORANGE,
+     .desc = "The 32-character integration key of an Events API v2 integration (usually \"${PAGERDUTY_KEY}\"). "
+             "Set this or routing_key_file."},
+    {"routing_key_file", KW_OPT_STRING, "", offsetof(struct pd_config, routing_key_file), KW_NORANGE,
+     .desc = "File holding the integration key (systemd credential, Kubernetes secret)."},
+    {"url", KW_OPT_STRING, "https://events.pagerduty.com/v2/enqueue", offsetof(struct pd_config, url), KW_NORANGE,
+     .desc = "Events API endpoint; https:// (http:// only to a loopback address)."},
+    {"client", KW_OPT_STRING, "kpiwatch", offsetof(struct pd_config, client), KW_NORANGE,
+     .desc = "Name of the monitoring client shown on the incident."},
+    {"client_url", KW_OPT_STRING, "", offsetof(struct pd_config, client_url), KW_NORANGE,
+     .desc = "Link to the monitoring client shown on the incident (http(s) URL)."},
+    {"source", KW_OPT_STRING, "", offsetof(struct pd_config, source), KW_NORANGE,
+     .desc = "payload.source, the affected system; default the host name."},
+    {"component", KW_OPT_STRING, "", offsetof(struct pd_config, component), KW_NORANGE,
+     .desc = "payload.component; default the lead alert's KPI name."},
+    {"group", KW_OPT_STRING, "", offsetof(struct pd_config, group), KW_NORANGE,
+     .desc = "payload.group; default the lead alert's labels (\"journey=checkout, step=payment\")."},
+    {"class", KW_OPT_STRING, "kpi anomaly", offsetof(struct pd_config, class_name), KW_NORANGE,
+     .desc = "payload.class, the type of event."},
+    KW_OPT_END,
+};
+
+/* ---- text ------------------------------------------------------------- */
+
+/* Length of the well-formed UTF-8 sequence at s, or 0 when malformed. */
+static size_t utf8_seq(const unsigned char *s)
+{
+    if (s[0] < 0x80)
+        return 1;
+    size_t n = s[0] >= 0xC2 && s[0] <= 0xDF ? 2 : s[0] >= 0xE0 && s[0] <= 0xEF ? 3 : s[0] >= 0xF0 && s[0] <= 0xF4 ? 4 : 0;
+    for (size_t i = 1; i < n; i++)
+        if ((s[i] & 0xC0) != 0x80)
+            return 0;
+    if ((s[0] == 0xE0 && s[1] < 0xA0) || (s[0] == 0xED && s[1] > 0x9F) || (s[0] == 0xF0 && s[1] < 0x90) ||
+        (s[0] == 0xF4 && s[1] > 0x8F))
+        return 0; /* overlong, surrogate or beyond U+10FFFF */
+    return n;
+}
+
+/* Copy src into dst (cap >= 8 bytes) as well-formed UTF-8 of at most
+ * max_chars (>= 2) characters, one line: malformed bytes are dropped and
+ * control characters become spaces. A cut ends in "…". */
+static void text_clip(char *dst, size_t cap, const char *src, size_t max_chars)
+{
+    size_t out = 0, chars = 0, fit = 0;
+    for (const unsigned char *p = (const unsigned char *)src; *p;) {
+        size_t n = utf8_seq(p);
+        if (n == 0) {
+            p++;
+            continue;
+        }
+        if (chars + 1 <= max_chars && out + 4 <= cap)
+            fit = out; /* "…" (3 bytes, 1 character) still fits here */
+        if (chars + 1 > max_chars || out + n + 1 > cap) {
+            memcpy(dst + fit, "\xE2\x80\xA6", 3);
+            dst[fit + 3] = '\0';
+            return;
+        }
+        if (n == 1 && (*p < 0x20 || *p == 0x7F))
+            dst[out] = ' ';
+        else
+            memcpy(dst + out, p, n);
+        out += n;
+        chars++;
+        p += n;
+    }
+    dst[out] = '\0';
+}
+
+/* ---- config ------------------------------------------------------------ */
+
+static bool loopback_host(const char *host)
+{
+    char buf[64];
+    size_t len = strlen(host);
+    if (strcasecmp(host, "localhost") == 0)
+        return true;
+    if (len >= 2 && host[0] == '[' && host[len - 1] == ']' && len - 2 < sizeof buf) {
+        memcpy(buf, host + 1, len - 2);
+        buf[len - 2] = '\0';
+        host = buf;
+    }
+    struct in_addr a4;
+    struct in6_addr a6;
+    if (inet_pton(AF_INET, host, &a4) == 1)
+        return (ntohl(a4.s_addr) >> 24) == 127;
+    return inet_pton(AF_INET6, host, &a6) == 1 && IN6_IS_ADDR_LOOPBACK(&a6);
+}
+
+/* An http(s) URL without credentials; plain http only when allowed and the
+ * host is a loopback address. */
+static int check_url(const char *url, bool http_loopback_only, const char *keypath, char *err, size_t errlen)
+{
+    CURLU *u = curl_url();
+    char *scheme = NULL, *host = NULL, *user = NULL;
+    int rc = -1;
+    if (curl_url_set(u, CURLUPART_URL, url, 0) != CURLUE_OK ||
+        curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) != CURLUE_OK ||
+        curl_url_get(u, CURLUPART_HOST, &host, 0) != CURLUE_OK)
+        snprintf(err, errlen, "%s: is not a valid URL", keypath);
+    else if (curl_url_get(u, CURLUPART_USER, &user, 0) == CURLUE_OK)
+        snprintf(err, errlen, "%s: must not hold credentials", keypath);
+    else if (strcmp(scheme, "https") != 0 &&
+             !(strcmp(scheme, "http") == 0 && (!http_loopback_only || loopback_host(host))))
+        snprintf(err, errlen, "%s: must be an https:// URL%s", keypath,
+                 http_loopback_only ? " (http:// only to a loopback address)" : "");
+    else
+        rc = 0;
+    curl_free(scheme);
+    curl_free(host);
+    curl_free(user);
+    curl_url_cleanup(u);
+    return rc;
+}
+
+static int pd_init(void *cfg, const char *instance, const char *path, char *err, size_t errlen)
+{
+    struct pd_config *c = cfg;
+    char key[KW_ERR_LEN], file_key[KW_ERR_LEN], p[KW_ERR_LEN];
+    kw_path_key(key, sizeof key, path, "routing_key");
+    kw_path_key(file_key, sizeof file_key, path, "routing_key_file");
+    int rc = kw_secret_resolve(c->routing_key_opt, c->routing_key_file, 1, key, file_key, &c->routing_key, err, errlen);
+    /* Keep one copy of the secret only, and wipe the other. */
+    kw_secret_free(c->routing_key_opt);
+    c->routing_key_opt = NULL;
+    if (rc)
+        return -1;
+    size_t len = strlen(c->routing_key);
+    bool clean = true;
+    for (const char *s = c->routing_key; *s; s++)
+        clean = clean && *s > 0x20 && *s < 0x7F;
+    if (len != PD_KEY_LEN || !clean) {
+        snprintf(err, errlen, "%s: must be the %d-character integration key of an Events API v2 integration "
+                 "(got %zu characters%s)", c->routing_key_file ? file_key : key, PD_KEY_LEN, len,
+                 clean ? "" : ", some of them blank or not ASCII");
+        goto fail;
+    }
+    if (check_url(c->url, true, kw_path_key(p, sizeof p, path, "url"), err, errlen))
+        goto fail;
+    if (c->client_url && check_url(c->client_url, false, kw_path_key(p, sizeof p, path, "client_url"), err, errlen))
+        goto fail;
+    if (!c->source) {
+        char host[256] = "";
+        if (gethostname(host, sizeof host - 1) != 0 || !host[0])
+            snprintf(host, sizeof host, "kpiwatch");
+        c->source = xstrdup(host);
+    }
+    return 0;
+fail:
+    kw_secret_free(c->routing_key);
+    c->routing_key = NULL;
+    return -1;
+}
+
+static void pd_release(void *cfg)
+{
+    struct pd_config *c = cfg;
+    kw_secret_free(c->routing_key);
+    c->routing_key = NULL;
+}
+
+/* ---- rendering ---------------------------------------------------------- */
+
+static void add_clipped(cJSON *obj, const char *name, const char *text, size_t max_chars)
+{
+    size_t cap = max_chars * 4 + 8;
+    char *buf = xmalloc(cap);
+    text_clip(buf, cap, text, max_chars);
+    cJSON_AddStringToObject(obj, name, buf);
+    free(buf);
+}
+
+/* critical -> critical; a warning with severity score >= 50 -> error; other
+ * warnings -> warning. The worst member of the group decides. */
+static const char *pd_severity(const struct kw_notification *n)
+{
+    int rank = 0;
+    for (size_t i = 0; i < n->nalerts; i++) {
+        const struct kw_alert *a = &n->alerts[i];
+        int r = a->severity == KW_SEV_CRITICAL ? 2 : a->severity_score >= 50 ? 1 : 0;
+        rank = r > rank ? r : rank;
+    }
+    static const char *const names[] = {"warning", "error", "critical"};
+    return names[rank];
+}
+
+static void add_link(cJSON *links, const char *href, const char *what, const struct kw_alert *a, bool lead)
+{
+    if (!href[0] || cJSON_GetArraySize(links) >= PD_LINKS_MAX)
+        return;
+    const cJSON *l;
+    cJSON_ArrayForEach(l, links) {
+        const cJSON *h = cJSON_GetObjectItemCaseSensitive(l, "href");
+        if (cJSON_IsString(h) && strcmp(h->valuestring, href) == 0)
+            return;
+    }
+    char text[160];
+    if (lead)
+        snprintf(text, sizeof text, "%s", what);
+    else
+        snprintf(text, sizeof text, "%s (%s)", what, a->kpi);
+    cJSON *o = cJSON_CreateObject();
+    add_clipped(o, "href", href, 2048);
+    add_clipped(o, "text", text, 128);
+    cJSON_AddItemToArray(links, o);
+}
+
+static cJSON *pd_custom_details(const struct kw_notification *n)
+{
+    const struct kw_alert *a = &n->alerts[0];
+    char v[64], since[40], dur[24], impact[160], spark[128];
+    cJSON *d = cJSON_CreateObject();
+    add_clipped(d, "kpi", a->kpi, 128);
+    if (a->description[0])
+        add_clipped(d, "description", a->description, 512);
+    cJSON *labels = cJSON_AddObjectToObject(d, "labels");
+    for (int i = 0; i < a->nlabels && i < KW_ALERT_MAX_LABELS; i++)
+        add_clipped(labels, a->labels[i].name, a->labels[i].value, 256);
+    cJSON_AddStringToObject(d, "observed", kw_alert_value_text(a, a->observed, v, sizeof v));
+    cJSON_AddStringToObject(d, "expected", kw_alert_value_text(a, a->expected, v, sizeof v));
+    cJSON_AddStringToObject(d, "lower", kw_alert_value_text(a, a->lower, v, sizeof v));
+    cJSON_AddStringToObject(d, "upper", kw_alert_value_text(a, a->upper, v, sizeof v));
+    if (kw_alert_impact_text(a, impact, sizeof impact)[0])
+        add_clipped(d, "impact", impact, 160);
+    if (a->cost_per_unit > 0 && isfinite(a->impact)) {
+        snprintf(v, sizeof v, "%.0f %s", fabs(a->impact) * a->cost_per_unit, a->currency);
+        add_clipped(d, "cost", v, 64);
+    }
+    cJSON_AddStringToObject(d, "since", kw_time_format(a->since_ms, since, sizeof since));
+    cJSON_AddStringToObject(d, "duration", kw_duration_text(a->at_ms + a->interval_ms - a->since_ms, dur, sizeof dur));
+    if (isfinite(a->score))
+        cJSON_AddNumberToObject(d, "score", round(a->score * 10) / 10);
+    if (isfinite(a->severity_score))
+        cJSON_AddNumberToObject(d, "severity_score", round(a->severity_score));
+    if (a->detector[0])
+        add_clipped(d, "detector", a->detector, 64);
+    if (a->nhistory > 0)
+        cJSON_AddStringToObject(d, "history", kw_alert_sparkline(a, spark, sizeof spark));
+    cJSON_AddNumberToObject(d, "alerts", (double)n->nalerts);
+    cJSON *members = cJSON_AddArrayToObject(d, "members");
+    char line[4096];
+    for (size_t i = 0; i < n->nalerts && i < PD_MEMBERS_MAX; i++) {
+        kw_alert_summary(&n->alerts[i], line, sizeof line);
+        char clipped[PD_MEMBER_CHARS * 4 + 8];
+        text_clip(clipped, sizeof clipped, line, PD_MEMBER_CHARS);
+        cJSON_AddItemToArray(members, cJSON_CreateString(clipped));
+    }
+    if (n->nalerts > PD_MEMBERS_MAX)
+        cJSON_AddNumberToObject(d, "more_members", (double)(n->nalerts - PD_MEMBERS_MAX));
+    return d;
+}
+
+static char *pd_trigger_body(const struct pd_config *c, const struct kw_notification *n)
+{
+    const struct kw_alert *a = &n->alerts[0];
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddStringToObject(o, "routing_key", c->routing_key);
+    cJSON_AddStringToObject(o, "event_action", "trigger");
+    cJSON_AddStringToObject(o, "dedup_key", n->key);
+
+    cJSON *p = cJSON_AddObjectToObject(o, "payload");
+    char line[4096], more[48] = "", summary[PD_SUMMARY_CHARS * 4 + 64];
+    kw_alert_summary(a, line, sizeof line);
+    if (n->nalerts > 1)
+        snprintf(more, sizeof more, " (+%zu more)", n->nalerts - 1);
+    /* The member count survives the cut. */
+    text_clip(summary, sizeof summary - sizeof more, line, PD_SUMMARY_CHARS - strlen(more));
+    strcat(summary, more);
+    cJSON_AddStringToObject(p, "summary", summary);
+    add_clipped(p, "source", c->source, PD_FIELD_CHARS);
+    cJSON_AddStringToObject(p, "severity", pd_severity(n));
+    char ts[40];
+    int64_t at = a->at_ms > 0 ? a->at_ms : n->created_ms > 0 ? n->created_ms : kw_now_ms();
+    cJSON_AddStringToObject(p, "timestamp", kw_time_format(at, ts, sizeof ts));
+    add_clipped(p, "component", c->component ? c->component : a->kpi, PD_FIELD_CHARS);
+    char labels[2048];
+    if (c->group)
+        add_clipped(p, "group", c->group, PD_FIELD_CHARS);
+    else if (a->nlabels > 0)
+        add_clipped(p, "group", kw_alert_labels_text(a, labels, sizeof labels), PD_FIELD_CHARS);
+    add_clipped(p, "class", c->class_name ? c->class_name : "kpi anomaly", PD_FIELD_CHARS);
+    cJSON_AddItemToObject(p, "custom_details", pd_custom_details(n));
+
+    cJSON *links = cJSON_AddArrayToObject(o, "links");
+    for (size_t i = 0; i < n->nalerts; i++) {
+        add_link(links, n->alerts[i].runbook, "Runbook", &n->alerts[i], i == 0);
+        add_link(links, n->alerts[i].dashboard, "Dashboard", &n->alerts[i], i == 0);
+    }
+    if (c->client)
+        add_clipped(o, "client", c->client, PD_FIELD_CHARS);
+    if (c->client_url)
+        cJSON_AddStringToObject(o, "client_url", c->client_url);
+    char *text = cJSON_PrintUnformatted(o);
+    cJSON_Delete(o);
+    return text;
+}
+
+static int pd_prepare(void *cfg, const struct kw_notification *n, int step, struct kw_request *req,
+                      char *err, size_t errlen)
+{
+    const struct pd_config *c = cfg;
+    if (step > 0)
+        return 0;
+    if (n->nalerts == 0 || !n->key[0]) {
+        snprintf(err, errlen, "notification has no alerts or no dedup key");
+        return -1;
+    }
+    char *body;
+    if (n->kind == KW_NOTIFY_RESOLVED) {
+        cJSON *o = cJSON_CreateObject();
+        cJSON_AddStringToObject(o, "routing_key", c->routing_key);
+        cJSON_AddStringToObject(o, "event_action", "resolve");
+        cJSON_AddStringToObject(o, "dedup_key", n->key);
+        body = cJSON_PrintUnformatted(o);
+        cJSON_Delete(o);
+    } else {
+        body = pd_trigger_body(c, n);
+    }
+    kw_http_post_json(req, c->url, body, NULL);
+    return 1;
+}
+
+/* "Event object is invalid: 'payload.summary' is missing; ..." from an
+ * error body, or "" when the body says nothing useful. */
+static void pd_error_text(const char *body, char *buf, size_t len)
+{
+    buf[0] = '\0';
+    cJSON *o = cJSON_Parse(body ? body : "");
+    if (!o)
+        return;
+    const cJSON *msg = cJSON_GetObjectItemCaseSensitive(o, "message");
+    const cJSON *errors = cJSON_GetObjectItemCaseSensitive(o, "errors");
+    size_t used = 0;
+    if (cJSON_IsString(msg))
+        used += (size_t)snprintf(buf, len, "%s", msg->valuestring);
+    const cJSON *e;
+    int i = 0;
+    cJSON_ArrayForEach(e, errors) {
+        if (cJSON_IsString(e) && used < len)
+            used += (size_t)snprintf(buf + used, len - used, "%s%s", i++ ? "; " : used ? ": " : "", e->valuestring);
+    }
+    cJSON_Delete(o);
+}
+
+static void pd_classify(void *cfg, const struct kw_notification *n, int step, const struct kw_request *req,
+                        const struct kw_response *resp, struct kw_send_outcome *out)
+{
+    kw_http_classify_default(resp, out);
+    if (resp->curl_code != CURLE_OK)
+        return;
+    char text[KW_NOTIFY_REASON];
+    pd_error_text(resp->body, text, sizeof text);
+    if (out->result == KW_SEND_OK)
+        snprintf(out->reason, sizeof out->reason, "HTTP %ld: %s %s", resp->status,
+                 n->kind == KW_NOTIFY_RESOLVED ? "resolve" : "trigger", text[0] ? text : "accepted");
+    else if (text[0])
+        snprintf(out->reason, sizeof out->reason, "HTTP %ld: %s", resp->status, text);
+}
+
+const struct kw_notifier_type pagerduty_notifier = {
+    .name = "pagerduty",
+    .description = "PagerDuty Events API v2: triggers an alert per group (dedup key = group key) and resolves it. "
+                   "payload.severity comes from the group's worst member: critical -> critical, warning with "
+                   "severity score >= 50 -> error, other warnings -> warning.",
+    .options = pd_options,
+    .config_size = sizeof(struct pd_config),
+    /* The documented limit is about 120 events a minute per integration key. */
+    .rate_per_s = 2.0,
+    .burst = 10,
+    .init = pd_init,
+    .release = pd_release,
+    .prepare = pd_prepare,
+    .classify = pd_classify,
+};

@@ -1,0 +1,506 @@
+/* The webhook notifier against a receiver written for Alertmanager
+ * (tests/receivers/svc_webhook.py checks every version 4 field and type and
+ * recomputes the HMAC signature): the exact message for a rate alert, a
+ * group's common labels, a resolve, max_alerts truncation, signing with the
+ * right and a wrong secret, every answer class, a hanging receiver, and the
+ * url / hmac_secret options without leaking either. */
+#include <criterion/criterion.h>
+#include <criterion/parameterized.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../../lib/timefmt.h"
+#include "../../notifiers/dispatcher.h"
+#include "../../notifiers/notifier.h"
+#include "fake.h"
+
+#define SECRET "whsec-5f2b9c-kwtest"
+
+static struct fake_service fake;
+static const struct kw_delivery_config dcfg = {.connect_timeout_ms = 2000, .timeout_ms = 5000};
+
+static void stop_fake(void)
+{
+    fake_stop(&fake);
+}
+
+/* Checkout payment drop-off rate up from 6% to 34.6%: a realistic rate alert. */
+static struct kw_alert rate_alert(int i)
+{
+    struct kw_alert a = {0};
+    snprintf(a.key, sizeof a.key, "00112233aabb%04x", i);
+    snprintf(a.kpi, sizeof a.kpi, "step_dropoff_rate");
+    snprintf(a.description, sizeof a.description, "Share of customers who leave the checkout at this step");
+    snprintf(a.unit, sizeof a.unit, "lost customers");
+    snprintf(a.detector, sizeof a.detector, "binomial");
+    snprintf(a.currency, sizeof a.currency, "EUR");
+    snprintf(a.runbook, sizeof a.runbook, "https://wiki.example.com/runbooks/checkout-dropoff");
+    snprintf(a.dashboard, sizeof a.dashboard, "https://grafana.example.com/d/checkout?var-step=payment");
+    snprintf(a.labels[0].name, sizeof a.labels[0].name, "journey");
+    snprintf(a.labels[0].value, sizeof a.labels[0].value, "checkout");
+    snprintf(a.labels[1].name, sizeof a.labels[1].name, "step");
+    if (i == 0)
+        snprintf(a.labels[1].value, sizeof a.labels[1].value, "payment");
+    else
+        snprintf(a.labels[1].value, sizeof a.labels[1].value, "step-%02d", i);
+    a.nlabels = 2;
+    a.kind = KW_KIND_RATE;
+    a.status = KW_ALERT_FIRING;
+    a.severity = KW_SEV_CRITICAL;
+    a.direction = 1;
+    a.observed = a.peak_observed = 0.346;
+    a.expected = a.peak_expected = 0.06;
+    a.lower = 0.011;
+    a.upper = 0.123;
+    a.score = 30;
+    a.severity_score = 91;
+    a.denominator = 179;
+    a.impact = 93;
+    a.cost_per_unit = 45;
+    a.since_ms = 1732352400000LL; /* 2024-11-23T09:00:00Z */
+    a.at_ms = a.since_ms + 300000;
+    a.interval_ms = 300000;
+    a.intervals = 2;
+    double h[] = {0.06, 0.058, 0.061, 0.3, 0.346};
+    memcpy(a.history, h, sizeof h);
+    a.nhistory = 5;
+    return a;
+}
+
+static void make_group(struct kw_notification *n, size_t count, int kind)
+{
+    memset(n, 0, sizeof *n);
+    snprintf(n->receiver, sizeof n->receiver, "am-bridge");
+    snprintf(n->key, sizeof n->key, "{}:{journey=\"checkout\"}");
+    n->kind = kind;
+    n->created_ms = kw_now_ms();
+    n->alerts = calloc(count, sizeof *n->alerts);
+    n->nalerts = count;
+    for (size_t i = 0; i < count; i++) {
+        n->alerts[i] = rate_alert((int)i);
+        if (kind == KW_NOTIFY_RESOLVED) {
+            n->alerts[i].status = KW_ALERT_RESOLVED;
+            n->alerts[i].observed = 0.061;
+            n->alerts[i].at_ms = n->alerts[i].since_ms + 5 * 300000;
+        }
+    }
+}
+
+static void parse_ok(struct kw_receiver *r, const char *json)
+{
+    cJSON *obj = cJSON_Parse(json);
+    cr_assert(obj != NULL, "bad test JSON: %s", json);
+    char err[KW_ERR_LEN] = "";
+    int rc = kw_receiver_parse(r, obj, "receivers[0]", err, sizeof err);
+    cJSON_Delete(obj);
+    cr_assert_eq(rc, 0, "%s", err);
+}
+
+static int parse_err(const char *json, char *err, size_t len)
+{
+    cJSON *obj = cJSON_Parse(json);
+    cr_assert(obj != NULL, "bad test JSON: %s", json);
+    struct kw_receiver r;
+    int rc = kw_receiver_parse(&r, obj, "receivers[0]", err, len);
+    cJSON_Delete(obj);
+    if (rc == 0)
+        kw_receiver_release(&r);
+    return rc;
+}
+
+static void webhook_receiver(struct kw_receiver *r, const char *extra)
+{
+    char json[1024];
+    snprintf(json, sizeof json,
+             "{\"name\":\"am-bridge\",\"type\":\"webhook\",\"url\":\"%s/alertmanager?token=urlsecret9\","
+             "\"external_url\":\"https://kpiwatch.example.com\"%s%s}",
+             fake.base_url, extra ? "," : "", extra ? extra : "");
+    parse_ok(r, json);
+}
+
+/* The node at a path like "alerts[0].labels.alertname"; NULL when absent. */
+static const cJSON *at(const cJSON *o, const char *path)
+{
+    const char *p = path;
+    while (o && *p) {
+        if (*p == '.')
+            p++;
+        if (*p == '[') {
+            o = cJSON_GetArrayItem(o, atoi(p + 1));
+            p = strchr(p, ']') + 1;
+            continue;
+        }
+        size_t n = strcspn(p, ".[");
+        char name[64];
+        snprintf(name, sizeof name, "%.*s", (int)n, p);
+        o = cJSON_GetObjectItemCaseSensitive(o, name);
+        p += n;
+    }
+    return o;
+}
+
+static const char *str_at(const cJSON *o, const char *path)
+{
+    const cJSON *s = at(o, path);
+    return cJSON_IsString(s) ? s->valuestring : "(absent)";
+}
+
+static void assert_no_problems(const cJSON *req)
+{
+    const cJSON *problems = at(req, "problems");
+    char *text = cJSON_PrintUnformatted(problems);
+    cr_assert_eq(cJSON_GetArraySize(problems), 0, "the receiver would reject this: %s", text);
+    free(text);
+}
+
+static const cJSON *send_one(struct kw_receiver *r, struct kw_notification *n, struct kw_send_outcome *out,
+                             cJSON **all)
+{
+    kw_notify_send_now(r, n, &dcfg, out);
+    *all = fake_requests(&fake);
+    cr_assert_eq(cJSON_GetArraySize(*all), 1);
+    const cJSON *req = cJSON_GetArrayItem(*all, 0);
+    assert_no_problems(req);
+    return req;
+}
+
+Test(webhook, rate_alert_is_alertmanager_v4, .fini = stop_fake, .timeout = 20)
+{
+    fake_start(&fake, "webhook", "[]");
+    struct kw_receiver r;
+    webhook_receiver(&r, NULL);
+    cr_assert_eq(r.rate_per_s, 0.0);
+    struct kw_notification n;
+    make_group(&n, 1, KW_NOTIFY_FIRING);
+    struct kw_send_outcome out;
+    cJSON *all;
+    const cJSON *req = send_one(&r, &n, &out, &all);
+    cr_assert_eq(out.result, KW_SEND_OK, "%s", out.reason);
+    cr_assert_str_eq(str_at(req, "path"), "/alertmanager");
+    cr_assert_str_eq(str_at(req, "query.token"), "urlsecret9");
+    cr_assert(at(req, "headers.x-kpiwatch-signature") == NULL, "unsigned unless a secret is set");
+
+    const cJSON *m = at(req, "json");
+    cr_assert_str_eq(str_at(m, "version"), "4");
+    cr_assert_str_eq(str_at(m, "groupKey"), n.key);
+    cr_assert_eq(at(m, "truncatedAlerts")->valueint, 0);
+    cr_assert_str_eq(str_at(m, "status"), "firing");
+    cr_assert_str_eq(str_at(m, "receiver"), "am-bridge");
+    cr_assert_str_eq(str_at(m, "externalURL"), "https://kpiwatch.example.com");
+    cr_assert_str_eq(str_at(m, "commonLabels.alertname"), "step_dropoff_rate");
+    cr_assert_str_eq(str_at(m, "groupLabels.journey"), "checkout");
+    cr_assert_eq(cJSON_GetArraySize(at(m, "alerts")), 1);
+    const cJSON *a = at(m, "alerts[0]");
+    cr_assert_str_eq(str_at(a, "status"), "firing");
+    cr_assert_str_eq(str_at(a, "labels.alertname"), "step_dropoff_rate");
+    cr_assert_str_eq(str_at(a, "labels.severity"), "critical");
+    cr_assert_str_eq(str_at(a, "labels.journey"), "checkout");
+    cr_assert_str_eq(str_at(a, "labels.step"), "payment");
+    cr_assert_eq(cJSON_GetArraySize(at(a, "labels")), 4);
+    char summary[2048];
+    cr_assert_str_eq(str_at(a, "annotations.summary"), kw_alert_summary(&n.alerts[0], summary, sizeof summary));
+    cr_assert_str_eq(str_at(a, "annotations.description"), "Share of customers who leave the checkout at this step");
+    cr_assert_str_eq(str_at(a, "annotations.runbook_url"), n.alerts[0].runbook);
+    cr_assert_str_eq(str_at(a, "annotations.dashboard_url"), n.alerts[0].dashboard);
+    cr_assert_str_eq(str_at(a, "annotations.observed"), "34.6%");
+    cr_assert_str_eq(str_at(a, "annotations.expected"), "6.0%");
+    cr_assert_str_eq(str_at(a, "annotations.expected_range"), "1.1%..12.3%");
+    cr_assert_str_eq(str_at(a, "annotations.impact"), "+93 lost customers over expected (~4185 EUR)");
+    cr_assert_str_eq(str_at(a, "startsAt"), "2024-11-23T09:00:00Z");
+    cr_assert_str_eq(str_at(a, "endsAt"), "0001-01-01T00:00:00Z");
+    cr_assert_str_eq(str_at(a, "generatorURL"), n.alerts[0].dashboard);
+    cr_assert_str_eq(str_at(a, "fingerprint"), "00112233aabb0000");
+    cJSON_Delete(all);
+    kw_notification_release(&n);
+    kw_receiver_release(&r);
+}
+
+Test(webhook, group_common_labels_and_a_resolve, .fini = stop_fake, .timeout = 20)
+{
+    fake_start(&fake, "webhook", "[]");
+    struct kw_receiver r;
+    webhook_receiver(&r, NULL);
+    struct kw_notification n;
+    make_group(&n, 3, KW_NOTIFY_RESOLVED);
+    n.alerts[2].dashboard[0] = '\0';
+    n.alerts[2].severity = KW_SEV_WARNING;
+    struct kw_send_outcome out;
+    cJSON *all;
+    const cJSON *m = at(send_one(&r, &n, &out, &all), "json");
+    cr_assert_eq(out.result, KW_SEND_OK, "%s", out.reason);
+    cr_assert_str_eq(str_at(m, "status"), "resolved");
+    cr_assert_eq(cJSON_GetArraySize(at(m, "alerts")), 3);
+    cr_assert_eq(cJSON_GetArraySize(at(m, "commonLabels")), 2); /* alertname, journey */
+    cr_assert_str_eq(str_at(m, "commonLabels.journey"), "checkout");
+    cr_assert(at(m, "commonLabels.step") == NULL);
+    cr_assert(at(m, "commonLabels.severity") == NULL);
+    cr_assert(at(m, "commonAnnotations.dashboard_url") == NULL);
+    cr_assert_str_eq(str_at(m, "commonAnnotations.runbook_url"), n.alerts[0].runbook);
+    cr_assert_str_eq(str_at(m, "alerts[1].labels.step"), "step-01");
+    cr_assert_str_eq(str_at(m, "alerts[2].status"), "resolved");
+    cr_assert_str_eq(str_at(m, "alerts[2].endsAt"), "2024-11-23T09:30:00Z");
+    cr_assert_str_eq(str_at(m, "alerts[2].generatorURL"), "https://kpiwatch.example.com");
+    cr_assert_str_eq(str_at(m, "alerts[2].annotations.observed"), "6.1%");
+    cJSON_Delete(all);
+    kw_notification_release(&n);
+    kw_receiver_release(&r);
+}
+
+Test(webhook, max_alerts_truncates_a_group_of_80, .fini = stop_fake, .timeout = 20)
+{
+    fake_start(&fake, "webhook", "[]");
+    struct kw_receiver r;
+    webhook_receiver(&r, "\"max_alerts\":10");
+    struct kw_notification n;
+    make_group(&n, 80, KW_NOTIFY_FIRING);
+    struct kw_send_outcome out;
+    cJSON *all;
+    const cJSON *m = at(send_one(&r, &n, &out, &all), "json");
+    cr_assert_eq(out.result, KW_SEND_OK, "%s", out.reason);
+    cr_assert_eq(cJSON_GetArraySize(at(m, "alerts")), 10);
+    cr_assert_eq(at(m, "truncatedAlerts")->valueint, 70);
+    cr_assert_str_eq(str_at(m, "alerts[9].labels.step"), "step-09");
+    cJSON_Delete(all);
+    kw_notification_release(&n);
+
+    /* Without max_alerts every member goes out. */
+    kw_receiver_release(&r);
+    fake_stop(&fake);
+    fake_start(&fake, "webhook", "[]");
+    webhook_receiver(&r, NULL);
+    make_group(&n, 80, KW_NOTIFY_FIRING);
+    m = at(send_one(&r, &n, &out, &all), "json");
+    cr_assert_eq(cJSON_GetArraySize(at(m, "alerts")), 80);
+    cr_assert_eq(at(m, "truncatedAlerts")->valueint, 0);
+    cJSON_Delete(all);
+    kw_notification_release(&n);
+    kw_receiver_release(&r);
+}
+
+Test(webhook, label_names_are_prometheus_names, .fini = stop_fake, .timeout = 20)
+{
+    fake_start(&fake, "webhook", "[]");
+    struct kw_receiver r;
+    webhook_receiver(&r, NULL);
+    struct kw_notification n;
+    make_group(&n, 1, KW_NOTIFY_FIRING);
+    struct kw_alert *a = &n.alerts[0];
+    snprintf(a->labels[2].name, sizeof a->labels[2].name, "alertname");
+    snprintf(a->labels[2].value, sizeof a->labels[2].value, "from-the-series");
+    snprintf(a->labels[3].name, sizeof a->labels[3].name, "http.status");
+    snprintf(a->labels[3].value, sizeof a->labels[3].value, "502");
+    snprintf(a->labels[4].name, sizeof a->labels[4].name, "2xx-share");
+    snprintf(a->labels[4].value, sizeof a->labels[4].value, "low");
+    a->nlabels = 5;
+    struct kw_send_outcome out;
+    cJSON *all;
+    const cJSON *labels = at(send_one(&r, &n, &out, &all), "json.alerts[0].labels");
+    cr_assert_str_eq(str_at(labels, "alertname"), "step_dropoff_rate");
+    cr_assert_str_eq(str_at(labels, "exported_alertname"), "from-the-series");
+    cr_assert_str_eq(str_at(labels, "http_status"), "502");
+    cr_assert_str_eq(str_at(labels, "_2xx_share"), "low");
+    cJSON_Delete(all);
+    kw_notification_release(&n);
+    kw_receiver_release(&r);
+}
+
+Test(webhook, hmac_signature_verifies_in_the_receiver, .fini = stop_fake, .timeout = 20)
+{
+    setenv("KW_WEBHOOK_HMAC_SECRET", SECRET, 1);
+    fake_start(&fake, "webhook", "[]");
+    struct kw_receiver r;
+    webhook_receiver(&r, "\"hmac_secret\":\"" SECRET "\"");
+    struct kw_notification n;
+    make_group(&n, 3, KW_NOTIFY_FIRING);
+    struct kw_send_outcome out;
+    cJSON *all;
+    const cJSON *req = send_one(&r, &n, &out, &all); /* no problems: the signature matched */
+    cr_assert_eq(out.result, KW_SEND_OK, "%s", out.reason);
+    const char *sig = str_at(req, "headers.x-kpiwatch-signature");
+    cr_assert(strncmp(sig, "sha256=", 7) == 0 && strlen(sig) == 7 + 64, "%s", sig);
+    cJSON_Delete(all);
+    kw_notification_release(&n);
+    kw_receiver_release(&r);
+}
+
+Test(webhook, wrong_secret_is_detected, .fini = stop_fake, .timeout = 20)
+{
+    setenv("KW_WEBHOOK_HMAC_SECRET", SECRET, 1);
+    fake_start(&fake, "webhook", "[]");
+    struct kw_receiver r;
+    webhook_receiver(&r, "\"hmac_secret\":\"not-the-shared-secret\"");
+    struct kw_notification n;
+    make_group(&n, 1, KW_NOTIFY_FIRING);
+    struct kw_send_outcome out;
+    kw_notify_send_now(&r, &n, &dcfg, &out);
+    cJSON *all = fake_requests(&fake);
+    const cJSON *problems = at(cJSON_GetArrayItem(all, 0), "problems");
+    cr_assert_eq(cJSON_GetArraySize(problems), 1);
+    cr_assert_str_eq(cJSON_GetArrayItem(problems, 0)->valuestring, "signature mismatch in x-kpiwatch-signature");
+    cJSON_Delete(all);
+    kw_notification_release(&n);
+    kw_receiver_release(&r);
+}
+
+Test(webhook, signature_header_and_secret_file, .fini = stop_fake, .timeout = 20)
+{
+    setenv("KW_WEBHOOK_HMAC_SECRET", SECRET, 1);
+    setenv("KW_WEBHOOK_SIGNATURE_HEADER", "X-Hub-Signature-256", 1);
+    fake_start(&fake, "webhook", "[]");
+    char path[192];
+    snprintf(path, sizeof path, "%s/hmac-key", fake.dir);
+    FILE *f = fopen(path, "w");
+    cr_assert(f != NULL);
+    fprintf(f, "%s\n", SECRET);
+    fclose(f);
+    char extra[320];
+    snprintf(extra, sizeof extra, "\"hmac_secret_file\":\"%s\",\"signature_header\":\"X-Hub-Signature-256\"", path);
+    struct kw_receiver r;
+    webhook_receiver(&r, extra);
+    struct kw_notification n;
+    make_group(&n, 1, KW_NOTIFY_FIRING);
+    struct kw_send_outcome out;
+    cJSON *all;
+    const cJSON *req = send_one(&r, &n, &out, &all);
+    cr_assert_eq(out.result, KW_SEND_OK, "%s", out.reason);
+    cr_assert(at(req, "headers.x-hub-signature-256") != NULL);
+    cr_assert(at(req, "headers.x-kpiwatch-timestamp") != NULL);
+    cJSON_Delete(all);
+    kw_notification_release(&n);
+    kw_receiver_release(&r);
+}
+
+/* Arrays, not pointers: Criterion runs each case in a fresh process image. */
+struct answer_case {
+    char script[160];
+    enum kw_send_result result;
+    int64_t retry_after_ms;
+    char reason[96];
+};
+
+ParameterizedTestParameters(webhook, answers)
+{
+    static struct answer_case cases[] = {
+        {"[{\"status\":200,\"body\":\"\"}]", KW_SEND_OK, 0, "HTTP 200"},
+        {"[{\"status\":204,\"body\":\"\"}]", KW_SEND_OK, 0, "HTTP 204"},
+        {"[{\"status\":400,\"body\":\"invalid_payload\"}]", KW_SEND_ERROR, 0, "HTTP 400: invalid_payload"},
+        {"[{\"status\":401,\"body\":\"bad signature\"}]", KW_SEND_ERROR, 0, "HTTP 401: bad signature"},
+        {"[{\"status\":408,\"body\":\"\"}]", KW_SEND_RETRY, 0, "HTTP 408"},
+        {"[{\"status\":429,\"headers\":{\"Retry-After\":\"7\"},\"body\":\"slow down\"}]", KW_SEND_RETRY, 7000,
+         "HTTP 429: slow down"},
+        {"[{\"status\":500,\"body\":\"\"}]", KW_SEND_RETRY, 0, "HTTP 500"},
+        {"[{\"status\":503,\"headers\":{\"Retry-After\":\"7\"},\"body\":\"\"}]", KW_SEND_RETRY, 7000, "HTTP 503"},
+    };
+    return cr_make_param_array(struct answer_case, cases, sizeof cases / sizeof cases[0]);
+}
+
+ParameterizedTest(struct answer_case *c, webhook, answers, .fini = stop_fake, .timeout = 20)
+{
+    fake_start(&fake, "webhook", c->script);
+    struct kw_receiver r;
+    webhook_receiver(&r, NULL);
+    struct kw_notification n;
+    make_group(&n, 1, KW_NOTIFY_FIRING);
+    struct kw_send_outcome out;
+    cJSON *all;
+    send_one(&r, &n, &out, &all);
+    cr_assert_eq(out.result, c->result, "%s: got %d (%s)", c->script, out.result, out.reason);
+    cr_assert_eq(out.retry_after_ms, c->retry_after_ms);
+    cr_assert_str_eq(out.reason, c->reason);
+    cJSON_Delete(all);
+    kw_notification_release(&n);
+    kw_receiver_release(&r);
+}
+
+Test(webhook, hanging_receiver_is_retried_after_the_timeout, .fini = stop_fake, .timeout = 20)
+{
+    fake_start(&fake, "webhook", "[{\"delay\": 30}]");
+    struct kw_receiver r;
+    webhook_receiver(&r, NULL);
+    struct kw_notification n;
+    make_group(&n, 1, KW_NOTIFY_FIRING);
+    struct kw_delivery_config quick = {.connect_timeout_ms = 2000, .timeout_ms = 500};
+    struct kw_send_outcome out;
+    int64_t t0 = kw_mono_ms();
+    kw_notify_send_now(&r, &n, &quick, &out);
+    int64_t took = kw_mono_ms() - t0;
+    cr_assert_eq(out.result, KW_SEND_RETRY);
+    cr_assert(strncmp(out.reason, "transport: ", 11) == 0, "%s", out.reason);
+    cr_assert(took < 3000, "took %lld ms", (long long)took);
+    kw_notification_release(&n);
+    kw_receiver_release(&r);
+}
+
+Test(webhook, config_errors_name_the_key_never_the_secret)
+{
+    char err[KW_ERR_LEN];
+    cr_assert_eq(parse_err("{\"name\":\"w\",\"type\":\"webhook\"}", err, sizeof err), -1);
+    cr_assert_str_eq(err, "receivers[0].url: is required (or receivers[0].url_file, a file holding it)");
+
+    cr_assert_eq(parse_err("{\"name\":\"w\",\"type\":\"webhook\",\"url\":\"https://r.example/h?token=topsecret\","
+                           "\"url_file\":\"/run/credentials/url\"}",
+                           err, sizeof err),
+                 -1);
+    cr_assert(strstr(err, "receivers[0].url: set either this or receivers[0].url_file") == err, "%s", err);
+    cr_assert(strstr(err, "topsecret") == NULL, "%s", err);
+
+    cr_assert_eq(parse_err("{\"name\":\"w\",\"type\":\"webhook\",\"url\":\"ftp://r.example/topsecret\"}", err,
+                           sizeof err),
+                 -1);
+    cr_assert_str_eq(err, "receivers[0].url: must be an http(s) URL with a host");
+
+    cr_assert_eq(parse_err("{\"name\":\"w\",\"type\":\"webhook\",\"url\":\"https://r.example/h\",\"hmac_secret\":"
+                           "\"hmactopsecret\",\"hmac_secret_file\":\"/run/credentials/hmac\"}",
+                           err, sizeof err),
+                 -1);
+    cr_assert(strstr(err, "receivers[0].hmac_secret: set either this or receivers[0].hmac_secret_file") == err, "%s",
+              err);
+    cr_assert(strstr(err, "topsecret") == NULL, "%s", err);
+
+    cr_assert_eq(parse_err("{\"name\":\"w\",\"type\":\"webhook\",\"url\":\"https://r.example/h\",\"signature_header\":"
+                           "\"X-Sig: injected\"}",
+                           err, sizeof err),
+                 -1);
+    cr_assert_str_eq(err, "receivers[0].signature_header: must be a header name (letters, digits, - and _)");
+
+    cr_assert_eq(parse_err("{\"name\":\"w\",\"type\":\"webhook\",\"url\":\"https://r.example/h\",\"max_alerts\":-1}",
+                           err, sizeof err),
+                 -1);
+    cr_assert_str_eq(err, "receivers[0].max_alerts: must be >= 0");
+}
+
+Test(webhook, url_file_is_read_and_logged_redacted, .fini = stop_fake, .timeout = 20)
+{
+    fake_start(&fake, "webhook", "[]");
+    char path[192];
+    snprintf(path, sizeof path, "%s/url", fake.dir);
+    FILE *f = fopen(path, "w");
+    cr_assert(f != NULL);
+    fprintf(f, "%s/alertmanager?token=urlsecret9\n", fake.base_url);
+    fclose(f);
+    char json[512];
+    snprintf(json, sizeof json, "{\"name\":\"w\",\"type\":\"webhook\",\"url_file\":\"%s\"}", path);
+    struct kw_receiver r;
+    parse_ok(&r, json);
+    struct kw_notification n;
+    make_group(&n, 1, KW_NOTIFY_FIRING);
+    struct kw_request req = {0};
+    req.easy = curl_easy_init();
+    char err[KW_ERR_LEN];
+    cr_assert_eq(r.type->prepare(r.cfg, &n, 0, &req, err, sizeof err), 1);
+    char want[96];
+    snprintf(want, sizeof want, "http://127.0.0.1:%d/…", fake.port);
+    cr_assert_str_eq(req.url, want);
+    kw_request_release(&req);
+    curl_easy_cleanup(req.easy);
+    struct kw_send_outcome out;
+    cJSON *all;
+    const cJSON *got = send_one(&r, &n, &out, &all);
+    cr_assert_eq(out.result, KW_SEND_OK, "%s", out.reason);
+    cr_assert_str_eq(str_at(got, "query.token"), "urlsecret9");
+    cr_assert_str_eq(str_at(got, "json.externalURL"), "");
+    cJSON_Delete(all);
+    kw_notification_release(&n);
+    kw_receiver_release(&r);
+}
