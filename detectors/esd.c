@@ -15,6 +15,7 @@
 #include <gsl/gsl_statistics_double.h>
 
 #include "../lib/intmath.h"
+#include "../lib/ostree.h"
 #include "../lib/xmalloc.h"
 #include "detector.h"
 
@@ -39,11 +40,10 @@ struct esd_config {
     bool robust;
 };
 
-/* The residuals are ordered by a treap over window positions, keyed by
- * (residual, position) so duplicates are distinct, with subtree sizes for
- * rank and select: insert, erase, rank and k-th smallest are O(log w)
- * expected. A node's priority is a fixed hash of its position, so the shape
- * depends only on the window's contents, never on the order of updates. */
+/* The residuals are ordered by an order-statistics tree over window
+ * positions keyed by (residual, position) (lib/ostree.h, without sums):
+ * insert, erase, rank and k-th smallest are O(log w) expected. On top of it
+ * sit a select cache and a flat sorted copy, both dropped on any change. */
 struct esd_state {
     int w;             /* window, in intervals */
     int m;             /* season, in intervals; 0 = no seasonal component */
@@ -51,13 +51,11 @@ struct esd_state {
     bool started;      /* last is valid */
     int64_t last;      /* interval index (ts / interval) of the newest value */
     double *vals;      /* [w] by interval index mod w; NAN = missing */
-    double *pkey;      /* [w] residual of each position as held in the treap; NAN = none */
-    struct tnode { int32_t left, right, size; uint32_t prio; } *node; /* [w + 1] by position; [w] = nil, size 0 */
-    int root;          /* w = empty */
-    int cnt;           /* residuals in the treap */
+    double *pkey;      /* [w] residual of each position as held in the tree; NAN = none */
+    struct kw_ostree order; /* positions by (pkey, position) */
     double *flat;      /* [w] residuals ascending, filled on demand for the O(n) statistics; NULL until needed */
-    bool flat_ok;      /* flat matches the treap */
-    uint32_t epoch;    /* bumped by every treap change: invalidates the select cache */
+    bool flat_ok;      /* flat matches the tree */
+    uint32_t epoch;    /* bumped by every tree change: invalidates the select cache */
     struct { int rank; uint32_t epoch; double v; } cache[ESD_CACHE]; /* recent selects, by rank */
     int mad_hint;      /* where the last window MAD split the two runs: a search start, not state */
     int *slot_cnt;     /* [m] values of each slot in the window */
@@ -126,18 +124,6 @@ static int esd_accepts(const void *cfg, const struct kw_series_info *info, char 
     return 0;
 }
 
-static uint32_t node_priority(int p)
-{
-    /* murmur3 finaliser: a bijection on 32 bits, so priorities never tie. */
-    uint32_t x = (uint32_t)p;
-    x ^= x >> 16;
-    x *= 0x85ebca6bu;
-    x ^= x >> 13;
-    x *= 0xc2b2ae35u;
-    x ^= x >> 16;
-    return x;
-}
-
 static void *esd_new(const void *cfg, const struct kw_series_info *info)
 {
     const struct esd_config *c = cfg;
@@ -151,10 +137,7 @@ static void *esd_new(const void *cfg, const struct kw_series_info *info)
     st->pkey = xmalloc((size_t)st->w * sizeof(double));
     for (int p = 0; p < st->w; p++)
         st->vals[p] = st->pkey[p] = NAN;
-    st->node = xcalloc((size_t)st->w + 1, sizeof *st->node);
-    for (int p = 0; p < st->w; p++)
-        st->node[p].prio = node_priority(p);
-    st->root = st->w;
+    kw_ostree_init(&st->order, st->w, st->pkey, false);
     st->epoch = 1;
     if (st->m) {
         size_t per_slot = (size_t)((st->w + st->m - 1) / st->m); /* exact once accepted */
@@ -173,8 +156,8 @@ static void esd_free(void *state)
     if (!st)
         return;
     free(st->vals);
+    kw_ostree_release(&st->order);
     free(st->pkey);
-    free(st->node);
     free(st->flat);
     free(st->slot_cnt);
     free(st->scratch);
@@ -184,73 +167,8 @@ static void esd_free(void *state)
     free(st);
 }
 
-static bool node_less(const struct esd_state *st, int a, int b)
-{
-    return st->pkey[a] < st->pkey[b] || (st->pkey[a] == st->pkey[b] && a < b);
-}
-
-/* Insert position x under t; returns the new subtree root. Sizes are kept
- * by counting on the way down. */
-static int tr_insert(struct esd_state *st, int t, int x)
-{
-    struct tnode *nd = st->node;
-    if (t == st->w) {
-        nd[x].left = nd[x].right = st->w;
-        nd[x].size = 1;
-        return x;
-    }
-    nd[t].size++;
-    bool go_left = node_less(st, x, t);
-    int c = go_left ? (nd[t].left = tr_insert(st, nd[t].left, x)) : (nd[t].right = tr_insert(st, nd[t].right, x));
-    if (nd[c].prio <= nd[t].prio)
-        return t;
-    if (go_left) { /* rotate c above t */
-        nd[t].left = nd[c].right;
-        nd[c].right = t;
-    } else {
-        nd[t].right = nd[c].left;
-        nd[c].left = t;
-    }
-    nd[c].size = nd[t].size;
-    nd[t].size = 1 + nd[nd[t].left].size + nd[nd[t].right].size;
-    return c;
-}
-
-static int tr_merge(struct esd_state *st, int a, int b)
-{
-    struct tnode *nd = st->node;
-    if (a == st->w || b == st->w)
-        return a == st->w ? b : a;
-    if (nd[a].prio > nd[b].prio) {
-        nd[a].size += nd[b].size;
-        nd[a].right = tr_merge(st, nd[a].right, b);
-        return a;
-    }
-    nd[b].size += nd[a].size;
-    nd[b].left = tr_merge(st, a, nd[b].left);
-    return b;
-}
-
-/* Remove position x (keyed by its current pkey) from under t; sets *found. */
-static int tr_erase(struct esd_state *st, int t, int x, bool *found)
-{
-    struct tnode *nd = st->node;
-    if (t == st->w)
-        return t;
-    if (t == x) {
-        *found = true;
-        return tr_merge(st, nd[t].left, nd[t].right);
-    }
-    if (node_less(st, x, t))
-        nd[t].left = tr_erase(st, nd[t].left, x, found);
-    else
-        nd[t].right = tr_erase(st, nd[t].right, x, found);
-    nd[t].size = 1 + nd[nd[t].left].size + nd[nd[t].right].size;
-    return t;
-}
-
-/* Any change to the treap: cached selects and the flat copy are stale. */
-static void treap_changed(struct esd_state *st)
+/* Any change to the tree: cached selects and the flat copy are stale. */
+static void tree_changed(struct esd_state *st)
 {
     st->flat_ok = false;
     if (++st->epoch == 0) { /* wrapped: no old tag may match */
@@ -262,18 +180,15 @@ static void treap_changed(struct esd_state *st)
 
 static void key_insert(struct esd_state *st, int p)
 {
-    st->root = tr_insert(st, st->root, p);
-    st->cnt++;
-    treap_changed(st);
+    kw_ostree_insert(&st->order, p);
+    tree_changed(st);
 }
 
 /* Remove position p. Returns false when it was absent (a bug: rebuild). */
 static bool key_remove(struct esd_state *st, int p)
 {
-    bool found = false;
-    st->root = tr_erase(st, st->root, p, &found);
-    treap_changed(st);
-    st->cnt -= found;
+    bool found = kw_ostree_erase(&st->order, p);
+    tree_changed(st);
     return found;
 }
 
@@ -285,47 +200,9 @@ static double kth(struct esd_state *st, int k)
     int slot = k & (ESD_CACHE - 1);
     if (st->cache[slot].epoch == st->epoch && st->cache[slot].rank == k)
         return st->cache[slot].v;
-    const struct tnode *nd = st->node;
-    int t = st->root, r = k;
-    for (;;) {
-        int ls = nd[nd[t].left].size;
-        if (r < ls) {
-            t = nd[t].left;
-        } else if (r == ls) {
-            break;
-        } else {
-            r -= ls + 1;
-            t = nd[t].right;
-        }
-    }
     st->cache[slot].rank = k;
     st->cache[slot].epoch = st->epoch;
-    return st->cache[slot].v = st->pkey[t];
-}
-
-/* Residuals < x (or <= x when or_equal), O(log w). */
-static int rank_of(const struct esd_state *st, double x, bool or_equal)
-{
-    const struct tnode *nd = st->node;
-    int r = 0, t = st->root;
-    while (t != st->w) {
-        double v = st->pkey[t];
-        if (v < x || (or_equal && v == x)) {
-            r += nd[nd[t].left].size + 1;
-            t = nd[t].right;
-        } else {
-            t = nd[t].left;
-        }
-    }
-    return r;
-}
-
-static void flat_fill(struct esd_state *st, int t, int *n)
-{
-    for (; t != st->w; t = st->node[t].right) {
-        flat_fill(st, st->node[t].left, n);
-        st->flat[(*n)++] = st->pkey[t];
-    }
+    return st->cache[slot].v = kw_ostree_kth(&st->order, k);
 }
 
 /* All residuals ascending, for the O(n) statistics (mean, sd, MeanAD). */
@@ -334,8 +211,7 @@ static const double *flat_view(struct esd_state *st)
     if (!st->flat_ok) {
         if (!st->flat)
             st->flat = xmalloc((size_t)st->w * sizeof(double));
-        int n = 0;
-        flat_fill(st, st->root, &n);
+        kw_ostree_sorted(&st->order, st->flat);
         st->flat_ok = true;
     }
     return st->flat;
@@ -401,8 +277,8 @@ static void esd_rebuild(struct esd_state *st)
     } else {
         memcpy(st->pkey, st->vals, (size_t)st->w * sizeof(double));
     }
-    st->root = st->w;
-    st->cnt = 0;
+    kw_ostree_clear(&st->order);
+    tree_changed(st);
     for (int p = 0; p < st->w; p++)
         if (!isnan(st->pkey[p]))
             key_insert(st, p);
@@ -509,7 +385,7 @@ static double kth_deviation(struct esd_state *st, int lo, int n, int s, double c
 /* Unscaled MAD of ranks lo..lo+n-1 around their median c. */
 static double range_mad(struct esd_state *st, int lo, int n, double c, int *hint)
 {
-    int s = rank_of(st, c, false) - lo;
+    int s = kw_ostree_rank(&st->order, c, false) - lo;
     s = s < 0 ? 0 : (s > n ? n : s);
     if (n % 2)
         return kth_deviation(st, lo, n, s, c, n / 2, hint, NULL);
@@ -577,9 +453,9 @@ static void esd_update(void *state, const void *cfg, const struct kw_series_info
 
     int pos = kw_floor_mod(n_idx, st->w);
     int min_points = c->min_points ? c->min_points : (st->w / 2 > 8 ? st->w / 2 : 8);
-    if (st->cnt < min_points || (st->m && st->slot_cnt[pos % st->m] < ESD_SLOT_MIN))
+    int n = kw_ostree_count(&st->order);
+    if (n < min_points || (st->m && st->slot_cnt[pos % st->m] < ESD_SLOT_MIN))
         return;
-    int n = st->cnt;
     double r_new = st->pkey[pos];
     double base = x - r_new; /* the slot median of the other seasons, or 0 */
     esd_lambdas(st, c, n);
@@ -606,8 +482,8 @@ static void esd_update(void *state, const void *cfg, const struct kw_series_info
      * The newest value's ratio rho = R / lambda is taken at the step that
      * removed it, or, when that step did not fire but a later one did (masking,
      * as in Rosner's own example), at the first later step that fires. */
-    int below = rank_of(st, r_new, false);
-    int above = n - rank_of(st, r_new, true);
+    int below = kw_ostree_rank(&st->order, r_new, false);
+    int above = n - kw_ostree_rank(&st->order, r_new, true);
     int removed_at = 0;
     double rho_new = 0, rho_fire = 0;
     if (s1 > 0 && (below < k || above < k)) {
@@ -689,7 +565,7 @@ static int esd_load(void *state, const void *cfg, const cJSON *json)
 static size_t esd_bytes(const void *state)
 {
     const struct esd_state *st = state;
-    size_t b = sizeof *st + (size_t)st->w * 2 * sizeof(double) + ((size_t)st->w + 1) * sizeof *st->node +
+    size_t b = sizeof *st + (size_t)st->w * 2 * sizeof(double) + kw_ostree_bytes(&st->order) +
                ((size_t)st->kmax + 1) * sizeof(double);
     if (st->flat)
         b += (size_t)st->w * sizeof(double);

@@ -5,9 +5,9 @@
  * intervals are skipped: the window holds the last `window` values seen. */
 #include <math.h>
 #include <stddef.h>
-#include <stdint.h>
 #include <stdlib.h>
 
+#include "../lib/ostree.h"
 #include "../lib/xmalloc.h"
 #include "detector.h"
 
@@ -26,23 +26,18 @@ struct mad_config {
     int min_points;
 };
 
-/* The window is a ring of values plus a treap over the ring slots, ordered
- * by (value, slot), with subtree sizes (rank queries) and sums (the mean
- * absolute deviation fallback). A node's priority is a fixed bijective hash
- * of its slot, so the tree's shape depends only on the window's contents,
- * not on the order of past updates; subtree sums are always recomputed from
- * the children. Rebuilding from the saved ring therefore gives bit-identical
- * sums and verdicts. Cost per update: erase + insert O(log w) expected,
- * median O(log w), MAD O(log^2 w) (binary search over rank queries).
- * Bytes per series: 28 * window + sizeof(struct) (8 KB for window 288). */
+/* The window is a ring of values plus an order-statistics tree over the
+ * ring slots (lib/ostree.h), with subtree sums for the mean absolute
+ * deviation fallback. The tree's shape and sums depend only on the window's
+ * contents, so rebuilding from the saved ring gives bit-identical sums and
+ * verdicts. Cost per update: erase + insert O(log w) expected, median
+ * O(log w), MAD O(log^2 w) (binary search over rank queries).
+ * Bytes per series: 28 * window + 4 + sizeof(struct) (8 KB for window 288). */
 struct mad_state {
     int window;
-    int count; /* values in the window */
-    int head;  /* next slot to write (the oldest when full) */
-    int root;  /* -1 when empty */
-    double *val;
-    double *sum;
-    int32_t *left, *right, *size;
+    int head;    /* next slot to write (the oldest when full) */
+    double *val; /* [window] the ring; the tree's keys */
+    struct kw_ostree order;
 };
 
 static const struct kw_option mad_options[] = {
@@ -55,153 +50,24 @@ static const struct kw_option mad_options[] = {
     KW_OPT_END,
 };
 
-static uint32_t slot_priority(uint32_t x)
-{
-    /* murmur3 finaliser: a bijection on 32 bits, so priorities never tie. */
-    x ^= x >> 16;
-    x *= 0x85ebca6bu;
-    x ^= x >> 13;
-    x *= 0xc2b2ae35u;
-    x ^= x >> 16;
-    return x;
-}
-
-static bool key_less(const struct mad_state *s, int a, int b)
-{
-    return s->val[a] < s->val[b] || (s->val[a] == s->val[b] && a < b);
-}
-
-static void pull(struct mad_state *s, int t)
-{
-    int l = s->left[t], r = s->right[t];
-    s->size[t] = 1 + (l >= 0 ? s->size[l] : 0) + (r >= 0 ? s->size[r] : 0);
-    s->sum[t] = ((l >= 0 ? s->sum[l] : 0.0) + s->val[t]) + (r >= 0 ? s->sum[r] : 0.0);
-}
-
-static int rotate_right(struct mad_state *s, int t)
-{
-    int l = s->left[t];
-    s->left[t] = s->right[l];
-    s->right[l] = t;
-    pull(s, t);
-    pull(s, l);
-    return l;
-}
-
-static int rotate_left(struct mad_state *s, int t)
-{
-    int r = s->right[t];
-    s->right[t] = s->left[r];
-    s->left[r] = t;
-    pull(s, t);
-    pull(s, r);
-    return r;
-}
-
-static int treap_insert(struct mad_state *s, int t, int x)
-{
-    if (t < 0) {
-        s->left[x] = s->right[x] = -1;
-        pull(s, x);
-        return x;
-    }
-    if (key_less(s, x, t)) {
-        s->left[t] = treap_insert(s, s->left[t], x);
-        if (slot_priority((uint32_t)s->left[t]) > slot_priority((uint32_t)t))
-            return rotate_right(s, t);
-    } else {
-        s->right[t] = treap_insert(s, s->right[t], x);
-        if (slot_priority((uint32_t)s->right[t]) > slot_priority((uint32_t)t))
-            return rotate_left(s, t);
-    }
-    pull(s, t);
-    return t;
-}
-
-static int treap_merge(struct mad_state *s, int a, int b)
-{
-    if (a < 0)
-        return b;
-    if (b < 0)
-        return a;
-    if (slot_priority((uint32_t)a) > slot_priority((uint32_t)b)) {
-        s->right[a] = treap_merge(s, s->right[a], b);
-        pull(s, a);
-        return a;
-    }
-    s->left[b] = treap_merge(s, a, s->left[b]);
-    pull(s, b);
-    return b;
-}
-
-/* Remove slot x (its value must still be in val[x]). */
-static int treap_erase(struct mad_state *s, int t, int x)
-{
-    if (t == x)
-        return treap_merge(s, s->left[t], s->right[t]);
-    if (key_less(s, x, t))
-        s->left[t] = treap_erase(s, s->left[t], x);
-    else
-        s->right[t] = treap_erase(s, s->right[t], x);
-    pull(s, t);
-    return t;
-}
-
-/* k-th smallest value of the window, 0-based; O(log w). */
-static double kth(const struct mad_state *s, int k)
-{
-    int t = s->root;
-    for (;;) {
-        int l = s->left[t];
-        int ls = l >= 0 ? s->size[l] : 0;
-        if (k < ls) {
-            t = l;
-        } else if (k == ls) {
-            return s->val[t];
-        } else {
-            k -= ls + 1;
-            t = s->right[t];
-        }
-    }
-}
-
-/* Sum of the k smallest values; O(log w). */
-static double sum_smallest(const struct mad_state *s, int k)
-{
-    double acc = 0.0;
-    int t = s->root;
-    while (k > 0 && t >= 0) {
-        int l = s->left[t];
-        int ls = l >= 0 ? s->size[l] : 0;
-        if (k <= ls) {
-            t = l;
-        } else {
-            acc += (l >= 0 ? s->sum[l] : 0.0) + s->val[t];
-            k -= ls + 1;
-            t = s->right[t];
-        }
-    }
-    return acc;
-}
-
 /* |x - m| for the sorted window a[] split at s: the left run a[s-1], a[s-2], ...
  * (all <= m) gives ascending m - a, the right run a[s], a[s+1], ... (all >= m)
  * gives ascending a - m. */
 static double dev_left(const struct mad_state *s, int split, double m, int j)
 {
-    return m - kth(s, split - 1 - j);
+    return m - kw_ostree_kth(&s->order, split - 1 - j);
 }
 
 static double dev_right(const struct mad_state *s, int split, double m, int j)
 {
-    return kth(s, split + j) - m;
+    return kw_ostree_kth(&s->order, split + j) - m;
 }
 
 /* k-th smallest |x - m| (0-based): binary search on how many of the k+1
  * smallest come from the left run. O(log w) steps of O(log w) rank queries. */
 static double kth_deviation(const struct mad_state *s, int split, double m, int k)
 {
-    int nx = split, ny = s->count - split;
+    int nx = split, ny = kw_ostree_count(&s->order) - split;
     int lo = k + 1 - ny > 0 ? k + 1 - ny : 0;
     int hi = k + 1 < nx ? k + 1 : nx;
     while (lo < hi) {
@@ -221,16 +87,17 @@ static double kth_deviation(const struct mad_state *s, int split, double m, int 
 /* Median and sigma estimate (MAD / 0.6745, or the fallbacks) of the window. */
 static void window_stats(const struct mad_state *s, double *median, double *sigma)
 {
-    int n = s->count, split = n / 2;
-    double m = (n % 2) ? kth(s, split) : (kth(s, split - 1) + kth(s, split)) / 2.0;
+    const struct kw_ostree *t = &s->order;
+    int n = kw_ostree_count(t), split = n / 2;
+    double m = (n % 2) ? kw_ostree_kth(t, split) : (kw_ostree_kth(t, split - 1) + kw_ostree_kth(t, split)) / 2.0;
     double mad = (n % 2) ? kth_deviation(s, split, m, split)
                          : (kth_deviation(s, split, m, split - 1) + kth_deviation(s, split, m, split)) / 2.0;
     double sig = mad / MAD_K;
     if (!(sig > 0)) {
         /* Over half the window equals the median: use the mean absolute
          * deviation, which still sees the minority that moved. */
-        double left = sum_smallest(s, split);
-        double right = s->sum[s->root] - left;
+        double left = kw_ostree_sum_smallest(t, split);
+        double right = kw_ostree_sum(t) - left;
         double mean_ad = ((split * m - left) + (right - (n - split) * m)) / n;
         sig = mean_ad > 0 ? MEANAD_K * mean_ad : 0.0;
     }
@@ -242,12 +109,10 @@ static void window_stats(const struct mad_state *s, double *median, double *sigm
 static void window_push(struct mad_state *s, double x)
 {
     int slot = s->head;
-    if (s->count == s->window)
-        s->root = treap_erase(s, s->root, slot);
-    else
-        s->count++;
+    if (kw_ostree_count(&s->order) == s->window)
+        kw_ostree_erase(&s->order, slot);
     s->val[slot] = x;
-    s->root = treap_insert(s, s->root, slot);
+    kw_ostree_insert(&s->order, slot);
     s->head = (slot + 1) % s->window;
 }
 
@@ -258,12 +123,8 @@ static void *mad_new(const void *cfg, const struct kw_series_info *info)
     size_t w = (size_t)c->window;
     struct mad_state *s = xcalloc(1, sizeof *s);
     s->window = c->window;
-    s->root = -1;
     s->val = xmalloc(w * sizeof *s->val);
-    s->sum = xmalloc(w * sizeof *s->sum);
-    s->left = xmalloc(w * sizeof *s->left);
-    s->right = xmalloc(w * sizeof *s->right);
-    s->size = xmalloc(w * sizeof *s->size);
+    kw_ostree_init(&s->order, c->window, s->val, true);
     for (size_t i = 0; i < w; i++)
         s->val[i] = NAN;
     return s;
@@ -274,11 +135,8 @@ static void mad_free(void *state)
     struct mad_state *s = state;
     if (!s)
         return;
+    kw_ostree_release(&s->order);
     free(s->val);
-    free(s->sum);
-    free(s->left);
-    free(s->right);
-    free(s->size);
     free(s);
 }
 
@@ -292,7 +150,7 @@ static void mad_update(void *state, const void *cfg, const struct kw_series_info
     if (!isfinite(x))
         return; /* missing (or unusable) interval: the window is untouched */
     int need = c->min_points < c->window ? c->min_points : c->window;
-    if (s->count >= need) {
+    if (kw_ostree_count(&s->order) >= need) {
         double m, sig;
         window_stats(s, &m, &sig);
         double z = (x - m) / sig;
@@ -314,7 +172,7 @@ static cJSON *mad_save(const void *state, const void *cfg)
     (void)cfg;
     const struct mad_state *s = state;
     cJSON *obj = cJSON_CreateObject();
-    cJSON_AddNumberToObject(obj, "count", s->count);
+    cJSON_AddNumberToObject(obj, "count", kw_ostree_count(&s->order));
     cJSON_AddNumberToObject(obj, "head", s->head);
     cJSON_AddItemToObject(obj, "values", kw_json_doubles(s->val, (size_t)s->window));
     return obj;
@@ -349,14 +207,13 @@ static int mad_load(void *state, const void *cfg, const cJSON *json)
             return -1;
         }
     }
-    /* The treap's shape depends only on the (value, slot) set: insert in any order. */
-    s->root = -1;
-    s->count = count;
+    /* The tree's shape depends only on the (value, slot) set: insert in any order. */
+    kw_ostree_clear(&s->order);
     s->head = head;
     for (int i = 0; i < s->window; i++) {
         s->val[i] = i < count ? vals[i] : NAN;
         if (i < count)
-            s->root = treap_insert(s, s->root, i);
+            kw_ostree_insert(&s->order, i);
     }
     free(vals);
     return 0;
@@ -365,7 +222,7 @@ static int mad_load(void *state, const void *cfg, const cJSON *json)
 static size_t mad_bytes(const void *state)
 {
     const struct mad_state *s = state;
-    return sizeof *s + (size_t)s->window * (2 * sizeof(double) + 3 * sizeof(int32_t));
+    return sizeof *s + (size_t)s->window * sizeof *s->val + kw_ostree_bytes(&s->order);
 }
 
 const struct kw_detector_type mad_detector = {
