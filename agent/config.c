@@ -263,7 +263,7 @@ int kw_config_parse(struct kw_config *cfg, const char *text, const char *name, c
     }
     char inner[KW_ERR_LEN];
     int rc = -1;
-    static const char *const sections[] = {"agent", "ingest", "inputs", "kpis", "receivers", "route", NULL};
+    static const char *const sections[] = {"agent", "ingest", "inputs", "kpis", "receivers", "route", "delivery", NULL};
     if (!cJSON_IsObject(root)) {
         snprintf(inner, sizeof inner, "(top level): must be an object");
         goto out;
@@ -273,12 +273,17 @@ int kw_config_parse(struct kw_config *cfg, const char *text, const char *name, c
         goto out;
     const cJSON *agent = cJSON_GetObjectItemCaseSensitive(root, "agent");
     const cJSON *ingest = cJSON_GetObjectItemCaseSensitive(root, "ingest");
+    const cJSON *delivery = cJSON_GetObjectItemCaseSensitive(root, "delivery");
+    const struct kw_option *delivery_tables[] = {kw_delivery_options, NULL};
     const struct kw_option *agent_tables[] = {agent_options, NULL};
     if (section_object(agent, "agent", inner, sizeof inner) ||
         kw_opts_reject_unknown(agent, agent_tables, NULL, "agent", inner, sizeof inner) ||
         kw_opts_fill(agent_options, agent, cfg, "agent", inner, sizeof inner) ||
         section_object(ingest, "ingest", inner, sizeof inner) ||
-        kw_ingest_parse(&cfg->ingest, ingest, "ingest", inner, sizeof inner))
+        kw_ingest_parse(&cfg->ingest, ingest, "ingest", inner, sizeof inner) ||
+        section_object(delivery, "delivery", inner, sizeof inner) ||
+        kw_opts_reject_unknown(delivery, delivery_tables, NULL, "delivery", inner, sizeof inner) ||
+        kw_opts_fill(kw_delivery_options, delivery, &cfg->delivery, "delivery", inner, sizeof inner))
         goto out;
     if (parse_inputs(cfg, root, inner, sizeof inner) || parse_kpis(cfg, root, inner, sizeof inner) ||
         parse_receivers(cfg, root, inner, sizeof inner) ||
@@ -339,6 +344,7 @@ void kw_config_release(struct kw_config *cfg)
     kw_routing_release(&cfg->routing);
     kw_opts_release(agent_options, cfg);
     kw_ingest_release(&cfg->ingest);
+    kw_opts_release(kw_delivery_options, &cfg->delivery);
     free(cfg->path);
     memset(cfg, 0, sizeof *cfg);
 }
@@ -353,6 +359,7 @@ void kw_config_print_reference(void *stream)
         {"`agent`", agent_options},           {"`ingest`", kw_ingest_options},
         {"`inputs[]`", kw_input_options},     {"`kpis[]`", kw_kpi_options},
         {"`kpis[].alert`", kw_rule_options},  {"`route.routes[]`", kw_route_options},
+        {"`delivery`", kw_delivery_options},
     };
     for (size_t s = 0; s < sizeof sections / sizeof sections[0]; s++) {
         fprintf(out, "\n#### %s\n\n| key | type | default | description |\n|---|---|---|---|\n", sections[s].title);

@@ -1,7 +1,7 @@
 /* config: the agent's JSON configuration, parsed and validated in one pass.
  * config.c only walks the sections; each module declares and checks its
  * own options (ingest, inputs, kpis, kpis[].alert, kpis[].detector,
- * receivers, route). Every error names the key path
+ * receivers, route, delivery). Every error names the key path
  * ("kpis[2].detector.window: must be >= 8"); a JSON syntax error names the
  * line and column. ${VAR}, ${VAR:-default} and ${VAR:+word} in string values are replaced
  * from the environment, so secrets stay out of the file. A parsed config is
@@ -12,6 +12,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "../notifiers/dispatcher.h"
 #include "../notifiers/notifier.h"
 #include "ingest.h"
 #include "input.h"
@@ -33,6 +34,7 @@ struct kw_config {
     struct kw_receiver *receivers;
     int nreceivers;
     struct kw_routing routing;
+    struct kw_delivery_config delivery;
 };
 
 /* Load and validate the config at path into cfg. Returns 0, or -1 with a

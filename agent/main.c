@@ -12,6 +12,8 @@
 #include "config.h"
 #include "demo.h"
 #include "replay.h"
+#include "../notifiers/dispatcher.h"
+#include "../notifiers/sample.h"
 
 enum { EXIT_OK = 0, EXIT_RUNTIME = 1, EXIT_USAGE = 2, EXIT_CONFIG = 3 };
 
@@ -199,6 +201,59 @@ static int cmd_replay(int argc, char **argv)
     return rc;
 }
 
+static int cmd_test_notify(int argc, char **argv)
+{
+    const char *path = DEFAULT_CONFIG, *name = NULL;
+    for (int i = 0; i < argc; i++) {
+        if ((strcmp(argv[i], "-c") == 0 || strcmp(argv[i], "--config") == 0) && i + 1 < argc)
+            path = argv[++i];
+        else if (argv[i][0] != '-' && !name)
+            name = argv[i];
+        else
+            return usage_error("test-notify", "unexpected argument %s", argv[i]);
+    }
+    if (!name)
+        return usage_error("test-notify", "%swhich receiver?", "");
+    struct kw_config cfg;
+    char err[KW_ERR_LEN];
+    if (kw_config_load(&cfg, path, err, sizeof err)) {
+        fprintf(stderr, "%s\n", err);
+        return EXIT_CONFIG;
+    }
+    const struct kw_receiver *r = NULL;
+    for (int i = 0; i < cfg.nreceivers; i++)
+        if (strcmp(cfg.receivers[i].name, name) == 0)
+            r = &cfg.receivers[i];
+    int rc = EXIT_OK;
+    if (!r || !r->enabled) {
+        fprintf(stderr, "kpiwatch test-notify: %s: %s\n", name, r ? "this receiver is off (enabled)" : "no such receiver");
+        kw_config_release(&cfg);
+        return EXIT_CONFIG;
+    }
+    char ref[KW_NOTIFY_REF] = "";
+    for (int resolved = 0; resolved <= 1; resolved++) {
+        struct kw_notification n;
+        kw_sample_notification(&n, r->name, resolved, kw_now_ms());
+        snprintf(n.ref, sizeof n.ref, "%s", ref);
+        struct kw_send_outcome out;
+        kw_notify_send_now(r, &n, &cfg.delivery, &out);
+        static const char *const results[] = {"ok", "retry", "failed"};
+        printf("%s/%s %s: %s%s%s%s\n", r->type->name, r->name, resolved ? "resolve" : "firing", results[out.result],
+               out.reason[0] ? " (" : "", out.reason, out.reason[0] ? ")" : "");
+        if (out.result == KW_SEND_RETRY && out.retry_after_ms > 0)
+            printf("  the service asks to retry after %.1f s\n", (double)out.retry_after_ms / 1000.0);
+        if (out.ref[0])
+            snprintf(ref, sizeof ref, "%s", out.ref);
+        kw_notification_release(&n);
+        if (out.result != KW_SEND_OK) {
+            rc = EXIT_RUNTIME;
+            break;
+        }
+    }
+    kw_config_release(&cfg);
+    return rc;
+}
+
 static int cmd_options(int argc, char **argv)
 {
     if (argc > 0)
@@ -231,6 +286,11 @@ static const struct command commands[] = {
      "  --json             print alerts as JSON lines on stdout instead of the receivers\n"
      "  --quiet            deliver no alerts; print only the per-file summary on stderr\n",
      cmd_replay},
+    {"test-notify", "[-c FILE] RECEIVER",
+     "Send a sample alert group (a checkout drop-off jump and complaint spike) through one receiver,\n"
+     "then its resolve, and print what the service answered. Exit 0 when both were accepted.\n"
+     "  -c, --config FILE  config file (default " DEFAULT_CONFIG ")\n",
+     cmd_test_notify},
     {"options", "", "Print every config key as Markdown (the README's config reference).\n", cmd_options},
     {NULL, NULL, NULL, NULL},
 };

@@ -1,5 +1,5 @@
 /* http: request set-up, answer capture and default classification shared by
- * the HTTP notifiers, and the synchronous sender behind test-notify. */
+ * the HTTP notifiers. */
 #include "http.h"
 
 #include <ctype.h>
@@ -8,10 +8,8 @@
 #include <string.h>
 #include <strings.h>
 
-#include "../lib/log.h"
 #include "../lib/timefmt.h"
 #include "../lib/xmalloc.h"
-#include "dispatcher.h"
 
 void kw_http_add_header(struct kw_request *req, const char *header)
 {
@@ -152,55 +150,4 @@ void kw_http_easy_defaults(CURL *easy, int64_t connect_timeout_ms, int64_t timeo
     curl_easy_setopt(easy, CURLOPT_PROTOCOLS_STR, "http,https,smtp,smtps");
     curl_easy_setopt(easy, CURLOPT_USERAGENT, "kpiwatch/" KW_VERSION);
     curl_easy_setopt(easy, CURLOPT_FOLLOWLOCATION, 0L);
-}
-
-void kw_notify_send_now(const struct kw_receiver *r, const struct kw_notification *n,
-                        const struct kw_delivery_config *cfg, struct kw_send_outcome *out)
-{
-    char component[96];
-    snprintf(component, sizeof component, "%s/%s", r->type->name, r->name);
-    memset(out, 0, sizeof *out);
-    if (r->type->send) {
-        r->type->send(r->cfg, n, out);
-        return;
-    }
-    struct kw_notification cur;
-    kw_notification_copy(&cur, n);
-    for (int step = 0;; step++) {
-        struct kw_request req = {0};
-        req.easy = curl_easy_init();
-        kw_http_easy_defaults(req.easy, cfg->connect_timeout_ms, cfg->timeout_ms);
-        char err[KW_ERR_LEN] = "";
-        int ready = r->type->prepare(r->cfg, &cur, step, &req, err, sizeof err);
-        if (ready <= 0) {
-            if (ready < 0) {
-                out->result = KW_SEND_ERROR;
-                snprintf(out->reason, sizeof out->reason, "%s", err);
-            }
-            kw_request_release(&req);
-            curl_easy_cleanup(req.easy);
-            break;
-        }
-        struct kw_http_capture *cap = xmalloc(sizeof *cap);
-        kw_http_capture_attach(req.easy, cap);
-        CURLcode code = curl_easy_perform(req.easy);
-        struct kw_response resp;
-        kw_http_capture_response(req.easy, code, cap, &resp);
-        struct kw_send_outcome step_out = {0};
-        r->type->classify(r->cfg, &cur, step, &req, &resp, &step_out);
-        kw_info(component, "step %d: %s (%s)", step,
-                step_out.result == KW_SEND_OK ? "ok" : step_out.result == KW_SEND_RETRY ? "retry" : "failed",
-                step_out.reason);
-        *out = step_out;
-        if (step_out.result == KW_SEND_OK && step_out.ref[0] && !cur.ref[0])
-            snprintf(cur.ref, sizeof cur.ref, "%s", step_out.ref);
-        free(cap);
-        kw_request_release(&req);
-        curl_easy_cleanup(req.easy);
-        if (step_out.result != KW_SEND_OK)
-            break;
-    }
-    if (out->result == KW_SEND_OK && !out->ref[0])
-        snprintf(out->ref, sizeof out->ref, "%s", cur.ref);
-    kw_notification_release(&cur);
 }
