@@ -8,6 +8,7 @@
 
 #include "../lib/log.h"
 #include "../lib/queue.h"
+#include "../lib/timefmt.h"
 #include "../lib/xmalloc.h"
 #include "../notifiers/dispatcher.h"
 
@@ -20,7 +21,7 @@ struct kw_outbox {
     pthread_t thread;
     pthread_mutex_t lock; /* guards stats */
     struct kw_outbox_stats stats;
-    struct kw_delivery_config delivery;
+    struct kw_dispatcher *dispatcher;
 };
 
 static int notify_kind(const struct kw_alert *a)
@@ -38,24 +39,15 @@ static void deliver(struct kw_outbox *o, const struct kw_alert *a)
         const struct kw_receiver *r = &o->cfg->receivers[targets[i]];
         if (!r->enabled)
             continue;
-        struct kw_notification note = {.kind = notify_kind(a), .nalerts = 1, .created_ms = 0};
+        struct kw_notification note = {.kind = notify_kind(a), .nalerts = 1, .created_ms = kw_now_ms()};
         snprintf(note.receiver, sizeof note.receiver, "%s", r->name);
         snprintf(note.key, sizeof note.key, "%s", a->key);
-        note.alerts = (struct kw_alert *)a;
-        struct kw_send_outcome out;
-        kw_notify_send_now(r, &note, &o->delivery, &out);
+        note.alerts = xmalloc(sizeof *note.alerts);
+        note.alerts[0] = *a;
+        kw_dispatcher_submit(o->dispatcher, targets[i], &note);
         pthread_mutex_lock(&o->lock);
         o->stats.notifications++;
-        if (out.result == KW_SEND_OK)
-            o->stats.sent++;
-        else
-            o->stats.failed++;
         pthread_mutex_unlock(&o->lock);
-        if (out.result != KW_SEND_OK) {
-            char component[96];
-            snprintf(component, sizeof component, "%s/%s", r->type->name, r->name);
-            kw_error(component, "could not deliver alert %s: %s", a->key, out.reason[0] ? out.reason : "failed");
-        }
     }
 }
 
@@ -75,12 +67,13 @@ static void *outbox_main(void *arg)
 
 struct kw_outbox *kw_outbox_start(const struct kw_config *cfg, const char *state_dir, char *err, size_t errlen)
 {
-    (void)state_dir;
-    (void)err;
-    (void)errlen;
     struct kw_outbox *o = xcalloc(1, sizeof *o);
     o->cfg = cfg;
-    o->delivery = (struct kw_delivery_config){.connect_timeout_ms = 5000, .timeout_ms = 15000};
+    o->dispatcher = kw_dispatcher_start(&cfg->delivery, cfg->receivers, cfg->nreceivers, state_dir, err, errlen);
+    if (!o->dispatcher) {
+        free(o);
+        return NULL;
+    }
     kw_queue_init(&o->queue, sizeof(struct kw_alert), QUEUE_CAP);
     pthread_mutex_init(&o->lock, NULL);
     pthread_create(&o->thread, NULL, outbox_main, o);
@@ -98,9 +91,9 @@ void kw_outbox_stop(struct kw_outbox *o, int64_t drain_ms)
 {
     if (!o)
         return;
-    (void)drain_ms;
-    kw_queue_close(&o->queue);
+    kw_queue_close(&o->queue); /* the outbox thread routes what is queued, then ends */
     pthread_join(o->thread, NULL);
+    kw_dispatcher_stop(o->dispatcher, drain_ms);
     kw_queue_release(&o->queue);
     pthread_mutex_destroy(&o->lock);
     free(o);
@@ -110,9 +103,22 @@ void kw_outbox_stats(struct kw_outbox *o, struct kw_outbox_stats *out)
 {
     pthread_mutex_lock(&o->lock);
     *out = o->stats;
-    out->queue_full_waits = 0;
     pthread_mutex_unlock(&o->lock);
     pthread_mutex_lock(&o->queue.lock);
     out->queue_full_waits = o->queue.full_waits;
     pthread_mutex_unlock(&o->queue.lock);
+    for (int r = 0; r < o->cfg->nreceivers; r++) {
+        struct kw_receiver_stats rs;
+        kw_dispatcher_stats(o->dispatcher, r, &rs);
+        out->sent += rs.sent;
+        out->failed += rs.failed;
+        out->retried += rs.retried;
+        out->dropped += rs.dropped;
+        out->pending += rs.depth;
+    }
+}
+
+void kw_outbox_receiver_stats(struct kw_outbox *o, int r, struct kw_receiver_stats *out)
+{
+    kw_dispatcher_stats(o->dispatcher, r, out);
 }

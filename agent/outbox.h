@@ -11,6 +11,7 @@
 #include <stdint.h>
 
 #include "../notifiers/alert.h"
+#include "../notifiers/dispatcher.h"
 #include "config.h"
 
 struct kw_outbox;
@@ -18,8 +19,9 @@ struct kw_outbox;
 struct kw_outbox_stats {
     uint64_t alerts;          /* events taken from the queue */
     uint64_t notifications;   /* alert x receiver handed to delivery */
-    uint64_t sent, failed;    /* acknowledged / given up, over all receivers */
     uint64_t queue_full_waits;/* times the pipeline waited for room */
+    /* over all receivers, from the dispatcher: */
+    uint64_t sent, failed, retried, dropped, pending;
 };
 
 /* Start the outbox thread and the dispatcher for cfg's receivers and
@@ -35,5 +37,7 @@ void kw_outbox_alert(void *ctx, const struct kw_alert *a);
 void kw_outbox_stop(struct kw_outbox *o, int64_t drain_ms);
 /* A copy of the counters. */
 void kw_outbox_stats(struct kw_outbox *o, struct kw_outbox_stats *out);
+/* The dispatcher's counters of receiver number r. */
+void kw_outbox_receiver_stats(struct kw_outbox *o, int r, struct kw_receiver_stats *out);
 
 #endif

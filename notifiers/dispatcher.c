@@ -708,6 +708,8 @@ static void refs_write(struct kw_dispatcher *d)
 static int receiver_index(const struct kw_dispatcher *d, const char *name)
 {
     for (int r = 0; r < d->nr; r++) {
+        if (!d->rcv[r].enabled) /* off: nothing may be sent through it */
+            continue;
         char stored[sizeof ((struct kw_notification *)0)->receiver];
         snprintf(stored, sizeof stored, "%s", d->rcv[r].name); /* as a notification holds it */
         if (strcmp(stored, name) == 0)
@@ -1139,7 +1141,7 @@ static void spool_restore(struct kw_dispatcher *d)
         it->r = receiver_index(d, it->n.receiver);
         if (it->r < 0) {
             char reason[128];
-            snprintf(reason, sizeof reason, "receiver \"%s\" is no longer configured", it->n.receiver);
+            snprintf(reason, sizeof reason, "receiver \"%s\" is no longer configured or is off", it->n.receiver);
             kw_warn("dispatcher", "spooled %s notification %s: %s; moved to the dead-letter file",
                     kind_name(it->n.kind), it->n.key, reason);
             dead_letter_append(d, it, reason);
