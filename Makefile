@@ -3,6 +3,7 @@
 #   make test             unit + integration tests, then the same under ASan/UBSan, then valgrind
 #   make check            the same as make test
 #   make demo             install missing packages, build, run the agent on the demo stream
+#   make fuzz             libFuzzer targets under ASan/UBSan, FUZZ_SECONDS (45) each (needs clang)
 #   make bench            throughput, per-detector cost and memory figures
 #   make accuracy         accuracy table on labelled synthetic KPI series
 #   make nab              score of conf/examples/nab.json on the NAB slice
@@ -57,7 +58,7 @@ UNIT_OBJS := $(UNIT_SRCS:%.c=$(BUILDDIR)/%.o)
 DELIV_SRCS := $(wildcard tests/delivery/*.c)
 DELIV_OBJS := $(DELIV_SRCS:%.c=$(BUILDDIR)/%.o)
 INTEG_SRCS := $(wildcard tests/integration/*.c)
-INTEG_OBJS := $(INTEG_SRCS:%.c=$(BUILDDIR)/%.o)
+INTEG_OBJS := $(INTEG_SRCS:%.c=$(BUILDDIR)/%.o) $(BUILDDIR)/tests/delivery/fake.o
 BENCH_SRCS := $(wildcard bench/*.c)
 BENCH_BINS := $(BENCH_SRCS:bench/%.c=$(BUILDDIR)/bench/%)
 
@@ -117,6 +118,29 @@ $(BUILDDIR)/bench/%: bench/%.c $(LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $< $(LIB) $(DEP_LIBS)
 
+# libFuzzer targets (tests/fuzz/), built with clang in their own directory
+# and run one after another (FUZZ_JOBS at a time) for FUZZ_SECONDS each on a
+# scratch copy of their seed corpus. Fails on any crash, leak, timeout or
+# sanitizer report and prints the reproducer. make fuzz FUZZ_TARGETS=fuzz_csv
+FUZZ_CC       ?= clang
+FUZZ_BUILDDIR ?= build-fuzz
+FUZZ_SECONDS  ?= 45
+FUZZ_JOBS     ?= 1
+FUZZ_TARGETS  ?= fuzz_point fuzz_csv fuzz_config fuzz_state
+
+$(BUILDDIR)/fuzz_%: $(BUILDDIR)/tests/fuzz/fuzz_%.o $(LIB)
+	$(CC) $(ALL_LDFLAGS) -fsanitize=fuzzer,address,undefined -o $@ $< $(LIB) $(DEP_LIBS)
+
+.PHONY: fuzz fuzz-build
+fuzz: fuzz-build
+	@printf '%s\n' $(FUZZ_TARGETS) | xargs -P $(FUZZ_JOBS) -I{} sh tests/fuzz/run.sh $(FUZZ_BUILDDIR) {} $(FUZZ_SECONDS)
+
+# The library with coverage instrumentation; DEVELOPER is off because clang
+# does not know every GCC warning flag.
+fuzz-build:
+	@$(MAKE) --no-print-directory BUILDDIR=$(FUZZ_BUILDDIR) CC=$(FUZZ_CC) CFLAGS="-O1 -g -Wno-unknown-warning-option" DEVELOPER= \
+	    SANITIZE=fuzzer-no-link,address,undefined $(FUZZ_TARGETS:%=$(FUZZ_BUILDDIR)/%)
+
 # The README's test command: installs missing packages, then runs every suite.
 test: deps
 	@bash tests/run-all.sh
@@ -168,3 +192,4 @@ clean:
 	rm -rf $(BUILDDIR) build build-* kpiwatch
 
 -include $(CORE_OBJS:.o=.d) $(MAIN_OBJ:.o=.d) $(UNIT_OBJS:.o=.d) $(INTEG_OBJS:.o=.d) $(DELIV_OBJS:.o=.d)
+-include $(wildcard $(BUILDDIR)/tests/fuzz/*.d)

@@ -45,15 +45,13 @@ void fake_start_cmd(struct fake_service *f, const char *const *argv)
     int n = 0;
     for (; argv[n] && n < 31; n++) {
         const char *a = argv[n];
-        char buf[512];
         if (strcmp(a, "%PORTFILE%") == 0)
             a = portfile;
         else if (strcmp(a, "%LOG%") == 0)
             a = f->log;
         else if (strcmp(a, "%DIR%") == 0)
             a = f->dir;
-        snprintf(buf, sizeof buf, "%s", a);
-        args[n] = strdup(buf);
+        args[n] = strdup(a); /* whole: a script may be long */
     }
     args[n] = NULL;
     f->pid = fork();
