@@ -62,7 +62,8 @@ static int setup_pipeline(struct kw_agent *ag, char *err, size_t errlen)
     kw_pipeline_init(&ag->pipeline, &ag->cfg);
     ag->pipeline.extrapolate = true;
     ag->pipeline.live = ag->cfg.ingest.check_time;
-    ag->outbox = kw_outbox_start(&ag->cfg, ag->cfg.state_dir, err, errlen);
+    kw_silences_set_config(ag->silences, ag->cfg.silences, ag->cfg.nsilences);
+    ag->outbox = kw_outbox_start(&ag->cfg, ag->cfg.state_dir, ag->silences, err, errlen);
     if (!ag->outbox)
         return -1;
     ag->pipeline.on_alert = kw_outbox_alert;
@@ -94,6 +95,9 @@ int kw_agent_init(struct kw_agent *ag, const char *config_path, bool demo_mode, 
     ag->signal_fd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
     signal(SIGPIPE, SIG_IGN);
 
+    if (ag->cfg.state_dir)
+        mkdir(ag->cfg.state_dir, 0750);
+    ag->silences = kw_silences_open(ag->cfg.state_dir);
     ag->zmq_ctx = zmq_ctx_new();
     if (kw_input_set_open(&ag->inputs, ag->zmq_ctx, ag->cfg.inputs, ag->cfg.ninputs, NULL, NULL,
                           ag->cfg.ingest.max_message_bytes, err, errlen) ||
@@ -124,13 +128,13 @@ void kw_agent_log_stats(const struct kw_agent *ag)
     kw_info("stats",
             "messages=%llu points_accepted=%llu points_rejected=%llu points_unwatched=%llu series=%zu intervals=%llu anomalies=%llu "
             "alerts_fired=%llu alerts_resolved=%llu firing=%zu sends=%llu send_failures=%llu send_retries=%llu "
-            "notifications_dropped=%llu notifications_pending=%llu reloads=%llu%s%s",
+            "notifications_dropped=%llu notifications_pending=%llu silenced=%llu reloads=%llu%s%s",
             (unsigned long long)p->ingest.messages, (unsigned long long)p->ingest.points_accepted,
             (unsigned long long)rejected, (unsigned long long)p->stats.points_unwatched, p->table.count, (unsigned long long)p->stats.intervals_closed,
             (unsigned long long)p->stats.anomalies, (unsigned long long)p->stats.alerts_fired,
             (unsigned long long)p->stats.alerts_resolved, kw_pipeline_firing(p),
             (unsigned long long)ostats.sent, (unsigned long long)ostats.failed, (unsigned long long)ostats.retried,
-            (unsigned long long)ostats.dropped, (unsigned long long)ostats.pending,
+            (unsigned long long)ostats.dropped, (unsigned long long)ostats.pending, (unsigned long long)ostats.silenced,
             (unsigned long long)ag->reloads, rejected ? " rejected:" : "", reasons);
 }
 
@@ -297,6 +301,8 @@ void kw_agent_release(struct kw_agent *ag)
     kw_input_set_close(&ag->inputs);
     kw_outbox_stop(ag->outbox, 5000);
     ag->outbox = NULL;
+    kw_silences_close(ag->silences);
+    ag->silences = NULL;
     if (ag->pipeline.cfg)
         kw_pipeline_release(&ag->pipeline);
     if (ag->zmq_ctx)

@@ -13,6 +13,7 @@
 #include "input.h"
 #include "outbox.h"
 #include "pipeline.h"
+#include "silence.h"
 
 struct kw_demo;
 
@@ -20,6 +21,7 @@ struct kw_agent {
     struct kw_config cfg;
     struct kw_pipeline pipeline;
     struct kw_outbox *outbox;
+    struct kw_silences *silences; /* lives across reloads; persisted in state_dir */
     void *zmq_ctx;
     struct kw_input_set inputs; /* one socket per cfg.inputs entry */
     int signal_fd;

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "../lib/log.h"
+#include "../lib/timefmt.h"
 #include "../lib/xmalloc.h"
 
 #define MAX_INPUTS 64
@@ -203,6 +204,33 @@ static int parse_kpis(struct kw_config *cfg, const cJSON *root, char *err, size_
     return 0;
 }
 
+/* Silences written in the config; ends_at is required, starts_at defaults
+ * to the time the config is loaded. */
+static int parse_silences(struct kw_config *cfg, const cJSON *root, char *err, size_t errlen)
+{
+    const cJSON *arr, *item;
+    int n;
+    if (parse_object_array(root, "silences", false, "silences", err, errlen, &arr, &n))
+        return -1;
+    cfg->silences = xcalloc((size_t)n + 1, sizeof *cfg->silences);
+    int64_t now = kw_now_ms();
+    cJSON_ArrayForEach(item, arr) {
+        char path[KW_ERR_LEN];
+        kw_path_index(path, sizeof path, "silences", cfg->nsilences);
+        struct kw_silence *s = &cfg->silences[cfg->nsilences];
+        char inner[KW_ERR_LEN];
+        if (kw_silence_parse(s, item, now, path, err, errlen))
+            return -1;
+        if (kw_silence_check(s, inner, sizeof inner)) {
+            snprintf(err, errlen, "%s.%s", path, inner);
+            return -1;
+        }
+        s->from_config = true;
+        cfg->nsilences++;
+    }
+    return 0;
+}
+
 static int parse_receivers(struct kw_config *cfg, const cJSON *root, char *err, size_t errlen)
 {
     const cJSON *arr, *item;
@@ -263,7 +291,8 @@ int kw_config_parse(struct kw_config *cfg, const char *text, const char *name, c
     }
     char inner[KW_ERR_LEN];
     int rc = -1;
-    static const char *const sections[] = {"agent", "ingest", "inputs", "kpis", "receivers", "route", "delivery", NULL};
+    static const char *const sections[] = {"agent", "ingest", "inputs", "kpis", "receivers", "route", "delivery",
+                                           "silences", NULL};
     if (!cJSON_IsObject(root)) {
         snprintf(inner, sizeof inner, "(top level): must be an object");
         goto out;
@@ -288,7 +317,8 @@ int kw_config_parse(struct kw_config *cfg, const char *text, const char *name, c
     if (parse_inputs(cfg, root, inner, sizeof inner) || parse_kpis(cfg, root, inner, sizeof inner) ||
         parse_receivers(cfg, root, inner, sizeof inner) ||
         kw_routing_parse(&cfg->routing, cJSON_GetObjectItemCaseSensitive(root, "route"), cfg->receivers,
-                         cfg->nreceivers, inner, sizeof inner))
+                         cfg->nreceivers, inner, sizeof inner) ||
+        parse_silences(cfg, root, inner, sizeof inner))
         goto out;
     cfg->path = xstrdup(name);
     rc = 0;
@@ -342,6 +372,7 @@ void kw_config_release(struct kw_config *cfg)
         kw_receiver_release(&cfg->receivers[i]);
     free(cfg->receivers);
     kw_routing_release(&cfg->routing);
+    free(cfg->silences);
     kw_opts_release(agent_options, cfg);
     kw_ingest_release(&cfg->ingest);
     kw_opts_release(kw_delivery_options, &cfg->delivery);

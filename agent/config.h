@@ -1,7 +1,7 @@
 /* config: the agent's JSON configuration, parsed and validated in one pass.
  * config.c only walks the sections; each module declares and checks its
  * own options (ingest, inputs, kpis, kpis[].alert, kpis[].detector,
- * receivers, route, delivery). Every error names the key path
+ * receivers, route, delivery, silences). Every error names the key path
  * ("kpis[2].detector.window: must be >= 8"); a JSON syntax error names the
  * line and column. ${VAR}, ${VAR:-default} and ${VAR:+word} in string values are replaced
  * from the environment, so secrets stay out of the file. A parsed config is
@@ -18,6 +18,7 @@
 #include "input.h"
 #include "kpi.h"
 #include "route.h"
+#include "silence.h"
 
 struct kw_config {
     char *path;
@@ -35,6 +36,8 @@ struct kw_config {
     int nreceivers;
     struct kw_routing routing;
     struct kw_delivery_config delivery;
+    struct kw_silence *silences;  /* the config's own silences */
+    int nsilences;
 };
 
 /* Load and validate the config at path into cfg. Returns 0, or -1 with a

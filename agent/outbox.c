@@ -22,6 +22,7 @@ struct kw_outbox {
     pthread_mutex_t lock; /* guards stats */
     struct kw_outbox_stats stats;
     struct kw_dispatcher *dispatcher;
+    struct kw_silences *silences; /* borrowed; may be NULL */
 };
 
 static int notify_kind(const struct kw_alert *a)
@@ -33,6 +34,15 @@ static int notify_kind(const struct kw_alert *a)
 
 static void deliver(struct kw_outbox *o, const struct kw_alert *a)
 {
+    char silence[KW_SILENCE_ID];
+    if (o->silences && kw_silences_match(o->silences, a, kw_now_ms(), silence)) {
+        /* still evaluated and counted; only the notification is held back */
+        pthread_mutex_lock(&o->lock);
+        o->stats.silenced++;
+        pthread_mutex_unlock(&o->lock);
+        kw_debug("outbox", "alert %s of %s silenced by %s", a->key, a->kpi, silence);
+        return;
+    }
     int targets[MAX_TARGETS];
     int n = kw_routing_match(&o->cfg->routing, a, targets, MAX_TARGETS);
     for (int i = 0; i < n; i++) {
@@ -65,10 +75,12 @@ static void *outbox_main(void *arg)
     return NULL;
 }
 
-struct kw_outbox *kw_outbox_start(const struct kw_config *cfg, const char *state_dir, char *err, size_t errlen)
+struct kw_outbox *kw_outbox_start(const struct kw_config *cfg, const char *state_dir, struct kw_silences *silences,
+                                  char *err, size_t errlen)
 {
     struct kw_outbox *o = xcalloc(1, sizeof *o);
     o->cfg = cfg;
+    o->silences = silences;
     o->dispatcher = kw_dispatcher_start(&cfg->delivery, cfg->receivers, cfg->nreceivers, state_dir, err, errlen);
     if (!o->dispatcher) {
         free(o);

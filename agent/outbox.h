@@ -1,10 +1,10 @@
 /* outbox: the hand-off between detection and delivery. The pipeline pushes
  * each alert event into a bounded queue (kw_outbox_alert is its on_alert
  * sink) and goes back to ingesting; the outbox thread drains the queue,
- * routes each alert to its receivers and hands one notification per
+ * holds back what a silence matches, routes each alert to its receivers and hands one notification per
  * receiver to the dispatcher, which sends on its own thread. Nothing below
  * the queue ever runs on the ingest thread.
- *   pipeline --alert events--> [queue] --outbox thread: route--> dispatcher */
+ *   pipeline --alert events--> [queue] --outbox thread: silence, route--> dispatcher */
 #ifndef KW_OUTBOX_H
 #define KW_OUTBOX_H
 
@@ -13,6 +13,7 @@
 #include "../notifiers/alert.h"
 #include "../notifiers/dispatcher.h"
 #include "config.h"
+#include "silence.h"
 
 struct kw_outbox;
 
@@ -20,14 +21,17 @@ struct kw_outbox_stats {
     uint64_t alerts;          /* events taken from the queue */
     uint64_t notifications;   /* alert x receiver handed to delivery */
     uint64_t queue_full_waits;/* times the pipeline waited for room */
+    uint64_t silenced;        /* alerts whose notifications a silence held back */
     /* over all receivers, from the dispatcher: */
     uint64_t sent, failed, retried, dropped, pending;
 };
 
 /* Start the outbox thread and the dispatcher for cfg's receivers and
  * routes (cfg must outlive the outbox). state_dir may be NULL (no spool).
- * Returns NULL with err when delivery cannot start. */
-struct kw_outbox *kw_outbox_start(const struct kw_config *cfg, const char *state_dir, char *err, size_t errlen);
+ * silences (borrowed, may be NULL) hold back the notifications of alerts
+ * they match. Returns NULL with err when delivery cannot start. */
+struct kw_outbox *kw_outbox_start(const struct kw_config *cfg, const char *state_dir, struct kw_silences *silences,
+                                  char *err, size_t errlen);
 /* The pipeline's on_alert sink (ctx is the outbox): queue a copy of a.
  * Waits only while the queue is full. */
 void kw_outbox_alert(void *ctx, const struct kw_alert *a);

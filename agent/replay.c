@@ -20,6 +20,7 @@ struct replay_ctx {
     const struct kw_replay_options *opt;
     FILE *scores;
     struct kw_outbox *outbox;
+    struct kw_silences *silences;
     unsigned long alerts;
 };
 
@@ -141,8 +142,11 @@ int kw_replay_run(const struct kw_replay_options *opt, char *err, size_t errlen)
     /* A backtest sends what it would have sent, but keeps no spool: it must
      * not deliver a past run's leftovers or leave its own behind. */
     if (cfg.nreceivers > 0) {
-        rc.outbox = kw_outbox_start(&cfg, NULL, err, errlen);
+        rc.silences = kw_silences_open(NULL); /* the config's silences apply in a backtest too */
+        kw_silences_set_config(rc.silences, cfg.silences, cfg.nsilences);
+        rc.outbox = kw_outbox_start(&cfg, NULL, rc.silences, err, errlen);
         if (!rc.outbox) {
+            kw_silences_close(rc.silences);
             if (rc.scores)
                 fclose(rc.scores);
             kw_config_release(&cfg);
@@ -194,6 +198,7 @@ int kw_replay_run(const struct kw_replay_options *opt, char *err, size_t errlen)
         kw_pipeline_release(&p);
     }
     kw_outbox_stop(rc.outbox, 60000);
+    kw_silences_close(rc.silences);
     if (rc.scores)
         fclose(rc.scores);
     kw_config_release(&cfg);
