@@ -12,6 +12,7 @@
 #include "config.h"
 #include "demo.h"
 #include "replay.h"
+#include "send.h"
 #include "../notifiers/dispatcher.h"
 #include "../notifiers/sample.h"
 
@@ -254,6 +255,56 @@ static int cmd_test_notify(int argc, char **argv)
     return rc;
 }
 
+static int cmd_send(int argc, char **argv)
+{
+    const char *path = NULL;
+    struct kw_send_options opt = {0};
+    const char **messages = calloc((size_t)argc + 1, sizeof *messages);
+    for (int i = 0; i < argc; i++) {
+        if ((strcmp(argv[i], "-c") == 0 || strcmp(argv[i], "--config") == 0) && i + 1 < argc)
+            path = argv[++i];
+        else if ((strcmp(argv[i], "-e") == 0 || strcmp(argv[i], "--endpoint") == 0) && i + 1 < argc)
+            opt.endpoint = argv[++i];
+        else if (strcmp(argv[i], "--push") == 0)
+            opt.push = true;
+        else if (strcmp(argv[i], "--topic") == 0 && i + 1 < argc)
+            opt.topic = argv[++i];
+        else if (argv[i][0] != '-' || !argv[i][1]) {
+            messages[opt.nmessages++] = argv[i];
+        } else {
+            free(messages);
+            return usage_error("send", "unexpected argument %s", argv[i]);
+        }
+    }
+    struct kw_config cfg = {0};
+    char err[KW_ERR_LEN];
+    if (!opt.endpoint) {
+        /* the first input of the config, seen from the publisher's side */
+        if (kw_config_load(&cfg, path ? path : DEMO_CONFIG, err, sizeof err)) {
+            fprintf(stderr, "%s\n", err);
+            free(messages);
+            return EXIT_CONFIG;
+        }
+        if (cfg.ninputs == 0) {
+            fprintf(stderr, "kpiwatch send: %s has no inputs; give -e ENDPOINT\n", cfg.path);
+            kw_config_release(&cfg);
+            free(messages);
+            return EXIT_USAGE;
+        }
+        opt.endpoint = cfg.inputs[0].endpoint;
+        opt.push = cfg.inputs[0].socket == KW_INPUT_PULL;
+    }
+    opt.messages = messages;
+    int sent = kw_send_run(&opt, err, sizeof err);
+    if (sent < 0)
+        fprintf(stderr, "kpiwatch send: %s\n", err);
+    else
+        fprintf(stderr, "kpiwatch send: %d message%s to %s\n", sent, sent == 1 ? "" : "s", opt.endpoint);
+    kw_config_release(&cfg);
+    free(messages);
+    return sent < 0 ? EXIT_RUNTIME : EXIT_OK;
+}
+
 static int cmd_options(int argc, char **argv)
 {
     if (argc > 0)
@@ -291,6 +342,13 @@ static const struct command commands[] = {
      "then its resolve, and print what the service answered. Exit 0 when both were accepted.\n"
      "  -c, --config FILE  config file (default " DEFAULT_CONFIG ")\n",
      cmd_test_notify},
+    {"send", "[-c FILE | -e ENDPOINT [--push]] [--topic T] [MESSAGE...]",
+     "Send JSON messages to an agent (one per argument, or one per line of stdin), as a pipeline would:\n"
+     "PUB to a sub input, PUSH to a pull input. Without -e, the first input of the config is used.\n"
+     "  -c, --config FILE    config whose first input to send to (default " DEMO_CONFIG ")\n"
+     "  -e, --endpoint EP    send to EP instead (PUB; --push for PUSH)\n"
+     "  --topic T            PUB: send T as a first frame (for inputs with topics)\n",
+     cmd_send},
     {"options", "", "Print every config key as Markdown (the README's config reference).\n", cmd_options},
     {NULL, NULL, NULL, NULL},
 };

@@ -3,6 +3,7 @@
  * 2; numbers out of range are refused, not wrapped. Replay delivers through
  * the configured receivers, so a JSON console receiver prints JSON. */
 #include <criterion/criterion.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -129,4 +130,32 @@ Test(cli, config_silences_apply_in_replay, .timeout = 60)
     free(all);
     free(silenced);
     free(other);
+}
+
+/* kpiwatch send publishes to a running agent: arguments and stdin lines. */
+Test(cli, send_reaches_a_running_agent, .timeout = 60)
+{
+    struct agent_proc agent;
+    agent_prepare(&agent, "{\"agent\":{\"stats_interval\":\"0\"},\"ingest\":{\"max_past\":\"0\",\"max_future\":\"0\"},"
+                          "\"inputs\":[{\"name\":\"in\",\"endpoint\":\"%1$s\",\"socket\":\"pull\"}],"
+                          "\"kpis\":[{\"name\":\"complaints\",\"metric\":\"complaints\",\"group_by\":[\"journey\"]}]}");
+    agent_start(&agent, "run");
+    char cmd[1024], *out;
+    snprintf(cmd, sizeof cmd,
+             "%s send -e %s --push '{\"metric\":\"complaints\",\"labels\":{\"journey\":\"checkout\"},\"value\":3,\"ts\":1700000000}' 2>&1",
+             harness_binary(), agent.endpoint);
+    cr_assert_eq(run_capture(cmd, &out), 0, "%s", out);
+    cr_assert(strstr(out, "1 message to") != NULL, "%s", out);
+    free(out);
+    snprintf(cmd, sizeof cmd,
+             "printf '%%s\\n%%s\\n' '{\"metric\":\"complaints\",\"value\":1,\"ts\":1700000001}' 'not json' | %s send -e %s --push 2>&1",
+             harness_binary(), agent.endpoint);
+    cr_assert_eq(run_capture(cmd, &out), 0, "%s", out);
+    free(out);
+    sleep_ms(500);
+    cr_assert_eq(agent_stop(&agent, SIGTERM, 10000), 0);
+    char *err = read_file(agent.err_path);
+    cr_assert(strstr(err, "messages=3 points_accepted=2 points_rejected=1") != NULL, "%s", err);
+    free(err);
+    agent_cleanup(&agent);
 }

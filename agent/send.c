@@ -1,0 +1,55 @@
+/* send: publish messages to an agent over ZeroMQ. */
+#include "send.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <zmq.h>
+
+static int send_one(void *s, const char *topic, const char *msg, size_t len)
+{
+    if (topic && zmq_send(s, topic, strlen(topic), ZMQ_SNDMORE) < 0)
+        return -1;
+    return zmq_send(s, msg, len, 0) < 0 ? -1 : 0;
+}
+
+int kw_send_run(const struct kw_send_options *opt, char *err, size_t errlen)
+{
+    void *ctx = zmq_ctx_new();
+    void *s = zmq_socket(ctx, opt->push ? ZMQ_PUSH : ZMQ_PUB);
+    int linger = 5000; /* let queued messages leave before exit */
+    zmq_setsockopt(s, ZMQ_LINGER, &linger, sizeof linger);
+    if (zmq_connect(s, opt->endpoint) != 0) {
+        snprintf(err, errlen, "cannot connect to %s: %s", opt->endpoint, zmq_strerror(zmq_errno()));
+        zmq_close(s);
+        zmq_ctx_term(ctx);
+        return -1;
+    }
+    if (!opt->push) {
+        /* PUB drops what is sent before the subscriber's subscription arrives. */
+        struct timespec ts = {0, 500 * 1000000L};
+        nanosleep(&ts, NULL);
+    }
+    int sent = 0;
+    if (opt->nmessages > 0) {
+        for (int i = 0; i < opt->nmessages; i++)
+            if (send_one(s, opt->topic, opt->messages[i], strlen(opt->messages[i])) == 0)
+                sent++;
+    } else {
+        char *line = NULL;
+        size_t cap = 0;
+        ssize_t len;
+        while ((len = getline(&line, &cap, stdin)) >= 0) {
+            while (len > 0 && (line[len - 1] == '\n' || line[len - 1] == '\r'))
+                line[--len] = '\0';
+            if (len > 0 && send_one(s, opt->topic, line, (size_t)len) == 0)
+                sent++;
+        }
+        free(line);
+    }
+    zmq_close(s);
+    zmq_ctx_term(ctx);
+    return sent;
+}

@@ -1,0 +1,21 @@
+/* send: `kpiwatch send`, a small publisher for trying the agent and for
+ * scripts: it sends JSON messages to an agent's input the way a pipeline
+ * would (PUB for a sub input, PUSH for a pull input). */
+#ifndef KW_SEND_H
+#define KW_SEND_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+struct kw_send_options {
+    const char *endpoint;   /* where the agent listens, e.g. tcp://127.0.0.1:5556 */
+    bool push;              /* PUSH (agent input is pull) instead of PUB */
+    const char *topic;      /* PUB: sent as the first frame; NULL = none */
+    const char *const *messages; /* messages to send; none = one message per line of stdin */
+    int nmessages;
+};
+
+/* Connect and send. Returns the number of messages sent, or -1 with err. */
+int kw_send_run(const struct kw_send_options *opt, char *err, size_t errlen);
+
+#endif
