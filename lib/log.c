@@ -1,5 +1,5 @@
 /* log: leveled log lines on stderr. stderr is unbuffered, and each line is
- * written with one fprintf so lines from the dispatcher thread do not interleave. */
+ * written with one fprintf so lines from the outbox and dispatcher threads do not interleave. */
 #include "log.h"
 
 #include <stdarg.h>

@@ -1,5 +1,5 @@
 /* registry: every notifier type kpiwatch knows. Adding a notifier means one
- * new file in notifiers/ and one line in each list below. */
+ * new file in notifiers/, its extern declaration and one entry in the list. */
 #include <stddef.h>
 
 #include "notifier.h"
