@@ -389,7 +389,7 @@ void kw_config_print_reference(void *stream)
     } sections[] = {
         {"`agent`", agent_options},           {"`ingest`", kw_ingest_options},
         {"`inputs[]`", kw_input_options},     {"`kpis[]`", kw_kpi_options},
-        {"`kpis[].alert`", kw_rule_options},  {"`route.routes[]`", kw_route_options},
+        {"`kpis[].alert`", kw_rule_options},  {"`route` and every `routes[]` node", kw_route_options},
         {"`delivery`", kw_delivery_options},
     };
     for (size_t s = 0; s < sizeof sections / sizeof sections[0]; s++) {

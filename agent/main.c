@@ -81,7 +81,7 @@ static int cmd_check_config(int argc, char **argv)
         return EXIT_CONFIG;
     }
     printf("%s: ok (%d inputs, %d KPIs, %d receivers, %d routes)\n", path, cfg.ninputs, cfg.nkpis, cfg.nreceivers,
-           cfg.routing.n);
+           cfg.routing.n - 1);
     for (int i = 0; i < cfg.nkpis; i++) {
         const struct kw_kpi_config *k = &cfg.kpis[i];
         static const char *const kinds[] = {"count", "rate", "continuous"};

@@ -63,22 +63,10 @@ static int entry_compile(struct entry *e, char *err, size_t errlen)
     return 0;
 }
 
-static const char *alert_label(const struct kw_alert *a, const char *name)
-{
-    if (strcmp(name, "kpi") == 0)
-        return a->kpi;
-    if (strcmp(name, "severity") == 0)
-        return a->severity == KW_SEV_CRITICAL ? "critical" : "warning";
-    for (int i = 0; i < a->nlabels; i++)
-        if (strcmp(a->labels[i].name, name) == 0)
-            return a->labels[i].value;
-    return NULL;
-}
-
 static bool entry_matches(const struct entry *e, const struct kw_alert *a)
 {
     for (int i = 0; i < e->s.nmatchers; i++) {
-        const char *v = alert_label(a, e->s.matchers[i].name);
+        const char *v = kw_alert_label_value(a, e->s.matchers[i].name);
         if (!v)
             v = ""; /* an absent label matches as empty, as in Alertmanager */
         bool hit;

@@ -18,11 +18,10 @@
 #include <cjson/cJSON.h>
 
 #include "../notifiers/alert.h"
+#include "matcher.h"
 
 #define KW_SILENCE_ID 37      /* a UUID-like id, NUL-terminated */
 #define KW_SILENCE_MATCHERS 8
-
-enum kw_match_op { KW_MATCH_EQ = 0, KW_MATCH_NE, KW_MATCH_RE, KW_MATCH_NRE };
 
 struct kw_silence {
     char id[KW_SILENCE_ID];
