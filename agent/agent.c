@@ -274,6 +274,7 @@ int kw_agent_run(struct kw_agent *ag, int64_t stop_after_ms)
         }
         int64_t mono = kw_mono_ms();
         kw_pipeline_tick(&ag->pipeline, kw_now_ms());
+        kw_outbox_tick(ag->outbox, kw_pipeline_clock(&ag->pipeline));
         if (ag->cfg.stats_interval_ms > 0 && mono >= ag->next_stats_ms) {
             kw_agent_log_stats(ag);
             ag->next_stats_ms = mono + ag->cfg.stats_interval_ms;

@@ -305,6 +305,54 @@ static int cmd_send(int argc, char **argv)
     return sent < 0 ? EXIT_RUNTIME : EXIT_OK;
 }
 
+/* routes test: which receivers a label set reaches, and through which nodes. */
+static int cmd_routes(int argc, char **argv)
+{
+    if (argc < 1 || strcmp(argv[0], "test") != 0)
+        return usage_error("routes", "%sthe only subcommand is \"test\"", "");
+    const char *path = DEFAULT_CONFIG;
+    struct kw_alert a = {0};
+    a.severity = KW_SEV_WARNING;
+    for (int i = 1; i < argc; i++) {
+        if ((strcmp(argv[i], "-c") == 0 || strcmp(argv[i], "--config") == 0) && i + 1 < argc) {
+            path = argv[++i];
+            continue;
+        }
+        const char *eq = strchr(argv[i], '=');
+        if (!eq || eq == argv[i])
+            return usage_error("routes", "labels are NAME=VALUE, not \"%s\"", argv[i]);
+        char name[KW_ALERT_LABEL_NAME];
+        snprintf(name, sizeof name, "%.*s", (int)(eq - argv[i]), argv[i]);
+        if (strcmp(name, "kpi") == 0)
+            snprintf(a.kpi, sizeof a.kpi, "%s", eq + 1);
+        else if (strcmp(name, "severity") == 0)
+            a.severity = strcmp(eq + 1, "critical") == 0 ? KW_SEV_CRITICAL : KW_SEV_WARNING;
+        else if (a.nlabels < KW_ALERT_MAX_LABELS) {
+            snprintf(a.labels[a.nlabels].name, sizeof a.labels[0].name, "%s", name);
+            snprintf(a.labels[a.nlabels].value, sizeof a.labels[0].value, "%s", eq + 1);
+            a.nlabels++;
+        }
+    }
+    struct kw_config cfg;
+    char err[KW_ERR_LEN];
+    if (kw_config_load(&cfg, path, err, sizeof err)) {
+        fprintf(stderr, "%s\n", err);
+        return EXIT_CONFIG;
+    }
+    int nodes[64];
+    int n = kw_routing_nodes(&cfg.routing, &a, nodes, 64);
+    for (int i = 0; i < n; i++) {
+        const struct kw_route_node *node = &cfg.routing.nodes[nodes[i]];
+        const struct kw_receiver *r = &cfg.receivers[node->receiver];
+        char group[256] = "";
+        for (int g = 0; g < node->group_by.n; g++)
+            snprintf(group + strlen(group), sizeof group - strlen(group), "%s%s", g ? "," : "", node->group_by.items[g]);
+        printf("%s%s  via %s  group_by [%s]\n", r->name, r->enabled ? "" : " (off)", node->path, group);
+    }
+    kw_config_release(&cfg);
+    return EXIT_OK;
+}
+
 static int cmd_options(int argc, char **argv)
 {
     if (argc > 0)
@@ -349,6 +397,11 @@ static const struct command commands[] = {
      "  -e, --endpoint EP    send to EP instead (PUB; --push for PUSH)\n"
      "  --topic T            PUB: send T as a first frame (for inputs with topics)\n",
      cmd_send},
+    {"routes", "test [-c FILE] [kpi=NAME] [severity=critical|warning] [LABEL=VALUE...]",
+     "Print the receivers an alert with these labels reaches, with the route node that sends it and\n"
+     "the labels it is grouped by: the same walk the agent does.\n"
+     "  -c, --config FILE  config file (default " DEFAULT_CONFIG ")\n",
+     cmd_routes},
     {"options", "", "Print every config key as Markdown (the README's config reference).\n", cmd_options},
     {NULL, NULL, NULL, NULL},
 };

@@ -1,4 +1,5 @@
-/* outbox: the alert queue and the thread that routes what it holds. */
+/* outbox: the alert queue, and the thread that silences, routes and groups
+ * what it holds into incident notifications. */
 #include "outbox.h"
 
 #include <pthread.h>
@@ -10,10 +11,37 @@
 #include "../lib/queue.h"
 #include "../lib/timefmt.h"
 #include "../lib/xmalloc.h"
-#include "../notifiers/dispatcher.h"
 
-#define QUEUE_CAP 1024 /* alert events; ~4 KB each */
-#define MAX_TARGETS 16
+#define QUEUE_CAP 1024 /* events; ~4 KB each */
+#define MAX_NODES_PER_ALERT 16
+#define MAX_MEMBERS 500 /* per group; beyond it the newest members are counted, not listed */
+
+enum { EV_ALERT = 0, EV_TICK };
+
+struct event {
+    int type;
+    int64_t clock_ms;   /* EV_TICK: event time now */
+    struct kw_alert alert;
+};
+
+struct member {
+    struct kw_alert a;
+    bool resolved;      /* resolved since the group's last notification */
+};
+
+/* An aggregation group: the alerts one route node takes that share its
+ * group_by values. One group is one incident, one message thread. */
+struct group {
+    int node;
+    char key[KW_NOTIFY_KEY];  /* dedup key: stable across restarts */
+    struct member *m;
+    int n, cap;
+    int overflow;             /* members not listed (beyond MAX_MEMBERS) */
+    bool notified;            /* its first (FIRING) notification went out */
+    bool dirty;               /* changed since the last notification */
+    int64_t next_ms;          /* event time of the next flush check */
+    int64_t last_ms;          /* event time of the last notification */
+};
 
 struct kw_outbox {
     const struct kw_config *cfg;
@@ -23,17 +51,184 @@ struct kw_outbox {
     struct kw_outbox_stats stats;
     struct kw_dispatcher *dispatcher;
     struct kw_silences *silences; /* borrowed; may be NULL */
+    /* owned by the outbox thread: */
+    struct group *groups;
+    int ngroups, gcap;
+    int64_t clock_ms;         /* event time: the latest alert interval end or tick */
 };
 
-static int notify_kind(const struct kw_alert *a)
+static uint64_t fnv1a(uint64_t h, const char *s, size_t len)
 {
-    if (a->status == KW_ALERT_RESOLVED)
-        return KW_NOTIFY_RESOLVED;
-    return a->repeat ? KW_NOTIFY_UPDATE : KW_NOTIFY_FIRING;
+    for (size_t i = 0; i < len; i++) {
+        h ^= (unsigned char)s[i];
+        h *= 1099511628211ULL;
+    }
+    return h;
 }
 
-static void deliver(struct kw_outbox *o, const struct kw_alert *a)
+/* The group key of alert a at route node: node path plus its group_by
+ * label values, hashed. The same incident gets the same key after a
+ * restart, so PagerDuty, Opsgenie and Slack threads continue. */
+static void group_key(const struct kw_route_node *node, const struct kw_alert *a, char out[KW_NOTIFY_KEY])
 {
+    uint64_t h = fnv1a(1469598103934665603ULL, node->path, strlen(node->path) + 1);
+    for (int i = 0; i < node->group_by.n; i++) {
+        const char *name = node->group_by.items[i];
+        const char *v = kw_alert_label_value(a, name);
+        h = fnv1a(h, name, strlen(name) + 1);
+        h = fnv1a(h, v ? v : "", strlen(v ? v : "") + 1);
+    }
+    snprintf(out, KW_NOTIFY_KEY, "%016llx", (unsigned long long)h);
+}
+
+static struct group *group_find(struct kw_outbox *o, const char *key)
+{
+    for (int i = 0; i < o->ngroups; i++)
+        if (strcmp(o->groups[i].key, key) == 0)
+            return &o->groups[i];
+    return NULL;
+}
+
+static void group_remove(struct kw_outbox *o, struct group *g)
+{
+    free(g->m);
+    *g = o->groups[--o->ngroups];
+}
+
+static int cmp_since(const void *x, const void *y)
+{
+    const struct kw_alert *a = x, *b = y;
+    if (a->status != b->status) /* firing first */
+        return a->status == KW_ALERT_FIRING ? -1 : 1;
+    return (a->since_ms > b->since_ms) - (a->since_ms < b->since_ms);
+}
+
+/* Send the group to its node's receiver, then forget resolved members. */
+static void group_send(struct kw_outbox *o, struct group *g, int kind)
+{
+    const struct kw_route_node *node = &o->cfg->routing.nodes[g->node];
+    const struct kw_receiver *r = &o->cfg->receivers[node->receiver];
+    if (r->enabled && g->n > 0) {
+        struct kw_notification note = {.kind = kind, .created_ms = kw_now_ms(), .nalerts = (size_t)g->n};
+        snprintf(note.receiver, sizeof note.receiver, "%s", r->name);
+        snprintf(note.key, sizeof note.key, "%s", g->key);
+        note.alerts = xcalloc((size_t)g->n, sizeof *note.alerts);
+        for (int i = 0; i < g->n; i++)
+            note.alerts[i] = g->m[i].a;
+        /* the lead is the first mover: firing members by start, then the resolved */
+        qsort(note.alerts, note.nalerts, sizeof *note.alerts, cmp_since);
+        kw_dispatcher_submit(o->dispatcher, node->receiver, &note);
+        pthread_mutex_lock(&o->lock);
+        o->stats.notifications++;
+        pthread_mutex_unlock(&o->lock);
+    }
+    int w = 0;
+    for (int i = 0; i < g->n; i++)
+        if (!g->m[i].resolved)
+            g->m[w++] = g->m[i];
+    g->n = w;
+    g->notified = true;
+    g->dirty = false;
+    g->last_ms = o->clock_ms;
+    g->next_ms = o->clock_ms + node->group_interval_ms;
+}
+
+static bool any_firing(const struct group *g)
+{
+    for (int i = 0; i < g->n; i++)
+        if (!g->m[i].resolved)
+            return true;
+    return false;
+}
+
+/* Send what is due at the current event time; with force, everything that
+ * is pending (shutdown, end of a replay). */
+static void flush(struct kw_outbox *o, bool force)
+{
+    for (int i = 0; i < o->ngroups;) {
+        struct group *g = &o->groups[i];
+        const struct kw_route_node *node = &o->cfg->routing.nodes[g->node];
+        if (!force && o->clock_ms < g->next_ms) {
+            i++;
+            continue;
+        }
+        if (!g->notified) {
+            if (!any_firing(g)) { /* over before anyone needed to know */
+                group_remove(o, g);
+                continue;
+            }
+            group_send(o, g, KW_NOTIFY_FIRING);
+        } else if (g->dirty) {
+            if (!any_firing(g)) {
+                group_send(o, g, KW_NOTIFY_RESOLVED);
+                group_remove(o, g);
+                continue;
+            }
+            group_send(o, g, KW_NOTIFY_UPDATE);
+        } else if (!force && node->repeat_interval_ms > 0 && o->clock_ms >= g->last_ms + node->repeat_interval_ms) {
+            group_send(o, g, KW_NOTIFY_UPDATE);
+        } else if (!force) {
+            g->next_ms = o->clock_ms + node->group_interval_ms;
+        }
+        i++;
+    }
+}
+
+static void add_to_group(struct kw_outbox *o, int node_index, const struct kw_alert *a)
+{
+    const struct kw_route_node *node = &o->cfg->routing.nodes[node_index];
+    char key[KW_NOTIFY_KEY];
+    group_key(node, a, key);
+    struct group *g = group_find(o, key);
+    bool resolved = a->status == KW_ALERT_RESOLVED;
+    if (!g) {
+        if (o->ngroups == o->gcap) {
+            o->gcap = o->gcap ? o->gcap * 2 : 16;
+            o->groups = xrealloc(o->groups, (size_t)o->gcap * sizeof *o->groups);
+        }
+        g = &o->groups[o->ngroups++];
+        memset(g, 0, sizeof *g);
+        g->node = node_index;
+        snprintf(g->key, sizeof g->key, "%s", key);
+        g->next_ms = o->clock_ms + node->group_wait_ms;
+        /* A resolve for a group we do not know: its firing went out before
+         * a restart. Send the resolve, so the incident does not stay open. */
+        g->notified = resolved;
+        g->last_ms = o->clock_ms;
+        if (resolved)
+            g->next_ms = o->clock_ms;
+    }
+    struct member *m = NULL;
+    for (int i = 0; i < g->n && !m; i++)
+        if (strcmp(g->m[i].a.key, a->key) == 0)
+            m = &g->m[i];
+    if (!m) {
+        if (g->n >= MAX_MEMBERS) {
+            g->overflow++;
+            return;
+        }
+        if (g->n == g->cap) {
+            g->cap = g->cap ? g->cap * 2 : 4;
+            g->m = xrealloc(g->m, (size_t)g->cap * sizeof *g->m);
+        }
+        m = &g->m[g->n++];
+        memset(m, 0, sizeof *m);
+        g->dirty = true; /* a new member */
+    } else if (m->resolved != resolved) {
+        g->dirty = true;
+    }
+    m->a = *a;
+    m->resolved = resolved;
+}
+
+static void take_alert(struct kw_outbox *o, const struct kw_alert *a)
+{
+    /* What was due before this alert's interval closed goes out first. */
+    int64_t end = a->at_ms + a->interval_ms;
+    if (end > o->clock_ms) {
+        o->clock_ms = end;
+        flush(o, false);
+    }
     char silence[KW_SILENCE_ID];
     if (o->silences && kw_silences_match(o->silences, a, kw_now_ms(), silence)) {
         /* still evaluated and counted; only the notification is held back */
@@ -43,35 +238,29 @@ static void deliver(struct kw_outbox *o, const struct kw_alert *a)
         kw_debug("outbox", "alert %s of %s silenced by %s", a->key, a->kpi, silence);
         return;
     }
-    int targets[MAX_TARGETS];
-    int n = kw_routing_match(&o->cfg->routing, a, targets, MAX_TARGETS);
-    for (int i = 0; i < n; i++) {
-        const struct kw_receiver *r = &o->cfg->receivers[targets[i]];
-        if (!r->enabled)
-            continue;
-        struct kw_notification note = {.kind = notify_kind(a), .nalerts = 1, .created_ms = kw_now_ms()};
-        snprintf(note.receiver, sizeof note.receiver, "%s", r->name);
-        snprintf(note.key, sizeof note.key, "%s", a->key);
-        note.alerts = xmalloc(sizeof *note.alerts);
-        note.alerts[0] = *a;
-        kw_dispatcher_submit(o->dispatcher, targets[i], &note);
-        pthread_mutex_lock(&o->lock);
-        o->stats.notifications++;
-        pthread_mutex_unlock(&o->lock);
-    }
+    int nodes[MAX_NODES_PER_ALERT];
+    int n = kw_routing_nodes(&o->cfg->routing, a, nodes, MAX_NODES_PER_ALERT);
+    for (int i = 0; i < n; i++)
+        add_to_group(o, nodes[i], a);
 }
 
 static void *outbox_main(void *arg)
 {
     struct kw_outbox *o = arg;
-    struct kw_alert *a = xmalloc(sizeof *a);
-    while (kw_queue_pop(&o->queue, a, -1) == 1) {
-        pthread_mutex_lock(&o->lock);
-        o->stats.alerts++;
-        pthread_mutex_unlock(&o->lock);
-        deliver(o, a);
+    struct event *ev = xmalloc(sizeof *ev);
+    while (kw_queue_pop(&o->queue, ev, -1) == 1) {
+        if (ev->type == EV_ALERT) {
+            pthread_mutex_lock(&o->lock);
+            o->stats.alerts++;
+            pthread_mutex_unlock(&o->lock);
+            take_alert(o, &ev->alert);
+        } else if (ev->clock_ms > o->clock_ms) {
+            o->clock_ms = ev->clock_ms;
+        }
+        flush(o, false);
     }
-    free(a);
+    flush(o, true); /* closed: send what is pending */
+    free(ev);
     return NULL;
 }
 
@@ -81,12 +270,13 @@ struct kw_outbox *kw_outbox_start(const struct kw_config *cfg, const char *state
     struct kw_outbox *o = xcalloc(1, sizeof *o);
     o->cfg = cfg;
     o->silences = silences;
+    o->clock_ms = INT64_MIN / 2;
     o->dispatcher = kw_dispatcher_start(&cfg->delivery, cfg->receivers, cfg->nreceivers, state_dir, err, errlen);
     if (!o->dispatcher) {
         free(o);
         return NULL;
     }
-    kw_queue_init(&o->queue, sizeof(struct kw_alert), QUEUE_CAP);
+    kw_queue_init(&o->queue, sizeof(struct event), QUEUE_CAP);
     pthread_mutex_init(&o->lock, NULL);
     pthread_create(&o->thread, NULL, outbox_main, o);
     return o;
@@ -95,17 +285,36 @@ struct kw_outbox *kw_outbox_start(const struct kw_config *cfg, const char *state
 void kw_outbox_alert(void *ctx, const struct kw_alert *a)
 {
     struct kw_outbox *o = ctx;
-    if (kw_queue_push(&o->queue, a))
+    struct event *ev = xmalloc(sizeof *ev);
+    ev->type = EV_ALERT;
+    ev->clock_ms = 0;
+    ev->alert = *a;
+    if (kw_queue_push(&o->queue, ev))
         kw_error("outbox", "alert %s arrived after shutdown began; not delivered", a->key);
+    free(ev);
+}
+
+void kw_outbox_tick(struct kw_outbox *o, int64_t clock_ms)
+{
+    if (!o || clock_ms == INT64_MIN)
+        return;
+    struct event *ev = xcalloc(1, sizeof *ev);
+    ev->type = EV_TICK;
+    ev->clock_ms = clock_ms;
+    kw_queue_try_push(&o->queue, ev); /* a tick may be dropped: the next one carries the clock on */
+    free(ev);
 }
 
 void kw_outbox_stop(struct kw_outbox *o, int64_t drain_ms)
 {
     if (!o)
         return;
-    kw_queue_close(&o->queue); /* the outbox thread routes what is queued, then ends */
+    kw_queue_close(&o->queue); /* the outbox thread routes what is queued, flushes, then ends */
     pthread_join(o->thread, NULL);
     kw_dispatcher_stop(o->dispatcher, drain_ms);
+    for (int i = 0; i < o->ngroups; i++)
+        free(o->groups[i].m);
+    free(o->groups);
     kw_queue_release(&o->queue);
     pthread_mutex_destroy(&o->lock);
     free(o);

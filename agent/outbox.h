@@ -1,10 +1,17 @@
-/* outbox: the hand-off between detection and delivery. The pipeline pushes
- * each alert event into a bounded queue (kw_outbox_alert is its on_alert
- * sink) and goes back to ingesting; the outbox thread drains the queue,
- * holds back what a silence matches, routes each alert to its receivers and hands one notification per
- * receiver to the dispatcher, which sends on its own thread. Nothing below
- * the queue ever runs on the ingest thread.
- *   pipeline --alert events--> [queue] --outbox thread: silence, route--> dispatcher */
+/* outbox: the hand-off between detection and delivery, and the grouping of
+ * alerts into incidents. The pipeline pushes each alert event into a bounded
+ * queue (kw_outbox_alert is its on_alert sink) and goes back to ingesting;
+ * the outbox thread drains the queue, holds back what a silence matches,
+ * walks the routing tree, and adds the alert to the aggregation group of
+ * each route node it reaches (node plus its group_by values: one group is
+ * one incident). A group is notified group_wait after it opens, again at
+ * most every group_interval when it changed (a new member, a resolved one),
+ * every repeat_interval while it fires unchanged, and once more when all
+ * its members resolved. Its dedup key is stable across restarts. Times are
+ * event time, so a replay groups exactly as the daemon does. The dispatcher
+ * sends on its own thread; nothing below the queue runs on the ingest
+ * thread.
+ *   pipeline --alert events, ticks--> [queue] --outbox thread: silence, route, group--> dispatcher */
 #ifndef KW_OUTBOX_H
 #define KW_OUTBOX_H
 
@@ -35,6 +42,10 @@ struct kw_outbox *kw_outbox_start(const struct kw_config *cfg, const char *state
 /* The pipeline's on_alert sink (ctx is the outbox): queue a copy of a.
  * Waits only while the queue is full. */
 void kw_outbox_alert(void *ctx, const struct kw_alert *a);
+/* The pipeline's event time moved to clock_ms: groups whose wait is over
+ * are notified. Call it after kw_pipeline_tick. Never waits (a tick is
+ * dropped when the queue is full; the next one carries the clock). */
+void kw_outbox_tick(struct kw_outbox *o, int64_t clock_ms);
 /* Deliver what is queued (waiting up to drain_ms for receivers), stop both
  * threads and free the outbox. What was not delivered stays in the spool.
  * Accepts NULL. */

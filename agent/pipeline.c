@@ -54,6 +54,16 @@ void kw_pipeline_init(struct kw_pipeline *p, const struct kw_config *cfg)
     p->sweep_step_ms = step > 250 ? step : 250;
 }
 
+int kw_pipeline_on_interval(struct kw_pipeline *p, kw_interval_sink fn, void *ctx)
+{
+    if (p->ninterval_sinks >= KW_PIPELINE_INTERVAL_SINKS)
+        return -1;
+    p->interval_sinks[p->ninterval_sinks].fn = fn;
+    p->interval_sinks[p->ninterval_sinks].ctx = ctx;
+    p->ninterval_sinks++;
+    return 0;
+}
+
 void kw_pipeline_release(struct kw_pipeline *p)
 {
     kw_series_table_release(&p->table, series_free, p);
@@ -87,8 +97,8 @@ static void close_interval(struct kw_pipeline *p, struct kw_series *s, const str
         p->stats.anomalies++;
     struct kw_alert alert;
     enum kw_transition t = kw_alerting_close(s, kpi, sample, &v, &alert);
-    if (p->on_interval)
-        p->on_interval(p->interval_ctx, s, kpi, sample, &v);
+    for (int i = 0; i < p->ninterval_sinks; i++)
+        p->interval_sinks[i].fn(p->interval_sinks[i].ctx, s, kpi, sample, &v);
     if (t == KW_T_NONE)
         return;
     if (t == KW_T_FIRING)
@@ -392,4 +402,15 @@ void kw_pipeline_resume(struct kw_pipeline *p)
         p->clocks[k].gap_before = INT64_MAX;
         p->clocks[k].resuming = true;
     }
+}
+
+int64_t kw_pipeline_clock(const struct kw_pipeline *p)
+{
+    int64_t clock = INT64_MIN;
+    for (int k = 0; k < p->cfg->nkpis; k++) {
+        int64_t c = effective_clock(p, k);
+        if (c > clock)
+            clock = c;
+    }
+    return clock;
 }

@@ -18,9 +18,12 @@
 
 /* Called for every alert notification (firing, repeat, resolved). */
 typedef void (*kw_alert_sink)(void *ctx, const struct kw_alert *alert);
-/* Called for every closed interval of every series (replay --scores). */
+/* Called for every closed interval of every series, after the alert state
+ * machine has seen it (replay --scores, the status page's history). */
 typedef void (*kw_interval_sink)(void *ctx, const struct kw_series *s, const struct kw_kpi_config *kpi,
                                  const struct kw_sample *sample, const struct kw_verdict *v);
+
+#define KW_PIPELINE_INTERVAL_SINKS 4
 
 struct kw_pipeline_stats {
     uint64_t series_created;
@@ -68,14 +71,22 @@ struct kw_pipeline {
     int64_t native_spacing_override_ms; /* replay: inferred spacing for interval-0 KPIs (0 = config) */
     kw_alert_sink on_alert;
     void *alert_ctx;
-    kw_interval_sink on_interval;
-    void *interval_ctx;
+    struct {
+        kw_interval_sink fn;
+        void *ctx;
+    } interval_sinks[KW_PIPELINE_INTERVAL_SINKS]; /* see kw_pipeline_on_interval */
+    int ninterval_sinks;
 };
 
 /* Set up a pipeline for cfg. Never fails. */
 void kw_pipeline_init(struct kw_pipeline *p, const struct kw_config *cfg);
 /* Free every series. Does not flush open intervals (see kw_pipeline_flush). */
 void kw_pipeline_release(struct kw_pipeline *p);
+
+/* Add a consumer of closed intervals; consumers are called in the order
+ * they were added. Returns 0, or -1 when KW_PIPELINE_INTERVAL_SINKS are
+ * already registered. */
+int kw_pipeline_on_interval(struct kw_pipeline *p, kw_interval_sink fn, void *ctx);
 
 /* The kw_point_sink for kw_ingest_message: ctx is the pipeline. */
 int kw_pipeline_point(void *ctx, const struct kw_point *pt, enum kw_reject *why);
@@ -85,6 +96,10 @@ int kw_pipeline_point(void *ctx, const struct kw_point *pt, enum kw_reject *why)
 void kw_pipeline_tick(struct kw_pipeline *p, int64_t wall_ms);
 /* Close all open intervals now (end of a replay, or shutdown). */
 void kw_pipeline_flush(struct kw_pipeline *p);
+
+/* The latest event time over all KPIs (extrapolated as for closing), or
+ * INT64_MIN before any point: the clock that alert grouping runs on. */
+int64_t kw_pipeline_clock(const struct kw_pipeline *p);
 
 /* Number of series whose alert is firing. */
 size_t kw_pipeline_firing(const struct kw_pipeline *p);

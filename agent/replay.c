@@ -61,8 +61,20 @@ static void write_score(void *ctx, const struct kw_series *s, const struct kw_kp
             s->alert.phase == KW_PHASE_FIRING ? 1 : 0);
 }
 
+struct replay_file {
+    struct kw_pipeline *p;
+    struct replay_ctx *rc;
+};
+
+/* Move event time on, as the daemon's poll loop does after a message. */
+static void tick(struct replay_file *f)
+{
+    kw_pipeline_tick(f->p, 0);
+    kw_outbox_tick(f->rc->outbox, kw_pipeline_clock(f->p));
+}
+
 /* Feed a JSON-lines file one message per line without holding it in memory. */
-static int replay_jsonl(struct kw_pipeline *p, const struct kw_config *cfg, const char *path)
+static int replay_jsonl(struct replay_file *rf, const struct kw_config *cfg, const char *path)
 {
     FILE *f = fopen(path, "r");
     if (!f)
@@ -73,8 +85,8 @@ static int replay_jsonl(struct kw_pipeline *p, const struct kw_config *cfg, cons
     while ((len = getline(&line, &cap, f)) >= 0) {
         if (len == 0 || (len == 1 && line[0] == '\n'))
             continue;
-        kw_ingest_message(&cfg->ingest, &p->ingest, path, line, (size_t)len, 0, kw_pipeline_point, p);
-        kw_pipeline_tick(p, 0);
+        kw_ingest_message(&cfg->ingest, &rf->p->ingest, path, line, (size_t)len, 0, kw_pipeline_point, rf->p);
+        tick(rf);
     }
     free(line);
     fclose(f);
@@ -90,10 +102,10 @@ static bool is_jsonl(const char *path)
 /* CSV rows: each accepted point may close intervals, as a message would. */
 static int csv_sink(void *ctx, const struct kw_point *pt, enum kw_reject *why)
 {
-    struct kw_pipeline *p = ctx;
-    int rc = kw_pipeline_point(p, pt, why);
+    struct replay_file *f = ctx;
+    int rc = kw_pipeline_point(f->p, pt, why);
     if (rc == 0)
-        kw_pipeline_tick(p, 0);
+        tick(f);
     return rc;
 }
 
@@ -160,14 +172,13 @@ int kw_replay_run(const struct kw_replay_options *opt, char *err, size_t errlen)
         kw_pipeline_init(&p, &cfg);
         p.on_alert = on_alert;
         p.alert_ctx = &rc;
-        if (rc.scores) {
-            p.on_interval = write_score;
-            p.interval_ctx = &rc;
-        }
+        if (rc.scores)
+            kw_pipeline_on_interval(&p, write_score, &rc);
         unsigned long alerts_before = rc.alerts;
+        struct replay_file rf = {&p, &rc};
         if (is_jsonl(opt->files[f])) {
             /* JSON lines stream through the daemon's message reader. */
-            if (replay_jsonl(&p, &cfg, opt->files[f]))
+            if (replay_jsonl(&rf, &cfg, opt->files[f]))
                 status = 1;
         } else {
             /* CSV is read whole because its first rows give the spacing. */
@@ -176,7 +187,7 @@ int kw_replay_run(const struct kw_replay_options *opt, char *err, size_t errlen)
                 int64_t spacing = kw_csv_spacing(&csv);
                 if (spacing > 0)
                     p.native_spacing_override_ms = spacing;
-                kw_csv_ingest(&csv, opt->files[f], metric, &cfg.ingest, &p.ingest, csv_sink, &p);
+                kw_csv_ingest(&csv, opt->files[f], metric, &cfg.ingest, &p.ingest, csv_sink, &rf);
                 kw_csv_release(&csv);
             } else {
                 status = 1;

@@ -54,6 +54,24 @@ int kw_queue_push(struct kw_queue *q, const void *item)
     return 0;
 }
 
+int kw_queue_try_push(struct kw_queue *q, const void *item)
+{
+    pthread_mutex_lock(&q->lock);
+    if (q->closed || q->count == q->cap) {
+        pthread_mutex_unlock(&q->lock);
+        return -1;
+    }
+    size_t tail = (q->head + q->count) % q->cap;
+    memcpy(q->items + tail * q->item_size, item, q->item_size);
+    q->count++;
+    q->pushed++;
+    if (q->count > q->high_water)
+        q->high_water = q->count;
+    pthread_cond_signal(&q->not_empty);
+    pthread_mutex_unlock(&q->lock);
+    return 0;
+}
+
 int kw_queue_pop(struct kw_queue *q, void *item, int timeout_ms)
 {
     struct timespec deadline;

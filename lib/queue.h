@@ -27,6 +27,9 @@ void kw_queue_release(struct kw_queue *q);
 /* Copy item in; waits while the queue is full. Returns 0, or -1 when the
  * queue is closed (item not queued). */
 int kw_queue_push(struct kw_queue *q, const void *item);
+/* Copy item in when there is room. Returns 0, or -1 when the queue is full
+ * or closed (item not queued). Never waits. */
+int kw_queue_try_push(struct kw_queue *q, const void *item);
 /* Copy the oldest value out. Waits up to timeout_ms (< 0: forever).
  * Returns 1 when a value was taken, 0 on timeout, -1 when the queue is
  * closed and empty. */
