@@ -21,7 +21,15 @@ const struct kw_option kw_rule_options[] = {
     {"min_severity", KW_OPT_DOUBLE, "0", offsetof(struct kw_rule_config, min_severity), 0, 100,
      .desc = "Anomalies below this severity count as normal."},
     {"repeat_interval", KW_OPT_DURATION, "0", offsetof(struct kw_rule_config, repeat_interval_ms), 0, 604800,
-     .desc = "Notify again while still firing after this much event time; 0 = never."},
+     .desc = "Notify again while still firing after this much event time; 0 = never (routes repeat incidents too)."},
+    {"keep_firing_for", KW_OPT_DURATION, "0", offsetof(struct kw_rule_config, keep_firing_for_ms), 0, 604800,
+     .desc = "Once firing, stay firing at least this much event time after the last anomalous interval, so an "
+             "incident that pauses briefly is not resolved and re-opened."},
+    {"flap_flips", KW_OPT_INT, "6", offsetof(struct kw_rule_config, flap_flips), 0, 1000,
+     .desc = "A series whose alert fires or resolves this many times within flap_window is flapping: it is notified "
+             "once, with the count, and not on every flip until it is stable for flap_window; 0 = off."},
+    {"flap_window", KW_OPT_DURATION, "1h", offsetof(struct kw_rule_config, flap_window_ms), 60, 604800,
+     .desc = "The window of flap_flips, and how long a flapping series must stay stable to leave that state."},
     KW_OPT_END,
 };
 
@@ -65,9 +73,10 @@ static void record_anomaly(struct kw_alert_state *st, double severity, double ex
     }
 }
 
-enum kw_transition kw_alerting_step(struct kw_alert_state *st, const struct kw_rule_config *rule,
-                                    bool anomalous, double severity, double excess,
-                                    double observed, double expected, int64_t at_ms)
+/* The machine itself: ok, pending, firing, with `for`, hysteresis and
+ * keep_firing_for. */
+static enum kw_transition machine(struct kw_alert_state *st, const struct kw_rule_config *rule, bool anomalous,
+                                  double severity, double excess, double observed, double expected, int64_t at_ms)
 {
     if (anomalous && severity < rule->min_severity)
         anomalous = false;
@@ -92,6 +101,7 @@ enum kw_transition kw_alerting_step(struct kw_alert_state *st, const struct kw_r
         break;
     case KW_PHASE_FIRING:
         if (anomalous) {
+            st->last_anomalous_ms = at_ms;
             record_anomaly(st, severity, excess, observed, expected);
             st->anomalous_streak++;
             st->normal_streak = 0;
@@ -102,7 +112,7 @@ enum kw_transition kw_alerting_step(struct kw_alert_state *st, const struct kw_r
             return KW_T_NONE;
         }
         st->anomalous_streak = 0;
-        if (++st->normal_streak >= rule->resolve_after) {
+        if (++st->normal_streak >= rule->resolve_after && at_ms - st->last_anomalous_ms >= rule->keep_firing_for_ms) {
             st->phase = KW_PHASE_OK;
             st->normal_streak = 0;
             st->notified_ms = at_ms;
@@ -112,17 +122,67 @@ enum kw_transition kw_alerting_step(struct kw_alert_state *st, const struct kw_r
     }
     if (st->phase == KW_PHASE_PENDING && st->anomalous_streak >= rule->for_intervals) {
         st->phase = KW_PHASE_FIRING;
+        st->last_anomalous_ms = at_ms;
         st->notified_ms = at_ms;
         return KW_T_FIRING;
     }
     return KW_T_NONE;
 }
 
+
+/* Flap control on top of the machine: a series that flips between firing
+ * and resolved flap_flips times within flap_window is notified once, as
+ * flapping, and then not on every flip; once it has not flipped for
+ * flap_window it is notified in the state it settled in. */
+enum kw_transition kw_alerting_step(struct kw_alert_state *st, const struct kw_rule_config *rule,
+                                    bool anomalous, double severity, double excess,
+                                    double observed, double expected, int64_t at_ms)
+{
+    enum kw_transition t = machine(st, rule, anomalous, severity, excess, observed, expected, at_ms);
+    if (rule->flap_flips <= 0)
+        return t;
+    if (t == KW_T_FIRING || t == KW_T_RESOLVED) {
+        if (at_ms - st->flip_window_ms > rule->flap_window_ms) {
+            st->flip_window_ms = at_ms;
+            st->flips = 0;
+        }
+        st->flips++;
+        st->last_flip_ms = at_ms;
+        if (!st->flapping && st->flips >= rule->flap_flips) {
+            st->flapping = true;
+            /* The one notification: still open, flapping, with the count; the
+             * state it settles in is told when it has settled. */
+            st->notified_firing = true;
+            st->notified_ms = at_ms;
+            return t == KW_T_RESOLVED ? KW_T_REPEAT : KW_T_FIRING;
+        }
+        if (st->flapping)
+            return KW_T_NONE;
+        st->notified_firing = t == KW_T_FIRING;
+        return t;
+    }
+    if (st->flapping && at_ms - st->last_flip_ms >= rule->flap_window_ms) {
+        st->flapping = false; /* settled: tell the state it settled in */
+        st->flips = 0;
+        bool firing = st->phase == KW_PHASE_FIRING;
+        if (firing != st->notified_firing) {
+            st->notified_firing = firing;
+            st->notified_ms = at_ms;
+            return firing ? KW_T_FIRING : KW_T_RESOLVED;
+        }
+    }
+    if (st->flapping && t == KW_T_REPEAT)
+        return KW_T_NONE;
+    return t;
+}
+
 cJSON *kw_alerting_save(const struct kw_alert_state *st)
 {
     cJSON *o = cJSON_CreateObject();
     double v[] = {st->phase, st->anomalous_streak, st->normal_streak, st->intervals, (double)st->since_ms,
-                  (double)st->notified_ms, st->peak_severity, st->peak_observed, st->peak_expected, st->impact};
+                  (double)st->notified_ms, st->peak_severity, st->peak_observed, st->peak_expected, st->impact,
+                  (double)st->last_anomalous_ms, st->flips, (double)st->flip_window_ms, (double)st->last_flip_ms,
+                  (st->flapping ? 1 : 0) + (st->notified_firing ? 2 : 0)};
     cJSON_AddItemToObject(o, "v", kw_json_doubles(v, sizeof v / sizeof v[0]));
     return o;
 }
@@ -130,9 +190,10 @@ cJSON *kw_alerting_save(const struct kw_alert_state *st)
 int kw_alerting_load(struct kw_alert_state *st, const cJSON *json)
 {
     const cJSON *arr = cJSON_GetObjectItemCaseSensitive(json, "v");
-    if (!cJSON_IsArray(arr) || cJSON_GetArraySize(arr) != 10)
+    int size = cJSON_GetArraySize(arr);
+    if (!cJSON_IsArray(arr) || (size != 10 && size != 15)) /* 10: before flap control */
         return -1;
-    double v[10];
+    double v[15] = {0};
     int i = 0;
     const cJSON *item;
     cJSON_ArrayForEach(item, arr) v[i++] = cJSON_IsNumber(item) ? item->valuedouble : NAN;
@@ -146,6 +207,11 @@ int kw_alerting_load(struct kw_alert_state *st, const cJSON *json)
             return -1;
     if (!(v[6] >= 0 && v[6] <= 100) || !isfinite(v[9]))
         return -1;
+    for (int k = 10; k <= 13; k++)
+        if (!(fabs(v[k]) <= 4.0e12) || v[k] != floor(v[k]))
+            return -1;
+    if (!(v[11] >= 0 && v[11] <= 1e6) || !(v[14] >= 0 && v[14] <= 3) || v[14] != floor(v[14]))
+        return -1;
     st->phase = (int)v[0];
     st->anomalous_streak = (int)v[1];
     st->normal_streak = (int)v[2];
@@ -156,6 +222,12 @@ int kw_alerting_load(struct kw_alert_state *st, const cJSON *json)
     st->peak_observed = v[7];
     st->peak_expected = v[8];
     st->impact = v[9];
+    st->last_anomalous_ms = (int64_t)v[10];
+    st->flips = (int)v[11];
+    st->flip_window_ms = (int64_t)v[12];
+    st->last_flip_ms = (int64_t)v[13];
+    st->flapping = ((int)v[14] & 1) != 0;
+    st->notified_firing = ((int)v[14] & 2) != 0 || (size == 10 && st->phase == KW_PHASE_FIRING);
     return 0;
 }
 
@@ -186,6 +258,8 @@ static void build_alert(const struct kw_kpi_config *kpi, const struct kw_series 
     a->nlabels = kpi->group_by.n;
     a->status = t == KW_T_RESOLVED ? KW_ALERT_RESOLVED : KW_ALERT_FIRING;
     a->repeat = t == KW_T_REPEAT;
+    a->flapping = st->flapping;
+    a->flips = st->flips;
     a->severity = st->peak_severity >= kpi->alert.critical_severity ? KW_SEV_CRITICAL : KW_SEV_WARNING;
     a->kind = kpi->kind;
     a->severity_score = st->peak_severity;

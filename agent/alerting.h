@@ -1,8 +1,9 @@
 /* alerting: the first stage of the alert engine, run where an interval
  * closes. Per (rule, series) it keeps the state machine
  *   ok --anomalous--> pending --`for` anomalous intervals--> firing
- *   firing --`resolve_after` normal intervals--> resolved (back to ok)
- * (pending that sees a normal interval goes back to ok without a word), and
+ *   firing --`resolve_after` normal intervals (and keep_firing_for)--> resolved
+ * (pending that sees a normal interval goes back to ok without a word); a
+ * series that flips too often is notified once as flapping, and
  * on every transition worth telling builds the alert value: severity class,
  * impact, recent history. Everything after that (routing, delivery) happens
  * below the alert queue, never here. */
@@ -28,6 +29,9 @@ struct kw_rule_config {
     double critical_severity; /* peak severity at or above which the alert is critical */
     double min_severity;      /* verdicts below this severity count as normal */
     int64_t repeat_interval_ms; /* re-notify while firing; 0 = never */
+    int64_t keep_firing_for_ms; /* stay firing this long after the last anomalous interval */
+    int flap_flips;           /* flips within flap_window that make a series flapping; 0 = off */
+    int64_t flap_window_ms;
 };
 
 enum kw_alert_phase { KW_PHASE_OK = 0, KW_PHASE_PENDING, KW_PHASE_FIRING };
@@ -49,6 +53,12 @@ struct kw_alert_state {
     double peak_severity;
     double peak_observed, peak_expected;
     double impact;            /* excess units accumulated over the incident */
+    int64_t last_anomalous_ms;/* keep_firing_for counts from here */
+    int flips;                /* firing/resolved transitions in the current flap window */
+    int64_t flip_window_ms;   /* start of that window */
+    int64_t last_flip_ms;
+    bool flapping;            /* notified once as flapping; flips are not notified */
+    bool notified_firing;     /* what receivers were last told */
 };
 
 /* The option table of kpis[].alert. */

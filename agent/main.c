@@ -12,6 +12,7 @@
 #include "config.h"
 #include "demo.h"
 #include "replay.h"
+#include "silence_cmd.h"
 #include "send.h"
 #include "../notifiers/dispatcher.h"
 #include "../notifiers/sample.h"
@@ -226,7 +227,7 @@ static int cmd_test_notify(int argc, char **argv)
         if (strcmp(cfg.receivers[i].name, name) == 0)
             r = &cfg.receivers[i];
     int rc = EXIT_OK;
-    if (!r || !r->enabled) {
+    if (!r || r->disabled) {
         fprintf(stderr, "kpiwatch test-notify: %s: %s\n", name, r ? "this receiver is off (enabled)" : "no such receiver");
         kw_config_release(&cfg);
         return EXIT_CONFIG;
@@ -347,10 +348,17 @@ static int cmd_routes(int argc, char **argv)
         char group[256] = "";
         for (int g = 0; g < node->group_by.n; g++)
             snprintf(group + strlen(group), sizeof group - strlen(group), "%s%s", g ? "," : "", node->group_by.items[g]);
-        printf("%s%s  via %s  group_by [%s]\n", r->name, r->enabled ? "" : " (off)", node->path, group);
+        printf("%s%s  via %s  group_by [%s]\n", r->name, r->disabled ? " (off)" : "", node->path, group);
     }
     kw_config_release(&cfg);
     return EXIT_OK;
+}
+
+static int cmd_silence(int argc, char **argv)
+{
+    char msg[KW_ERR_LEN] = "";
+    int rc = kw_silence_cmd(argc, argv, DEFAULT_CONFIG, msg, sizeof msg);
+    return rc == EXIT_USAGE ? usage_error("silence", "%s", msg) : rc;
 }
 
 static int cmd_options(int argc, char **argv)
@@ -402,6 +410,7 @@ static const struct command commands[] = {
      "the labels it is grouped by: the same walk the agent does.\n"
      "  -c, --config FILE  config file (default " DEFAULT_CONFIG ")\n",
      cmd_routes},
+    {"silence", kw_silence_cmd_usage, kw_silence_cmd_help, cmd_silence},
     {"options", "", "Print every config key as Markdown (the README's config reference).\n", cmd_options},
     {NULL, NULL, NULL, NULL},
 };

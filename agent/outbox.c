@@ -108,7 +108,7 @@ static void group_send(struct kw_outbox *o, struct group *g, int kind)
 {
     const struct kw_route_node *node = &o->cfg->routing.nodes[g->node];
     const struct kw_receiver *r = &o->cfg->receivers[node->receiver];
-    if (r->enabled && g->n > 0) {
+    if (!r->disabled && g->n > 0) {
         struct kw_notification note = {.kind = kind, .created_ms = kw_now_ms(), .nalerts = (size_t)g->n};
         snprintf(note.receiver, sizeof note.receiver, "%s", r->name);
         snprintf(note.key, sizeof note.key, "%s", g->key);

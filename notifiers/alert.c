@@ -38,6 +38,7 @@ static const struct field fields[] = {
     DBL(peak_observed), DBL(peak_expected), DBL(denominator), DBL(impact), DBL(cost_per_unit),
     I64(since_ms), I64(at_ms), I64(interval_ms),
     INT(intervals, 0, 2147483647),
+    INT(flips, 0, 1000000),
 };
 
 /* Doubles: exact text for finite values, null for NaN, strings for the
@@ -126,6 +127,8 @@ cJSON *kw_alert_save(const struct kw_alert *a)
         }
         cJSON_AddItemToObject(o, f->name, item);
     }
+    cJSON_AddBoolToObject(o, "repeat", a->repeat);
+    cJSON_AddBoolToObject(o, "flapping", a->flapping);
     cJSON *labels = cJSON_AddArrayToObject(o, "labels");
     int nlabels = a->nlabels < 0 ? 0 : a->nlabels > KW_ALERT_MAX_LABELS ? KW_ALERT_MAX_LABELS : a->nlabels;
     for (int i = 0; i < nlabels; i++) {
@@ -184,6 +187,12 @@ int kw_alert_load_err(struct kw_alert *a, const cJSON *json, char *err, size_t e
             break;
         }
     }
+    const cJSON *repeat = cJSON_GetObjectItemCaseSensitive(json, "repeat");
+    const cJSON *flapping = cJSON_GetObjectItemCaseSensitive(json, "flapping");
+    if (!cJSON_IsBool(repeat) || !cJSON_IsBool(flapping))
+        return bad(a, err, errlen, !cJSON_IsBool(repeat) ? "repeat" : "flapping", "not true or false");
+    a->repeat = cJSON_IsTrue(repeat);
+    a->flapping = cJSON_IsTrue(flapping);
     const cJSON *labels = cJSON_GetObjectItemCaseSensitive(json, "labels");
     if (!cJSON_IsArray(labels) || cJSON_GetArraySize(labels) > KW_ALERT_MAX_LABELS)
         return bad(a, err, errlen, "labels", "not an array of at most 8 labels");

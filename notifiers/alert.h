@@ -38,6 +38,8 @@ struct kw_alert {
     int nlabels;
     int status;                        /* enum kw_alert_status */
     bool repeat;                       /* firing, and already notified: a reminder */
+    bool flapping;                     /* the series keeps firing and resolving; flips are not notified */
+    int flips;                         /* firing/resolved flips in the flap window */
     int severity;                      /* enum kw_alert_severity */
     int kind;                          /* enum kw_kpi_kind */
     int direction;                     /* +1 above expected, -1 below */

@@ -708,7 +708,7 @@ static void refs_write(struct kw_dispatcher *d)
 static int receiver_index(const struct kw_dispatcher *d, const char *name)
 {
     for (int r = 0; r < d->nr; r++) {
-        if (!d->rcv[r].enabled) /* off: nothing may be sent through it */
+        if (d->rcv[r].disabled) /* off: nothing may be sent through it */
             continue;
         char stored[sizeof ((struct kw_notification *)0)->receiver];
         snprintf(stored, sizeof stored, "%s", d->rcv[r].name); /* as a notification holds it */

@@ -12,10 +12,11 @@
 #include "../lib/xmalloc.h"
 
 /* "enabled": a JSON bool, or a string so that "${VAR:+true}" turns a
- * receiver on only when its secret is in the environment ("" = off). */
+ * receiver on only when its secret is in the environment ("" = off). The
+ * field is kw_receiver.disabled, so a receiver built in code is on. */
 static int parse_enabled(const cJSON *node, void *field, const char *path, char *err, size_t errlen)
 {
-    bool *on = field;
+    bool *off = field, on_value = true, *on = &on_value;
     if (!node)
         *on = true;
     else if (cJSON_IsBool(node))
@@ -27,11 +28,12 @@ static int parse_enabled(const cJSON *node, void *field, const char *path, char 
         snprintf(err, errlen, "%s: must be true, false, \"true\", \"false\" or \"\" (off)", path);
         return -1;
     }
+    *off = !*on;
     return 0;
 }
 
 static const struct kw_option receiver_common_options[] = {
-    {"enabled", KW_OPT_CUSTOM, "true", offsetof(struct kw_receiver, enabled), KW_NORANGE, .parse = parse_enabled,
+    {"enabled", KW_OPT_CUSTOM, "true", offsetof(struct kw_receiver, disabled), KW_NORANGE, .parse = parse_enabled,
      .type_name = "bool or string",
      .desc = "false or \"\" turns the receiver off (its other keys are then not checked); "
              "\"${SLACK_WEBHOOK_URL:+true}\" turns it on only when the variable is set."},
@@ -96,7 +98,7 @@ int kw_receiver_parse(struct kw_receiver *rcv, const cJSON *obj, const char *pat
         kw_receiver_release(rcv);
         return -1;
     }
-    if (!rcv->enabled)
+    if (rcv->disabled)
         return 0; /* off: its own options may name a secret that is not set */
     rcv->cfg = xcalloc(1, rcv->type->config_size ? rcv->type->config_size : 1);
     if (kw_opts_fill(rcv->type->options, obj, rcv->cfg, path, err, errlen)) {
@@ -271,6 +273,10 @@ const char *kw_alert_summary(const struct kw_alert *a, char *buf, size_t len)
         snprintf(buf, len, "RESOLVED | %s [%s] %s after %s, since %s | %s%s%s%s", a->kpi, labels, back, dur, since,
                  impact[0] ? "total " : "", impact, impact[0] ? " | " : "", spark);
     }
+    if (a->flapping) {
+        size_t used = strlen(buf);
+        snprintf(buf + used, len > used ? len - used : 0, " | flapping: %d flips, further flips are not notified", a->flips);
+    }
     if (a->status == KW_ALERT_FIRING && (a->runbook[0] || a->dashboard[0])) {
         size_t used = strlen(buf);
         snprintf(buf + used, len > used ? len - used : 0, "%s%s%s%s", a->runbook[0] ? " | runbook " : "", a->runbook,
@@ -319,6 +325,10 @@ cJSON *kw_alert_to_json(const struct kw_alert *a)
     cJSON_AddStringToObject(o, "since", kw_time_format(a->since_ms, since, sizeof since));
     cJSON_AddStringToObject(o, "at", kw_time_format(a->at_ms, at, sizeof at));
     cJSON_AddNumberToObject(o, "intervals", a->intervals);
+    if (a->flapping) {
+        cJSON_AddBoolToObject(o, "flapping", true);
+        cJSON_AddNumberToObject(o, "flips", a->flips);
+    }
     cJSON_AddStringToObject(o, "detector", a->detector);
     if (a->description[0])
         cJSON_AddStringToObject(o, "description", a->description);

@@ -111,7 +111,7 @@ struct kw_receiver {
     void *cfg;
     double rate_per_s;   /* token bucket (receiver option "rate_limit", default the type's) */
     int burst;
-    bool enabled;        /* false: configured but off; cfg is NULL and nothing is sent */
+    bool disabled;       /* configured but off ("enabled": false): cfg is NULL and nothing is sent */
 };
 
 extern const struct kw_notifier_type *const kw_notifier_types[];

@@ -183,11 +183,11 @@ Test(config, receiver_enabled_only_when_its_variable_is_set, .init = quiet)
     unsetenv("KW_TEST_HOOK");
     cr_assert_eq(kw_config_parse(&cfg, text, "t.json", err, sizeof err), 0, "%s", err);
     cr_assert_eq(cfg.nreceivers, 2);
-    cr_assert_not(cfg.receivers[1].enabled, "no variable: off, and its empty URL is not an error");
+    cr_assert(cfg.receivers[1].disabled, "no variable: off, and its empty URL is not an error");
     kw_config_release(&cfg);
     setenv("KW_TEST_HOOK", "https://hooks.slack.com/services/T0/B0/x", 1);
     cr_assert_eq(kw_config_parse(&cfg, text, "t.json", err, sizeof err), 0, "%s", err);
-    cr_assert(cfg.receivers[1].enabled);
+    cr_assert_not(cfg.receivers[1].disabled);
     kw_config_release(&cfg);
     unsetenv("KW_TEST_HOOK");
 }
