@@ -34,7 +34,8 @@ static struct exact_case cases[] = {
     {"{\"kpis\":[" KPI "],\"agent\":{\"x\\n\\u001b[31mFORGED\":1}}",
      "agent.x\\n\\x1b[31mFORGED: unknown key (valid: log_level, state_dir, max_series, series_ttl, stats_interval)"},
     {"{\"kpis\":[{\"name\":\"a\",\"metric\":\"m\",\"alert\":{\"bogus\":1}}]}",
-     "kpis[0].alert.bogus: unknown key (valid: for, resolve_after, critical_severity, min_severity, repeat_interval)"},
+     "kpis[0].alert.bogus: unknown key (valid: for, resolve_after, critical_severity, min_severity, repeat_interval, "
+     "keep_firing_for, flap_flips, flap_window)"},
     {"{\"kpis\":[{\"name\":\"a\",\"metric\":\"m\",\"detector\":{\"type\":\"mad\",\"bogus\":1}}]}",
      "kpis[0].detector.bogus: unknown key (valid: type, direction, min_delta, min_delta_rel, warmup, window, "
      "threshold, min_points)"},
