@@ -12,7 +12,6 @@
 #include "config.h"
 #include "demo.h"
 #include "replay.h"
-#include "silence_cmd.h"
 #include "send.h"
 #include "../notifiers/dispatcher.h"
 #include "../notifiers/sample.h"
@@ -354,13 +353,6 @@ static int cmd_routes(int argc, char **argv)
     return EXIT_OK;
 }
 
-static int cmd_silence(int argc, char **argv)
-{
-    char msg[KW_ERR_LEN] = "";
-    int rc = kw_silence_cmd(argc, argv, DEFAULT_CONFIG, msg, sizeof msg);
-    return rc == EXIT_USAGE ? usage_error("silence", "%s", msg) : rc;
-}
-
 static int cmd_options(int argc, char **argv)
 {
     if (argc > 0)
@@ -410,7 +402,6 @@ static const struct command commands[] = {
      "the labels it is grouped by: the same walk the agent does.\n"
      "  -c, --config FILE  config file (default " DEFAULT_CONFIG ")\n",
      cmd_routes},
-    {"silence", kw_silence_cmd_usage, kw_silence_cmd_help, cmd_silence},
     {"options", "", "Print every config key as Markdown (the README's config reference).\n", cmd_options},
     {NULL, NULL, NULL, NULL},
 };
