@@ -231,6 +231,22 @@ static int parse_silences(struct kw_config *cfg, const cJSON *root, char *err, s
     return 0;
 }
 
+static int parse_inhibit_rules(struct kw_config *cfg, const cJSON *root, char *err, size_t errlen)
+{
+    const cJSON *arr, *item;
+    int n;
+    if (parse_object_array(root, "inhibit_rules", false, "inhibition rules", err, errlen, &arr, &n))
+        return -1;
+    cfg->inhibit = xcalloc((size_t)n + 1, sizeof *cfg->inhibit);
+    cJSON_ArrayForEach(item, arr) {
+        char path[KW_ERR_LEN];
+        kw_path_index(path, sizeof path, "inhibit_rules", cfg->ninhibit);
+        if (kw_inhibit_parse(&cfg->inhibit[cfg->ninhibit++], item, path, err, errlen))
+            return -1;
+    }
+    return 0;
+}
+
 static int parse_receivers(struct kw_config *cfg, const cJSON *root, char *err, size_t errlen)
 {
     const cJSON *arr, *item;
@@ -292,7 +308,7 @@ int kw_config_parse(struct kw_config *cfg, const char *text, const char *name, c
     char inner[KW_ERR_LEN];
     int rc = -1;
     static const char *const sections[] = {"agent", "ingest", "inputs", "kpis", "receivers", "route", "delivery",
-                                           "silences", NULL};
+                                           "silences", "inhibit_rules", NULL};
     if (!cJSON_IsObject(root)) {
         snprintf(inner, sizeof inner, "(top level): must be an object");
         goto out;
@@ -318,7 +334,7 @@ int kw_config_parse(struct kw_config *cfg, const char *text, const char *name, c
         parse_receivers(cfg, root, inner, sizeof inner) ||
         kw_routing_parse(&cfg->routing, cJSON_GetObjectItemCaseSensitive(root, "route"), cfg->receivers,
                          cfg->nreceivers, inner, sizeof inner) ||
-        parse_silences(cfg, root, inner, sizeof inner))
+        parse_silences(cfg, root, inner, sizeof inner) || parse_inhibit_rules(cfg, root, inner, sizeof inner))
         goto out;
     cfg->path = xstrdup(name);
     rc = 0;
@@ -373,6 +389,9 @@ void kw_config_release(struct kw_config *cfg)
     free(cfg->receivers);
     kw_routing_release(&cfg->routing);
     free(cfg->silences);
+    for (int i = 0; i < cfg->ninhibit; i++)
+        kw_inhibit_release(&cfg->inhibit[i]);
+    free(cfg->inhibit);
     kw_opts_release(agent_options, cfg);
     kw_ingest_release(&cfg->ingest);
     kw_opts_release(kw_delivery_options, &cfg->delivery);
@@ -391,6 +410,7 @@ void kw_config_print_reference(void *stream)
         {"`inputs[]`", kw_input_options},     {"`kpis[]`", kw_kpi_options},
         {"`kpis[].alert`", kw_rule_options},  {"`route` and every `routes[]` node", kw_route_options},
         {"`delivery`", kw_delivery_options},
+        {"`inhibit_rules[]`", kw_inhibit_options},
     };
     for (size_t s = 0; s < sizeof sections / sizeof sections[0]; s++) {
         fprintf(out, "\n#### %s\n\n| key | type | default | description |\n|---|---|---|---|\n", sections[s].title);

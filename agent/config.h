@@ -1,7 +1,7 @@
 /* config: the agent's JSON configuration, parsed and validated in one pass.
  * config.c only walks the sections; each module declares and checks its
  * own options (ingest, inputs, kpis, kpis[].alert, kpis[].detector,
- * receivers, route, delivery, silences). Every error names the key path
+ * receivers, route, delivery, silences, inhibit_rules). Every error names the key path
  * ("kpis[2].detector.window: must be >= 8"); a JSON syntax error names the
  * line and column. ${VAR}, ${VAR:-default} and ${VAR:+word} in string values are replaced
  * from the environment, so secrets stay out of the file. A parsed config is
@@ -15,6 +15,7 @@
 #include "../notifiers/dispatcher.h"
 #include "../notifiers/notifier.h"
 #include "ingest.h"
+#include "inhibit.h"
 #include "input.h"
 #include "kpi.h"
 #include "route.h"
@@ -38,6 +39,8 @@ struct kw_config {
     struct kw_delivery_config delivery;
     struct kw_silence *silences;  /* the config's own silences */
     int nsilences;
+    struct kw_inhibit_rule *inhibit;
+    int ninhibit;
 };
 
 /* Load and validate the config at path into cfg. Returns 0, or -1 with a

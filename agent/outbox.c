@@ -55,6 +55,10 @@ struct kw_outbox {
     struct group *groups;
     int ngroups, gcap;
     int64_t clock_ms;         /* event time: the latest alert interval end or tick */
+    struct kw_alert *firing;  /* every alert firing now (inhibition sources) */
+    int nfiring, fcap;
+    char (*held)[24];         /* keys of firing alerts held back (silenced or inhibited): their resolve is not sent */
+    int nheld, hcap;
 };
 
 static uint64_t fnv1a(uint64_t h, const char *s, size_t len)
@@ -108,13 +112,22 @@ static void group_send(struct kw_outbox *o, struct group *g, int kind)
 {
     const struct kw_route_node *node = &o->cfg->routing.nodes[g->node];
     const struct kw_receiver *r = &o->cfg->receivers[node->receiver];
-    if (!r->disabled && g->n > 0) {
-        struct kw_notification note = {.kind = kind, .created_ms = kw_now_ms(), .nalerts = (size_t)g->n};
+    /* Members silenced now are left out (a resolve still closes the incident for all). */
+    int listed = 0;
+    char silence[KW_SILENCE_ID];
+    bool *skip = xcalloc((size_t)g->n + 1, sizeof *skip);
+    for (int i = 0; i < g->n; i++) {
+        skip[i] = kind != KW_NOTIFY_RESOLVED && o->silences && kw_silences_match(o->silences, &g->m[i].a, kw_now_ms(), silence);
+        listed += !skip[i];
+    }
+    if (!r->disabled && listed > 0) {
+        struct kw_notification note = {.kind = kind, .created_ms = kw_now_ms(), .nalerts = (size_t)listed};
         snprintf(note.receiver, sizeof note.receiver, "%s", r->name);
         snprintf(note.key, sizeof note.key, "%s", g->key);
-        note.alerts = xcalloc((size_t)g->n, sizeof *note.alerts);
-        for (int i = 0; i < g->n; i++)
-            note.alerts[i] = g->m[i].a;
+        note.alerts = xcalloc((size_t)listed, sizeof *note.alerts);
+        for (int i = 0, k = 0; i < g->n; i++)
+            if (!skip[i])
+                note.alerts[k++] = g->m[i].a;
         /* the lead is the first mover: firing members by start, then the resolved */
         qsort(note.alerts, note.nalerts, sizeof *note.alerts, cmp_since);
         kw_dispatcher_submit(o->dispatcher, node->receiver, &note);
@@ -122,12 +135,13 @@ static void group_send(struct kw_outbox *o, struct group *g, int kind)
         o->stats.notifications++;
         pthread_mutex_unlock(&o->lock);
     }
+    free(skip);
     int w = 0;
     for (int i = 0; i < g->n; i++)
         if (!g->m[i].resolved)
             g->m[w++] = g->m[i];
     g->n = w;
-    g->notified = true;
+    g->notified = g->notified || listed > 0 || kind == KW_NOTIFY_RESOLVED;
     g->dirty = false;
     g->last_ms = o->clock_ms;
     g->next_ms = o->clock_ms + node->group_interval_ms;
@@ -221,6 +235,58 @@ static void add_to_group(struct kw_outbox *o, int node_index, const struct kw_al
     m->resolved = resolved;
 }
 
+/* Keep o->firing in step with a. */
+static void track_firing(struct kw_outbox *o, const struct kw_alert *a)
+{
+    int i = 0;
+    while (i < o->nfiring && strcmp(o->firing[i].key, a->key) != 0)
+        i++;
+    if (a->status == KW_ALERT_RESOLVED) {
+        if (i < o->nfiring)
+            o->firing[i] = o->firing[--o->nfiring];
+        return;
+    }
+    if (i == o->nfiring) {
+        if (o->nfiring == o->fcap) {
+            o->fcap = o->fcap ? o->fcap * 2 : 16;
+            o->firing = xrealloc(o->firing, (size_t)o->fcap * sizeof *o->firing);
+        }
+        o->nfiring++;
+    }
+    o->firing[i] = *a;
+}
+
+/* Is a firing alert inhibited by another firing one? */
+static bool inhibited(const struct kw_outbox *o, const struct kw_alert *a)
+{
+    for (int r = 0; r < o->cfg->ninhibit; r++)
+        for (int i = 0; i < o->nfiring; i++)
+            if (kw_inhibit_applies(&o->cfg->inhibit[r], &o->firing[i], a))
+                return true;
+    return false;
+}
+
+/* Remember (or, with forget, drop) that alert key was held back. Returns
+ * whether it was held. */
+static bool held_mark(struct kw_outbox *o, const char *key, bool add, bool forget)
+{
+    for (int i = 0; i < o->nheld; i++) {
+        if (strcmp(o->held[i], key) != 0)
+            continue;
+        if (forget)
+            memcpy(o->held[i], o->held[--o->nheld], sizeof o->held[i]);
+        return true;
+    }
+    if (add) {
+        if (o->nheld == o->hcap) {
+            o->hcap = o->hcap ? o->hcap * 2 : 16;
+            o->held = xrealloc(o->held, (size_t)o->hcap * sizeof *o->held);
+        }
+        snprintf(o->held[o->nheld++], sizeof o->held[0], "%s", key);
+    }
+    return false;
+}
+
 static void take_alert(struct kw_outbox *o, const struct kw_alert *a)
 {
     /* What was due before this alert's interval closed goes out first. */
@@ -229,14 +295,28 @@ static void take_alert(struct kw_outbox *o, const struct kw_alert *a)
         o->clock_ms = end;
         flush(o, false);
     }
+    track_firing(o, a);
+    if (a->status == KW_ALERT_RESOLVED && held_mark(o, a->key, false, true))
+        return; /* it was never notified: nor is its end */
     char silence[KW_SILENCE_ID];
-    if (o->silences && kw_silences_match(o->silences, a, kw_now_ms(), silence)) {
+    bool silenced = o->silences && kw_silences_match(o->silences, a, kw_now_ms(), silence);
+    if (silenced || (a->status == KW_ALERT_FIRING && inhibited(o, a))) {
         /* still evaluated and counted; only the notification is held back */
+        bool known = false;
+        for (int i = 0; i < o->ngroups && !known; i++)
+            for (int m = 0; m < o->groups[i].n && !known; m++)
+                known = strcmp(o->groups[i].m[m].a.key, a->key) == 0;
+        if (!known) /* an alert already in a group goes on; only new ones are held */
+            held_mark(o, a->key, true, false);
         pthread_mutex_lock(&o->lock);
-        o->stats.silenced++;
+        if (silenced)
+            o->stats.silenced++;
+        else
+            o->stats.inhibited++;
         pthread_mutex_unlock(&o->lock);
-        kw_debug("outbox", "alert %s of %s silenced by %s", a->key, a->kpi, silence);
-        return;
+        kw_debug("outbox", "alert %s of %s %s", a->key, a->kpi, silenced ? "silenced" : "inhibited");
+        if (!known)
+            return;
     }
     int nodes[MAX_NODES_PER_ALERT];
     int n = kw_routing_nodes(&o->cfg->routing, a, nodes, MAX_NODES_PER_ALERT);
@@ -315,6 +395,8 @@ void kw_outbox_stop(struct kw_outbox *o, int64_t drain_ms)
     for (int i = 0; i < o->ngroups; i++)
         free(o->groups[i].m);
     free(o->groups);
+    free(o->firing);
+    free(o->held);
     kw_queue_release(&o->queue);
     pthread_mutex_destroy(&o->lock);
     free(o);

@@ -1,7 +1,8 @@
 /* outbox: the hand-off between detection and delivery, and the grouping of
  * alerts into incidents. The pipeline pushes each alert event into a bounded
  * queue (kw_outbox_alert is its on_alert sink) and goes back to ingesting;
- * the outbox thread drains the queue, holds back what a silence matches,
+ * the outbox thread drains the queue, holds back what a silence or an
+ * inhibition rule matches,
  * walks the routing tree, and adds the alert to the aggregation group of
  * each route node it reaches (node plus its group_by values: one group is
  * one incident). A group is notified group_wait after it opens, again at
@@ -29,6 +30,7 @@ struct kw_outbox_stats {
     uint64_t notifications;   /* alert x receiver handed to delivery */
     uint64_t queue_full_waits;/* times the pipeline waited for room */
     uint64_t silenced;        /* alerts whose notifications a silence held back */
+    uint64_t inhibited;       /* alerts an inhibition rule held back */
     /* over all receivers, from the dispatcher: */
     uint64_t sent, failed, retried, dropped, pending;
 };

@@ -159,3 +159,45 @@ Test(cli, send_reaches_a_running_agent, .timeout = 60)
     free(err);
     agent_cleanup(&agent);
 }
+
+/* An inhibition rule in a backtest: the roll-up over all journeys fires and
+ * holds back the per-journey alert of the same spike. */
+Test(cli, inhibition_holds_back_children_of_a_firing_rollup, .timeout = 60)
+{
+    char dir[] = "/tmp/kw-inh-XXXXXX";
+    cr_assert_not_null(mkdtemp(dir));
+    char path[128];
+    snprintf(path, sizeof path, "%s/c.json", dir);
+    FILE *f = fopen(path, "w");
+    fprintf(f, "{\"agent\":{\"log_level\":\"warn\"},\"kpis\":["
+               "{\"name\":\"complaints\",\"metric\":\"complaints\",\"interval\":\"5m\",\"lateness\":\"0s\",\"group_by\":[\"journey\"],"
+               " \"detector\":{\"type\":\"mad\",\"window\":96,\"min_points\":24},\"alert\":{\"for\":2,\"resolve_after\":2}},"
+               "{\"name\":\"complaints_total\",\"metric\":\"complaints\",\"interval\":\"5m\",\"lateness\":\"0s\",\"group_by\":[],"
+               " \"detector\":{\"type\":\"mad\",\"window\":96,\"min_points\":24},\"alert\":{\"for\":1,\"resolve_after\":2}}],"
+               "\"route\":{\"receiver\":\"console\",\"group_by\":[\"kpi\",\"journey\"],\"group_wait\":\"0s\"},"
+               "\"receivers\":[{\"name\":\"console\",\"type\":\"console\",\"format\":\"json\"}],"
+               "\"inhibit_rules\":[{\"source_matchers\":[\"kpi=complaints_total\"],\"target_matchers\":[\"kpi=complaints\"]}]}\n");
+    fclose(f);
+    char cmd[512], *out;
+    snprintf(cmd, sizeof cmd, "%s replay -c %s tests/data/golden/complaints.jsonl 2>&1", harness_binary(), path);
+    cr_assert_eq(run_capture(cmd, &out), 0, "%s", out);
+    cr_assert_gt(count_text(out, "\"kpi\":\"complaints_total\""), 0, "the roll-up fired: %s", out);
+    cr_assert_eq(count_text(out, "\"kpi\":\"complaints\""), 0, "the per-journey alert was not held back: %s", out);
+    free(out);
+    /* without the rule, the per-journey alert goes out */
+    f = fopen(path, "r+");
+    char *text = read_file(path);
+    char *cut = strstr(text, ",\"inhibit_rules\"");
+    cr_assert_not_null(cut);
+    strcpy(cut, "}\n");
+    fclose(f);
+    f = fopen(path, "w");
+    fputs(text, f);
+    fclose(f);
+    free(text);
+    cr_assert_eq(run_capture(cmd, &out), 0, "%s", out);
+    cr_assert_gt(count_text(out, "\"kpi\":\"complaints\""), 0, "%s", out);
+    free(out);
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    cr_assert_eq(system(cmd), 0);
+}
