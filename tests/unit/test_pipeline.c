@@ -60,8 +60,7 @@ static void setup(const char *json)
     cr_assert_eq(kw_config_parse(&cfg, json, "t.json", err, sizeof err), 0, "%s", err);
     kw_pipeline_init(&pipe_, &cfg);
     memset(&rec, 0, sizeof rec);
-    pipe_.on_interval = on_interval;
-    pipe_.interval_ctx = &rec;
+    kw_pipeline_on_interval(&pipe_, on_interval, &rec);
     pipe_.on_alert = on_alert;
     pipe_.alert_ctx = &rec;
 }
@@ -284,8 +283,7 @@ Test(state, save_and_restore_gives_identical_verdicts, .fini = teardown)
     struct kw_pipeline restored;
     struct recorder rec2 = {0};
     kw_pipeline_init(&restored, &cfg);
-    restored.on_interval = on_interval;
-    restored.interval_ctx = &rec2;
+    kw_pipeline_on_interval(&restored, on_interval, &rec2);
     cr_assert_eq(kw_state_load(&restored, path, err, sizeof err), 1, "%s", err);
     unlink(path);
     int before = rec.n;
@@ -392,8 +390,7 @@ Test(state, quantile_samples_survive_a_restart, .fini = teardown)
     struct kw_pipeline restored;
     struct recorder rec2 = {0};
     kw_pipeline_init(&restored, &cfg);
-    restored.on_interval = on_interval;
-    restored.interval_ctx = &rec2;
+    kw_pipeline_on_interval(&restored, on_interval, &rec2);
     cr_assert_eq(kw_state_load(&restored, path, err, sizeof err), 1, "%s", err);
     unlink(path);
     struct kw_point pt = {.metric = "m", .value = 20, .ts_ms = T0 + 3000};
@@ -527,8 +524,7 @@ Test(clock, downtime_is_a_gap_not_zeros, .fini = teardown)
     struct kw_pipeline restored;
     struct recorder rec2 = {0};
     kw_pipeline_init(&restored, &cfg);
-    restored.on_interval = on_interval;
-    restored.interval_ctx = &rec2;
+    kw_pipeline_on_interval(&restored, on_interval, &rec2);
     cr_assert_eq(kw_state_load(&restored, path, err, sizeof err), 1, "%s", err);
     kw_pipeline_resume(&restored);
     unlink(path);
