@@ -170,7 +170,7 @@ int kw_detector_state_load(struct kw_detector_state *st, const struct kw_detecto
     const cJSON *seen = cJSON_GetObjectItemCaseSensitive(json, "seen");
     const cJSON *state = cJSON_GetObjectItemCaseSensitive(json, "state");
     if (!cJSON_IsString(type) || strcmp(type->valuestring, det->type->name) != 0 ||
-        !cJSON_IsNumber(seen) || seen->valuedouble < 0 || !state)
+        !cJSON_IsNumber(seen) || !(seen->valuedouble >= 0 && seen->valuedouble < 18446744073709551616.0) || !state)
         return -1;
     if (det->type->state_load(st->impl, det->cfg, state))
         return -1;

@@ -548,7 +548,9 @@ static int esd_load(void *state, const void *cfg, const cJSON *json)
     const cJSON *started = cJSON_GetObjectItemCaseSensitive(json, "started");
     const cJSON *last = cJSON_GetObjectItemCaseSensitive(json, "last");
     double *vals = xmalloc((size_t)st->w * sizeof(double));
-    if (!cJSON_IsBool(started) || !cJSON_IsNumber(last) || !isfinite(last->valuedouble) ||
+    /* last is the interval index of a timestamp (at most 4e12 ms): anything
+     * larger would overflow the int64_t it is converted to and the index arithmetic */
+    if (!cJSON_IsBool(started) || !cJSON_IsNumber(last) || !(fabs(last->valuedouble) <= 4e12) ||
         kw_json_read_doubles(cJSON_GetObjectItemCaseSensitive(json, "values"), vals, (size_t)st->w)) {
         free(vals);
         return -1;

@@ -287,6 +287,10 @@ static int hw_load(void *state, const void *cfg, const cJSON *json)
     double n0, last;
     if (!cJSON_IsBool(started) || read_number(json, "n0", &n0) || read_number(json, "last", &last))
         return -1;
+    /* interval indexes of timestamps (at most 4e12 ms): larger ones would
+     * overflow the int64_t they are converted to and the index arithmetic */
+    if (!(fabs(n0) <= 4e12 && fabs(last) <= 4e12))
+        return -1;
     const cJSON *season = cJSON_GetObjectItemCaseSensitive(json, "season");
     /* Read into scratch first so a bad document leaves the state fresh. */
     double *buf = xmalloc(2 * m * sizeof(double));

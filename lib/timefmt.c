@@ -74,7 +74,12 @@ static int parse_time(const char *text, bool require_zone, int64_t *out_ms)
     gmtime_r(&t, &back);
     if (back.tm_mday != day && sec != 60)
         return -1;
-    *out_ms = ((int64_t)t - (int64_t)offset_min * 60) * 1000 + (int64_t)llround(frac * 1000.0);
+    int64_t ms = ((int64_t)t - (int64_t)offset_min * 60) * 1000 + (int64_t)llround(frac * 1000.0);
+    /* A zone offset near 1970, or a date late in 2096, leaves the range of
+     * numeric timestamps, which the state store holds series to. */
+    if (ms < 0 || ms > 4000000000000LL)
+        return -1;
+    *out_ms = ms;
     return 0;
 }
 

@@ -7,8 +7,8 @@
 
 /* Parse RFC 3339 ("2026-11-23T09:00:00Z", "...+01:00", fractional seconds)
  * or the space-separated form "2014-04-01 00:00:00" (no zone = UTC) into
- * epoch ms, for years 1970 to 2096. Returns 0, or -1 on any syntax or range
- * error. */
+ * epoch ms, within the range of kw_time_from_number (1970 to October 2096).
+ * Returns 0, or -1 on any syntax or range error. */
 int kw_time_parse(const char *text, int64_t *out_ms);
 /* The same, but a zone (Z or +hh:mm) is required: the form for JSON points,
  * where a missing zone is more likely a bug than UTC. */

@@ -27,6 +27,13 @@ command -v valgrind >/dev/null 2>&1 || want valgrind
 # The email tests make their SMTP server's certificate with the openssl tool.
 command -v openssl >/dev/null 2>&1 || want openssl
 
+# clang and its libFuzzer runtime build the fuzz targets (make fuzz).
+if command -v clang >/dev/null 2>&1; then
+    ls "$(clang -print-runtime-dir)"/libclang_rt.fuzzer*.a >/dev/null 2>&1 || want libclang-rt-14-dev
+else
+    want "clang libclang-rt-14-dev"
+fi
+
 [ -z "$need_pkgs" ] && exit 0
 
 echo "kpiwatch: installing missing packages:$need_pkgs" >&2

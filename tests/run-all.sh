@@ -3,7 +3,9 @@
 #   1. unit, delivery and integration tests on the normal build (with
 #      -Werror when CI=true or DEVELOPER=1),
 #   2. the same under AddressSanitizer + UndefinedBehaviorSanitizer,
-#   3. valgrind (memcheck) on the real binary: replay, check-config, and the
+#   3. the libFuzzer targets (tests/fuzz/), FUZZ_SECONDS (45) each, two at a
+#      time, one check per target (skipped without clang),
+#   4. valgrind (memcheck) on the real binary: replay, check-config, and the
 #      daemon handling a malformed flood.
 # Ends with one line "N passed, M failed".
 set -uo pipefail
@@ -92,6 +94,24 @@ if build build-san SANITIZE=address,undefined CFLAGS="-O1 -g"; then
     unset ASAN_OPTIONS UBSAN_OPTIONS LSAN_OPTIONS
 fi
 
+note "fuzzing (libFuzzer + ASan/UBSan, ${FUZZ_SECONDS:-45} s per target, two at a time)"
+FUZZ_TARGETS=(fuzz_point fuzz_csv fuzz_config fuzz_state)
+if command -v clang >/dev/null; then
+    rm -f build-fuzz/*.status
+    if make --no-print-directory -j"$JOBS" fuzz-build >"$LOG_DIR/build-fuzz.log" 2>&1; then
+        # Each run leaves its verdict in build-fuzz/TARGET.status; a failed
+        # one names the reproducer.
+        make --no-print-directory fuzz FUZZ_JOBS=2 FUZZ_SECONDS="${FUZZ_SECONDS:-45}" >"$LOG_DIR/fuzz.log" 2>&1
+        for t in "${FUZZ_TARGETS[@]}"; do
+            check "$t" bash -c "cat build-fuzz/$t.status && test \"\$(head -1 build-fuzz/$t.status)\" = PASS"
+        done
+    else
+        cat "$LOG_DIR/build-fuzz.log"; echo "build in build-fuzz failed"; failed=$((failed + 1)); failures+=("build build-fuzz")
+    fi
+else
+    echo "clang not found: fuzzing skipped"
+fi
+
 note "valgrind (memcheck) on the real binary"
 if [ -x build/kpiwatch ] && command -v valgrind >/dev/null; then
     VG="valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite,indirect --show-leak-kinds=definite,indirect"
@@ -99,7 +119,8 @@ if [ -x build/kpiwatch ] && command -v valgrind >/dev/null; then
     check valgrind-replay-csv bash -c "$VG build/kpiwatch replay --quiet -c tests/data/nab-default.json tests/data/art_spike.csv"
     check valgrind-check-config bash -c "$VG build/kpiwatch check-config conf/kpiwatch.json >/dev/null"
     check valgrind-bad-config bash -c "$VG build/kpiwatch check-config tests/data/bad-config.json; test \$? -eq 3"
-    # The daemon itself under memcheck, driven by the integration tests.
+    # The daemon itself under memcheck, driven by the integration tests
+    # (not the soak suite: a million points under memcheck take too long).
     KPIWATCH_BIN=build/kpiwatch KPIWATCH_WRAPPER="$VG" JOBS=1 \
         criterion_suite integration-valgrind build/integration-tests --filter 'agent/*'
 fi

@@ -119,3 +119,46 @@ Test(detector_roundtrip, every_type_survives_a_text_round_trip)
     }
     cr_assert_geq(tested, 11, "all detectors registered");
 }
+
+/* A damaged or edited state file may hold numbers no integer field can: they
+ * are refused, not converted (converting them is undefined behaviour). */
+static void refuses_number(const char *config, const char *where, const char *key, double bad)
+{
+    char err[KW_ERR_LEN];
+    cJSON *cfg = cJSON_Parse(config);
+    struct kw_detector det;
+    cr_assert_eq(kw_detector_parse(&det, cfg, "d", err, sizeof err), 0, "%s", err);
+    cJSON_Delete(cfg);
+    struct kw_series_info info = {.interval_ms = 300000};
+    gsl_rng *rng = gsl_rng_alloc(gsl_rng_mt19937);
+    gsl_rng_set(rng, 5);
+    struct kw_detector_state a, b;
+    kw_detector_state_init(&a, &det, &info);
+    struct kw_verdict v;
+    for (int i = 0; i < 400; i++) {
+        struct kw_sample s = sample_at(rng, i, &info);
+        kw_detector_update(&a, &det, &info, &s, &v);
+    }
+    cJSON *saved = kw_detector_state_save(&a, &det);
+    cJSON *obj = strcmp(where, "state") == 0 ? cJSON_GetObjectItemCaseSensitive(saved, "state") : saved;
+    cJSON *item = cJSON_GetObjectItemCaseSensitive(obj, key);
+    cr_assert(cJSON_IsNumber(item), "%s has no number %s.%s", config, where, key);
+    cJSON_SetNumberValue(item, bad);
+    kw_detector_state_init(&b, &det, &info);
+    cr_assert_eq(kw_detector_state_load(&b, &det, saved), -1, "%s: %s.%s = %g was accepted", config, where, key, bad);
+    cJSON_Delete(saved);
+    kw_detector_state_release(&a, &det);
+    kw_detector_state_release(&b, &det);
+    kw_detector_release(&det);
+    gsl_rng_free(rng);
+}
+
+Test(detector_roundtrip, out_of_range_integers_in_a_state_are_refused)
+{
+    refuses_number("{\"type\":\"mad\"}", "top", "seen", 1e300);
+    refuses_number("{\"type\":\"mad\"}", "top", "seen", 18446744073709551616.0);
+    refuses_number("{\"type\":\"esd\"}", "state", "last", 1e300);
+    refuses_number("{\"type\":\"esd\"}", "state", "last", -9.3e18);
+    refuses_number("{\"type\":\"holt_winters\",\"season\":\"2h\"}", "state", "n0", -1e300);
+    refuses_number("{\"type\":\"holt_winters\",\"season\":\"2h\"}", "state", "last", 9.3e18);
+}

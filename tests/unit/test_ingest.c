@@ -253,3 +253,19 @@ Test(timefmt, parse_and_format_round_trip)
     cr_assert_neq(kw_time_parse("2014-04-01T00:00:00Zjunk", &ms), 0);
     cr_assert_neq(kw_time_parse("2014-13-01T00:00:00Z", &ms), 0);
 }
+
+/* Strings get the range of numbers (0 to 4e12 ms), which the state store
+ * also checks: a series fed such a point could never be restored. */
+Test(timefmt, strings_keep_the_range_of_numbers)
+{
+    int64_t ms;
+    cr_assert_neq(kw_time_parse_zoned("1970-01-01T00:00:00+01:00", &ms), 0, "an hour before the epoch");
+    cr_assert_neq(kw_time_parse("1970-01-01 00:59:59+01:00", &ms), 0);
+    cr_assert_eq(kw_time_parse_zoned("1970-01-01T01:00:00+01:00", &ms), 0);
+    cr_assert_eq(ms, 0);
+    cr_assert_neq(kw_time_parse("2096-12-30 00:00:00", &ms), 0, "past 4e12 ms, as numbers are");
+    cr_assert_neq(kw_time_from_number(4.1e12, &ms), 0);
+    cr_assert_eq(kw_time_parse_zoned("2096-10-02T07:06:40Z", &ms), 0);
+    cr_assert_eq(ms, 4000000000000LL);
+    cr_assert_eq(kw_time_from_number(4.0e12, &ms), 0);
+}
