@@ -5,9 +5,11 @@
 #   make demo             install missing packages, build, run the agent on the demo stream
 #   make fuzz             libFuzzer targets under ASan/UBSan, FUZZ_SECONDS (45) each (needs clang)
 #   make bench            throughput, per-detector cost and memory figures
-#   make accuracy         accuracy table on labelled synthetic KPI series
-#   make nab              score of conf/examples/nab.json on the NAB slice
+#   make accuracy         incidents found and false alarms on simulated CX journeys (the deciding
+#                         table), then per-interval accuracy of every detector on labelled series
+#   make nab              score of conf/examples/nab.json on the NAB slice, and by leave-one-category-out
 #   make install          PREFIX=/usr/local DESTDIR=
+#   make deb              $(BUILDDIR)/kpiwatch_VERSION_ARCH.deb, built with dpkg-deb (packaging/debian/)
 # Switches: SANITIZE=address,undefined  DEVELOPER=1 (-Werror)  NOOPT=1  BUILDDIR=dir
 # Local overrides go in config.mak.
 
@@ -24,7 +26,7 @@ BUILDDIR   ?= build
 CC         ?= cc
 CFLAGS     ?= -O2 -g
 PKG_CONFIG ?= pkg-config
-PKGS       := libzmq libcjson libcurl gsl libcrypto
+PKGS       := libzmq libcjson libcurl gsl libcrypto libmicrohttpd
 
 # Error texts are deliberately bounded (char err[256]); truncation is fine.
 PROJECT_CFLAGS := -std=c11 -D_GNU_SOURCE -Wall -Wextra -Wshadow -Wno-unused-parameter -Wno-format-truncation \
@@ -71,7 +73,7 @@ DET_TEST_OBJS := $(DET_TEST_SRCS:%.c=$(BUILDDIR)/%.o)
 BIN        := $(BUILDDIR)/kpiwatch
 LIB        := $(BUILDDIR)/libkpiwatch.a
 
-.PHONY: all deps test check test-plain demo bench accuracy nab install uninstall clean options-doc
+.PHONY: all deps test-deps test check test-plain demo bench accuracy nab install uninstall clean options-doc deb
 
 all: $(BIN) kpiwatch
 
@@ -80,6 +82,10 @@ kpiwatch: $(BIN)
 
 deps:
 	@sh packaging/install-deps.sh
+
+# What only the tests use as well (promtool, Chromium, playwright-core, rpmspec).
+test-deps:
+	@sh packaging/install-deps.sh test
 
 $(BUILDDIR)/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -130,6 +136,7 @@ FUZZ_TARGETS  ?= fuzz_point fuzz_csv fuzz_config fuzz_state
 
 $(BUILDDIR)/fuzz_%: $(BUILDDIR)/tests/fuzz/fuzz_%.o $(LIB)
 	$(CC) $(ALL_LDFLAGS) -fsanitize=fuzzer,address,undefined -o $@ $< $(LIB) $(DEP_LIBS)
+.PRECIOUS: $(BUILDDIR)/tests/fuzz/%.o
 
 .PHONY: fuzz fuzz-build
 fuzz: fuzz-build
@@ -142,7 +149,7 @@ fuzz-build:
 	    SANITIZE=fuzzer-no-link,address,undefined $(FUZZ_TARGETS:%=$(FUZZ_BUILDDIR)/%)
 
 # The README's test command: installs missing packages, then runs every suite.
-test: deps
+test: test-deps
 	@bash tests/run-all.sh
 
 check: test
@@ -162,10 +169,12 @@ accuracy: deps
 	@$(MAKE) --no-print-directory all $(BENCH_BINS)
 	@bash bench/accuracy.sh $(BUILDDIR)
 
-# NAB score of the documented backtest config (needs ../shared/data/nab or NAB_DIR).
+# NAB score of the documented backtest config (needs ../shared/data/nab or NAB_DIR),
+# then the same config judged by leave-one-category-out cross-validation.
 nab: deps
 	@$(MAKE) --no-print-directory all
 	@bash tools/nab-eval.sh conf/examples/nab.json $(BIN)
+	@/usr/bin/python3 tools/nab-loco.py --bin $(BIN) --config conf/examples/nab.json
 
 options-doc: $(BIN)
 	@$(BIN) options
@@ -182,6 +191,10 @@ install: $(BIN)
 	install -d $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(DATADIR)/doc/kpiwatch
 	install -m 0644 packaging/man/kpiwatch.1 $(DESTDIR)$(MANDIR)/man1/kpiwatch.1
 	install -m 0644 README.md $(DESTDIR)$(DATADIR)/doc/kpiwatch/README.md
+
+# A binary package with dpkg-deb: binary, conffile, hardened unit, man page, README, examples.
+deb: $(BIN)
+	@sh packaging/debian/build-deb.sh $(BIN) $(VERSION) $(BUILDDIR)
 
 uninstall:
 	rm -f $(DESTDIR)$(BINDIR)/kpiwatch $(DESTDIR)$(PREFIX)/lib/systemd/system/kpiwatch.service \

@@ -13,13 +13,17 @@
 #include <zmq.h>
 
 #include "demo.h"
+#include "feedback.h"
+#include "http.h"
 #include "statestore.h"
+#include "status.h"
 #include "../lib/log.h"
 #include "../lib/timefmt.h"
 #include "../lib/xmalloc.h"
 
 #define TICK_MS 200
 #define STATE_SAVE_MS 60000
+#define FEEDBACK_POLL_MS 2000
 
 static void state_path(const struct kw_config *cfg, char *buf, size_t len)
 {
@@ -37,6 +41,13 @@ static void save_state(struct kw_agent *ag)
         kw_error("state", "could not save state: %s", err);
     else
         kw_debug("state", "saved %zu series to %s", ag->pipeline.table.count, path);
+}
+
+/* Verdicts queued by `kpiwatch feedback`; what a detector learned is saved at once. */
+static void take_feedback(struct kw_agent *ag)
+{
+    if (ag->cfg.state_dir && kw_feedback_apply(&ag->pipeline, ag->cfg.state_dir) > 0)
+        save_state(ag);
 }
 
 static void load_state(struct kw_agent *ag)
@@ -68,6 +79,7 @@ static int setup_pipeline(struct kw_agent *ag, char *err, size_t errlen)
         return -1;
     ag->pipeline.on_alert = kw_outbox_alert;
     ag->pipeline.alert_ctx = ag->outbox;
+    kw_http_attach(ag->http, &ag->pipeline);
     return 0;
 }
 
@@ -83,6 +95,7 @@ int kw_agent_init(struct kw_agent *ag, const char *config_path, bool demo_mode, 
         return -1;
     }
     kw_log_set_level((enum kw_log_level)ag->cfg.log_level);
+    kw_log_set_format((enum kw_log_format)ag->cfg.log_format);
     if (demo_mode)
         ag->cfg.ingest.check_time = false;
 
@@ -98,6 +111,12 @@ int kw_agent_init(struct kw_agent *ag, const char *config_path, bool demo_mode, 
     if (ag->cfg.state_dir)
         mkdir(ag->cfg.state_dir, 0750);
     ag->silences = kw_silences_open(ag->cfg.state_dir);
+    /* The listener starts first, so /healthz answers while state is restored. */
+    ag->http = kw_http_new();
+    if (kw_http_apply(ag->http, &ag->cfg, ag->silences, err, errlen)) {
+        kw_agent_release(ag);
+        return -1;
+    }
     ag->zmq_ctx = zmq_ctx_new();
     if (kw_input_set_open(&ag->inputs, ag->zmq_ctx, ag->cfg.inputs, ag->cfg.ninputs, NULL, NULL,
                           ag->cfg.ingest.max_message_bytes, err, errlen) ||
@@ -105,7 +124,10 @@ int kw_agent_init(struct kw_agent *ag, const char *config_path, bool demo_mode, 
         kw_agent_release(ag);
         return -1;
     }
+    kw_status_ready(kw_http_status(ag->http), KW_READY_INPUTS);
     load_state(ag);
+    take_feedback(ag);
+    kw_status_ready(kw_http_status(ag->http), KW_READY_STATE);
     return 0;
 }
 
@@ -176,12 +198,17 @@ static void reload(struct kw_agent *ag)
         close(fd);
     struct kw_ingest_stats ingest = ag->pipeline.ingest;
     struct kw_pipeline_stats pstats = ag->pipeline.stats;
+    kw_status_retire_outbox(kw_http_status(ag->http), ag->outbox);
     kw_outbox_stop(ag->outbox, 5000);
     ag->outbox = NULL;
     kw_pipeline_release(&ag->pipeline);
     kw_config_release(&ag->cfg);
     ag->cfg = next;
     kw_log_set_level((enum kw_log_level)ag->cfg.log_level);
+    kw_log_set_format((enum kw_log_format)ag->cfg.log_format);
+    /* Before the new pipeline: it attaches to the history this may replace. */
+    if (kw_http_apply(ag->http, &ag->cfg, ag->silences, err, sizeof err))
+        kw_error("reload", "%s; the HTTP listener stays where it was", err);
     if (setup_pipeline(ag, err, sizeof err)) {
         kw_error("reload", "delivery did not start: %s; alerts are not sent until the next reload", err);
         ag->pipeline.on_alert = NULL;
@@ -275,6 +302,7 @@ int kw_agent_run(struct kw_agent *ag, int64_t stop_after_ms)
         int64_t mono = kw_mono_ms();
         kw_pipeline_tick(&ag->pipeline, kw_now_ms());
         kw_outbox_tick(ag->outbox, kw_pipeline_clock(&ag->pipeline));
+        kw_status_publish(kw_http_status(ag->http), &ag->pipeline, ag->outbox, ag->reloads, ag->reload_failures, false);
         if (ag->cfg.stats_interval_ms > 0 && mono >= ag->next_stats_ms) {
             kw_agent_log_stats(ag);
             ag->next_stats_ms = mono + ag->cfg.stats_interval_ms;
@@ -282,6 +310,10 @@ int kw_agent_run(struct kw_agent *ag, int64_t stop_after_ms)
         if (mono >= ag->next_save_ms) {
             save_state(ag);
             ag->next_save_ms = mono + STATE_SAVE_MS;
+        }
+        if (mono >= ag->next_feedback_ms) {
+            take_feedback(ag);
+            ag->next_feedback_ms = mono + FEEDBACK_POLL_MS;
         }
         if (stop_after_ms > 0 && mono - started >= stop_after_ms)
             ag->stopping = true;
@@ -302,6 +334,8 @@ void kw_agent_release(struct kw_agent *ag)
     kw_input_set_close(&ag->inputs);
     kw_outbox_stop(ag->outbox, 5000);
     ag->outbox = NULL;
+    kw_http_free(ag->http); /* before the silence store it reads */
+    ag->http = NULL;
     kw_silences_close(ag->silences);
     ag->silences = NULL;
     if (ag->pipeline.cfg)

@@ -16,6 +16,7 @@
 #include "silence.h"
 
 struct kw_demo;
+struct kw_http;
 
 struct kw_agent {
     struct kw_config cfg;
@@ -28,8 +29,10 @@ struct kw_agent {
     bool stopping;
     int64_t next_stats_ms;
     int64_t next_save_ms;
+    int64_t next_feedback_ms;  /* next look at STATE_DIR/feedback (feedback.h) */
     uint64_t reloads, reload_failures;
     struct kw_demo *demo;      /* demo publisher, when running `kpiwatch demo` */
+    struct kw_http *http;      /* status page, /metrics and API, and the status and history they read */
 };
 
 /* Load the config at path and set the agent up (sockets bound/connected,

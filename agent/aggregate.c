@@ -1,5 +1,5 @@
-/* aggregate: per-interval accumulators for sum, count, mean, last, min, max
- * and ratio KPIs. */
+/* aggregate: per-interval accumulators for sum, count, mean, last, min, max,
+ * quantile, ratio and survey (nps, csat) KPIs. */
 #include "aggregate.h"
 
 #include <math.h>
@@ -19,6 +19,7 @@ void kw_bucket_reset(struct kw_bucket *b)
     b->last_ts = INT64_MIN;
     b->count = b->den_count = 0;
     b->nsamples = 0;
+    b->pos = b->neg = 0;
 }
 
 void kw_bucket_release(struct kw_bucket *b)
@@ -68,9 +69,28 @@ void kw_bucket_add(struct kw_bucket *b, int role, double value, int64_t ts_ms)
     }
 }
 
+bool kw_survey_valid(int aggregation, double value)
+{
+    if (aggregation == KW_AGG_NPS)
+        return value >= 0 && value <= 10 && value == floor(value);
+    if (aggregation == KW_AGG_CSAT)
+        return value >= 1 && value <= 5 && value == floor(value);
+    return true;
+}
+
+void kw_bucket_add_response(struct kw_bucket *b, int aggregation, double value)
+{
+    if (aggregation == KW_AGG_NPS) {
+        b->pos += value >= 9;
+        b->neg += value <= 6;
+    } else if (aggregation == KW_AGG_CSAT) {
+        b->pos += value >= 4;
+    }
+}
+
 struct kw_sample kw_bucket_sample(struct kw_bucket *b, int aggregation, double quantile, int64_t start_ms)
 {
-    struct kw_sample s = {.ts_ms = start_ms, .value = NAN, .numerator = NAN, .denominator = NAN};
+    struct kw_sample s = {.ts_ms = start_ms, .value = NAN, .numerator = NAN, .denominator = NAN, .detractors = NAN};
     switch (aggregation) {
     case KW_AGG_SUM:
         s.value = b->sum;
@@ -107,6 +127,21 @@ struct kw_sample kw_bucket_sample(struct kw_bucket *b, int aggregation, double q
         s.denominator = b->den;
         if (b->den > 0)
             s.value = b->sum / b->den;
+        break;
+    case KW_AGG_NPS:
+        if (b->count) {
+            s.numerator = b->pos;
+            s.detractors = b->neg;
+            s.denominator = b->count;
+            s.value = 100.0 * (b->pos - b->neg) / b->count;
+        }
+        break;
+    case KW_AGG_CSAT:
+        if (b->count) {
+            s.numerator = b->pos;
+            s.denominator = b->count;
+            s.value = b->pos / b->count;
+        }
         break;
     }
     return s;

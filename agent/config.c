@@ -13,12 +13,16 @@
 #define MAX_INPUTS 64
 
 static const char *const log_levels[] = {"debug", "info", "warn", "error", "off", NULL};
+static const char *const log_formats[] = {"text", "logfmt", NULL};
 
 /* ---- option tables ----------------------------------------------------- */
 
 static const struct kw_option agent_options[] = {
     {"log_level", KW_OPT_ENUM, "info", offsetof(struct kw_config, log_level), KW_NORANGE,
      .choices = log_levels, .desc = "Minimum level written to stderr."},
+    {"log_format", KW_OPT_ENUM, "text", offsetof(struct kw_config, log_format), KW_NORANGE,
+     .choices = log_formats,
+     .desc = "Log line format on stderr: text (\"TIME LEVEL [component] message\") or logfmt (ts=... level=... component=... msg=\"...\")."},
     {"state_dir", KW_OPT_STRING, "", offsetof(struct kw_config, state_dir), KW_NORANGE,
      .desc = "Directory for detector state (written atomically on exit and periodically). Empty = no persistence."},
     {"max_series", KW_OPT_INT, "100000", offsetof(struct kw_config, max_series), 1, 50000000,
@@ -308,7 +312,7 @@ int kw_config_parse(struct kw_config *cfg, const char *text, const char *name, c
     char inner[KW_ERR_LEN];
     int rc = -1;
     static const char *const sections[] = {"agent", "ingest", "inputs", "kpis", "receivers", "route", "delivery",
-                                           "silences", "inhibit_rules", NULL};
+                                           "silences", "http", "inhibit_rules", NULL};
     if (!cJSON_IsObject(root)) {
         snprintf(inner, sizeof inner, "(top level): must be an object");
         goto out;
@@ -329,6 +333,9 @@ int kw_config_parse(struct kw_config *cfg, const char *text, const char *name, c
         section_object(delivery, "delivery", inner, sizeof inner) ||
         kw_opts_reject_unknown(delivery, delivery_tables, NULL, "delivery", inner, sizeof inner) ||
         kw_opts_fill(kw_delivery_options, delivery, &cfg->delivery, "delivery", inner, sizeof inner))
+        goto out;
+    const cJSON *http = cJSON_GetObjectItemCaseSensitive(root, "http");
+    if (section_object(http, "http", inner, sizeof inner) || kw_http_parse(&cfg->http, http, "http", inner, sizeof inner))
         goto out;
     if (parse_inputs(cfg, root, inner, sizeof inner) || parse_kpis(cfg, root, inner, sizeof inner) ||
         parse_receivers(cfg, root, inner, sizeof inner) ||
@@ -395,6 +402,7 @@ void kw_config_release(struct kw_config *cfg)
     kw_opts_release(agent_options, cfg);
     kw_ingest_release(&cfg->ingest);
     kw_opts_release(kw_delivery_options, &cfg->delivery);
+    kw_http_config_release(&cfg->http);
     free(cfg->path);
     memset(cfg, 0, sizeof *cfg);
 }
@@ -411,6 +419,7 @@ void kw_config_print_reference(void *stream)
         {"`kpis[].alert`", kw_rule_options},  {"`route` and every `routes[]` node", kw_route_options},
         {"`delivery`", kw_delivery_options},
         {"`inhibit_rules[]`", kw_inhibit_options},
+        {"`http`", kw_http_options},
     };
     for (size_t s = 0; s < sizeof sections / sizeof sections[0]; s++) {
         fprintf(out, "\n#### %s\n\n| key | type | default | description |\n|---|---|---|---|\n", sections[s].title);

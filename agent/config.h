@@ -14,6 +14,7 @@
 
 #include "../notifiers/dispatcher.h"
 #include "../notifiers/notifier.h"
+#include "http.h"
 #include "ingest.h"
 #include "inhibit.h"
 #include "input.h"
@@ -24,6 +25,7 @@
 struct kw_config {
     char *path;
     int log_level;
+    int log_format;               /* enum kw_log_format */
     char *state_dir;
     int max_series;
     int64_t series_ttl_ms;
@@ -37,6 +39,7 @@ struct kw_config {
     int nreceivers;
     struct kw_routing routing;
     struct kw_delivery_config delivery;
+    struct kw_http_config http;
     struct kw_silence *silences;  /* the config's own silences */
     int nsilences;
     struct kw_inhibit_rule *inhibit;

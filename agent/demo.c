@@ -1,7 +1,8 @@
 /* demo: simulated journeys (onboarding, checkout, claims) with a daily
- * rhythm, Poisson complaints and binomial step drop-offs, plus scheduled
- * incidents: a complaint spike on checkout and a drop-off jump at the
- * payment step, once per simulated day after the first. */
+ * rhythm, Poisson complaints, binomial step drop-offs and checkout survey
+ * answers (0-10, for NPS), plus scheduled incidents: a complaint spike on
+ * checkout and a drop-off jump at the payment step (which also turns the
+ * survey answers sour), once per simulated day after the first. */
 #include "demo.h"
 
 #include <math.h>
@@ -117,6 +118,21 @@ size_t kw_demo_render_interval(void *rngp, int64_t t_ms, int64_t interval_ms, in
                       ",{\"metric\":\"complaints\",\"labels\":{\"journey\":\"%s\",\"channel\":\"%s\"},"
                       "\"value\":%u,\"ts\":%lld}",
                       jr->name, gsl_rng_uniform(rng) < 0.7 ? "app" : "web", complaints, (long long)ts);
+        if (j == 1) {
+            /* Survey answers after checkout: 50% promoters and 15%
+             * detractors (NPS +35), 60% detractors and 10% promoters while
+             * payment is failing (NPS -50). */
+            unsigned answers = gsl_ran_poisson(rng, 8.0 * daily_rhythm(t_ms));
+            for (unsigned a = 0; a < answers; a++) {
+                double u = gsl_rng_uniform(rng), sour = payment_outage ? 0.60 : 0.15, fair = payment_outage ? 0.90 : 0.50;
+                int score = u < sour ? (int)gsl_rng_uniform_int(rng, 7)                     /* 0-6 */
+                            : u < fair ? 7 + (int)gsl_rng_uniform_int(rng, 2)                 /* 7-8 */
+                                       : 9 + (int)gsl_rng_uniform_int(rng, 2);               /* 9-10 */
+                used = append(buf, cap, used,
+                              ",{\"metric\":\"survey_nps\",\"labels\":{\"journey\":\"checkout\"},\"value\":%d,\"ts\":%lld}",
+                              score, (long long)(ts + a));
+            }
+        }
         if (j == 2) {
             /* Claims handling time in minutes, a few cases per interval. */
             for (int c = 0; c < 3; c++)

@@ -9,7 +9,8 @@
 #define MAX_GROUP_BY KW_ALERT_MAX_LABELS
 #define MAX_OPEN_INTERVALS 64
 
-static const char *const aggregations[] = {"sum", "count", "mean", "last", "ratio", "max", "min", "quantile", NULL};
+static const char *const aggregations[] = {"sum", "count", "mean", "last", "ratio", "max", "min", "quantile",
+                                           "nps", "csat", NULL};
 static const char *const kinds[] = {"auto", "count", "rate", "continuous", NULL};
 
 /* A duration, or "native" (= 0: every point is its own interval). */
@@ -46,9 +47,11 @@ const struct kw_option kw_kpi_options[] = {
     {"denominator", KW_OPT_STRING, "", offsetof(struct kw_kpi_config, denominator), KW_NORANGE,
      .desc = "Ratio KPIs: the denominator metric (e.g. step entries)."},
     {"aggregation", KW_OPT_ENUM, "sum", offsetof(struct kw_kpi_config, aggregation), KW_NORANGE,
-     .choices = aggregations, .desc = "How points combine within an interval."},
+     .choices = aggregations,
+     .desc = "How points combine within an interval. Survey KPIs take one point per answer: nps = 100 x (promoters "
+             "9-10 - detractors 0-6) / answers of a 0-10 scale, csat = share of 4-5 answers of a 1-5 scale."},
     {"kind", KW_OPT_ENUM, "auto", offsetof(struct kw_kpi_config, kind), KW_NORANGE,
-     .choices = kinds, .desc = "auto: sum/count are counts, ratio is a rate, the rest continuous."},
+     .choices = kinds, .desc = "auto: sum/count are counts, ratio and csat are rates, the rest continuous."},
     {"interval", KW_OPT_CUSTOM, "5m", offsetof(struct kw_kpi_config, interval_ms), KW_NORANGE,
      .parse = parse_interval, .type_name = "duration", .desc = "Interval length; 0 (or \"native\") makes every point its own interval."},
     {"native_spacing", KW_OPT_DURATION, "5m", offsetof(struct kw_kpi_config, native_spacing_ms), 0.001, 604800,
@@ -78,8 +81,23 @@ const struct kw_option kw_kpi_options[] = {
      .desc = "Runbook URL included in alerts."},
     {"dashboard", KW_OPT_STRING, "", offsetof(struct kw_kpi_config, dashboard), KW_NORANGE,
      .desc = "Dashboard URL included in alerts."},
+    {"fdr", KW_OPT_BOOL, "true", offsetof(struct kw_kpi_config, fdr), KW_NORANGE,
+     .desc = "Hold the verdicts of all this KPI's series that close an interval to the detector's p_value together "
+             "(Benjamini-Hochberg), so splitting a KPI into more series does not add false alarms; false = each "
+             "series on its own."},
     KW_OPT_END,
 };
+
+/* The side on which the KPI gets worse, for detectors left on direction
+ * auto: more complaints and drop-offs are bad, lower survey scores are. */
+static int bad_direction(const struct kw_kpi_config *kpi)
+{
+    if (kpi->aggregation == KW_AGG_NPS || kpi->aggregation == KW_AGG_CSAT)
+        return KW_DIR_DOWN;
+    if (kpi->kind == KW_KIND_COUNT || kpi->kind == KW_KIND_RATE)
+        return KW_DIR_UP;
+    return KW_DIR_BOTH;
+}
 
 struct kw_series_info kw_kpi_series_info(const struct kw_kpi_config *kpi)
 {
@@ -87,6 +105,8 @@ struct kw_series_info kw_kpi_series_info(const struct kw_kpi_config *kpi)
         .interval_ms = kpi->interval_ms ? kpi->interval_ms : kpi->native_spacing_ms,
         .is_ratio = kpi->kind == KW_KIND_RATE,
         .is_count = kpi->kind == KW_KIND_COUNT,
+        .is_nps = kpi->aggregation == KW_AGG_NPS,
+        .direction = bad_direction(kpi),
     };
     return info;
 }
@@ -125,15 +145,20 @@ int kw_kpi_parse(struct kw_kpi_config *kpi, const cJSON *item, const char *path,
         return -1;
     }
     /* kind: derived from the aggregation unless set */
+    bool rate_agg = kpi->aggregation == KW_AGG_RATIO || kpi->aggregation == KW_AGG_CSAT;
     if (kpi->kind == 0) {
-        kpi->kind = kpi->aggregation == KW_AGG_RATIO ? KW_KIND_RATE
+        kpi->kind = rate_agg ? KW_KIND_RATE
                     : (kpi->aggregation == KW_AGG_SUM || kpi->aggregation == KW_AGG_COUNT) ? KW_KIND_COUNT
                                                                                            : KW_KIND_CONTINUOUS;
     } else {
         kpi->kind -= 1; /* table index 1..3 -> enum kw_kpi_kind */
-        if ((kpi->kind == KW_KIND_RATE) != (kpi->aggregation == KW_AGG_RATIO)) {
-            snprintf(err, errlen, "%s: \"rate\" goes with aggregation \"ratio\" and only with it",
+        if ((kpi->kind == KW_KIND_RATE) != rate_agg) {
+            snprintf(err, errlen, "%s: \"rate\" goes with aggregation \"ratio\" or \"csat\" and only with them",
                      kw_path_key(p, sizeof p, path, "kind"));
+            return -1;
+        }
+        if (kpi->aggregation == KW_AGG_NPS && kpi->kind != KW_KIND_CONTINUOUS) {
+            snprintf(err, errlen, "%s: an \"nps\" KPI is continuous (-100..+100)", kw_path_key(p, sizeof p, path, "kind"));
             return -1;
         }
     }

@@ -35,6 +35,7 @@ struct kw_kpi_config {
     char *currency;
     char *runbook;
     char *dashboard;
+    bool fdr;                     /* false-discovery control across the series per interval */
     struct kw_detector detector;
     struct kw_rule_config alert;
 };

@@ -11,7 +11,9 @@
 #include "agent.h"
 #include "config.h"
 #include "demo.h"
+#include "feedback.h"
 #include "replay.h"
+#include "silence_cmd.h"
 #include "send.h"
 #include "../notifiers/dispatcher.h"
 #include "../notifiers/sample.h"
@@ -353,6 +355,52 @@ static int cmd_routes(int argc, char **argv)
     return EXIT_OK;
 }
 
+static int cmd_silence(int argc, char **argv)
+{
+    char msg[KW_ERR_LEN] = "";
+    int rc = kw_silence_cmd(argc, argv, DEFAULT_CONFIG, msg, sizeof msg);
+    return rc == EXIT_USAGE ? usage_error("silence", "%s", msg) : rc;
+}
+
+static int cmd_feedback(int argc, char **argv)
+{
+    const char *path = DEFAULT_CONFIG, *key = NULL, *note = NULL;
+    int verdict = -1; /* 1 false alarm, 0 confirmed */
+    for (int i = 0; i < argc; i++) {
+        if ((strcmp(argv[i], "-c") == 0 || strcmp(argv[i], "--config") == 0) && i + 1 < argc)
+            path = argv[++i];
+        else if (strcmp(argv[i], "--note") == 0 && i + 1 < argc)
+            note = argv[++i];
+        else if (strcmp(argv[i], "--false-alarm") == 0 || strcmp(argv[i], "--confirmed") == 0) {
+            int v = strcmp(argv[i], "--false-alarm") == 0;
+            if (verdict >= 0 && verdict != v)
+                return usage_error("feedback", "%s--false-alarm and --confirmed exclude each other", "");
+            verdict = v;
+        } else if (argv[i][0] != '-' && !key)
+            key = argv[i];
+        else
+            return usage_error("feedback", "unexpected argument %s", argv[i]);
+    }
+    if (!key || verdict < 0)
+        return usage_error("feedback", "%sneeds ALERT_KEY and --false-alarm or --confirmed", "");
+    struct kw_config cfg;
+    char err[KW_ERR_LEN];
+    if (kw_config_load(&cfg, path, err, sizeof err)) {
+        fprintf(stderr, "%s\n", err);
+        return EXIT_CONFIG;
+    }
+    int rc = EXIT_OK;
+    if (kw_feedback_submit(cfg.state_dir, key, verdict == 1, note, err, sizeof err)) {
+        fprintf(stderr, "kpiwatch feedback: %s: %s\n", path, err);
+        rc = !cfg.state_dir ? EXIT_CONFIG : strstr(err, "not an alert key") ? EXIT_USAGE : EXIT_RUNTIME;
+    } else {
+        printf("%s on alert %s queued in %s/feedback; the agent learns it within seconds, or when it next starts\n",
+               verdict ? "false alarm" : "confirmed", key, cfg.state_dir);
+    }
+    kw_config_release(&cfg);
+    return rc;
+}
+
 static int cmd_options(int argc, char **argv)
 {
     if (argc > 0)
@@ -402,6 +450,16 @@ static const struct command commands[] = {
      "the labels it is grouped by: the same walk the agent does.\n"
      "  -c, --config FILE  config file (default " DEFAULT_CONFIG ")\n",
      cmd_routes},
+    {"silence", kw_silence_cmd_usage, kw_silence_cmd_help, cmd_silence},
+    {"feedback", "[-c FILE] ALERT_KEY --false-alarm|--confirmed [--note TEXT]",
+     "Tell the agent whether an alert was right. A false alarm is learned into that series' baseline as\n"
+     "normal and makes its test one step (10x) stricter, at most three steps; a confirmed alert undoes a\n"
+     "step. The verdict goes through agent.state_dir (the agent need not be running) and is recorded,\n"
+     "with counts per detector, in STATE_DIR/feedback.json.\n"
+     "  -c, --config FILE  config file (default " DEFAULT_CONFIG ")\n"
+     "  ALERT_KEY          the alert's key (16 hex digits, as in every notification)\n"
+     "  --note TEXT        why, kept with the record\n",
+     cmd_feedback},
     {"options", "", "Print every config key as Markdown (the README's config reference).\n", cmd_options},
     {NULL, NULL, NULL, NULL},
 };

@@ -12,6 +12,7 @@
 #include "../lib/intmath.h"
 #include "../lib/log.h"
 #include "../lib/xmalloc.h"
+#include "fdr.h"
 
 #define VALUES_MAX 2048 /* group_by values blob: 8 labels x 255 bytes fits */
 
@@ -37,6 +38,7 @@ void kw_pipeline_init(struct kw_pipeline *p, const struct kw_config *cfg)
     p->cfg = cfg;
     kw_series_table_init(&p->table);
     p->clocks = xcalloc((size_t)cfg->nkpis + 1, sizeof *p->clocks);
+    p->fdr = xcalloc((size_t)cfg->nkpis + 1, sizeof *p->fdr);
     p->kpi_series = xcalloc((size_t)cfg->nkpis + 1, sizeof *p->kpi_series);
     p->series_refused = xcalloc((size_t)cfg->nkpis + 1, sizeof *p->series_refused);
     for (int k = 0; k < cfg->nkpis; k++) {
@@ -67,6 +69,10 @@ int kw_pipeline_on_interval(struct kw_pipeline *p, kw_interval_sink fn, void *ct
 void kw_pipeline_release(struct kw_pipeline *p)
 {
     kw_series_table_release(&p->table, series_free, p);
+    for (int k = 0; p->fdr && k < p->cfg->nkpis; k++)
+        kw_fdr_release(&p->fdr[k]);
+    free(p->fdr);
+    p->fdr = NULL;
     free(p->clocks);
     free(p->kpi_series);
     free(p->series_refused);
@@ -85,14 +91,12 @@ static struct kw_series *series_create(struct kw_pipeline *p, int k, uint64_t ha
     return s;
 }
 
-/* Run one closed interval through the detector and the alert state machine. */
-static void close_interval(struct kw_pipeline *p, struct kw_series *s, const struct kw_sample *sample)
+/* A decided verdict goes through the alert state machine and to the sinks. */
+static void decide_interval(void *ctx, struct kw_series *s, const struct kw_sample *sample, struct kw_verdict *vp)
 {
+    struct kw_pipeline *p = ctx;
     const struct kw_kpi_config *kpi = &p->cfg->kpis[s->kpi];
-    struct kw_verdict v;
-    kw_detector_update(&s->det, &kpi->detector, &s->info, sample, &v);
-    kw_series_history_push(s, sample->value);
-    p->stats.intervals_closed++;
+    struct kw_verdict v = *vp;
     if (v.anomalous)
         p->stats.anomalies++;
     struct kw_alert alert;
@@ -109,6 +113,50 @@ static void close_interval(struct kw_pipeline *p, struct kw_series *s, const str
         p->stats.alerts_repeated++;
     if (p->on_alert)
         p->on_alert(p->alert_ctx, &alert);
+}
+
+/* Run one closed interval through the detector. Its verdict waits for the
+ * rest of the KPI's series to close the same interval (fdr.h), unless the
+ * KPI has no common intervals or opted out. */
+static void close_interval(struct kw_pipeline *p, struct kw_series *s, const struct kw_sample *sample)
+{
+    const struct kw_kpi_config *kpi = &p->cfg->kpis[s->kpi];
+    struct kw_verdict v;
+    bool batched = kpi->fdr && kpi->interval_ms > 0;
+    s->info.multiplicity = batched ? (double)p->kpi_series[s->kpi] : 1;
+    kw_detector_update(&s->det, &kpi->detector, &s->info, sample, &v);
+    kw_series_history_push(s, sample->value);
+    p->stats.intervals_closed++;
+    if (batched)
+        kw_fdr_push(&p->fdr[s->kpi], s, sample, &v);
+    else
+        decide_interval(p, s, sample, &v);
+}
+
+static int64_t effective_clock(const struct kw_pipeline *p, int k);
+
+/* Decide the waiting verdicts whose interval's close point has passed on
+ * its KPI's clock (every one when all), one interval at a time in event
+ * order across KPIs, so alerts leave in the order their intervals ended. */
+static void settle(struct kw_pipeline *p, bool all)
+{
+    for (;;) {
+        int best = -1;
+        int64_t best_ts = INT64_MAX;
+        for (int k = 0; k < p->cfg->nkpis; k++) {
+            const struct kw_kpi_config *kpi = &p->cfg->kpis[k];
+            int64_t ts = kw_fdr_oldest(&p->fdr[k]), clock = effective_clock(p, k);
+            if (ts == INT64_MAX || kpi->interval_ms == 0 || (!all && clock == INT64_MIN))
+                continue;
+            if ((all || ts <= clock - kpi->lateness_ms - kpi->interval_ms) && ts < best_ts) {
+                best = k;
+                best_ts = ts;
+            }
+        }
+        if (best < 0)
+            return;
+        kw_fdr_resolve(&p->fdr[best], best_ts, decide_interval, p);
+    }
 }
 
 /* Close the oldest open interval of s. */
@@ -232,6 +280,10 @@ static int add_to_kpi(struct kw_pipeline *p, int k, int role, const struct kw_po
         *why = KW_REJ_NEGATIVE_COUNT;
         return -1;
     }
+    if (!kw_survey_valid(kpi->aggregation, pt->value)) {
+        *why = KW_REJ_BAD_VALUE; /* not an answer on the survey's scale */
+        return -1;
+    }
     char values[VALUES_MAX];
     size_t len = group_values(kpi, pt, values);
     uint64_t hash = kw_series_hash(k, values, len);
@@ -261,6 +313,7 @@ static int add_to_kpi(struct kw_pipeline *p, int k, int role, const struct kw_po
         struct kw_bucket b;
         kw_bucket_reset(&b);
         kw_bucket_add(&b, role, pt->value, pt->ts_ms);
+        kw_bucket_add_response(&b, kpi->aggregation, pt->value);
         struct kw_sample sample = kw_bucket_sample(&b, kpi->aggregation, kpi->quantile, pt->ts_ms);
         close_interval(p, s, &sample);
         return 0;
@@ -278,6 +331,7 @@ static int add_to_kpi(struct kw_pipeline *p, int k, int role, const struct kw_po
     if (slot < 0)
         slot += s->nbuckets;
     kw_bucket_add(&s->ring[slot], role, pt->value, pt->ts_ms);
+    kw_bucket_add_response(&s->ring[slot], kpi->aggregation, pt->value);
     if (kpi->aggregation == KW_AGG_QUANTILE)
         kw_bucket_keep_sample(&s->ring[slot], pt->value, (uint32_t)kpi->quantile_samples, s->hash ^ (uint64_t)start);
     if (pt->ts_ms > s->last_point_ts)
@@ -314,6 +368,12 @@ int kw_pipeline_point(void *ctx, const struct kw_point *pt, enum kw_reject *why)
 
 static void sweep(struct kw_pipeline *p)
 {
+    /* Every series closes what is due, then each KPI decides the intervals
+     * all its series have closed, then idle series expire. */
+    for (size_t i = 0; i < p->table.cap; i++)
+        if (p->table.slots[i])
+            close_due(p, p->table.slots[i], effective_clock(p, p->table.slots[i]->kpi));
+    settle(p, false);
     for (size_t i = 0; i < p->table.cap;) {
         struct kw_series *s = p->table.slots[i];
         if (!s) {
@@ -321,7 +381,6 @@ static void sweep(struct kw_pipeline *p)
             continue;
         }
         int64_t clock = effective_clock(p, s->kpi);
-        close_due(p, s, clock);
         if (s->last_point_ts != INT64_MIN && clock != INT64_MIN && clock - s->last_point_ts > p->cfg->series_ttl_ms) {
             struct kw_alert alert;
             if (kw_alerting_resolve_silent(s, &p->cfg->kpis[s->kpi], clock, &alert)) {
@@ -329,6 +388,7 @@ static void sweep(struct kw_pipeline *p)
                 if (p->on_alert)
                     p->on_alert(p->alert_ctx, &alert);
             }
+            kw_fdr_forget(&p->fdr[s->kpi], s); /* only verdicts of intervals not yet due */
             p->kpi_series[s->kpi]--;
             kw_series_remove(&p->table, s);
             series_free(s, p);
@@ -375,6 +435,7 @@ void kw_pipeline_flush(struct kw_pipeline *p)
         while (s->open_start <= s->last_point_ts)
             close_oldest(p, s);
     }
+    settle(p, true);
 }
 
 size_t kw_pipeline_firing(const struct kw_pipeline *p)

@@ -1,6 +1,8 @@
 /* pipeline: points in, alert events out. Routes each point to the KPIs that
  * use its metric and into its series' open interval, and runs the interval
- * clock: when an interval closes, its value goes through the detector and
+ * clock: when an interval closes, its value goes through the detector; once
+ * the interval's close point has passed for the whole KPI, the verdicts of
+ * all its series are held to false-discovery control (fdr.h) and go through
  * the alert state machine, and any alert goes to on_alert (the agent's alert
  * queue). The daemon, replay and the demo all feed points through this same
  * pipeline. */
@@ -56,12 +58,15 @@ struct kw_kpi_clock {
     bool resuming;
 };
 
+struct kw_fdr_batch;
+
 struct kw_pipeline {
     const struct kw_config *cfg;   /* not owned; must outlive the pipeline */
     struct kw_series_table table;
     struct kw_ingest_stats ingest;
     struct kw_pipeline_stats stats;
     struct kw_kpi_clock *clocks;   /* one per cfg->kpis entry */
+    struct kw_fdr_batch *fdr;      /* one per cfg->kpis entry: verdicts waiting for their interval's close point */
     size_t *kpi_series;            /* live series per KPI (for kpis[].max_series) */
     uint64_t *series_refused;      /* new series refused per KPI by a series limit */
     bool extrapolate;              /* let event time flow with the wall clock while quiet (daemon) */
@@ -94,7 +99,8 @@ int kw_pipeline_point(void *ctx, const struct kw_point *pt, enum kw_reject *why)
 /* Close every interval that event time (extrapolated by wall time when
  * p->extrapolate) has passed, and expire idle series. Call it regularly. */
 void kw_pipeline_tick(struct kw_pipeline *p, int64_t wall_ms);
-/* Close all open intervals now (end of a replay, or shutdown). */
+/* Close all open intervals now and decide every waiting verdict (end of a
+ * replay, or shutdown). */
 void kw_pipeline_flush(struct kw_pipeline *p);
 
 /* The latest event time over all KPIs (extrapolated as for closing), or

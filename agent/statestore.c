@@ -32,8 +32,9 @@ static cJSON *series_to_json(const struct kw_pipeline *p, const struct kw_series
     cJSON *ring = cJSON_AddArrayToObject(o, "ring");
     for (int i = 0; i < s->nbuckets; i++) {
         const struct kw_bucket *b = &s->ring[i];
-        double f[] = {b->sum, b->den, b->last, b->min, b->max, (double)b->last_ts, b->count, b->den_count};
-        cJSON_AddItemToArray(ring, kw_json_doubles(f, 8));
+        double f[] = {b->sum, b->den, b->last, b->min, b->max, (double)b->last_ts, b->count, b->den_count,
+                      b->pos, b->neg};
+        cJSON_AddItemToArray(ring, kw_json_doubles(f, 10));
     }
     if (kpi->aggregation == KW_AGG_QUANTILE) {
         cJSON *samples = cJSON_AddArrayToObject(o, "samples");
@@ -154,17 +155,21 @@ static const char *restore_series(struct kw_pipeline *p, const cJSON *o)
     const cJSON *ring = cJSON_GetObjectItemCaseSensitive(o, "ring");
     bool ok = cJSON_IsArray(ring) && cJSON_GetArraySize(ring) == s->nbuckets;
     for (int i = 0; ok && i < s->nbuckets; i++) {
-        double f[8];
-        ok = kw_json_read_doubles(cJSON_GetArrayItem(ring, i), f, 8) == 0;
+        /* 10 numbers; files written before survey KPIs have 8 */
+        double f[10] = {0};
+        const cJSON *item = cJSON_GetArrayItem(ring, i);
+        ok = kw_json_read_doubles(item, f, 10) == 0 || kw_json_read_doubles(item, f, 8) == 0;
         /* sums finite, counts whole and within 32 bits, the timestamp plausible */
         ok = ok && isfinite(f[0]) && isfinite(f[1]) && count_ok(f[6]) && count_ok(f[7]) &&
-             (isnan(f[5]) || f[5] == (double)INT64_MIN || ts_ok(f[5]));
+             (isnan(f[5]) || f[5] == (double)INT64_MIN || ts_ok(f[5])) && count_ok(f[8]) && count_ok(f[9]) &&
+             f[8] + f[9] <= f[6];
         if (ok) {
             struct kw_bucket *b = &s->ring[i];
             b->sum = f[0], b->den = f[1], b->last = f[2], b->min = isnan(f[3]) ? INFINITY : f[3];
             b->max = isnan(f[4]) ? -INFINITY : f[4];
             b->last_ts = isnan(f[5]) ? INT64_MIN : (int64_t)f[5];
             b->count = (uint32_t)f[6], b->den_count = (uint32_t)f[7];
+            b->pos = f[8], b->neg = f[9];
         }
     }
     const cJSON *samples = cJSON_GetObjectItemCaseSensitive(o, "samples");

@@ -1,67 +1,66 @@
 /* binomial: rate KPIs with a denominator (drop-offs / entries, errors /
- * requests). Learns the baseline rate p0 and tests each interval's k events
- * out of n trials with the binomial (or beta-binomial) tail, so a journey
- * step with 3 visitors gives no false alarms: 2 drop-offs of 3 against a
- * 20% baseline is normal, 20,000 of 30,000 is not. */
+ * requests, csat). Learns the rate and weighs the binomial (or beta-binomial)
+ * tail of this interval's k of n and two likelihood-ratio CUSUMs, so a step
+ * with 8 visitors still shows a lasting jump and one with 3 visitors gives
+ * no false alarms. The math is below. */
 #include <math.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include <gsl/gsl_cdf.h>
 #include <gsl/gsl_sf_gamma.h>
 
 #include "../lib/xmalloc.h"
 #include "detector.h"
+#include "evidence.h"
 
-/* Baseline: exponentially weighted sums of events and trials,
- *     E = (1 - alpha) E + k,  N = (1 - alpha) N + n,  p0 = (E + 0.5) / (N + 1)
- * so busy intervals weigh more than quiet ones, and the Jeffreys-style half
- * event keeps p0 strictly inside (0, 1) (no certainty from a run of zeros).
- * Test: p = min(P(X >= k), P(X <= k)) under Binomial(n, p0) (GSL cdfs),
- * alert when p < p_value; score = -+log10 p; bounds are the rates k/n where
- * those tails cross p_value for this interval's n.
- * beta_binomial: rates that wander more than binomial noise explains
- * (between-interval heterogeneity) get X ~ BetaBinomial(n, a, b) with
- * mean p0 and intra-class correlation rho = 1 / (a + b + 1). rho is a
- * moment estimate from the Pearson dispersion: with e = (k - n p0)^2 /
- * (n p0 (1 - p0)) and E[e] = 1 + (n - 1) rho, exponentially weighted sums
- * give rho = (sum e - sum 1) / sum (n - 1), clamped to [0, 0.999] (0 =
- * plain binomial). For n <= 1000 the tails are exact: the pmf from
+/* The math.
+ * Rate: p0 = (E + 0.5) / (N + 1) from exponentially weighted sums of events
+ * E and trials N, so busy intervals weigh more than quiet ones and the
+ * Jeffreys-style half event keeps p0 inside (0, 1). The sums remember
+ * `memory` (1 day), or longer while that holds fewer than 200 of the
+ * rarer outcome (at most 4 weeks). Rates have no time-of-day profile: the
+ * beta-binomial's 5% wander (below) absorbs mild rhythms.
+ * Single interval: p = min(P(X >= k), P(X <= k)) under Binomial(n, p0), or
+ * BetaBinomial(n, a, b) with mean p0 and intra-class correlation rho =
+ * 1 / (a + b + 1). rho is a moment estimate from the Pearson dispersion:
+ * with e = (k - n p0)^2 / (n p0 (1 - p0)) and E[e] = 1 + (n - 1) rho,
+ * weighted sums give rho = (sum e - sum 1) / sum (n - 1), clamped to
+ * [0, 0.999]. For n <= 1000 the tails are exact (the pmf from
  * gsl_sf_lnchoose + gsl_sf_lnbeta at 0, then the term ratio
- * (n-j)(j+a) / ((j+1)(n-j-1+b)) in log space, O(n). For larger n, X/n is
- * approximated by a Beta with the same mean and the beta-binomial variance
- * (concentration n / (1 + (n-1) rho) - 1; GSL beta cdf, continuity
- * corrected), which tends to the true mixing Beta when n rho >> 1 and to
- * the usual beta approximation of the binomial when rho -> 0.
+ * (n-j)(j+a) / ((j+1)(n-j-1+b)) in log space); above, X/n is a Beta with
+ * the same mean and beta-binomial variance (GSL beta cdf, continuity
+ * corrected).
  * auto (the default): real rates at large denominators are never exactly
- * binomial (a 2% wobble of a 5% rate at n = 30,000 already doubles the
- * variance), and the plain binomial then alarms every few hours. auto uses
- * the beta-binomial with rho = max(fitted rho if the mean dispersion is
- * above 1 + 10 sqrt(2 / n_eff), else 0; rho_floor), where rho_floor =
- * 0.05^2 m / (1 - m), m = min(p0, 1 - p0), is the rho of a rate that
- * wanders by 5% of itself. rho_floor changes nothing at small n (variance
- * x (1 + (n - 1) rho): x1.01 at n = 100 and p0 = 0.2) and caps the
- * precision claimed at large n.
+ * binomial, and the plain binomial then alarms every few hours. auto uses
+ * rho = max(fitted rho if the mean dispersion is above 1 + 10 sqrt(2 /
+ * n_eff), else 0; rho_floor), rho_floor = 0.05^2 m / (1 - m), m = min(p0,
+ * 1 - p0): the rho of a rate that wanders by 5% of itself. It changes
+ * nothing at small n and caps the precision claimed at large n.
+ * CUSUMs: S = max(0, S + LLR / phi) with the binomial log-likelihood ratio
+ * of k of n for the odds times psi (up: shift and burst_shift; down: their
+ * inverses) and phi = 1 + (n - 1) rho (quasi-likelihood); p-value e^-S at
+ * any interval (Ville's inequality, evidence.h).
+ * p = looks x the smallest (Bonferroni), times 10^strictness after
+ * false-alarm feedback; anomalous when p < p_value on a side the KPI
+ * alerts on. Bounds: the rates k/n where this interval's own tail crosses
+ * p_value / looks for its n.
+ * Learning, following a change, recovery and feedback: as poisson (an
+ * interval is held out of the baseline when either side is evidence; a
+ * held change is adopted after adapt_after; evidence back towards the
+ * long-run rate is a recovery).
  * Pre-screen (cost): with the model's mean, sd, skewness g and excess
  * kurtosis e, when the model is near normal (|g| <= 0.5 and
- * |g| (z_c^2 - 1) / 6 + |e| (z_c^3 - 3 z_c) / 24 <= 0.5 sd: binomial
- * n p (1 - p) >~ 19 at p_value 1e-4), the continuity-corrected scores
- * z_up = (k - 0.5 - mean) / sd, z_down = (k + 0.5 - mean) / sd are
- * compared with the second-order Cornish-Fisher critical values; a point
- * within 3 sd and more than 0.75 + 2.5 |g| sd inside both cannot be
- * anomalous (checked against the exact tails over a sweep of n 1..1e8,
- * p0 1e-4..0.9, all three models, p_values 1e-2..1e-12 in the unit tests:
- * identical flags). It skips GSL and the bound search: its p is the
- * Cornish-Fisher normal tail, within 0.2 in log10 p and capped just below
- * the threshold (anomaly_score < 0.5); its bounds are the Cornish-Fisher
- * quantiles, within 2 events + 0.15 sd. exact = true turns it off.
+ * |g| (z_c^2 - 1) / 6 + |e| (z_c^3 - 3 z_c) / 24 <= 0.5 sd), a point within
+ * 3 sd and more than 0.75 + 2.5 |g| sd inside the Cornish-Fisher critical
+ * values cannot be anomalous on its own (checked against the exact tails
+ * in the unit tests); its p is the Cornish-Fisher normal tail, capped just
+ * above the level. exact = true turns it off.
  * GSL's incomplete beta returns NaN at some central points for n >~ 1e7;
  * those tails fall back to the normal approximation.
- * Outliers: the events learned are clamped to the interval's bounds, and an
- * anomalous interval counts with at most the average interval's trials, so
- * an incident cannot drag p0; a lasting change still moves it step by step.
  * Missing intervals (NAN, or denominator 0) change nothing; counts are
  * rounded, and a numerator above its denominator is capped at it. */
 
@@ -87,29 +86,43 @@
 /* ... and rho is never below the value that makes the rate wander by this
  * fraction of min(p, 1 - p) between intervals. */
 #define AUTO_CV 0.05
+#define DAY_MS 86400000LL
 
 enum { DIST_BINOMIAL, DIST_BETA_BINOMIAL, DIST_AUTO };
 static const char *const dist_names[] = {"binomial", "beta_binomial", "auto", NULL};
 
 struct binomial_config {
-    double alpha;
-    double incident_weight;
     double p_value;
     int distribution;
+    int64_t memory_ms;
+    int64_t adapt_ms;
+    double shift;
+    double burst_shift;
     int min_points;
     bool exact;
-    double z; /* normal quantile of p_value, for the bound search's first guess */
+    /* derived */
+    int looks;
+    double level1; /* p_value / looks: the single look's own level */
+    double z;      /* normal quantile of level1, for the bound search's first guess */
 };
 
-/* Bytes per series: sizeof(struct binomial_state) = 48. */
+/* Bytes per series: sizeof(struct binomial_state) = 200. All doubles,
+ * saved in this order. */
 struct binomial_state {
-    double n;            /* intervals learned */
-    double events;       /* EW sum of numerators */
-    double trials;       /* EW sum of denominators */
-    double disp_e;       /* EW sum of Pearson residuals e */
-    double disp_w;       /* EW sum of 1 */
-    double disp_n;       /* EW sum of n - 1 */
+    double n;              /* intervals consumed */
+    double events, trials; /* rate sums */
+    double ref_ev, ref_tr; /* long-run rate, for recoveries */
+    double ref_w;          /* ... and its weights' sum (ref_tr / ref_w = trials per interval) */
+    double disp_e;         /* weighted sum of Pearson residuals e */
+    double disp_w;         /* weighted sum of 1 */
+    double disp_n;         /* weighted sum of n - 1 */
+    double s_up[2], s_dn[2];
+    struct kw_episode ep;  /* obs = events, exp = trials while held */
+    double last_obs, last_exp;
+    double strict;
+    struct kw_ev_alarm alarm; /* the running alarm, if any */
 };
+#define BINOMIAL_NSTATE (sizeof(struct binomial_state) / sizeof(double))
 
 /* The fitted model of X = events in one interval of n trials. */
 struct rate_model {
@@ -126,19 +139,24 @@ struct moments {
 };
 
 static const struct kw_option binomial_options[] = {
-    {"alpha", KW_OPT_DOUBLE, "0.05", offsetof(struct binomial_config, alpha), 0.0001, 1,
-     .desc = "Weight of each new interval in the learned rate (0.05 = about 40 intervals)."},
-    {"incident_weight", KW_OPT_DOUBLE, "0.1", offsetof(struct binomial_config, incident_weight), 0, 1,
-     .desc = "An anomalous interval (or one more than 3 sd out) is learned with this fraction of alpha, so an incident neither "
-             "resolves itself by raising the baseline nor leaves a false dip behind; 1 = learn as usual."},
     {"p_value", KW_OPT_DOUBLE, "1e-5", offsetof(struct binomial_config, p_value), 1e-15, 0.1,
-     .desc = "Alert when the tail probability of the observed events is below this (each side); 1e-5 scored best on the labelled benchmark, 1e-4 catches more small-denominator jumps at ~5x the false alarms."},
+     .desc = "Alert when the evidence on a side (the smallest p-value of the looks, times their number) is below this; "
+             "the KPI's series are then held to it together (false-discovery rate, kpis[].fdr)."},
     {"distribution", KW_OPT_ENUM, "auto", offsetof(struct binomial_config, distribution), KW_NORANGE,
      .choices = dist_names,
      .desc = "binomial; beta_binomial when the rate varies between intervals more than chance; auto = "
-             "beta_binomial only while that extra variation is statistically significant."},
-    {"min_points", KW_OPT_INT, "10", offsetof(struct binomial_config, min_points), 2, 1000000,
-     .desc = "Intervals learned before the first verdict."},
+             "beta_binomial only while that extra variation is statistically significant, and never less than a 5% wander."},
+    {"memory", KW_OPT_DURATION, "1d", offsetof(struct binomial_config, memory_ms), 1, 31536000,
+     .desc = "How long the learned rate remembers (longer while that holds under 200 of the rarer outcome, at most 4 "
+             "weeks); a change too small to be evidence is half learned after 0.69 x this."},
+    {"adapt_after", KW_OPT_DURATION, "1d", offsetof(struct binomial_config, adapt_ms), 0, 31536000,
+     .desc = "A change that is evidence holds the baseline; once held this long, it becomes the new normal (0 = never)."},
+    {"shift", KW_OPT_DOUBLE, "2", offsetof(struct binomial_config, shift), 0, 1000,
+     .desc = "Odds ratio the sustained CUSUM is tuned to (down: its inverse); 0 = off."},
+    {"burst_shift", KW_OPT_DOUBLE, "4", offsetof(struct binomial_config, burst_shift), 0, 1000,
+     .desc = "Odds ratio the jump CUSUM is tuned to (down: its inverse); 0 = off."},
+    {"min_points", KW_OPT_INT, "0", offsetof(struct binomial_config, min_points), 0, 1000000,
+     .desc = "Intervals learned before the first verdict; 0 = at least 10, and until 50 of each outcome were seen."},
     {"exact", KW_OPT_BOOL, "false", offsetof(struct binomial_config, exact), KW_NORANGE,
      .desc = "Exact tails and bounds for every interval (slower); false = normal pre-screen for clearly normal ones."},
     KW_OPT_END,
@@ -146,11 +164,18 @@ static const struct kw_option binomial_options[] = {
 
 static int binomial_check(void *cfg, const char *path, char *err, size_t errlen)
 {
-    (void)path;
-    (void)err;
-    (void)errlen;
     struct binomial_config *c = cfg;
-    c->z = gsl_cdf_ugaussian_Qinv(c->p_value);
+    if (c->shift != 0 && c->shift <= 1) {
+        snprintf(err, errlen, "%s.shift: must be 0 (off) or > 1", path);
+        return -1;
+    }
+    if (c->burst_shift != 0 && c->burst_shift <= 1) {
+        snprintf(err, errlen, "%s.burst_shift: must be 0 (off) or > 1", path);
+        return -1;
+    }
+    c->looks = 1 + (c->shift > 0) + (c->burst_shift > 0);
+    c->level1 = c->p_value / c->looks;
+    c->z = gsl_cdf_ugaussian_Qinv(c->level1);
     return 0;
 }
 
@@ -159,7 +184,7 @@ static int binomial_accepts(const void *cfg, const struct kw_series_info *info, 
     (void)cfg;
     if (info->is_ratio)
         return 0;
-    snprintf(err, errlen, "needs a ratio KPI (aggregation \"ratio\")");
+    snprintf(err, errlen, "needs a ratio KPI (aggregation \"ratio\" or \"csat\")");
     return -1;
 }
 
@@ -263,8 +288,8 @@ static double dispersion(const struct binomial_state *s, const struct binomial_c
     if (!(s->disp_n > 0))
         return 0;
     if (c->distribution == DIST_AUTO) {
-        /* E[e] = 1, Var[e] ~ 2 under the binomial; n_eff = the EW weights' count. */
-        double n_eff = fmin(s->n - 1, (2 - c->alpha) / c->alpha);
+        /* E[e] = 1, Var[e] ~ 2 under the binomial; n_eff = the weights' sum. */
+        double n_eff = s->disp_w;
         if (!(s->disp_e / s->disp_w > 1 + AUTO_DISP_Z * sqrt(2 / n_eff)))
             return 0;
     }
@@ -320,16 +345,101 @@ static bool screen(const struct moments *m, const struct binomial_config *c, dou
     double p_up = k <= 0 ? 1.0 : gsl_cdf_ugaussian_Q(kw_cf_normal(z_up, m->skew, m->kurt));
     double p_down = k >= n ? 1.0 : gsl_cdf_ugaussian_P(kw_cf_normal(z_down, m->skew, m->kurt));
     *up = p_up < p_down;
-    *p = fmax(*up ? p_up : p_down, c->p_value * 1.0000001); /* never reads as an alarm */
+    *p = fmax(*up ? p_up : p_down, c->level1 * 1.0000001); /* never reads as an alarm */
     *hi = fmax(fmin(floor(m->mean + 0.5 + m->sd * q_up), n), k);
     *lo = fmin(fmax(ceil(m->mean - 0.5 + m->sd * q_down), 0), k);
     return true;
 }
 
+static int64_t interval_of(const struct kw_series_info *info)
+{
+    return info->interval_ms > 0 ? info->interval_ms : 300000;
+}
+
+/* Rates have no profile to learn: warm once 10 intervals have shown at
+ * least WARM_RARE of each outcome (the rate then known to ~15%). */
+#define WARM_RARE 50.0
+
+static bool warmed_up(const struct binomial_state *s, const struct binomial_config *c)
+{
+    if (c->min_points > 0)
+        return s->n >= c->min_points;
+    return s->n >= 10 && s->events >= WARM_RARE && s->trials - s->events >= WARM_RARE;
+}
+
+static double rate_of(double ev, double tr)
+{
+    return (ev + 0.5) / (tr + 1);
+}
+
+/* Single-interval tails of k of n at rate p0 with correlation rho, and the
+ * event bounds at level. */
+static void tails(const struct binomial_config *c, double p0, double rho, unsigned n, unsigned k, double level,
+                  bool screened_ok, double *p_up, double *p_down, double *lo, double *hi)
+{
+    double nd = n, kd = k, p;
+    bool up;
+    struct moments mo = rate_moments(nd, p0, rho);
+    if (screened_ok && screen(&mo, c, nd, kd, &p, &up, lo, hi)) {
+        *p_up = up ? p : 1.0 - p;
+        *p_down = up ? 1.0 - p : p;
+        return;
+    }
+    if (rho > RHO_MIN && n <= BB_EXACT_MAX) {
+        double theta = 1 / rho - 1;
+        unsigned ulo, uhi;
+        bb_exact(n, p0 * theta, (1 - p0) * theta, k, level, p_down, p_up, &ulo, &uhi);
+        *lo = ulo;
+        *hi = uhi;
+        return;
+    }
+    struct rate_model m = {.n = n, .p = p0, .mean = n * p0};
+    if (rho > RHO_MIN) {
+        double theta = n / (1 + (n - 1) * rho) - 1;
+        m.beta = true;
+        m.a = p0 * theta;
+        m.b = (1 - p0) * theta;
+        m.sd = n * sqrt(p0 * (1 - p0) / (theta + 1));
+        m.skew = 2 * (m.b - m.a) * sqrt(theta + 1) / ((theta + 2) * sqrt(m.a * m.b));
+    } else {
+        m.sd = sqrt(n * p0 * (1 - p0));
+        m.skew = (1 - 2 * p0) / m.sd;
+    }
+    *p_down = model_P(&m, k);
+    *p_up = k == 0 ? 1.0 : model_Q(&m, k - 1);
+    double guess_off = m.skew * (c->z * c->z - 1) / 6;
+    *lo = first_reached(&m, level, false, m.mean + m.sd * (guess_off - c->z));
+    *hi = first_reached(&m, level, true, m.mean + m.sd * (guess_off + c->z));
+}
+
+/* The odds ratio a running alarm has seen, bounded away from 1 on its side. */
+static double alarm_odds(const struct kw_ev_alarm *a, double p0)
+{
+    double seen = a->trials > a->obs && a->obs > 0 ? a->obs / (a->trials - a->obs) : 1;
+    double want = a->trials > a->exp && a->exp > 0 ? a->exp / (a->trials - a->exp) : p0 / (1 - p0);
+    double psi = seen / want;
+    return a->side > 0 ? fmax(psi, KW_EV_MIN_RATIO) : fmin(psi, 1 / KW_EV_MIN_RATIO);
+}
+
+/* An alarm on side ended: its evidence starts again from nothing. */
+static void restart_side(struct binomial_state *s, int side)
+{
+    if (side > 0)
+        memset(s->s_up, 0, sizeof s->s_up);
+    else
+        memset(s->s_dn, 0, sizeof s->s_dn);
+}
+
+static void end_episode(struct binomial_state *s)
+{
+    s->last_obs = s->ep.obs;
+    s->last_exp = s->ep.exp;
+    memset(&s->ep, 0, sizeof s->ep);
+}
+
 static void binomial_update(void *state, const void *cfg, const struct kw_series_info *info,
                             const struct kw_sample *in, struct kw_verdict *out)
 {
-    (void)info;
     struct binomial_state *s = state;
     const struct binomial_config *c = cfg;
     double num = in->numerator, den = in->denominator;
@@ -343,115 +453,171 @@ static void binomial_update(void *state, const void *cfg, const struct kw_series
         nd = NMAX;
     }
     unsigned n = (unsigned)nd, k = (unsigned)kd;
-    double p0 = (s->events + 0.5) / (s->trials + 1);
-    double learn = kd;
-    bool incident = false;
-    if (s->n >= c->min_points) {
-        double rho = c->distribution != DIST_BINOMIAL && n > 1 ? dispersion(s, c) : 0;
-        if (c->distribution == DIST_AUTO && n > 1) {
-            double lo_p = fmin(p0, 1 - p0), floor_rho = AUTO_CV * AUTO_CV * lo_p / (1 - lo_p);
-            rho = fmax(rho, floor_rho);
+    int64_t iv = interval_of(info);
+    double p0 = rate_of(s->events, s->trials);
+    double rho = 0;
+    if (c->distribution != DIST_BINOMIAL && n > 1)
+        rho = dispersion(s, c);
+    if (c->distribution == DIST_AUTO && n > 1) {
+        double m = fmin(p0, 1 - p0);
+        rho = fmax(rho, AUTO_CV * AUTO_CV * m / (1 - m));
+    }
+    double phi = 1 + (nd - 1) * rho;
+    bool hold = false;
+    if (warmed_up(s, c)) {
+        double strictf = pow(KW_EV_STRICT_STEP, s->strict);
+        double level = c->level1 / strictf;
+        double p_up1, p_dn1, lo, hi;
+        tails(c, p0, rho, n, k, level, !c->exact && s->strict == 0, &p_up1, &p_dn1, &lo, &hi);
+        double cap = log(c->looks * strictf * fmax(1.0, info->multiplicity) / c->p_value) + KW_EV_CAP_MARGIN;
+        const double psi[2] = {c->shift, c->burst_shift};
+        double s_up = 0, s_dn = 0;
+        for (int j = 0; j < 2; j++) {
+            if (!(psi[j] > 1))
+                continue;
+            s->s_up[j] = kw_ev_cusum(s->s_up[j], kw_ev_llr_binomial(kd, nd, p0, psi[j], phi), cap);
+            s->s_dn[j] = kw_ev_cusum(s->s_dn[j], kw_ev_llr_binomial(kd, nd, p0, 1 / psi[j], phi), cap);
+            s_up = fmax(s_up, s->s_up[j]);
+            s_dn = fmax(s_dn, s->s_dn[j]);
         }
-        double p_down = 1, p_up = 1, p = 1, lo, hi;
-        bool up = false;
-        struct moments mo = rate_moments(nd, p0, rho);
-        if (!c->exact && screen(&mo, c, nd, kd, &p, &up, &lo, &hi)) {
-            /* clearly normal: p, side and bounds from the approximation */
-        } else if (rho > RHO_MIN && n <= BB_EXACT_MAX) {
-            double theta = 1 / rho - 1;
-            unsigned ulo, uhi;
-            bb_exact(n, p0 * theta, (1 - p0) * theta, k, c->p_value, &p_down, &p_up, &ulo, &uhi);
-            lo = ulo;
-            hi = uhi;
-            up = p_up < p_down;
-            p = up ? p_up : p_down;
-        } else {
-            struct rate_model m = {.n = n, .p = p0, .mean = n * p0};
-            if (rho > RHO_MIN) {
-                double theta = n / (1 + (n - 1) * rho) - 1;
-                m.beta = true;
-                m.a = p0 * theta;
-                m.b = (1 - p0) * theta;
-                m.sd = n * sqrt(p0 * (1 - p0) / (theta + 1));
-                m.skew = 2 * (m.b - m.a) * sqrt(theta + 1) / ((theta + 2) * sqrt(m.a * m.b));
-            } else {
-                m.sd = sqrt(n * p0 * (1 - p0));
-                m.skew = (1 - 2 * p0) / m.sd;
+        /* a running alarm ends when the data favour "back to normal" over
+         * "still shifted by what it has seen"; that side's evidence restarts */
+        if (s->alarm.side != 0) {
+            int was = (int)s->alarm.side;
+            if (kw_ev_alarm_returns(&s->alarm, -kw_ev_llr_binomial(kd, nd, p0, alarm_odds(&s->alarm, p0), phi))) {
+                restart_side(s, was);
+                s_up = fmax(s->s_up[0], s->s_up[1]);
+                s_dn = fmax(s->s_dn[0], s->s_dn[1]);
             }
-            p_down = model_P(&m, k);
-            p_up = k == 0 ? 1.0 : model_Q(&m, k - 1);
-            double guess_off = m.skew * (c->z * c->z - 1) / 6;
-            lo = first_reached(&m, c->p_value, false, m.mean + m.sd * (guess_off - c->z));
-            hi = first_reached(&m, c->p_value, true, m.mean + m.sd * (guess_off + c->z));
-            up = p_up < p_down;
-            p = up ? p_up : p_down;
+        }
+        double p_up = fmin(1.0, c->looks * fmin(p_up1, kw_ev_p(s_up)) * strictf);
+        double p_dn = fmin(1.0, c->looks * fmin(p_dn1, kw_ev_p(s_dn)) * strictf);
+        /* Recovery: evidence from p0 back towards the long-run rate R, with
+         * this interval within 3 sd of R, is the change going away. */
+        double R = rate_of(s->ref_ev, s->ref_tr);
+        double sd_r = sqrt(nd * R * (1 - R) * phi);
+        double m = fmin(R, 1 - R);
+        bool apart = fabs(p0 - R) > 0.1 * m + 2 * sqrt(R * (1 - R) / (s->trials + 1));
+        bool rec_up = apart && R > p0 && kd - nd * R <= 3 * sd_r;
+        bool rec_dn = apart && R < p0 && nd * R - kd <= 3 * sd_r;
+        bool up_ok = info->direction != KW_DIR_DOWN, dn_ok = info->direction != KW_DIR_UP;
+        double pa_up = up_ok && !rec_up ? p_up : 1.0, pa_dn = dn_ok && !rec_dn ? p_dn : 1.0;
+        double p;
+        bool continuing;
+        int side = kw_ev_decide(pa_up, pa_dn, c->p_value, &s->alarm, &p, &out->anomalous, &continuing);
+        if (out->anomalous) {
+            s->alarm.obs += kd;
+            s->alarm.exp += nd * p0;
+            s->alarm.trials += nd;
         }
         out->ready = true;
         out->expected = p0;
         out->lower = lo / nd;
         out->upper = hi / nd;
-        out->anomalous = p < c->p_value;
-        out->score = up ? kw_neglog10(p) : -kw_neglog10(p);
+        out->direction = side;
+        out->score = side >= 0 ? kw_neglog10(p) : -kw_neglog10(p);
         out->anomaly_score = kw_squash(kw_neglog10(p), kw_neglog10(c->p_value));
-        learn = kd < lo ? lo : (kd > hi ? hi : kd);
-        /* Anomalous, or more than 3 sd out: part of an incident, learned only
-         * slowly. Moments, not the p-value, decide, so the pre-screened and
-         * the exact path learn the same. */
-        incident = out->anomalous || fabs(kd - mo.mean) > 3 * mo.sd;
+        if (continuing && out->anomaly_score < 0.5)
+            out->anomaly_score = 0.5;
+        out->p_value = p;
+        out->p_level = c->p_value;
+        bool ev_up = (p_up < c->p_value || s_up > KW_EV_HOLD_S) && !rec_up;
+        bool ev_dn = (p_dn < c->p_value || s_dn > KW_EV_HOLD_S) && !rec_dn;
+        hold = ev_up || ev_dn;
     }
-    double keep = 1 - c->alpha, weight = 1;
-    if (incident) {
-        weight = c->incident_weight;
-        keep = 1 - c->alpha * weight;
-    }
-    if (out->anomalous) {
-        /* An incident is learned at its bound and with at most the average
-         * interval's trials, so one huge interval cannot pull p0. */
-        double avg_n = s->trials * c->alpha / (1 - pow(1 - c->alpha, s->n));
-        if (nd > avg_n) {
-            learn *= avg_n / nd;
-            nd = avg_n;
-        }
-    }
-    if (s->n >= 1 && !incident) { /* incidents are not the rate's normal spread */
-        double e = (learn - nd * p0) * (learn - nd * p0) / (nd * p0 * (1 - p0));
-        s->disp_e = keep * s->disp_e + e;
-        s->disp_w = keep * s->disp_w + 1;
-        s->disp_n = keep * s->disp_n + (nd - 1);
-    }
-    s->events = keep * s->events + weight * learn;
-    s->trials = keep * s->trials + weight * nd;
     s->n += 1;
+    if (hold) {
+        s->ep.held += 1;
+        s->ep.quiet = 0;
+        s->ep.obs += kd;
+        s->ep.exp += nd;
+        double adapt = c->adapt_ms > 0 ? ceil((double)c->adapt_ms / (double)iv) : INFINITY;
+        if (s->ep.held >= adapt) {
+            /* the change has lasted: it is the new normal */
+            double adopted = s->ep.obs / s->ep.exp;
+            s->events = adopted * (s->trials + 1) - 0.5;
+            if (s->events < 0)
+                s->events = 0;
+            memset(s->s_up, 0, sizeof s->s_up);
+            memset(s->s_dn, 0, sizeof s->s_dn);
+            end_episode(s);
+        }
+        return;
+    }
+    if (s->ep.held > 0) {
+        s->ep.quiet += 1;
+        if (c->adapt_ms > 0 && s->ep.quiet * KW_EV_QUIET_DIVISOR >= (double)c->adapt_ms / (double)iv)
+            end_episode(s);
+    }
+    /* average trials per interval, for the level's event-based memory */
+    double avg_n = s->ref_w > 0 ? s->ref_tr / s->ref_w : nd;
+    double rare = avg_n * fmin(p0, 1 - p0);
+    double kd_keep = kw_ev_level_keep(c->memory_ms, iv, rare, KW_EV_REF_FACTOR);
+    if (s->n >= 2 && nd * p0 * (1 - p0) > 0) {
+        double e = (kd - nd * p0) * (kd - nd * p0) / (nd * p0 * (1 - p0));
+        s->disp_e = kd_keep * s->disp_e + e;
+        s->disp_w = kd_keep * s->disp_w + 1;
+        s->disp_n = kd_keep * s->disp_n + (nd - 1);
+    }
+    double keep = kw_ev_level_keep(c->memory_ms, iv, rare, 1.0);
+    s->events = keep * s->events + kd;
+    s->trials = keep * s->trials + nd;
+    s->ref_ev = kd_keep * s->ref_ev + kd;
+    s->ref_tr = kd_keep * s->ref_tr + nd;
+    s->ref_w = kd_keep * s->ref_w + 1;
+}
+
+/* A false alarm: what the held episode saw was normal, so it is learned at
+ * full weight, the evidence restarts, and the test gets one step stricter. */
+static void binomial_feedback(void *state, const void *cfg, bool false_alarm)
+{
+    (void)cfg;
+    struct binomial_state *s = state;
+    if (!false_alarm) {
+        s->strict = fmax(0.0, s->strict - 1);
+        return;
+    }
+    if (s->ep.held > 0)
+        end_episode(s);
+    s->events += s->last_obs;
+    s->trials += s->last_exp;
+    s->ref_ev += s->last_obs;
+    s->ref_tr += s->last_exp;
+    s->last_obs = s->last_exp = 0;
+    memset(s->s_up, 0, sizeof s->s_up);
+    memset(s->s_dn, 0, sizeof s->s_dn);
+    s->strict = fmin((double)KW_EV_MAX_STRICT, s->strict + 1);
 }
 
 static cJSON *binomial_save(const void *state, const void *cfg)
 {
     (void)cfg;
-    const struct binomial_state *s = state;
-    const double v[] = {s->n, s->events, s->trials, s->disp_e, s->disp_w, s->disp_n};
-    return kw_json_doubles(v, 6);
+    double v[BINOMIAL_NSTATE];
+    memcpy(v, state, sizeof v);
+    return kw_json_doubles(v, BINOMIAL_NSTATE);
 }
 
 static int binomial_load(void *state, const void *cfg, const cJSON *json)
 {
     (void)cfg;
-    struct binomial_state *s = state;
-    double v[6];
-    if (kw_json_read_doubles(json, v, 6))
+    double v[BINOMIAL_NSTATE];
+    if (kw_json_read_doubles(json, v, BINOMIAL_NSTATE))
         return -1;
     if (!(v[0] >= 0 && v[0] <= 9e15) || v[0] != floor(v[0]))
         return -1;
-    for (int i = 1; i < 6; i++)
-        if (!(v[i] >= 0) || !isfinite(v[i]))
+    for (size_t i = 1; i + KW_EV_ALARM_DOUBLES < BINOMIAL_NSTATE; i++) /* all but the alarm */
+        if (!kw_ev_nonneg(v[i]))
             return -1;
-    if (v[1] > v[2]) /* more events than trials */
+    struct kw_ev_alarm alarm;
+    memcpy(&alarm, v + BINOMIAL_NSTATE - KW_EV_ALARM_DOUBLES, sizeof alarm);
+    if (!kw_ev_alarm_valid(&alarm))
         return -1;
-    s->n = v[0];
-    s->events = v[1];
-    s->trials = v[2];
-    s->disp_e = v[3];
-    s->disp_w = v[4];
-    s->disp_n = v[5];
+    struct binomial_state s;
+    memcpy(&s, v, sizeof s);
+    if (s.events > s.trials + 0.5 || s.ref_ev > s.ref_tr + 0.5 || s.ep.obs > s.ep.exp || s.last_obs > s.last_exp ||
+        s.strict > KW_EV_MAX_STRICT || s.strict != floor(s.strict))
+        return -1;
+    memcpy(state, &s, sizeof s);
     return 0;
 }
 
@@ -463,7 +629,7 @@ static size_t binomial_bytes(const void *state)
 
 const struct kw_detector_type binomial_detector = {
     .name = "binomial",
-    .description = "Rates with denominators: binomial or beta-binomial tail against a learned rate.",
+    .description = "Rates with denominators: exact tail and likelihood-ratio CUSUMs against a learned rate.",
     .options = binomial_options,
     .config_size = sizeof(struct binomial_config),
     .config_check = binomial_check,
@@ -474,4 +640,5 @@ const struct kw_detector_type binomial_detector = {
     .state_load = binomial_load,
     .state_free = free,
     .state_bytes = binomial_bytes,
+    .feedback = binomial_feedback,
 };

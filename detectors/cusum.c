@@ -54,7 +54,11 @@
  *  - h = 6 by default (textbook 5): on a steady N(mu, sigma) series with
  *    learned mu and sigma, 0.7 false alarms per 1,000 intervals (h = 5:
  *    2.0), a 1-sd shift found after ~13 intervals (h = 5: ~10).
- *  - Gaps (NAN) change nothing; the sums carry over the gap. */
+ *  - Gaps (NAN) change nothing; the sums carry over the gap.
+ *  - Count KPIs: sigma is floored at sqrt(mu) (Poisson) and at 1 / (h + k),
+ *    so a warm-up of zeros (learned sd 0) does not make every later event
+ *    an alarm that is never learned: one event after zeros is z = h + k,
+ *    just short of an alarm; two in a row are one. */
 
 struct cusum_config {
     double k;
@@ -114,6 +118,15 @@ static int cusum_check(void *cfg, const char *path, char *err, size_t errlen)
     return 0;
 }
 
+/* Counts are at least Poisson-noisy (sd >= sqrt(mean)), and one event is
+ * never a single-point alarm on its own (sd >= 1 / (h + k)): after a
+ * warm-up of zeros the learned sd is 0, and without this floor every later
+ * event would alarm and never be learned. */
+static double count_sd_floor(double mu, const struct cusum_config *c)
+{
+    return fmax(sqrt(fmax(mu, 0.0)), 1.0 / (c->h + c->k));
+}
+
 static void *cusum_new(const void *cfg, const struct kw_series_info *info)
 {
     (void)cfg;
@@ -163,7 +176,6 @@ static void chart_step(struct cusum_state *s, const struct cusum_config *c, doub
 static void cusum_update(void *state, const void *cfg, const struct kw_series_info *info,
                          const struct kw_sample *in, struct kw_verdict *out)
 {
-    (void)info;
     struct cusum_state *s = state;
     const struct cusum_config *c = cfg;
     double x = in->value;
@@ -174,6 +186,8 @@ static void cusum_update(void *state, const void *cfg, const struct kw_series_in
     if (ready) {
         double mu = fixed_mu ? c->target : s->mu;
         double sig = fixed_sd ? kw_sd_floor(c->sigma, mu) : kw_sd_floor(sqrt(s->var), mu);
+        if (info->is_count && !fixed_sd)
+            sig = fmax(sig, count_sd_floor(mu, c));
         double z = (x - mu) / sig;
         double zc = c->clip > 0 ? clamp(z, -c->clip, c->clip) : z;
         out->ready = true;
@@ -215,6 +229,13 @@ static void cusum_update(void *state, const void *cfg, const struct kw_series_in
     }
     if ((fixed_mu && fixed_sd) || out->anomalous)
         return;
+    if (ready && info->is_count && c->clip > 0) {
+        /* clamp with the floored sd, so events after a zero warm-up are learned */
+        double sig = fmax(kw_sd_floor(sqrt(s->var), s->mu), count_sd_floor(s->mu, c));
+        x = clamp(x, s->mu - c->clip * sig, s->mu + c->clip * sig);
+        kw_ew_learn(&s->n, &s->mu, &s->var, x, c->baseline_alpha, 0);
+        return;
+    }
     kw_ew_learn(&s->n, &s->mu, &s->var, x, c->baseline_alpha, ready ? c->clip : 0);
 }
 

@@ -10,11 +10,14 @@
 
 #include "../lib/xmalloc.h"
 
-static const char *const direction_names[] = {"both", "up", "down", NULL};
+static const char *const direction_names[] = {"both", "up", "down", "auto", NULL};
 
 static const struct kw_option common_options[] = {
-    {"direction", KW_OPT_ENUM, "both", offsetof(struct kw_detector, direction), KW_NORANGE,
-     .choices = direction_names, .desc = "Which deviations may alert: up, down or both."},
+    {"direction", KW_OPT_ENUM, "auto", offsetof(struct kw_detector, direction), KW_NORANGE,
+     .choices = direction_names,
+     .desc = "Which deviations may alert: up, down or both; auto = the side on which the KPI gets worse: up for "
+             "counts and rates (complaints, drop-offs), down for csat and nps, both for the rest. Set down or both "
+             "for counts where fewer is worse (orders, conversions)."},
     {"min_delta", KW_OPT_DOUBLE, "0", offsetof(struct kw_detector, min_delta), 0, 1e300,
      .desc = "Absolute floor: |value - expected| must reach this to alert."},
     {"min_delta_rel", KW_OPT_DOUBLE, "0", offsetof(struct kw_detector, min_delta_rel), 0, 1e6,
@@ -96,11 +99,33 @@ int kw_detector_accepts(const struct kw_detector *det, const struct kw_series_in
     return det->type->accepts(det->cfg, info, err, errlen);
 }
 
+int kw_detector_direction(const struct kw_detector *det, const struct kw_series_info *info)
+{
+    return det->direction == KW_DIR_AUTO ? info->direction : det->direction;
+}
+
+/* The series as the type sees it: direction = the side it may alert on. */
+static struct kw_series_info type_info(const struct kw_detector *det, const struct kw_series_info *info)
+{
+    struct kw_series_info ti = *info;
+    ti.direction = kw_detector_direction(det, info);
+    return ti;
+}
+
 void kw_detector_state_init(struct kw_detector_state *st, const struct kw_detector *det,
                             const struct kw_series_info *info)
 {
+    struct kw_series_info ti = type_info(det, info);
     st->seen = 0;
-    st->impl = det->type->state_new(det->cfg, info);
+    st->impl = det->type->state_new(det->cfg, &ti);
+}
+
+bool kw_detector_feedback(struct kw_detector_state *st, const struct kw_detector *det, bool false_alarm)
+{
+    if (!det->type->feedback || !st->impl)
+        return false;
+    det->type->feedback(st->impl, det->cfg, false_alarm);
+    return true;
 }
 
 void kw_detector_state_release(struct kw_detector_state *st, const struct kw_detector *det)
@@ -117,7 +142,10 @@ void kw_detector_update(struct kw_detector_state *st, const struct kw_detector *
 {
     memset(out, 0, sizeof *out);
     out->expected = out->lower = out->upper = NAN;
-    det->type->update(st->impl, det->cfg, info, in, out);
+    out->p_value = out->p_level = NAN;
+    struct kw_series_info ti = type_info(det, info);
+    int allowed = ti.direction;
+    det->type->update(st->impl, det->cfg, &ti, in, out);
     if (isnan(in->value)) {
         out->ready = false;
         out->anomalous = false;
@@ -137,14 +165,16 @@ void kw_detector_update(struct kw_detector_state *st, const struct kw_detector *
         out->anomaly_score = 1;
     if (isfinite(out->expected)) {
         double delta = in->value - out->expected;
-        out->direction = delta > 0 ? 1 : (delta < 0 ? -1 : 0);
+        /* a type that accumulates evidence names its side itself: a quiet
+         * interval inside a rise is still evidence of the rise */
+        if (out->direction == 0)
+            out->direction = delta > 0 ? 1 : (delta < 0 ? -1 : 0);
         double floor_abs = det->min_delta;
         double floor_rel = det->min_delta_rel * fabs(out->expected);
         if (fabs(delta) < floor_abs || fabs(delta) < floor_rel)
             out->anomalous = false;
     }
-    if ((det->direction == KW_DIR_UP && out->direction < 0) ||
-        (det->direction == KW_DIR_DOWN && out->direction > 0)) {
+    if ((allowed == KW_DIR_UP && out->direction < 0) || (allowed == KW_DIR_DOWN && out->direction > 0)) {
         out->anomalous = false;
         out->anomaly_score = 0;
     }
@@ -169,6 +199,7 @@ int kw_detector_state_load(struct kw_detector_state *st, const struct kw_detecto
     const cJSON *type = cJSON_GetObjectItemCaseSensitive(json, "type");
     const cJSON *seen = cJSON_GetObjectItemCaseSensitive(json, "seen");
     const cJSON *state = cJSON_GetObjectItemCaseSensitive(json, "state");
+    /* seen must fit its uint64_t: converting a larger double is undefined */
     if (!cJSON_IsString(type) || strcmp(type->valuestring, det->type->name) != 0 ||
         !cJSON_IsNumber(seen) || !(seen->valuedouble >= 0 && seen->valuedouble < 18446744073709551616.0) || !state)
         return -1;

@@ -22,6 +22,7 @@ struct kw_sample {
     double value;       /* the KPI value; NAN = the interval had no data */
     double numerator;   /* ratio KPIs: events (e.g. drop-offs); NAN otherwise */
     double denominator; /* ratio KPIs: trials (e.g. entries); NAN otherwise */
+    double detractors;  /* nps KPIs: responses 0-6 (numerator = promoters 9-10, denominator = responses) */
 };
 
 /* What the series looks like, known when its state is created. */
@@ -29,9 +30,20 @@ struct kw_series_info {
     int64_t interval_ms; /* length of one interval; > 0 */
     bool is_ratio;       /* numerator/denominator are filled */
     bool is_count;       /* value is a non-negative event count (sum/count KPIs) */
+    bool is_nps;         /* an nps KPI: numerator, detractors and denominator are filled */
+    /* enum kw_direction: the side on which the KPI gets worse (up for
+     * complaints and drop-offs, down for csat and nps, 0 = both). The
+     * wrapper replaces it with the side the detector may alert on before
+     * the type sees it, so a type can spend its evidence on that side. */
+    int direction;
+    /* How many series the KPI's false-discovery control weighs this one
+     * against (the pipeline keeps it current; 0 or 1 = alone). Evidence
+     * that must beat it is allowed to grow that much further. */
+    double multiplicity;
 };
 
-enum kw_direction { KW_DIR_BOTH = 0, KW_DIR_UP = 1, KW_DIR_DOWN = 2 };
+/* KW_DIR_AUTO (the default) alerts on the KPI's bad side (info.direction). */
+enum kw_direction { KW_DIR_BOTH = 0, KW_DIR_UP = 1, KW_DIR_DOWN = 2, KW_DIR_AUTO = 3 };
 
 struct kw_verdict {
     bool ready;           /* false while warming up or on a missing interval; nothing below is meaningful then */
@@ -42,6 +54,11 @@ struct kw_verdict {
     double score;         /* native statistic, signed + above / - below (z, -log10 p, S/h, ...) */
     double anomaly_score; /* in [0,1], rises with the evidence; 0.5 at the detector's alert threshold */
     double severity;      /* 0..100; set by the wrapper from anomaly_score */
+    /* The evidence as a p-value on the verdict's side, and the level it was
+     * held against (anomalous = p_value < p_level before the generic
+     * filters); NAN when the detector has no p-value. The pipeline uses
+     * them for false-discovery control across a KPI's series. */
+    double p_value, p_level;
 };
 
 /* One detector type. Everything in a detector's .c file is static except its
@@ -76,6 +93,11 @@ struct kw_detector_type {
     void (*state_free)(void *state);
     /* Bytes of state for one series (for the memory figures); may be NULL. */
     size_t (*state_bytes)(const void *state);
+    /* Operator feedback on the series' latest alert: false_alarm = true
+     * learns what alerted as normal and makes the series' test stricter
+     * (within the type's documented bounds); false (confirmed) undoes one
+     * such step. May be NULL: the feedback is then only recorded. */
+    void (*feedback)(void *state, const void *cfg, bool false_alarm);
 };
 
 /* A configured detector: a type plus its parsed options. Shared by all the
@@ -137,6 +159,13 @@ void kw_detector_state_release(struct kw_detector_state *st, const struct kw_det
 void kw_detector_update(struct kw_detector_state *st, const struct kw_detector *det,
                         const struct kw_series_info *info, const struct kw_sample *in,
                         struct kw_verdict *out);
+
+/* The side det may alert on for a series like info (auto resolved). */
+int kw_detector_direction(const struct kw_detector *det, const struct kw_series_info *info);
+
+/* Pass operator feedback to the type. Returns true when the type learned
+ * from it, false when it has no feedback callback. */
+bool kw_detector_feedback(struct kw_detector_state *st, const struct kw_detector *det, bool false_alarm);
 
 /* Save st as {"seen": N, "state": ...}; the caller owns the result. */
 cJSON *kw_detector_state_save(const struct kw_detector_state *st, const struct kw_detector *det);

@@ -1,53 +1,68 @@
 /* poisson: count KPIs (complaints, errors, orders per interval). Learns the
- * expected count and alerts when the observed count is improbable under a
- * Poisson (or, for bursty counts, negative binomial) model: P(X >= x) or
- * P(X <= x) below p_value. Small counts get no false alarms from noise:
- * with the default p_value 1e-5, 0 or 3 when 0.1 is expected is normal,
- * 4 is not (P = 3.8e-6). */
+ * expected count (a level times an hour-of-day and day-of-week profile,
+ * with learned overdispersion) and weighs the exact tail of this interval's
+ * count and two likelihood-ratio CUSUMs (a sustained rise, a burst) that
+ * accumulate what no single interval shows. The math is below. */
 #include <limits.h>
 #include <math.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include <gsl/gsl_cdf.h>
 
 #include "../lib/xmalloc.h"
 #include "detector.h"
+#include "evidence.h"
 
-/* Baseline: exponentially weighted mean and variance of the counts with
- * weight a = max(alpha, 1/n) (the first points get their plain mean):
- *     d = x - m;  m += a d;  var = (1 - a) (var + a d^2)
- * lambda = max(m, 0.5 / n_eff), n_eff = min(n, (2 - alpha) / alpha): a
- * half-event floor, so after a run of zeros the first event is surprising
- * but not infinitely so (two events are). negative_binomial: when the
- * learned variance exceeds lambda, r = lambda^2 / (var - lambda) and
- * p = r / (r + lambda) (method of moments; same mean, the observed
- * variance); otherwise it falls back to Poisson.
- * Test: p = min(P(X >= x), P(X <= x)) (one tail each way, GSL cdfs), alert
- * when p < p_value; score = -+log10 p. Bounds: the counts where those tails
- * cross p_value, found from a Cornish-Fisher first guess by galloping and
- * bisection on the cdf (O(log) cdf calls, usually 2-4).
- * Pre-screen (cost): most intervals are nowhere near the threshold, and the
- * exact tails (incomplete gamma / beta) dominate the cost. With the model's
- * mean, sd and skewness g <= 0.5, the continuity-corrected scores
- * z_up = (x - 0.5 - mu) / sd, z_down = (x + 0.5 - mu) / sd are compared with
- * the (second-order) Cornish-Fisher critical values; a point
- * within 3 sd and more than SCREEN_MARGIN + SCREEN_SKEW g sd inside both
- * cannot be anomalous (checked against the exact tails over a sweep of
- * means 0.01..1e6, negative binomial sizes 0.1..1000 and p_values
- * 1e-2..1e-12 in the unit tests). It skips GSL: its p comes from
- * Wilson-Hilferty (Poisson) or first-order Cornish-Fisher (negative
- * binomial), within 0.1 in log10 p, capped just below the threshold so its
- * anomaly_score stays < 0.5; its bounds are the Cornish-Fisher quantiles,
- * within about 1 count + 0.15 sd of the exact ones at p_value 1e-5 (exact
- * bounds whenever the point itself is near them). exact = true turns the
- * pre-screen off.
- * Outliers: what the baseline learns is clamped to the bounds, so a burst
- * cannot inflate lambda; a lasting change still moves it step by step.
- * Values are rounded to whole counts; negative or missing (NAN) intervals
- * change nothing. */
+/* The math.
+ * Expected count: lambda_t = L s_t, where s_t is the profile factor of the
+ * interval's hour and weekday (evidence.h: ratio of observed to expected
+ * sums per slot against the long-run level R below, shrunk to 1,
+ * normalised to mean 1; learned after warm-up)
+ * and L = N / D the level, from exponentially weighted sums N of counts and
+ * D of factors. L remembers `memory` (1 day), or longer on sparse series:
+ * at least 200 events (0.1 per interval: about a week), at most 4 weeks.
+ * lambda_t is floored at 0.5 s_t / D: after a run of zeros one event is
+ * surprising, two are news.
+ * Overdispersion: k from weighted sums, k = max(0, sum((x - lambda)^2 - x)
+ * / sum(lambda^2)) (E[(x - lambda)^2 - x] = k lambda^2 for a negative
+ * binomial of mean lambda and size 1/k); poisson forces k = 0.
+ * Evidence, per side (up: rise; down: fall):
+ *  - the tail P(X >= x) (down: P(X <= x)) under Poisson(lambda_t) or
+ *    NegBin(lambda_t, 1/k) (GSL cdfs);
+ *  - CUSUMs of log-likelihood ratios for the rate times rho (up: shift and
+ *    burst_shift; down: their inverses), S = max(0, S + LLR) with the exact
+ *    negative binomial ratio (Poisson at k = 0: x ln rho - (rho - 1)
+ *    lambda_t), whose p-value is e^-S at any interval (Ville's inequality,
+ *    evidence.h).
+ * p = looks x the smallest of them (Bonferroni over the looks), times
+ * 10^strictness after false-alarm feedback; anomalous when p < p_value on
+ * a side the KPI alerts on. score = -+log10 p. Bounds: the counts where
+ * this interval's own tail crosses p_value / looks.
+ * A CUSUM is capped KW_EV_CAP_MARGIN nats above its alert level, so the
+ * evidence of a finished incident drains in bounded time.
+ * Learning (what keeps the baseline unbiased): an interval is held out of
+ * the baseline when either side is evidence (anomalous, or a CUSUM above
+ * ln 1000), whatever the side the KPI alerts on, so exclusion is
+ * symmetric; a single interval is never held for being "3 sd out" (at 0.1
+ * expected, one complaint is). Everything else is learned at full weight.
+ * Following a genuine change: one too small to be evidence is learned at
+ * the level's memory: after time t the expected count has covered
+ * 1 - exp(-t / tau) of a step (tau = memory: half after 17 h at 1d). One
+ * that is evidence holds the baseline (what was normal stays the
+ * reference) and, once the holds add up to adapt_after within one episode,
+ * is adopted: the level jumps to the mean seen while held. An episode ends
+ * after adapt_after / 4 unheld intervals.
+ * Recovery: a long-run level R (7 x the memory) is kept too; evidence
+ * pointing from L back towards R, with the count within 3 sd of R, is a
+ * recovery: never an alert, and learned at once.
+ * The pre-screen skips the exact tail for counts clearly inside the band
+ * (its p comes from Wilson-Hilferty or Cornish-Fisher, within 0.1 in log10
+ * p and capped just above the level, so flags and learning are those of
+ * the exact path); exact = true turns it off. */
 
 #define KMAX 4000000000u /* counts are capped here (gsl cdfs take unsigned) */
 /* GSL's Poisson cdf (incomplete gamma) hits "error in large x asymptotic",
@@ -63,25 +78,42 @@
  * (and the exact path is cheap for tiny means anyway). */
 #define SCREEN_MAX_SKEW 0.5
 #define SCREEN_ZMAX 3.0
+#define DAY_MS 86400000LL
 
 enum { DIST_POISSON, DIST_NEGBIN };
 static const char *const dist_names[] = {"poisson", "negative_binomial", NULL};
 
 struct poisson_config {
-    double alpha;
-    double incident_weight;
     double p_value;
     int distribution;
+    int64_t memory_ms;
+    int64_t adapt_ms;
+    int season;
+    double shift;
+    double burst_shift;
     int min_points;
     bool exact;
-    double z; /* normal quantile of p_value, for the bound search's first guess */
+    /* derived */
+    int looks;     /* single interval + the CUSUMs in use */
+    double level1; /* p_value / looks: the single look's own level */
+    double z;      /* normal quantile of level1, for the bound search's first guess */
 };
 
-/* Bytes per series: sizeof(struct poisson_state) = 24. */
+/* Bytes per series: sizeof(struct poisson_state) = 680. All doubles, saved
+ * in this order. */
 struct poisson_state {
-    double n;         /* intervals learned */
-    double mean, var; /* learned baseline */
+    double n;                  /* intervals consumed */
+    double lev_num, lev_den;   /* level L = lev_num / lev_den */
+    double ref_num, ref_den;   /* long-run level R, for recoveries */
+    double disp_num, disp_den; /* overdispersion k */
+    double s_up[2], s_dn[2];   /* CUSUMs: sustained, burst */
+    struct kw_episode ep;      /* the held run in progress */
+    double last_obs, last_exp; /* the last finished episode (for feedback) */
+    double strict;             /* false-alarm feedback steps, 0..KW_EV_MAX_STRICT */
+    struct kw_ev_alarm alarm; /* the running alarm, if any */
+    struct kw_profile prof;
 };
+#define POISSON_NSTATE (sizeof(struct poisson_state) / sizeof(double))
 
 /* The fitted count distribution for one interval. */
 struct count_model {
@@ -93,18 +125,26 @@ struct count_model {
 };
 
 static const struct kw_option poisson_options[] = {
-    {"alpha", KW_OPT_DOUBLE, "0.05", offsetof(struct poisson_config, alpha), 0.0001, 1,
-     .desc = "Weight of each new interval in the learned rate (0.05 = about 40 intervals)."},
-    {"incident_weight", KW_OPT_DOUBLE, "0.1", offsetof(struct poisson_config, incident_weight), 0, 1,
-     .desc = "An anomalous interval (or one more than 3 sd out) is learned with this fraction of alpha, so an incident neither "
-             "resolves itself by raising the baseline nor leaves a false dip behind; 1 = learn as usual."},
     {"p_value", KW_OPT_DOUBLE, "1e-5", offsetof(struct poisson_config, p_value), 1e-15, 0.1,
-     .desc = "Alert when the tail probability of the observed count is below this (each side); "
-             "1e-5 keeps quiet daily-varying counts at about 0.1 false alarms per 1,000 intervals."},
-    {"distribution", KW_OPT_ENUM, "poisson", offsetof(struct poisson_config, distribution), KW_NORANGE,
-     .choices = dist_names, .desc = "Count model: poisson, or negative_binomial for bursty (overdispersed) counts."},
-    {"min_points", KW_OPT_INT, "10", offsetof(struct poisson_config, min_points), 2, 1000000,
-     .desc = "Intervals learned before the first verdict."},
+     .desc = "Alert when the evidence on a side (the smallest p-value of the looks, times their number) is below this; "
+             "the KPI's series are then held to it together (false-discovery rate, kpis[].fdr)."},
+    {"distribution", KW_OPT_ENUM, "negative_binomial", offsetof(struct poisson_config, distribution), KW_NORANGE,
+     .choices = dist_names,
+     .desc = "negative_binomial: learn the overdispersion of real counts (0 gives the Poisson model); poisson: never."},
+    {"memory", KW_OPT_DURATION, "1d", offsetof(struct poisson_config, memory_ms), 1, 31536000,
+     .desc = "How long the learned level remembers (longer on sparse series: at least 200 events, at most 4 weeks); "
+             "a change too small to be evidence is half learned after 0.69 x this."},
+    {"adapt_after", KW_OPT_DURATION, "1d", offsetof(struct poisson_config, adapt_ms), 0, 31536000,
+     .desc = "A change that is evidence holds the baseline; once held this long, it becomes the new normal (0 = never)."},
+    {"season", KW_OPT_ENUM, "auto", offsetof(struct poisson_config, season), KW_NORANGE, .choices = kw_season_names,
+     .desc = "Learned profile: daily (hour of day), weekly (hour of day x day of week), none; auto = weekly where the "
+             "interval allows."},
+    {"shift", KW_OPT_DOUBLE, "2", offsetof(struct poisson_config, shift), 0, 1000,
+     .desc = "Rate ratio the sustained CUSUM is tuned to (down: its inverse); 0 = off."},
+    {"burst_shift", KW_OPT_DOUBLE, "5", offsetof(struct poisson_config, burst_shift), 0, 1000,
+     .desc = "Rate ratio the burst CUSUM is tuned to (down: its inverse); 0 = off."},
+    {"min_points", KW_OPT_INT, "0", offsetof(struct poisson_config, min_points), 0, 1000000,
+     .desc = "Intervals learned before the first verdict; 0 = one day's worth (at least 10)."},
     {"exact", KW_OPT_BOOL, "false", offsetof(struct poisson_config, exact), KW_NORANGE,
      .desc = "Exact tails and bounds for every interval (slower); false = normal pre-screen for clearly normal ones."},
     KW_OPT_END,
@@ -112,11 +152,18 @@ static const struct kw_option poisson_options[] = {
 
 static int poisson_check(void *cfg, const char *path, char *err, size_t errlen)
 {
-    (void)path;
-    (void)err;
-    (void)errlen;
     struct poisson_config *c = cfg;
-    c->z = gsl_cdf_ugaussian_Qinv(c->p_value);
+    if (c->shift != 0 && c->shift <= 1) {
+        snprintf(err, errlen, "%s.shift: must be 0 (off) or > 1", path);
+        return -1;
+    }
+    if (c->burst_shift != 0 && c->burst_shift <= 1) {
+        snprintf(err, errlen, "%s.burst_shift: must be 0 (off) or > 1", path);
+        return -1;
+    }
+    c->looks = 1 + (c->shift > 0) + (c->burst_shift > 0);
+    c->level1 = c->p_value / c->looks;
+    c->z = gsl_cdf_ugaussian_Qinv(c->level1);
     return 0;
 }
 
@@ -190,30 +237,6 @@ static unsigned first_reached(const struct count_model *m, double level, bool up
     return kw_first_reached(KMAX, guess, bound_reached, &q);
 }
 
-static void fit_model(const struct poisson_state *s, const struct poisson_config *c, struct count_model *m)
-{
-    double n_eff = (2 - c->alpha) / c->alpha;
-    if (s->n < n_eff)
-        n_eff = s->n;
-    double mu = s->mean > 0.5 / n_eff ? s->mean : 0.5 / n_eff;
-    m->mu = mu;
-    m->negbin = false;
-    m->sd = sqrt(mu);
-    m->skew = 1 / m->sd;
-    m->kurt = 1 / mu;
-    if (c->distribution == DIST_NEGBIN && s->var > mu * (1 + 1e-9)) {
-        double r = mu * mu / (s->var - mu);
-        if (r < 1e9) { /* beyond that it is Poisson to double precision */
-            m->negbin = true;
-            m->r = r;
-            m->p = r / (r + mu);
-            m->sd = sqrt(mu / m->p);
-            m->skew = (2 - m->p) / sqrt(r * (1 - m->p));
-            m->kurt = 6 / r + m->p * m->p / (r * (1 - m->p));
-        }
-    }
-}
-
 /* The pre-screen: true when x is so far inside the band that neither tail
  * can be below p_value; then fills p, the side and approximate bounds. */
 static bool screen(const struct count_model *m, const struct poisson_config *c, double x, double *p, bool *up,
@@ -234,7 +257,7 @@ static bool screen(const struct count_model *m, const struct poisson_config *c, 
         p_down = gsl_cdf_ugaussian_Q(wilson_hilferty((unsigned)x, m->mu));
     }
     *up = p_up < p_down;
-    *p = fmax(*up ? p_up : p_down, c->p_value * 1.0000001); /* never reads as an alarm */
+    *p = fmax(*up ? p_up : p_down, c->level1 * 1.0000001); /* never reads as an alarm */
     *hi = floor(m->mu + 0.5 + m->sd * q_up);
     double l = ceil(m->mu - 0.5 + m->sd * q_down);
     *lo = l > 0 ? l : 0;
@@ -245,76 +268,311 @@ static bool screen(const struct count_model *m, const struct poisson_config *c, 
     return true;
 }
 
+/* The count model at mean mu with overdispersion k (0 = Poisson). */
+static void fit_model(double mu, double k, struct count_model *m)
+{
+    m->mu = mu;
+    m->negbin = false;
+    m->sd = sqrt(mu);
+    m->skew = 1 / m->sd;
+    m->kurt = 1 / mu;
+    double r = k > 0 ? 1 / k : INFINITY;
+    if (r < 1e9) { /* beyond that it is Poisson to double precision */
+        m->negbin = true;
+        m->r = r;
+        m->p = r / (r + mu);
+        m->sd = sqrt(mu / m->p);
+        m->skew = (2 - m->p) / sqrt(r * (1 - m->p));
+        m->kurt = 6 / r + m->p * m->p / (r * (1 - m->p));
+    }
+}
+
+static int64_t interval_of(const struct kw_series_info *info)
+{
+    return info->interval_ms > 0 ? info->interval_ms : 300000;
+}
+
+static double min_points(const struct poisson_config *c, const struct kw_series_info *info)
+{
+    if (c->min_points > 0)
+        return c->min_points;
+    return fmax(10.0, ceil((double)DAY_MS / (double)interval_of(info)));
+}
+
+/* CUSUMs, holds and adoption start once the profile has seen a whole
+ * season: a week with day-of-week factors (until then a first weekend
+ * looks like a drop), else a day. */
+static double evidence_start(const struct poisson_config *c, const struct kw_series_info *info,
+                             const struct kw_profile_plan *plan)
+{
+    if (c->min_points > 0)
+        return c->min_points;
+    return plan->days ? fmax(10.0, ceil(7.0 * DAY_MS / (double)interval_of(info))) : min_points(c, info);
+}
+
+static double level_of(double num, double den)
+{
+    return den > 0 ? num / den : 0;
+}
+
+static double overdispersion(const struct poisson_state *s, const struct poisson_config *c)
+{
+    if (c->distribution == DIST_POISSON || !(s->disp_den > 0))
+        return 0;
+    double k = s->disp_num / s->disp_den;
+    return k > 0 ? fmin(k, 1e6) : 0;
+}
+
+/* The single-interval tails of x and this interval's bounds at level. */
+static void tails(const struct count_model *m, const struct poisson_config *c, double x, double level, bool screened_ok,
+                  double *p_up, double *p_down, double *lo, double *hi)
+{
+    double p;
+    bool up;
+    if (screened_ok && screen(m, c, x, &p, &up, lo, hi)) {
+        /* clearly normal: the side's p is approximate and above the level,
+         * the other side about its complement. Beyond 2 sd the side's p is
+         * made exact, so whether it is below KW_EV_HOLD_P (the profile's
+         * outlier rule) does not depend on the path. */
+        if (fabs(x - m->mu) > 2 * m->sd)
+            p = up ? (x <= 0 ? 1.0 : model_Q(m, (unsigned)x - 1)) : model_P(m, (unsigned)x);
+        *p_up = up ? p : 1.0 - p;
+        *p_down = up ? 1.0 - p : p;
+        return;
+    }
+    unsigned k = (unsigned)x;
+    *p_down = model_P(m, k);
+    *p_up = k == 0 ? 1.0 : model_Q(m, k - 1);
+    double guess_off = m->skew * (c->z * c->z - 1) / 6;
+    *lo = first_reached(m, level, false, m->mu + m->sd * (guess_off - c->z));
+    *hi = first_reached(m, level, true, m->mu + m->sd * (guess_off + c->z));
+}
+
+/* An alarm on side ended: its evidence starts again from nothing. */
+static void restart_side(struct poisson_state *s, int side)
+{
+    if (side > 0)
+        memset(s->s_up, 0, sizeof s->s_up);
+    else
+        memset(s->s_dn, 0, sizeof s->s_dn);
+}
+
+/* Whether x is an outlier for the profile: its own Poisson tail (k = 0,
+ * stricter than the learned overdispersion, which may still be inflated by
+ * a young profile) is below KW_EV_HOLD_P, on either side. */
+static bool poisson_outlier(double x, double lam)
+{
+    if (fabs(x - lam) <= 2 * sqrt(lam) + 1) /* the 0.001 tails are further out */
+        return false;
+    struct count_model m;
+    fit_model(lam, 0, &m);
+    unsigned k = (unsigned)x;
+    double p = x > lam ? (k == 0 ? 1.0 : model_Q(&m, k - 1)) : model_P(&m, k);
+    return p < KW_EV_HOLD_P;
+}
+
+static void end_episode(struct poisson_state *s)
+{
+    s->last_obs = s->ep.obs;
+    s->last_exp = s->ep.exp;
+    memset(&s->ep, 0, sizeof s->ep);
+}
+
 static void poisson_update(void *state, const void *cfg, const struct kw_series_info *info,
                            const struct kw_sample *in, struct kw_verdict *out)
 {
-    (void)info;
     struct poisson_state *s = state;
     const struct poisson_config *c = cfg;
     double x = in->value;
     if (!isfinite(x) || x < 0)
         return; /* missing or impossible count: nothing learned */
     x = x < KMAX ? round(x) : KMAX;
-    double learn = x;
-    bool incident = false;
-    if (s->n >= c->min_points) {
+    int64_t iv = interval_of(info);
+    struct kw_profile_plan plan;
+    kw_profile_plan(&plan, c->season, iv);
+    struct kw_slot sl = kw_profile_slot(in->ts_ms);
+    double hour_part, day_part;
+    double shape = kw_profile_shape(&s->prof, &plan, sl, &hour_part, &day_part);
+    double L = level_of(s->lev_num, s->lev_den);
+    double lam = fmax(L * shape, 0.5 * shape / fmax(s->lev_den, 1.0));
+    double k = overdispersion(s, c);
+    bool hold = false, outlier = false, teach = true;
+    if (s->n >= min_points(c, info)) {
         struct count_model m;
-        fit_model(s, c, &m);
-        double p, lo, hi;
-        bool up;
-        if (c->exact || !screen(&m, c, x, &p, &up, &lo, &hi)) {
-            unsigned k = (unsigned)x;
-            double p_down = model_P(&m, k);
-            double p_up = k == 0 ? 1.0 : model_Q(&m, k - 1);
-            up = p_up < p_down;
-            p = up ? p_up : p_down;
-            double guess_off = m.skew * (c->z * c->z - 1) / 6;
-            lo = first_reached(&m, c->p_value, false, m.mu + m.sd * (guess_off - c->z));
-            hi = first_reached(&m, c->p_value, true, m.mu + m.sd * (guess_off + c->z));
+        fit_model(lam, k, &m);
+        double strictf = pow(KW_EV_STRICT_STEP, s->strict);
+        double level = c->level1 / strictf;
+        double p_up1, p_dn1, lo, hi;
+        tails(&m, c, x, level, !c->exact && s->strict == 0, &p_up1, &p_dn1, &lo, &hi);
+        /* the CUSUMs, against the baseline as it stands (held while suspect),
+         * once the profile has seen a whole season */
+        bool settled = s->n >= evidence_start(c, info, &plan);
+        double cap = log(c->looks * strictf * fmax(1.0, info->multiplicity) / c->p_value) + KW_EV_CAP_MARGIN;
+        const double rho[2] = {c->shift, c->burst_shift};
+        double s_up = 0, s_dn = 0;
+        for (int j = 0; j < 2; j++) {
+            if (!(rho[j] > 1) || !settled)
+                continue;
+            s->s_up[j] = kw_ev_cusum(s->s_up[j], kw_ev_llr_counts(x, lam, rho[j], k), cap);
+            s->s_dn[j] = kw_ev_cusum(s->s_dn[j], kw_ev_llr_counts(x, lam, 1 / rho[j], k), cap);
+            s_up = fmax(s_up, s->s_up[j]);
+            s_dn = fmax(s_dn, s->s_dn[j]);
+        }
+        /* a running alarm ends when the data favour "back to normal" over
+         * "still shifted by what it has seen"; that side's evidence restarts */
+        if (s->alarm.side != 0) {
+            int was = (int)s->alarm.side;
+            if (kw_ev_alarm_returns(&s->alarm, -kw_ev_llr_counts(x, lam, kw_ev_alarm_ratio(&s->alarm), k))) {
+                restart_side(s, was);
+                s_up = fmax(s->s_up[0], s->s_up[1]);
+                s_dn = fmax(s->s_dn[0], s->s_dn[1]);
+            }
+        }
+        double p_up = fmin(1.0, c->looks * fmin(p_up1, kw_ev_p(s_up)) * strictf);
+        double p_dn = fmin(1.0, c->looks * fmin(p_dn1, kw_ev_p(s_dn)) * strictf);
+        /* Recovery: evidence from L back towards the long-run level R, with
+         * this count no surprise at R, is the change going away. */
+        double R = level_of(s->ref_num, s->ref_den);
+        bool apart = fabs(L - R) > 0.1 * R + 2 * sqrt(fmax(R, 1e-12) / fmax(s->lev_den, 1.0));
+        bool rec_up = false, rec_dn = false;
+        if (apart) {
+            struct count_model mr;
+            fit_model(fmax(R * shape, 1e-9), k, &mr);
+            unsigned xi = (unsigned)x;
+            rec_up = R > L && (xi == 0 || model_Q(&mr, xi - 1) >= KW_EV_HOLD_P);
+            rec_dn = R < L && model_P(&mr, xi) >= KW_EV_HOLD_P;
+        }
+        bool up_ok = info->direction != KW_DIR_DOWN, dn_ok = info->direction != KW_DIR_UP;
+        double pa_up = up_ok && !rec_up ? p_up : 1.0, pa_dn = dn_ok && !rec_dn ? p_dn : 1.0;
+        double p;
+        bool continuing;
+        int side = kw_ev_decide(pa_up, pa_dn, c->p_value, &s->alarm, &p, &out->anomalous, &continuing);
+        if (out->anomalous) {
+            s->alarm.obs += x;
+            s->alarm.exp += lam;
+            s->alarm.trials += 0;
         }
         out->ready = true;
-        out->expected = m.mu;
+        out->expected = lam;
         out->lower = lo;
         out->upper = hi;
-        out->anomalous = p < c->p_value;
-        out->score = up ? kw_neglog10(p) : -kw_neglog10(p);
+        out->direction = side;
+        out->score = side >= 0 ? kw_neglog10(p) : -kw_neglog10(p);
         out->anomaly_score = kw_squash(kw_neglog10(p), kw_neglog10(c->p_value));
-        learn = x < lo ? lo : (x > hi ? hi : x);
-        /* Anomalous, or more than 3 sd out: part of an incident, learned only
-         * slowly. Moments, not the p-value, decide, so the pre-screened and
-         * the exact path learn the same. */
-        incident = out->anomalous || fabs(x - m.mu) > 3 * m.sd;
+        if (continuing && out->anomaly_score < 0.5)
+            out->anomaly_score = 0.5;
+        out->p_value = p;
+        out->p_level = c->p_value;
+        /* Held on evidence of either side, whichever side may alert. */
+        outlier = fmin(p_up1, p_dn1) < level;
+        bool ev_up = (p_up < c->p_value || s_up > KW_EV_HOLD_S) && !rec_up;
+        bool ev_dn = (p_dn < c->p_value || s_dn > KW_EV_HOLD_S) && !rec_dn;
+        if (!settled) /* before that, an outlier is left out but never adopted */
+            ev_up = ev_dn = false;
+        hold = ev_up || ev_dn || outlier;
+        teach = !hold && s->alarm.side == 0 && !poisson_outlier(x, lam);
     }
+    /* The profile learns against the long-run level R: it barely moves
+     * within a day or a week, so a weekend dip of the level cannot leak into
+     * the weekday factors, and a lasting change that moves every factor
+     * alike is undone by their normalisation. It learns neither the first
+     * day, nor held or alarming intervals, nor an interval whose own Poisson
+     * tail is below KW_EV_HOLD_P (a spike is not a new daily peak); in the first
+     * week no CUSUM holds anything, so a first weekend is learned as a
+     * weekend rather than held as a drop. */
+    if (s->n >= min_points(c, info) && teach)
+        kw_profile_learn(&s->prof, &plan, sl, x, level_of(s->ref_num, s->ref_den), hour_part, day_part);
     s->n += 1;
-    double a = 1.0 / s->n > c->alpha ? 1.0 / s->n : c->alpha;
-    if (incident)
-        a *= c->incident_weight;
-    double d = learn - s->mean;
-    s->mean += a * d;
-    s->var = (1 - a) * (s->var + a * d * d);
+    if (hold) {
+        s->ep.held += 1;
+        s->ep.quiet = 0;
+        s->ep.obs += x;
+        s->ep.exp += shape;
+        double adapt = c->adapt_ms > 0 ? ceil((double)c->adapt_ms / (double)iv) : INFINITY;
+        if (s->ep.held >= adapt) {
+            /* the change has lasted: it is the new normal */
+            double adopted = s->ep.obs / s->ep.exp;
+            if (s->lev_den > 0)
+                s->lev_num = adopted * s->lev_den;
+            memset(s->s_up, 0, sizeof s->s_up);
+            memset(s->s_dn, 0, sizeof s->s_dn);
+            end_episode(s);
+        }
+        return;
+    }
+    if (s->ep.held > 0) {
+        s->ep.quiet += 1;
+        if (c->adapt_ms > 0 && s->ep.quiet * KW_EV_QUIET_DIVISOR >= (double)c->adapt_ms / (double)iv)
+            end_episode(s);
+    }
+    /* Overdispersion from the residuals. Against a flat profile they carry
+     * the rhythm too (model error: conservative), so with a profile the sums
+     * start again once it has learned a day. Against a floored rate
+     * (nothing seen yet) they say nothing. */
+    if ((plan.hours || plan.days) && s->n == 2 * min_points(c, info))
+        s->disp_num = s->disp_den = 0;
+    if (L > 0) {
+        double kd = kw_ev_level_keep(c->memory_ms, iv, L, KW_EV_REF_FACTOR);
+        double e = x - lam;
+        s->disp_num = kd * s->disp_num + e * e - x;
+        s->disp_den = kd * s->disp_den + lam * lam;
+    }
+    double keep = kw_ev_level_keep(c->memory_ms, iv, L, 1.0);
+    s->lev_num = keep * s->lev_num + x;
+    s->lev_den = keep * s->lev_den + shape;
+    double keep_r = kw_ev_level_keep(c->memory_ms, iv, level_of(s->ref_num, s->ref_den), KW_EV_REF_FACTOR);
+    s->ref_num = keep_r * s->ref_num + x;
+    s->ref_den = keep_r * s->ref_den + shape;
+}
+
+/* A false alarm: what the held episode saw was normal, so it is learned at
+ * full weight, the evidence restarts, and the test gets one step stricter. */
+static void poisson_feedback(void *state, const void *cfg, bool false_alarm)
+{
+    (void)cfg;
+    struct poisson_state *s = state;
+    if (!false_alarm) {
+        s->strict = fmax(0.0, s->strict - 1);
+        return;
+    }
+    if (s->ep.held > 0)
+        end_episode(s);
+    s->lev_num += s->last_obs;
+    s->lev_den += s->last_exp;
+    s->ref_num += s->last_obs;
+    s->ref_den += s->last_exp;
+    s->last_obs = s->last_exp = 0;
+    memset(s->s_up, 0, sizeof s->s_up);
+    memset(s->s_dn, 0, sizeof s->s_dn);
+    s->strict = fmin((double)KW_EV_MAX_STRICT, s->strict + 1);
 }
 
 static cJSON *poisson_save(const void *state, const void *cfg)
 {
     (void)cfg;
-    const struct poisson_state *s = state;
-    const double v[] = {s->n, s->mean, s->var};
-    return kw_json_doubles(v, 3);
+    double v[POISSON_NSTATE];
+    memcpy(v, state, sizeof v);
+    return kw_json_doubles(v, POISSON_NSTATE);
 }
 
 static int poisson_load(void *state, const void *cfg, const cJSON *json)
 {
     (void)cfg;
-    struct poisson_state *s = state;
-    double v[3];
-    if (kw_json_read_doubles(json, v, 3))
+    struct poisson_state s;
+    double v[POISSON_NSTATE];
+    if (kw_json_read_doubles(json, v, POISSON_NSTATE))
         return -1;
-    if (!(v[0] >= 0 && v[0] <= 9e15) || v[0] != floor(v[0]) || !(v[1] >= 0) || !isfinite(v[1]) ||
-        !(v[2] >= 0) || !isfinite(v[2]))
+    memcpy(&s, v, sizeof s);
+    if (!(s.n >= 0 && s.n <= 9e15) || s.n != floor(s.n) || !kw_ev_nonneg(s.lev_num) || !kw_ev_nonneg(s.lev_den) ||
+        !kw_ev_nonneg(s.ref_num) || !kw_ev_nonneg(s.ref_den) || !isfinite(s.disp_num) || !kw_ev_nonneg(s.disp_den) ||
+        !kw_ev_nonneg(s.ep.held) || !kw_ev_nonneg(s.ep.quiet) || !kw_ev_nonneg(s.ep.obs) || !kw_ev_nonneg(s.ep.exp) ||
+        !kw_ev_nonneg(s.last_obs) || !kw_ev_nonneg(s.last_exp) || !(s.strict >= 0 && s.strict <= KW_EV_MAX_STRICT) ||
+        s.strict != floor(s.strict) || !kw_ev_alarm_valid(&s.alarm) || !kw_profile_valid(&s.prof))
         return -1;
-    s->n = v[0];
-    s->mean = v[1];
-    s->var = v[2];
+    for (int j = 0; j < 2; j++)
+        if (!kw_ev_nonneg(s.s_up[j]) || !kw_ev_nonneg(s.s_dn[j]))
+            return -1;
+    memcpy(state, &s, sizeof s);
     return 0;
 }
 
@@ -326,7 +584,7 @@ static size_t poisson_bytes(const void *state)
 
 const struct kw_detector_type poisson_detector = {
     .name = "poisson",
-    .description = "Counts: Poisson or negative binomial tail probability against a learned rate.",
+    .description = "Counts: exact tail and likelihood-ratio CUSUMs against a learned seasonal rate.",
     .options = poisson_options,
     .config_size = sizeof(struct poisson_config),
     .config_check = poisson_check,
@@ -337,4 +595,5 @@ const struct kw_detector_type poisson_detector = {
     .state_load = poisson_load,
     .state_free = free,
     .state_bytes = poisson_bytes,
+    .feedback = poisson_feedback,
 };

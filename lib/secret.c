@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "log.h"
 #include "xmalloc.h"
 
 #define SECRET_MAX 65536
@@ -27,6 +28,7 @@ int kw_secret_resolve(const char *inline_value, const char *file_path, int requi
     }
     if (has_inline) {
         *out = xstrdup(inline_value);
+        kw_log_redact(*out); /* whoever prints it later, the log never shows it */
         return 0;
     }
     FILE *f = fopen(file_path, "rb");
@@ -51,6 +53,7 @@ int kw_secret_resolve(const char *inline_value, const char *file_path, int requi
         return -1;
     }
     *out = buf;
+    kw_log_redact(buf);
     return 0;
 }
 

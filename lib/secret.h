@@ -12,7 +12,8 @@
  * file_key name the two options in errors ("receivers[0].webhook_url").
  * On success *out is a new string (caller frees; NULL when neither is set
  * and the secret is optional) and 0 is returned; else -1 with err. A file's
- * trailing newline is removed; an empty secret is an error. */
+ * trailing newline is removed; an empty secret is an error. A resolved
+ * secret is registered with kw_log_redact, so no log line can show it. */
 int kw_secret_resolve(const char *inline_value, const char *file_path, int required, const char *key,
                       const char *file_key, char **out, char *err, size_t errlen);
 

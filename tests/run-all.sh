@@ -3,6 +3,8 @@
 #   1. unit, delivery and integration tests on the normal build (with
 #      -Werror when CI=true or DEVELOPER=1),
 #   2. the same under AddressSanitizer + UndefinedBehaviorSanitizer,
+#      then the status page in headless Chromium, the unit's hardening, the
+#      RPM spec and (CI=true or KPIWATCH_PACKAGE_TEST=1) the .deb installed,
 #   3. the libFuzzer targets (tests/fuzz/), FUZZ_SECONDS (45) each, two at a
 #      time, one check per target (skipped without clang),
 #   4. valgrind (memcheck) on the real binary: replay, check-config, and the
@@ -85,6 +87,17 @@ if build build; then
     KPIWATCH_BIN=build/kpiwatch criterion_suite integration build/integration-tests
     note "default detectors are the benchmark's best"
     check defaults-match-benchmark bash tests/defaults-match-benchmark.sh build
+    note "status page in headless Chromium during a demo (screenshots in $LOG_DIR/status-page)"
+    check browser-status-page bash tests/browser/run.sh build/kpiwatch "$LOG_DIR/status-page"
+    note "packaging: the unit's hardening, the RPM spec, the .deb"
+    check unit-exposure bash tests/package/check-unit.sh
+    check rpm-spec-parses rpmspec -P packaging/rpm/kpiwatch.spec
+    # dpkg -i changes the machine (undone at the end): only in CI or when asked.
+    if [ "${CI:-}" = true ] || [ "${KPIWATCH_PACKAGE_TEST:-}" = 1 ]; then
+        check package-deb bash tests/package/test-deb.sh build
+    else
+        echo "package-deb skipped (set KPIWATCH_PACKAGE_TEST=1; it runs dpkg -i as root)"
+    fi
 fi
 
 note "sanitizers: ASan + UBSan"

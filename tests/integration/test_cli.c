@@ -10,7 +10,7 @@
 
 #include "harness.h"
 
-static const char *const subcommands[] = {"run", "check-config", "demo", "replay", "options"};
+static const char *const subcommands[] = {"run", "check-config", "demo", "replay", "options", "silence"};
 
 Test(cli, every_subcommand_has_help, .timeout = 30)
 {
@@ -28,7 +28,7 @@ Test(cli, every_subcommand_has_help, .timeout = 30)
 Test(cli, usage_error_prints_the_help_usage, .timeout = 30)
 {
     const char *bad[][2] = {{"replay", "--bogus"}, {"run", "--bogus"}, {"demo", "--bogus"},
-                            {"check-config", "--bogus"}, {"options", "extra"}};
+                            {"check-config", "--bogus"}, {"options", "extra"}, {"silence", "--bogus"}};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         char cmd[256], *help, *err;
         snprintf(cmd, sizeof cmd, "%s %s --help 2>&1", harness_binary(), bad[i][0]);

@@ -20,19 +20,19 @@ struct exact_case {
 
 static struct exact_case cases[] = {
     {"{\"kpis\":[" KPI "],\"agent\":{\"bogus\":1}}",
-     "agent.bogus: unknown key (valid: log_level, state_dir, max_series, series_ttl, stats_interval)"},
+     "agent.bogus: unknown key (valid: log_level, log_format, state_dir, max_series, series_ttl, stats_interval)"},
     {"{\"kpis\":[" KPI "],\"ingest\":{\"bogus\":1}}",
      "ingest.bogus: unknown key (valid: max_labels, max_label_bytes, max_metric_bytes, max_message_bytes, max_past, "
      "max_future)"},
     {"{\"kpis\":[" KPI "],\"inputs\":[{\"name\":\"x\",\"endpoint\":\"tcp://127.0.0.1:1\",\"bogus\":1}]}",
      "inputs[0].bogus: unknown key (valid: name, endpoint, mode, socket, topics, rcvhwm)"},
     {"{\"kpis\":[{\"name\":\"a\",\"metric\":\"m\",\"bogus\":1}]}",
-     "kpis[0].bogus: unknown key (21 keys are valid here; kpiwatch options lists them)"},
+     "kpis[0].bogus: unknown key (22 keys are valid here; kpiwatch options lists them)"},
     {"{\"kpis\":[{\"name\":\"a\",\"metric\":\"m\",\"intervall\":\"5m\"}]}",
      "kpis[0].intervall: unknown key; did you mean \"interval\"?"},
     {"{\"kpi\":[]}", "kpi: unknown key; did you mean \"kpis\"?"},
     {"{\"kpis\":[" KPI "],\"agent\":{\"x\\n\\u001b[31mFORGED\":1}}",
-     "agent.x\\n\\x1b[31mFORGED: unknown key (valid: log_level, state_dir, max_series, series_ttl, stats_interval)"},
+     "agent.x\\n\\x1b[31mFORGED: unknown key (valid: log_level, log_format, state_dir, max_series, series_ttl, stats_interval)"},
     {"{\"kpis\":[{\"name\":\"a\",\"metric\":\"m\",\"alert\":{\"bogus\":1}}]}",
      "kpis[0].alert.bogus: unknown key (valid: for, resolve_after, critical_severity, min_severity, repeat_interval, "
      "keep_firing_for, flap_flips, flap_window)"},

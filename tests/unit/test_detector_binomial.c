@@ -13,6 +13,10 @@
 #define RIG_SERIES {.interval_ms = 60000, .is_ratio = true}
 #include "detector_rig.h"
 
+/* The interval's own tail only (no CUSUMs), both sides: the test the
+ * reference values are for. */
+#define ONE_LOOK "\"shift\":0,\"burst_shift\":0,\"direction\":\"both\""
+
 /* A fresh detector fed `count` intervals of k_hist of n_hist, then probed. */
 static struct kw_verdict probe(const char *cfg, double k_hist, double n_hist, int count, double k, double n)
 {
@@ -25,28 +29,30 @@ static struct kw_verdict probe(const char *cfg, double k_hist, double n_hist, in
     return v;
 }
 
-/* Ten intervals of 20/100 with alpha 0.05: E = 160.5, N = 802.5 (EW sums),
- * p0 = (E + 0.5) / (N + 1) = 0.20037335438383924. With python3:
- * P(X >= 2 | n 3, p0) = 0.104359 (2 drop-offs of 3 visitors: normal);
- * P(X >= 35 | 100) = 0.000348639 (anomalous); P(X <= 8 | 100) = 0.000830903
- * (anomalous, low side); bounds for n = 100 are [9, 33] events. */
+/* Ten intervals of 20/100; the rate's sums keep (1 - 1/1440) per interval
+ * (1 day of 1-minute intervals), so with S = sum_j (1 - 1/1440)^j, j < 10:
+ * E = 20 S, N = 100 S, p0 = (E + 0.5) / (N + 1) = 0.20030063711618634.
+ * With python3 (exact binomial sums): P(X >= 2 | n 3, p0) = 0.10428877426601031
+ * (2 drop-offs of 3 visitors: normal); P(X >= 35 | 100) = 0.0003461615999947683
+ * (anomalous); P(X <= 8 | 100) = 0.0008356209524486949 (anomalous, low
+ * side); bounds for n = 100 are [9, 33] events. */
 Test(detector_binomial, reference_binomial_tails)
 {
-    const char *cfg = "{\"type\":\"binomial\",\"distribution\":\"binomial\",\"p_value\":0.001}";
+    const char *cfg = "{\"type\":\"binomial\",\"distribution\":\"binomial\",\"p_value\":0.001,\"min_points\":10," ONE_LOOK "}";
     struct kw_verdict v = probe(cfg, 20, 100, 10, 2, 3);
     cr_assert(v.ready);
-    cr_assert_float_eq(v.expected, 0.20037335438383924, 1e-15);
+    cr_assert_float_eq(v.expected, 0.20030063711618634, 1e-14);
     cr_assert_not(v.anomalous);
-    cr_assert_float_eq(v.score, -log10(0.10435867101269207), 1e-9);
+    cr_assert_float_eq(v.score, -log10(0.10428877426601031), 1e-9);
     v = probe(cfg, 20, 100, 10, 35, 100);
     cr_assert(v.anomalous);
-    cr_assert_float_eq(v.score, -log10(0.0003486389171561272), 1e-9);
+    cr_assert_float_eq(v.score, -log10(0.0003461615999947683), 1e-9);
     cr_assert_float_eq(v.lower, 0.09, 1e-15);
     cr_assert_float_eq(v.upper, 0.33, 1e-15);
     cr_assert_eq(v.direction, 1);
     v = probe(cfg, 20, 100, 10, 8, 100);
     cr_assert(v.anomalous);
-    cr_assert_float_eq(v.score, log10(0.0008309028145774489), 1e-9);
+    cr_assert_float_eq(v.score, log10(0.0008356209524486949), 1e-9);
     cr_assert_eq(v.direction, -1);
 }
 
@@ -72,10 +78,12 @@ Test(detector_binomial, small_denominators_do_not_alert)
 
 /* Beta-binomial, exact tails (n <= 1000). History (events/trials):
  * 5/50 20/80 10/120 15/60 30/100 5/90 14/70 40/110 2/40 20/130 25/100 12/100.
- * Replaying the estimator in python3: p0 = 0.18937523067338613,
- * rho = 0.08330698700412939 (a = 2.08385, b = 8.91995). Exact pmf sums:
- * P(X >= 30 | 100) = 0.182875 where the binomial says 0.00514;
- * P(X >= 55 | 100) = 0.00804222; P(X <= 0 | 100) = 0.00606563; bounds [0, 66]. */
+ * Replaying the estimator in python3 (rate sums kept 1 - 1/1440, Pearson
+ * sums kept 1 - 1/10080, from the second interval on):
+ * p0 = 0.18887935566966643, rho = 0.08850946905167272 (a = 1.94512,
+ * b = 8.35310). Exact pmf sums: P(X >= 30 | 100) = 0.18659470177650142
+ * where the binomial says 0.004947032716286071; P(X >= 55 | 100) =
+ * 0.009505428557358342; P(X <= 0 | 100) = 0.007527514103236113; bounds [0, 67]. */
 static const double bb_k[12] = {5, 20, 10, 15, 30, 5, 14, 40, 2, 20, 25, 12};
 static const double bb_n[12] = {50, 80, 120, 60, 100, 90, 70, 110, 40, 130, 100, 100};
 
@@ -92,33 +100,33 @@ static struct kw_verdict probe_bb(const char *cfg, double k, double n)
 
 Test(detector_binomial, reference_beta_binomial_exact)
 {
-    const char *cfg = "{\"type\":\"binomial\",\"distribution\":\"beta_binomial\",\"min_points\":12,\"p_value\":0.001}";
+    const char *cfg = "{\"type\":\"binomial\",\"distribution\":\"beta_binomial\",\"min_points\":12,\"p_value\":0.001," ONE_LOOK "}";
     struct kw_verdict v = probe_bb(cfg, 30, 100);
     cr_assert(v.ready);
-    cr_assert_float_eq(v.expected, 0.18937523067338613, 1e-15);
+    cr_assert_float_eq(v.expected, 0.18887935566966643, 1e-14);
     cr_assert_not(v.anomalous);
-    cr_assert_float_eq(v.score, -log10(0.18287540859244106), 1e-9);
+    cr_assert_float_eq(v.score, -log10(0.18659470177650142), 1e-8);
     cr_assert_float_eq(v.lower, 0, 1e-15);
-    cr_assert_float_eq(v.upper, 0.66, 1e-15);
+    cr_assert_float_eq(v.upper, 0.67, 1e-15);
     v = probe_bb(cfg, 55, 100);
-    cr_assert_float_eq(v.score, -log10(0.008042216699015366), 1e-9);
+    cr_assert_float_eq(v.score, -log10(0.009505428557358342), 1e-8);
     v = probe_bb(cfg, 0, 100);
-    cr_assert_float_eq(v.score, log10(0.006065634217358406), 1e-9);
+    cr_assert_float_eq(v.score, log10(0.007527514103236113), 1e-8);
     /* The plain binomial model on the same history calls 30/100 anomalous-ish. */
-    v = probe_bb("{\"type\":\"binomial\",\"distribution\":\"binomial\",\"min_points\":12,\"exact\":true}", 30, 100);
-    cr_assert_float_eq(v.score, -log10(0.00514337222747397), 1e-9);
+    v = probe_bb("{\"type\":\"binomial\",\"distribution\":\"binomial\",\"min_points\":12,\"exact\":true," ONE_LOOK "}", 30, 100);
+    cr_assert_float_eq(v.score, -log10(0.004947032716286071), 1e-8);
 }
 
 /* Large n (5000): the moment-matched beta approximation against the exact
- * python3 sums: P(X >= 2500) = 0.0126656, P(X >= 3500) = 0.000182720,
- * P(X >= 4000) = 5.65015e-06, P(X <= 200) = 0.0496859; within 0.05 in log10 p
- * (about 12%). */
+ * python3 sums: P(X >= 2500) = 0.01484123613425029, P(X >= 3500) =
+ * 0.0002739607758415067, P(X >= 4000) = 1.0462932045367907e-05,
+ * P(X <= 200) = 0.05756339063955532; within 0.05 in log10 p (about 12%). */
 Test(detector_binomial, beta_binomial_large_n_approximation)
 {
-    const char *cfg = "{\"type\":\"binomial\",\"distribution\":\"beta_binomial\",\"min_points\":12,\"p_value\":0.001}";
+    const char *cfg = "{\"type\":\"binomial\",\"distribution\":\"beta_binomial\",\"min_points\":12,\"p_value\":0.001," ONE_LOOK "}";
     const double ks[] = {2500, 3500, 4000, 200};
-    const double want[] = {-log10(0.012665572760736179), -log10(0.00018271961801527144),
-                           -log10(5.650154191362957e-06), log10(0.04968591959411133)};
+    const double want[] = {-log10(0.01484123613425029), -log10(0.0002739607758415067),
+                           -log10(1.0462932045367907e-05), log10(0.05756339063955532)};
     for (int i = 0; i < 4; i++) {
         struct kw_verdict v = probe_bb(cfg, ks[i], 5000);
         cr_assert_float_eq(v.score, want[i], 0.05, "k %g: %g vs %g", ks[i], v.score, want[i]);
@@ -326,12 +334,14 @@ Test(detector_binomial, prescreen_matches_exact_flags)
     long screened = 0, total = 0;
     for (int d = 0; d < 3; d++) {
         for (int pv = 0; pv < 5; pv++) {
-            char fast_cfg[160], exact_cfg[160];
-            snprintf(fast_cfg, sizeof fast_cfg, "{\"type\":\"binomial\",\"distribution\":\"%s\",\"p_value\":%g}",
+            char fast_cfg[240], exact_cfg[240];
+            snprintf(fast_cfg, sizeof fast_cfg,
+                     "{\"type\":\"binomial\",\"distribution\":\"%s\",\"p_value\":%g,\"min_points\":10,\"adapt_after\":\"1h\"," ONE_LOOK "}",
                      dists[d], pvals[pv]);
             snprintf(exact_cfg, sizeof exact_cfg,
-                     "{\"type\":\"binomial\",\"distribution\":\"%s\",\"p_value\":%g,\"exact\":true}", dists[d],
-                     pvals[pv]);
+                     "{\"type\":\"binomial\",\"distribution\":\"%s\",\"p_value\":%g,\"exact\":true,\"min_points\":10,"
+                     "\"adapt_after\":\"1h\"," ONE_LOOK "}",
+                     dists[d], pvals[pv]);
             for (int run = 0; run < 8; run++) {
                 struct rig fast, ex;
                 rig_init(&fast, fast_cfg);
@@ -354,7 +364,8 @@ Test(detector_binomial, prescreen_matches_exact_flags)
                     if (vf.score == ve.score && vf.lower == ve.lower && vf.upper == ve.upper)
                         continue;
                     screened++;
-                    cr_assert_lt(vf.anomaly_score, 0.5);
+                    if (!vf.anomalous) /* a running alarm stays at 0.5 whatever this interval says */
+                        cr_assert_lt(vf.anomaly_score, 0.5);
                     cr_assert_float_eq(fabs(vf.score), fabs(ve.score), 0.2, "%s k %g n %g exp %g: %g vs %g", fast_cfg,
                                        k, n, ve.expected, vf.score, ve.score);
                     double sd = n * (ve.upper - ve.lower) / (2 * gsl_cdf_ugaussian_Qinv(pvals[pv]));
@@ -381,39 +392,76 @@ Test(detector_binomial, accepts_only_ratio_kpis)
     rig_init(&r, "{\"type\":\"binomial\"}");
     struct kw_series_info counts = {.interval_ms = 60000, .is_count = true};
     cr_assert_eq(kw_detector_accepts(&r.det, &counts, err, sizeof err), -1);
-    cr_assert_str_eq(err, "needs a ratio KPI (aggregation \"ratio\")");
+    cr_assert_str_eq(err, "needs a ratio KPI (aggregation \"ratio\" or \"csat\")");
     struct kw_series_info ratio = {.interval_ms = 60000, .is_ratio = true};
     cr_assert_eq(kw_detector_accepts(&r.det, &ratio, err, sizeof err), 0);
     rig_release(&r);
 }
 
 /* A 3-hour payment outage (36 intervals, 6% -> 35% drop-off at n = 1500)
- * must stay anomalous to its end and the return to 6% must not alarm.
- * Learned at full weight, the baseline drifts to ~10% and the return to 6%
- * reads as a dip for an hour. */
-static void outage_run(const char *cfg, int *anomalous_in, int *anomalous_after)
+ * stays anomalous to its end, the rate is held at its normal meanwhile,
+ * and the return to 6% does not alarm. */
+Test(detector_binomial, incident_does_not_teach_the_baseline)
 {
     struct rig r;
-    rig_init(&r, cfg);
+    rig_init(&r, "{\"type\":\"binomial\",\"direction\":\"both\"}");
     gsl_rng *rng = gsl_rng_alloc(gsl_rng_mt19937);
     gsl_rng_set(rng, 22);
     for (int i = 0; i < 300; i++)
         rig_feed_ratio(&r, gsl_ran_binomial(rng, 0.06, 1500), 1500);
-    *anomalous_in = *anomalous_after = 0;
-    for (int i = 0; i < 36; i++)
-        *anomalous_in += rig_feed_ratio(&r, gsl_ran_binomial(rng, 0.35, 1500), 1500).anomalous;
-    for (int i = 0; i < 12; i++)
-        *anomalous_after += rig_feed_ratio(&r, gsl_ran_binomial(rng, 0.06, 1500), 1500).anomalous;
+    int in = 0, dips = 0, last_alarm = -1;
+    double first = NAN, last = NAN;
+    for (int i = 0; i < 36; i++) {
+        struct kw_verdict v = rig_feed_ratio(&r, gsl_ran_binomial(rng, 0.35, 1500), 1500);
+        in += v.anomalous;
+        if (i == 0)
+            first = v.expected;
+        last = v.expected;
+    }
+    for (int i = 0; i < 12; i++) {
+        struct kw_verdict v = rig_feed_ratio(&r, gsl_ran_binomial(rng, 0.06, 1500), 1500);
+        dips += v.anomalous && v.direction < 0;
+        if (v.anomalous)
+            last_alarm = i;
+    }
+    cr_assert_eq(in, 36, "every outage interval alerts (%d of 36)", in);
+    cr_assert_float_eq(last, first, 1e-12, "held: the rate did not move");
+    cr_assert_eq(dips, 0, "no false dip after the outage (%d)", dips);
+    cr_assert_lt(last_alarm, 3, "the alert ends with the outage (last %d after)", last_alarm);
     gsl_rng_free(rng);
     rig_release(&r);
 }
 
-Test(detector_binomial, incident_does_not_teach_the_baseline)
+/* A step with 8 to 10 entries per interval, drop-off 40%: no single
+ * interval can show a jump to 65% (9 of 9 is p = 2.6e-4), but the CUSUM
+ * accumulates it: found within the 3-hour jump every time, within the
+ * first hour about half the time (the information in an hour of 9 visitors
+ * allows no more at this p_value), and no false alarm in quiet weeks. */
+Test(detector_binomial, small_step_jump_accumulates)
 {
-    int in, after;
-    outage_run("{\"type\":\"binomial\"}", &in, &after);
-    cr_assert_eq(in, 36, "every outage interval alerts (%d of 36)", in);
-    cr_assert_eq(after, 0, "no false dip after the outage (%d)", after);
-    outage_run("{\"type\":\"binomial\",\"incident_weight\":1}", &in, &after);
-    cr_assert_gt(after, 0, "learning at full weight leaves a false dip (in %d, after %d)", in, after);
+    gsl_rng *rng = gsl_rng_alloc(gsl_rng_mt19937);
+    gsl_rng_set(rng, 23);
+    int found = 0, within_hour = 0, quiet_alarms = 0;
+    for (int run = 0; run < 10; run++) {
+        struct rig r;
+        r.info = (struct kw_series_info){.interval_ms = 300000, .is_ratio = true, .direction = KW_DIR_UP};
+        rig_start(&r, "{\"type\":\"binomial\"}");
+        for (int i = 0; i < 2016; i++) {
+            double n = 8 + gsl_rng_uniform_int(rng, 3);
+            quiet_alarms += rig_feed_ratio(&r, gsl_ran_binomial(rng, 0.40, (unsigned)n), n).anomalous && i > 288;
+        }
+        for (int i = 0; i < 36; i++) {
+            double n = 8 + gsl_rng_uniform_int(rng, 3);
+            if (rig_feed_ratio(&r, gsl_ran_binomial(rng, 0.65, (unsigned)n), n).anomalous) {
+                found++;
+                within_hour += i < 12;
+                break;
+            }
+        }
+        rig_release(&r);
+    }
+    cr_assert_eq(quiet_alarms, 0);
+    cr_assert_eq(found, 10, "found in %d of 10", found);
+    cr_assert_geq(within_hour, 5, "found within an hour in %d of 10", within_hour);
+    gsl_rng_free(rng);
 }

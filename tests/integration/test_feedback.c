@@ -1,0 +1,159 @@
+/* Integration tests for `kpiwatch feedback`: a false alarm given while the
+ * agent is stopped is learned at its next start (recorded and counted per
+ * detector, not learned twice across restarts, and its stricter test is in
+ * the saved detector state); one given while it runs is learned within
+ * seconds; bad input is refused with usage or config errors. */
+#include <criterion/criterion.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <cjson/cJSON.h>
+#include <zmq.h>
+
+#include "../../agent/series.h"
+#include "harness.h"
+
+#define INTERVAL_S 300
+
+static struct agent_proc agent;
+
+static void fini(void)
+{
+    agent_cleanup(&agent);
+}
+
+/* %1$s endpoint, %2$s the agent's private directory. */
+static const char *const CONFIG =
+    "{\"agent\":{\"log_level\":\"info\",\"stats_interval\":\"0\",\"state_dir\":\"%2$s/state\"},"
+    "\"ingest\":{\"max_past\":\"30d\",\"max_future\":\"1h\"},"
+    "\"inputs\":[{\"name\":\"in\",\"endpoint\":\"%1$s\",\"socket\":\"pull\"}],"
+    "\"kpis\":[{\"name\":\"complaints\",\"metric\":\"complaints\",\"lateness\":\"0s\",\"group_by\":[\"journey\"],"
+    "  \"detector\":{\"type\":\"poisson\",\"season\":\"none\",\"min_points\":20}}],"
+    "\"receivers\":[{\"name\":\"out\",\"type\":\"console\",\"format\":\"json\"}]}";
+
+static void send_history(const char *endpoint, int64_t start, int from, int to, int spike_at)
+{
+    void *ctx = zmq_ctx_new(), *s = zmq_socket(ctx, ZMQ_PUSH);
+    int linger = 5000;
+    zmq_setsockopt(s, ZMQ_LINGER, &linger, sizeof linger);
+    cr_assert_eq(zmq_connect(s, endpoint), 0);
+    uint32_t rng = 99u + (uint32_t)from;
+    char msg[256];
+    for (int i = from; i < to; i++) {
+        int v = i >= spike_at && i < spike_at + 3 ? 60 : harness_rand(&rng, 7, 13);
+        snprintf(msg, sizeof msg, "{\"metric\":\"complaints\",\"labels\":{\"journey\":\"checkout\"},\"value\":%d,\"ts\":%lld}",
+                 v, (long long)(start + (int64_t)i * INTERVAL_S + 7));
+        cr_assert_geq(zmq_send(s, msg, strlen(msg), 0), 0);
+    }
+    zmq_close(s);
+    zmq_ctx_term(ctx);
+}
+
+static void checkout_key(char key[17])
+{
+    const char *names[] = {"journey"}, *values[] = {"checkout"};
+    kw_series_alert_key("complaints", names, values, 1, key);
+}
+
+/* The poisson state's strictness step (its 18th number). */
+static double saved_strictness(void)
+{
+    char path[256];
+    snprintf(path, sizeof path, "%s/state/state.json", agent.dir);
+    char *text = read_file(path);
+    cJSON *root = cJSON_Parse(text);
+    free(text);
+    double v = -1;
+    const cJSON *s;
+    cJSON_ArrayForEach(s, cJSON_GetObjectItem(root, "series")) {
+        const cJSON *state = cJSON_GetObjectItem(cJSON_GetObjectItem(s, "detector"), "state");
+        const cJSON *item = cJSON_GetArrayItem(state, 17);
+        if (item)
+            v = cJSON_IsRaw(item) ? atof(item->valuestring) : item->valuedouble;
+    }
+    cJSON_Delete(root);
+    return v;
+}
+
+static char *feedback_record(void)
+{
+    char path[256];
+    snprintf(path, sizeof path, "%s/state/feedback.json", agent.dir);
+    return read_file(path);
+}
+
+Test(feedback, false_alarm_survives_restarts, .fini = fini, .timeout = 90)
+{
+    agent_prepare(&agent, CONFIG);
+    agent_start(&agent, "run");
+    int64_t start = ((int64_t)time(NULL) / INTERVAL_S - 60) * INTERVAL_S;
+    send_history(agent.endpoint, start, 0, 50, 40);
+    cr_assert(wait_for_text(agent.out_path, "\"status\":\"firing\"", 1, 10000), "%s", read_file(agent.err_path));
+    cr_assert_eq(agent_stop(&agent, SIGTERM, 10000), 0);
+    cr_assert_float_eq(saved_strictness(), 0, 0);
+
+    /* Given while the agent is stopped ... */
+    char key[17], cmd[512], *out;
+    checkout_key(key);
+    cr_assert(strstr(read_file(agent.out_path), key), "the alert carries the key");
+    snprintf(cmd, sizeof cmd, "%s feedback -c %s %s --false-alarm --note 'planned promotion' 2>&1", harness_binary(),
+             agent.config, key);
+    cr_assert_eq(run_capture(cmd, &out), 0, "%s", out);
+    cr_assert(strstr(out, "queued"), "%s", out);
+    free(out);
+
+    /* ... learned at the next start, saved at once, recorded and counted. */
+    agent_start(&agent, "run");
+    cr_assert(wait_for_text(agent.err_path, "false alarm on", 1, 10000), "%s", read_file(agent.err_path));
+    cr_assert(wait_for_text(agent.err_path, "learned as normal", 1, 1000));
+    cr_assert_eq(agent_stop(&agent, SIGTERM, 10000), 0);
+    cr_assert_float_eq(saved_strictness(), 1, 0, "one step stricter, in the saved state");
+    char *record = feedback_record();
+    cJSON *r = cJSON_Parse(record);
+    cr_assert_not_null(r, "%s", record);
+    cr_assert_float_eq(cJSON_GetObjectItem(cJSON_GetObjectItem(cJSON_GetObjectItem(r, "counts"), "poisson"), "false_alarm")
+                           ->valuedouble, 1, 0, "%s", record);
+    const cJSON *rec = cJSON_GetArrayItem(cJSON_GetObjectItem(r, "records"), 0);
+    cr_assert_str_eq(cJSON_GetObjectItem(rec, "note")->valuestring, "planned promotion");
+    cr_assert(cJSON_IsTrue(cJSON_GetObjectItem(rec, "learned")));
+    cJSON_Delete(r);
+    free(record);
+
+    /* A restart neither forgets nor repeats it; one given while running is learned within seconds. */
+    agent_start(&agent, "run");
+    cr_assert(wait_for_text(agent.err_path, "restored 1 series", 1, 10000), "%s", read_file(agent.err_path));
+    snprintf(cmd, sizeof cmd, "%s feedback -c %s %s --confirmed 2>&1", harness_binary(), agent.config, key);
+    cr_assert_eq(run_capture(cmd, &out), 0, "%s", out);
+    free(out);
+    cr_assert(wait_for_text(agent.err_path, "confirmed on", 1, 10000), "%s", read_file(agent.err_path));
+    cr_assert_eq(agent_stop(&agent, SIGTERM, 10000), 0);
+    cr_assert_eq(count_text(read_file(agent.err_path), "false alarm on"), 1, "not learned twice (the log spans all three runs)");
+    cr_assert_float_eq(saved_strictness(), 0, 0, "the confirmation undid the step");
+    record = feedback_record();
+    cr_assert(strstr(record, "\"poisson\":{\"false_alarm\":1,\"confirmed\":1}"), "%s", record);
+    free(record);
+}
+
+Test(feedback, bad_input_is_refused, .fini = fini)
+{
+    agent_prepare(&agent, CONFIG);
+    char cmd[512], *out;
+    snprintf(cmd, sizeof cmd, "%s feedback -c %s 0123456789abcdef 2>&1", harness_binary(), agent.config);
+    cr_assert_eq(run_capture(cmd, &out), 2, "%s", out); /* no verdict */
+    free(out);
+    snprintf(cmd, sizeof cmd, "%s feedback -c %s 0123456789abcdef --false-alarm --confirmed 2>&1", harness_binary(),
+             agent.config);
+    cr_assert_eq(run_capture(cmd, &out), 2, "%s", out);
+    free(out);
+    snprintf(cmd, sizeof cmd, "%s feedback -c %s not-a-key --false-alarm 2>&1", harness_binary(), agent.config);
+    cr_assert_eq(run_capture(cmd, &out), 2, "%s", out);
+    cr_assert(strstr(out, "not an alert key"), "%s", out);
+    free(out);
+    snprintf(cmd, sizeof cmd, "%s feedback -c conf/examples/nab.json 0123456789abcdef --false-alarm 2>&1", harness_binary());
+    cr_assert_eq(run_capture(cmd, &out), 3, "%s", out); /* no state_dir */
+    cr_assert(strstr(out, "state_dir"), "%s", out);
+    free(out);
+}
