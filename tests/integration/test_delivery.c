@@ -146,3 +146,30 @@ Test(delivery, a_retried_notification_survives_kill_9, .fini = fini, .timeout = 
               "%s", read_file(agent.err_path));
     cr_assert_eq(agent_stop(&agent, SIGTERM, 20000), 0);
 }
+
+/* kpiwatch test-notify sends a sample group and its resolve through one
+ * receiver and reports what the service answered. */
+Test(delivery, test_notify_reports_the_service_answer, .fini = fini, .timeout = 60)
+{
+    fake_start(&slack, "slack", "[]");
+    fake_start(&pagerduty, "pagerduty", "[{\"status\":400,\"body\":{\"status\":\"invalid event\",\"errors\":[\"bad\"]}}]");
+    agent_prepare(&agent, "{}");
+    char *text = NULL;
+    cr_assert_geq(asprintf(&text, CONFIG, agent.endpoint, agent.dir, slack.base_url, pagerduty.base_url), 0);
+    agent_write_config(&agent, text);
+    free(text);
+    char cmd[512], *out;
+    snprintf(cmd, sizeof cmd, "%s test-notify -c %s cx 2>&1", harness_binary(), agent.config);
+    cr_assert_eq(run_capture(cmd, &out), 0, "%s", out);
+    cr_assert(strstr(out, "slack/cx firing: ok") && strstr(out, "slack/cx resolve: ok"), "%s", out);
+    free(out);
+    cJSON *reqs = fake_requests(&slack), *r;
+    cr_assert_eq(cJSON_GetArraySize(reqs), 2, "a firing and a resolve");
+    cJSON_ArrayForEach(r, reqs)
+        cr_assert_eq(cJSON_GetArraySize(cJSON_GetObjectItem(r, "problems")), 0);
+    cJSON_Delete(reqs);
+    snprintf(cmd, sizeof cmd, "%s test-notify -c %s oncall 2>&1", harness_binary(), agent.config);
+    cr_assert_eq(run_capture(cmd, &out), 1, "%s", out);
+    cr_assert(strstr(out, "pagerduty/oncall firing: failed") && strstr(out, "400"), "%s", out);
+    free(out);
+}
