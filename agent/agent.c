@@ -150,13 +150,14 @@ void kw_agent_log_stats(const struct kw_agent *ag)
     kw_info("stats",
             "messages=%llu points_accepted=%llu points_rejected=%llu points_unwatched=%llu series=%zu intervals=%llu anomalies=%llu "
             "alerts_fired=%llu alerts_resolved=%llu firing=%zu sends=%llu send_failures=%llu send_retries=%llu "
-            "notifications_dropped=%llu notifications_pending=%llu silenced=%llu reloads=%llu%s%s",
+            "notifications_dropped=%llu notifications_pending=%llu silenced=%llu inhibited=%llu reloads=%llu%s%s",
             (unsigned long long)p->ingest.messages, (unsigned long long)p->ingest.points_accepted,
             (unsigned long long)rejected, (unsigned long long)p->stats.points_unwatched, p->table.count, (unsigned long long)p->stats.intervals_closed,
             (unsigned long long)p->stats.anomalies, (unsigned long long)p->stats.alerts_fired,
             (unsigned long long)p->stats.alerts_resolved, kw_pipeline_firing(p),
             (unsigned long long)ostats.sent, (unsigned long long)ostats.failed, (unsigned long long)ostats.retried,
             (unsigned long long)ostats.dropped, (unsigned long long)ostats.pending, (unsigned long long)ostats.silenced,
+            (unsigned long long)ostats.inhibited,
             (unsigned long long)ag->reloads, rejected ? " rejected:" : "", reasons);
 }
 
