@@ -98,7 +98,9 @@ Test(feedback, false_alarm_survives_restarts, .fini = fini, .timeout = 90)
     /* Given while the agent is stopped ... */
     char key[17], cmd[512], *out;
     checkout_key(key);
-    cr_assert(strstr(read_file(agent.out_path), key), "the alert carries the key");
+    char *alerts = read_file(agent.out_path);
+    cr_assert(strstr(alerts, key), "the alert carries the key");
+    free(alerts);
     snprintf(cmd, sizeof cmd, "%s feedback -c %s %s --false-alarm --note 'planned promotion' 2>&1", harness_binary(),
              agent.config, key);
     cr_assert_eq(run_capture(cmd, &out), 0, "%s", out);
@@ -130,7 +132,9 @@ Test(feedback, false_alarm_survives_restarts, .fini = fini, .timeout = 90)
     free(out);
     cr_assert(wait_for_text(agent.err_path, "confirmed on", 1, 10000), "%s", read_file(agent.err_path));
     cr_assert_eq(agent_stop(&agent, SIGTERM, 10000), 0);
-    cr_assert_eq(count_text(read_file(agent.err_path), "false alarm on"), 1, "not learned twice (the log spans all three runs)");
+    char *log = read_file(agent.err_path);
+    cr_assert_eq(count_text(log, "false alarm on"), 1, "not learned twice (the log spans all three runs)");
+    free(log);
     cr_assert_float_eq(saved_strictness(), 0, 0, "the confirmation undid the step");
     record = feedback_record();
     cr_assert(strstr(record, "\"poisson\":{\"false_alarm\":1,\"confirmed\":1}"), "%s", record);
