@@ -17,6 +17,8 @@ void kw_fdr_push(struct kw_fdr_batch *b, struct kw_series *s, const struct kw_sa
         b->cap = b->cap ? 2 * b->cap : 64;
         b->e = xrealloc(b->e, b->cap * sizeof *b->e);
     }
+    if (b->n > 0 && sample->ts_ms < b->e[b->n - 1].sample.ts_ms)
+        b->unsorted = true;
     b->e[b->n++] = (struct kw_fdr_entry){.series = s, .seq = b->next_seq++, .sample = *sample, .verdict = *v};
 }
 
@@ -82,7 +84,10 @@ size_t kw_fdr_resolve(struct kw_fdr_batch *b, int64_t upto_ms, kw_fdr_decide dec
 {
     if (b->n == 0)
         return 0;
-    qsort(b->e, b->n, sizeof *b->e, cmp_entry);
+    /* usually one interval closes at a time and arrives in order */
+    if (b->unsorted)
+        qsort(b->e, b->n, sizeof *b->e, cmp_entry);
+    b->unsorted = false;
     size_t due = 0;
     while (due < b->n && b->e[due].sample.ts_ms <= upto_ms)
         due++;
@@ -102,6 +107,8 @@ size_t kw_fdr_resolve(struct kw_fdr_batch *b, int64_t upto_ms, kw_fdr_decide dec
 
 int64_t kw_fdr_oldest(const struct kw_fdr_batch *b)
 {
+    if (b->n > 0 && !b->unsorted)
+        return b->e[0].sample.ts_ms;
     int64_t t = INT64_MAX;
     for (size_t i = 0; i < b->n; i++)
         if (b->e[i].sample.ts_ms < t)
@@ -111,6 +118,7 @@ int64_t kw_fdr_oldest(const struct kw_fdr_batch *b)
 
 void kw_fdr_forget(struct kw_fdr_batch *b, const struct kw_series *s)
 {
+    /* keeps the order of the rest */
     size_t w = 0;
     for (size_t i = 0; i < b->n; i++)
         if (b->e[i].series != s)

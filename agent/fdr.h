@@ -6,6 +6,7 @@
 #ifndef KW_FDR_H
 #define KW_FDR_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -25,6 +26,7 @@ struct kw_fdr_batch {
     struct kw_fdr_entry *e;
     size_t n, cap;
     uint64_t next_seq;
+    bool unsorted; /* an entry arrived out of interval order (several intervals closed at once) */
 };
 
 /* Receives each verdict once its batch is decided. */

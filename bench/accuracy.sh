@@ -21,8 +21,8 @@ for bin in "$builddir/bench/cx_accuracy" "$builddir/bench/det_accuracy" "$buildd
 done
 mkdir -p "$root/bench/out"
 cd "$root"
-# Seeds run two at a time (one per core); 10 seeds take about 2 minutes here.
-"$builddir/bench/cx_accuracy" -b "$builddir/kpiwatch" -c conf/kpiwatch.json -s "${KW_BENCH_SEEDS:-10}" \
+# Runs go two at a time (one per core); 20 seeds take about 5 minutes here.
+"$builddir/bench/cx_accuracy" -b "$builddir/kpiwatch" -c conf/kpiwatch.json -s "${KW_BENCH_SEEDS:-20}" \
     -j "${KW_BENCH_JOBS:-2}" -o bench/out/cx-accuracy.md
 rc=$?
 echo

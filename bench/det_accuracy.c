@@ -63,7 +63,7 @@ static const struct bench_config bench_configs[] = {
     {"mad", KM_ALL, NULL, "{\"type\":\"mad\",\"window\":2016,\"threshold\":5}"},
     {"ewma", KM_ALL, NULL, "{\"type\":\"ewma\",\"alpha\":0.05,\"threshold\":4}"},
     {"cusum", KM_ALL, NULL, "{\"type\":\"cusum\",\"k\":0.5,\"h\":8}"},
-    {"poisson", KM_COUNT, NULL, "{\"type\":\"poisson\",\"p_value\":1e-4}"},
+    {"poisson", KM_COUNT, NULL, "{\"type\":\"poisson\",\"p_value\":1e-5}"},
     {"poisson", KM_COUNT, NULL, "{\"type\":\"poisson\",\"distribution\":\"poisson\"}"},
     {"binomial", KM_RATE, NULL, "{\"type\":\"binomial\",\"p_value\":1e-4}"},
     {"binomial", KM_RATE, NULL, "{\"type\":\"binomial\",\"distribution\":\"beta_binomial\"}"},

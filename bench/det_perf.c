@@ -30,8 +30,8 @@
 #define N_WINDOWS 3
 static const int windows[N_WINDOWS] = {64, 288, 2016};
 
-enum kind { KIND_ANY = -1, KIND_CONT, KIND_COUNT, KIND_RATE, KIND_N };
-static const char *const kind_names[KIND_N] = {"continuous", "count", "rate"};
+enum kind { KIND_ANY = -1, KIND_CONT, KIND_COUNT, KIND_RATE, KIND_NPS, KIND_N };
+static const char *const kind_names[KIND_N] = {"continuous", "count", "rate", "nps"};
 
 /* How a window size maps onto each detector's options. %W = window in
  * intervals, %S = W intervals as seconds (a season length). tmpl[0] alone:
@@ -101,6 +101,15 @@ static struct kw_sample *gen_data(enum kind kind)
             s->value = spike * 300.0 * (1.0 + 0.15 * shape) + gsl_ran_gaussian(r, 12.0);
         } else if (kind == KIND_COUNT) {
             s->value = (double)gsl_ran_poisson(r, spike * 10.0 * (1.0 + 0.6 * shape));
+        } else if (kind == KIND_NPS) {
+            /* survey answers: promoters 50%, detractors 15% (45% in a spike) */
+            unsigned n = 1 + gsl_ran_poisson(r, 20.0 * (1.0 + 0.5 * shape)), c[3];
+            double sour = spike > 1 ? 0.45 : 0.15, shares[3] = {0.5, 0.5 - sour, sour};
+            gsl_ran_multinomial(r, 3, n, shares, c);
+            s->numerator = c[0];
+            s->detractors = c[2];
+            s->denominator = n;
+            s->value = 100.0 * ((double)c[0] - c[2]) / n;
         } else {
             unsigned n = gsl_ran_poisson(r, 15500.0 + 14500.0 * shape);
             unsigned x = gsl_ran_binomial(r, fmin(0.05 * spike, 1.0), n);
@@ -118,6 +127,7 @@ static void info_for(enum kind kind, struct kw_series_info *info)
     info->interval_ms = INTERVAL_MS;
     info->is_count = kind == KIND_COUNT;
     info->is_ratio = kind == KIND_RATE;
+    info->is_nps = kind == KIND_NPS;
 }
 
 /* Expand %W and %S in tmpl. */

@@ -125,9 +125,10 @@ struct count_model {
 };
 
 static const struct kw_option poisson_options[] = {
-    {"p_value", KW_OPT_DOUBLE, "1e-5", offsetof(struct poisson_config, p_value), 1e-15, 0.1,
+    {"p_value", KW_OPT_DOUBLE, "1e-4", offsetof(struct poisson_config, p_value), 1e-15, 0.1,
      .desc = "Alert when the evidence on a side (the smallest p-value of the looks, times their number) is below this; "
-             "the KPI's series are then held to it together (false-discovery rate, kpis[].fdr)."},
+             "the KPI's series are then held to it together (false-discovery rate, kpis[].fdr). 1e-4 is the pick of "
+             "make accuracy: under 1 false alarm per week per 100 series, and more incidents found than at 1e-5."},
     {"distribution", KW_OPT_ENUM, "negative_binomial", offsetof(struct poisson_config, distribution), KW_NORANGE,
      .choices = dist_names,
      .desc = "negative_binomial: learn the overdispersion of real counts (0 gives the Poisson model); poisson: never."},

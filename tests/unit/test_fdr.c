@@ -142,6 +142,26 @@ static void keep_sample(void *ctx, const struct kw_series *s, const struct kw_kp
         l->s = *sample;
 }
 
+/* The default direction follows the KPI's meaning: more complaints and
+ * drop-offs are worse (up), lower survey scores are (down), the rest both. */
+Test(survey, default_direction_is_the_bad_side)
+{
+    kw_log_set_level(KW_LOG_OFF);
+    char err[KW_ERR_LEN];
+    const char *json = "{\"kpis\":[{\"name\":\"c\",\"metric\":\"complaints\"},"
+                       "{\"name\":\"d\",\"metric\":\"drop\",\"denominator\":\"entries\",\"aggregation\":\"ratio\"},"
+                       "{\"name\":\"h\",\"metric\":\"minutes\",\"aggregation\":\"mean\"},"
+                       "{\"name\":\"o\",\"metric\":\"orders\",\"detector\":{\"type\":\"poisson\",\"direction\":\"down\"}}]}";
+    struct kw_config cfg;
+    cr_assert_eq(kw_config_parse(&cfg, json, "t.json", err, sizeof err), 0, "%s", err);
+    const int want[] = {KW_DIR_UP, KW_DIR_UP, KW_DIR_BOTH, KW_DIR_DOWN};
+    for (int i = 0; i < 4; i++) {
+        struct kw_series_info info = kw_kpi_series_info(&cfg.kpis[i]);
+        cr_assert_eq(kw_detector_direction(&cfg.kpis[i].detector, &info), want[i], "kpi %d", i);
+    }
+    kw_config_release(&cfg);
+}
+
 /* nps: answers 10, 9, 8, 7, 6, 0 in one interval: 2 promoters, 2
  * detractors of 6 = 0; csat: 5, 4, 3, 1 = 2 of 4 = 0.5; answers off the
  * scale are refused as bad_value. */
