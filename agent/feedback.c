@@ -93,9 +93,16 @@ int kw_feedback_submit(const char *state_dir, const char *key, bool false_alarm,
     cJSON_Delete(o);
     int rc = write_atomic(path, text);
     free(text);
-    if (rc)
+    if (rc) {
         snprintf(err, errlen, "%s: %s", path, strerror(errno));
-    return rc;
+        return rc;
+    }
+    /* root queues for an agent that runs as another user: it must be able to read and remove the file */
+    struct stat owner;
+    if (geteuid() == 0 && stat(state_dir, &owner) == 0 && owner.st_uid != 0)
+        if (chown(dir, owner.st_uid, owner.st_gid) != 0 || chown(path, owner.st_uid, owner.st_gid) != 0)
+            kw_warn("feedback", "cannot give %s to the agent's user: %s", path, strerror(errno));
+    return 0;
 }
 
 static struct kw_series *find_by_key(struct kw_pipeline *p, const char *key)

@@ -22,6 +22,7 @@
 #include "../lib/xmalloc.h"
 #include "../notifiers/notifier.h"
 #include "config.h"
+#include "feedback.h"
 #include "history.h"
 #include "metrics.h"
 #include "page.h"
@@ -41,7 +42,7 @@ const struct kw_option kw_http_options[] = {
     {"port", KW_OPT_INT, "0", offsetof(struct kw_http_config, port), 0, 65535,
      .desc = "TCP port of the status page, /metrics and the API; 0 = no listener. The shipped configs use 9466."},
     {"token", KW_OPT_STRING, "", offsetof(struct kw_http_config, token), KW_NORANGE,
-     .desc = "Bearer token that write endpoints (silences) require, at least 16 characters; use \"${VAR}\". "
+     .desc = "Bearer token that write endpoints (silences, feedback) require, at least 16 characters; use \"${VAR}\". "
              "Without a token, writes are accepted only on a loopback listener."},
     {"token_file", KW_OPT_STRING, "", offsetof(struct kw_http_config, token_file), KW_NORANGE,
      .desc = "File holding the token (a systemd credential or Kubernetes secret), instead of token."},
@@ -122,6 +123,7 @@ struct kw_http {
     char *token;          /* a copy of the resolved token; NULL = none */
     char external_url[KW_ALERT_TEXT];
     struct kw_silences *silences;
+    char *state_dir;      /* where feedback is queued; NULL = none */
     struct kw_history *history;
     int history_series;
     int64_t history_window_ms;
@@ -569,6 +571,50 @@ static enum MHD_Result post_silence(struct kw_http *h, struct MHD_Connection *c,
     return respond_json(c, MHD_HTTP_CREATED, o);
 }
 
+/* POST /api/v1/alerts/KEY/feedback {"verdict":"false_alarm"|"confirmed","note":...}: queued in the
+ * state directory like `kpiwatch feedback`, so the agent thread learns it at its next look (2 s). */
+static enum MHD_Result post_feedback(struct kw_http *h, struct MHD_Connection *c, struct request *r, const char *key)
+{
+    char msg[256], who[64];
+    unsigned denied = authorize_write(h, c, msg, sizeof msg);
+    client_address(c, who, sizeof who);
+    if (denied) {
+        kw_warn("http", "refused feedback from %s: %s", who, msg);
+        return respond_error(c, denied, "%s", msg);
+    }
+    const char *ctype = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE);
+    if (!ctype || strncasecmp(ctype, "application/json", 16) != 0)
+        return respond_error(c, MHD_HTTP_UNSUPPORTED_MEDIA_TYPE, "send the feedback as Content-Type: application/json");
+    if (r->too_big)
+        return respond_error(c, MHD_HTTP_CONTENT_TOO_LARGE, "the body is larger than %d bytes", MAX_BODY);
+    if (!h->state_dir)
+        return respond_error(c, MHD_HTTP_SERVICE_UNAVAILABLE, "agent.state_dir is not set: feedback is kept there");
+    cJSON *json = cJSON_ParseWithLength(r->body.data ? r->body.data : "", r->body.len);
+    const cJSON *verdict = cJSON_GetObjectItemCaseSensitive(json, "verdict");
+    const cJSON *note = cJSON_GetObjectItemCaseSensitive(json, "note");
+    bool false_alarm = cJSON_IsString(verdict) && strcmp(verdict->valuestring, "false_alarm") == 0;
+    bool confirmed = cJSON_IsString(verdict) && strcmp(verdict->valuestring, "confirmed") == 0;
+    if (!json || (!false_alarm && !confirmed) || (note && !cJSON_IsString(note) && !cJSON_IsNull(note))) {
+        cJSON_Delete(json);
+        return respond_error(c, MHD_HTTP_BAD_REQUEST,
+                             "send {\"verdict\": \"false_alarm\" or \"confirmed\", \"note\": \"why\" (optional)}");
+    }
+    char err[KW_ERR_LEN], keycopy[40];
+    snprintf(keycopy, sizeof keycopy, "%.*s", (int)strcspn(key, "/"), key);
+    int rc = kw_feedback_submit(h->state_dir, keycopy, false_alarm, cJSON_IsString(note) ? note->valuestring : NULL,
+                                err, sizeof err);
+    cJSON_Delete(json);
+    if (rc)
+        return respond_error(c, strstr(err, "not an alert key") ? MHD_HTTP_BAD_REQUEST : MHD_HTTP_INTERNAL_SERVER_ERROR,
+                             "%s", err);
+    kw_info("http", "%s on alert %s queued from %s", false_alarm ? "false alarm" : "confirmed", keycopy, who);
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddStringToObject(o, "key", keycopy);
+    cJSON_AddStringToObject(o, "verdict", false_alarm ? "false_alarm" : "confirmed");
+    cJSON_AddBoolToObject(o, "queued", true);
+    return respond_json(c, MHD_HTTP_ACCEPTED, o);
+}
+
 static enum MHD_Result delete_silence(struct kw_http *h, struct MHD_Connection *c, const char *id)
 {
     char msg[256], who[64];
@@ -683,6 +729,14 @@ static enum MHD_Result route(struct kw_http *h, struct MHD_Connection *c, const 
         if (del)
             return delete_silence(h, c, url + 17);
         return respond_text(c, MHD_HTTP_METHOD_NOT_ALLOWED, "use DELETE\n");
+    }
+    if (strncmp(url, "/api/v1/alerts/", 15) == 0) {
+        const char *tail = strchr(url + 15, '/');
+        if (tail && strcmp(tail, "/feedback") == 0) {
+            if (post)
+                return post_feedback(h, c, r, url + 15);
+            return respond_text(c, MHD_HTTP_METHOD_NOT_ALLOWED, "use POST\n");
+        }
     }
     if (!get)
         return respond_text(c, MHD_HTTP_METHOD_NOT_ALLOWED, "use GET or HEAD\n");
@@ -865,6 +919,8 @@ int kw_http_apply(struct kw_http *h, const struct kw_config *cfg, struct kw_sile
     while (n > 0 && h->external_url[n - 1] == '/')
         h->external_url[--n] = '\0';
     h->silences = silences;
+    free(h->state_dir);
+    h->state_dir = cfg->state_dir ? xstrdup(cfg->state_dir) : NULL;
     h->history = new_history;
     h->history_series = c->history_series;
     h->history_window_ms = c->history_window_ms;
@@ -897,6 +953,7 @@ void kw_http_free(struct kw_http *h)
     kw_history_free(h->history);
     kw_status_free(h->status);
     kw_secret_free(h->token);
+    free(h->state_dir);
     pthread_mutex_destroy(&h->lock);
     free(h);
 }

@@ -1,10 +1,12 @@
 /* http: the operations listener, on libmicrohttpd's own thread. It serves
  * the status page (/), a page per series (/series/KEY), /metrics
  * (Prometheus text), /healthz, /readyz and the JSON API under /api/v1
- * (alerts, incidents, series, silences). It reads only what the agent
- * publishes (status.h) and the history store (history.h), each behind its
- * own short lock, plus the thread-safe silence store; it never touches the
- * pipeline. Reads are open; writes (creating and expiring silences) need
+ * (alerts, incidents, series, silences, feedback on an alert). It reads
+ * only what the agent publishes (status.h) and the history store
+ * (history.h), each behind its own short lock, plus the thread-safe silence
+ * store; feedback is queued in the state directory for the agent thread
+ * (feedback.h), so it never touches the pipeline. Reads are open; writes
+ * (creating and expiring silences, feedback) need
  * "Authorization: Bearer TOKEN" when a token is configured, and without one
  * are accepted only on a loopback listener, from a loopback Host name (so a
  * web page cannot rebind a DNS name onto it) and with a JSON content type

@@ -11,7 +11,7 @@
 #include "agent.h"
 #include "config.h"
 #include "demo.h"
-#include "feedback.h"
+#include "feedback_cmd.h"
 #include "replay.h"
 #include "silence_cmd.h"
 #include "send.h"
@@ -366,9 +366,12 @@ static int cmd_feedback(int argc, char **argv)
 {
     const char *path = DEFAULT_CONFIG, *key = NULL, *note = NULL;
     int verdict = -1; /* 1 false alarm, 0 confirmed */
+    bool local = false;
     for (int i = 0; i < argc; i++) {
         if ((strcmp(argv[i], "-c") == 0 || strcmp(argv[i], "--config") == 0) && i + 1 < argc)
             path = argv[++i];
+        else if (strcmp(argv[i], "--local") == 0)
+            local = true;
         else if (strcmp(argv[i], "--note") == 0 && i + 1 < argc)
             note = argv[++i];
         else if (strcmp(argv[i], "--false-alarm") == 0 || strcmp(argv[i], "--confirmed") == 0) {
@@ -390,13 +393,15 @@ static int cmd_feedback(int argc, char **argv)
         return EXIT_CONFIG;
     }
     int rc = EXIT_OK;
-    if (kw_feedback_submit(cfg.state_dir, key, verdict == 1, note, err, sizeof err)) {
+    enum kw_feedback_route route;
+    if (kw_feedback_deliver(&cfg, key, verdict == 1, note, local, &route, &rc, err, sizeof err))
         fprintf(stderr, "kpiwatch feedback: %s: %s\n", path, err);
-        rc = !cfg.state_dir ? EXIT_CONFIG : strstr(err, "not an alert key") ? EXIT_USAGE : EXIT_RUNTIME;
-    } else {
+    else if (route == KW_FEEDBACK_HTTP)
+        printf("%s on alert %s sent to the agent; it learns it within seconds\n", verdict ? "false alarm" : "confirmed",
+               key);
+    else
         printf("%s on alert %s queued in %s/feedback; the agent learns it within seconds, or when it next starts\n",
                verdict ? "false alarm" : "confirmed", key, cfg.state_dir);
-    }
     kw_config_release(&cfg);
     return rc;
 }
@@ -451,14 +456,16 @@ static const struct command commands[] = {
      "  -c, --config FILE  config file (default " DEFAULT_CONFIG ")\n",
      cmd_routes},
     {"silence", kw_silence_cmd_usage, kw_silence_cmd_help, cmd_silence},
-    {"feedback", "[-c FILE] ALERT_KEY --false-alarm|--confirmed [--note TEXT]",
+    {"feedback", "[-c FILE] ALERT_KEY --false-alarm|--confirmed [--note TEXT] [--local]",
      "Tell the agent whether an alert was right. A false alarm is learned into that series' baseline as\n"
      "normal and makes its test one step (10x) stricter, at most three steps; a confirmed alert undoes a\n"
-     "step. The verdict goes through agent.state_dir (the agent need not be running) and is recorded,\n"
-     "with counts per detector, in STATE_DIR/feedback.json.\n"
+     "step. The verdict goes to the running agent's HTTP API (http.port) when one answers, else into\n"
+     "agent.state_dir, where the agent finds it when it next looks or starts; it is recorded, with\n"
+     "counts per detector, in STATE_DIR/feedback.json.\n"
      "  -c, --config FILE  config file (default " DEFAULT_CONFIG ")\n"
      "  ALERT_KEY          the alert's key (16 hex digits, as in every notification)\n"
-     "  --note TEXT        why, kept with the record\n",
+     "  --note TEXT        why, kept with the record\n"
+     "  --local            write into the state directory even if an agent answers\n",
      cmd_feedback},
     {"options", "", "Print every config key as Markdown (the README's config reference).\n", cmd_options},
     {NULL, NULL, NULL, NULL},

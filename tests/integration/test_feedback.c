@@ -2,13 +2,18 @@
  * agent is stopped is learned at its next start (recorded and counted per
  * detector, not learned twice across restarts, and its stricter test is in
  * the saved detector state); one given while it runs is learned within
- * seconds; bad input is refused with usage or config errors. */
+ * seconds, through its HTTP API when it has one; bad input is refused. */
+#include <arpa/inet.h>
 #include <criterion/criterion.h>
+#include <curl/curl.h>
+#include <netinet/in.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <cjson/cJSON.h>
 #include <zmq.h>
@@ -160,4 +165,80 @@ Test(feedback, bad_input_is_refused, .fini = fini)
     cr_assert_eq(run_capture(cmd, &out), 3, "%s", out); /* no state_dir */
     cr_assert(strstr(out, "state_dir"), "%s", out);
     free(out);
+}
+
+static int free_port(void)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    cr_assert_eq(bind(fd, (struct sockaddr *)&a, sizeof a), 0);
+    socklen_t len = sizeof a;
+    getsockname(fd, (struct sockaddr *)&a, &len);
+    close(fd);
+    return ntohs(a.sin_port);
+}
+
+static long post_status(int port, const char *path, const char *body)
+{
+    char url[256];
+    snprintf(url, sizeof url, "http://127.0.0.1:%d%s", port, path);
+    CURL *c = curl_easy_init();
+    struct curl_slist *h = curl_slist_append(NULL, "Content-Type: application/json");
+    FILE *sink = fopen("/dev/null", "w");
+    long status = 0;
+    curl_easy_setopt(c, CURLOPT_URL, url);
+    curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
+    curl_easy_setopt(c, CURLOPT_NOPROXY, "*");
+    curl_easy_setopt(c, CURLOPT_TIMEOUT, 10L);
+    curl_easy_setopt(c, CURLOPT_WRITEDATA, sink);
+    curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
+    if (curl_easy_perform(c) == CURLE_OK)
+        curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
+    fclose(sink);
+    curl_slist_free_all(h);
+    curl_easy_cleanup(c);
+    return status;
+}
+
+Test(feedback, through_the_http_api, .fini = fini, .timeout = 60)
+{
+    /* the same config with a listener */
+    int port = free_port();
+    char config[2048];
+    size_t n = strlen(CONFIG) - 1; /* without the closing brace */
+    snprintf(config, sizeof config, "%.*s,\"http\":{\"port\":%d}}", (int)n, CONFIG, port);
+    agent_prepare(&agent, config);
+    agent_start(&agent, "run");
+    cr_assert(wait_for_text(agent.err_path, "listening on http://", 1, 10000), "%s", read_file(agent.err_path));
+    int64_t start = ((int64_t)time(NULL) / INTERVAL_S - 60) * INTERVAL_S;
+    send_history(agent.endpoint, start, 0, 50, 40);
+    cr_assert(wait_for_text(agent.out_path, "\"status\":\"firing\"", 1, 10000), "%s", read_file(agent.err_path));
+
+    char key[17], cmd[512], path[128], *out;
+    checkout_key(key);
+    snprintf(cmd, sizeof cmd, "%s feedback -c %s %s --false-alarm --note 'load test' 2>&1", harness_binary(),
+             agent.config, key);
+    cr_assert_eq(run_capture(cmd, &out), 0, "%s", out);
+    cr_assert(strstr(out, "sent to the agent"), "%s", out);
+    free(out);
+    cr_assert(wait_for_text(agent.err_path, "queued from 127.0.0.1", 1, 5000), "%s", read_file(agent.err_path));
+    cr_assert(wait_for_text(agent.err_path, "false alarm on", 1, 10000), "%s", read_file(agent.err_path));
+
+    /* what the API refuses */
+    snprintf(path, sizeof path, "/api/v1/alerts/%s/feedback", key);
+    cr_assert_eq(post_status(port, path, "{\"verdict\":\"maybe\"}"), 400);
+    cr_assert_eq(post_status(port, path, "not json"), 400);
+    cr_assert_eq(post_status(port, "/api/v1/alerts/XYZ/feedback", "{\"verdict\":\"confirmed\"}"), 400);
+
+    /* --local skips the API and still reaches the running agent */
+    snprintf(cmd, sizeof cmd, "%s feedback -c %s %s --confirmed --local 2>&1", harness_binary(), agent.config, key);
+    cr_assert_eq(run_capture(cmd, &out), 0, "%s", out);
+    cr_assert(strstr(out, "queued in"), "%s", out);
+    free(out);
+    cr_assert(wait_for_text(agent.err_path, "confirmed on", 1, 10000), "%s", read_file(agent.err_path));
+    cr_assert_eq(agent_stop(&agent, SIGTERM, 10000), 0);
+    char *record = feedback_record();
+    cr_assert(strstr(record, "\"poisson\":{\"false_alarm\":1,\"confirmed\":1}"), "%s", record);
+    cr_assert(strstr(record, "load test"), "%s", record);
+    free(record);
 }
