@@ -102,7 +102,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     int64_t next = (FZ_NOW_MS / STEP_MS) * STEP_MS;
     for (int i = 0; i < 4; i++)
         feed_interval(&p, &cfg.ingest, next + i * STEP_MS + 7000, i == 1, next + i * STEP_MS + 8000);
-    fz_check_restore(&p, state2_path, true);
+    /* false: a finite but absurd value (1e308) can make a detector's state
+     * non-finite, and such a series is skipped on restore by design. */
+    fz_check_restore(&p, state2_path, false);
     kw_pipeline_release(&p);
     kw_config_release(&cfg);
     return 0;

@@ -68,7 +68,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     kw_csv_ingest(&csv, path, cfg.kpis[0].metric, &cfg.ingest, &p.ingest, csv_sink, &p);
     kw_csv_release(&csv);
     kw_pipeline_flush(&p);
-    fz_check_restore(&p, state_path, true);
+    /* false: a finite but absurd value (1e308) can make a detector's state
+     * non-finite, and such a series is skipped on restore by design. */
+    fz_check_restore(&p, state_path, false);
     kw_pipeline_release(&p);
     return 0;
 }
