@@ -11,6 +11,7 @@
 #include <strings.h>
 #include <unistd.h>
 
+#include "../lib/utf8.h"
 #include "../lib/secret.h"
 #include "../lib/timefmt.h"
 #include "../lib/xmalloc.h"
@@ -77,21 +78,6 @@ static const struct kw_option og_options[] = {
 
 /* ---- text ------------------------------------------------------------- */
 
-/* Length of the well-formed UTF-8 sequence at s, or 0 when malformed. */
-static size_t utf8_seq(const unsigned char *s)
-{
-    if (s[0] < 0x80)
-        return 1;
-    size_t n = s[0] >= 0xC2 && s[0] <= 0xDF ? 2 : s[0] >= 0xE0 && s[0] <= 0xEF ? 3 : s[0] >= 0xF0 && s[0] <= 0xF4 ? 4 : 0;
-    for (size_t i = 1; i < n; i++)
-        if ((s[i] & 0xC0) != 0x80)
-            return 0;
-    if ((s[0] == 0xE0 && s[1] < 0xA0) || (s[0] == 0xED && s[1] > 0x9F) || (s[0] == 0xF0 && s[1] < 0x90) ||
-        (s[0] == 0xF4 && s[1] > 0x8F))
-        return 0; /* overlong, surrogate or beyond U+10FFFF */
-    return n;
-}
-
 /* Copy src into dst (cap >= 8 bytes) as well-formed UTF-8 of at most
  * max_chars (>= 2) characters: malformed bytes are dropped, control
  * characters become spaces (except newlines when multiline). A cut ends in "…". */
@@ -99,7 +85,7 @@ static void text_clip(char *dst, size_t cap, const char *src, size_t max_chars, 
 {
     size_t out = 0, chars = 0, fit = 0;
     for (const unsigned char *p = (const unsigned char *)src; *p;) {
-        size_t n = utf8_seq(p);
+        size_t n = kw_utf8_seq(p);
         if (n == 0) {
             p++;
             continue;
