@@ -26,7 +26,7 @@ BUILDDIR   ?= build
 CC         ?= cc
 CFLAGS     ?= -O2 -g
 PKG_CONFIG ?= pkg-config
-PKGS       := libzmq libcjson libcurl gsl libcrypto libmicrohttpd
+PKGS       := libzmq libcjson libcurl gsl libcrypto libmicrohttpd rdkafka
 
 # Error texts are deliberately bounded (char err[256]); truncation is fine.
 PROJECT_CFLAGS := -std=c11 -D_GNU_SOURCE -Wall -Wextra -Wshadow -Wno-unused-parameter -Wno-format-truncation \
@@ -132,7 +132,7 @@ FUZZ_CC       ?= clang
 FUZZ_BUILDDIR ?= build-fuzz
 FUZZ_SECONDS  ?= 45
 FUZZ_JOBS     ?= 1
-FUZZ_TARGETS  ?= fuzz_point fuzz_csv fuzz_config fuzz_state
+FUZZ_TARGETS  ?= fuzz_point fuzz_csv fuzz_config fuzz_state fuzz_lineproto
 
 $(BUILDDIR)/fuzz_%: $(BUILDDIR)/tests/fuzz/fuzz_%.o $(LIB)
 	$(CC) $(ALL_LDFLAGS) -fsanitize=fuzzer,address,undefined -o $@ $< $(LIB) $(DEP_LIBS)
@@ -161,7 +161,8 @@ demo: deps
 	@$(MAKE) --no-print-directory all
 	./kpiwatch demo -c conf/kpiwatch.json
 
-bench: deps
+bench:
+	@sh packaging/install-deps.sh bench
 	@$(MAKE) --no-print-directory all $(BENCH_BINS)
 	@bash bench/run.sh $(BUILDDIR)
 

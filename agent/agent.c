@@ -15,6 +15,7 @@
 #include "demo.h"
 #include "feedback.h"
 #include "http.h"
+#include "lineproto.h"
 #include "statestore.h"
 #include "status.h"
 #include "../lib/log.h"
@@ -65,6 +66,23 @@ static void load_state(struct kw_agent *ag)
         kw_warn("state", "ignoring state: %s", err);
     else
         kw_info("state", "restored %d series from %s", n, path);
+}
+
+/* The kafka input, if any. Series of Kafka partitions in the local state
+ * file are dropped first: the changelog is their source of truth, and the
+ * partitions they came from may belong to another agent now. */
+static int start_kafka(struct kw_agent *ag, char *err, size_t errlen)
+{
+    for (int i = 0; i < ag->cfg.ninputs; i++) {
+        const struct kw_input_config *in = &ag->cfg.inputs[i];
+        if (in->type != KW_INPUT_KAFKA)
+            continue;
+        kw_pipeline_drop_partition(&ag->pipeline, KW_PIPELINE_ANY_PARTITION);
+        ag->kafka = kw_kafka_start(&in->kafka, in->name, in->format, in->precision, &ag->pipeline, &ag->cfg.ingest,
+                                   err, errlen);
+        return ag->kafka ? 0 : -1;
+    }
+    return 0;
 }
 
 /* Pipeline and outbox for the current config. Returns 0 or -1 with err. */
@@ -126,6 +144,10 @@ int kw_agent_init(struct kw_agent *ag, const char *config_path, bool demo_mode, 
     }
     kw_status_ready(kw_http_status(ag->http), KW_READY_INPUTS);
     load_state(ag);
+    if (start_kafka(ag, err, errlen)) {
+        kw_agent_release(ag);
+        return -1;
+    }
     take_feedback(ag);
     kw_status_ready(kw_http_status(ag->http), KW_READY_STATE);
     return 0;
@@ -150,14 +172,14 @@ void kw_agent_log_stats(const struct kw_agent *ag)
     kw_info("stats",
             "messages=%llu points_accepted=%llu points_rejected=%llu points_unwatched=%llu series=%zu intervals=%llu anomalies=%llu "
             "alerts_fired=%llu alerts_resolved=%llu firing=%zu sends=%llu send_failures=%llu send_retries=%llu "
-            "notifications_dropped=%llu notifications_pending=%llu silenced=%llu inhibited=%llu reloads=%llu%s%s",
+            "notifications_dropped=%llu notifications_pending=%llu silenced=%llu inhibited=%llu muted=%llu reloads=%llu%s%s",
             (unsigned long long)p->ingest.messages, (unsigned long long)p->ingest.points_accepted,
             (unsigned long long)rejected, (unsigned long long)p->stats.points_unwatched, p->table.count, (unsigned long long)p->stats.intervals_closed,
             (unsigned long long)p->stats.anomalies, (unsigned long long)p->stats.alerts_fired,
             (unsigned long long)p->stats.alerts_resolved, kw_pipeline_firing(p),
             (unsigned long long)ostats.sent, (unsigned long long)ostats.failed, (unsigned long long)ostats.retried,
             (unsigned long long)ostats.dropped, (unsigned long long)ostats.pending, (unsigned long long)ostats.silenced,
-            (unsigned long long)ostats.inhibited,
+            (unsigned long long)ostats.inhibited, (unsigned long long)ostats.muted,
             (unsigned long long)ag->reloads, rejected ? " rejected:" : "", reasons);
 }
 
@@ -243,7 +265,8 @@ static void handle_signals(struct kw_agent *ag)
 static void receive_all(struct kw_agent *ag, int index)
 {
     void *s = ag->inputs.sockets[index];
-    const char *source = ag->cfg.inputs[index].name;
+    const struct kw_input_config *in = &ag->cfg.inputs[index];
+    const char *source = in->name;
     /* Bounded batch per wake-up, so signals and ticks are never starved. */
     for (int n = 0; n < 10000; n++) {
         zmq_msg_t msg;
@@ -259,11 +282,19 @@ static void receive_all(struct kw_agent *ag, int index)
             if (zmq_msg_recv(&msg, s, ZMQ_DONTWAIT) < 0)
                 break;
         }
-        const char *data = zmq_msg_data(&msg);
+        char *data = zmq_msg_data(&msg);
         size_t len = zmq_msg_size(&msg);
+        if (in->format == KW_INPUT_INFLUX) {
+            /* Parsed in place: the message is ours until zmq_msg_close. A
+             * line has spaces of its own, so there is no "topic line" form. */
+            kw_lineproto_ingest(&ag->cfg.ingest, &ag->pipeline.ingest, source, in->precision, data, len,
+                                kw_now_ms(), kw_pipeline_point, &ag->pipeline);
+            zmq_msg_close(&msg);
+            continue;
+        }
         /* Single frame "topic {json}": skip the topic word. */
-        if (len && data[0] != '{' && data[0] != '[' && ag->cfg.inputs[index].socket == KW_INPUT_SUB) {
-            const char *sp = memchr(data, ' ', len);
+        if (len && data[0] != '{' && data[0] != '[' && in->socket == KW_INPUT_SUB) {
+            char *sp = memchr(data, ' ', len);
             if (sp) {
                 len -= (size_t)(sp + 1 - data);
                 data = sp + 1;
@@ -283,12 +314,17 @@ int kw_agent_run(struct kw_agent *ag, int64_t stop_after_ms)
     kw_info("agent", "kpiwatch %s running: %d inputs, %d KPIs, %d receivers", KW_VERSION, ag->cfg.ninputs,
             ag->cfg.nkpis, ag->cfg.nreceivers);
     while (!ag->stopping) {
-        int n = ag->inputs.n; /* at most 64: the config refuses more */
-        zmq_pollitem_t items[65];
-        for (int i = 0; i < n; i++)
-            items[i] = (zmq_pollitem_t){.socket = ag->inputs.sockets[i], .events = ZMQ_POLLIN};
+        int n = 0, input_of[65]; /* at most 64 inputs: the config refuses more */
+        zmq_pollitem_t items[66];
+        for (int i = 0; i < ag->inputs.n; i++) {
+            if (!ag->inputs.sockets[i])
+                continue; /* the kafka input: its fd is polled below */
+            input_of[n] = i;
+            items[n++] = (zmq_pollitem_t){.socket = ag->inputs.sockets[i], .events = ZMQ_POLLIN};
+        }
         items[n] = (zmq_pollitem_t){.socket = NULL, .fd = ag->signal_fd, .events = ZMQ_POLLIN};
-        int rc = zmq_poll(items, n + 1, TICK_MS);
+        items[n + 1] = (zmq_pollitem_t){.socket = NULL, .fd = ag->kafka ? kw_kafka_fd(ag->kafka) : -1, .events = ZMQ_POLLIN};
+        int rc = zmq_poll(items, ag->kafka ? n + 2 : n + 1, TICK_MS);
         if (rc < 0 && zmq_errno() != EINTR) {
             kw_error("agent", "zmq_poll: %s", zmq_strerror(zmq_errno()));
             break;
@@ -296,12 +332,21 @@ int kw_agent_run(struct kw_agent *ag, int64_t stop_after_ms)
         if (rc > 0) {
             if (items[n].revents & ZMQ_POLLIN)
                 handle_signals(ag);
-            for (int i = 0; i < n && i < ag->inputs.n; i++)
+            for (int i = 0; i < n && input_of[i] < ag->inputs.n; i++)
                 if (items[i].revents & ZMQ_POLLIN)
-                    receive_all(ag, i);
+                    receive_all(ag, input_of[i]);
         }
+        if (ag->kafka)
+            kw_kafka_poll(ag->kafka);
         int64_t mono = kw_mono_ms();
-        kw_pipeline_tick(&ag->pipeline, kw_now_ms());
+        /* While a taken-over partition replays its backlog, intervals stay
+         * open, so the replayed points are not late. */
+        if (!kw_kafka_catching_up(ag->kafka))
+            kw_pipeline_tick(&ag->pipeline, kw_now_ms());
+        if (ag->kafka && mono >= ag->next_kafka_metrics_ms) {
+            kw_status_set_kafka(kw_http_status(ag->http), kw_kafka_metrics(ag->kafka));
+            ag->next_kafka_metrics_ms = mono + 1000;
+        }
         kw_outbox_tick(ag->outbox, kw_pipeline_clock(&ag->pipeline));
         kw_status_publish(kw_http_status(ag->http), &ag->pipeline, ag->outbox, ag->reloads, ag->reload_failures, false);
         if (ag->cfg.stats_interval_ms > 0 && mono >= ag->next_stats_ms) {
@@ -319,9 +364,13 @@ int kw_agent_run(struct kw_agent *ag, int64_t stop_after_ms)
         if (stop_after_ms > 0 && mono - started >= stop_after_ms)
             ag->stopping = true;
     }
-    /* Drain what is already queued, then persist. */
+    /* Drain what is already queued, then persist. Leaving the group writes
+     * the Kafka partitions' series to the changelog and hands them over. */
     for (int i = 0; i < ag->inputs.n; i++)
-        receive_all(ag, i);
+        if (ag->inputs.sockets[i])
+            receive_all(ag, i);
+    kw_kafka_stop(ag->kafka);
+    ag->kafka = NULL;
     save_state(ag);
     kw_agent_log_stats(ag);
     return 0;
@@ -332,6 +381,8 @@ void kw_agent_release(struct kw_agent *ag)
     if (ag->demo)
         kw_demo_stop(ag->demo);
     ag->demo = NULL;
+    kw_kafka_stop(ag->kafka);
+    ag->kafka = NULL;
     kw_input_set_close(&ag->inputs);
     kw_outbox_stop(ag->outbox, 5000);
     ag->outbox = NULL;

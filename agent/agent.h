@@ -24,7 +24,9 @@ struct kw_agent {
     struct kw_outbox *outbox;
     struct kw_silences *silences; /* lives across reloads; persisted in state_dir */
     void *zmq_ctx;
-    struct kw_input_set inputs; /* one socket per cfg.inputs entry */
+    struct kw_input_set inputs; /* one socket per cfg.inputs entry (NULL for the kafka input) */
+    struct kw_kafka *kafka;     /* the kafka input's consumer, when there is one */
+    int64_t next_kafka_metrics_ms;
     int signal_fd;
     bool stopping;
     int64_t next_stats_ms;

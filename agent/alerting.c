@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "../lib/intmath.h"
 #include "../lib/log.h"
 #include "kpi.h"
 #include "series.h"
@@ -30,6 +31,10 @@ const struct kw_option kw_rule_options[] = {
              "once, with the count, and not on every flip until it is stable for flap_window; 0 = off."},
     {"flap_window", KW_OPT_DURATION, "1h", offsetof(struct kw_rule_config, flap_window_ms), 60, 604800,
      .desc = "The window of flap_flips, and how long a flapping series must stay stable to leave that state."},
+    {"nodata_after", KW_OPT_INT, "0", offsetof(struct kw_rule_config, nodata_after), 0, 100000,
+     .desc = "A series that sends no point for this many intervals (while its KPI's clock moves on) raises a "
+             "nodata alert, resolved by its next point; 0 = off. Leave it off for sparse counts, where an empty "
+             "interval is normal."},
     KW_OPT_END,
 };
 
@@ -182,7 +187,7 @@ cJSON *kw_alerting_save(const struct kw_alert_state *st)
     double v[] = {st->phase, st->anomalous_streak, st->normal_streak, st->intervals, (double)st->since_ms,
                   (double)st->notified_ms, st->peak_severity, st->peak_observed, st->peak_expected, st->impact,
                   (double)st->last_anomalous_ms, st->flips, (double)st->flip_window_ms, (double)st->last_flip_ms,
-                  (st->flapping ? 1 : 0) + (st->notified_firing ? 2 : 0)};
+                  (st->flapping ? 1 : 0) + (st->notified_firing ? 2 : 0), (double)st->nodata_since};
     cJSON_AddItemToObject(o, "v", kw_json_doubles(v, sizeof v / sizeof v[0]));
     return o;
 }
@@ -191,9 +196,10 @@ int kw_alerting_load(struct kw_alert_state *st, const cJSON *json)
 {
     const cJSON *arr = cJSON_GetObjectItemCaseSensitive(json, "v");
     int size = cJSON_GetArraySize(arr);
-    if (!cJSON_IsArray(arr) || (size != 10 && size != 15)) /* 10: before flap control */
+    if (!cJSON_IsArray(arr) || (size != 10 && size != 15 && size != 16)) /* 10: before flap control, 15: nodata */
         return -1;
-    double v[15] = {0};
+    double v[16] = {0};
+    v[15] = (double)INT64_MIN;
     int i = 0;
     const cJSON *item;
     cJSON_ArrayForEach(item, arr) v[i++] = cJSON_IsNumber(item) ? item->valuedouble : NAN;
@@ -212,6 +218,8 @@ int kw_alerting_load(struct kw_alert_state *st, const cJSON *json)
             return -1;
     if (!(v[11] >= 0 && v[11] <= 1e6) || !(v[14] >= 0 && v[14] <= 3) || v[14] != floor(v[14]))
         return -1;
+    if (v[15] != (double)INT64_MIN && (!(fabs(v[15]) <= 4.0e12) || v[15] != floor(v[15])))
+        return -1;
     st->phase = (int)v[0];
     st->anomalous_streak = (int)v[1];
     st->normal_streak = (int)v[2];
@@ -228,6 +236,7 @@ int kw_alerting_load(struct kw_alert_state *st, const cJSON *json)
     st->last_flip_ms = (int64_t)v[13];
     st->flapping = ((int)v[14] & 1) != 0;
     st->notified_firing = ((int)v[14] & 2) != 0 || (size == 10 && st->phase == KW_PHASE_FIRING);
+    st->nodata_since = v[15] == (double)INT64_MIN ? INT64_MIN : (int64_t)v[15];
     return 0;
 }
 
@@ -319,5 +328,59 @@ bool kw_alerting_resolve_silent(struct kw_series *s, const struct kw_kpi_config 
     s->alert.phase = KW_PHASE_OK;
     kw_warn("alerting", "series %s of %s went silent while firing; resolving", s->alert_key, kpi->name);
     build_alert(kpi, s, &sample, &v, KW_T_RESOLVED, out);
+    return true;
+}
+
+void kw_alerting_nodata_key(const struct kw_series *s, char out[24])
+{
+    /* FNV-1a of the series key and a tag: stable, and never the anomaly key */
+    uint64_t h = 1469598103934665603ULL;
+    for (const char *c = s->alert_key; *c; c++)
+        h = (h ^ (unsigned char)*c) * 1099511628211ULL;
+    for (const char *c = "/nodata"; *c; c++)
+        h = (h ^ (unsigned char)*c) * 1099511628211ULL;
+    snprintf(out, 24, "%016llx", (unsigned long long)h);
+}
+
+bool kw_alerting_nodata(struct kw_series *s, const struct kw_kpi_config *kpi, int64_t clock, struct kw_alert *out)
+{
+    struct kw_alert_state *st = &s->alert;
+    if (s->last_point_ts == INT64_MIN || clock == INT64_MIN)
+        return false;
+    int64_t iv = s->info.interval_ms;
+    /* the end of the interval that holds the last point */
+    int64_t last_end = kpi->interval_ms ? (kw_floor_div(s->last_point_ts, iv) + 1) * iv : s->last_point_ts + iv;
+    enum kw_transition t = KW_T_NONE;
+    if (st->nodata_since == INT64_MIN) {
+        if (kpi->alert.nodata_after <= 0 || iv <= 0 || clock - last_end < (int64_t)kpi->alert.nodata_after * iv)
+            return false;
+        st->nodata_since = last_end;
+        t = KW_T_FIRING;
+    } else if (last_end > st->nodata_since || kpi->alert.nodata_after <= 0) {
+        t = KW_T_RESOLVED; /* points are back (or nodata was switched off by a reload) */
+    } else {
+        return false;
+    }
+    struct kw_sample sample = {.ts_ms = t == KW_T_FIRING ? clock : last_end - iv, .value = NAN, .numerator = NAN,
+                               .denominator = NAN};
+    struct kw_verdict v = {0};
+    struct kw_alert_state saved = *st;
+    /* Build from a state that describes the gap, not the anomaly machine's incident. */
+    st->since_ms = st->nodata_since;
+    st->intervals = (int)((clock - st->nodata_since) / iv);
+    st->impact = 0;
+    st->peak_severity = 100;
+    st->peak_observed = st->peak_expected = NAN;
+    st->flapping = false;
+    st->flips = 0;
+    build_alert(kpi, s, &sample, &v, t, out);
+    *st = saved;
+    if (t == KW_T_RESOLVED)
+        st->nodata_since = INT64_MIN;
+    kw_alerting_nodata_key(s, out->key);
+    out->cause = KW_CAUSE_NODATA;
+    out->severity = KW_SEV_WARNING;
+    out->direction = 0;
+    snprintf(out->detector, sizeof out->detector, "nodata");
     return true;
 }

@@ -32,6 +32,7 @@ struct kw_rule_config {
     int64_t keep_firing_for_ms; /* stay firing this long after the last anomalous interval */
     int flap_flips;           /* flips within flap_window that make a series flapping; 0 = off */
     int64_t flap_window_ms;
+    int nodata_after;         /* intervals without a point before a nodata alert; 0 = off */
 };
 
 enum kw_alert_phase { KW_PHASE_OK = 0, KW_PHASE_PENDING, KW_PHASE_FIRING };
@@ -59,6 +60,7 @@ struct kw_alert_state {
     int64_t last_flip_ms;
     bool flapping;            /* notified once as flapping; flips are not notified */
     bool notified_firing;     /* what receivers were last told */
+    int64_t nodata_since;     /* a nodata alert is open: end of the last interval with data; INT64_MIN = none */
 };
 
 /* The option table of kpis[].alert. */
@@ -86,6 +88,14 @@ enum kw_transition kw_alerting_close(struct kw_series *s, const struct kw_kpi_co
  * firing (nothing to tell). */
 bool kw_alerting_resolve_silent(struct kw_series *s, const struct kw_kpi_config *kpi, int64_t at_ms,
                                 struct kw_alert *out);
+
+/* Nodata: at event time clock, open a nodata alert for s when it has had no
+ * point for kpi.alert.nodata_after intervals, or close the open one when
+ * points came back. Returns true with *out filled when there is something
+ * to tell. */
+bool kw_alerting_nodata(struct kw_series *s, const struct kw_kpi_config *kpi, int64_t clock, struct kw_alert *out);
+/* The key of s's nodata alert (differs from its anomaly alert's key). */
+void kw_alerting_nodata_key(const struct kw_series *s, char out[24]);
 
 /* Save / load for the state store. Load returns 0, or -1 when json is not a
  * saved state (st is then untouched). */

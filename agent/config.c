@@ -176,6 +176,11 @@ static int parse_inputs(struct kw_config *cfg, const cJSON *root, char *err, siz
                 snprintf(err, errlen, "%s.name: \"%s\" is already used by inputs[%d]", path, in->name, k);
                 return -1;
             }
+            /* One consumer group membership owns the pipeline's partitions. */
+            if (in->type == KW_INPUT_KAFKA && cfg->inputs[k].type == KW_INPUT_KAFKA) {
+                snprintf(err, errlen, "%s: at most one kafka input (inputs[%d] is one)", path, k);
+                return -1;
+            }
         }
     }
     return 0;
@@ -187,7 +192,13 @@ static int parse_kpis(struct kw_config *cfg, const cJSON *root, char *err, size_
     int n;
     if (parse_object_array(root, "kpis", true, "KPIs", err, errlen, &arr, &n))
         return -1;
-    cfg->kpis = xcalloc((size_t)n + 1, sizeof *cfg->kpis);
+    /* Roll-ups become KPIs of their own after the configured ones. */
+    int rollups = 0;
+    cJSON_ArrayForEach(item, arr) {
+        const cJSON *r = cJSON_IsObject(item) ? cJSON_GetObjectItemCaseSensitive(item, "rollups") : NULL;
+        rollups += cJSON_IsArray(r) ? cJSON_GetArraySize(r) : 0;
+    }
+    cfg->kpis = xcalloc((size_t)n + (size_t)rollups + 1, sizeof *cfg->kpis);
     cJSON_ArrayForEach(item, arr) {
         char path[KW_ERR_LEN];
         kw_path_index(path, sizeof path, "kpis", cfg->nkpis);
@@ -204,6 +215,24 @@ static int parse_kpis(struct kw_config *cfg, const cJSON *root, char *err, size_
                 return -1;
             }
         }
+    }
+    int configured = cfg->nkpis, k = 0;
+    cJSON_ArrayForEach(item, arr) {
+        char path[KW_ERR_LEN];
+        kw_path_index(path, sizeof path, "kpis", k);
+        for (int r = 0; r < cfg->kpis[k].rollups.n; r++) {
+            struct kw_kpi_config *kpi = &cfg->kpis[cfg->nkpis++];
+            if (kw_kpi_parse_rollup(kpi, item, &cfg->kpis[k], k, r, path, err, errlen))
+                return -1;
+            for (int j = 0; j < cfg->nkpis - 1; j++) {
+                if (strcmp(cfg->kpis[j].name, kpi->name) == 0) {
+                    snprintf(err, errlen, "%s.rollups[%d]: its name \"%s\" is already used by kpis[%d]", path, r,
+                             kpi->name, j < configured ? j : cfg->kpis[j].rollup_of);
+                    return -1;
+                }
+            }
+        }
+        k++;
     }
     return 0;
 }
@@ -312,7 +341,7 @@ int kw_config_parse(struct kw_config *cfg, const char *text, const char *name, c
     char inner[KW_ERR_LEN];
     int rc = -1;
     static const char *const sections[] = {"agent", "ingest", "inputs", "kpis", "receivers", "route", "delivery",
-                                           "silences", "http", "inhibit_rules", NULL};
+                                           "silences", "http", "inhibit_rules", "time_intervals", NULL};
     if (!cJSON_IsObject(root)) {
         snprintf(inner, sizeof inner, "(top level): must be an object");
         goto out;
@@ -339,8 +368,10 @@ int kw_config_parse(struct kw_config *cfg, const char *text, const char *name, c
         goto out;
     if (parse_inputs(cfg, root, inner, sizeof inner) || parse_kpis(cfg, root, inner, sizeof inner) ||
         parse_receivers(cfg, root, inner, sizeof inner) ||
+        kw_time_intervals_parse(&cfg->time_intervals, cJSON_GetObjectItemCaseSensitive(root, "time_intervals"),
+                                "time_intervals", inner, sizeof inner) ||
         kw_routing_parse(&cfg->routing, cJSON_GetObjectItemCaseSensitive(root, "route"), cfg->receivers,
-                         cfg->nreceivers, inner, sizeof inner) ||
+                         cfg->nreceivers, &cfg->time_intervals, inner, sizeof inner) ||
         parse_silences(cfg, root, inner, sizeof inner) || parse_inhibit_rules(cfg, root, inner, sizeof inner))
         goto out;
     cfg->path = xstrdup(name);
@@ -395,6 +426,7 @@ void kw_config_release(struct kw_config *cfg)
         kw_receiver_release(&cfg->receivers[i]);
     free(cfg->receivers);
     kw_routing_release(&cfg->routing);
+    kw_time_intervals_release(&cfg->time_intervals);
     free(cfg->silences);
     for (int i = 0; i < cfg->ninhibit; i++)
         kw_inhibit_release(&cfg->inhibit[i]);
@@ -415,10 +447,14 @@ void kw_config_print_reference(void *stream)
         const struct kw_option *table;
     } sections[] = {
         {"`agent`", agent_options},           {"`ingest`", kw_ingest_options},
-        {"`inputs[]`", kw_input_options},     {"`kpis[]`", kw_kpi_options},
+        {"`inputs[]`", kw_input_options},     {"`inputs[]` of type kafka", kw_kafka_options},
+        {"`kpis[]`", kw_kpi_options},
         {"`kpis[].alert`", kw_rule_options},  {"`route` and every `routes[]` node", kw_route_options},
         {"`delivery`", kw_delivery_options},
         {"`inhibit_rules[]`", kw_inhibit_options},
+        {"`time_intervals[]`", kw_time_interval_options},
+        {"`time_intervals[].time_intervals[]`", kw_time_period_options},
+        {"`time_intervals[].time_intervals[].times[]`", kw_time_range_options},
         {"`http`", kw_http_options},
     };
     for (size_t s = 0; s < sizeof sections / sizeof sections[0]; s++) {

@@ -1,7 +1,7 @@
 /* config: the agent's JSON configuration, parsed and validated in one pass.
  * config.c only walks the sections; each module declares and checks its
  * own options (ingest, inputs, kpis, kpis[].alert, kpis[].detector,
- * receivers, route, delivery, silences, inhibit_rules). Every error names the key path
+ * receivers, route, delivery, silences, inhibit_rules, time_intervals). Every error names the key path
  * ("kpis[2].detector.window: must be >= 8"); a JSON syntax error names the
  * line and column. ${VAR}, ${VAR:-default} and ${VAR:+word} in string values are replaced
  * from the environment, so secrets stay out of the file. A parsed config is
@@ -21,6 +21,7 @@
 #include "kpi.h"
 #include "route.h"
 #include "silence.h"
+#include "timeinterval.h"
 
 struct kw_config {
     char *path;
@@ -44,6 +45,7 @@ struct kw_config {
     int nsilences;
     struct kw_inhibit_rule *inhibit;
     int ninhibit;
+    struct kw_time_intervals time_intervals; /* named, for the routes' mute and active intervals */
 };
 
 /* Load and validate the config at path into cfg. Returns 0, or -1 with a

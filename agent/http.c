@@ -383,18 +383,22 @@ static enum MHD_Result get_incidents(struct kw_http *h, struct MHD_Connection *c
     struct kw_alert *active;
     size_t n = kw_status_active(h->status, &active);
     struct kw_status_incident *inc;
-    size_t ninc = kw_status_incidents(active, n, &inc);
+    size_t ninc = kw_status_incidents(h->status, active, n, &inc);
     cJSON *o = cJSON_CreateObject();
-    cJSON_AddStringToObject(o, "grouping", "active alerts by their journey label, else by KPI");
+    cJSON_AddStringToObject(o, "grouping", "the alert engine's groups (route group_by and correlation_window); "
+                                           "alerts held back from notification grouped by journey, else by KPI");
     cJSON *arr = cJSON_AddArrayToObject(o, "incidents");
     for (size_t i = 0; i < ninc; i++) {
         const struct kw_status_incident *g = &inc[i];
         cJSON *io = cJSON_CreateObject();
-        char id[KW_ALERT_LABEL_VALUE + 32];
+        char id[KW_ALERT_LABEL_VALUE + KW_ALERT_TEXT + 8];
         snprintf(id, sizeof id, "%s=%s", g->by, g->value);
-        cJSON_AddStringToObject(io, "id", id);
+        cJSON_AddStringToObject(io, "id", g->key[0] ? g->key : id);
+        if (g->key[0])
+            cJSON_AddStringToObject(io, "dedup_key", g->key);
         cJSON_AddStringToObject(io, "by", g->by);
         cJSON_AddStringToObject(io, "value", g->value);
+        cJSON_AddStringToObject(io, "receivers", g->receivers);
         cJSON_AddStringToObject(io, "severity", g->severity == KW_SEV_CRITICAL ? "critical" : "warning");
         add_time(io, "since", g->since_ms);
         cJSON_AddStringToObject(io, "first_mover", active[g->members[0]].key);
@@ -654,8 +658,11 @@ static enum MHD_Result get_metrics(struct kw_http *h, struct MHD_Connection *c)
     }
     if (h->history)
         kw_history_usage(h->history, &x.history_series, &x.history_bytes);
+    char *kafka = kw_status_kafka(h->status);
+    x.kafka = kafka;
     size_t len;
     char *body = kw_metrics_render(&v, &x, &len);
+    free(kafka);
     kw_status_view_release(&v);
     return respond(c, MHD_HTTP_OK, "text/plain; version=0.0.4; charset=utf-8", body, len);
 }
@@ -699,8 +706,12 @@ static enum MHD_Result get_page(struct kw_http *h, struct MHD_Connection *c, con
     d.silenced_by = silenced;
     d.silences = list;
     d.only_kpi = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "kpi");
+    struct kw_status_incident *inc = NULL;
+    d.nincidents = kw_status_incidents(h->status, active, d.nactive, &inc);
+    d.incidents = inc;
     size_t len;
     char *body = key ? kw_page_render_series(&d, key, &len) : kw_page_render(&d, &len);
+    kw_status_incidents_free(inc, d.nincidents);
     cJSON_Delete(list);
     free(silenced);
     free(ids);

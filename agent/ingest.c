@@ -36,6 +36,9 @@ static const char *const reject_names[KW_REJ_COUNT] = {
     [KW_REJ_EMPTY_MESSAGE] = "empty_message",
     [KW_REJ_DUPLICATE_FIELD] = "duplicate_field",
     [KW_REJ_NUL_CHARACTER] = "nul_character",
+    [KW_REJ_BAD_LINE] = "bad_line",
+    [KW_REJ_BAD_ESCAPE] = "bad_escape",
+    [KW_REJ_STRING_FIELD] = "string_field",
 };
 
 const struct kw_option kw_ingest_options[] = {

@@ -1,8 +1,8 @@
 /* ingest: turn raw messages into validated points. Every reader (JSON here,
- * CSV in csv.c) reads the shape of a point and then calls the same
- * validation, kw_point_check, so a point is judged the same whatever its
- * format. The JSON reader accepts one point, an array of points, or
- * newline-delimited points:
+ * CSV in csv.c, line protocol in lineproto.c) reads the shape of a point
+ * and then calls the same validation, kw_point_check, so a point is judged
+ * the same whatever its format. The JSON reader accepts one point, an
+ * array of points, or newline-delimited points:
  *   {"metric":"complaints","labels":{"journey":"checkout"},"value":3,"ts":1700000000}
  * Every rejected point or message is counted by reason and logged at doubling
  * intervals, so a flood of bad input neither crashes nor floods the log. */

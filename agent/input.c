@@ -10,15 +10,22 @@
 
 #include "../lib/log.h"
 #include "../lib/xmalloc.h"
+#include "lineproto.h"
 
 static const char *const input_modes[] = {"bind", "connect", NULL};
 static const char *const input_sockets[] = {"sub", "pull", NULL};
+static const char *const input_formats[] = {"json", "influx", NULL};
+static const char *const input_types[] = {"zmq", "kafka", NULL};
+/* What only a ZeroMQ input has. */
+static const char *const zmq_only[] = {"endpoint", "mode", "socket", "rcvhwm", NULL};
 
 const struct kw_option kw_input_options[] = {
     {"name", KW_OPT_STRING, NULL, offsetof(struct kw_input_config, name), KW_NORANGE,
      .desc = "Name used in logs and self-metrics."},
-    {"endpoint", KW_OPT_STRING, NULL, offsetof(struct kw_input_config, endpoint), KW_NORANGE,
-     .desc = "ZeroMQ endpoint, e.g. tcp://127.0.0.1:5556 or ipc:///run/kpiwatch.sock."},
+    {"type", KW_OPT_ENUM, "zmq", offsetof(struct kw_input_config, type), KW_NORANGE,
+     .choices = input_types, .desc = "zmq (a ZeroMQ socket) or kafka (a consumer group; its keys are listed below)."},
+    {"endpoint", KW_OPT_STRING, "", offsetof(struct kw_input_config, endpoint), KW_NORANGE,
+     .desc = "ZeroMQ endpoint, e.g. tcp://127.0.0.1:5556 or ipc:///run/kpiwatch.sock (required for zmq)."},
     {"mode", KW_OPT_ENUM, "bind", offsetof(struct kw_input_config, mode), KW_NORANGE,
      .choices = input_modes, .desc = "bind: publishers connect to us; connect: we connect to a publisher."},
     {"socket", KW_OPT_ENUM, "sub", offsetof(struct kw_input_config, socket), KW_NORANGE,
@@ -28,6 +35,10 @@ const struct kw_option kw_input_options[] = {
      .desc = "SUB topic prefixes; [] subscribes to everything."},
     {"rcvhwm", KW_OPT_INT, "100000", offsetof(struct kw_input_config, rcvhwm), 1, 100000000,
      .desc = "ZeroMQ receive high-water mark, in messages."},
+    {"format", KW_OPT_ENUM, "json", offsetof(struct kw_input_config, format), KW_NORANGE,
+     .choices = input_formats, .desc = "Wire format of messages: json (kpiwatch points) or influx (InfluxDB line protocol)."},
+    {"precision", KW_OPT_ENUM, "ns", offsetof(struct kw_input_config, precision), KW_NORANGE,
+     .choices = kw_lineproto_precisions, .desc = "influx: unit of line timestamps (ns, us, ms or s)."},
     KW_OPT_END,
 };
 
@@ -38,9 +49,33 @@ int kw_input_parse(struct kw_input_config *in, const cJSON *obj, const char *pat
         snprintf(err, errlen, "%s: must be an object", path);
         return -1;
     }
+    const cJSON *type = cJSON_GetObjectItemCaseSensitive(obj, "type");
+    if (cJSON_IsString(type) && strcmp(type->valuestring, "kafka") == 0) {
+        char key[KW_ERR_LEN];
+        const struct kw_option *kafka_tables[] = {kw_input_options, kw_kafka_options, NULL};
+        if (kw_opts_reject_unknown(obj, kafka_tables, NULL, path, err, errlen) ||
+            kw_opts_fill(kw_input_options, obj, in, path, err, errlen))
+            return -1;
+        for (int i = 0; zmq_only[i]; i++) {
+            if (cJSON_GetObjectItemCaseSensitive(obj, zmq_only[i])) {
+                snprintf(err, errlen, "%s: only a zmq input has it", kw_path_key(key, sizeof key, path, zmq_only[i]));
+                return -1;
+            }
+        }
+        if (in->format != KW_INPUT_INFLUX && cJSON_GetObjectItemCaseSensitive(obj, "precision")) {
+            snprintf(err, errlen, "%s.precision: only an influx input has a timestamp precision", path);
+            return -1;
+        }
+        kw_opt_release_string_list(&in->topics); /* "topics" are the Kafka topics here */
+        return kw_kafka_parse(&in->kafka, obj, path, err, errlen);
+    }
     if (kw_opts_reject_unknown(obj, tables, NULL, path, err, errlen) ||
         kw_opts_fill(kw_input_options, obj, in, path, err, errlen))
         return -1;
+    if (!in->endpoint) {
+        snprintf(err, errlen, "%s.endpoint: required", path);
+        return -1;
+    }
     if (!strstr(in->endpoint, "://")) {
         snprintf(err, errlen, "%s.endpoint: must look like tcp://HOST:PORT, ipc://PATH or inproc://NAME", path);
         return -1;
@@ -49,17 +84,23 @@ int kw_input_parse(struct kw_input_config *in, const cJSON *obj, const char *pat
         snprintf(err, errlen, "%s.topics: only a sub socket has topics", path);
         return -1;
     }
+    if (in->format != KW_INPUT_INFLUX && cJSON_GetObjectItemCaseSensitive(obj, "precision")) {
+        snprintf(err, errlen, "%s.precision: only an influx input has a timestamp precision", path);
+        return -1;
+    }
     return 0;
 }
 
 void kw_input_release(struct kw_input_config *in)
 {
+    kw_kafka_config_release(&in->kafka);
     kw_opts_release(kw_input_options, in);
 }
 
 static bool same_socket(const struct kw_input_config *a, const struct kw_input_config *b)
 {
-    return strcmp(a->endpoint, b->endpoint) == 0 && a->mode == b->mode && a->socket == b->socket;
+    return a->type == KW_INPUT_ZMQ && b->type == KW_INPUT_ZMQ && strcmp(a->endpoint, b->endpoint) == 0 &&
+           a->mode == b->mode && a->socket == b->socket;
 }
 
 static void subscribe(void *s, const struct kw_string_list *topics, int option)
@@ -109,12 +150,12 @@ int kw_input_set_open(struct kw_input_set *out, void *zmq_ctx, const struct kw_i
                 break;
             }
         }
-        if (from[i] >= 0)
+        if (from[i] >= 0 || cfg[i].type == KW_INPUT_KAFKA)
             continue;
         sockets[i] = open_socket(zmq_ctx, &cfg[i], i, max_msg, err, errlen);
         if (!sockets[i]) {
             for (int k = 0; k < i; k++)
-                if (from[k] < 0)
+                if (from[k] < 0 && sockets[k])
                     zmq_close(sockets[k]);
             free(sockets);
             free(from);

@@ -12,17 +12,24 @@
 #include <cjson/cJSON.h>
 
 #include "../lib/opts.h"
+#include "kafka.h"
 
 enum kw_input_mode { KW_INPUT_BIND = 0, KW_INPUT_CONNECT };
 enum kw_input_socket { KW_INPUT_SUB = 0, KW_INPUT_PULL };
+enum kw_input_format { KW_INPUT_JSON = 0, KW_INPUT_INFLUX };
+enum kw_input_type { KW_INPUT_ZMQ = 0, KW_INPUT_KAFKA };
 
 struct kw_input_config {
     char *name;
+    int type;                     /* enum kw_input_type */
     char *endpoint;
     int mode;                     /* enum kw_input_mode */
     int socket;                   /* enum kw_input_socket */
     struct kw_string_list topics; /* SUB prefixes; empty = everything */
     int rcvhwm;
+    int format;                   /* enum kw_input_format */
+    int precision;                /* enum kw_lineproto_precision: influx timestamps */
+    struct kw_kafka_config kafka; /* type kafka (kafka.h) */
 };
 
 /* The inputs[] option table. */
@@ -39,7 +46,8 @@ struct kw_input_set {
     int n;
 };
 
-/* Open a socket for each of cfg[0..n) into out. When prev is not NULL (a
+/* Open a socket for each ZeroMQ input of cfg[0..n) into out (a kafka
+ * input's slot stays NULL: the agent runs its consumer, kafka.h). When prev is not NULL (a
  * reload), a socket of prev whose endpoint, mode and type match is moved
  * into out and re-subscribed; prev_cfg describes prev. On success the
  * sockets left in prev are closed and prev is emptied. On failure nothing

@@ -2,9 +2,11 @@
 #include "kpi.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "../lib/opts.h"
+#include "../lib/xmalloc.h"
 
 #define MAX_GROUP_BY KW_ALERT_MAX_LABELS
 #define MAX_OPEN_INTERVALS 64
@@ -35,6 +37,41 @@ static int parse_interval(const cJSON *node, void *field, const char *path, char
         return 0;
     snprintf(err, errlen, "%s: must be a duration up to 7d (\"5m\", \"1h\"), or 0 / \"native\"", path);
     return -1;
+}
+
+/* [["journey"], []]: lists of label names. */
+static void release_rollups(void *field)
+{
+    struct kw_rollups *r = field;
+    for (int i = 0; i < r->n; i++)
+        kw_opt_release_string_list(&r->by[i]);
+    free(r->by);
+    r->by = NULL;
+    r->n = 0;
+}
+
+static int parse_rollups(const cJSON *node, void *field, const char *path, char *err, size_t errlen)
+{
+    struct kw_rollups *r = field;
+    if (!node)
+        return 0;
+    if (!cJSON_IsArray(node)) {
+        snprintf(err, errlen, "%s: must be an array of label lists, e.g. [[\"journey\"], []]", path);
+        return -1;
+    }
+    r->by = xcalloc((size_t)cJSON_GetArraySize(node) + 1, sizeof *r->by);
+    const cJSON *item;
+    cJSON_ArrayForEach(item, node) {
+        char p[KW_ERR_LEN];
+        kw_path_index(p, sizeof p, path, r->n);
+        if (!cJSON_IsArray(item)) {
+            snprintf(err, errlen, "%s: must be an array of label names", p);
+            return -1;
+        }
+        if (kw_opt_parse_string_list(item, &r->by[r->n++], p, err, errlen))
+            return -1;
+    }
+    return 0;
 }
 
 const struct kw_option kw_kpi_options[] = {
@@ -85,6 +122,14 @@ const struct kw_option kw_kpi_options[] = {
      .desc = "Hold the verdicts of all this KPI's series that close an interval to the detector's p_value together "
              "(Benjamini-Hochberg), so splitting a KPI into more series does not add false alarms; false = each "
              "series on its own."},
+    {"rollups", KW_OPT_CUSTOM, "", offsetof(struct kw_kpi_config, rollups), KW_NORANGE,
+     .parse = parse_rollups, .release = release_rollups, .type_name = "list of label lists",
+     .desc = "Also watch the KPI summed up over fewer labels, from the same points: [[\"journey\"], []] adds "
+             "\"NAME:journey\" (per journey) and \"NAME:total\". Each roll-up is a KPI of its own with the same "
+             "options; its alerts list the child series that contributed most to the deviation."},
+    {"rollup_inhibit", KW_OPT_BOOL, "true", offsetof(struct kw_kpi_config, rollup_inhibit), KW_NORANGE,
+     .desc = "While a roll-up fires, new alerts of its child series (same label values) are held back: the "
+             "roll-up's alert lists them instead."},
     KW_OPT_END,
 };
 
@@ -115,10 +160,32 @@ int kw_kpi_parse(struct kw_kpi_config *kpi, const cJSON *item, const char *path,
 {
     const struct kw_option *tables[] = {kw_kpi_options, NULL};
     static const char *const extra[] = {"detector", "alert", NULL};
+    kpi->rollup_of = -1;
     if (kw_opts_reject_unknown(item, tables, extra, path, err, errlen) ||
         kw_opts_fill(kw_kpi_options, item, kpi, path, err, errlen))
         return -1;
     char p[KW_ERR_LEN];
+    for (int r = 0; r < kpi->rollups.n; r++) {
+        const struct kw_string_list *by = &kpi->rollups.by[r];
+        char rp[KW_ERR_LEN];
+        kw_path_index(rp, sizeof rp, kw_path_key(p, sizeof p, path, "rollups"), r);
+        if (by->n >= kpi->group_by.n) {
+            snprintf(err, errlen, "%s: must name fewer labels than group_by", rp);
+            return -1;
+        }
+        for (int i = 0; i < by->n; i++) {
+            bool known = false, twice = false;
+            for (int j = 0; j < kpi->group_by.n; j++)
+                known |= strcmp(by->items[i], kpi->group_by.items[j]) == 0;
+            for (int j = 0; j < i; j++)
+                twice |= strcmp(by->items[i], by->items[j]) == 0;
+            if (!known || twice) {
+                snprintf(err, errlen, "%s[%d]: \"%s\" is %s", rp, i, by->items[i],
+                         twice ? "named twice" : "not one of group_by");
+                return -1;
+            }
+        }
+    }
     if (kpi->aggregation == KW_AGG_RATIO && !kpi->denominator) {
         snprintf(err, errlen, "%s: is required when aggregation is \"ratio\"", kw_path_key(p, sizeof p, path, "denominator"));
         return -1;
@@ -172,6 +239,36 @@ int kw_kpi_parse(struct kw_kpi_config *kpi, const cJSON *item, const char *path,
     if (det)
         return kw_detector_parse_for(&kpi->detector, det, &info, p, err, errlen);
     return kw_detector_parse_default(&kpi->detector, &info, p, err, errlen);
+}
+
+int kw_kpi_parse_rollup(struct kw_kpi_config *kpi, const cJSON *item, const struct kw_kpi_config *parent,
+                        int parent_index, int r, const char *path, char *err, size_t errlen)
+{
+    const struct kw_string_list *by = &parent->rollups.by[r];
+    char name[512];
+    size_t len = (size_t)snprintf(name, sizeof name, "%s:", parent->name);
+    for (int i = 0; i < by->n && len < sizeof name; i++)
+        len += (size_t)snprintf(name + len, sizeof name - len, "%s%s", i ? "," : "", by->items[i]);
+    if (by->n == 0)
+        snprintf(name + len, sizeof name - len, "total");
+    /* The same KPI object with another name and group_by, parsed as usual,
+     * so a roll-up owns its strings and detector like any KPI. */
+    cJSON *copy = cJSON_Duplicate(item, true);
+    cJSON_DeleteItemFromObjectCaseSensitive(copy, "rollups");
+    cJSON_ReplaceItemInObjectCaseSensitive(copy, "name", cJSON_CreateString(name));
+    cJSON *group_by = cJSON_CreateArray();
+    for (int i = 0; i < by->n; i++)
+        cJSON_AddItemToArray(group_by, cJSON_CreateString(by->items[i]));
+    if (cJSON_GetObjectItemCaseSensitive(copy, "group_by"))
+        cJSON_ReplaceItemInObjectCaseSensitive(copy, "group_by", group_by);
+    else
+        cJSON_AddItemToObject(copy, "group_by", group_by);
+    char p[KW_ERR_LEN], rp[KW_ERR_LEN];
+    kw_path_index(rp, sizeof rp, kw_path_key(p, sizeof p, path, "rollups"), r);
+    int rc = kw_kpi_parse(kpi, copy, rp, err, errlen);
+    cJSON_Delete(copy);
+    kpi->rollup_of = parent_index;
+    return rc;
 }
 
 void kw_kpi_release(struct kw_kpi_config *kpi)

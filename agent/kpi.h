@@ -15,6 +15,12 @@
 #include "aggregate.h"
 #include "alerting.h"
 
+/* kpis[].rollups: each entry is a subset of group_by to sum the KPI up to. */
+struct kw_rollups {
+    struct kw_string_list *by;
+    int n;
+};
+
 struct kw_kpi_config {
     char *name;
     char *description;
@@ -36,6 +42,9 @@ struct kw_kpi_config {
     char *runbook;
     char *dashboard;
     bool fdr;                     /* false-discovery control across the series per interval */
+    struct kw_rollups rollups;    /* as configured; the config adds one KPI per roll-up */
+    bool rollup_inhibit;          /* a firing roll-up holds back its children's new alerts */
+    int rollup_of;                /* a roll-up: index of the KPI it sums up; -1 = a configured KPI */
     struct kw_detector detector;
     struct kw_rule_config alert;
 };
@@ -46,6 +55,12 @@ extern const struct kw_option kw_kpi_options[];
 /* Parse one kpis[] entry at path into kpi (zeroed by the caller). Returns 0,
  * or -1 with "path.key: reason" in err; on error call kw_kpi_release. */
 int kw_kpi_parse(struct kw_kpi_config *kpi, const cJSON *item, const char *path, char *err, size_t errlen);
+/* Parse roll-up number r of the KPI at item (already parsed as parent,
+ * index parent_index) into kpi (zeroed by the caller): the same KPI under
+ * the name "NAME:DIMS" ("NAME:total" for []) with group_by = the roll-up's
+ * labels. Returns 0 or -1 with err; on error call kw_kpi_release. */
+int kw_kpi_parse_rollup(struct kw_kpi_config *kpi, const cJSON *item, const struct kw_kpi_config *parent,
+                        int parent_index, int r, const char *path, char *err, size_t errlen);
 /* Free kpi's contents. Safe on a zeroed or partly parsed struct. */
 void kw_kpi_release(struct kw_kpi_config *kpi);
 

@@ -15,6 +15,7 @@
 #include "replay.h"
 #include "silence_cmd.h"
 #include "send.h"
+#include "template_cmd.h"
 #include "../notifiers/dispatcher.h"
 #include "../notifiers/sample.h"
 
@@ -259,7 +260,7 @@ static int cmd_test_notify(int argc, char **argv)
 
 static int cmd_send(int argc, char **argv)
 {
-    const char *path = NULL;
+    const char *path = NULL, *format = NULL;
     struct kw_send_options opt = {0};
     const char **messages = calloc((size_t)argc + 1, sizeof *messages);
     for (int i = 0; i < argc; i++) {
@@ -271,6 +272,8 @@ static int cmd_send(int argc, char **argv)
             opt.push = true;
         else if (strcmp(argv[i], "--topic") == 0 && i + 1 < argc)
             opt.topic = argv[++i];
+        else if (strcmp(argv[i], "--format") == 0 && i + 1 < argc)
+            format = argv[++i];
         else if (argv[i][0] != '-' || !argv[i][1]) {
             messages[opt.nmessages++] = argv[i];
         } else {
@@ -295,7 +298,15 @@ static int cmd_send(int argc, char **argv)
         }
         opt.endpoint = cfg.inputs[0].endpoint;
         opt.push = cfg.inputs[0].socket == KW_INPUT_PULL;
+        if (!format && cfg.inputs[0].format == KW_INPUT_INFLUX)
+            format = "influx";
     }
+    if (format && strcmp(format, "influx") != 0 && strcmp(format, "json") != 0) {
+        kw_config_release(&cfg);
+        free(messages);
+        return usage_error("send", "--format is json or influx, not \"%s\"", format);
+    }
+    opt.batch_lines = format && strcmp(format, "influx") == 0;
     opt.messages = messages;
     int sent = kw_send_run(&opt, err, sizeof err);
     if (sent < 0)
@@ -312,12 +323,20 @@ static int cmd_routes(int argc, char **argv)
 {
     if (argc < 1 || strcmp(argv[0], "test") != 0)
         return usage_error("routes", "%sthe only subcommand is \"test\"", "");
-    const char *path = DEFAULT_CONFIG;
+    const char *path = DEFAULT_CONFIG, *at_text = NULL;
+    int64_t at_ms = 0;
     struct kw_alert a = {0};
     a.severity = KW_SEV_WARNING;
     for (int i = 1; i < argc; i++) {
         if ((strcmp(argv[i], "-c") == 0 || strcmp(argv[i], "--config") == 0) && i + 1 < argc) {
             path = argv[++i];
+            continue;
+        }
+        if (strcmp(argv[i], "--at") == 0 && i + 1 < argc) {
+            at_text = argv[++i];
+            if (kw_time_parse(at_text, &at_ms))
+                return usage_error("routes", "--at takes an RFC 3339 time (2026-03-09T08:30:00+01:00), not \"%s\"",
+                                   at_text);
             continue;
         }
         const char *eq = strchr(argv[i], '=');
@@ -349,7 +368,16 @@ static int cmd_routes(int argc, char **argv)
         char group[256] = "";
         for (int g = 0; g < node->group_by.n; g++)
             snprintf(group + strlen(group), sizeof group - strlen(group), "%s%s", g ? "," : "", node->group_by.items[g]);
-        printf("%s%s  via %s  group_by [%s]\n", r->name, r->disabled ? " (off)" : "", node->path, group);
+        printf("%s%s  via %s  group_by [%s]", r->name, r->disabled ? " (off)" : "", node->path, group);
+        const struct kw_time_intervals *ti = &cfg.time_intervals;
+        for (int m = 0; m < node->nmute; m++)
+            printf("%s%s%s", m ? "," : "  mute_time_intervals [", ti->items[node->mute[m]].name, m + 1 == node->nmute ? "]" : "");
+        for (int m = 0; m < node->nactive; m++)
+            printf("%s%s%s", m ? "," : "  active_time_intervals [", ti->items[node->active[m]].name,
+                   m + 1 == node->nactive ? "]" : "");
+        if (at_text)
+            printf("  %s at %s", kw_route_muted(node, ti, at_ms) ? "muted" : "sends", at_text);
+        printf("\n");
     }
     kw_config_release(&cfg);
     return EXIT_OK;
@@ -406,6 +434,13 @@ static int cmd_feedback(int argc, char **argv)
     return rc;
 }
 
+static int cmd_template(int argc, char **argv)
+{
+    char msg[KW_ERR_LEN] = "";
+    int rc = kw_template_cmd(argc, argv, DEFAULT_CONFIG, msg, sizeof msg);
+    return rc == EXIT_USAGE ? usage_error("template", "%s", msg) : rc;
+}
+
 static int cmd_options(int argc, char **argv)
 {
     if (argc > 0)
@@ -443,17 +478,21 @@ static const struct command commands[] = {
      "then its resolve, and print what the service answered. Exit 0 when both were accepted.\n"
      "  -c, --config FILE  config file (default " DEFAULT_CONFIG ")\n",
      cmd_test_notify},
-    {"send", "[-c FILE | -e ENDPOINT [--push]] [--topic T] [MESSAGE...]",
+    {"template", kw_template_cmd_usage, kw_template_cmd_help, cmd_template},
+    {"send", "[-c FILE | -e ENDPOINT [--push]] [--topic T] [--format json|influx] [MESSAGE...]",
      "Send JSON messages to an agent (one per argument, or one per line of stdin), as a pipeline would:\n"
      "PUB to a sub input, PUSH to a pull input. Without -e, the first input of the config is used.\n"
      "  -c, --config FILE    config whose first input to send to (default " DEMO_CONFIG ")\n"
      "  -e, --endpoint EP    send to EP instead (PUB; --push for PUSH)\n"
-     "  --topic T            PUB: send T as a first frame (for inputs with topics)\n",
+     "  --topic T            PUB: send T as a first frame (for inputs with topics)\n"
+     "  --format influx      stdin is InfluxDB line protocol, sent 1000 lines per message (the default\n"
+     "                       when the config's first input has \"format\": \"influx\")\n",
      cmd_send},
-    {"routes", "test [-c FILE] [kpi=NAME] [severity=critical|warning] [LABEL=VALUE...]",
-     "Print the receivers an alert with these labels reaches, with the route node that sends it and\n"
-     "the labels it is grouped by: the same walk the agent does.\n"
-     "  -c, --config FILE  config file (default " DEFAULT_CONFIG ")\n",
+    {"routes", "test [-c FILE] [--at TIME] [kpi=NAME] [severity=critical|warning] [LABEL=VALUE...]",
+     "Print the receivers an alert with these labels reaches, with the route node that sends it, the\n"
+     "labels it is grouped by and its mute and active time intervals: the same walk the agent does.\n"
+     "  -c, --config FILE  config file (default " DEFAULT_CONFIG ")\n"
+     "  --at TIME          also say whether each node would send or be muted at TIME (RFC 3339)\n",
      cmd_routes},
     {"silence", kw_silence_cmd_usage, kw_silence_cmd_help, cmd_silence},
     {"feedback", "[-c FILE] ALERT_KEY --false-alarm|--confirmed [--note TEXT] [--local]",

@@ -115,6 +115,9 @@ char *kw_metrics_render(const struct kw_status_view *v, const struct kw_metrics_
     family(&b, "kpiwatch_alert_queue_full_waits_total", "counter",
            "Times detection waited for room in the alert queue.");
     sample_u(&b, "kpiwatch_alert_queue_full_waits_total", v->queue_full_waits);
+    family(&b, "kpiwatch_notifications_muted_total", "counter",
+           "Group notifications not sent because their route was muted by its time intervals.");
+    sample_u(&b, "kpiwatch_notifications_muted_total", v->outbox_muted);
     if (x->silences_known) {
         family(&b, "kpiwatch_silences", "gauge", "Silences that are active now or pending (start in the future).");
         labelled(&b, "kpiwatch_silences", "state", "active", NULL, NULL, x->silences_active);
@@ -174,5 +177,7 @@ char *kw_metrics_render(const struct kw_status_view *v, const struct kw_metrics_
     sample_u(&b, "kpiwatch_history_series", x->history_series);
     family(&b, "kpiwatch_history_bytes", "gauge", "Memory the status page's history takes.");
     sample_u(&b, "kpiwatch_history_bytes", x->history_bytes);
+    if (x->kafka)
+        kw_strbuf_puts(&b, x->kafka);
     return kw_strbuf_detach(&b, len);
 }

@@ -15,6 +15,7 @@ struct kw_metrics_extra {
     bool silences_known;          /* a silence store is attached */
     size_t silences_active, silences_pending;
     size_t history_series, history_bytes;
+    const char *kafka;            /* the Kafka input's families (kw_kafka_metrics), or NULL */
 };
 
 /* The exposition text (caller frees; never NULL). */

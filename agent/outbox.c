@@ -2,11 +2,14 @@
  * what it holds into incident notifications. */
 #include "outbox.h"
 
+#include <math.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "../lib/fileio.h"
+#include "../lib/jsonnum.h"
 #include "../lib/log.h"
 #include "../lib/queue.h"
 #include "../lib/timefmt.h"
@@ -15,6 +18,8 @@
 #define QUEUE_CAP 1024 /* events; ~4 KB each */
 #define MAX_NODES_PER_ALERT 16
 #define MAX_MEMBERS 500 /* per group; beyond it the newest members are counted, not listed */
+#define MAX_GROUPS 10000 /* restored from the incidents file at most */
+#define INCIDENTS_FILE "incidents.json"
 
 enum { EV_ALERT = 0, EV_TICK };
 
@@ -33,7 +38,9 @@ struct member {
  * group_by values. One group is one incident, one message thread. */
 struct group {
     int node;
+    char base[KW_NOTIFY_KEY]; /* node path and group_by values, hashed */
     char key[KW_NOTIFY_KEY];  /* dedup key: stable across restarts */
+    int64_t start_ms;         /* the first mover's start */
     struct member *m;
     int n, cap;
     int overflow;             /* members not listed (beyond MAX_MEMBERS) */
@@ -59,6 +66,9 @@ struct kw_outbox {
     int nfiring, fcap;
     char (*held)[24];         /* keys of firing alerts held back (silenced or inhibited): their resolve is not sent */
     int nheld, hcap;
+    char *incidents_path;     /* state_dir/incidents.json; NULL = not kept */
+    bool changed;             /* groups changed since the last save */
+    char *snapshot;           /* the groups as JSON, for the API (guarded by lock) */
 };
 
 static uint64_t fnv1a(uint64_t h, const char *s, size_t len)
@@ -70,10 +80,10 @@ static uint64_t fnv1a(uint64_t h, const char *s, size_t len)
     return h;
 }
 
-/* The group key of alert a at route node: node path plus its group_by
+/* The base key of alert a at route node: node path plus its group_by
  * label values, hashed. The same incident gets the same key after a
  * restart, so PagerDuty, Opsgenie and Slack threads continue. */
-static void group_key(const struct kw_route_node *node, const struct kw_alert *a, char out[KW_NOTIFY_KEY])
+static uint64_t group_base(const struct kw_route_node *node, const struct kw_alert *a, char out[KW_NOTIFY_KEY])
 {
     uint64_t h = fnv1a(1469598103934665603ULL, node->path, strlen(node->path) + 1);
     for (int i = 0; i < node->group_by.n; i++) {
@@ -83,18 +93,21 @@ static void group_key(const struct kw_route_node *node, const struct kw_alert *a
         h = fnv1a(h, v ? v : "", strlen(v ? v : "") + 1);
     }
     snprintf(out, KW_NOTIFY_KEY, "%016llx", (unsigned long long)h);
+    return h;
 }
 
-static struct group *group_find(struct kw_outbox *o, const char *key)
+/* The dedup key of a group: its base, and with a correlation window also
+ * the first mover's start, since then one base can have several incidents. */
+static void group_key(const struct kw_route_node *node, uint64_t base, int64_t start_ms, char out[KW_NOTIFY_KEY])
 {
-    for (int i = 0; i < o->ngroups; i++)
-        if (strcmp(o->groups[i].key, key) == 0)
-            return &o->groups[i];
-    return NULL;
+    if (node->correlation_window_ms > 0)
+        base = fnv1a(base, (const char *)&start_ms, sizeof start_ms);
+    snprintf(out, KW_NOTIFY_KEY, "%016llx", (unsigned long long)base);
 }
 
 static void group_remove(struct kw_outbox *o, struct group *g)
 {
+    o->changed = true;
     free(g->m);
     *g = o->groups[--o->ngroups];
 }
@@ -120,7 +133,16 @@ static void group_send(struct kw_outbox *o, struct group *g, int kind)
         skip[i] = kind != KW_NOTIFY_RESOLVED && o->silences && kw_silences_match(o->silences, &g->m[i].a, kw_now_ms(), silence);
         listed += !skip[i];
     }
-    if (!r->disabled && listed > 0) {
+    /* A muted node's notification is counted, not sent; the group moves on
+     * as if it had been, so the mute's end does not release a backlog. */
+    bool muted = !r->disabled && listed > 0 && kw_route_muted(node, &o->cfg->time_intervals, o->clock_ms);
+    if (muted) {
+        pthread_mutex_lock(&o->lock);
+        o->stats.muted++;
+        pthread_mutex_unlock(&o->lock);
+        kw_debug("outbox", "group %s of %s muted", g->key, node->path);
+    }
+    if (!r->disabled && listed > 0 && !muted) {
         struct kw_notification note = {.kind = kind, .created_ms = kw_now_ms(), .nalerts = (size_t)listed};
         snprintf(note.receiver, sizeof note.receiver, "%s", r->name);
         snprintf(note.key, sizeof note.key, "%s", g->key);
@@ -145,6 +167,7 @@ static void group_send(struct kw_outbox *o, struct group *g, int kind)
     g->dirty = false;
     g->last_ms = o->clock_ms;
     g->next_ms = o->clock_ms + node->group_interval_ms;
+    o->changed = true;
 }
 
 static bool any_firing(const struct group *g)
@@ -188,13 +211,42 @@ static void flush(struct kw_outbox *o, bool force)
     }
 }
 
+static bool group_has(const struct group *g, const char *alert_key)
+{
+    for (int i = 0; i < g->n; i++)
+        if (strcmp(g->m[i].a.key, alert_key) == 0)
+            return true;
+    return false;
+}
+
+/* The open group alert a belongs to at node_index: the one that has it
+ * already, else one of its base whose first mover started within the
+ * node's correlation window of a's start (any, without a window). */
+static struct group *group_for(struct kw_outbox *o, int node_index, const char *base, const struct kw_alert *a)
+{
+    const struct kw_route_node *node = &o->cfg->routing.nodes[node_index];
+    struct group *near = NULL;
+    for (int i = 0; i < o->ngroups; i++) {
+        struct group *g = &o->groups[i];
+        if (g->node != node_index || strcmp(g->base, base) != 0)
+            continue;
+        if (group_has(g, a->key))
+            return g;
+        int64_t d = a->since_ms - g->start_ms;
+        if (node->correlation_window_ms == 0 || (d < 0 ? -d : d) <= node->correlation_window_ms)
+            near = g;
+    }
+    return near;
+}
+
 static void add_to_group(struct kw_outbox *o, int node_index, const struct kw_alert *a)
 {
     const struct kw_route_node *node = &o->cfg->routing.nodes[node_index];
-    char key[KW_NOTIFY_KEY];
-    group_key(node, a, key);
-    struct group *g = group_find(o, key);
+    char base[KW_NOTIFY_KEY];
+    uint64_t h = group_base(node, a, base);
+    struct group *g = group_for(o, node_index, base, a);
     bool resolved = a->status == KW_ALERT_RESOLVED;
+    o->changed = true;
     if (!g) {
         if (o->ngroups == o->gcap) {
             o->gcap = o->gcap ? o->gcap * 2 : 16;
@@ -203,7 +255,9 @@ static void add_to_group(struct kw_outbox *o, int node_index, const struct kw_al
         g = &o->groups[o->ngroups++];
         memset(g, 0, sizeof *g);
         g->node = node_index;
-        snprintf(g->key, sizeof g->key, "%s", key);
+        g->start_ms = a->since_ms;
+        snprintf(g->base, sizeof g->base, "%s", base);
+        group_key(node, h, g->start_ms, g->key);
         g->next_ms = o->clock_ms + node->group_wait_ms;
         /* A resolve for a group we do not know: its firing went out before
          * a restart. Send the resolve, so the incident does not stay open. */
@@ -256,14 +310,71 @@ static void track_firing(struct kw_outbox *o, const struct kw_alert *a)
     o->firing[i] = *a;
 }
 
+/* Does the firing roll-up alert src cover alert t: t is one of the series
+ * it sums up (its KPI, or a finer roll-up of it) with src's label values,
+ * and src's KPI holds its children back (rollup_inhibit)? */
+static bool rollup_covers(const struct kw_outbox *o, const struct kw_alert *src, const struct kw_alert *t)
+{
+    if (!src->rollup_of[0] || src->status != KW_ALERT_FIRING || src->cause != KW_CAUSE_ANOMALY ||
+        t->cause != KW_CAUSE_ANOMALY || strcmp(src->key, t->key) == 0)
+        return false;
+    if (strcmp(t->kpi, src->rollup_of) != 0 && !(strcmp(t->rollup_of, src->rollup_of) == 0 && t->nlabels > src->nlabels))
+        return false;
+    bool inhibits = false;
+    for (int k = 0; k < o->cfg->nkpis; k++)
+        if (strcmp(o->cfg->kpis[k].name, src->kpi) == 0)
+            inhibits = o->cfg->kpis[k].rollup_inhibit;
+    for (int i = 0; i < src->nlabels && inhibits; i++) {
+        const char *v = kw_alert_label_value(t, src->labels[i].name);
+        inhibits = v && strcmp(v, src->labels[i].value) == 0;
+    }
+    return inhibits;
+}
+
 /* Is a firing alert inhibited by another firing one? */
 static bool inhibited(const struct kw_outbox *o, const struct kw_alert *a)
 {
+    for (int i = 0; i < o->nfiring; i++)
+        if (rollup_covers(o, &o->firing[i], a))
+            return true;
     for (int r = 0; r < o->cfg->ninhibit; r++)
         for (int i = 0; i < o->nfiring; i++)
             if (kw_inhibit_applies(&o->cfg->inhibit[r], &o->firing[i], a))
                 return true;
     return false;
+}
+
+/* A roll-up started firing: its children that wait in groups nobody was
+ * told about yet are held back too (they often close the same interval
+ * just before it), so the roll-up's one alert stands for them. */
+static bool held_mark(struct kw_outbox *o, const char *key, bool add, bool forget);
+static void rollup_absorb(struct kw_outbox *o, const struct kw_alert *src)
+{
+    for (int i = 0; i < o->ngroups;) {
+        struct group *g = &o->groups[i];
+        if (g->notified) {
+            i++;
+            continue;
+        }
+        int w = 0;
+        for (int m = 0; m < g->n; m++) {
+            if (!g->m[m].resolved && rollup_covers(o, src, &g->m[m].a)) {
+                held_mark(o, g->m[m].a.key, true, false);
+                pthread_mutex_lock(&o->lock);
+                o->stats.inhibited++;
+                pthread_mutex_unlock(&o->lock);
+                o->changed = true;
+                continue;
+            }
+            g->m[w++] = g->m[m];
+        }
+        g->n = w;
+        if (g->n == 0) {
+            group_remove(o, g);
+            continue;
+        }
+        i++;
+    }
 }
 
 /* Remember (or, with forget, drop) that alert key was held back. Returns
@@ -318,10 +429,153 @@ static void take_alert(struct kw_outbox *o, const struct kw_alert *a)
         if (!known)
             return;
     }
+    held_mark(o, a->key, false, true); /* notified now: its resolve will be too */
+    if (a->rollup_of[0] && a->status == KW_ALERT_FIRING)
+        rollup_absorb(o, a);
     int nodes[MAX_NODES_PER_ALERT];
     int n = kw_routing_nodes(&o->cfg->routing, a, nodes, MAX_NODES_PER_ALERT);
     for (int i = 0; i < n; i++)
         add_to_group(o, nodes[i], a);
+}
+
+/* The open groups as JSON: the incidents file and the API's view. */
+static cJSON *groups_to_json(const struct kw_outbox *o)
+{
+    cJSON *root = cJSON_CreateObject();
+    cJSON_AddNumberToObject(root, "version", 1);
+    cJSON *arr = cJSON_AddArrayToObject(root, "incidents");
+    for (int i = 0; i < o->ngroups; i++) {
+        const struct group *g = &o->groups[i];
+        const struct kw_route_node *node = &o->cfg->routing.nodes[g->node];
+        cJSON *j = cJSON_CreateObject();
+        cJSON_AddStringToObject(j, "key", g->key);
+        cJSON_AddStringToObject(j, "base", g->base);
+        cJSON_AddStringToObject(j, "route", node->path);
+        cJSON_AddStringToObject(j, "receiver", o->cfg->receivers[node->receiver].name);
+        cJSON *by = cJSON_AddObjectToObject(j, "group");
+        for (int l = 0; l < node->group_by.n && g->n > 0; l++) {
+            const char *v = kw_alert_label_value(&g->m[0].a, node->group_by.items[l]);
+            cJSON_AddStringToObject(by, node->group_by.items[l], v ? v : "");
+        }
+        cJSON_AddItemToObject(j, "start_ms", kw_json_number((double)g->start_ms));
+        cJSON_AddItemToObject(j, "last_ms", kw_json_number((double)g->last_ms));
+        cJSON_AddItemToObject(j, "next_ms", kw_json_number((double)g->next_ms));
+        cJSON_AddBoolToObject(j, "notified", g->notified);
+        cJSON_AddBoolToObject(j, "dirty", g->dirty);
+        cJSON_AddNumberToObject(j, "overflow", g->overflow);
+        cJSON *members = cJSON_AddArrayToObject(j, "members");
+        for (int m = 0; m < g->n; m++) {
+            cJSON *mj = cJSON_CreateObject();
+            cJSON_AddBoolToObject(mj, "resolved", g->m[m].resolved);
+            cJSON_AddItemToObject(mj, "alert", kw_alert_save(&g->m[m].a));
+            cJSON_AddItemToArray(members, mj);
+        }
+        cJSON_AddItemToArray(arr, j);
+    }
+    return root;
+}
+
+/* After a change: publish the groups for the API and keep them in the
+ * incidents file, so an incident goes on in the same thread after a
+ * restart or a reload. */
+static void groups_publish(struct kw_outbox *o)
+{
+    if (!o->changed)
+        return;
+    o->changed = false;
+    cJSON *root = groups_to_json(o);
+    char *text = cJSON_PrintUnformatted(root);
+    cJSON_Delete(root);
+    char err[512];
+    if (o->incidents_path && kw_write_file_atomic(o->incidents_path, text, strlen(text), err, sizeof err))
+        kw_error("outbox", "incidents not saved: %s", err);
+    pthread_mutex_lock(&o->lock);
+    free(o->snapshot);
+    o->snapshot = text;
+    pthread_mutex_unlock(&o->lock);
+}
+
+static bool get_i64(const cJSON *o, const char *name, int64_t *out)
+{
+    double v;
+    if (kw_json_get_double(cJSON_GetObjectItemCaseSensitive(o, name), &v) || fabs(v) > 4.0e15 || v != floor(v))
+        return false;
+    *out = (int64_t)v;
+    return true;
+}
+
+/* Read the incidents file. What does not check out, or belongs to a route
+ * that is gone, is left out with a warning; the file is advisory. */
+static void groups_restore(struct kw_outbox *o)
+{
+    char err[512];
+    char *text = kw_read_file(o->incidents_path, 64u << 20, NULL, err, sizeof err);
+    if (!text) {
+        if (err[0])
+            kw_warn("outbox", "incidents not restored: %s", err);
+        return;
+    }
+    cJSON *root = cJSON_Parse(text);
+    free(text);
+    const cJSON *arr = cJSON_GetObjectItemCaseSensitive(root, "incidents");
+    if (!cJSON_IsArray(arr)) {
+        kw_warn("outbox", "%s: not an incidents file; ignored", o->incidents_path);
+        cJSON_Delete(root);
+        return;
+    }
+    int restored = 0, skipped = 0;
+    const cJSON *j;
+    cJSON_ArrayForEach(j, arr) {
+        const cJSON *key = cJSON_GetObjectItemCaseSensitive(j, "key");
+        const cJSON *base = cJSON_GetObjectItemCaseSensitive(j, "base");
+        const cJSON *route = cJSON_GetObjectItemCaseSensitive(j, "route");
+        const cJSON *members = cJSON_GetObjectItemCaseSensitive(j, "members");
+        struct group g = {.node = -1};
+        for (int n = 0; cJSON_IsString(route) && n < o->cfg->routing.n; n++)
+            if (strcmp(o->cfg->routing.nodes[n].path, route->valuestring) == 0)
+                g.node = n;
+        bool ok = g.node >= 0 && o->ngroups < MAX_GROUPS && cJSON_IsString(key) && cJSON_IsString(base) &&
+                  strlen(key->valuestring) < sizeof g.key && strlen(base->valuestring) < sizeof g.base &&
+                  cJSON_IsArray(members) && cJSON_GetArraySize(members) <= MAX_MEMBERS &&
+                  get_i64(j, "start_ms", &g.start_ms) && get_i64(j, "last_ms", &g.last_ms) &&
+                  get_i64(j, "next_ms", &g.next_ms);
+        if (ok) {
+            snprintf(g.key, sizeof g.key, "%s", key->valuestring);
+            snprintf(g.base, sizeof g.base, "%s", base->valuestring);
+            g.notified = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(j, "notified"));
+            g.dirty = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(j, "dirty"));
+            g.cap = cJSON_GetArraySize(members) + 1;
+            g.m = xcalloc((size_t)g.cap, sizeof *g.m);
+            const cJSON *mj;
+            cJSON_ArrayForEach(mj, members) {
+                struct member *m = &g.m[g.n];
+                if (kw_alert_load(&m->a, cJSON_GetObjectItemCaseSensitive(mj, "alert"))) {
+                    ok = false;
+                    break;
+                }
+                m->resolved = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(mj, "resolved"));
+                g.n++;
+            }
+        }
+        if (!ok || g.n == 0) {
+            free(g.m);
+            skipped++;
+            continue;
+        }
+        if (o->ngroups == o->gcap) {
+            o->gcap = o->gcap ? o->gcap * 2 : 16;
+            o->groups = xrealloc(o->groups, (size_t)o->gcap * sizeof *o->groups);
+        }
+        o->groups[o->ngroups++] = g;
+        for (int m = 0; m < g.n; m++)
+            if (!g.m[m].resolved)
+                track_firing(o, &g.m[m].a);
+        restored++;
+    }
+    cJSON_Delete(root);
+    if (restored || skipped)
+        kw_info("outbox", "%d open incidents restored%s", restored, skipped ? " (some entries did not check out and were left out)" : "");
+    o->changed = true;
 }
 
 static void *outbox_main(void *arg)
@@ -338,8 +592,10 @@ static void *outbox_main(void *arg)
             o->clock_ms = ev->clock_ms;
         }
         flush(o, false);
+        groups_publish(o);
     }
     flush(o, true); /* closed: send what is pending */
+    groups_publish(o);
     free(ev);
     return NULL;
 }
@@ -355,6 +611,12 @@ struct kw_outbox *kw_outbox_start(const struct kw_config *cfg, const char *state
     if (!o->dispatcher) {
         free(o);
         return NULL;
+    }
+    if (state_dir && *state_dir) {
+        size_t len = strlen(state_dir) + sizeof INCIDENTS_FILE + 2;
+        o->incidents_path = xmalloc(len);
+        snprintf(o->incidents_path, len, "%s/%s", state_dir, INCIDENTS_FILE);
+        groups_restore(o);
     }
     kw_queue_init(&o->queue, sizeof(struct event), QUEUE_CAP);
     pthread_mutex_init(&o->lock, NULL);
@@ -397,6 +659,8 @@ void kw_outbox_stop(struct kw_outbox *o, int64_t drain_ms)
     free(o->groups);
     free(o->firing);
     free(o->held);
+    free(o->incidents_path);
+    free(o->snapshot);
     kw_queue_release(&o->queue);
     pthread_mutex_destroy(&o->lock);
     free(o);
@@ -419,6 +683,14 @@ void kw_outbox_stats(struct kw_outbox *o, struct kw_outbox_stats *out)
         out->dropped += rs.dropped;
         out->pending += rs.depth;
     }
+}
+
+char *kw_outbox_incidents_json(struct kw_outbox *o)
+{
+    pthread_mutex_lock(&o->lock);
+    char *text = o->snapshot ? xstrdup(o->snapshot) : NULL;
+    pthread_mutex_unlock(&o->lock);
+    return text;
 }
 
 void kw_outbox_receiver_stats(struct kw_outbox *o, int r, struct kw_receiver_stats *out)

@@ -8,8 +8,11 @@
  * one incident). A group is notified group_wait after it opens, again at
  * most every group_interval when it changed (a new member, a resolved one),
  * every repeat_interval while it fires unchanged, and once more when all
- * its members resolved. Its dedup key is stable across restarts. Times are
- * event time, so a replay groups exactly as the daemon does. The dispatcher
+ * its members resolved. Its dedup key is stable across restarts. A
+ * notification due while its node is muted (route mute_time_intervals,
+ * active_time_intervals) is not sent, but the group moves on as if it had
+ * been. Times are event time, so a replay groups and mutes exactly as the
+ * daemon does. The dispatcher
  * sends on its own thread; nothing below the queue runs on the ingest
  * thread.
  *   pipeline --alert events, ticks--> [queue] --outbox thread: silence, route, group--> dispatcher */
@@ -31,6 +34,7 @@ struct kw_outbox_stats {
     uint64_t queue_full_waits;/* times the pipeline waited for room */
     uint64_t silenced;        /* alerts whose notifications a silence held back */
     uint64_t inhibited;       /* alerts an inhibition rule held back */
+    uint64_t muted;           /* notifications a route's mute or active time intervals held back */
     /* over all receivers, from the dispatcher: */
     uint64_t sent, failed, retried, dropped, pending;
 };
@@ -54,6 +58,11 @@ void kw_outbox_tick(struct kw_outbox *o, int64_t clock_ms);
 void kw_outbox_stop(struct kw_outbox *o, int64_t drain_ms);
 /* A copy of the counters. */
 void kw_outbox_stats(struct kw_outbox *o, struct kw_outbox_stats *out);
+/* The open incidents (aggregation groups) as JSON text, as the incidents
+ * file holds them: {"incidents": [{key, route, receiver, group, start_ms,
+ * notified, members: [{resolved, alert}]}]}. NULL before the first change.
+ * The caller frees it. Any thread. */
+char *kw_outbox_incidents_json(struct kw_outbox *o);
 /* The dispatcher's counters of receiver number r. */
 void kw_outbox_receiver_stats(struct kw_outbox *o, int r, struct kw_receiver_stats *out);
 

@@ -363,10 +363,9 @@ static const char ALERT_HEAD[] = "<div class=\"scroll\"><table class=\"rows\"><t
 
 static void incidents(struct kw_strbuf *b, const struct kw_page_data *d)
 {
-    struct kw_status_incident *inc = NULL;
-    size_t n = kw_status_incidents(d->active, d->nactive, &inc);
-    kw_strbuf_printf(b, "<section id=\"incidents\"><h2>Active incidents <small>(%zu; alerts grouped by journey, "
-                        "else by KPI)</small></h2>", n);
+    const struct kw_status_incident *inc = d->incidents;
+    size_t n = d->nincidents;
+    kw_strbuf_printf(b, "<section id=\"incidents\"><h2>Active incidents <small>(%zu)</small></h2>", n);
     if (n == 0)
         kw_strbuf_puts(b, "<p class=\"ok\">Nothing is firing.</p>");
     for (size_t i = 0; i < n; i++) {
@@ -379,6 +378,15 @@ static void incidents(struct kw_strbuf *b, const struct kw_page_data *d)
         html(b, g->value);
         kw_strbuf_printf(b, " <span class=\"badge %s\">%s</span></h3>", g->severity == KW_SEV_CRITICAL ? "critical" : "warning",
                          g->severity == KW_SEV_CRITICAL ? "critical" : "warning");
+        if (g->receivers[0]) {
+            kw_strbuf_puts(b, "<p class=\"values\">notified to ");
+            html(b, g->receivers);
+            kw_strbuf_puts(b, " · key ");
+            html(b, g->key);
+            kw_strbuf_puts(b, "</p>");
+        } else {
+            kw_strbuf_puts(b, "<p class=\"values\">held back from notification (silenced or inhibited)</p>");
+        }
         /* Event time, not the wall clock: replays and the demo run in their own time. */
         int64_t until = g->since_ms;
         for (size_t m = 0; m < g->n; m++) {
@@ -426,7 +434,6 @@ static void incidents(struct kw_strbuf *b, const struct kw_page_data *d)
         kw_strbuf_puts(b, "</table></div></article>");
     }
     kw_strbuf_puts(b, "</section>");
-    kw_status_incidents_free(inc, n);
 }
 
 static void series_card(struct kw_strbuf *b, const struct kw_history_entry *e, const struct kw_status_kpi *k)

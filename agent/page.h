@@ -23,6 +23,8 @@ struct kw_page_data {
     const struct kw_alert *active;         /* oldest first */
     const char *const *silenced_by;        /* per active alert: a silence id or NULL; may be NULL */
     size_t nactive;
+    const struct kw_status_incident *incidents; /* groups of active[] */
+    size_t nincidents;
     const struct kw_status_resolved *resolved; /* newest first */
     size_t nresolved;
     const cJSON *silences;                 /* array from kw_silences_list, or NULL (no store) */

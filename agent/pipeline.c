@@ -36,6 +36,7 @@ void kw_pipeline_init(struct kw_pipeline *p, const struct kw_config *cfg)
 {
     memset(p, 0, sizeof *p);
     p->cfg = cfg;
+    p->partition = -1;
     kw_series_table_init(&p->table);
     p->clocks = xcalloc((size_t)cfg->nkpis + 1, sizeof *p->clocks);
     p->fdr = xcalloc((size_t)cfg->nkpis + 1, sizeof *p->fdr);
@@ -91,6 +92,79 @@ static struct kw_series *series_create(struct kw_pipeline *p, int k, uint64_t ha
     return s;
 }
 
+static void advance(struct kw_pipeline *p, struct kw_series *s, int64_t target);
+
+static int cmp_contributor(const void *x, const void *y)
+{
+    const struct kw_alert_contributor *a = x, *b = y;
+    return (a->excess < b->excess) - (a->excess > b->excess);
+}
+
+/* Root cause of a roll-up's alert: its child series (the KPI it sums up,
+ * with the roll-up's label values) ranked by their excess over expected in
+ * the interval that started at start, in the alert's direction, as a share
+ * of the children's total excess. Children close that interval first when
+ * they have not yet (they are due: same points, same clock). */
+static void explain_rollup(struct kw_pipeline *p, const struct kw_series *rs, int64_t start, struct kw_alert *a)
+{
+    const struct kw_kpi_config *rkpi = &p->cfg->kpis[rs->kpi];
+    const struct kw_kpi_config *ckpi = &p->cfg->kpis[rkpi->rollup_of];
+    snprintf(a->rollup_of, sizeof a->rollup_of, "%s", ckpi->name);
+    /* where each roll-up label sits among the child's group_by */
+    int pos[KW_ALERT_MAX_LABELS];
+    for (int i = 0; i < rkpi->group_by.n; i++)
+        for (int j = 0; j < ckpi->group_by.n; j++)
+            if (strcmp(rkpi->group_by.items[i], ckpi->group_by.items[j]) == 0)
+                pos[i] = j;
+    struct kw_alert_contributor top[KW_ALERT_CONTRIBUTORS + 1];
+    int ntop = 0;
+    double total = 0;
+    double dir = a->direction < 0 ? -1 : 1;
+    for (size_t i = 0; i < p->table.cap; i++) {
+        struct kw_series *c = p->table.slots[i];
+        if (!c || c->kpi != rkpi->rollup_of)
+            continue;
+        const char *cv[KW_ALERT_MAX_LABELS];
+        const char *v = c->values;
+        for (int j = 0; j < ckpi->group_by.n; j++, v = kw_series_next_value(v))
+            cv[j] = v;
+        bool mine = true;
+        v = rs->values;
+        for (int j = 0; j < rkpi->group_by.n && mine; j++, v = kw_series_next_value(v))
+            mine = strcmp(cv[pos[j]], v) == 0;
+        if (!mine)
+            continue;
+        if (ckpi->interval_ms > 0 && c->open_start != INT64_MIN && c->open_start <= start)
+            advance(p, c, start + ckpi->interval_ms);
+        if (c->last_start != start || !isfinite(c->last_expected) || c->history_len == 0)
+            continue;
+        double observed = c->history[(c->history_pos + KW_ALERT_HISTORY - 1) % KW_ALERT_HISTORY];
+        double excess = observed - c->last_expected;
+        if (ckpi->kind == KW_KIND_RATE)
+            excess *= isfinite(c->last_denominator) ? c->last_denominator : 0;
+        excess *= dir;
+        if (!isfinite(excess) || excess <= 0)
+            continue;
+        total += excess;
+        struct kw_alert_contributor *t = &top[ntop < KW_ALERT_CONTRIBUTORS ? ntop++ : KW_ALERT_CONTRIBUTORS];
+        memset(t, 0, sizeof *t);
+        size_t len = 0;
+        for (int j = 0; j < ckpi->group_by.n && len < sizeof t->labels; j++)
+            len += (size_t)snprintf(t->labels + len, sizeof t->labels - len, "%s%s=%s", j ? ", " : "",
+                                    ckpi->group_by.items[j], cv[j]);
+        t->observed = observed;
+        t->expected = c->last_expected;
+        t->excess = excess;
+        qsort(top, (size_t)(ntop < KW_ALERT_CONTRIBUTORS ? ntop : KW_ALERT_CONTRIBUTORS + 1), sizeof *top,
+              cmp_contributor);
+    }
+    a->ncontributors = ntop;
+    for (int i = 0; i < ntop; i++) {
+        a->contributors[i] = top[i];
+        a->contributors[i].share = total > 0 ? top[i].excess / total : 0;
+    }
+}
+
 /* A decided verdict goes through the alert state machine and to the sinks. */
 static void decide_interval(void *ctx, struct kw_series *s, const struct kw_sample *sample, struct kw_verdict *vp)
 {
@@ -111,6 +185,8 @@ static void decide_interval(void *ctx, struct kw_series *s, const struct kw_samp
         p->stats.alerts_resolved++;
     else
         p->stats.alerts_repeated++;
+    if (kpi->rollup_of >= 0 && alert.status == KW_ALERT_FIRING)
+        explain_rollup(p, s, sample->ts_ms, &alert);
     if (p->on_alert)
         p->on_alert(p->alert_ctx, &alert);
 }
@@ -126,6 +202,9 @@ static void close_interval(struct kw_pipeline *p, struct kw_series *s, const str
     s->info.multiplicity = batched ? (double)p->kpi_series[s->kpi] : 1;
     kw_detector_update(&s->det, &kpi->detector, &s->info, sample, &v);
     kw_series_history_push(s, sample->value);
+    s->last_start = sample->ts_ms;
+    s->last_expected = v.ready ? v.expected : NAN;
+    s->last_denominator = sample->denominator;
     p->stats.intervals_closed++;
     if (batched)
         kw_fdr_push(&p->fdr[s->kpi], s, sample, &v);
@@ -134,6 +213,15 @@ static void close_interval(struct kw_pipeline *p, struct kw_series *s, const str
 }
 
 static int64_t effective_clock(const struct kw_pipeline *p, int k);
+
+/* Among intervals that end together, roll-ups decide first, the coarsest
+ * first, so a roll-up's alert is out before its children's (which it holds
+ * back); then the configured KPIs in config order. */
+static int decide_rank(const struct kw_pipeline *p, int k)
+{
+    const struct kw_kpi_config *kpi = &p->cfg->kpis[k];
+    return kpi->rollup_of >= 0 ? kpi->group_by.n : KW_ALERT_MAX_LABELS + 1 + k;
+}
 
 /* Decide the waiting verdicts whose interval's close point has passed on
  * its KPI's clock (every one when all), one interval at a time in event
@@ -148,7 +236,8 @@ static void settle(struct kw_pipeline *p, bool all)
             int64_t ts = kw_fdr_oldest(&p->fdr[k]), clock = effective_clock(p, k);
             if (ts == INT64_MAX || kpi->interval_ms == 0 || (!all && clock == INT64_MIN))
                 continue;
-            if ((all || ts <= clock - kpi->lateness_ms - kpi->interval_ms) && ts < best_ts) {
+            if ((all || ts <= clock - kpi->lateness_ms - kpi->interval_ms) &&
+                (ts < best_ts || (ts == best_ts && decide_rank(p, k) < decide_rank(p, best)))) {
                 best = k;
                 best_ts = ts;
             }
@@ -302,6 +391,7 @@ static int add_to_kpi(struct kw_pipeline *p, int k, int role, const struct kw_po
         }
         s = series_create(p, k, hash, values, len);
     }
+    s->partition = p->partition;
     if (kpi->interval_ms == 0) {
         /* Native: each point is its own interval, strictly in order. */
         if (s->last_point_ts != INT64_MIN && pt->ts_ms <= s->last_point_ts) {
@@ -381,8 +471,24 @@ static void sweep(struct kw_pipeline *p)
             continue;
         }
         int64_t clock = effective_clock(p, s->kpi);
+        struct kw_alert alert;
+        if (kw_alerting_nodata(s, &p->cfg->kpis[s->kpi], clock, &alert)) {
+            if (alert.status == KW_ALERT_FIRING)
+                p->stats.alerts_fired++;
+            else
+                p->stats.alerts_resolved++;
+            if (p->on_alert)
+                p->on_alert(p->alert_ctx, &alert);
+        }
         if (s->last_point_ts != INT64_MIN && clock != INT64_MIN && clock - s->last_point_ts > p->cfg->series_ttl_ms) {
-            struct kw_alert alert;
+            if (s->alert.nodata_since != INT64_MIN) { /* forgotten: its nodata alert ends with it */
+                struct kw_kpi_config off = p->cfg->kpis[s->kpi];
+                off.alert.nodata_after = 0;
+                if (kw_alerting_nodata(s, &off, clock, &alert) && p->on_alert) {
+                    p->stats.alerts_resolved++;
+                    p->on_alert(p->alert_ctx, &alert);
+                }
+            }
             if (kw_alerting_resolve_silent(s, &p->cfg->kpis[s->kpi], clock, &alert)) {
                 p->stats.alerts_resolved++;
                 if (p->on_alert)
@@ -455,6 +561,30 @@ void kw_pipeline_adopt(struct kw_pipeline *p, struct kw_series *s)
     struct kw_kpi_clock *c = &p->clocks[s->kpi];
     if (s->last_point_ts > c->event_ms)
         c->event_ms = s->last_point_ts;
+}
+
+size_t kw_pipeline_drop_partition(struct kw_pipeline *p, int partition)
+{
+    /* Collected first: removal shifts entries, so a scan could miss one. */
+    struct kw_series **gone = xcalloc(p->table.count + 1, sizeof *gone);
+    size_t n = 0;
+    for (size_t i = 0; i < p->table.cap; i++) {
+        struct kw_series *s = p->table.slots[i];
+        if (s && (partition == KW_PIPELINE_ANY_PARTITION ? s->partition >= 0 : s->partition == partition))
+            gone[n++] = s;
+    }
+    for (size_t i = 0; i < n; i++)
+        kw_pipeline_drop(p, gone[i]);
+    free(gone);
+    return n;
+}
+
+void kw_pipeline_drop(struct kw_pipeline *p, struct kw_series *s)
+{
+    kw_fdr_forget(&p->fdr[s->kpi], s);
+    p->kpi_series[s->kpi]--;
+    kw_series_remove(&p->table, s);
+    series_free(s, p);
 }
 
 void kw_pipeline_resume(struct kw_pipeline *p)

@@ -74,6 +74,7 @@ struct kw_pipeline {
     int64_t wall_ms;               /* wall clock of the latest tick */
     int64_t sweep_step_ms;
     int64_t native_spacing_override_ms; /* replay: inferred spacing for interval-0 KPIs (0 = config) */
+    int partition;                 /* Kafka partition of the message being ingested; -1 otherwise */
     kw_alert_sink on_alert;
     void *alert_ctx;
     struct {
@@ -113,6 +114,13 @@ size_t kw_pipeline_firing(const struct kw_pipeline *p);
 /* Insert a series restored by the state store; its KPI's event time moves
  * up to its latest point. p takes ownership of s. */
 void kw_pipeline_adopt(struct kw_pipeline *p, struct kw_series *s);
+/* Remove and free every series whose partition is partition (any Kafka
+ * partition when partition is KW_PIPELINE_ANY_PARTITION), without alerts:
+ * another agent owns them now. Returns how many were dropped. */
+#define KW_PIPELINE_ANY_PARTITION (-2)
+size_t kw_pipeline_drop_partition(struct kw_pipeline *p, int partition);
+/* Remove and free one series of p without alerts. */
+void kw_pipeline_drop(struct kw_pipeline *p, struct kw_series *s);
 /* After a restore: until each KPI sees its next point, empty intervals are
  * gaps (the agent was not running), not zeros. */
 void kw_pipeline_resume(struct kw_pipeline *p);

@@ -44,6 +44,9 @@ enum kw_reject {
     KW_REJ_EMPTY_MESSAGE, /* a message with nothing in it */
     KW_REJ_DUPLICATE_FIELD, /* metric, value, ts or labels given twice */
     KW_REJ_NUL_CHARACTER, /* \u0000 in a string: C strings would silently cut it */
+    KW_REJ_BAD_LINE,      /* line protocol: a line that does not follow the grammar */
+    KW_REJ_BAD_ESCAPE,    /* line protocol: a backslash that ends a line */
+    KW_REJ_STRING_FIELD,  /* line protocol: a string field value (no number to watch) */
     KW_REJ_COUNT
 };
 

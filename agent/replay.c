@@ -127,7 +127,7 @@ static int override_receivers(struct kw_config *cfg, const struct kw_replay_opti
     if (rc)
         return -1;
     cfg->nreceivers = 1;
-    return kw_routing_parse(&cfg->routing, NULL, cfg->receivers, 1, err, errlen);
+    return kw_routing_parse(&cfg->routing, NULL, cfg->receivers, 1, NULL, err, errlen);
 }
 
 int kw_replay_run(const struct kw_replay_options *opt, char *err, size_t errlen)

@@ -19,7 +19,9 @@ struct node_options {
     struct kw_string_map match;
     struct kw_string_list group_by;
     int64_t group_wait_ms, group_interval_ms, repeat_interval_ms;
+    int64_t correlation_window_ms;
     bool cont;
+    struct kw_string_list mute, active;
 };
 
 const struct kw_option kw_route_options[] = {
@@ -42,8 +44,20 @@ const struct kw_option kw_route_options[] = {
      .desc = "Event time between notifications of a group that changed (inherited when unset)."},
     {"repeat_interval", KW_OPT_DURATION, "4h", offsetof(struct node_options, repeat_interval_ms), 0, 604800,
      .desc = "Event time after which a still-firing, unchanged group is notified again; 0 = never (inherited when unset)."},
+    {"correlation_window", KW_OPT_DURATION, "0", offsetof(struct node_options, correlation_window_ms), 0, 604800,
+     .desc = "An alert joins an open group (incident) only when it started within this much event time of the "
+             "group's first mover; a later one opens a new incident with the same group_by values. 0 = while any "
+             "member fires, as Alertmanager groups (inherited when unset)."},
     {"continue", KW_OPT_BOOL, "false", offsetof(struct node_options, cont), KW_NORANGE,
      .desc = "Keep matching later sibling routes after this one matched."},
+    {"mute_time_intervals", KW_OPT_CUSTOM, "", offsetof(struct node_options, mute), KW_NORANGE,
+     .parse = kw_opt_parse_string_list, .release = kw_opt_release_string_list, .type_name = "list of strings",
+     .desc = "Names of time_intervals in which this node sends nothing (its groups go on as if it had sent); "
+             "inherited when unset, [] clears."},
+    {"active_time_intervals", KW_OPT_CUSTOM, "", offsetof(struct node_options, active), KW_NORANGE,
+     .parse = kw_opt_parse_string_list, .release = kw_opt_release_string_list, .type_name = "list of strings",
+     .desc = "Names of time_intervals outside all of which this node sends nothing; [] = always active; "
+             "inherited when unset."},
     KW_OPT_END,
 };
 
@@ -67,9 +81,37 @@ struct parse_ctx {
     struct kw_routing *rt;
     const struct kw_receiver *receivers;
     int nreceivers;
+    const struct kw_time_intervals *intervals; /* may be NULL */
     char *err;
     size_t errlen;
 };
+
+/* The node's own interval list (names resolved to indexes) when obj has
+ * key, else a copy of the parent's. Returns 0 or -1 with err. */
+static int interval_list(struct parse_ctx *c, const cJSON *obj, const char *key, const struct kw_string_list *names,
+                         const int *up, int nup, int **out, int *n, const char *path)
+{
+    bool own = cJSON_GetObjectItemCaseSensitive(obj, key) != NULL;
+    *n = 0;
+    *out = xcalloc((size_t)(own ? names->n : nup) + 1, sizeof **out);
+    if (!own) {
+        for (int i = 0; i < nup; i++)
+            (*out)[i] = up[i];
+        *n = nup;
+        return 0;
+    }
+    for (int i = 0; i < names->n; i++) {
+        int idx = c->intervals ? kw_time_intervals_find(c->intervals, names->items[i]) : -1;
+        if (idx < 0) {
+            char shown[96];
+            snprintf(c->err, c->errlen, "%s.%s[%d]: no time interval is named \"%s\" (see time_intervals)", path, key, i,
+                     kw_escape(shown, sizeof shown, names->items[i], 60));
+            return -1;
+        }
+        (*out)[(*n)++] = idx;
+    }
+    return 0;
+}
 
 /* Parse obj as a node with parent (-1 for the root). Returns the node's
  * index or -1. */
@@ -136,6 +178,9 @@ static int parse_node(struct parse_ctx *c, const cJSON *obj, int parent, const c
         node->group_by.n = 1;
     }
     node->group_wait_ms = !up || cJSON_GetObjectItemCaseSensitive(obj, "group_wait") ? o.group_wait_ms : up->group_wait_ms;
+    node->correlation_window_ms = !up || cJSON_GetObjectItemCaseSensitive(obj, "correlation_window")
+                                      ? o.correlation_window_ms
+                                      : up->correlation_window_ms;
     node->group_interval_ms =
         !up || cJSON_GetObjectItemCaseSensitive(obj, "group_interval") ? o.group_interval_ms : up->group_interval_ms;
     node->repeat_interval_ms =
@@ -157,6 +202,11 @@ static int parse_node(struct parse_ctx *c, const cJSON *obj, int parent, const c
             goto out;
         node->nmatchers++;
     }
+    if (interval_list(c, obj, "mute_time_intervals", &o.mute, up ? up->mute : NULL, up ? up->nmute : 0, &node->mute,
+                      &node->nmute, path) ||
+        interval_list(c, obj, "active_time_intervals", &o.active, up ? up->active : NULL, up ? up->nactive : 0,
+                      &node->active, &node->nactive, path))
+        goto out;
     if (!up && node->nmatchers > 0) {
         snprintf(c->err, c->errlen, "%s: the root route matches every alert; put matchers on its routes", path);
         goto out;
@@ -189,7 +239,7 @@ out:
 }
 
 int kw_routing_parse(struct kw_routing *rt, const cJSON *route, const struct kw_receiver *receivers, int nreceivers,
-                     char *err, size_t errlen)
+                     const struct kw_time_intervals *intervals, char *err, size_t errlen)
 {
     memset(rt, 0, sizeof *rt);
     cJSON *fallback = NULL;
@@ -199,7 +249,7 @@ int kw_routing_parse(struct kw_routing *rt, const cJSON *route, const struct kw_
         cJSON_AddStringToObject(fallback, "receiver", receivers[0].name);
         route = fallback;
     }
-    struct parse_ctx c = {rt, receivers, nreceivers, err, errlen};
+    struct parse_ctx c = {rt, receivers, nreceivers, intervals, err, errlen};
     int rc = parse_node(&c, route, -1, "route", 0) < 0 ? -1 : 0;
     cJSON_Delete(fallback);
     return rc;
@@ -214,6 +264,8 @@ void kw_routing_release(struct kw_routing *rt)
         free(node->matchers);
         kw_opt_release_string_list(&node->group_by);
         free(node->children);
+        free(node->mute);
+        free(node->active);
     }
     free(rt->nodes);
     memset(rt, 0, sizeof *rt);
@@ -251,6 +303,17 @@ int kw_routing_nodes(const struct kw_routing *rt, const struct kw_alert *a, int 
     if (rt->n > 0 && n > 0)
         walk(rt, 0, a, out, n, &count);
     return count;
+}
+
+bool kw_route_muted(const struct kw_route_node *node, const struct kw_time_intervals *intervals, int64_t ms)
+{
+    for (int i = 0; i < node->nmute; i++)
+        if (kw_time_interval_contains(&intervals->items[node->mute[i]], ms))
+            return true;
+    for (int i = 0; i < node->nactive; i++)
+        if (kw_time_interval_contains(&intervals->items[node->active[i]], ms))
+            return false;
+    return node->nactive > 0;
 }
 
 int kw_routing_match(const struct kw_routing *rt, const struct kw_alert *a, int *out, int n)

@@ -19,6 +19,7 @@
 #include "../notifiers/alert.h"
 #include "../notifiers/notifier.h"
 #include "matcher.h"
+#include "timeinterval.h"
 
 #define KW_ROUTE_PATH 160
 
@@ -32,7 +33,10 @@ struct kw_route_node {
     int64_t group_wait_ms;         /* event time a new group waits before its first notification */
     int64_t group_interval_ms;     /* event time between notifications of a changed group */
     int64_t repeat_interval_ms;    /* event time after which an unchanged firing group is notified again */
+    int64_t correlation_window_ms; /* a member must start this close to the group's first mover; 0 = any */
     bool cont;                     /* keep matching later siblings after this one matched */
+    int *mute, nmute;              /* indexes of time intervals in which it sends nothing (inherited) */
+    int *active, nactive;          /* when any: it sends only inside one of these (inherited) */
     int *children;
     int nchildren;
 };
@@ -46,15 +50,19 @@ struct kw_routing {
 extern const struct kw_option kw_route_options[];
 
 /* Parse the "route" section (NULL = everything to receivers[0]) against
- * the configured receivers. Returns 0 or -1 with "route...: reason". */
+ * the configured receivers and time intervals (NULL = none). Returns 0 or
+ * -1 with "route...: reason". */
 int kw_routing_parse(struct kw_routing *rt, const cJSON *route, const struct kw_receiver *receivers, int nreceivers,
-                     char *err, size_t errlen);
+                     const struct kw_time_intervals *intervals, char *err, size_t errlen);
 /* Free rt's contents. Safe on a zeroed struct. */
 void kw_routing_release(struct kw_routing *rt);
 
 /* The nodes alert a ends at, into out (capacity n), in tree order. Returns
  * how many (at least 1 when n > 0: the root catches what nothing else does). */
 int kw_routing_nodes(const struct kw_routing *rt, const struct kw_alert *a, int *out, int n);
+/* Is node muted at UTC instant ms: inside one of its mute intervals, or
+ * outside all of its active ones? intervals are the ones it was parsed with. */
+bool kw_route_muted(const struct kw_route_node *node, const struct kw_time_intervals *intervals, int64_t ms);
 /* Indexes of the receivers alert a goes to, into out (capacity n, no
  * duplicates). Returns how many. */
 int kw_routing_match(const struct kw_routing *rt, const struct kw_alert *a, int *out, int n);

@@ -8,12 +8,17 @@
 
 #include <zmq.h>
 
+#include "../lib/strbuf.h"
+
 static int send_one(void *s, const char *topic, const char *msg, size_t len)
 {
     if (topic && zmq_send(s, topic, strlen(topic), ZMQ_SNDMORE) < 0)
         return -1;
     return zmq_send(s, msg, len, 0) < 0 ? -1 : 0;
 }
+
+/* Lines per message when batching: a line protocol writer's usual batch. */
+#define SEND_BATCH_LINES 1000
 
 int kw_send_run(const struct kw_send_options *opt, char *err, size_t errlen)
 {
@@ -41,12 +46,31 @@ int kw_send_run(const struct kw_send_options *opt, char *err, size_t errlen)
         char *line = NULL;
         size_t cap = 0;
         ssize_t len;
+        struct kw_strbuf batch;
+        kw_strbuf_init(&batch);
+        int batched = 0;
         while ((len = getline(&line, &cap, stdin)) >= 0) {
             while (len > 0 && (line[len - 1] == '\n' || line[len - 1] == '\r'))
                 line[--len] = '\0';
-            if (len > 0 && send_one(s, opt->topic, line, (size_t)len) == 0)
-                sent++;
+            if (len == 0)
+                continue;
+            if (!opt->batch_lines) {
+                if (send_one(s, opt->topic, line, (size_t)len) == 0)
+                    sent++;
+                continue;
+            }
+            kw_strbuf_append(&batch, line, (size_t)len);
+            kw_strbuf_append(&batch, "\n", 1);
+            if (++batched == SEND_BATCH_LINES) {
+                if (send_one(s, opt->topic, batch.data, batch.len) == 0)
+                    sent++;
+                batch.len = 0; /* keep the memory for the next batch */
+                batched = 0;
+            }
         }
+        if (batched && send_one(s, opt->topic, batch.data, batch.len) == 0)
+            sent++;
+        kw_strbuf_release(&batch);
         free(line);
     }
     zmq_close(s);

@@ -1,6 +1,6 @@
 /* send: `kpiwatch send`, a small publisher for trying the agent and for
- * scripts: it sends JSON messages to an agent's input the way a pipeline
- * would (PUB for a sub input, PUSH for a pull input). */
+ * scripts: it sends JSON messages or InfluxDB lines to an agent's input the
+ * way a pipeline would (PUB for a sub input, PUSH for a pull input). */
 #ifndef KW_SEND_H
 #define KW_SEND_H
 
@@ -13,6 +13,7 @@ struct kw_send_options {
     const char *topic;      /* PUB: sent as the first frame; NULL = none */
     const char *const *messages; /* messages to send; none = one message per line of stdin */
     int nmessages;
+    bool batch_lines;       /* stdin: many lines per message (line protocol) instead of one each */
 };
 
 /* Connect and send. Returns the number of messages sent, or -1 with err. */

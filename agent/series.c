@@ -157,6 +157,10 @@ struct kw_series *kw_series_new(const struct kw_kpi_config *kpi, int k, uint64_t
         s->info.interval_ms = interval_ms;
     kw_detector_state_init(&s->det, &kpi->detector, &s->info);
     s->last_denominator = NAN;
+    s->last_start = INT64_MIN;
+    s->last_expected = NAN;
+    s->alert.nodata_since = INT64_MIN;
+    s->partition = -1;
 
     const char *names[KW_ALERT_MAX_LABELS], *vals[KW_ALERT_MAX_LABELS];
     const char *v = s->values;

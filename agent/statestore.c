@@ -10,6 +10,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "../lib/fileio.h"
 #include "../lib/escape.h"
 #include "../lib/jsonnum.h"
 #include "../lib/log.h"
@@ -18,7 +19,7 @@
 
 #define VALUES_MAX 2048 /* group_by values blob: 8 labels x 255 bytes fits */
 
-static cJSON *series_to_json(const struct kw_pipeline *p, const struct kw_series *s)
+cJSON *kw_state_series_json(const struct kw_pipeline *p, const struct kw_series *s)
 {
     const struct kw_kpi_config *kpi = &p->cfg->kpis[s->kpi];
     cJSON *o = cJSON_CreateObject();
@@ -46,6 +47,8 @@ static cJSON *series_to_json(const struct kw_pipeline *p, const struct kw_series
     cJSON_AddNumberToObject(o, "history_len", s->history_len);
     cJSON_AddItemToObject(o, "detector", kw_detector_state_save(&s->det, &kpi->detector));
     cJSON_AddItemToObject(o, "alert", kw_alerting_save(&s->alert));
+    if (s->partition >= 0)
+        cJSON_AddNumberToObject(o, "partition", s->partition);
     return o;
 }
 
@@ -56,36 +59,10 @@ int kw_state_save(const struct kw_pipeline *p, const char *path, char *err, size
     cJSON *arr = cJSON_AddArrayToObject(root, "series");
     for (size_t i = 0; i < p->table.cap; i++)
         if (p->table.slots[i])
-            cJSON_AddItemToArray(arr, series_to_json(p, p->table.slots[i]));
+            cJSON_AddItemToArray(arr, kw_state_series_json(p, p->table.slots[i]));
     char *text = cJSON_PrintUnformatted(root);
     cJSON_Delete(root);
-    char tmp[4096];
-    snprintf(tmp, sizeof tmp, "%s.tmp", path);
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
-    int rc = -1;
-    if (fd < 0) {
-        snprintf(err, errlen, "%s: %s", tmp, strerror(errno));
-        free(text);
-        return -1;
-    }
-    size_t len = strlen(text), off = 0;
-    while (off < len) {
-        ssize_t n = write(fd, text + off, len - off);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0)
-            break;
-        off += (size_t)n;
-    }
-    if (off == len && fsync(fd) == 0 && close(fd) == 0) {
-        fd = -1;
-        if (rename(tmp, path) == 0)
-            rc = 0;
-    }
-    if (rc)
-        snprintf(err, errlen, "%s: %s", path, strerror(errno));
-    if (fd >= 0)
-        close(fd);
+    int rc = kw_write_file_atomic(path, text, strlen(text), err, errlen);
     free(text);
     return rc;
 }
@@ -121,9 +98,10 @@ static bool clock_ok(const struct kw_kpi_config *kpi, const struct kw_series *s,
     return lp < os + (int64_t)s->nbuckets * iv;
 }
 
-/* Restore one series. Returns NULL, or why it was skipped. */
-static const char *restore_series(struct kw_pipeline *p, const cJSON *o)
+const char *kw_state_series_restore(struct kw_pipeline *p, const cJSON *o, struct kw_series **out)
 {
+    if (out)
+        *out = NULL;
     const cJSON *kname = cJSON_GetObjectItemCaseSensitive(o, "kpi");
     const cJSON *values = cJSON_GetObjectItemCaseSensitive(o, "values");
     if (!cJSON_IsString(kname) || !cJSON_IsArray(values))
@@ -206,7 +184,12 @@ static const char *restore_series(struct kw_pipeline *p, const cJSON *o)
     s->last_point_ts = (int64_t)lp->valuedouble;
     s->history_pos = hp->valueint;
     s->history_len = hl->valueint;
+    const cJSON *part = cJSON_GetObjectItemCaseSensitive(o, "partition");
+    if (cJSON_IsNumber(part) && part->valuedouble >= 0 && part->valuedouble <= INT32_MAX)
+        s->partition = (int)part->valuedouble;
     kw_pipeline_adopt(p, s);
+    if (out)
+        *out = s;
     return NULL;
 }
 
@@ -235,7 +218,7 @@ int kw_state_load(struct kw_pipeline *p, const char *path, char *err, size_t err
     int restored = 0, skipped = 0;
     const cJSON *o;
     cJSON_ArrayForEach(o, arr) {
-        const char *why = restore_series(p, o);
+        const char *why = kw_state_series_restore(p, o, NULL);
         if (!why) {
             restored++;
             continue;

@@ -17,4 +17,12 @@ int kw_state_save(const struct kw_pipeline *p, const char *path, char *err, size
  * the file is unreadable or not a state file. */
 int kw_state_load(struct kw_pipeline *p, const char *path, char *err, size_t errlen);
 
+/* One series as the state file holds it (also a Kafka changelog record's
+ * value). Never fails; the caller deletes it. */
+cJSON *kw_state_series_json(const struct kw_pipeline *p, const struct kw_series *s);
+/* Restore one series from kw_state_series_json's object into p (which
+ * takes ownership), checking it as kw_state_load does. Returns NULL, with
+ * *out (may be NULL) set to the series, or why it was skipped. */
+const char *kw_state_series_restore(struct kw_pipeline *p, const cJSON *o, struct kw_series **out);
+
 #endif

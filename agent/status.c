@@ -36,6 +36,8 @@ struct kw_status {
     size_t nactive, active_cap;
     struct kw_status_resolved resolved[KW_STATUS_RESOLVED];
     int nresolved, resolved_next;
+    char *incidents_json;
+    char *kafka_metrics;
     /* Agent thread only. */
     const struct kw_config *cfg;
     char external_url[KW_ALERT_TEXT];
@@ -45,6 +47,7 @@ struct kw_status {
     int ncounters;
     struct carry *carry;
     int ncarry;
+    uint64_t muted_carry;         /* muted notifications of outboxes retired by reloads */
     kw_alert_sink next_alert;
     void *next_ctx;
     struct kw_history *history;
@@ -66,6 +69,8 @@ void kw_status_free(struct kw_status *st)
     free(st->active);
     free(st->counters);
     free(st->carry);
+    free(st->incidents_json);
+    free(st->kafka_metrics);
     pthread_mutex_destroy(&st->lock);
     free(st);
 }
@@ -357,6 +362,9 @@ void kw_status_retire_outbox(struct kw_status *st, struct kw_outbox *o)
 {
     if (!o || !st->cfg)
         return;
+    struct kw_outbox_stats os;
+    kw_outbox_stats(o, &os);
+    st->muted_carry += os.muted;
     for (int r = 0; r < st->cfg->nreceivers; r++) {
         struct kw_receiver_stats rs;
         kw_outbox_receiver_stats(o, r, &rs);
@@ -384,6 +392,8 @@ void kw_status_publish(struct kw_status *st, const struct kw_pipeline *p, struct
     if (!force && mono < st->next_publish_mono)
         return;
     st->next_publish_mono = mono + PUBLISH_EVERY_MS;
+    if (o)
+        kw_status_set_incidents(st, kw_outbox_incidents_json(o));
 
     const struct kw_config *cfg = st->cfg;
     int nkpis = cfg->nkpis, nrcv = cfg->nreceivers;
@@ -442,6 +452,7 @@ void kw_status_publish(struct kw_status *st, const struct kw_pipeline *p, struct
     st->view.outbox_alerts = os.alerts;
     st->view.outbox_notifications = os.notifications;
     st->view.queue_full_waits = os.queue_full_waits;
+    st->view.outbox_muted = st->muted_carry + os.muted;
     st->view.reloads = reloads;
     st->view.reload_failures = reload_failures;
     st->view.published_ms = wall;
@@ -507,11 +518,116 @@ size_t kw_status_resolved(struct kw_status *st, struct kw_status_resolved **out)
     return n;
 }
 
-size_t kw_status_incidents(const struct kw_alert *alerts, size_t n, struct kw_status_incident **out)
+void kw_status_set_incidents(struct kw_status *st, char *json)
+{
+    if (!json)
+        return;
+    pthread_mutex_lock(&st->lock);
+    free(st->incidents_json);
+    st->incidents_json = json;
+    pthread_mutex_unlock(&st->lock);
+}
+
+void kw_status_set_kafka(struct kw_status *st, char *text)
+{
+    pthread_mutex_lock(&st->lock);
+    free(st->kafka_metrics);
+    st->kafka_metrics = text;
+    pthread_mutex_unlock(&st->lock);
+}
+
+char *kw_status_kafka(struct kw_status *st)
+{
+    pthread_mutex_lock(&st->lock);
+    char *copy = st->kafka_metrics ? xstrdup(st->kafka_metrics) : NULL;
+    pthread_mutex_unlock(&st->lock);
+    return copy;
+}
+
+static struct kw_status_incident *incident_new(struct kw_status_incident *inc, size_t *ninc, size_t n)
+{
+    struct kw_status_incident *g = &inc[(*ninc)++];
+    memset(g, 0, sizeof *g);
+    g->members = xmalloc((n ? n : 1) * sizeof *g->members);
+    return g;
+}
+
+static void incident_add(struct kw_status_incident *g, const struct kw_alert *alerts, size_t i)
+{
+    if (g->n == 0 || alerts[i].since_ms < g->since_ms)
+        g->since_ms = alerts[i].since_ms;
+    if (g->n == 0 || alerts[i].severity > g->severity)
+        g->severity = alerts[i].severity;
+    g->members[g->n++] = i;
+}
+
+/* The outbox's groups, as indexes into alerts. */
+static void engine_incidents(const cJSON *root, const struct kw_alert *alerts, size_t n, bool *covered,
+                             struct kw_status_incident *inc, size_t *ninc)
+{
+    const cJSON *j;
+    cJSON_ArrayForEach(j, cJSON_GetObjectItemCaseSensitive(root, "incidents")) {
+        if (*ninc >= n)
+            return;
+        struct kw_status_incident *g = incident_new(inc, ninc, n);
+        const cJSON *m;
+        for (size_t i = 0; i < n; i++) { /* alerts order: first mover first */
+            cJSON_ArrayForEach(m, cJSON_GetObjectItemCaseSensitive(j, "members")) {
+                const cJSON *key = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(m, "alert"), "key");
+                if (!cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(m, "resolved")) && cJSON_IsString(key) &&
+                    strcmp(key->valuestring, alerts[i].key) == 0) {
+                    incident_add(g, alerts, i);
+                    break;
+                }
+            }
+        }
+        const cJSON *rcv = cJSON_GetObjectItemCaseSensitive(j, "receiver");
+        /* the same members at another receiver: one incident, two receivers */
+        struct kw_status_incident *same = NULL;
+        for (size_t k = 0; k + 1 < *ninc && !same; k++)
+            if (inc[k].n == g->n && g->n > 0 && memcmp(inc[k].members, g->members, g->n * sizeof *g->members) == 0)
+                same = &inc[k];
+        if (g->n == 0 || same) {
+            if (same && cJSON_IsString(rcv) && !strstr(same->receivers, rcv->valuestring)) {
+                size_t len = strlen(same->receivers);
+                snprintf(same->receivers + len, sizeof same->receivers - len, ", %s", rcv->valuestring);
+            }
+            free(g->members);
+            (*ninc)--;
+            continue;
+        }
+        for (size_t i = 0; i < g->n; i++)
+            covered[g->members[i]] = true;
+        copy_text(g->key, sizeof g->key, cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(j, "key")));
+        copy_text(g->receivers, sizeof g->receivers, cJSON_GetStringValue(rcv));
+        const cJSON *l;
+        size_t blen = 0, vlen = 0;
+        cJSON_ArrayForEach(l, cJSON_GetObjectItemCaseSensitive(j, "group")) {
+            if (!cJSON_IsString(l))
+                continue;
+            blen += (size_t)snprintf(g->by + blen, blen < sizeof g->by ? sizeof g->by - blen : 0, "%s%s",
+                                     blen ? "," : "", l->string);
+            vlen += (size_t)snprintf(g->value + vlen, vlen < sizeof g->value ? sizeof g->value - vlen : 0, "%s%s",
+                                     vlen ? "," : "", l->valuestring);
+        }
+    }
+}
+
+size_t kw_status_incidents(struct kw_status *st, const struct kw_alert *alerts, size_t n,
+                           struct kw_status_incident **out)
 {
     struct kw_status_incident *inc = xcalloc(n + 1, sizeof *inc);
+    bool *covered = xcalloc(n + 1, sizeof *covered);
     size_t ninc = 0;
+    pthread_mutex_lock(&st->lock);
+    cJSON *root = st->incidents_json ? cJSON_Parse(st->incidents_json) : NULL;
+    pthread_mutex_unlock(&st->lock);
+    engine_incidents(root, alerts, n, covered, inc, &ninc);
+    cJSON_Delete(root);
+    size_t engine = ninc;
     for (size_t i = 0; i < n; i++) {
+        if (covered[i])
+            continue;
         const struct kw_alert *a = &alerts[i];
         const char *by = "kpi", *value = a->kpi;
         for (int l = 0; l < a->nlabels; l++) {
@@ -521,21 +637,17 @@ size_t kw_status_incidents(const struct kw_alert *alerts, size_t n, struct kw_st
             }
         }
         struct kw_status_incident *g = NULL;
-        for (size_t k = 0; k < ninc && !g; k++)
+        for (size_t k = engine; k < ninc && !g; k++)
             if (strcmp(inc[k].by, by) == 0 && strcmp(inc[k].value, value) == 0)
                 g = &inc[k];
         if (!g) {
-            g = &inc[ninc++];
+            g = incident_new(inc, &ninc, n);
             copy_text(g->by, sizeof g->by, by);
             copy_text(g->value, sizeof g->value, value);
-            g->members = xmalloc((n - i) * sizeof *g->members);
-            g->since_ms = a->since_ms; /* alerts come oldest first: this is the first mover */
-            g->severity = a->severity;
         }
-        g->members[g->n++] = i;
-        if (a->severity > g->severity)
-            g->severity = a->severity;
+        incident_add(g, alerts, i);
     }
+    free(covered);
     if (ninc == 0) {
         free(inc);
         inc = NULL;

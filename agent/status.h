@@ -57,6 +57,7 @@ struct kw_status_view {
     struct kw_pipeline_stats pipeline;
     uint64_t series;
     uint64_t outbox_alerts, outbox_notifications, queue_full_waits;
+    uint64_t outbox_muted;        /* notifications muted by route time intervals */
     uint64_t reloads, reload_failures;
     int64_t last_reload_ms;       /* 0 = never reloaded */
     bool last_reload_ok;
@@ -111,20 +112,33 @@ void kw_status_view_release(struct kw_status_view *v);
 size_t kw_status_active(struct kw_status *st, struct kw_alert **out);
 size_t kw_status_resolved(struct kw_status *st, struct kw_status_resolved **out);
 
-/* Active alerts grouped into incidents, as the API and the page show them
- * until the alert engine's own incidents are published: by the value of
- * their "journey" label, or by KPI for alerts without one. */
+/* Active alerts grouped into incidents, as the alert engine grouped them
+ * (the outbox's aggregation groups; one incident that reaches several
+ * receivers is shown once). Active alerts in no group (held back by a
+ * silence or inhibition, or before the outbox reported) are grouped by
+ * their "journey" label, else by KPI. */
 struct kw_status_incident {
-    char by[16];                  /* "journey" or "kpi" */
-    char value[KW_ALERT_LABEL_VALUE];
+    char key[96];                 /* the dedup key sent to receivers; "" for the fallback grouping */
+    char by[KW_ALERT_TEXT];       /* the group_by labels, "journey" / "journey,step"; "kpi" in the fallback */
+    char value[KW_ALERT_LABEL_VALUE]; /* their values, "checkout" / "checkout,payment"; "" = everything */
+    char receivers[KW_ALERT_TEXT];/* "cx-slack, cx-console" */
     size_t *members;              /* indexes into the alerts passed in, first mover first */
     size_t n;
     int64_t since_ms;             /* the first mover's start */
     int severity;                 /* the worst member's */
 };
+/* Publish the outbox's incidents JSON (kw_outbox_incidents_json; owned by
+ * st from now on; NULL keeps the last). Agent thread. */
+void kw_status_set_incidents(struct kw_status *st, char *json);
+/* Publish the Kafka input's /metrics families (kw_kafka_metrics; owned by
+ * st from now on). Agent thread. */
+void kw_status_set_kafka(struct kw_status *st, char *text);
+/* A copy of the last text published (caller frees), or NULL. Any thread. */
+char *kw_status_kafka(struct kw_status *st);
 /* Group alerts[0..n) (sorted oldest first, as kw_status_active returns
- * them). Returns the count; free with kw_status_incidents_free. */
-size_t kw_status_incidents(const struct kw_alert *alerts, size_t n, struct kw_status_incident **out);
+ * them). Returns the count; free with kw_status_incidents_free. Any thread. */
+size_t kw_status_incidents(struct kw_status *st, const struct kw_alert *alerts, size_t n,
+                           struct kw_status_incident **out);
 void kw_status_incidents_free(struct kw_status_incident *inc, size_t n);
 
 #endif

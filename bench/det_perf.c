@@ -1,8 +1,9 @@
 /* det_perf: cost of every registered detector per update through the generic
  * wrapper, at window sizes 64, 288 and 2016: wall-clock ns/update, instructions
  * per update from callgrind (two run lengths, so setup cancels out), and state
- * bytes per series. Prints one Markdown table.
- * Usage: det_perf [-n UPDATES] [-r REPS] [-d NAME,...] [--callgrind] | --one NAME WINDOW N */
+ * bytes per series; binomial also at denominators around 100 with and without
+ * its pre-screens. Prints one Markdown table.
+ * Usage: det_perf [-n UPDATES] [-r REPS] [-d NAME,...] [--callgrind] | --one KIND WINDOW N JSON */
 #include <errno.h>
 #include <limits.h>
 #include <math.h>
@@ -30,8 +31,8 @@
 #define N_WINDOWS 3
 static const int windows[N_WINDOWS] = {64, 288, 2016};
 
-enum kind { KIND_ANY = -1, KIND_CONT, KIND_COUNT, KIND_RATE, KIND_NPS, KIND_N };
-static const char *const kind_names[KIND_N] = {"continuous", "count", "rate", "nps"};
+enum kind { KIND_ANY = -1, KIND_CONT, KIND_COUNT, KIND_RATE, KIND_NPS, KIND_RATE_SMALL, KIND_N };
+static const char *const kind_names[KIND_N] = {"continuous", "count", "rate", "nps", "rate n~100"};
 
 /* How a window size maps onto each detector's options. %W = window in
  * intervals, %S = W intervals as seconds (a season length). tmpl[0] alone:
@@ -65,6 +66,18 @@ static const struct perf_entry perf_table[] = {
      {"{\"type\":\"ensemble\",\"members\":[{\"type\":\"zscore\",\"window\":%W},"
       "{\"type\":\"mad\",\"window\":%W}]}"}},
 };
+
+/* Extra rows on other data: binomial at denominators around 100, with and
+ * without its pre-screens (exact: true sums the exact tails every update). */
+static const struct {
+    const char *type;
+    enum kind kind;
+    const char *json;
+} extra_rows[] = {
+    {"binomial", KIND_RATE_SMALL, "{\"type\":\"binomial\"}"},
+    {"binomial", KIND_RATE_SMALL, "{\"type\":\"binomial\",\"exact\":true}"},
+};
+#define N_EXTRA (sizeof extra_rows / sizeof extra_rows[0])
 
 struct row {
     const struct kw_detector_type *type;
@@ -111,7 +124,8 @@ static struct kw_sample *gen_data(enum kind kind)
             s->denominator = n;
             s->value = 100.0 * ((double)c[0] - c[2]) / n;
         } else {
-            unsigned n = gsl_ran_poisson(r, 15500.0 + 14500.0 * shape);
+            double mean_n = kind == KIND_RATE_SMALL ? 100.0 + 50.0 * shape : 15500.0 + 14500.0 * shape;
+            unsigned n = gsl_ran_poisson(r, mean_n);
             unsigned x = gsl_ran_binomial(r, fmin(0.05 * spike, 1.0), n);
             s->numerator = x;
             s->denominator = n;
@@ -126,7 +140,7 @@ static void info_for(enum kind kind, struct kw_series_info *info)
 {
     info->interval_ms = INTERVAL_MS;
     info->is_count = kind == KIND_COUNT;
-    info->is_ratio = kind == KIND_RATE;
+    info->is_ratio = kind == KIND_RATE || kind == KIND_RATE_SMALL;
     info->is_nps = kind == KIND_NPS;
 }
 
@@ -178,14 +192,6 @@ static const char *template_for(const struct kw_detector_type *t, int wi, enum k
     else
         snprintf(buf, len, "{\"type\":\"%s\"}", t->name);
     return buf;
-}
-
-static int window_index(int window)
-{
-    for (int i = 0; i < N_WINDOWS; i++)
-        if (windows[i] == window)
-            return i;
-    return -1;
 }
 
 static int parse_det(struct kw_detector *det, const char *json, char *err, size_t errlen)
@@ -280,31 +286,17 @@ static void measure_row(struct row *rw, const struct kw_sample *data, long n, in
 }
 
 /* --one: setup, warm-up, then exactly n updates (run under callgrind). */
-static int run_one(const char *name, int window, long n)
+static int run_one(int kind, int window, long n, const char *json)
 {
-    const struct kw_detector_type *t = kw_detector_type_find(name);
-    if (!t) {
-        fprintf(stderr, "det_perf: unknown detector %s\n", name);
-        return 1;
-    }
-    enum kind want;
-    bool windowed;
-    char buf[256], json[512], err[KW_ERR_LEN];
-    expand(json, sizeof json, template_for(t, window_index(window), &want, &windowed, buf, sizeof buf), window);
+    char err[KW_ERR_LEN];
     struct runner r = {0};
-    if (parse_det(&r.det, json, err, sizeof err)) {
-        fprintf(stderr, "det_perf: %s\n", err);
+    if (kind < 0 || kind >= KIND_N || parse_det(&r.det, json, err, sizeof err)) {
+        fprintf(stderr, "det_perf: --one %d %s: %s\n", kind, json, kind < 0 || kind >= KIND_N ? "bad kind" : err);
         return 1;
     }
-    int k = pick_kind(&r.det, want, err, sizeof err);
-    if (k < 0) {
-        fprintf(stderr, "det_perf: %s accepts no data kind: %s\n", name, err);
-        kw_detector_release(&r.det);
-        return 1;
-    }
-    struct kw_sample *data = gen_data((enum kind)k);
+    struct kw_sample *data = gen_data((enum kind)kind);
     r.data = data;
-    info_for((enum kind)k, &r.info);
+    info_for((enum kind)kind, &r.info);
     kw_detector_state_init(&r.st, &r.det, &r.info);
     runner_step(&r, warmup_updates(window));
     runner_step(&r, n);
@@ -342,7 +334,8 @@ struct cg_job {
 
 static pid_t spawn_callgrind(const char *self, const struct row *rw, struct cg_job *job)
 {
-    char wbuf[16], nbuf[24], outarg[PATH_MAX + 32];
+    char kbuf[16], wbuf[16], nbuf[24], outarg[PATH_MAX + 32];
+    snprintf(kbuf, sizeof kbuf, "%d", (int)rw->kind);
     snprintf(wbuf, sizeof wbuf, "%d", rw->window);
     snprintf(nbuf, sizeof nbuf, "%ld", job->n);
     snprintf(outarg, sizeof outarg, "--callgrind-out-file=%s", job->out);
@@ -350,8 +343,8 @@ static pid_t spawn_callgrind(const char *self, const struct row *rw, struct cg_j
     pid_t pid = fork();
     if (pid == 0) {
         /* quiet: valgrind's banner would interleave with the table */
-        execlp("valgrind", "valgrind", "--tool=callgrind", "-q", outarg, self, "--one", rw->type->name, wbuf,
-               nbuf, (char *)NULL);
+        execlp("valgrind", "valgrind", "--tool=callgrind", "-q", outarg, self, "--one", kbuf, wbuf, nbuf, rw->json,
+               (char *)NULL);
         fprintf(stderr, "det_perf: cannot run valgrind: %s\n", strerror(errno));
         _exit(127);
     }
@@ -422,7 +415,7 @@ static bool name_selected(const char *name, const char *filter)
 static void usage(void)
 {
     fprintf(stderr, "usage: det_perf [-n UPDATES] [-r REPS] [-d NAME,...] [-j JOBS] [--callgrind]\n"
-                    "       det_perf --one NAME WINDOW N   (setup + warm-up + N updates; for callgrind)\n");
+                    "       det_perf --one KIND WINDOW N JSON   (setup + warm-up + N updates; for callgrind)\n");
 }
 
 int main(int argc, char **argv)
@@ -433,8 +426,8 @@ int main(int argc, char **argv)
     const char *filter = NULL;
     for (int i = 1; i < argc; i++) {
         bool has_arg = i + 1 < argc;
-        if (strcmp(argv[i], "--one") == 0 && i + 3 < argc)
-            return run_one(argv[i + 1], atoi(argv[i + 2]), atol(argv[i + 3]));
+        if (strcmp(argv[i], "--one") == 0 && i + 4 < argc)
+            return run_one(atoi(argv[i + 1]), atoi(argv[i + 2]), atol(argv[i + 3]), argv[i + 4]);
         else if (strcmp(argv[i], "-n") == 0 && has_arg)
             n = atol(argv[++i]);
         else if (strcmp(argv[i], "-r") == 0 && has_arg)
@@ -458,7 +451,7 @@ int main(int argc, char **argv)
     int ntypes = 0;
     while (kw_detector_types[ntypes])
         ntypes++;
-    struct row *rows = xcalloc((size_t)ntypes * N_WINDOWS, sizeof *rows);
+    struct row *rows = xcalloc((size_t)ntypes * N_WINDOWS + N_EXTRA, sizeof *rows);
     int nrows = 0;
     for (int t = 0; t < ntypes; t++) {
         const struct kw_detector_type *type = kw_detector_types[t];
@@ -488,6 +481,18 @@ int main(int argc, char **argv)
             }
             rw->kind = (enum kind)k;
         }
+    }
+
+    for (size_t e = 0; e < N_EXTRA; e++) {
+        if (!name_selected(extra_rows[e].type, filter))
+            continue;
+        struct row *rw = &rows[nrows++];
+        rw->type = kw_detector_type_find(extra_rows[e].type);
+        rw->kind = extra_rows[e].kind;
+        rw->instr = NAN;
+        rw->state_bytes = -1;
+        snprintf(rw->json, sizeof rw->json, "%s", extra_rows[e].json);
+        rw->ok = rw->type != NULL;
     }
 
     struct kw_sample *data[KIND_N];

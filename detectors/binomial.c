@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include <gsl/gsl_cdf.h>
+#include <gsl/gsl_randist.h>
 #include <gsl/gsl_sf_gamma.h>
 
 #include "../lib/xmalloc.h"
@@ -58,7 +59,12 @@
  * 3 sd and more than 0.75 + 2.5 |g| sd inside the Cornish-Fisher critical
  * values cannot be anomalous on its own (checked against the exact tails
  * in the unit tests); its p is the Cornish-Fisher normal tail, capped just
- * above the level. exact = true turns it off.
+ * above the level. Where the model is too skewed for that (small n, rates
+ * near 0 or 1), a second screen is a proof: P(X = k) >= 2 x level means
+ * both tails, which contain that term, are above the level; the tail on
+ * k's side is then summed from k outward until its terms stop mattering,
+ * and the bounds are the Cornish-Fisher critical values. exact = true
+ * turns both off.
  * GSL's incomplete beta returns NaN at some central points for n >~ 1e7;
  * those tails fall back to the normal approximation.
  * Missing intervals (NAN, or denominator 0) change nothing; counts are
@@ -79,6 +85,15 @@
 #define SCREEN_MAX_CF 0.5
 #define SCREEN_MARGIN 0.75
 #define SCREEN_SKEW 2.5
+/* Small-n pre-screen: P(X = k) must reach the level times this. The direct
+ * pmf and the exact path's recurrence agree to ~1e-12 relative; a factor 2
+ * covers that many times over and costs only the counts next to the bounds. */
+#define SCREEN_PMF_MARGIN 2.0
+/* ... on models up to this |skewness|: beyond, the Cornish-Fisher bounds
+ * it reports are too coarse to show. Its tail sum stops at terms below
+ * this share of the sum. */
+#define SCREEN_TAIL_EPS 1e-6
+#define SCREEN_PMF_MAX_SKEW 0.7
 /* auto: the fitted rho is used when the mean Pearson dispersion exceeds 1 by
  * this many of its standard errors, sqrt(2 / n_eff) (a strict bar: small
  * denominators and past incidents inflate it by chance) ... */
@@ -326,6 +341,28 @@ static struct moments rate_moments(double n, double p, double rho)
     return m;
 }
 
+/* Approximate bounds (in events) around a point known not to be anomalous
+ * on its own: the Cornish-Fisher critical values. */
+static void approx_bounds(const struct moments *m, const struct binomial_config *c, double n, double k, double *lo,
+                          double *hi)
+{
+    double q_up = kw_cf_quantile(c->z, m->skew, m->kurt), q_down = kw_cf_quantile(-c->z, m->skew, m->kurt);
+    *hi = fmax(fmin(floor(m->mean + 0.5 + m->sd * q_up), n), k);
+    *lo = fmin(fmax(ceil(m->mean - 0.5 + m->sd * q_down), 0), k);
+}
+
+/* ... and its p: the Cornish-Fisher normal tail, capped just above the level. */
+static void approx_tails(const struct moments *m, const struct binomial_config *c, double n, double k, double *p,
+                         bool *up, double *lo, double *hi)
+{
+    double z_up = (k - 0.5 - m->mean) / m->sd, z_down = (k + 0.5 - m->mean) / m->sd;
+    double p_up = k <= 0 ? 1.0 : gsl_cdf_ugaussian_Q(kw_cf_normal(z_up, m->skew, m->kurt));
+    double p_down = k >= n ? 1.0 : gsl_cdf_ugaussian_P(kw_cf_normal(z_down, m->skew, m->kurt));
+    *up = p_up < p_down;
+    *p = fmax(*up ? p_up : p_down, c->level1 * 1.0000001); /* never reads as an alarm */
+    approx_bounds(m, c, n, k, lo, hi);
+}
+
 /* The pre-screen: true when k events are so far inside the band that
  * neither tail can be below p_value; then fills p, the side and
  * approximate bounds (in events). */
@@ -342,12 +379,46 @@ static bool screen(const struct moments *m, const struct binomial_config *c, dou
     double z_up = (k - 0.5 - m->mean) / m->sd, z_down = (k + 0.5 - m->mean) / m->sd;
     if (!(z_up < fmin(q_up - margin, SCREEN_ZMAX) && z_down > fmax(q_down + margin, -SCREEN_ZMAX)))
         return false;
-    double p_up = k <= 0 ? 1.0 : gsl_cdf_ugaussian_Q(kw_cf_normal(z_up, m->skew, m->kurt));
-    double p_down = k >= n ? 1.0 : gsl_cdf_ugaussian_P(kw_cf_normal(z_down, m->skew, m->kurt));
-    *up = p_up < p_down;
-    *p = fmax(*up ? p_up : p_down, c->level1 * 1.0000001); /* never reads as an alarm */
-    *hi = fmax(fmin(floor(m->mean + 0.5 + m->sd * q_up), n), k);
-    *lo = fmin(fmax(ceil(m->mean - 0.5 + m->sd * q_down), 0), k);
+    approx_tails(m, c, n, k, p, up, lo, hi);
+    return true;
+}
+
+/* pmf(j + 1) / pmf(j) of the beta-binomial (a > 0) or the binomial at p. */
+static double term_ratio(unsigned n, unsigned j, double p, double a, double b)
+{
+    if (a > 0)
+        return ((double)(n - j) * (j + a)) / ((j + 1.0) * ((double)(n - j - 1) + b));
+    return (double)(n - j) / (j + 1.0) * (p / (1 - p));
+}
+
+/* The small-n pre-screen, a proof rather than an approximation: both tails
+ * P(X <= k) and P(X >= k) contain P(X = k), so when that one term is at
+ * least the level neither tail can be below it. One pmf term costs three
+ * log-gamma-type calls where the exact tails sum all n + 1 terms. Then the
+ * tail on k's side of the mean is summed outward from k with the term
+ * ratio until the terms no longer matter (a few sd), the other is its
+ * complement, and the bounds are approx_bounds'. a, b: the beta-binomial's
+ * parameters, or a <= 0 for the binomial at p. */
+static bool pmf_screen(const struct moments *m, const struct binomial_config *c, unsigned n, unsigned k, double p,
+                       double a, double b, double *p_up, double *p_down, double *lo, double *hi)
+{
+    double pmf = a > 0 ? exp(gsl_sf_lnchoose(n, k) + gsl_sf_lnbeta(k + a, n - k + b) - gsl_sf_lnbeta(a, b))
+                       : gsl_ran_binomial_pdf(k, p, n);
+    if (!(pmf >= c->level1 * SCREEN_PMF_MARGIN))
+        return false;
+    bool upper = k >= m->mean;
+    double tail = pmf, term = pmf;
+    for (unsigned j = k; upper ? j < n : j > 0; upper ? j++ : j--) {
+        term *= upper ? term_ratio(n, j, p, a, b) : 1 / term_ratio(n, j - 1, p, a, b);
+        tail += term;
+        if (term < SCREEN_TAIL_EPS * tail)
+            break;
+    }
+    double other = 1 - tail + pmf;
+    double floor_p = c->level1 * 1.0000001; /* both tails hold pmf >= 2 x level; rounding never reads as an alarm */
+    *p_up = fmax(unit(upper ? tail : other), floor_p);
+    *p_down = fmax(unit(upper ? other : tail), floor_p);
+    approx_bounds(m, c, n, k, lo, hi);
     return true;
 }
 
@@ -385,10 +456,14 @@ static void tails(const struct binomial_config *c, double p0, double rho, unsign
         *p_down = up ? 1.0 - p : p;
         return;
     }
-    if (rho > RHO_MIN && n <= BB_EXACT_MAX) {
-        double theta = 1 / rho - 1;
+    bool exact_sum = rho > RHO_MIN && n <= BB_EXACT_MAX;
+    double bb_theta = exact_sum ? 1 / rho - 1 : 0;
+    if (screened_ok && (exact_sum || rho <= RHO_MIN) && mo.sd > 0 && fabs(mo.skew) <= SCREEN_PMF_MAX_SKEW &&
+        pmf_screen(&mo, c, n, k, p0, p0 * bb_theta, (1 - p0) * bb_theta, p_up, p_down, lo, hi))
+        return;
+    if (exact_sum) {
         unsigned ulo, uhi;
-        bb_exact(n, p0 * theta, (1 - p0) * theta, k, level, p_down, p_up, &ulo, &uhi);
+        bb_exact(n, p0 * bb_theta, (1 - p0) * bb_theta, k, level, p_down, p_up, &ulo, &uhi);
         *lo = ulo;
         *hi = uhi;
         return;

@@ -25,6 +25,9 @@ void kw_log(enum kw_log_level level, const char *component, const char *fmt, ...
  * part of any URL is always redacted. Thread-safe; at most 256 secrets are
  * kept (the oldest go first). */
 void kw_log_redact(const char *secret);
+/* A copy of text (caller frees; never NULL) with every registered secret
+ * replaced as in log lines, for output that is not a log line. */
+char *kw_log_redact_text(const char *text);
 
 #define kw_debug(c, ...) kw_log(KW_LOG_DEBUG, c, __VA_ARGS__)
 #define kw_info(c, ...) kw_log(KW_LOG_INFO, c, __VA_ARGS__)

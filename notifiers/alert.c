@@ -140,6 +140,30 @@ cJSON *kw_alert_save(const struct kw_alert *a)
         cJSON_AddStringToObject(l, "value", value);
         cJSON_AddItemToArray(labels, l);
     }
+    if (a->cause != KW_CAUSE_ANOMALY)
+        cJSON_AddItemToObject(o, "cause", save_int64(a->cause));
+    if (a->rollup_of[0]) {
+        char name[KW_ALERT_LABEL_NAME];
+        snprintf(name, sizeof name, "%.*s", (int)sizeof name - 1, a->rollup_of);
+        cJSON_AddStringToObject(o, "rollup_of", name);
+    }
+    int ncontrib = a->ncontributors < 0 ? 0 : a->ncontributors > KW_ALERT_CONTRIBUTORS ? KW_ALERT_CONTRIBUTORS
+                                                                                          : a->ncontributors;
+    if (ncontrib > 0) {
+        cJSON *list = cJSON_AddArrayToObject(o, "contributors");
+        for (int i = 0; i < ncontrib; i++) {
+            const struct kw_alert_contributor *c = &a->contributors[i];
+            char text[KW_ALERT_TEXT];
+            snprintf(text, sizeof text, "%.*s", (int)sizeof text - 1, c->labels);
+            cJSON *item = cJSON_CreateObject();
+            cJSON_AddStringToObject(item, "labels", text);
+            cJSON_AddItemToObject(item, "observed", save_double(c->observed));
+            cJSON_AddItemToObject(item, "expected", save_double(c->expected));
+            cJSON_AddItemToObject(item, "excess", save_double(c->excess));
+            cJSON_AddItemToObject(item, "share", save_double(c->share));
+            cJSON_AddItemToArray(list, item);
+        }
+    }
     cJSON *history = cJSON_AddArrayToObject(o, "history");
     int nhistory = a->nhistory < 0 ? 0 : a->nhistory > KW_ALERT_HISTORY ? KW_ALERT_HISTORY : a->nhistory;
     for (int i = 0; i < nhistory; i++)
@@ -213,6 +237,34 @@ int kw_alert_load_err(struct kw_alert *a, const cJSON *json, char *err, size_t e
         if (load_double(h, &a->history[a->nhistory]))
             return bad(a, err, errlen, "history", "holds something other than a number or null");
         a->nhistory++;
+    }
+    /* Fields added later are optional, so older spool files still load. */
+    const cJSON *cause = cJSON_GetObjectItemCaseSensitive(json, "cause");
+    int64_t v;
+    if (cause) {
+        if (load_int64(cause, KW_CAUSE_ANOMALY, KW_CAUSE_NODATA, &v))
+            return bad(a, err, errlen, "cause", "not an integer in range");
+        a->cause = (int)v;
+    }
+    const cJSON *rollup_of = cJSON_GetObjectItemCaseSensitive(json, "rollup_of");
+    if (rollup_of && load_string(rollup_of, a->rollup_of, sizeof a->rollup_of))
+        return bad(a, err, errlen, "rollup_of", "not a string that fits");
+    const cJSON *contributors = cJSON_GetObjectItemCaseSensitive(json, "contributors");
+    if (contributors) {
+        if (!cJSON_IsArray(contributors) || cJSON_GetArraySize(contributors) > KW_ALERT_CONTRIBUTORS)
+            return bad(a, err, errlen, "contributors", "not an array of at most 5 entries");
+        const cJSON *c;
+        cJSON_ArrayForEach(c, contributors) {
+            struct kw_alert_contributor *dst = &a->contributors[a->ncontributors];
+            if (!cJSON_IsObject(c) ||
+                load_string(cJSON_GetObjectItemCaseSensitive(c, "labels"), dst->labels, sizeof dst->labels) ||
+                load_double(cJSON_GetObjectItemCaseSensitive(c, "observed"), &dst->observed) ||
+                load_double(cJSON_GetObjectItemCaseSensitive(c, "expected"), &dst->expected) ||
+                load_double(cJSON_GetObjectItemCaseSensitive(c, "excess"), &dst->excess) ||
+                load_double(cJSON_GetObjectItemCaseSensitive(c, "share"), &dst->share))
+                return bad(a, err, errlen, "contributors", "not {labels, observed, expected, excess, share}");
+            a->ncontributors++;
+        }
     }
     return 0;
 }

@@ -15,14 +15,28 @@
 #define KW_ALERT_LABEL_VALUE 256
 #define KW_ALERT_HISTORY 24
 #define KW_ALERT_TEXT 256
+#define KW_ALERT_CONTRIBUTORS 5
 
 enum kw_alert_status { KW_ALERT_FIRING = 0, KW_ALERT_RESOLVED = 1 };
 enum kw_alert_severity { KW_SEV_WARNING = 0, KW_SEV_CRITICAL = 1 };
 enum kw_kpi_kind { KW_KIND_COUNT = 0, KW_KIND_RATE, KW_KIND_CONTINUOUS };
+/* What the alert is about. */
+enum kw_alert_cause {
+    KW_CAUSE_ANOMALY = 0, /* the detector judged the KPI's value anomalous */
+    KW_CAUSE_NODATA,      /* the series (or the whole KPI) stopped arriving */
+};
 
 struct kw_alert_label {
     char name[KW_ALERT_LABEL_NAME];
     char value[KW_ALERT_LABEL_VALUE];
+};
+
+/* A child series of a roll-up and its part in the roll-up's deviation. */
+struct kw_alert_contributor {
+    char labels[KW_ALERT_TEXT];        /* "journey=checkout, step=payment" */
+    double observed, expected;
+    double excess;                     /* in units, in the alert's direction */
+    double share;                      /* excess / total excess of the children, 0..1 */
 };
 
 struct kw_alert {
@@ -55,6 +69,10 @@ struct kw_alert {
     int intervals;                     /* anomalous intervals in the incident so far */
     double history[KW_ALERT_HISTORY];  /* recent values, oldest first; NAN = no data */
     int nhistory;
+    int cause;                         /* enum kw_alert_cause */
+    char rollup_of[KW_ALERT_LABEL_NAME]; /* a roll-up: the KPI it sums up ("" = none) */
+    struct kw_alert_contributor contributors[KW_ALERT_CONTRIBUTORS]; /* roll-ups: largest first */
+    int ncontributors;
 };
 
 /* The alert as an exact JSON object for the spool and state files (not for

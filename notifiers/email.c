@@ -25,6 +25,7 @@
 #include "../lib/timefmt.h"
 #include "../lib/xmalloc.h"
 #include "notifier.h"
+#include "template.h"
 
 #define EMAIL_RCPT_MAX 100
 #define EMAIL_MEMBERS_MAX 50     /* alerts rendered in one mail */
@@ -49,6 +50,12 @@ struct email_config {
     char *ca_file;
     char *subject_prefix;
     char *hello;
+    struct kw_template *subject_template; /* NULL = built-in */
+    struct kw_template *subject_template_file;
+    struct kw_template *body_template;    /* the text part; NULL = built-in */
+    struct kw_template *body_template_file;
+    struct kw_template *html_template;    /* the HTML part; NULL = built-in, or none with body_template */
+    struct kw_template *html_template_file;
     /* Set by init. */
     char *password;
     char *url;               /* smtp_url with hello as its path */
@@ -89,6 +96,15 @@ static const struct kw_option email_options[] = {
      .desc = "Text before every subject, for mail filters."},
     {"hello", KW_OPT_STRING, "", offsetof(struct email_config, hello), KW_NORANGE,
      .desc = "Name sent with EHLO; default the host name."},
+    KW_TEMPLATE_OPTIONS("subject_template", struct email_config, subject_template, subject_template_file,
+                        "Template of the subject (see Templates), after subject_prefix; one line of at most 200 "
+                        "characters."),
+    KW_TEMPLATE_OPTIONS("body_template", struct email_config, body_template, body_template_file,
+                        "Template of the plain-text body (see Templates). Alone, the mail is that text only; with "
+                        "html_template, the two make the text and HTML alternatives."),
+    KW_TEMPLATE_OPTIONS("html_template", struct email_config, html_template, html_template_file,
+                        "Template of the HTML body (see Templates; values are HTML-escaped), sent with the "
+                        "plain-text body (body_template's, or the built-in one)."),
     KW_OPT_END,
 };
 
@@ -504,6 +520,10 @@ static int email_init(void *cfg, const char *instance, const char *path, char *e
     c->password_opt = NULL;
     if (rc)
         return -1;
+    if (kw_template_opt_pick(&c->subject_template, &c->subject_template_file, path, "subject_template", err, errlen) ||
+        kw_template_opt_pick(&c->body_template, &c->body_template_file, path, "body_template", err, errlen) ||
+        kw_template_opt_pick(&c->html_template, &c->html_template_file, path, "html_template", err, errlen))
+        goto fail;
     if (c->username && strpbrk(c->username, "\r\n")) {
         snprintf(err, errlen, "%s: must be one line", kw_path_key(p, sizeof p, path, "username"));
         goto fail;
@@ -624,6 +644,16 @@ static const char *headline(const struct kw_notification *n, char *buf, size_t l
 
 static void subject_text(const struct email_config *c, const struct kw_notification *n, char *buf, size_t len)
 {
+    if (c->subject_template) {
+        char *text = kw_template_render(c->subject_template, n, KW_TEMPLATE_PLAIN, EMAIL_SUBJECT_CHARS);
+        struct sb line = {0};
+        sb_printf(&line, "%s%s", c->subject_prefix ? c->subject_prefix : "", c->subject_prefix ? " " : "");
+        sb_add(&line, text);
+        text_clip(buf, len, line.p, EMAIL_SUBJECT_CHARS);
+        free(line.p);
+        free(text);
+        return;
+    }
     const struct kw_alert *a = &n->alerts[0];
     char head[32], labels[2048], more[48] = "", line[4096];
     kw_alert_labels_text(a, labels, sizeof labels);
@@ -758,9 +788,9 @@ static void render_html(struct sb *b, const struct email_config *c, const struct
     sb_add(b, "</p>\n</body></html>\n");
 }
 
-/* One base64 body part of the alternative, its lines ending in CRLF as
- * text's canonical form requires (RFC 2046). */
-static void add_part(struct sb *msg, const char *boundary, const char *type, const struct sb *content)
+/* content in base64, its lines ending in CRLF as text's canonical form
+ * requires (RFC 2046); a template's own CRLF stays one line break. */
+static void add_base64_text(struct sb *msg, const struct sb *content)
 {
     struct sb canon = {0};
     for (const char *p = content->p, *nl; p && *p; p = nl + 1) {
@@ -769,14 +799,29 @@ static void add_part(struct sb *msg, const char *boundary, const char *type, con
             sb_add(&canon, p);
             break;
         }
-        sb_addn(&canon, p, (size_t)(nl - p));
+        sb_addn(&canon, p, (size_t)(nl - p - (nl > p && nl[-1] == '\r')));
         sb_add(&canon, "\r\n");
     }
-    sb_printf(msg, "--%s\r\nContent-Type: %s; charset=utf-8\r\nContent-Transfer-Encoding: base64\r\n\r\n", boundary,
-              type);
     sb_base64(msg, (const unsigned char *)canon.p, canon.len, 76);
     sb_add(msg, "\r\n");
     free(canon.p);
+}
+
+/* One base64 body part of the alternative. */
+static void add_part(struct sb *msg, const char *boundary, const char *type, const struct sb *content)
+{
+    sb_printf(msg, "--%s\r\nContent-Type: %s; charset=utf-8\r\nContent-Transfer-Encoding: base64\r\n\r\n", boundary,
+              type);
+    add_base64_text(msg, content);
+}
+
+/* A template's output as the content of a part. */
+static void render_template(struct sb *b, const struct kw_template *t, const struct kw_notification *n,
+                            enum kw_template_escape esc)
+{
+    char *text = kw_template_render(t, n, esc, KW_TEMPLATE_MAX_OUTPUT);
+    sb_add(b, text);
+    free(text);
 }
 
 static char *build_message(const struct email_config *c, const struct kw_notification *n, const char *msgid,
@@ -799,17 +844,50 @@ static char *build_message(const struct email_config *c, const struct kw_notific
         sb_printf(&m, "In-Reply-To: %s\r\nReferences: %s\r\n", parent, parent);
     /* RFC 3834: no vacation replies to alerts. */
     sb_add(&m, "Auto-Submitted: auto-generated\r\n");
-    sb_printf(&m, "MIME-Version: 1.0\r\nContent-Type: multipart/alternative; boundary=\"%s\"\r\n\r\n", boundary);
-
-    render_text(&text, c, n);
-    render_html(&html, c, n, subject);
-    add_part(&m, boundary, "text/plain", &text);
-    add_part(&m, boundary, "text/html", &html);
-    sb_printf(&m, "--%s--\r\n", boundary);
+    if (c->body_template)
+        render_template(&text, c->body_template, n, KW_TEMPLATE_PLAIN);
+    else
+        render_text(&text, c, n);
+    bool has_html = c->html_template || !c->body_template;
+    if (c->html_template)
+        render_template(&html, c->html_template, n, KW_TEMPLATE_HTML);
+    else if (has_html)
+        render_html(&html, c, n, subject);
+    if (!has_html) {
+        /* body_template alone: its text is the whole mail */
+        sb_add(&m, "MIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\n"
+                   "Content-Transfer-Encoding: base64\r\n\r\n");
+        add_base64_text(&m, &text);
+    } else {
+        sb_printf(&m, "MIME-Version: 1.0\r\nContent-Type: multipart/alternative; boundary=\"%s\"\r\n\r\n", boundary);
+        add_part(&m, boundary, "text/plain", &text);
+        add_part(&m, boundary, "text/html", &html);
+        sb_printf(&m, "--%s--\r\n", boundary);
+    }
     free(text.p);
     free(html.p);
     *len = m.len;
     return m.p;
+}
+
+static int email_render_templates(void *cfg, const struct kw_notification *n, struct kw_rendered *out)
+{
+    const struct email_config *c = cfg;
+    int used = 0;
+    if (c->subject_template) {
+        char *subject = xmalloc(EMAIL_SUBJECT_CHARS * 4 + 64);
+        subject_text(c, n, subject, EMAIL_SUBJECT_CHARS * 4 + 64);
+        out[used++] = (struct kw_rendered){"subject_template", subject};
+    }
+    if (c->body_template)
+        out[used++] = (struct kw_rendered){"body_template",
+                                           kw_template_render(c->body_template, n, KW_TEMPLATE_PLAIN,
+                                                              KW_TEMPLATE_MAX_OUTPUT)};
+    if (c->html_template)
+        out[used++] = (struct kw_rendered){"html_template",
+                                           kw_template_render(c->html_template, n, KW_TEMPLATE_HTML,
+                                                              KW_TEMPLATE_MAX_OUTPUT)};
+    return used;
 }
 
 static size_t email_read(char *buf, size_t size, size_t nitems, void *ctx)
@@ -910,4 +988,5 @@ const struct kw_notifier_type email_notifier = {
     .release = email_release,
     .prepare = email_prepare,
     .classify = email_classify,
+    .render_templates = email_render_templates,
 };

@@ -238,10 +238,42 @@ const char *kw_alert_impact_text(const struct kw_alert *a, char *buf, size_t len
     return buf;
 }
 
+const char *kw_alert_contributors_text(const struct kw_alert *a, char *buf, size_t len)
+{
+    size_t used = 0;
+    buf[0] = '\0';
+    int n = a->ncontributors < KW_ALERT_CONTRIBUTORS ? a->ncontributors : KW_ALERT_CONTRIBUTORS;
+    for (int i = 0; i < n && used < len; i++) {
+        const struct kw_alert_contributor *c = &a->contributors[i];
+        used += (size_t)snprintf(buf + used, len - used, "%s%.*s %.0f%% (%+.0f)", i ? "; " : "top contributors: ",
+                                 (int)sizeof c->labels, c->labels, 100.0 * c->share, c->excess * (a->direction < 0 ? -1 : 1));
+    }
+    return buf;
+}
+
+/* Nodata alerts: what is missing and since when. */
+static const char *nodata_summary(const struct kw_alert *a, const char *labels, char *buf, size_t len)
+{
+    char since[40], dur[24];
+    kw_time_format(a->since_ms, since, sizeof since);
+    if (a->status == KW_ALERT_FIRING) {
+        kw_duration_text(a->at_ms - a->since_ms, dur, sizeof dur);
+        snprintf(buf, len, "FIRING nodata | %s [%s] no data since %s (%s, %d intervals)", a->kpi, labels, since, dur,
+                 a->intervals);
+    } else {
+        kw_duration_text(a->at_ms + a->interval_ms - a->since_ms, dur, sizeof dur);
+        snprintf(buf, len, "RESOLVED nodata | %s [%s] reporting again after a gap of %s since %s", a->kpi, labels,
+                 dur, since);
+    }
+    return buf;
+}
+
 const char *kw_alert_summary(const struct kw_alert *a, char *buf, size_t len)
 {
     char labels[512], obs[32], exp[32], lo[32], hi[32], since[40], dur[24], impact[128], spark[128];
     kw_alert_labels_text(a, labels, sizeof labels);
+    if (a->cause == KW_CAUSE_NODATA)
+        return nodata_summary(a, labels, buf, len);
     kw_alert_value_text(a, a->observed, obs, sizeof obs);
     kw_alert_value_text(a, a->expected, exp, sizeof exp);
     kw_alert_value_text(a, a->lower, lo, sizeof lo);
@@ -277,6 +309,12 @@ const char *kw_alert_summary(const struct kw_alert *a, char *buf, size_t len)
         size_t used = strlen(buf);
         snprintf(buf + used, len > used ? len - used : 0, " | flapping: %d flips, further flips are not notified", a->flips);
     }
+    if (a->ncontributors > 0) {
+        char contrib[1024];
+        size_t used = strlen(buf);
+        snprintf(buf + used, len > used ? len - used : 0, " | %s",
+                 kw_alert_contributors_text(a, contrib, sizeof contrib));
+    }
     if (a->status == KW_ALERT_FIRING && (a->runbook[0] || a->dashboard[0])) {
         size_t used = strlen(buf);
         snprintf(buf + used, len > used ? len - used : 0, "%s%s%s%s", a->runbook[0] ? " | runbook " : "", a->runbook,
@@ -303,6 +341,22 @@ cJSON *kw_alert_to_json(const struct kw_alert *a)
     cJSON_AddStringToObject(o, "severity", a->severity == KW_SEV_CRITICAL ? "critical" : "warning");
     cJSON_AddStringToObject(o, "kpi", a->kpi);
     cJSON_AddStringToObject(o, "kind", kinds[a->kind]);
+    cJSON_AddStringToObject(o, "cause", a->cause == KW_CAUSE_NODATA ? "nodata" : "anomaly");
+    if (a->rollup_of[0])
+        cJSON_AddStringToObject(o, "rollup_of", a->rollup_of);
+    if (a->ncontributors > 0) {
+        cJSON *list = cJSON_AddArrayToObject(o, "contributors");
+        for (int i = 0; i < a->ncontributors && i < KW_ALERT_CONTRIBUTORS; i++) {
+            const struct kw_alert_contributor *c = &a->contributors[i];
+            cJSON *item = cJSON_CreateObject();
+            cJSON_AddStringToObject(item, "labels", c->labels);
+            add_num(item, "observed", c->observed);
+            add_num(item, "expected", c->expected);
+            add_num(item, "excess", c->excess);
+            add_num(item, "share", c->share);
+            cJSON_AddItemToArray(list, item);
+        }
+    }
     cJSON *labels = cJSON_AddObjectToObject(o, "labels");
     for (int i = 0; i < a->nlabels; i++)
         cJSON_AddStringToObject(labels, a->labels[i].name, a->labels[i].value);

@@ -75,6 +75,13 @@ struct kw_send_outcome {
     char ref[KW_NOTIFY_REF];         /* OK: reference to keep for later sends with this key */
 };
 
+/* One message template's output, for `kpiwatch template render`. */
+struct kw_rendered {
+    const char *key;  /* the option that holds the template ("template", "subject_template") */
+    char *text;       /* owned by the caller */
+};
+#define KW_RENDERED_MAX 4
+
 struct kw_notifier_type {
     const char *name;
     const char *description;
@@ -102,6 +109,10 @@ struct kw_notifier_type {
     /* Classify the answer to request step of n. */
     void (*classify)(void *cfg, const struct kw_notification *n, int step, const struct kw_request *req,
                      const struct kw_response *resp, struct kw_send_outcome *out);
+    /* What each configured message template makes of n, as it would be
+     * sent: fills up to KW_RENDERED_MAX entries and returns how many (0 when
+     * the receiver uses its built-in rendering). May be NULL. */
+    int (*render_templates)(void *cfg, const struct kw_notification *n, struct kw_rendered *out);
 };
 
 /* A configured receiver: one notifier type with its options. */
@@ -149,6 +160,9 @@ const char *kw_alert_value_text(const struct kw_alert *a, double v, char *buf, s
 const char *kw_alert_impact_text(const struct kw_alert *a, char *buf, size_t len);
 /* Human duration: "45s", "12m", "3h05m", "2d04h". */
 const char *kw_duration_text(int64_t ms, char *buf, size_t len);
+/* Roll-ups: "top contributors: journey=checkout, step=payment 62% (+40), ..."
+ * into buf, or "" when the alert lists none. */
+const char *kw_alert_contributors_text(const struct kw_alert *a, char *buf, size_t len);
 /* One-line summary: what moved, where, by how much vs expected, since when, cost. */
 const char *kw_alert_summary(const struct kw_alert *a, char *buf, size_t len);
 /* The alert as a JSON object for people and tools (caller owns it). */

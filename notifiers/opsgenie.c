@@ -16,6 +16,7 @@
 #include "../lib/timefmt.h"
 #include "../lib/xmalloc.h"
 #include "http.h"
+#include "template.h"
 
 /* Documented limits of the create-alert request, in characters. */
 #define OG_MESSAGE_CHARS 130
@@ -44,6 +45,10 @@ struct og_config {
     struct og_list tags;
     char *entity;        /* default: the lead alert's KPI */
     char *source;        /* default: the host name (set by init) */
+    struct kw_template *message_template;     /* NULL = built-in */
+    struct kw_template *message_template_file;
+    struct kw_template *description_template; /* NULL = built-in */
+    struct kw_template *description_template_file;
     char *api_key;       /* resolved secret */
     char *base;          /* base URL without a trailing slash */
 };
@@ -73,6 +78,12 @@ static const struct kw_option og_options[] = {
      .desc = "The alert's entity (its domain); default the lead alert's KPI name."},
     {"source", KW_OPT_STRING, "", offsetof(struct og_config, source), KW_NORANGE,
      .desc = "The alert's source; default the host name."},
+    KW_TEMPLATE_OPTIONS("message_template", struct og_config, message_template, message_template_file,
+                        "Template of the alert's message (see Templates), one line of at most 130 characters; "
+                        "default KPI, labels and observed vs expected with \"(+N more)\"."),
+    KW_TEMPLATE_OPTIONS("description_template", struct og_config, description_template, description_template_file,
+                        "Template of the alert's description (see Templates), at most 15000 characters; default "
+                        "one summary line per member, then the lead's description and links."),
     KW_OPT_END,
 };
 
@@ -213,6 +224,11 @@ static int og_init(void *cfg, const char *instance, const char *path, char *err,
     c->api_key_opt = NULL;
     if (rc)
         return -1;
+    if (kw_template_opt_pick(&c->message_template, &c->message_template_file, path, "message_template", err,
+                             errlen) ||
+        kw_template_opt_pick(&c->description_template, &c->description_template_file, path, "description_template",
+                             err, errlen))
+        goto fail;
     /* It goes into a header: a blank or a line break would corrupt the request. */
     for (const char *s = c->api_key; *s; s++) {
         if (*s <= 0x20 || *s >= 0x7F) {
@@ -355,10 +371,16 @@ static char *og_description(const struct kw_notification *n)
     return text;
 }
 
-static char *og_create_body(const struct og_config *c, const struct kw_notification *n)
+/* The alert's message: the template's, or KPI, labels and values. */
+static void og_message(const struct og_config *c, const struct kw_notification *n, char *message, size_t len)
 {
+    if (c->message_template) {
+        char *text = kw_template_render(c->message_template, n, KW_TEMPLATE_PLAIN, OG_MESSAGE_CHARS);
+        text_clip(message, len, text, OG_MESSAGE_CHARS, false);
+        free(text);
+        return;
+    }
     const struct kw_alert *a = &n->alerts[0];
-    cJSON *o = cJSON_CreateObject();
     char labels[2048], obs[32], exp[32], line[4096], more[48] = "";
     kw_alert_labels_text(a, labels, sizeof labels);
     snprintf(line, sizeof line, "%s [%s] %s %s vs %s expected", a->kpi, labels,
@@ -366,13 +388,22 @@ static char *og_create_body(const struct og_config *c, const struct kw_notificat
              kw_alert_value_text(a, a->expected, exp, sizeof exp));
     if (n->nalerts > 1)
         snprintf(more, sizeof more, " (+%zu more)", n->nalerts - 1);
-    char message[OG_MESSAGE_CHARS * 4 + 64];
     /* The member count survives the cut. */
-    text_clip(message, sizeof message - sizeof more, line, OG_MESSAGE_CHARS - strlen(more), false);
+    text_clip(message, len - sizeof more, line, OG_MESSAGE_CHARS - strlen(more), false);
     strcat(message, more);
+}
+
+static char *og_create_body(const struct og_config *c, const struct kw_notification *n)
+{
+    const struct kw_alert *a = &n->alerts[0];
+    cJSON *o = cJSON_CreateObject();
+    char message[OG_MESSAGE_CHARS * 4 + 64];
+    og_message(c, n, message, sizeof message);
     cJSON_AddStringToObject(o, "message", message);
     cJSON_AddStringToObject(o, "alias", n->key);
-    char *description = og_description(n);
+    char *description = c->description_template ? kw_template_render(c->description_template, n, KW_TEMPLATE_PLAIN,
+                                                                     OG_DESCRIPTION_CHARS)
+                                                : og_description(n);
     add_clipped(o, "description", description, OG_DESCRIPTION_CHARS, true);
     free(description);
     if (c->responders.n > 0) {
@@ -472,6 +503,27 @@ static void og_answer_text(const char *body, char *buf, size_t len)
     cJSON_Delete(o);
 }
 
+static int og_render_templates(void *cfg, const struct kw_notification *n, struct kw_rendered *out)
+{
+    const struct og_config *c = cfg;
+    int used = 0;
+    if (n->kind == KW_NOTIFY_RESOLVED)
+        return 0; /* the close request carries a note, not the templates */
+    if (c->message_template) {
+        char *message = xmalloc(OG_MESSAGE_CHARS * 4 + 64);
+        og_message(c, n, message, OG_MESSAGE_CHARS * 4 + 64);
+        out[used++] = (struct kw_rendered){"message_template", message};
+    }
+    if (c->description_template) {
+        char *text = kw_template_render(c->description_template, n, KW_TEMPLATE_PLAIN, OG_DESCRIPTION_CHARS);
+        char *description = xmalloc(OG_DESCRIPTION_CHARS * 4 + 8);
+        text_clip(description, OG_DESCRIPTION_CHARS * 4 + 8, text, OG_DESCRIPTION_CHARS, true);
+        free(text);
+        out[used++] = (struct kw_rendered){"description_template", description};
+    }
+    return used;
+}
+
 static void og_classify(void *cfg, const struct kw_notification *n, int step, const struct kw_request *req,
                         const struct kw_response *resp, struct kw_send_outcome *out)
 {
@@ -500,4 +552,5 @@ const struct kw_notifier_type opsgenie_notifier = {
     .release = og_release,
     .prepare = og_prepare,
     .classify = og_classify,
+    .render_templates = og_render_templates,
 };

@@ -16,6 +16,7 @@
 #include "../lib/timefmt.h"
 #include "../lib/xmalloc.h"
 #include "http.h"
+#include "template.h"
 
 #define PD_KEY_LEN 32        /* documented length of an integration key */
 #define PD_SUMMARY_CHARS 1024
@@ -34,6 +35,8 @@ struct pd_config {
     char *component;         /* default: the lead alert's KPI */
     char *group;             /* default: the lead alert's labels */
     char *class_name;
+    struct kw_template *summary_template; /* payload.summary; NULL = the lead's one-line summary */
+    struct kw_template *summary_template_file;
     char *routing_key;       /* resolved secret */
 };
 
@@ -57,6 +60,9 @@ static const struct kw_option pd_options[] = {
      .desc = "payload.group; default the lead alert's labels (\"journey=checkout, step=payment\")."},
     {"class", KW_OPT_STRING, "kpi anomaly", offsetof(struct pd_config, class_name), KW_NORANGE,
      .desc = "payload.class, the type of event."},
+    KW_TEMPLATE_OPTIONS("summary_template", struct pd_config, summary_template, summary_template_file,
+                        "Template of payload.summary (see Templates), one line of at most 1024 characters; "
+                        "default the lead's one-line summary with \"(+N more)\"."),
     KW_OPT_END,
 };
 
@@ -150,6 +156,8 @@ static int pd_init(void *cfg, const char *instance, const char *path, char *err,
     c->routing_key_opt = NULL;
     if (rc)
         return -1;
+    if (kw_template_opt_pick(&c->summary_template, &c->summary_template_file, path, "summary_template", err, errlen))
+        goto fail;
     size_t len = strlen(c->routing_key);
     bool clean = true;
     for (const char *s = c->routing_key; *s; s++)
@@ -285,12 +293,18 @@ static char *pd_trigger_body(const struct pd_config *c, const struct kw_notifica
 
     cJSON *p = cJSON_AddObjectToObject(o, "payload");
     char line[4096], more[48] = "", summary[PD_SUMMARY_CHARS * 4 + 64];
-    kw_alert_summary(a, line, sizeof line);
-    if (n->nalerts > 1)
-        snprintf(more, sizeof more, " (+%zu more)", n->nalerts - 1);
-    /* The member count survives the cut. */
-    text_clip(summary, sizeof summary - sizeof more, line, PD_SUMMARY_CHARS - strlen(more));
-    strcat(summary, more);
+    if (c->summary_template) {
+        char *text = kw_template_render(c->summary_template, n, KW_TEMPLATE_PLAIN, PD_SUMMARY_CHARS);
+        text_clip(summary, sizeof summary, text, PD_SUMMARY_CHARS);
+        free(text);
+    } else {
+        kw_alert_summary(a, line, sizeof line);
+        if (n->nalerts > 1)
+            snprintf(more, sizeof more, " (+%zu more)", n->nalerts - 1);
+        /* The member count survives the cut. */
+        text_clip(summary, sizeof summary - sizeof more, line, PD_SUMMARY_CHARS - strlen(more));
+        strcat(summary, more);
+    }
     cJSON_AddStringToObject(p, "summary", summary);
     add_clipped(p, "source", c->source, PD_FIELD_CHARS);
     cJSON_AddStringToObject(p, "severity", pd_severity(n));
@@ -367,6 +381,19 @@ static void pd_error_text(const char *body, char *buf, size_t len)
     cJSON_Delete(o);
 }
 
+static int pd_render_templates(void *cfg, const struct kw_notification *n, struct kw_rendered *out)
+{
+    const struct pd_config *c = cfg;
+    if (!c->summary_template || n->kind == KW_NOTIFY_RESOLVED)
+        return 0; /* a resolve event has no summary */
+    char *text = kw_template_render(c->summary_template, n, KW_TEMPLATE_PLAIN, PD_SUMMARY_CHARS);
+    char *summary = xmalloc(PD_SUMMARY_CHARS * 4 + 8);
+    text_clip(summary, PD_SUMMARY_CHARS * 4 + 8, text, PD_SUMMARY_CHARS);
+    free(text);
+    out[0] = (struct kw_rendered){"summary_template", summary};
+    return 1;
+}
+
 static void pd_classify(void *cfg, const struct kw_notification *n, int step, const struct kw_request *req,
                         const struct kw_response *resp, struct kw_send_outcome *out)
 {
@@ -396,4 +423,5 @@ const struct kw_notifier_type pagerduty_notifier = {
     .release = pd_release,
     .prepare = pd_prepare,
     .classify = pd_classify,
+    .render_templates = pd_render_templates,
 };

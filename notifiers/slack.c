@@ -13,6 +13,7 @@
 #include "http.h"
 #include "notifier.h"
 #include "slack_blocks.h"
+#include "template.h"
 
 struct slack_config {
     char *webhook_url;      /* inline secret; wiped once resolved */
@@ -21,6 +22,8 @@ struct slack_config {
     char *username;
     char *icon_emoji;
     char *external_url;
+    struct kw_template *template;      /* the message text instead of the blocks; NULL = built-in */
+    struct kw_template *template_file;
     char *url;              /* the resolved webhook URL (secret) */
     char *url_log;          /* scheme://host, for logs */
 };
@@ -39,6 +42,9 @@ static const struct kw_option slack_options[] = {
      .desc = "Sender icon override such as \":chart_with_upwards_trend:\" (legacy webhooks only)."},
     {"external_url", KW_OPT_STRING, "", offsetof(struct slack_config, external_url), KW_NORANGE,
      .desc = "Link to this kpiwatch's page (or any base URL); shown as a \"kpiwatch\" button when set."},
+    KW_TEMPLATE_OPTIONS("template", struct slack_config, template, template_file,
+                        "Message template (see Templates); when set, its text (mrkdwn, values escaped) is sent "
+                        "as the message instead of the built-in blocks."),
     KW_OPT_END,
 };
 
@@ -86,6 +92,8 @@ static int slack_init(void *cfg, const char *instance, const char *path, char *e
 {
     struct slack_config *c = cfg;
     char key[KW_ERR_LEN], file_key[KW_ERR_LEN];
+    if (kw_template_opt_pick(&c->template, &c->template_file, path, "template", err, errlen))
+        return -1;
     kw_path_key(key, sizeof key, path, "webhook_url");
     kw_path_key(file_key, sizeof file_key, path, "webhook_url_file");
     if (kw_secret_resolve(c->webhook_url, c->webhook_url_file, 1, key, file_key, &c->url, err, errlen))
@@ -126,7 +134,13 @@ static int slack_prepare(void *cfg, const struct kw_notification *n, int step, s
         return -1;
     }
     cJSON *msg = cJSON_CreateObject();
-    kw_slack_blocks_render(msg, n, c->external_url);
+    if (c->template) {
+        char *text = kw_template_render(c->template, n, KW_TEMPLATE_SLACK, KW_SLACK_MAX_TEXT);
+        cJSON_AddStringToObject(msg, "text", text);
+        free(text);
+    } else {
+        kw_slack_blocks_render(msg, n, c->external_url);
+    }
     if (c->channel)
         cJSON_AddStringToObject(msg, "channel", c->channel);
     if (c->username)
@@ -142,6 +156,15 @@ static int slack_prepare(void *cfg, const struct kw_notification *n, int step, s
     /* libcurl copied the URL; what stays in the request is for logs. */
     free(req->url);
     req->url = xstrdup(c->url_log);
+    return 1;
+}
+
+static int slack_render_templates(void *cfg, const struct kw_notification *n, struct kw_rendered *out)
+{
+    const struct slack_config *c = cfg;
+    if (!c->template)
+        return 0;
+    out[0] = (struct kw_rendered){"template", kw_template_render(c->template, n, KW_TEMPLATE_SLACK, KW_SLACK_MAX_TEXT)};
     return 1;
 }
 
@@ -165,4 +188,5 @@ const struct kw_notifier_type slack_notifier = {
     .release = slack_release,
     .prepare = slack_prepare,
     .classify = slack_classify,
+    .render_templates = slack_render_templates,
 };

@@ -216,7 +216,9 @@ static void add_lead_values(cJSON *blocks, const struct kw_alert *a)
     bool resolved = is_resolved(a);
 
     struct text t = {0};
-    if (resolved && isnan(a->observed)) {
+    if (a->cause == KW_CAUSE_NODATA) {
+        putf(&t, resolved ? "*Reporting again* after a gap since %s" : "*No data* since %s", since);
+    } else if (resolved && isnan(a->observed)) {
         put(&t, "*Now* no data (the series stopped reporting)");
     } else {
         putf(&t, "*%s* %s vs *expected* %s", resolved ? "Now" : "Observed", obs, exp);
@@ -239,6 +241,16 @@ static void add_lead_values(cJSON *blocks, const struct kw_alert *a)
     if (impact[0]) {
         put(&t, resolved ? "\n*Total impact* " : "\n*Impact* ");
         put_esc(&t, impact);
+    }
+    for (int i = 0; i < a->ncontributors && i < KW_ALERT_CONTRIBUTORS; i++) {
+        const struct kw_alert_contributor *c = &a->contributors[i];
+        char cv[32];
+        if (i == 0)
+            put(&t, "\n*Top contributors*");
+        put(&t, "\n• ");
+        put_esc(&t, c->labels);
+        putf(&t, " %.0f%% of the excess (%s", 100.0 * c->share, kw_alert_value_text(a, c->observed, cv, sizeof cv));
+        putf(&t, " vs %s expected)", kw_alert_value_text(a, c->expected, cv, sizeof cv));
     }
     if (a->description[0]) {
         put(&t, "\n");

@@ -13,6 +13,7 @@
 #include "http.h"
 #include "notifier.h"
 #include "slack_blocks.h"
+#include "template.h"
 
 struct slack_bot_config {
     char *token;         /* inline secret; wiped once resolved */
@@ -20,6 +21,8 @@ struct slack_bot_config {
     char *channel;
     char *api_url;
     char *external_url;
+    struct kw_template *template;      /* the message text instead of the blocks; NULL = built-in */
+    struct kw_template *template_file;
     char *secret;        /* the resolved token */
     char *auth_header;   /* "Authorization: Bearer ..." (secret) */
 };
@@ -37,6 +40,9 @@ static const struct kw_option slack_bot_options[] = {
      .desc = "Web API base URL; methods are appended (/chat.postMessage)."},
     {"external_url", KW_OPT_STRING, "", offsetof(struct slack_bot_config, external_url), KW_NORANGE,
      .desc = "Link to this kpiwatch's page (or any base URL); shown as a \"kpiwatch\" button when set."},
+    KW_TEMPLATE_OPTIONS("template", struct slack_bot_config, template, template_file,
+                        "Message template (see Templates); when set, its text (mrkdwn, values escaped) is posted "
+                        "instead of the built-in blocks, in the thread and in the resolved edit alike."),
     KW_OPT_END,
 };
 
@@ -92,6 +98,8 @@ static int slack_bot_init(void *cfg, const char *instance, const char *path, cha
 {
     struct slack_bot_config *c = cfg;
     char key[KW_ERR_LEN], file_key[KW_ERR_LEN];
+    if (kw_template_opt_pick(&c->template, &c->template_file, path, "template", err, errlen))
+        return -1;
     if (!c->api_url || check_url(c->api_url)) {
         snprintf(err, errlen, "%s: must be an https URL (http only to a loopback address)",
                  kw_path_key(key, sizeof key, path, "api_url"));
@@ -173,7 +181,13 @@ static int slack_bot_prepare(void *cfg, const struct kw_notification *n, int ste
         cJSON_AddFalseToObject(msg, "unfurl_links");
         cJSON_AddFalseToObject(msg, "unfurl_media");
     }
-    kw_slack_blocks_render(msg, n, c->external_url);
+    if (c->template) {
+        char *text = kw_template_render(c->template, n, KW_TEMPLATE_SLACK, KW_SLACK_MAX_TEXT);
+        cJSON_AddStringToObject(msg, "text", text);
+        free(text);
+    } else {
+        kw_slack_blocks_render(msg, n, c->external_url);
+    }
     char *body = cJSON_PrintUnformatted(msg);
     cJSON_Delete(msg);
 
@@ -183,6 +197,15 @@ static int slack_bot_prepare(void *cfg, const struct kw_notification *n, int ste
     const char *headers[] = {c->auth_header, NULL};
     kw_http_post_json(req, url, body, headers);
     free(url);
+    return 1;
+}
+
+static int slack_bot_render_templates(void *cfg, const struct kw_notification *n, struct kw_rendered *out)
+{
+    const struct slack_bot_config *c = cfg;
+    if (!c->template)
+        return 0;
+    out[0] = (struct kw_rendered){"template", kw_template_render(c->template, n, KW_TEMPLATE_SLACK, KW_SLACK_MAX_TEXT)};
     return 1;
 }
 
@@ -251,4 +274,5 @@ const struct kw_notifier_type slack_bot_notifier = {
     .release = slack_bot_release,
     .prepare = slack_bot_prepare,
     .classify = slack_bot_classify,
+    .render_templates = slack_bot_render_templates,
 };

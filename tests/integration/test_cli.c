@@ -1,7 +1,11 @@
 /* The command line as a user meets it: every subcommand answers --help with
  * its own usage and exit 0; a usage error prints that same usage and exits
  * 2; numbers out of range are refused, not wrapped. Replay delivers through
- * the configured receivers, so a JSON console receiver prints JSON. */
+ * the configured receivers, so a JSON console receiver prints JSON.
+ * `template render` prints a receiver's rendered templates or its built-in
+ * request body (secrets redacted), with exit codes 1, 2 and 3 for an unknown
+ * receiver, a usage error and a template error. */
+#include <cjson/cJSON.h>
 #include <criterion/criterion.h>
 #include <signal.h>
 #include <stdio.h>
@@ -199,5 +203,116 @@ Test(cli, inhibition_holds_back_children_of_a_firing_rollup, .timeout = 60)
     cr_assert_gt(count_text(out, "\"kpi\":\"complaints\""), 0, "%s", out);
     free(out);
     snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    cr_assert_eq(system(cmd), 0);
+}
+
+/* A config with a templated console and slack receiver, a pagerduty receiver
+ * on its built-in rendering, and one that is off; returns its path in dir. */
+static void template_config(char *dir, char *path, size_t len, const char *slack_template)
+{
+    cr_assert_not_null(mkdtemp(dir));
+    snprintf(path, len, "%s/c.json", dir);
+    FILE *f = fopen(path, "w");
+    fprintf(f, "{\"kpis\": [{\"name\": \"complaints\", \"metric\": \"complaints\", \"interval\": \"5m\", \"aggregation\": \"sum\","
+               " \"detector\": {\"type\": \"poisson\"}}],"
+               " \"receivers\": ["
+               "  {\"name\": \"ops\", \"type\": \"console\", \"template\": \"{{status}} {{lead.kpi}}:{{#alerts}} {{kpi}}={{observed}}{{/alerts}}\"},"
+               "  {\"name\": \"cx\", \"type\": \"slack\", \"webhook_url\": \"https://hooks.slack.com/services/T0/B0/hooksecret\","
+               "   \"template\": \"%s\"},"
+               "  {\"name\": \"pager\", \"type\": \"pagerduty\", \"routing_key\": \"0123456789abcdef0123456789abcdef\"},"
+               "  {\"name\": \"off\", \"type\": \"slack\", \"enabled\": false}]}\n", slack_template);
+    fclose(f);
+}
+
+static int render_cmd(const char *args, char **out)
+{
+    char cmd[512];
+    snprintf(cmd, sizeof cmd, "(%s template render %s 2>/dev/null)", harness_binary(), args);
+    return run_capture(cmd, out);
+}
+
+Test(cli, template_render_prints_what_a_receiver_would_send, .timeout = 30)
+{
+    char dir[] = "/tmp/kw-tpl-XXXXXX", path[128], args[256], *out;
+    template_config(dir, path, sizeof path, "{{#firing}}FIRE{{/firing}}{{#resolved}}OK{{/resolved}} <{{lead.label.step}}> {{count}}");
+    snprintf(args, sizeof args, "-c %s ops", path);
+    cr_assert_eq(render_cmd(args, &out), 0, "%s", out);
+    cr_assert_str_eq(out, "firing step_dropoff_rate: step_dropoff_rate=35.3% complaints=28\n");
+    free(out);
+    snprintf(args, sizeof args, "-c %s ops --resolved", path);
+    cr_assert_eq(render_cmd(args, &out), 0, "%s", out);
+    cr_assert_str_eq(out, "resolved step_dropoff_rate: step_dropoff_rate=6.1% complaints=6\n");
+    free(out);
+    /* the text as the receiver sends it: mrkdwn escaping for Slack */
+    snprintf(args, sizeof args, "-c %s cx", path);
+    cr_assert_eq(render_cmd(args, &out), 0, "%s", out);
+    cr_assert_str_eq(out, "FIRE <payment> 2\n");
+    free(out);
+
+    /* a receiver on its built-in rendering: the request body, secrets redacted */
+    snprintf(args, sizeof args, "-c %s pager", path);
+    cr_assert_eq(render_cmd(args, &out), 0, "%s", out);
+    cJSON *body = cJSON_Parse(out);
+    cr_assert_not_null(body, "not the JSON body: %s", out);
+    cr_assert_str_eq(cJSON_GetObjectItem(body, "event_action")->valuestring, "trigger");
+    cr_assert_str_eq(cJSON_GetObjectItem(body, "routing_key")->valuestring, "[redacted]");
+    cr_assert_null(strstr(out, "0123456789abcdef0123456789abcdef"), "the routing key was printed");
+    cJSON_Delete(body);
+    free(out);
+    snprintf(args, sizeof args, "-c %s pager --resolved", path);
+    cr_assert_eq(render_cmd(args, &out), 0, "%s", out);
+    cr_assert_not_null(strstr(out, "\"event_action\":\"resolve\""), "%s", out);
+    free(out);
+    snprintf(args, sizeof args, "rm -rf %s", dir);
+    cr_assert_eq(system(args), 0);
+}
+
+Test(cli, template_render_exit_codes, .timeout = 30)
+{
+    char dir[] = "/tmp/kw-tpl-XXXXXX", path[128], cmd[512], *help, *out;
+    template_config(dir, path, sizeof path, "{{count}}");
+    snprintf(cmd, sizeof cmd, "%s template --help", harness_binary());
+    cr_assert_eq(run_capture(cmd, &help), 0);
+    cr_assert(strncmp(help, "Usage: kpiwatch template render ", 32) == 0, "%s", help);
+
+    /* usage errors: 2, with the same usage --help prints */
+    const char *usage_errors[] = {"", "render", "show x", "render -c CFG --bogus ops", "render -c CFG ops extra"};
+    for (size_t i = 0; i < sizeof usage_errors / sizeof usage_errors[0]; i++) {
+        char args[256];
+        snprintf(args, sizeof args, "%s", usage_errors[i]);
+        char *cfg = strstr(args, "CFG");
+        if (cfg) {
+            char rest[128];
+            snprintf(rest, sizeof rest, "%s", cfg + 3);
+            snprintf(cfg, sizeof args - (size_t)(cfg - args), "%s%s", path, rest);
+        }
+        snprintf(cmd, sizeof cmd, "%s template %s", harness_binary(), args);
+        cr_assert_eq(run_capture(cmd, &out), 2, "%s: %s", cmd, out);
+        const char *usage = strstr(out, "Usage: ");
+        cr_assert_not_null(usage, "%s: %s", cmd, out);
+        cr_assert_str_eq(usage, help, "%s", cmd);
+        free(out);
+    }
+    free(help);
+
+    /* no such receiver, or one that is off: 1 */
+    snprintf(cmd, sizeof cmd, "%s template render -c %s nobody", harness_binary(), path);
+    cr_assert_eq(run_capture(cmd, &out), 1, "%s", out);
+    cr_assert_str_eq(out, "kpiwatch template render: nobody: no such receiver\n");
+    free(out);
+    snprintf(cmd, sizeof cmd, "%s template render -c %s off", harness_binary(), path);
+    cr_assert_eq(run_capture(cmd, &out), 1, "%s", out);
+    free(out);
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    cr_assert_eq(system(cmd), 0);
+
+    /* a template error is a config error (3) naming the key and the position */
+    char dir2[] = "/tmp/kw-tpl-XXXXXX";
+    template_config(dir2, path, sizeof path, "Incident at: {{#alerts}}");
+    snprintf(cmd, sizeof cmd, "%s template render -c %s ops", harness_binary(), path);
+    cr_assert_eq(run_capture(cmd, &out), 3, "%s", out);
+    cr_assert(strstr(out, "receivers[1].template: line 1, col 14: unclosed section \"alerts\"\n") != NULL, "%s", out);
+    free(out);
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir2);
     cr_assert_eq(system(cmd), 0);
 }

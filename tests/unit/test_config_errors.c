@@ -25,9 +25,9 @@ static struct exact_case cases[] = {
      "ingest.bogus: unknown key (valid: max_labels, max_label_bytes, max_metric_bytes, max_message_bytes, max_past, "
      "max_future)"},
     {"{\"kpis\":[" KPI "],\"inputs\":[{\"name\":\"x\",\"endpoint\":\"tcp://127.0.0.1:1\",\"bogus\":1}]}",
-     "inputs[0].bogus: unknown key (valid: name, endpoint, mode, socket, topics, rcvhwm)"},
+     "inputs[0].bogus: unknown key (valid: name, endpoint, mode, socket, topics, rcvhwm, format, precision)"},
     {"{\"kpis\":[{\"name\":\"a\",\"metric\":\"m\",\"bogus\":1}]}",
-     "kpis[0].bogus: unknown key (22 keys are valid here; kpiwatch options lists them)"},
+     "kpis[0].bogus: unknown key (24 keys are valid here; kpiwatch options lists them)"},
     {"{\"kpis\":[{\"name\":\"a\",\"metric\":\"m\",\"intervall\":\"5m\"}]}",
      "kpis[0].intervall: unknown key; did you mean \"interval\"?"},
     {"{\"kpi\":[]}", "kpi: unknown key; did you mean \"kpis\"?"},
@@ -35,18 +35,16 @@ static struct exact_case cases[] = {
      "agent.x\\n\\x1b[31mFORGED: unknown key (valid: log_level, log_format, state_dir, max_series, series_ttl, stats_interval)"},
     {"{\"kpis\":[{\"name\":\"a\",\"metric\":\"m\",\"alert\":{\"bogus\":1}}]}",
      "kpis[0].alert.bogus: unknown key (valid: for, resolve_after, critical_severity, min_severity, repeat_interval, "
-     "keep_firing_for, flap_flips, flap_window)"},
+     "keep_firing_for, flap_flips, flap_window, nodata_after)"},
     {"{\"kpis\":[{\"name\":\"a\",\"metric\":\"m\",\"detector\":{\"type\":\"mad\",\"bogus\":1}}]}",
      "kpis[0].detector.bogus: unknown key (valid: type, direction, min_delta, min_delta_rel, warmup, window, "
      "threshold, min_points)"},
     {"{\"kpis\":[" KPI "],\"receivers\":[{\"name\":\"r\",\"type\":\"console\",\"bogus\":1}]}",
-     "receivers[0].bogus: unknown key (valid: name, type, format, stream, enabled, rate_limit, burst)"},
+     "receivers[0].bogus: unknown key (valid: name, type, format, stream, template, template_file, enabled, rate_limit, burst)"},
     {"{\"kpis\":[" KPI "]," CONSOLE ",\"route\":{\"receiver\":\"r\",\"bogus\":1}}",
-     "route.bogus: unknown key (valid: routes, receiver, matchers, match, group_by, group_wait, group_interval, "
-     "repeat_interval, continue)"},
+     "route.bogus: unknown key (12 keys are valid here; kpiwatch options lists them)"},
     {"{\"kpis\":[" KPI "]," CONSOLE ",\"route\":{\"receiver\":\"r\",\"routes\":[{\"receiver\":\"r\",\"bogus\":1}]}}",
-     "route.routes[0].bogus: unknown key (valid: routes, receiver, matchers, match, group_by, group_wait, "
-     "group_interval, repeat_interval, continue)"},
+     "route.routes[0].bogus: unknown key (12 keys are valid here; kpiwatch options lists them)"},
     {"{\"kpis\":[" KPI "],\"agent\":[1]}", "agent: must be an object"},
     {"{\"kpis\":[{\"name\":\"a\",\"metric\":\"\"}]}", "kpis[0].metric: is required (a non-empty string)"},
     {"{\"kpis\":[{\"name\":\"\",\"metric\":\"m\"}]}", "kpis[0].name: is required (a non-empty string)"},

@@ -385,6 +385,82 @@ Test(detector_binomial, prescreen_matches_exact_flags)
     gsl_rng_free(rng);
 }
 
+/* The small-denominator pre-screen decides without the exact tails and
+ * never changes a verdict. A default detector and an exact one, warmed on
+ * the same history (rates 0.003..0.9, binomial and beta-binomial models,
+ * p_values 1e-5 and 1e-3), each judge every count k of every denominator
+ * on a grid of 1..2000 (all k up to n = 120, above that every k within
+ * 10 sd of the mean, and 0 and n) from the same saved state: the flags,
+ * sides and the state they leave (the next interval's expected rate) are
+ * identical. Between the bounds, at denominators 50..1000 and rates
+ * 0.05..0.5 the exact path must be the exception, as it is at large n. */
+static void grid_probe(struct rig *r, const cJSON *saved, double k, double n, struct kw_verdict *v,
+                       struct kw_verdict *next)
+{
+    cr_assert_eq(kw_detector_state_load(&r->st, &r->det, saved), 0);
+    *v = rig_feed_ratio(r, k, n);
+    *next = rig_feed_ratio(r, round(n * 0.3), n);
+}
+
+Test(detector_binomial, small_n_prescreen_matches_exact_on_a_grid, .timeout = 120)
+{
+    const char *dists[] = {"auto", "binomial", "beta_binomial"};
+    const double pvals[] = {1e-5, 1e-3};
+    const double rates[] = {0.003, 0.05, 0.3, 0.5, 0.9};
+    long inside = 0, inside_exact = 0, probes = 0;
+    for (int d = 0; d < 3; d++)
+        for (int pv = 0; pv < 2; pv++)
+            for (int ri = 0; ri < 5; ri++) {
+                char fast_cfg[200], exact_cfg[200];
+                snprintf(fast_cfg, sizeof fast_cfg,
+                         "{\"type\":\"binomial\",\"distribution\":\"%s\",\"p_value\":%g,\"min_points\":10}", dists[d],
+                         pvals[pv]);
+                snprintf(exact_cfg, sizeof exact_cfg,
+                         "{\"type\":\"binomial\",\"distribution\":\"%s\",\"p_value\":%g,\"min_points\":10,"
+                         "\"exact\":true}",
+                         dists[d], pvals[pv]);
+                struct rig fast, ex;
+                rig_init(&fast, fast_cfg);
+                rig_init(&ex, exact_cfg);
+                /* history with some spread, so the beta-binomial fits a rho */
+                for (int i = 0; i < 14; i++) {
+                    double n = 200 + 60 * (i % 5), k = round(n * rates[ri] * (i % 2 ? 1.15 : 0.87));
+                    rig_feed_ratio(&fast, fmin(k, n), n);
+                }
+                cJSON *saved = kw_detector_state_save(&fast.st, &fast.det);
+                for (double n = 1; n <= 2000; n += n < 120 ? 1 : ceil(n / 9)) {
+                    double p0 = rates[ri], sd = sqrt(n * p0 * (1 - p0)) * (1 + 0.1 * sqrt(n));
+                    for (double k = 0; k <= n; k++) {
+                        if (n > 120 && k > 0 && k < n && fabs(k - n * p0) > 10 * sd + 3)
+                            continue;
+                        struct kw_verdict vf, ve, nf, ne;
+                        grid_probe(&fast, saved, k, n, &vf, &nf);
+                        grid_probe(&ex, saved, k, n, &ve, &ne);
+                        probes++;
+                        cr_assert(ve.ready);
+                        cr_assert_eq(vf.anomalous, ve.anomalous, "%s k %g n %g: p %g vs %g", fast_cfg, k, n,
+                                     vf.p_value, ve.p_value);
+                        if (ve.anomalous)
+                            cr_assert_eq(vf.direction, ve.direction, "%s k %g n %g", fast_cfg, k, n);
+                        cr_assert_eq(nf.expected, ne.expected, "%s k %g n %g: the state differs after", fast_cfg, k,
+                                     n);
+                        cr_assert_eq(nf.anomalous, ne.anomalous, "%s k %g n %g", fast_cfg, k, n);
+                        bool between = k / n > ve.lower && k / n < ve.upper;
+                        if (n >= 50 && n <= 1000 && p0 >= 0.05 && p0 <= 0.5 && between) {
+                            inside++;
+                            if (vf.score == ve.score && vf.lower == ve.lower && vf.upper == ve.upper)
+                                inside_exact++;
+                        }
+                    }
+                }
+                cJSON_Delete(saved);
+                rig_release(&fast);
+                rig_release(&ex);
+            }
+    cr_assert_gt(probes, 100000);
+    cr_assert_lt(inside_exact, inside / 4, "exact path on %ld of %ld points inside the band", inside_exact, inside);
+}
+
 Test(detector_binomial, accepts_only_ratio_kpis)
 {
     char err[KW_ERR_LEN];

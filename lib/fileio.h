@@ -1,0 +1,18 @@
+/* fileio: whole-file reads with a size limit, and writes that replace a
+ * file so that a crash leaves either the old contents or the new, never a
+ * mix (write PATH.tmp, fsync, rename). */
+#ifndef KW_FILEIO_H
+#define KW_FILEIO_H
+
+#include <stddef.h>
+
+/* Write len bytes of data to path atomically (mode 0640). Returns 0, or -1
+ * with "path: reason" in err. */
+int kw_write_file_atomic(const char *path, const char *data, size_t len, char *err, size_t errlen);
+
+/* The contents of path, NUL-terminated, in a malloc'd buffer (length in
+ * *len when len is not NULL). NULL when the file is missing (errno ENOENT,
+ * err empty), larger than max bytes or unreadable (err says why). */
+char *kw_read_file(const char *path, size_t max, size_t *len, char *err, size_t errlen);
+
+#endif
