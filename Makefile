@@ -4,7 +4,8 @@
 #   make check            the same as make test
 #   make demo             install missing packages, build, run the agent on the demo stream
 #   make fuzz             libFuzzer targets under ASan/UBSan, FUZZ_SECONDS (45) each (needs clang)
-#   make bench            throughput, per-detector cost and memory figures
+#   make bench            the agent against a bare floor, memory per series, alert latency,
+#                         mad against pandas, per-detector cost (bench/run.sh; BENCH_* to shorten)
 #   make accuracy         incidents found and false alarms on simulated CX journeys (the deciding
 #                         table), then per-interval accuracy of every detector on labelled series
 #   make nab              score of conf/examples/nab.json on the NAB slice, and by leave-one-category-out
@@ -132,7 +133,7 @@ FUZZ_CC       ?= clang
 FUZZ_BUILDDIR ?= build-fuzz
 FUZZ_SECONDS  ?= 45
 FUZZ_JOBS     ?= 1
-FUZZ_TARGETS  ?= fuzz_point fuzz_csv fuzz_config fuzz_state fuzz_lineproto
+FUZZ_TARGETS  ?= fuzz_point fuzz_csv fuzz_config fuzz_state fuzz_lineproto fuzz_history
 
 $(BUILDDIR)/fuzz_%: $(BUILDDIR)/tests/fuzz/fuzz_%.o $(LIB)
 	$(CC) $(ALL_LDFLAGS) -fsanitize=fuzzer,address,undefined -o $@ $< $(LIB) $(DEP_LIBS)

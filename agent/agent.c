@@ -14,6 +14,7 @@
 
 #include "demo.h"
 #include "feedback.h"
+#include "history.h"
 #include "http.h"
 #include "lineproto.h"
 #include "statestore.h"
@@ -31,6 +32,11 @@ static void state_path(const struct kw_config *cfg, char *buf, size_t len)
     snprintf(buf, len, "%s/state.json", cfg->state_dir);
 }
 
+static void history_path(const struct kw_config *cfg, char *buf, size_t len)
+{
+    snprintf(buf, len, "%s/history.json", cfg->state_dir);
+}
+
 static void save_state(struct kw_agent *ag)
 {
     if (!ag->cfg.state_dir)
@@ -42,6 +48,11 @@ static void save_state(struct kw_agent *ag)
         kw_error("state", "could not save state: %s", err);
     else
         kw_debug("state", "saved %zu series to %s", ag->pipeline.table.count, path);
+    /* With it, the status page's history, so a restart keeps the charts. */
+    struct kw_history *history = kw_http_history(ag->http);
+    history_path(&ag->cfg, path, sizeof path);
+    if (history && kw_history_save(history, path, err, sizeof err))
+        kw_error("state", "could not save the charts' history: %s", err);
 }
 
 /* Verdicts queued by `kpiwatch feedback`; what a detector learned is saved at once. */
@@ -66,6 +77,25 @@ static void load_state(struct kw_agent *ag)
         kw_warn("state", "ignoring state: %s", err);
     else
         kw_info("state", "restored %d series from %s", n, path);
+}
+
+/* A history file that does not load is moved aside: the next save would
+ * otherwise replace what shows how it was damaged. */
+static void load_history(struct kw_agent *ag)
+{
+    struct kw_history *history = kw_http_history(ag->http);
+    if (!ag->cfg.state_dir || !history)
+        return;
+    char path[4096], aside[4200], err[KW_ERR_LEN];
+    history_path(&ag->cfg, path, sizeof path);
+    int n = kw_history_load(history, ag->cfg.kpis, ag->cfg.nkpis, path, err, sizeof err);
+    if (n < 0) {
+        snprintf(aside, sizeof aside, "%s.damaged", path);
+        bool moved = rename(path, aside) == 0;
+        kw_warn("state", "ignoring the charts' history: %s%s%s", err, moved ? "; moved to " : "", moved ? aside : "");
+    } else if (n > 0) {
+        kw_info("state", "restored the history of %d series from %s", n, path);
+    }
 }
 
 /* The kafka input, if any. Series of Kafka partitions in the local state
@@ -144,6 +174,7 @@ int kw_agent_init(struct kw_agent *ag, const char *config_path, bool demo_mode, 
     }
     kw_status_ready(kw_http_status(ag->http), KW_READY_INPUTS);
     load_state(ag);
+    load_history(ag);
     if (start_kafka(ag, err, errlen)) {
         kw_agent_release(ag);
         return -1;
@@ -324,7 +355,13 @@ int kw_agent_run(struct kw_agent *ag, int64_t stop_after_ms)
         }
         items[n] = (zmq_pollitem_t){.socket = NULL, .fd = ag->signal_fd, .events = ZMQ_POLLIN};
         items[n + 1] = (zmq_pollitem_t){.socket = NULL, .fd = ag->kafka ? kw_kafka_fd(ag->kafka) : -1, .events = ZMQ_POLLIN};
-        int rc = zmq_poll(items, ag->kafka ? n + 2 : n + 1, TICK_MS);
+        /* Sleep until the next interval closes at most: a quiet stream's
+         * alerts are not held back by the poll. */
+        long timeout = TICK_MS;
+        int64_t due = kw_pipeline_next_due(&ag->pipeline, kw_now_ms());
+        if (due >= 0 && due < timeout)
+            timeout = due > 0 ? (long)due : 1;
+        int rc = zmq_poll(items, ag->kafka ? n + 2 : n + 1, timeout);
         if (rc < 0 && zmq_errno() != EINTR) {
             kw_error("agent", "zmq_poll: %s", zmq_strerror(zmq_errno()));
             break;

@@ -192,8 +192,8 @@ static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaqu
     }
 }
 
-int kw_changelog_init(struct kw_changelog *c, const char *topic, const rd_kafka_conf_t *conf, char *err,
-                      size_t errlen)
+int kw_changelog_init(struct kw_changelog *c, const char *topic, const char *reader_group, const rd_kafka_conf_t *conf,
+                      char *err, size_t errlen)
 {
     memset(c, 0, sizeof *c);
     c->topic = xstrdup(topic);
@@ -217,7 +217,8 @@ int kw_changelog_init(struct kw_changelog *c, const char *topic, const rd_kafka_
     }
     rd_kafka_conf_t *rc = rd_kafka_conf_dup(conf);
     rd_kafka_conf_set_rebalance_cb(rc, NULL);
-    if (rd_kafka_conf_set(rc, "enable.partition.eof", "true", kerr, sizeof kerr) != RD_KAFKA_CONF_OK ||
+    if (rd_kafka_conf_set(rc, "group.id", reader_group, kerr, sizeof kerr) != RD_KAFKA_CONF_OK ||
+        rd_kafka_conf_set(rc, "enable.partition.eof", "true", kerr, sizeof kerr) != RD_KAFKA_CONF_OK ||
         rd_kafka_conf_set(rc, "enable.auto.commit", "false", kerr, sizeof kerr) != RD_KAFKA_CONF_OK) {
         snprintf(err, errlen, "changelog reader: %s", kerr);
         rd_kafka_conf_destroy(rc);

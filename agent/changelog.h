@@ -77,10 +77,12 @@ int kw_changelog_fold_put(struct kw_changelog_fold *f, const char *key, size_t k
 void kw_changelog_fold_release(struct kw_changelog_fold *f);
 
 /* Set up the changelog: a producer and a reader with the consumer's
- * connection settings (conf is copied, not taken). Returns 0, or -1 with
- * err; on error call kw_changelog_release. */
-int kw_changelog_init(struct kw_changelog *c, const char *topic, const rd_kafka_conf_t *conf, char *err,
-                      size_t errlen);
+ * connection settings (conf is copied, not taken). The reader only
+ * assigns partitions, never joins or commits, but librdkafka's consumer
+ * wants a group id: reader_group. Returns 0, or -1 with err; on error call
+ * kw_changelog_release. */
+int kw_changelog_init(struct kw_changelog *c, const char *topic, const char *reader_group, const rd_kafka_conf_t *conf,
+                      char *err, size_t errlen);
 /* Flush what is in flight (up to 10 s) and free everything. Safe on a zeroed struct. */
 void kw_changelog_release(struct kw_changelog *c);
 

@@ -13,6 +13,7 @@
 
 #include <cjson/cJSON.h>
 
+#include "../lib/fileio.h"
 #include "../lib/log.h"
 #include "../lib/timefmt.h"
 #include "../lib/xmalloc.h"
@@ -257,4 +258,20 @@ int kw_feedback_apply(struct kw_pipeline *p, const char *state_dir)
         free(names[i]);
     free(names);
     return rc ? -1 : applied;
+}
+
+cJSON *kw_feedback_record(const char *state_dir)
+{
+    if (!state_dir)
+        return NULL;
+    char path[4200], err[256];
+    snprintf(path, sizeof path, "%s/feedback.json", state_dir);
+    char *text = kw_read_file(path, 16u << 20, NULL, err, sizeof err);
+    cJSON *root = text ? cJSON_Parse(text) : NULL;
+    free(text);
+    if (root && !cJSON_IsObject(root)) {
+        cJSON_Delete(root);
+        root = NULL;
+    }
+    return root;
 }

@@ -9,6 +9,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include <cjson/cJSON.h>
+
 struct kw_pipeline;
 
 /* Queue a verdict on alert key (16 hex digits) in state_dir. note may be
@@ -21,5 +23,11 @@ int kw_feedback_submit(const char *state_dir, const char *key, bool false_alarm,
  * applied. Every queued verdict is taken once. Returns the number a
  * detector learned from, or -1 when the record cannot be written (logged). */
 int kw_feedback_apply(struct kw_pipeline *p, const char *state_dir);
+
+/* The record of applied verdicts in state_dir ({"counts": {DETECTOR:
+ * {"false_alarm": n, "confirmed": n}}, "records": [{key, verdict, note,
+ * at, applied_at, kpi, detector, learned}]}), or NULL when there is none.
+ * Any thread: the file is replaced atomically. The caller deletes it. */
+cJSON *kw_feedback_record(const char *state_dir);
 
 #endif

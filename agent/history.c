@@ -7,8 +7,13 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../lib/escape.h"
+#include "../lib/fileio.h"
+#include "../lib/jsonnum.h"
+#include "../lib/log.h"
 #include "../lib/timefmt.h"
 #include "../lib/xmalloc.h"
+#include "ingest.h"
 #include "kpi.h"
 #include "series.h"
 
@@ -435,4 +440,242 @@ void kw_history_usage(struct kw_history *h, size_t *series, size_t *bytes)
     *series = (size_t)h->count;
     *bytes = h->bytes;
     pthread_mutex_unlock(&h->lock);
+}
+
+/* ---- the history file -------------------------------------------------------
+ * {"version":1,"window_ms":N,"series":[{"key","kpi","labels":[[name,value]...],
+ *  "interval_ms","score","rank","firing","last_ts_ms","last_anomalous_ms",
+ *  "points":[[ts,observed,expected,lower,upper,score,flags]...]}...]}
+ * Unknown values are null. The file may be damaged or edited, so nothing in
+ * it is trusted: sizes are bounded before anything is allocated for them. */
+
+#define FILE_VERSION 1
+#define POINT_FIELDS 7
+#define FILE_BYTES_PER_POINT 192   /* 7 numbers at %.17g, generously */
+#define FILE_BYTES_PER_SERIES 4096 /* key, KPI, labels (escaped) */
+#define TS_MAX 4.0e12              /* the year 2096, as for points and the state file */
+#define INTERVAL_MAX 31622400000.0 /* a year */
+
+int kw_history_save(struct kw_history *h, const char *path, char *err, size_t errlen)
+{
+    cJSON *root = cJSON_CreateObject();
+    cJSON_AddNumberToObject(root, "version", FILE_VERSION);
+    cJSON_AddNumberToObject(root, "window_ms", (double)h->window_ms);
+    cJSON *arr = cJSON_AddArrayToObject(root, "series");
+    for (int i = 0; i < h->max_series; i++) {
+        const struct entry *e = &h->entries[i];
+        if (!e->used)
+            continue;
+        cJSON *o = cJSON_CreateObject();
+        cJSON_AddStringToObject(o, "key", e->key);
+        cJSON_AddStringToObject(o, "kpi", e->kpi);
+        cJSON *labels = cJSON_AddArrayToObject(o, "labels");
+        for (int l = 0; l < e->nlabels; l++) {
+            const char *pair[] = {e->labels[l].name, e->labels[l].value};
+            cJSON_AddItemToArray(labels, cJSON_CreateStringArray(pair, 2));
+        }
+        cJSON_AddNumberToObject(o, "interval_ms", (double)e->interval_ms);
+        cJSON_AddItemToObject(o, "score", kw_json_number(e->score));
+        cJSON_AddItemToObject(o, "rank", kw_json_number(e->rank));
+        cJSON_AddBoolToObject(o, "firing", e->firing);
+        cJSON_AddNumberToObject(o, "last_ts_ms", (double)e->last_ts_ms);
+        cJSON_AddItemToObject(o, "last_anomalous_ms", e->last_anomalous_ms == INT64_MIN
+                                                          ? cJSON_CreateNull()
+                                                          : cJSON_CreateNumber((double)e->last_anomalous_ms));
+        /* Ascending from the newest back: after the clock went back (a replay
+         * of older data), the points of the abandoned future are left out. */
+        int first = e->n;
+        for (int64_t next = INT64_MAX; first > 0; first--) {
+            int64_t ts = e->points[(e->head + first - 1) % e->cap].ts_ms;
+            if (ts >= next)
+                break;
+            next = ts;
+        }
+        cJSON *points = cJSON_AddArrayToObject(o, "points");
+        for (int k = first; k < e->n; k++) {
+            const struct kw_history_point *p = &e->points[(e->head + k) % e->cap];
+            double f[POINT_FIELDS] = {(double)p->ts_ms, p->observed, p->expected, p->lower, p->upper, p->score,
+                                      p->flags};
+            cJSON_AddItemToArray(points, kw_json_doubles(f, POINT_FIELDS));
+        }
+        cJSON_AddItemToArray(arr, o);
+    }
+    char *text = cJSON_PrintUnformatted(root);
+    cJSON_Delete(root);
+    int rc = kw_write_file_atomic(path, text, strlen(text), err, errlen);
+    free(text);
+    return rc;
+}
+
+static bool ts_ok(double v)
+{
+    return isfinite(v) && v >= 0 && v <= TS_MAX && v == floor(v);
+}
+
+static bool unit_ok(const cJSON *item, double *out)
+{
+    return kw_json_get_double(item, out) == 0 && *out >= 0 && *out <= 1;
+}
+
+/* A value of a point: finite, or null (NAN) for unknown. */
+static bool value_ok(double v)
+{
+    return isnan(v) || isfinite(v);
+}
+
+/* Check one saved series and, when it holds up, take a free slot for it (lock
+ * held only to publish it). Returns NULL, or why it was skipped. */
+static const char *load_entry(struct kw_history *h, const struct kw_kpi_config *kpis, int nkpis, const cJSON *o,
+                              int64_t mono)
+{
+    const cJSON *key = cJSON_GetObjectItemCaseSensitive(o, "key");
+    const cJSON *kname = cJSON_GetObjectItemCaseSensitive(o, "kpi");
+    const cJSON *labels = cJSON_GetObjectItemCaseSensitive(o, "labels");
+    if (!cJSON_IsString(key) || strlen(key->valuestring) != 16 ||
+        strspn(key->valuestring, "0123456789abcdef") != 16 || !cJSON_IsString(kname) || !cJSON_IsArray(labels))
+        return "no key, KPI name or labels";
+    int k = 0;
+    while (k < nkpis && strcmp(kpis[k].name, kname->valuestring) != 0)
+        k++;
+    if (k == nkpis)
+        return "its KPI is no longer configured";
+    const struct kw_kpi_config *kpi = &kpis[k];
+    int nlabels = cJSON_GetArraySize(labels);
+    if (nlabels != kpi->group_by.n || nlabels > KW_ALERT_MAX_LABELS)
+        return "its KPI's group_by changed";
+    const char *names[KW_ALERT_MAX_LABELS], *values[KW_ALERT_MAX_LABELS];
+    int l = 0;
+    const cJSON *pair;
+    cJSON_ArrayForEach(pair, labels) {
+        const cJSON *n = cJSON_GetArrayItem(pair, 0), *v = cJSON_GetArrayItem(pair, 1);
+        if (!cJSON_IsArray(pair) || cJSON_GetArraySize(pair) != 2 || !cJSON_IsString(n) || !cJSON_IsString(v) ||
+            strcmp(n->valuestring, kpi->group_by.items[l]) != 0 || strlen(v->valuestring) >= KW_ALERT_LABEL_VALUE ||
+            !kw_utf8_valid(v->valuestring, strlen(v->valuestring)))
+            return "a label is not valid or not in its KPI's group_by";
+        names[l] = n->valuestring;
+        values[l++] = v->valuestring;
+    }
+    char want[17];
+    kw_series_alert_key(kpi->name, names, values, nlabels, want);
+    if (strcmp(want, key->valuestring) != 0)
+        return "its labels do not give its key";
+    uint64_t hk = key_hash(want);
+    if (find(h, hk, want) >= 0)
+        return "it appears twice";
+
+    double interval, score, rank, last_ts, last_anom = NAN;
+    const cJSON *firing = cJSON_GetObjectItemCaseSensitive(o, "firing");
+    const cJSON *anom = cJSON_GetObjectItemCaseSensitive(o, "last_anomalous_ms");
+    if (kw_json_get_double(cJSON_GetObjectItemCaseSensitive(o, "interval_ms"), &interval) != 0 || interval < 0 ||
+        interval > INTERVAL_MAX || interval != floor(interval) ||
+        !unit_ok(cJSON_GetObjectItemCaseSensitive(o, "score"), &score) ||
+        !unit_ok(cJSON_GetObjectItemCaseSensitive(o, "rank"), &rank) || !cJSON_IsBool(firing) ||
+        kw_json_get_double(cJSON_GetObjectItemCaseSensitive(o, "last_ts_ms"), &last_ts) != 0 || !ts_ok(last_ts) ||
+        !(cJSON_IsNull(anom) || (kw_json_get_double(anom, &last_anom) == 0 && ts_ok(last_anom))))
+        return "its interval, scores or times are out of range";
+    if (kpi->interval_ms > 0 && (int64_t)interval != kpi->interval_ms)
+        return "its KPI's interval changed";
+
+    const cJSON *points = cJSON_GetObjectItemCaseSensitive(o, "points");
+    int npoints = cJSON_GetArraySize(points);
+    if (!cJSON_IsArray(points) || npoints > KW_HISTORY_MAX_POINTS)
+        return "its points are missing or too many";
+    int cap = ring_points(kpi, kpi->interval_ms, h->window_ms);
+    struct kw_history_point *ring = xmalloc((size_t)cap * sizeof *ring);
+    int n = 0, skip = npoints > cap ? npoints - cap : 0; /* the newest that fit */
+    double prev_ts = -1;
+    const cJSON *item;
+    cJSON_ArrayForEach(item, points) {
+        double f[POINT_FIELDS];
+        if (kw_json_read_doubles(item, f, POINT_FIELDS) != 0 || !ts_ok(f[0]) || f[0] <= prev_ts || f[0] > last_ts ||
+            !value_ok(f[1]) || !value_ok(f[2]) || !value_ok(f[3]) || !value_ok(f[4]) || !(f[5] >= 0 && f[5] <= 1) ||
+            !(f[6] >= 0 && f[6] <= (KW_HP_READY | KW_HP_ANOMALOUS | KW_HP_FIRING)) || f[6] != floor(f[6])) {
+            free(ring);
+            return "a point is out of range or out of order";
+        }
+        prev_ts = f[0];
+        if (skip > 0) {
+            skip--;
+            continue;
+        }
+        ring[n++] = (struct kw_history_point){.ts_ms = (int64_t)f[0], .observed = f[1], .expected = f[2],
+                                              .lower = f[3], .upper = f[4], .score = (float)f[5],
+                                              .flags = (uint8_t)f[6]};
+    }
+    if (h->count >= h->max_series) {
+        free(ring);
+        return "http.history_series is reached";
+    }
+    int slot = 0;
+    while (h->entries[slot].used)
+        slot++;
+    pthread_mutex_lock(&h->lock);
+    struct entry *e = &h->entries[slot];
+    e->used = true;
+    memcpy(e->key, want, sizeof e->key);
+    e->hkey = hk;
+    snprintf(e->kpi, sizeof e->kpi, "%s", kpi->name);
+    e->kpi_index = k;
+    e->nlabels = nlabels;
+    e->labels = xcalloc((size_t)(nlabels ? nlabels : 1), sizeof *e->labels);
+    for (l = 0; l < nlabels; l++) {
+        snprintf(e->labels[l].name, sizeof e->labels[l].name, "%s", names[l]);
+        snprintf(e->labels[l].value, sizeof e->labels[l].value, "%s", values[l]);
+    }
+    e->interval_ms = (int64_t)interval;
+    e->cap = cap;
+    e->points = ring;
+    e->head = 0;
+    e->n = n;
+    e->score = score;
+    e->rank = rank;
+    e->firing = cJSON_IsTrue(firing);
+    e->last_ts_ms = (int64_t)last_ts;
+    e->last_anomalous_ms = isnan(last_anom) ? INT64_MIN : (int64_t)last_anom;
+    e->touched_mono_ms = mono; /* a window to be updated again before it counts as stale */
+    h->bytes += (size_t)cap * sizeof *ring + (size_t)nlabels * sizeof *e->labels;
+    index_insert(h, slot);
+    h->count++;
+    h->floor_rank = -1;
+    pthread_mutex_unlock(&h->lock);
+    return NULL;
+}
+
+int kw_history_load(struct kw_history *h, const struct kw_kpi_config *kpis, int nkpis, const char *path, char *err,
+                    size_t errlen)
+{
+    size_t len;
+    size_t max = (size_t)h->max_series * (KW_HISTORY_MAX_POINTS * FILE_BYTES_PER_POINT + FILE_BYTES_PER_SERIES);
+    char *text = kw_read_file(path, max, &len, err, errlen);
+    if (!text)
+        return err[0] ? -1 : 0;
+    cJSON *root = cJSON_ParseWithLength(text, len);
+    free(text);
+    const cJSON *version = root ? cJSON_GetObjectItemCaseSensitive(root, "version") : NULL;
+    const cJSON *arr = root ? cJSON_GetObjectItemCaseSensitive(root, "series") : NULL;
+    if (!cJSON_IsNumber(version) || version->valuedouble != FILE_VERSION || !cJSON_IsArray(arr)) {
+        snprintf(err, errlen, "%s: not a kpiwatch history file", path);
+        cJSON_Delete(root);
+        return -1;
+    }
+    int64_t mono = kw_mono_ms();
+    int loaded = 0, skipped = 0;
+    const cJSON *o;
+    cJSON_ArrayForEach(o, arr) {
+        const char *why = load_entry(h, kpis, nkpis, o, mono);
+        if (!why) {
+            loaded++;
+            continue;
+        }
+        if (++skipped <= 5) { /* the first few say why; the rest are counted */
+            const cJSON *kname = cJSON_GetObjectItemCaseSensitive(o, "kpi");
+            char shown[96];
+            kw_warn("history", "skipping a series of %s: %s",
+                    cJSON_IsString(kname) ? kw_escape(shown, sizeof shown, kname->valuestring, 60) : "?", why);
+        }
+    }
+    if (skipped)
+        kw_warn("history", "%d series in %s were skipped; their charts start fresh", skipped, path);
+    cJSON_Delete(root);
+    return loaded;
 }

@@ -79,4 +79,20 @@ void kw_history_entry_release(struct kw_history_entry *e);
 /* Tracked series and the bytes their rings and labels take. */
 void kw_history_usage(struct kw_history *h, size_t *series, size_t *bytes);
 
+/* Save every tracked series with its points to path as JSON, atomically
+ * (fileio.h), so a restart keeps the charts. Agent thread only: it reads
+ * without the lock, as no other thread changes the store. Returns 0, or -1
+ * with err. */
+int kw_history_save(struct kw_history *h, const char *path, char *err, size_t errlen);
+/* Load series saved by kw_history_save into h (agent thread, before the
+ * pipeline runs; readers may be listening). Entries whose KPI is no longer
+ * among kpis, whose labels no longer give their key, or whose data does not
+ * check out (bounded counts and strings, timestamps in range and ascending,
+ * values finite or null) are skipped with a warning; the newest points that
+ * fit a ring are kept, and at most max_series series. Returns the number
+ * loaded: 0 when the file is missing, -1 with err when it is unreadable,
+ * too large or not a history file. */
+int kw_history_load(struct kw_history *h, const struct kw_kpi_config *kpis, int nkpis, const char *path, char *err,
+                    size_t errlen);
+
 #endif

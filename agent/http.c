@@ -148,6 +148,11 @@ struct kw_status *kw_http_status(struct kw_http *h)
     return h->status;
 }
 
+struct kw_history *kw_http_history(struct kw_http *h)
+{
+    return h->history; /* only the agent thread replaces it */
+}
+
 void kw_http_attach(struct kw_http *h, struct kw_pipeline *p)
 {
     kw_status_attach(h->status, p, h->history);
@@ -334,9 +339,33 @@ static void series_url(const struct kw_http *h, const char *key, char *buf, size
 }
 
 /* An alert for the API: the notifier's JSON plus silence, link and recent history. Lock held. */
-static cJSON *alert_json(struct kw_http *h, const struct kw_alert *a, int64_t now)
+/* The latest verdict people gave on alert key in record (kw_feedback_record), or NULL. */
+static const cJSON *latest_feedback(const cJSON *record, const char *key)
+{
+    const cJSON *found = NULL, *r;
+    cJSON_ArrayForEach(r, cJSON_GetObjectItemCaseSensitive(record, "records")) {
+        const cJSON *k = cJSON_GetObjectItemCaseSensitive(r, "key");
+        if (cJSON_IsString(k) && strcmp(k->valuestring, key) == 0)
+            found = r; /* oldest first: the last one wins */
+    }
+    return found;
+}
+
+static cJSON *alert_json(struct kw_http *h, const struct kw_alert *a, int64_t now, const cJSON *feedback)
 {
     cJSON *o = kw_alert_to_json(a);
+    const cJSON *f = latest_feedback(feedback, a->key);
+    if (f) {
+        cJSON *fo = cJSON_AddObjectToObject(o, "feedback");
+        static const char *const fields[] = {"verdict", "note", "at", "applied_at", "learned"};
+        for (size_t i = 0; i < sizeof fields / sizeof fields[0]; i++) {
+            const cJSON *v = cJSON_GetObjectItemCaseSensitive(f, fields[i]);
+            if (v)
+                cJSON_AddItemToObject(fo, fields[i], cJSON_Duplicate(v, false));
+        }
+    } else {
+        cJSON_AddNullToObject(o, "feedback");
+    }
     char id[KW_SILENCE_ID], url[KW_ALERT_TEXT + 64];
     if (h->silences && a->status == KW_ALERT_FIRING && kw_silences_match(h->silences, a, now, id))
         cJSON_AddStringToObject(o, "silenced_by", id);
@@ -362,16 +391,18 @@ static enum MHD_Result get_alerts(struct kw_http *h, struct MHD_Connection *c)
     struct kw_alert *active;
     struct kw_status_resolved *res;
     size_t n = kw_status_active(h->status, &active), nres = kw_status_resolved(h->status, &res);
+    cJSON *feedback = kw_feedback_record(h->state_dir);
     cJSON *o = cJSON_CreateObject();
     cJSON *arr = cJSON_AddArrayToObject(o, "alerts");
     for (size_t i = 0; i < n; i++)
-        cJSON_AddItemToArray(arr, alert_json(h, &active[i], now));
+        cJSON_AddItemToArray(arr, alert_json(h, &active[i], now, feedback));
     cJSON *rarr = cJSON_AddArrayToObject(o, "resolved");
     for (size_t i = 0; i < nres; i++) {
-        cJSON *a = alert_json(h, &res[i].alert, now);
+        cJSON *a = alert_json(h, &res[i].alert, now, feedback);
         add_time(a, "resolved_at", res[i].resolved_ms);
         cJSON_AddItemToArray(rarr, a);
     }
+    cJSON_Delete(feedback);
     free(active);
     free(res);
     return respond_json(c, MHD_HTTP_OK, o);
@@ -384,6 +415,7 @@ static enum MHD_Result get_incidents(struct kw_http *h, struct MHD_Connection *c
     size_t n = kw_status_active(h->status, &active);
     struct kw_status_incident *inc;
     size_t ninc = kw_status_incidents(h->status, active, n, &inc);
+    cJSON *feedback = kw_feedback_record(h->state_dir);
     cJSON *o = cJSON_CreateObject();
     cJSON_AddStringToObject(o, "grouping", "the alert engine's groups (route group_by and correlation_window); "
                                            "alerts held back from notification grouped by journey, else by KPI");
@@ -407,7 +439,7 @@ static enum MHD_Result get_incidents(struct kw_http *h, struct MHD_Connection *c
         cJSON *members = cJSON_CreateArray();
         for (size_t m = 0; m < g->n; m++) {
             const struct kw_alert *a = &active[g->members[m]];
-            cJSON *aj = alert_json(h, a, now);
+            cJSON *aj = alert_json(h, a, now, feedback);
             all_silenced &= !cJSON_IsNull(cJSON_GetObjectItemCaseSensitive(aj, "silenced_by"));
             cJSON_AddItemToArray(members, aj);
             cJSON *u = NULL, *it;
@@ -431,6 +463,7 @@ static enum MHD_Result get_incidents(struct kw_http *h, struct MHD_Connection *c
         cJSON_AddItemToArray(arr, io);
     }
     kw_status_incidents_free(inc, ninc);
+    cJSON_Delete(feedback);
     free(active);
     return respond_json(c, MHD_HTTP_OK, o);
 }
@@ -660,8 +693,11 @@ static enum MHD_Result get_metrics(struct kw_http *h, struct MHD_Connection *c)
         kw_history_usage(h->history, &x.history_series, &x.history_bytes);
     char *kafka = kw_status_kafka(h->status);
     x.kafka = kafka;
+    cJSON *feedback = kw_feedback_record(h->state_dir);
+    x.feedback_counts = cJSON_GetObjectItemCaseSensitive(feedback, "counts");
     size_t len;
     char *body = kw_metrics_render(&v, &x, &len);
+    cJSON_Delete(feedback);
     free(kafka);
     kw_status_view_release(&v);
     return respond(c, MHD_HTTP_OK, "text/plain; version=0.0.4; charset=utf-8", body, len);

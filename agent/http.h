@@ -71,6 +71,9 @@ int kw_http_apply(struct kw_http *h, const struct kw_config *cfg, struct kw_sile
                   size_t errlen);
 /* The status the agent publishes into. */
 struct kw_status *kw_http_status(struct kw_http *h);
+/* The history store, for the agent thread to save and load (history.h);
+ * NULL while there is no listener. Valid until the next apply. */
+struct kw_history *kw_http_history(struct kw_http *h);
 /* Hook the status (alert board, verdict counters) and the history store into
  * a new pipeline; call after p->on_alert is set. Agent thread. */
 void kw_http_attach(struct kw_http *h, struct kw_pipeline *p);

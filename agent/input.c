@@ -73,7 +73,7 @@ int kw_input_parse(struct kw_input_config *in, const cJSON *obj, const char *pat
         kw_opts_fill(kw_input_options, obj, in, path, err, errlen))
         return -1;
     if (!in->endpoint) {
-        snprintf(err, errlen, "%s.endpoint: required", path);
+        snprintf(err, errlen, "%s.endpoint: is required (a non-empty string)", path);
         return -1;
     }
     if (!strstr(in->endpoint, "://")) {

@@ -419,9 +419,10 @@ struct kw_kafka *kw_kafka_start(const struct kw_kafka_config *kc, const char *na
     k->wake[0] = k->wake[1] = -1;
     k->next_write_ms = kw_mono_ms() + k->commit_interval_ms;
 
-    char kerr[512];
+    char kerr[512], reader_group[512];
+    snprintf(reader_group, sizeof reader_group, "%s.changelog-reader", kc->group_id);
     rd_kafka_conf_t *conf = base_conf(kc, err, errlen);
-    if (!conf || kw_changelog_init(&k->log, kc->changelog_topic, conf, err, errlen)) {
+    if (!conf || kw_changelog_init(&k->log, kc->changelog_topic, reader_group, conf, err, errlen)) {
         if (conf)
             rd_kafka_conf_destroy(conf);
         kw_kafka_stop(k);
@@ -504,13 +505,8 @@ void kw_kafka_poll(struct kw_kafka *k)
     char buf[64];
     while (read(k->wake[0], buf, sizeof buf) > 0)
         ;
-    for (int n = 0; n < BATCH; n++) {
-        rd_kafka_message_t *m = rd_kafka_consumer_poll(k->rk, 0);
-        if (!m)
-            break;
-        take_message(k, m);
-        rd_kafka_message_destroy(m);
-    }
+    /* Before taking more: the state now includes the interval closes that
+     * the last tick made of the messages taken so far. */
     int64_t now = kw_mono_ms();
     if (now >= k->next_write_ms) {
         int32_t *nums;
@@ -518,6 +514,13 @@ void kw_kafka_poll(struct kw_kafka *k)
         checkpoint(k, nums, nn, false);
         free(nums);
         k->next_write_ms = now + k->commit_interval_ms;
+    }
+    for (int n = 0; n < BATCH; n++) {
+        rd_kafka_message_t *m = rd_kafka_consumer_poll(k->rk, 0);
+        if (!m)
+            break;
+        take_message(k, m);
+        rd_kafka_message_destroy(m);
     }
 }
 

@@ -71,9 +71,10 @@ struct kw_kafka *kw_kafka_start(const struct kw_kafka_config *kc, const char *na
 /* A file descriptor that becomes readable when the consumer has messages or
  * events (rd_kafka_queue_io_event_enable), for zmq_poll. */
 int kw_kafka_fd(const struct kw_kafka *k);
-/* Take what the consumer has (a bounded batch, so signals and ticks are
- * never starved; rebalances run here), and every commit_interval write the
- * changelog and then commit. Call it on every turn of the poll loop. */
+/* Every commit_interval, write the changelog and then commit the messages
+ * taken on earlier turns; then take what the consumer has (a bounded
+ * batch, so signals and ticks are never starved; rebalances run here).
+ * Call it on every turn of the poll loop, before kw_pipeline_tick. */
 void kw_kafka_poll(struct kw_kafka *k);
 /* True while a partition assigned since the last rebalance is replaying
  * its backlog (up to restore_timeout): the interval clock should hold, so

@@ -118,6 +118,20 @@ char *kw_metrics_render(const struct kw_status_view *v, const struct kw_metrics_
     family(&b, "kpiwatch_notifications_muted_total", "counter",
            "Group notifications not sent because their route was muted by its time intervals.");
     sample_u(&b, "kpiwatch_notifications_muted_total", v->outbox_muted);
+    if (cJSON_IsObject(x->feedback_counts)) {
+        family(&b, "kpiwatch_feedback_total", "counter",
+               "Verdicts people gave on alerts (kpiwatch feedback, POST /api/v1/alerts/KEY/feedback), per detector.");
+        const cJSON *det, *n;
+        cJSON_ArrayForEach(det, x->feedback_counts) {
+            if (!cJSON_IsObject(det))
+                continue; /* the record is a file: trust nothing in it */
+            cJSON_ArrayForEach(n, det) {
+                if (cJSON_IsNumber(n) && n->valuedouble >= 0 && n->valuedouble < 1e18)
+                    labelled(&b, "kpiwatch_feedback_total", "detector", det->string, "verdict", n->string,
+                             (uint64_t)n->valuedouble);
+            }
+        }
+    }
     if (x->silences_known) {
         family(&b, "kpiwatch_silences", "gauge", "Silences that are active now or pending (start in the future).");
         labelled(&b, "kpiwatch_silences", "state", "active", NULL, NULL, x->silences_active);

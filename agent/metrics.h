@@ -8,6 +8,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include <cjson/cJSON.h>
+
 #include "status.h"
 
 /* What /metrics shows beyond the status view. */
@@ -16,6 +18,7 @@ struct kw_metrics_extra {
     size_t silences_active, silences_pending;
     size_t history_series, history_bytes;
     const char *kafka;            /* the Kafka input's families (kw_kafka_metrics), or NULL */
+    const cJSON *feedback_counts; /* {DETECTOR: {"false_alarm": n, "confirmed": n}} of the feedback record, or NULL */
 };
 
 /* The exposition text (caller frees; never NULL). */

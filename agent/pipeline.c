@@ -16,6 +16,11 @@
 
 #define VALUES_MAX 2048 /* group_by values blob: 8 labels x 255 bytes fits */
 
+static void due_moved(void *item, size_t pos)
+{
+    ((struct kw_series *)item)->due_pos = pos;
+}
+
 static void series_free(struct kw_series *s, void *ctx)
 {
     struct kw_pipeline *p = ctx;
@@ -42,19 +47,12 @@ void kw_pipeline_init(struct kw_pipeline *p, const struct kw_config *cfg)
     p->fdr = xcalloc((size_t)cfg->nkpis + 1, sizeof *p->fdr);
     p->kpi_series = xcalloc((size_t)cfg->nkpis + 1, sizeof *p->kpi_series);
     p->series_refused = xcalloc((size_t)cfg->nkpis + 1, sizeof *p->series_refused);
+    p->due = xcalloc((size_t)cfg->nkpis + 1, sizeof *p->due);
     for (int k = 0; k < cfg->nkpis; k++) {
         p->clocks[k].event_ms = INT64_MIN;
-        p->clocks[k].next_sweep_ms = INT64_MIN;
         p->clocks[k].gap_before = INT64_MIN;
+        kw_heap_init(&p->due[k], due_moved);
     }
-    /* Sweep all series twice per shortest interval: quiet series close on time. */
-    int64_t step = 60000;
-    for (int k = 0; k < cfg->nkpis; k++) {
-        int64_t iv = cfg->kpis[k].interval_ms ? cfg->kpis[k].interval_ms : cfg->kpis[k].native_spacing_ms;
-        if (iv / 2 < step)
-            step = iv / 2;
-    }
-    p->sweep_step_ms = step > 250 ? step : 250;
 }
 
 int kw_pipeline_on_interval(struct kw_pipeline *p, kw_interval_sink fn, void *ctx)
@@ -70,6 +68,10 @@ int kw_pipeline_on_interval(struct kw_pipeline *p, kw_interval_sink fn, void *ct
 void kw_pipeline_release(struct kw_pipeline *p)
 {
     kw_series_table_release(&p->table, series_free, p);
+    for (int k = 0; p->due && k < p->cfg->nkpis; k++)
+        kw_heap_release(&p->due[k]);
+    free(p->due);
+    p->due = NULL;
     for (int k = 0; p->fdr && k < p->cfg->nkpis; k++)
         kw_fdr_release(&p->fdr[k]);
     free(p->fdr);
@@ -213,6 +215,8 @@ static void close_interval(struct kw_pipeline *p, struct kw_series *s, const str
 }
 
 static int64_t effective_clock(const struct kw_pipeline *p, int k);
+static int64_t next_due(const struct kw_pipeline *p, const struct kw_series *s);
+static void schedule(struct kw_pipeline *p, struct kw_series *s, int64_t key);
 
 /* Among intervals that end together, roll-ups decide first, the coarsest
  * first, so a roll-up's alert is out before its children's (which it holds
@@ -406,6 +410,8 @@ static int add_to_kpi(struct kw_pipeline *p, int k, int role, const struct kw_po
         kw_bucket_add_response(&b, kpi->aggregation, pt->value);
         struct kw_sample sample = kw_bucket_sample(&b, kpi->aggregation, kpi->quantile, pt->ts_ms);
         close_interval(p, s, &sample);
+        if (s->due_pos == KW_HEAP_NONE || s->alert.nodata_since != INT64_MIN)
+            schedule(p, s, s->alert.nodata_since != INT64_MIN ? INT64_MIN : next_due(p, s));
         return 0;
     }
     int64_t start = kw_floor_div(pt->ts_ms, kpi->interval_ms) * kpi->interval_ms;
@@ -427,6 +433,10 @@ static int add_to_kpi(struct kw_pipeline *p, int k, int role, const struct kw_po
     if (pt->ts_ms > s->last_point_ts)
         s->last_point_ts = pt->ts_ms;
     note_event(p, k, pt->ts_ms);
+    if (s->due_pos == KW_HEAP_NONE)
+        schedule(p, s, next_due(p, s)); /* a new series */
+    else if (s->alert.nodata_since != INT64_MIN)
+        schedule(p, s, INT64_MIN); /* points are back: resolve at the next tick */
     return 0;
 }
 
@@ -456,59 +466,96 @@ int kw_pipeline_point(void *ctx, const struct kw_point *pt, enum kw_reject *why)
     return (refused && !used) ? -1 : 0;
 }
 
-static void sweep(struct kw_pipeline *p)
+/* When s next needs the clock, in its KPI's event time: the close point of
+ * its oldest open interval, its nodata deadline, or its expiry. INT64_MAX
+ * when never (it has no point yet). Each only moves later as s goes on, so
+ * a stale key in the queue is early, never late: waking early is harmless. */
+static int64_t next_due(const struct kw_pipeline *p, const struct kw_series *s)
 {
-    /* Every series closes what is due, then each KPI decides the intervals
-     * all its series have closed, then idle series expire. */
-    for (size_t i = 0; i < p->table.cap; i++)
-        if (p->table.slots[i])
-            close_due(p, p->table.slots[i], effective_clock(p, p->table.slots[i]->kpi));
-    settle(p, false);
-    for (size_t i = 0; i < p->table.cap;) {
-        struct kw_series *s = p->table.slots[i];
-        if (!s) {
-            i++;
-            continue;
-        }
-        int64_t clock = effective_clock(p, s->kpi);
-        struct kw_alert alert;
-        if (kw_alerting_nodata(s, &p->cfg->kpis[s->kpi], clock, &alert)) {
-            if (alert.status == KW_ALERT_FIRING)
-                p->stats.alerts_fired++;
-            else
-                p->stats.alerts_resolved++;
-            if (p->on_alert)
-                p->on_alert(p->alert_ctx, &alert);
-        }
-        if (s->last_point_ts != INT64_MIN && clock != INT64_MIN && clock - s->last_point_ts > p->cfg->series_ttl_ms) {
-            if (s->alert.nodata_since != INT64_MIN) { /* forgotten: its nodata alert ends with it */
-                struct kw_kpi_config off = p->cfg->kpis[s->kpi];
-                off.alert.nodata_after = 0;
-                if (kw_alerting_nodata(s, &off, clock, &alert) && p->on_alert) {
-                    p->stats.alerts_resolved++;
-                    p->on_alert(p->alert_ctx, &alert);
-                }
-            }
-            if (kw_alerting_resolve_silent(s, &p->cfg->kpis[s->kpi], clock, &alert)) {
-                p->stats.alerts_resolved++;
-                if (p->on_alert)
-                    p->on_alert(p->alert_ctx, &alert);
-            }
-            kw_fdr_forget(&p->fdr[s->kpi], s); /* only verdicts of intervals not yet due */
-            p->kpi_series[s->kpi]--;
-            kw_series_remove(&p->table, s);
-            series_free(s, p);
-            p->stats.series_expired++;
-            continue; /* a later entry may have shifted into slot i */
-        }
-        i++;
+    const struct kw_kpi_config *kpi = &p->cfg->kpis[s->kpi];
+    int64_t due = INT64_MAX;
+    if (kpi->interval_ms > 0 && s->open_start != INT64_MIN)
+        due = s->open_start + kpi->interval_ms + kpi->lateness_ms;
+    if (s->last_point_ts == INT64_MIN)
+        return due;
+    int64_t expire = s->last_point_ts + p->cfg->series_ttl_ms + 1;
+    if (expire < due)
+        due = expire;
+    if (kpi->alert.nodata_after > 0 && s->alert.nodata_since == INT64_MIN && s->info.interval_ms > 0) {
+        int64_t iv = s->info.interval_ms;
+        int64_t last_end = kpi->interval_ms ? (kw_floor_div(s->last_point_ts, iv) + 1) * iv : s->last_point_ts + iv;
+        int64_t nodata = last_end + (int64_t)kpi->alert.nodata_after * iv;
+        if (nodata < due)
+            due = nodata;
     }
+    return due;
+}
+
+/* Put s in its KPI's queue at key (INT64_MAX: take it out). */
+static void schedule(struct kw_pipeline *p, struct kw_series *s, int64_t key)
+{
+    struct kw_heap *h = &p->due[s->kpi];
+    if (key == INT64_MAX) {
+        if (s->due_pos != KW_HEAP_NONE)
+            kw_heap_remove(h, s->due_pos);
+    } else if (s->due_pos == KW_HEAP_NONE) {
+        kw_heap_push(h, key, s);
+    } else {
+        kw_heap_update(h, s->due_pos, key);
+    }
+}
+
+static void emit(struct kw_pipeline *p, const struct kw_alert *alert)
+{
+    if (alert->status == KW_ALERT_FIRING)
+        p->stats.alerts_fired++;
+    else
+        p->stats.alerts_resolved++;
+    if (p->on_alert)
+        p->on_alert(p->alert_ctx, alert);
+}
+
+/* A due series: close what is due, open or close its nodata alert, and
+ * tell whether it has expired (it is then out of the queue). */
+static bool wake(struct kw_pipeline *p, struct kw_series *s, int64_t clock)
+{
+    const struct kw_kpi_config *kpi = &p->cfg->kpis[s->kpi];
+    close_due(p, s, clock);
+    struct kw_alert alert;
+    if (kw_alerting_nodata(s, kpi, clock, &alert))
+        emit(p, &alert);
+    bool expired = s->last_point_ts != INT64_MIN && clock - s->last_point_ts > p->cfg->series_ttl_ms;
+    schedule(p, s, expired ? INT64_MAX : next_due(p, s));
+    return expired;
+}
+
+/* Forget an idle series: its open alerts end with it. */
+static void expire(struct kw_pipeline *p, struct kw_series *s)
+{
+    int64_t clock = effective_clock(p, s->kpi);
+    struct kw_alert alert;
+    if (s->alert.nodata_since != INT64_MIN) {
+        struct kw_kpi_config off = p->cfg->kpis[s->kpi];
+        off.alert.nodata_after = 0; /* closes the open nodata alert */
+        if (kw_alerting_nodata(s, &off, clock, &alert))
+            emit(p, &alert);
+    }
+    if (kw_alerting_resolve_silent(s, &p->cfg->kpis[s->kpi], clock, &alert))
+        emit(p, &alert);
+    kw_fdr_forget(&p->fdr[s->kpi], s); /* only verdicts of intervals not yet due */
+    p->kpi_series[s->kpi]--;
+    kw_series_remove(&p->table, s);
+    series_free(s, p);
+    p->stats.series_expired++;
 }
 
 void kw_pipeline_tick(struct kw_pipeline *p, int64_t wall_ms)
 {
     p->wall_ms = wall_ms;
-    bool due = false;
+    struct kw_series **expired = NULL;
+    size_t nexpired = 0, cap = 0;
+    /* The due series of every KPI close what is due, then each KPI decides
+     * the intervals all its series have closed, then idle series expire. */
     for (int k = 0; k < p->cfg->nkpis; k++) {
         struct kw_kpi_clock *c = &p->clocks[k];
         if (c->event_ms == INT64_MIN)
@@ -517,16 +564,45 @@ void kw_pipeline_tick(struct kw_pipeline *p, int64_t wall_ms)
             c->seen_ms = c->event_ms;
             c->wall_ms = wall_ms;
         }
-        due |= effective_clock(p, k) >= c->next_sweep_ms;
-    }
-    if (!due)
-        return;
-    sweep(p);
-    for (int k = 0; k < p->cfg->nkpis; k++) {
         int64_t clock = effective_clock(p, k);
-        if (clock != INT64_MIN)
-            p->clocks[k].next_sweep_ms = clock + p->sweep_step_ms;
+        const struct kw_heap_entry *top;
+        while ((top = kw_heap_top(&p->due[k])) && top->key <= clock) {
+            struct kw_series *s = top->item;
+            if (!wake(p, s, clock))
+                continue;
+            if (nexpired == cap) {
+                cap = cap ? cap * 2 : 16;
+                expired = xrealloc(expired, cap * sizeof *expired);
+            }
+            expired[nexpired++] = s;
+        }
     }
+    settle(p, false);
+    for (size_t i = 0; i < nexpired; i++)
+        expire(p, expired[i]);
+    free(expired);
+}
+
+int64_t kw_pipeline_next_due(const struct kw_pipeline *p, int64_t wall_ms)
+{
+    if (!p->extrapolate)
+        return -1;
+    int64_t wait = -1;
+    for (int k = 0; k < p->cfg->nkpis; k++) {
+        const struct kw_heap_entry *top = kw_heap_top(&p->due[k]);
+        const struct kw_kpi_clock *c = &p->clocks[k];
+        if (!top || c->event_ms == INT64_MIN)
+            continue;
+        /* the clock flows with the wall clock from c->wall_ms on */
+        int64_t drift = wall_ms > c->wall_ms ? wall_ms - c->wall_ms : 0;
+        int64_t clock = c->event_ms + drift;
+        int64_t w = top->key > clock ? top->key - clock : 0;
+        if (p->live && clock > wall_ms) /* held at the wall clock until it catches up */
+            w += clock - wall_ms;
+        if (wait < 0 || w < wait)
+            wait = w;
+    }
+    return wait;
 }
 
 void kw_pipeline_flush(struct kw_pipeline *p)
@@ -558,6 +634,8 @@ void kw_pipeline_adopt(struct kw_pipeline *p, struct kw_series *s)
 {
     kw_series_insert(&p->table, s);
     p->kpi_series[s->kpi]++;
+    s->due_pos = KW_HEAP_NONE;
+    schedule(p, s, next_due(p, s));
     struct kw_kpi_clock *c = &p->clocks[s->kpi];
     if (s->last_point_ts > c->event_ms)
         c->event_ms = s->last_point_ts;
@@ -581,6 +659,7 @@ size_t kw_pipeline_drop_partition(struct kw_pipeline *p, int partition)
 
 void kw_pipeline_drop(struct kw_pipeline *p, struct kw_series *s)
 {
+    schedule(p, s, INT64_MAX);
     kw_fdr_forget(&p->fdr[s->kpi], s);
     p->kpi_series[s->kpi]--;
     kw_series_remove(&p->table, s);

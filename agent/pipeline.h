@@ -16,6 +16,7 @@
 #include "../notifiers/alert.h"
 #include "config.h"
 #include "ingest.h"
+#include "../lib/heap.h"
 #include "series.h"
 
 /* Called for every alert notification (firing, repeat, resolved). */
@@ -49,7 +50,6 @@ struct kw_kpi_clock {
     int64_t event_ms;      /* latest event time accepted (INT64_MIN before any point) */
     int64_t wall_ms;       /* wall clock when event_ms last advanced */
     int64_t seen_ms;       /* event_ms as of the previous tick */
-    int64_t next_sweep_ms; /* clock value of the next sweep over this KPI's series */
     /* After a restore, intervals the agent did not observe are gaps, not
      * zeros: empty intervals starting before gap_before are missing. The
      * first point accepted after the restore sets it to that point's
@@ -72,7 +72,7 @@ struct kw_pipeline {
     bool extrapolate;              /* let event time flow with the wall clock while quiet (daemon) */
     bool live;                     /* event time never runs ahead of the wall clock (daemon with age checks) */
     int64_t wall_ms;               /* wall clock of the latest tick */
-    int64_t sweep_step_ms;
+    struct kw_heap *due;           /* one per KPI: its series keyed by when they next need the clock */
     int64_t native_spacing_override_ms; /* replay: inferred spacing for interval-0 KPIs (0 = config) */
     int partition;                 /* Kafka partition of the message being ingested; -1 otherwise */
     kw_alert_sink on_alert;
@@ -98,8 +98,17 @@ int kw_pipeline_on_interval(struct kw_pipeline *p, kw_interval_sink fn, void *ct
 int kw_pipeline_point(void *ctx, const struct kw_point *pt, enum kw_reject *why);
 
 /* Close every interval that event time (extrapolated by wall time when
- * p->extrapolate) has passed, and expire idle series. Call it regularly. */
+ * p->extrapolate) has passed, raise and resolve nodata alerts, and expire
+ * idle series. Only the series that are due are visited (a timer queue per
+ * KPI keyed by close point), so a tick costs O(due series x log n). Call
+ * it after every batch of points and whenever kw_pipeline_next_due says. */
 void kw_pipeline_tick(struct kw_pipeline *p, int64_t wall_ms);
+/* Wall milliseconds from wall_ms until the next tick has work (an interval's
+ * close point, a nodata deadline, an expiry), 0 when some is due now, -1
+ * when nothing is scheduled or event time does not flow with the wall
+ * clock. The agent sleeps no longer than this, so a quiet stream's
+ * intervals close on time. */
+int64_t kw_pipeline_next_due(const struct kw_pipeline *p, int64_t wall_ms);
 /* Close all open intervals now and decide every waiting verdict (end of a
  * replay, or shutdown). */
 void kw_pipeline_flush(struct kw_pipeline *p);

@@ -157,6 +157,7 @@ struct kw_series *kw_series_new(const struct kw_kpi_config *kpi, int k, uint64_t
         s->info.interval_ms = interval_ms;
     kw_detector_state_init(&s->det, &kpi->detector, &s->info);
     s->last_denominator = NAN;
+    s->due_pos = (size_t)-1; /* KW_HEAP_NONE */
     s->last_start = INT64_MIN;
     s->last_expected = NAN;
     s->alert.nodata_since = INT64_MIN;

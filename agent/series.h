@@ -31,6 +31,7 @@ struct kw_series {
     double history[KW_ALERT_HISTORY]; /* ring of recent interval values for sparklines */
     int history_pos, history_len;
     double last_denominator;
+    size_t due_pos;                /* position in its KPI's timer queue; KW_HEAP_NONE = not queued */
     int64_t last_start;            /* the last closed interval (for roll-up contributions) */
     double last_expected;          /* its expected value; NAN = detector not ready */
     int partition;                 /* Kafka partition its points come from; -1 = not from Kafka */

@@ -15,6 +15,7 @@
 #include "../lib/jsonnum.h"
 #include "../lib/log.h"
 #include "../lib/xmalloc.h"
+#include "fdr.h"
 #include "ingest.h"
 
 #define VALUES_MAX 2048 /* group_by values blob: 8 labels x 255 bytes fits */
@@ -52,6 +53,88 @@ cJSON *kw_state_series_json(const struct kw_pipeline *p, const struct kw_series 
     return o;
 }
 
+/* Verdicts waiting for their interval's close point (fdr.h), so a restart
+ * between a series closing an interval and the KPI deciding it loses
+ * nothing: [kpi, series key, [ts, value, numerator, denominator,
+ * detractors, ready, anomalous, direction, expected, lower, upper, score,
+ * anomaly_score, severity, p_value, p_level]]. */
+#define PENDING_FIELDS 16
+
+static cJSON *pending_to_json(const struct kw_pipeline *p)
+{
+    cJSON *arr = cJSON_CreateArray();
+    for (int k = 0; k < p->cfg->nkpis; k++) {
+        const struct kw_fdr_batch *b = &p->fdr[k];
+        for (size_t i = 0; i < b->n; i++) {
+            const struct kw_fdr_entry *e = &b->e[i];
+            const struct kw_sample *sm = &e->sample;
+            const struct kw_verdict *v = &e->verdict;
+            double f[PENDING_FIELDS] = {(double)sm->ts_ms, sm->value, sm->numerator, sm->denominator,
+                                        sm->detractors, v->ready, v->anomalous, v->direction, v->expected,
+                                        v->lower, v->upper, v->score, v->anomaly_score, v->severity,
+                                        v->p_value, v->p_level};
+            cJSON *item = cJSON_CreateArray();
+            cJSON_AddItemToArray(item, cJSON_CreateString(p->cfg->kpis[k].name));
+            cJSON_AddItemToArray(item, cJSON_CreateString(e->series->alert_key));
+            cJSON_AddItemToArray(item, kw_json_doubles(f, PENDING_FIELDS));
+            cJSON_AddItemToArray(arr, item);
+        }
+    }
+    return arr;
+}
+
+static int cmp_series_key(const void *a, const void *b)
+{
+    const struct kw_series *x = *(struct kw_series *const *)a, *y = *(struct kw_series *const *)b;
+    int c = x->kpi - y->kpi;
+    return c ? c : strcmp(x->alert_key, y->alert_key);
+}
+
+static bool ts_ok(double v);
+
+/* Queue the saved waiting verdicts again, for the series that were
+ * restored. Returns how many were left out. */
+static int pending_restore(struct kw_pipeline *p, const cJSON *arr)
+{
+    if (!cJSON_IsArray(arr))
+        return 0;
+    struct kw_series **by_key = xcalloc(p->table.count + 1, sizeof *by_key);
+    size_t n = 0;
+    for (size_t i = 0; i < p->table.cap; i++)
+        if (p->table.slots[i])
+            by_key[n++] = p->table.slots[i];
+    qsort(by_key, n, sizeof *by_key, cmp_series_key);
+    int skipped = 0;
+    const cJSON *item;
+    cJSON_ArrayForEach(item, arr) {
+        const cJSON *kname = cJSON_GetArrayItem(item, 0), *key = cJSON_GetArrayItem(item, 1);
+        double f[PENDING_FIELDS];
+        int k = -1;
+        for (int j = 0; cJSON_IsString(kname) && j < p->cfg->nkpis; j++)
+            if (strcmp(p->cfg->kpis[j].name, kname->valuestring) == 0)
+                k = j;
+        struct kw_series probe = {.kpi = k}, *pp = &probe, **found = NULL;
+        if (k >= 0 && cJSON_IsString(key) && strlen(key->valuestring) < sizeof probe.alert_key) {
+            snprintf(probe.alert_key, sizeof probe.alert_key, "%s", key->valuestring);
+            found = bsearch(&pp, by_key, n, sizeof *by_key, cmp_series_key);
+        }
+        /* a waiting verdict is for an interval the series has closed */
+        if (!found || kw_json_read_doubles(cJSON_GetArrayItem(item, 2), f, PENDING_FIELDS) || !ts_ok(f[0]) ||
+            (int64_t)f[0] >= (*found)->open_start || !(fabs(f[7]) <= 1) || isnan(f[5]) || isnan(f[6])) {
+            skipped++;
+            continue;
+        }
+        struct kw_sample sm = {.ts_ms = (int64_t)f[0], .value = f[1], .numerator = f[2], .denominator = f[3],
+                               .detractors = f[4]};
+        struct kw_verdict v = {.ready = f[5] != 0, .anomalous = f[6] != 0, .direction = (int)f[7], .expected = f[8],
+                               .lower = f[9], .upper = f[10], .score = f[11], .anomaly_score = f[12],
+                               .severity = f[13], .p_value = f[14], .p_level = f[15]};
+        kw_fdr_push(&p->fdr[k], *found, &sm, &v);
+    }
+    free(by_key);
+    return skipped;
+}
+
 int kw_state_save(const struct kw_pipeline *p, const char *path, char *err, size_t errlen)
 {
     cJSON *root = cJSON_CreateObject();
@@ -60,6 +143,7 @@ int kw_state_save(const struct kw_pipeline *p, const char *path, char *err, size
     for (size_t i = 0; i < p->table.cap; i++)
         if (p->table.slots[i])
             cJSON_AddItemToArray(arr, kw_state_series_json(p, p->table.slots[i]));
+    cJSON_AddItemToObject(root, "pending", pending_to_json(p));
     char *text = cJSON_PrintUnformatted(root);
     cJSON_Delete(root);
     int rc = kw_write_file_atomic(path, text, strlen(text), err, errlen);
@@ -233,7 +317,10 @@ int kw_state_load(struct kw_pipeline *p, const char *path, char *err, size_t err
     if (skipped)
         kw_warn("state", "%d series in %s did not match the config or held out-of-range data; they start fresh",
                 skipped, path);
-
+    int lost = pending_restore(p, cJSON_GetObjectItemCaseSensitive(root, "pending"));
+    if (lost)
+        kw_warn("state", "%d verdicts waiting for their interval's close point in %s did not check out; left out",
+                lost, path);
     cJSON_Delete(root);
     return restored;
 }

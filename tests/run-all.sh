@@ -114,7 +114,7 @@ if build build-san SANITIZE=address,undefined CFLAGS="-O1 -g"; then
 fi
 
 note "fuzzing (libFuzzer + ASan/UBSan, ${FUZZ_SECONDS:-45} s per target, two at a time)"
-FUZZ_TARGETS=(fuzz_point fuzz_csv fuzz_config fuzz_state fuzz_lineproto)
+FUZZ_TARGETS=(fuzz_point fuzz_csv fuzz_config fuzz_state fuzz_lineproto fuzz_history)
 if command -v clang >/dev/null; then
     rm -f build-fuzz/*.status
     if make --no-print-directory -j"$JOBS" fuzz-build >"$LOG_DIR/build-fuzz.log" 2>&1; then

@@ -136,6 +136,7 @@ Test(feedback, false_alarm_survives_restarts, .fini = fini, .timeout = 90)
     cr_assert_eq(run_capture(cmd, &out), 0, "%s", out);
     free(out);
     cr_assert(wait_for_text(agent.err_path, "confirmed on", 1, 10000), "%s", read_file(agent.err_path));
+
     cr_assert_eq(agent_stop(&agent, SIGTERM, 10000), 0);
     char *log = read_file(agent.err_path);
     cr_assert_eq(count_text(log, "false alarm on"), 1, "not learned twice (the log spans all three runs)");
@@ -200,6 +201,32 @@ static long post_status(int port, const char *path, const char *body)
     return status;
 }
 
+static size_t collect(char *data, size_t size, size_t n, void *ctx)
+{
+    struct { char *buf; size_t len; } *b = ctx;
+    b->buf = realloc(b->buf, b->len + size * n + 1);
+    memcpy(b->buf + b->len, data, size * n);
+    b->len += size * n;
+    b->buf[b->len] = '\0';
+    return size * n;
+}
+
+static char *get_body(int port, const char *path)
+{
+    char url[256];
+    snprintf(url, sizeof url, "http://127.0.0.1:%d%s", port, path);
+    struct { char *buf; size_t len; } b = {calloc(1, 1), 0};
+    CURL *c = curl_easy_init();
+    curl_easy_setopt(c, CURLOPT_URL, url);
+    curl_easy_setopt(c, CURLOPT_NOPROXY, "*");
+    curl_easy_setopt(c, CURLOPT_TIMEOUT, 10L);
+    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, collect);
+    curl_easy_setopt(c, CURLOPT_WRITEDATA, &b);
+    cr_assert_eq(curl_easy_perform(c), CURLE_OK);
+    curl_easy_cleanup(c);
+    return b.buf;
+}
+
 Test(feedback, through_the_http_api, .fini = fini, .timeout = 60)
 {
     /* the same config with a listener */
@@ -236,6 +263,26 @@ Test(feedback, through_the_http_api, .fini = fini, .timeout = 60)
     cr_assert(strstr(out, "queued in"), "%s", out);
     free(out);
     cr_assert(wait_for_text(agent.err_path, "confirmed on", 1, 10000), "%s", read_file(agent.err_path));
+
+    /* the alert shows its latest verdict; /metrics counts them per detector */
+    char *alerts = get_body(port, "/api/v1/alerts");
+    cJSON *aj = cJSON_Parse(alerts), *a, *mine = NULL;
+    cJSON_ArrayForEach(a, cJSON_GetObjectItem(aj, "alerts"))
+        if (strcmp(cJSON_GetObjectItem(a, "key")->valuestring, key) == 0)
+            mine = a;
+    cJSON_ArrayForEach(a, cJSON_GetObjectItem(aj, "resolved"))
+        if (!mine && strcmp(cJSON_GetObjectItem(a, "key")->valuestring, key) == 0)
+            mine = a;
+    cr_assert_not_null(mine, "%s", alerts);
+    const cJSON *fb = cJSON_GetObjectItem(mine, "feedback");
+    cr_assert(cJSON_IsObject(fb), "no feedback on the alert: %s", alerts);
+    cr_assert_str_eq(cJSON_GetObjectItem(fb, "verdict")->valuestring, "confirmed");
+    cJSON_Delete(aj);
+    free(alerts);
+    char *metrics = get_body(port, "/metrics");
+    cr_assert(strstr(metrics, "kpiwatch_feedback_total{detector=\"poisson\",verdict=\"false_alarm\"} 1"), "%s", metrics);
+    cr_assert(strstr(metrics, "kpiwatch_feedback_total{detector=\"poisson\",verdict=\"confirmed\"} 1"), "%s", metrics);
+    free(metrics);
     cr_assert_eq(agent_stop(&agent, SIGTERM, 10000), 0);
     char *record = feedback_record();
     cr_assert(strstr(record, "\"poisson\":{\"false_alarm\":1,\"confirmed\":1}"), "%s", record);

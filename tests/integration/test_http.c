@@ -742,3 +742,77 @@ Test(http, silence_command_uses_the_agent_or_the_state_dir, .fini = fini, .timeo
     cJSON_Delete(list);
     cr_assert_eq(agent_stop(&agent, SIGTERM, 10000), 0);
 }
+
+/* Until /readyz answers 200: the restored state and history are loaded. */
+static void wait_ready(int port)
+{
+    for (int i = 0; i < 100; i++) {
+        struct answer a = get(port, "/readyz");
+        free(a.body);
+        if (a.status == 200)
+            return;
+        sleep_ms(50);
+    }
+    cr_assert_fail("never ready: %s", read_file(agent.err_path));
+}
+
+Test(http, series_history_survives_a_restart_and_a_damaged_file_is_moved_aside, .fini = fini, .timeout = 60)
+{
+    int port = start_agent("", "");
+    struct feed f;
+    feed_open(&f);
+    send_range(&f, aligned_start(40), 0, 23, "checkout", 20, 23);
+    feed_close(&f);
+    cJSON *before = NULL;
+    for (int i = 0; i < 100; i++) {
+        struct answer a = get(port, "/api/v1/series?kpi=complaints&journey=checkout");
+        cJSON_Delete(before);
+        before = a.status == 200 ? cJSON_Parse(a.body) : NULL;
+        free(a.body);
+        if (before && cJSON_GetArraySize(cJSON_GetObjectItem(before, "points")) == 23)
+            break;
+        sleep_ms(100);
+    }
+    cr_assert_not_null(before, "no history: %s", read_file(agent.err_path));
+    cr_assert_eq(cJSON_GetArraySize(cJSON_GetObjectItem(before, "points")), 23);
+    cr_assert_eq(agent_stop(&agent, SIGTERM, 10000), 0);
+    char path[256];
+    snprintf(path, sizeof path, "%s/state/history.json", agent.dir);
+    cr_assert(access(path, F_OK) == 0, "no %s after a clean stop", path);
+
+    /* restarted with no new point: the page has what it had, bands and marks included */
+    agent_start(&agent, "run");
+    wait_ready(port);
+    cJSON *after = get_json(port, "/api/v1/series?kpi=complaints&journey=checkout");
+    cr_assert_str_eq(cJSON_GetObjectItem(after, "key")->valuestring, cJSON_GetObjectItem(before, "key")->valuestring);
+    char *was = cJSON_PrintUnformatted(cJSON_GetObjectItem(before, "points"));
+    char *is = cJSON_PrintUnformatted(cJSON_GetObjectItem(after, "points"));
+    cr_assert_str_eq(is, was, "the points changed over a restart");
+    cJSON *last = cJSON_GetArrayItem(cJSON_GetObjectItem(after, "points"), 22);
+    cr_assert_eq(cJSON_GetObjectItem(last, "observed")->valuedouble, 95);
+    cr_assert_eq(cJSON_GetObjectItem(last, "upper")->valuedouble, 50);
+    cr_assert(cJSON_IsTrue(cJSON_GetObjectItem(last, "anomalous")), "%s", is);
+    free(was);
+    free(is);
+    cJSON_Delete(after);
+    cJSON_Delete(before);
+    cr_assert_eq(agent_stop(&agent, SIGTERM, 10000), 0);
+
+    /* a damaged file: the agent starts without it and keeps it for inspection */
+    FILE *fp = fopen(path, "w");
+    fputs("{\"version\":1,\"series\":[{\"key\":", fp);
+    fclose(fp);
+    agent_start(&agent, "run");
+    wait_ready(port);
+    cr_assert(agent_alive(&agent));
+    struct answer gone = get(port, "/api/v1/series?kpi=complaints&journey=checkout");
+    cr_assert_eq(gone.status, 404, "%s", gone.body);
+    free(gone.body);
+    cr_assert(wait_for_text(agent.err_path, "ignoring the charts' history", 1, 1000), "%s", read_file(agent.err_path));
+    char aside[300];
+    snprintf(aside, sizeof aside, "%s.damaged", path);
+    char *kept = read_file(aside);
+    cr_assert_str_eq(kept, "{\"version\":1,\"series\":[{\"key\":");
+    free(kept);
+    cr_assert_eq(agent_stop(&agent, SIGTERM, 10000), 0);
+}

@@ -25,7 +25,7 @@ static struct exact_case cases[] = {
      "ingest.bogus: unknown key (valid: max_labels, max_label_bytes, max_metric_bytes, max_message_bytes, max_past, "
      "max_future)"},
     {"{\"kpis\":[" KPI "],\"inputs\":[{\"name\":\"x\",\"endpoint\":\"tcp://127.0.0.1:1\",\"bogus\":1}]}",
-     "inputs[0].bogus: unknown key (valid: name, endpoint, mode, socket, topics, rcvhwm, format, precision)"},
+     "inputs[0].bogus: unknown key (valid: name, type, endpoint, mode, socket, topics, rcvhwm, format, precision)"},
     {"{\"kpis\":[{\"name\":\"a\",\"metric\":\"m\",\"bogus\":1}]}",
      "kpis[0].bogus: unknown key (24 keys are valid here; kpiwatch options lists them)"},
     {"{\"kpis\":[{\"name\":\"a\",\"metric\":\"m\",\"intervall\":\"5m\"}]}",

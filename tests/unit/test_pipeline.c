@@ -9,6 +9,7 @@
 
 #include "../../agent/alerting.h"
 #include "../../agent/config.h"
+#include "../../agent/fdr.h"
 #include "../../lib/log.h"
 #include "../../agent/pipeline.h"
 #include "../../agent/statestore.h"
@@ -611,4 +612,62 @@ Test(state, out_of_range_numbers_are_skipped, .fini = teardown, .timeout = 10)
     cr_assert_eq(kw_pipeline_point(&restored, &pt, &why), 0, "refused as %s", kw_reject_name(why));
     kw_pipeline_release(&restored);
     unlink(path);
+}
+
+static int decided;
+
+static void count_decided(void *ctx, const struct kw_series *s, const struct kw_kpi_config *kpi,
+                          const struct kw_sample *sample, const struct kw_verdict *v)
+{
+    decided++;
+}
+
+/* A verdict that waits for its interval's close point (false-discovery
+ * control) when the state is saved is decided after the restore, as it
+ * would have been without one. */
+Test(state, waiting_verdicts_survive_a_restart)
+{
+    kw_log_set_level(KW_LOG_OFF);
+    static const char *const json =
+        "{\"kpis\":[{\"name\":\"c\",\"metric\":\"c\",\"interval\":\"1m\",\"lateness\":\"0s\",\"group_by\":[\"j\"]}]}";
+    struct kw_config c;
+    char err[KW_ERR_LEN];
+    cr_assert_eq(kw_config_parse(&c, json, "t.json", err, sizeof err), 0, "%s", err);
+    struct kw_pipeline a, b;
+    kw_pipeline_init(&a, &c);
+    kw_pipeline_on_interval(&a, count_decided, NULL);
+    enum kw_reject why;
+    for (int i = 0; i < 5; i++) {
+        struct kw_point pt = {.metric = "c", .value = 3, .ts_ms = T0 + i * MIN};
+        pt.labels[0] = (struct kw_label){"j", "x"};
+        pt.nlabels = 1;
+        cr_assert_eq(kw_pipeline_point(&a, &pt, &why), 0);
+        kw_pipeline_tick(&a, 0);
+    }
+    /* a point far ahead closes the open intervals at once; their verdicts wait for the next tick */
+    struct kw_point far = {.metric = "c", .value = 3, .ts_ms = T0 + 9 * MIN};
+    far.labels[0] = (struct kw_label){"j", "x"};
+    far.nlabels = 1;
+    cr_assert_eq(kw_pipeline_point(&a, &far, &why), 0);
+    size_t waiting = a.fdr[0].n;
+    cr_assert_gt(waiting, 0, "nothing waits: the test does not test");
+    char path[] = "/tmp/kw-pending-XXXXXX";
+    close(mkstemp(path));
+    cr_assert_eq(kw_state_save(&a, path, err, sizeof err), 0, "%s", err);
+    decided = 0;
+    kw_pipeline_tick(&a, 0);
+    int want = decided;
+    cr_assert_geq(want, (int)waiting);
+
+    kw_pipeline_init(&b, &c);
+    kw_pipeline_on_interval(&b, count_decided, NULL);
+    cr_assert_eq(kw_state_load(&b, path, err, sizeof err), 1, "%s", err);
+    cr_assert_eq(b.fdr[0].n, waiting);
+    decided = 0;
+    kw_pipeline_tick(&b, 0);
+    cr_assert_eq(decided, want);
+    unlink(path);
+    kw_pipeline_release(&a);
+    kw_pipeline_release(&b);
+    kw_config_release(&c);
 }
