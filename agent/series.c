@@ -140,16 +140,20 @@ void kw_series_alert_key(const char *kpi, const char *const *names, const char *
 struct kw_series *kw_series_new(const struct kw_kpi_config *kpi, int k, uint64_t hash, const char *values, size_t len,
                                 int64_t interval_ms)
 {
-    struct kw_series *s = xcalloc(1, sizeof *s);
+    /* One allocation: the record, then its ring of open intervals, then its
+     * group_by values (fewer allocator headers and cache lines per series). */
+    int nbuckets = kpi->interval_ms ? (int)(kpi->lateness_ms / kpi->interval_ms) + 2 : 1;
+    size_t ring_bytes = (size_t)nbuckets * sizeof(struct kw_bucket);
+    struct kw_series *s = xcalloc(1, sizeof *s + ring_bytes + (len ? len : 1));
     s->hash = hash;
     s->kpi = k;
-    s->values = xmalloc(len ? len : 1);
+    s->ring = (struct kw_bucket *)(s + 1);
+    s->values = (char *)s->ring + ring_bytes;
     memcpy(s->values, values, len);
     s->values_len = len;
     s->open_start = INT64_MIN;
     s->last_point_ts = INT64_MIN;
-    s->nbuckets = kpi->interval_ms ? (int)(kpi->lateness_ms / kpi->interval_ms) + 2 : 1;
-    s->ring = xcalloc((size_t)s->nbuckets, sizeof *s->ring);
+    s->nbuckets = nbuckets;
     for (int i = 0; i < s->nbuckets; i++)
         kw_bucket_reset(&s->ring[i]);
     s->info = kw_kpi_series_info(kpi);
@@ -180,8 +184,6 @@ void kw_series_free(struct kw_series *s, const struct kw_kpi_config *kpi)
     kw_detector_state_release(&s->det, &kpi->detector);
     for (int i = 0; i < s->nbuckets; i++)
         kw_bucket_release(&s->ring[i]);
-    free(s->ring);
-    free(s->values);
     free(s);
 }
 

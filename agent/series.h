@@ -17,24 +17,25 @@ struct kw_kpi_config;
 
 struct kw_series {
     uint64_t hash;
-    int kpi;                       /* index into the config's kpis */
-    char *values;                  /* group_by label values, each NUL-terminated, in group_by order */
+    char *values;                  /* group_by label values, each NUL-terminated, in group_by order
+                                    * (in the series' own allocation, after the ring) */
     size_t values_len;
-    char alert_key[17];            /* stable 16-hex-digit id of (kpi name, sorted labels) */
+    struct kw_bucket *ring;        /* open intervals (in the series' own allocation) */
     int64_t open_start;            /* start of the oldest open interval */
     int64_t last_point_ts;         /* latest event time seen for this series */
-    int nbuckets;                  /* ring of open intervals */
-    struct kw_bucket *ring;
+    size_t due_pos;                /* position in its KPI's timer queue; KW_HEAP_NONE = not queued */
+    int64_t last_start;            /* the last closed interval (for roll-up contributions) */
+    double last_expected;          /* its expected value; NAN = detector not ready */
+    double last_denominator;
     struct kw_series_info info;
     struct kw_detector_state det;
     struct kw_alert_state alert;
     double history[KW_ALERT_HISTORY]; /* ring of recent interval values for sparklines */
-    int history_pos, history_len;
-    double last_denominator;
-    size_t due_pos;                /* position in its KPI's timer queue; KW_HEAP_NONE = not queued */
-    int64_t last_start;            /* the last closed interval (for roll-up contributions) */
-    double last_expected;          /* its expected value; NAN = detector not ready */
+    int kpi;                       /* index into the config's kpis */
+    int nbuckets;                  /* length of ring */
     int partition;                 /* Kafka partition its points come from; -1 = not from Kafka */
+    int history_pos, history_len;
+    char alert_key[17];            /* stable 16-hex-digit id of (kpi name, sorted labels) */
 };
 
 struct kw_series_table {

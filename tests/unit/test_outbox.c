@@ -1,0 +1,254 @@
+/* The outbox's grouping into incidents, in event time: group_wait,
+ * group_interval and repeat_interval; the correlation window; a roll-up
+ * absorbing its children's waiting alerts; and open incidents kept across
+ * a restart of the outbox. Receivers are consoles on stderr; what was
+ * handed to them is read from the dispatcher's counters. */
+#include <criterion/criterion.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "../../agent/config.h"
+#include "../../agent/outbox.h"
+#include "../../lib/log.h"
+
+#define T0 1767225600000LL /* 2026-01-01T00:00:00Z */
+#define MIN 60000LL
+#define IV (5 * MIN)
+
+static struct kw_config cfg;
+
+static void load(const char *route_and_more)
+{
+    kw_log_set_level(KW_LOG_OFF);
+    char *json = NULL, err[KW_ERR_LEN];
+    cr_assert_geq(asprintf(&json,
+                           "{\"kpis\": [{\"name\": \"c\", \"metric\": \"c\", \"group_by\": [\"journey\"], \"rollups\": [[]]}],"
+                           " \"receivers\": [{\"name\": \"team\", \"type\": \"console\", \"stream\": \"stderr\"},"
+                           "   {\"name\": \"probe\", \"type\": \"console\", \"stream\": \"stderr\"}],"
+                           " \"route\": {\"receiver\": \"team\", \"group_by\": [\"journey\"], %s,"
+                           "   \"routes\": [{\"matchers\": [\"kpi=probe\"], \"receiver\": \"probe\", \"group_wait\": \"0s\", \"repeat_interval\": \"0s\","
+                           "   \"group_by\": [\"name\"]}, {\"receiver\": \"team\"}]}}",
+                           route_and_more),
+                  0);
+    cr_assert_eq(kw_config_parse(&cfg, json, "t.json", err, sizeof err), 0, "%s", err);
+    free(json);
+}
+
+static void unload(void)
+{
+    kw_config_release(&cfg);
+}
+
+static struct kw_alert alert(const char *kpi, const char *journey, int64_t since, int64_t at)
+{
+    struct kw_alert a = {0};
+    snprintf(a.kpi, sizeof a.kpi, "%s", kpi);
+    snprintf(a.key, sizeof a.key, "%.10s.%.10s", kpi, journey ? journey : "all");
+    if (journey) {
+        snprintf(a.labels[0].name, sizeof a.labels[0].name, "journey");
+        snprintf(a.labels[0].value, sizeof a.labels[0].value, "%s", journey);
+        a.nlabels = 1;
+    }
+    a.status = KW_ALERT_FIRING;
+    a.since_ms = since;
+    a.at_ms = at;
+    a.interval_ms = IV;
+    a.observed = 10;
+    return a;
+}
+
+static uint64_t queued(struct kw_outbox *o, int r)
+{
+    struct kw_receiver_stats rs;
+    kw_outbox_receiver_stats(o, r, &rs);
+    return rs.queued;
+}
+
+/* Everything sent to the outbox before has been handled once a probe alert
+ * (its own group, no wait) reaches the probe receiver. clock is the event
+ * time the probe carries (its interval ends there). */
+static void barrier(struct kw_outbox *o, int64_t clock, int *probes)
+{
+    static int seq; /* probe names never repeat, even across a restart of the outbox */
+    char name[16];
+    snprintf(name, sizeof name, "p%d", seq++);
+    (*probes)++;
+    struct kw_alert p = alert("probe", NULL, clock - IV, clock - IV);
+    snprintf(p.labels[0].name, sizeof p.labels[0].name, "name");
+    snprintf(p.labels[0].value, sizeof p.labels[0].value, "%s", name);
+    p.nlabels = 1;
+    snprintf(p.key, sizeof p.key, "probe.%s", name);
+    kw_outbox_alert(o, &p);
+    for (int i = 0; i < 20000 && queued(o, 1) < (uint64_t)*probes; i++)
+        usleep(1000);
+    cr_assert_eq(queued(o, 1), (uint64_t)*probes, "the outbox did not get to the probe (%llu of %d)",
+                 (unsigned long long)queued(o, 1), *probes);
+    /* and the incidents it publishes after that pass include the probe's */
+    char want[32];
+    snprintf(want, sizeof want, "\"%s\"", name);
+    for (int i = 0; i < 20000; i++) {
+        char *text = kw_outbox_incidents_json(o);
+        bool seen = text && strstr(text, want);
+        free(text);
+        if (seen)
+            return;
+        usleep(1000);
+    }
+    cr_assert_fail("the incidents snapshot never showed the probe");
+}
+
+/* Incidents of the team receiver in the published snapshot. */
+static cJSON *team_incidents(struct kw_outbox *o)
+{
+    char *text = kw_outbox_incidents_json(o);
+    cJSON *root = cJSON_Parse(text ? text : "{}"), *out = cJSON_CreateArray(), *i;
+    free(text);
+    cJSON_ArrayForEach(i, cJSON_GetObjectItem(root, "incidents"))
+        if (strcmp(cJSON_GetObjectItem(i, "receiver")->valuestring, "team") == 0)
+            cJSON_AddItemToArray(out, cJSON_Duplicate(i, true));
+    cJSON_Delete(root);
+    return out;
+}
+
+Test(outbox, group_wait_then_group_interval_then_repeat_interval, .fini = unload, .timeout = 60)
+{
+    load("\"group_wait\": \"30s\", \"group_interval\": \"5m\", \"repeat_interval\": \"1h\"");
+    char err[KW_ERR_LEN];
+    struct kw_outbox *o = kw_outbox_start(&cfg, NULL, NULL, err, sizeof err);
+    cr_assert(o, "%s", err);
+    int probes = 0;
+    struct kw_alert a = alert("c", "checkout", T0, T0); /* its interval ends at T0 + 5m */
+    kw_outbox_alert(o, &a);
+    barrier(o, T0 + IV + 29000, &probes);
+    cr_assert_eq(queued(o, 0), 0, "sent before group_wait");
+    barrier(o, T0 + IV + 30000, &probes);
+    cr_assert_eq(queued(o, 0), 1, "not sent after group_wait");
+    /* a second member: sent group_interval after the first notification, not before */
+    struct kw_alert b = alert("c", "checkout", T0 + IV, T0 + IV);
+    b.key[0] = 'd';
+    kw_outbox_alert(o, &b);
+    barrier(o, T0 + 2 * IV + 29000, &probes);
+    cr_assert_eq(queued(o, 0), 1, "an update went out before group_interval");
+    barrier(o, T0 + 2 * IV + 30000, &probes);
+    cr_assert_eq(queued(o, 0), 2, "the changed group was not sent after group_interval");
+    /* unchanged: nothing until repeat_interval after the last notification */
+    barrier(o, T0 + 2 * IV + 30000 + 59 * MIN, &probes);
+    cr_assert_eq(queued(o, 0), 2, "an unchanged group was sent again before repeat_interval");
+    /* repeats are looked at on the group_interval ticks, as in Alertmanager */
+    barrier(o, T0 + 2 * IV + 30000 + 64 * MIN, &probes);
+    cr_assert_eq(queued(o, 0), 3, "no repeat after repeat_interval");
+    kw_outbox_stop(o, 0);
+}
+
+Test(outbox, correlation_window_opens_a_new_incident_for_a_late_starter, .fini = unload, .timeout = 60)
+{
+    load("\"group_wait\": \"0s\", \"correlation_window\": \"10m\"");
+    char err[KW_ERR_LEN];
+    struct kw_outbox *o = kw_outbox_start(&cfg, NULL, NULL, err, sizeof err);
+    cr_assert(o, "%s", err);
+    int probes = 0;
+    struct kw_alert first = alert("c", "checkout", T0, T0);
+    struct kw_alert near = alert("c", "checkout", T0 + 2 * IV, T0 + 2 * IV); /* 10 min after: the same incident */
+    struct kw_alert late = alert("c", "checkout", T0 + 3 * IV, T0 + 3 * IV); /* 15 min after: a new one */
+    near.key[0] = 'n';
+    late.key[0] = 'l';
+    kw_outbox_alert(o, &first);
+    kw_outbox_alert(o, &near);
+    kw_outbox_alert(o, &late);
+    barrier(o, T0 + 4 * IV, &probes);
+    cJSON *inc = team_incidents(o);
+    cr_assert_eq(cJSON_GetArraySize(inc), 2, "%s", cJSON_PrintUnformatted(inc));
+    cJSON *a = cJSON_GetArrayItem(inc, 0), *b = cJSON_GetArrayItem(inc, 1);
+    if (cJSON_GetArraySize(cJSON_GetObjectItem(a, "members")) == 1) {
+        cJSON *t = a;
+        a = b;
+        b = t;
+    }
+    cr_assert_eq(cJSON_GetArraySize(cJSON_GetObjectItem(a, "members")), 2);
+    cr_assert_eq(cJSON_GetArraySize(cJSON_GetObjectItem(b, "members")), 1);
+    cr_assert_str_neq(cJSON_GetObjectItem(a, "key")->valuestring, cJSON_GetObjectItem(b, "key")->valuestring);
+    cr_assert_str_eq(cJSON_GetObjectItem(cJSON_GetObjectItem(a, "group"), "journey")->valuestring, "checkout");
+    cJSON_Delete(inc);
+    kw_outbox_stop(o, 0);
+}
+
+Test(outbox, a_firing_rollup_absorbs_its_childrens_waiting_alerts, .fini = unload, .timeout = 60)
+{
+    load("\"group_wait\": \"30s\"");
+    char err[KW_ERR_LEN];
+    struct kw_outbox *o = kw_outbox_start(&cfg, NULL, NULL, err, sizeof err);
+    cr_assert(o, "%s", err);
+    int probes = 0;
+    struct kw_alert child = alert("c", "checkout", T0, T0), other = alert("c", "claims", T0, T0);
+    other.key[0] = 'o';
+    kw_outbox_alert(o, &child);
+    kw_outbox_alert(o, &other);
+    struct kw_alert total = alert("c:total", NULL, T0, T0);
+    snprintf(total.rollup_of, sizeof total.rollup_of, "c");
+    kw_outbox_alert(o, &total);
+    barrier(o, T0 + IV + 30000, &probes);
+    cr_assert_eq(queued(o, 0), 1, "children were notified beside their roll-up");
+    struct kw_outbox_stats st;
+    kw_outbox_stats(o, &st);
+    cr_assert_eq(st.inhibited, 2);
+    cJSON *inc = team_incidents(o);
+    cr_assert_eq(cJSON_GetArraySize(inc), 1);
+    cJSON *m = cJSON_GetArrayItem(cJSON_GetObjectItem(cJSON_GetArrayItem(inc, 0), "members"), 0);
+    cr_assert_str_eq(cJSON_GetObjectItem(cJSON_GetObjectItem(m, "alert"), "kpi")->valuestring, "c:total");
+    cJSON_Delete(inc);
+    /* a new child alert while the roll-up fires is held back too */
+    struct kw_alert later = alert("c", "support", T0 + IV, T0 + IV);
+    later.key[0] = 's';
+    kw_outbox_alert(o, &later);
+    barrier(o, T0 + 3 * IV, &probes);
+    cr_assert_eq(queued(o, 0), 1);
+    kw_outbox_stop(o, 0);
+}
+
+Test(outbox, open_incidents_survive_a_restart, .fini = unload, .timeout = 60)
+{
+    load("\"group_wait\": \"0s\", \"correlation_window\": \"1h\"");
+    char dir[] = "/tmp/kw-outbox-XXXXXX", err[KW_ERR_LEN];
+    cr_assert_not_null(mkdtemp(dir));
+    struct kw_outbox *o = kw_outbox_start(&cfg, dir, NULL, err, sizeof err);
+    cr_assert(o, "%s", err);
+    int probes = 0;
+    struct kw_alert a = alert("c", "checkout", T0, T0), b = alert("c", "checkout", T0 + IV, T0 + IV);
+    b.key[0] = 'b';
+    kw_outbox_alert(o, &a);
+    kw_outbox_alert(o, &b);
+    barrier(o, T0 + 2 * IV, &probes);
+    cJSON *before = team_incidents(o);
+    cr_assert_eq(cJSON_GetArraySize(before), 1);
+    char key[64];
+    snprintf(key, sizeof key, "%s", cJSON_GetObjectItem(cJSON_GetArrayItem(before, 0), "key")->valuestring);
+    cJSON_Delete(before);
+    kw_outbox_stop(o, 0);
+
+    o = kw_outbox_start(&cfg, dir, NULL, err, sizeof err);
+    cr_assert(o, "%s", err);
+    probes = 0;
+    /* the later starter resolves first: it must close nothing on its own */
+    b.status = KW_ALERT_RESOLVED;
+    b.at_ms = T0 + 3 * IV;
+    kw_outbox_alert(o, &b);
+    barrier(o, T0 + 4 * IV + 5 * MIN, &probes);
+    cJSON *after = team_incidents(o);
+    cr_assert_eq(cJSON_GetArraySize(after), 1, "the restored incident is gone or split");
+    cr_assert_str_eq(cJSON_GetObjectItem(cJSON_GetArrayItem(after, 0), "key")->valuestring, key);
+    cr_assert_eq(cJSON_GetArraySize(cJSON_GetObjectItem(cJSON_GetArrayItem(after, 0), "members")), 1, "%s", cJSON_PrintUnformatted(after));
+    cJSON_Delete(after);
+    a.status = KW_ALERT_RESOLVED;
+    a.at_ms = T0 + 4 * IV;
+    kw_outbox_alert(o, &a);
+    barrier(o, T0 + 6 * IV, &probes);
+    after = team_incidents(o);
+    cr_assert_eq(cJSON_GetArraySize(after), 0, "resolved, yet still open");
+    cJSON_Delete(after);
+    kw_outbox_stop(o, 0);
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    cr_assert_eq(system(cmd), 0);
+}
