@@ -562,6 +562,8 @@ static const char *load_entry(struct kw_history *h, const struct kw_kpi_config *
     uint64_t hk = key_hash(want);
     if (find(h, hk, want) >= 0)
         return "it appears twice";
+    if (h->count >= h->max_series)
+        return "http.history_series is reached";
 
     double interval, score, rank, last_ts, last_anom = NAN;
     const cJSON *firing = cJSON_GetObjectItemCaseSensitive(o, "firing");
@@ -601,10 +603,6 @@ static const char *load_entry(struct kw_history *h, const struct kw_kpi_config *
         ring[n++] = (struct kw_history_point){.ts_ms = (int64_t)f[0], .observed = f[1], .expected = f[2],
                                               .lower = f[3], .upper = f[4], .score = (float)f[5],
                                               .flags = (uint8_t)f[6]};
-    }
-    if (h->count >= h->max_series) {
-        free(ring);
-        return "http.history_series is reached";
     }
     int slot = 0;
     while (h->entries[slot].used)

@@ -102,68 +102,109 @@ static int cmp_contributor(const void *x, const void *y)
     return (a->excess < b->excess) - (a->excess > b->excess);
 }
 
+static int cmp_ptr(const void *x, const void *y)
+{
+    uintptr_t a = (uintptr_t)*(void *const *)x, b = (uintptr_t)*(void *const *)y;
+    return (a > b) - (a < b);
+}
+
+/* The children of one roll-up series and their excess, largest first. */
+struct contributors {
+    const struct kw_kpi_config *rkpi, *ckpi;
+    const struct kw_series *rs;
+    int pos[KW_ALERT_MAX_LABELS]; /* where each roll-up label sits among the child's group_by */
+    double dir;                   /* +1: excess above expected counts, -1: below */
+    struct kw_alert_contributor top[KW_ALERT_CONTRIBUTORS + 1];
+    int ntop;
+    double total;
+};
+
+static bool is_child(const struct contributors *cs, const struct kw_series *c, const char **cv)
+{
+    if (c->kpi != cs->rkpi->rollup_of)
+        return false;
+    const char *v = c->values;
+    for (int j = 0; j < cs->ckpi->group_by.n; j++, v = kw_series_next_value(v))
+        cv[j] = v;
+    v = cs->rs->values;
+    for (int j = 0; j < cs->rkpi->group_by.n; j++, v = kw_series_next_value(v))
+        if (strcmp(cv[cs->pos[j]], v) != 0)
+            return false;
+    return true;
+}
+
+static void consider(struct contributors *cs, const char **cv, double observed, double expected, double denominator)
+{
+    double excess = observed - expected;
+    if (cs->ckpi->kind == KW_KIND_RATE)
+        excess *= isfinite(denominator) ? denominator : 0; /* rate points x trials = events */
+    excess *= cs->dir;
+    if (!isfinite(excess) || excess <= 0)
+        return;
+    cs->total += excess;
+    struct kw_alert_contributor *t = &cs->top[cs->ntop < KW_ALERT_CONTRIBUTORS ? cs->ntop++ : KW_ALERT_CONTRIBUTORS];
+    memset(t, 0, sizeof *t);
+    size_t len = 0;
+    for (int j = 0; j < cs->ckpi->group_by.n && len < sizeof t->labels; j++)
+        len += (size_t)snprintf(t->labels + len, sizeof t->labels - len, "%s%s=%s", j ? ", " : "",
+                                cs->ckpi->group_by.items[j], cv[j]);
+    t->observed = observed;
+    t->expected = expected;
+    t->excess = excess;
+    qsort(cs->top, (size_t)(cs->ntop < KW_ALERT_CONTRIBUTORS ? cs->ntop : KW_ALERT_CONTRIBUTORS + 1), sizeof *cs->top,
+          cmp_contributor);
+}
+
 /* Root cause of a roll-up's alert: its child series (the KPI it sums up,
  * with the roll-up's label values) ranked by their excess over expected in
  * the interval that started at start, in the alert's direction, as a share
- * of the children's total excess. Children close that interval first when
- * they have not yet (they are due: same points, same clock). */
+ * of the children's total excess. A child's figures for that interval are
+ * its verdict still waiting under false-discovery control (roll-ups decide
+ * before their children), else its last closed interval when that is the
+ * one; a child that has not closed it yet closes it now (it is due: same
+ * points, same clock). */
 static void explain_rollup(struct kw_pipeline *p, const struct kw_series *rs, int64_t start, struct kw_alert *a)
 {
-    const struct kw_kpi_config *rkpi = &p->cfg->kpis[rs->kpi];
-    const struct kw_kpi_config *ckpi = &p->cfg->kpis[rkpi->rollup_of];
-    snprintf(a->rollup_of, sizeof a->rollup_of, "%s", ckpi->name);
-    /* where each roll-up label sits among the child's group_by */
-    int pos[KW_ALERT_MAX_LABELS];
-    for (int i = 0; i < rkpi->group_by.n; i++)
-        for (int j = 0; j < ckpi->group_by.n; j++)
-            if (strcmp(rkpi->group_by.items[i], ckpi->group_by.items[j]) == 0)
-                pos[i] = j;
-    struct kw_alert_contributor top[KW_ALERT_CONTRIBUTORS + 1];
-    int ntop = 0;
-    double total = 0;
-    double dir = a->direction < 0 ? -1 : 1;
+    struct contributors cs = {.rkpi = &p->cfg->kpis[rs->kpi], .rs = rs, .dir = a->direction < 0 ? -1 : 1};
+    cs.ckpi = &p->cfg->kpis[cs.rkpi->rollup_of];
+    snprintf(a->rollup_of, sizeof a->rollup_of, "%s", cs.ckpi->name);
+    for (int i = 0; i < cs.rkpi->group_by.n; i++)
+        for (int j = 0; j < cs.ckpi->group_by.n; j++)
+            if (strcmp(cs.rkpi->group_by.items[i], cs.ckpi->group_by.items[j]) == 0)
+                cs.pos[i] = j;
+    const char *cv[KW_ALERT_MAX_LABELS];
+    /* children that have not closed the interval yet close it now */
+    for (size_t i = 0; cs.ckpi->interval_ms > 0 && i < p->table.cap; i++) {
+        struct kw_series *c = p->table.slots[i];
+        if (c && c->open_start != INT64_MIN && c->open_start <= start && is_child(&cs, c, cv))
+            advance(p, c, start + cs.ckpi->interval_ms);
+    }
+    /* waiting verdicts first, remembering whose they were */
+    const struct kw_fdr_batch *b = &p->fdr[cs.rkpi->rollup_of];
+    struct kw_series **seen = xcalloc(b->n + 1, sizeof *seen);
+    size_t nseen = 0;
+    for (size_t i = 0; i < b->n; i++) {
+        const struct kw_fdr_entry *e = &b->e[i];
+        if (e->sample.ts_ms != start || !is_child(&cs, e->series, cv))
+            continue;
+        seen[nseen++] = e->series;
+        if (e->verdict.ready)
+            consider(&cs, cv, e->sample.value, e->verdict.expected, e->sample.denominator);
+    }
+    qsort(seen, nseen, sizeof *seen, cmp_ptr);
     for (size_t i = 0; i < p->table.cap; i++) {
         struct kw_series *c = p->table.slots[i];
-        if (!c || c->kpi != rkpi->rollup_of)
-            continue;
-        const char *cv[KW_ALERT_MAX_LABELS];
-        const char *v = c->values;
-        for (int j = 0; j < ckpi->group_by.n; j++, v = kw_series_next_value(v))
-            cv[j] = v;
-        bool mine = true;
-        v = rs->values;
-        for (int j = 0; j < rkpi->group_by.n && mine; j++, v = kw_series_next_value(v))
-            mine = strcmp(cv[pos[j]], v) == 0;
-        if (!mine)
-            continue;
-        if (ckpi->interval_ms > 0 && c->open_start != INT64_MIN && c->open_start <= start)
-            advance(p, c, start + ckpi->interval_ms);
-        if (c->last_start != start || !isfinite(c->last_expected) || c->history_len == 0)
+        if (!c || c->last_start != start || c->history_len == 0 || !is_child(&cs, c, cv) ||
+            bsearch(&c, seen, nseen, sizeof *seen, cmp_ptr))
             continue;
         double observed = c->history[(c->history_pos + KW_ALERT_HISTORY - 1) % KW_ALERT_HISTORY];
-        double excess = observed - c->last_expected;
-        if (ckpi->kind == KW_KIND_RATE)
-            excess *= isfinite(c->last_denominator) ? c->last_denominator : 0;
-        excess *= dir;
-        if (!isfinite(excess) || excess <= 0)
-            continue;
-        total += excess;
-        struct kw_alert_contributor *t = &top[ntop < KW_ALERT_CONTRIBUTORS ? ntop++ : KW_ALERT_CONTRIBUTORS];
-        memset(t, 0, sizeof *t);
-        size_t len = 0;
-        for (int j = 0; j < ckpi->group_by.n && len < sizeof t->labels; j++)
-            len += (size_t)snprintf(t->labels + len, sizeof t->labels - len, "%s%s=%s", j ? ", " : "",
-                                    ckpi->group_by.items[j], cv[j]);
-        t->observed = observed;
-        t->expected = c->last_expected;
-        t->excess = excess;
-        qsort(top, (size_t)(ntop < KW_ALERT_CONTRIBUTORS ? ntop : KW_ALERT_CONTRIBUTORS + 1), sizeof *top,
-              cmp_contributor);
+        consider(&cs, cv, observed, c->last_expected, c->last_denominator);
     }
-    a->ncontributors = ntop;
-    for (int i = 0; i < ntop; i++) {
-        a->contributors[i] = top[i];
-        a->contributors[i].share = total > 0 ? top[i].excess / total : 0;
+    free(seen);
+    a->ncontributors = cs.ntop;
+    for (int i = 0; i < cs.ntop; i++) {
+        a->contributors[i] = cs.top[i];
+        a->contributors[i].share = cs.total > 0 ? cs.top[i].excess / cs.total : 0;
     }
 }
 

@@ -10,13 +10,14 @@
 #     the first point and once every series has closed an interval;
 #  3. alert latency from the close point to a local webhook receiver;
 #  4. the `mad` detector against pandas' rolling MAD on the same points;
-#  5. per-detector cost (bench/detectors.sh), with binomial at denominators
+#  5. the line protocol reader against the JSON reader (bench/lineproto_bench);
+#  6. per-detector cost (bench/detectors.sh), with binomial at denominators
 #     around 100 with and without its pre-screens.
-# Environment (defaults: about 8 minutes on 2 cores):
+# Environment (defaults: 5 to 8 minutes on 2 cores):
 #   BENCH_REPEAT (3)  BENCH_POINTS (1000000)  BENCH_SINGLE_POINTS (200000)
 #   BENCH_MEMORY_SIZES ("10000 100000 1000000")  BENCH_MEMORY_MAX_MB (6144)
 #   BENCH_LATENCY_REPS (30)  BENCH_MAD_POINTS (1000000)  BENCH_SKIP ("")
-#   BENCH_SKIP takes any of: throughput memory latency pandas detectors.
+#   BENCH_SKIP takes any of: throughput memory latency pandas readers detectors.
 # Builds nothing: `make bench` does.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -230,6 +231,13 @@ if [[ $SKIP != *" pandas "* ]]; then
     say "| pandas | $(kv pandas_seconds "$pd") | $(calc "$(kv pandas_seconds "$pd") * 1e9 / $MAD_POINTS" | xargs printf '%.0f') | 1 | | |"
     say "| \`mad\` detector | $(kv seconds "$det") | $(kv ns_per_point "$det") | ${ratio}× | ≥ 50× | $(met "${ratio:-0}" ">=" 50) |"
     summary+=("| \`mad\` w=288 speed-up over pandas rolling MAD | ${ratio}× | ≥ 50× | $(met "${ratio:-0}" ">=" 50) |")
+    say ""
+fi
+
+if [[ $SKIP != *" readers "* && -x $B/bench/lineproto_bench ]]; then
+    say "### Readers"
+    say ""
+    "$B/bench/lineproto_bench" | tee -a "$report"
     say ""
 fi
 

@@ -1,4 +1,5 @@
 #!/bin/bash
+# shellcheck disable=SC2015,SC2001 # "A && ok || bad": ok never fails; sed indents
 # tools/container-check.sh: build packaging/docker/Dockerfile with podman and
 # check the image for real, on a machine with no Docker and no registry but
 # Debian's mirror:
@@ -181,8 +182,11 @@ code=$("${PODMAN[@]}" inspect "$NAME" --format '{{.State.ExitCode}}')
 [ "$code" = 0 ] && ok "SIGTERM: drained and exited 0" || bad "exit code $code after SIGTERM"
 "${PODMAN[@]}" logs "$NAME" 2>&1 | sed 's/^/   log: /' | tail -6
 out=$(run -v "$VOLUME:/var/lib/kpiwatch" --entrypoint /bin/ls "$IMAGE" -l /var/lib/kpiwatch)
-grep -q ' kpiwatch kpiwatch .* state.json$' <<<"$out" && ok "state in the volume, owned by kpiwatch:" ||
-    bad "no state.json owned by kpiwatch in the volume:"
+if grep -q ' kpiwatch kpiwatch .* state.json$' <<<"$out" && grep -q ' kpiwatch kpiwatch .* history.json$' <<<"$out"; then
+    ok "state and chart history in the volume, owned by kpiwatch:"
+else
+    bad "no state.json and history.json owned by kpiwatch in the volume:"
+fi
 sed 's/^/         /' <<<"$out"
 
 [ "${KW_KEEP_IMAGE:-1}" = 0 ] && "${PODMAN[@]}" rmi "$IMAGE" >/dev/null

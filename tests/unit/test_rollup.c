@@ -144,6 +144,35 @@ Test(rollup, contributors_rank_children_by_their_share_of_the_excess)
     teardown();
 }
 
+/* Points for three intervals arrive before the agent ticks (a burst, or a
+ * fast replay): the children have closed later intervals by the time the
+ * roll-up's verdict is decided, and their figures for its interval come
+ * from their own waiting verdicts. */
+Test(rollup, contributors_when_children_closed_later_intervals_first)
+{
+    setup(ROLLUP_CONFIG);
+    static const char *const steps[] = {"cart", "address", "payment"};
+    for (int i = 0; i < 120; i++) {
+        for (int s = 0; s < 3; s++) {
+            double v = 20 + ((i * 7 + s * 3) % 5) - 2;
+            if (i == 110)
+                v += s == 2 ? 60 : s == 1 ? 20 : 0;
+            point("checkout", steps[s], v, T0 + i * MIN + 1000);
+        }
+        if (i % 3 == 2)
+            kw_pipeline_tick(&pipe_, 0);
+    }
+    const struct kw_alert *total = NULL;
+    for (int i = 0; i < nalerts && i < 64; i++)
+        if (strcmp(alerts[i].kpi, "complaints:total") == 0 && alerts[i].status == KW_ALERT_FIRING)
+            total = &alerts[i];
+    cr_assert_not_null(total, "the total roll-up did not fire");
+    cr_assert_geq(total->ncontributors, 2, "no contributors");
+    cr_assert_str_eq(total->contributors[0].labels, "journey=checkout, step=payment");
+    cr_assert_float_eq(total->contributors[0].excess, 60, 4, "excess %g", total->contributors[0].excess);
+    teardown();
+}
+
 Test(rollup, rollups_decide_before_their_children_coarsest_first)
 {
     setup(ROLLUP_CONFIG);
