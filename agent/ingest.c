@@ -2,14 +2,17 @@
 #include "ingest.h"
 
 #include <ctype.h>
+#include <pthread.h>
 #include <stdbool.h>
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <cjson/cJSON.h>
 
 #include "../lib/escape.h"
+#include "../lib/arena.h"
 #include "../lib/log.h"
 #include "../lib/timefmt.h"
 #include "../notifiers/alert.h"
@@ -230,6 +233,9 @@ int kw_point_check(const struct kw_ingest_limits *lim, const struct kw_point *pt
     return 0;
 }
 
+/* The arena of the message being parsed on this thread (see kw_ingest_message). */
+static _Thread_local struct kw_arena *json_arena;
+
 void kw_ingest_point(const struct kw_ingest_limits *lim, struct kw_ingest_stats *stats, const char *source,
                      const struct kw_point *pt, int64_t now_ms, kw_point_sink sink, void *ctx)
 {
@@ -239,7 +245,12 @@ void kw_ingest_point(const struct kw_ingest_limits *lim, struct kw_ingest_stats 
         kw_ingest_reject(stats, source, why, detail);
         return;
     }
-    if (sink(ctx, pt, &why)) {
+    /* what the aggregator allocates with cJSON outlives the message */
+    struct kw_arena *arena = json_arena;
+    json_arena = NULL;
+    int refused = sink(ctx, pt, &why);
+    json_arena = arena;
+    if (refused) {
         snprintf(detail, sizeof detail, "%s point refused by the aggregator", pt->metric);
         kw_ingest_reject(stats, source, why, detail);
         return;
@@ -380,9 +391,49 @@ static bool has_escaped_nul(const char *text, size_t len)
     return false;
 }
 
+static void ingest_values(const struct kw_ingest_limits *lim, struct kw_ingest_stats *stats,
+                          const char *source, const char *data, size_t len, int64_t now_ms,
+                          kw_point_sink sink, void *ctx);
+
+/* cJSON allocates every node and string of a message; parsed here they
+ * come from a per-thread arena instead, reset after each message, so
+ * parsing allocates nothing in the steady state. cJSON's hooks are
+ * process-wide: outside a message (current arena NULL) they are plain
+ * malloc and free, so every other use of cJSON is unchanged. */
+static pthread_once_t json_hooks_once = PTHREAD_ONCE_INIT;
+
+static void *json_malloc(size_t n)
+{
+    return json_arena ? kw_arena_alloc(json_arena, n) : malloc(n);
+}
+
+static void json_free(void *p)
+{
+    if (!json_arena || !kw_arena_owns(json_arena, p))
+        free(p);
+}
+
+static void json_hooks_install(void)
+{
+    cJSON_Hooks hooks = {json_malloc, json_free};
+    cJSON_InitHooks(&hooks);
+}
+
 void kw_ingest_message(const struct kw_ingest_limits *lim, struct kw_ingest_stats *stats,
                        const char *source, const char *data, size_t len, int64_t now_ms,
                        kw_point_sink sink, void *ctx)
+{
+    static _Thread_local struct kw_arena arena; /* reused: reachable until the thread ends */
+    pthread_once(&json_hooks_once, json_hooks_install);
+    json_arena = &arena;
+    ingest_values(lim, stats, source, data, len, now_ms, sink, ctx);
+    json_arena = NULL;
+    kw_arena_reset(&arena);
+}
+
+static void ingest_values(const struct kw_ingest_limits *lim, struct kw_ingest_stats *stats,
+                          const char *source, const char *data, size_t len, int64_t now_ms,
+                          kw_point_sink sink, void *ctx)
 {
     stats->messages++;
     if ((int64_t)len > lim->max_message_bytes) {
