@@ -36,7 +36,13 @@ struct surprise_config {
     double cap;
     double threshold;
     int hold_off;
+    int phase;
+    int combine;
+    bool change;
 };
+
+enum { COMBINE_MAX, COMBINE_MIN };
+static const char *const combine_choices[] = {"max", "min", NULL};
 
 static const struct kw_option surprise_options[] = {
     {"window", KW_OPT_INT, "1152", offsetof(struct surprise_config, window), 8, 100000,
@@ -63,6 +69,12 @@ static const struct kw_option surprise_options[] = {
      .desc = "Alert when -log10 of the likelihood tail probability exceeds this."},
     {"hold_off", KW_OPT_INT, "100", offsetof(struct surprise_config, hold_off), 0, 1000000,
      .desc = "Intervals after a detection during which the score is held at 0."},
+    {"phase", KW_OPT_INT, "0", offsetof(struct surprise_config, phase), 0, 60,
+     .desc = "Seasonal streams: each past cycle offers the value nearest x within this many slots of the same slot, so a daily event that drifts a little is still explained."},
+    {"combine", KW_OPT_ENUM, "max", offsetof(struct surprise_config, combine), KW_NORANGE, combine_choices,
+     .desc = "max: the verdict is the larger of level and seasonal surprise; min: once a seasonal stream is ready, a value it explains is not surprising."},
+    {"change", KW_OPT_BOOL, "false", offsetof(struct surprise_config, change), KW_NORANGE,
+     .desc = "Change stream: also judge each step x - previous x against the last `window` steps."},
     KW_OPT_END,
 };
 
@@ -92,6 +104,8 @@ struct surprise_state {
     struct win past;     /* values for both seasonal baselines (only the ring is used) */
     struct win resid[NSTREAM]; /* seasonal residuals (index 1, 2; 0 unused, cap 1) */
     struct stream s[NSTREAM];
+    struct win step;         /* change stream: first differences (cap 1 when off) */
+    struct stream cs;        /* change stream's raw scores */
 };
 
 static void win_init(struct win *w, int cap, bool single)
@@ -235,8 +249,8 @@ static void *surprise_new(const void *cfg, const struct kw_series_info *info)
      * weekly baseline is the ring's oldest value and costs nothing extra. */
     int past = 1;
     for (int i = 1; i < NSTREAM; i++)
-        if (s->period[i] * cycles(c, i) > past)
-            past = s->period[i] * cycles(c, i);
+        if (s->period[i] && s->period[i] * cycles(c, i) + c->phase > past)
+            past = s->period[i] * cycles(c, i) + c->phase;
     win_init(&s->level, c->window, false);
     win_init(&s->past, past, false);
     for (int i = 0; i < NSTREAM; i++) {
@@ -244,6 +258,9 @@ static void *surprise_new(const void *cfg, const struct kw_series_info *info)
         win_init(&s->s[i].hist, i == 0 || s->period[i] ? c->history : 1, true);
         win_init(&s->s[i].recent, c->short_n, true);
     }
+    win_init(&s->step, c->change ? c->window : 1, true);
+    win_init(&s->cs.hist, c->change ? c->history : 1, true);
+    win_init(&s->cs.recent, c->short_n, true);
     return s;
 }
 
@@ -259,6 +276,9 @@ static void surprise_free(void *state)
         win_free(&s->s[i].hist);
         win_free(&s->s[i].recent);
     }
+    win_free(&s->step);
+    win_free(&s->cs.hist);
+    win_free(&s->cs.recent);
     free(s);
 }
 
@@ -268,16 +288,24 @@ static int cmp_double(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
-/* Median of the same slot in up to `n` past cycles of `period`; NAN before one cycle. */
-static double season_baseline(const struct surprise_state *s, int period, int n)
+/* Median over up to `n` past cycles of `period` of the value nearest x
+ * within `phase` slots of the same slot; NAN before one cycle. */
+static double season_baseline(const struct surprise_state *s, int period, int n, int phase, double x)
 {
     double v[MAX_SEASONS];
     int k = 0;
     for (int j = 1; j <= n; j++) {
-        double x = win_lag(&s->past, j * period);
-        if (isnan(x))
+        double near = win_lag(&s->past, j * period);
+        if (isnan(near))
             break;
-        v[k++] = x;
+        for (int d = 1; d <= phase; d++) {
+            double a = win_lag(&s->past, j * period - d), b = win_lag(&s->past, j * period + d);
+            if (fabs(a - x) < fabs(near - x))
+                near = a;
+            if (fabs(b - x) < fabs(near - x))
+                near = b;
+        }
+        v[k++] = near;
     }
     if (k == 0)
         return NAN;
@@ -305,14 +333,25 @@ static void surprise_update(void *state, const void *cfg, const struct kw_series
             band = 3 * sd;
         }
     }
+    double prev = win_lag(&s->level, 1);
     win_push(&s->level, x);
+    if (c->change && !isnan(prev)) {
+        double d = x - prev;
+        if (s->step.n >= min_points(&s->step)) {
+            double m, sd;
+            double lik = stream_step(&s->cs, c, raw_score(&s->step, d, c->cap, &m, &sd));
+            if (lik > best)
+                best = lik; /* the level stream's expectation stays */
+        }
+        win_push(&s->step, d);
+    }
     /* Seasonal surprise: the smaller of the daily and weekly likelihoods
      * among the streams that are ready, so either pattern can explain x. */
     double seas = -1, seas_exp = NAN, seas_band = NAN;
     for (int i = 1; i < NSTREAM; i++) {
         if (!s->period[i])
             continue;
-        double base = season_baseline(s, s->period[i], cycles(c, i));
+        double base = season_baseline(s, s->period[i], cycles(c, i), c->phase, x);
         if (isnan(base))
             continue;
         double r = x - base;
@@ -330,7 +369,7 @@ static void surprise_update(void *state, const void *cfg, const struct kw_series
     }
     if (s->period[1] || s->period[2])
         win_push(&s->past, x);
-    if (seas >= 0 && seas > best) {
+    if (seas >= 0 && (seas > best || c->combine == COMBINE_MIN)) {
         best = seas;
         expected = seas_exp;
         band = seas_band;

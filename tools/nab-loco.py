@@ -1,15 +1,5 @@
 #!/usr/bin/env python3
-"""Leave-one-category-out cross-validation of the NAB backtest config:
-tune on three categories of the NAB slice, score the fourth, pool the four.
-  tools/nab-loco.py [--bin KPIWATCH] [--config conf/examples/nab.json]
-"""
-# For each held-out category the other three choose the corpus-wide threshold
-# (and, in the second evaluation, the grid point) with the best standard
-# score; the held-out files are scored with exactly those. The held-out rows
-# of all folds are pooled, each fold's scores shifted so its own threshold
-# maps to one common threshold (which leaves every detection where it was),
-# and scored together with the benchmark's own scorer. No parameter is ever
-# set per file or per category.Leave-one-category-out cross-validation of the NAB backtest config.
+"""Leave-one-category-out cross-validation of the NAB backtest config.
 
 Replays every labelled file of the NAB slice (../shared/data/nab or $NAB_DIR)
 with `kpiwatch replay --scores` for the shipped config and a small grid of
@@ -22,17 +12,7 @@ detection where it was) and scored together with the benchmark's own scorer.
 No parameter is ever set per file or per category.
 
   tools/nab-loco.py [--bin KPIWATCH] [--config conf/examples/nab.json]
-"""Leave-one-category-out cross-validation of the NAB backtest config:
-tune on three categories of the NAB slice, score the fourth, pool the four.
-  tools/nab-loco.py [--bin KPIWATCH] [--config conf/examples/nab.json]
 """
-# For each held-out category the other three choose the corpus-wide threshold
-# (and, in the second evaluation, the grid point) with the best standard
-# score; the held-out files are scored with exactly those. The held-out rows
-# of all folds are pooled, each fold's scores shifted so its own threshold
-# maps to one common threshold (which leaves every detection where it was),
-# and scored together with the benchmark's own scorer. No parameter is ever
-# set per file or per category.
 import argparse, copy, importlib.util, itertools, json, os, subprocess, sys, tempfile
 from concurrent.futures import ThreadPoolExecutor
 
@@ -47,27 +27,7 @@ def load_scorer(nab):
 
 
 def type_defaults(bin_, name):
-    """Leave-one-category-out cross-validation of the NAB backtest config:
-tune on three categories of the NAB slice, score the fourth, pool the four.
-  tools/nab-loco.py [--bin KPIWATCH] [--config conf/examples/nab.json]
-"""
-# For each held-out category the other three choose the corpus-wide threshold
-# (and, in the second evaluation, the grid point) with the best standard
-# score; the held-out files are scored with exactly those. The held-out rows
-# of all folds are pooled, each fold's scores shifted so its own threshold
-# maps to one common threshold (which leaves every detection where it was),
-# and scored together with the benchmark's own scorer. No parameter is ever
-# set per file or per category.A detector type's defaults, from the option reference the binary prints."""Leave-one-category-out cross-validation of the NAB backtest config:
-tune on three categories of the NAB slice, score the fourth, pool the four.
-  tools/nab-loco.py [--bin KPIWATCH] [--config conf/examples/nab.json]
-"""
-# For each held-out category the other three choose the corpus-wide threshold
-# (and, in the second evaluation, the grid point) with the best standard
-# score; the held-out files are scored with exactly those. The held-out rows
-# of all folds are pooled, each fold's scores shifted so its own threshold
-# maps to one common threshold (which leaves every detection where it was),
-# and scored together with the benchmark's own scorer. No parameter is ever
-# set per file or per category.
+    """A detector type's defaults, from the option reference the binary prints."""
     out = subprocess.run([bin_, "options"], check=True, capture_output=True, text=True).stdout
     section = out.split("#### detector `%s`" % name, 1)[1].split("####", 1)[0]
     found = {}
@@ -82,27 +42,7 @@ tune on three categories of the NAB slice, score the fourth, pool the four.
 
 
 def replay(bin_, config, nab, rel, out_dir):
-    """Leave-one-category-out cross-validation of the NAB backtest config:
-tune on three categories of the NAB slice, score the fourth, pool the four.
-  tools/nab-loco.py [--bin KPIWATCH] [--config conf/examples/nab.json]
-"""
-# For each held-out category the other three choose the corpus-wide threshold
-# (and, in the second evaluation, the grid point) with the best standard
-# score; the held-out files are scored with exactly those. The held-out rows
-# of all folds are pooled, each fold's scores shifted so its own threshold
-# maps to one common threshold (which leaves every detection where it was),
-# and scored together with the benchmark's own scorer. No parameter is ever
-# set per file or per category.anomaly_score per timestamp of one file, as the scorer reads it."""Leave-one-category-out cross-validation of the NAB backtest config:
-tune on three categories of the NAB slice, score the fourth, pool the four.
-  tools/nab-loco.py [--bin KPIWATCH] [--config conf/examples/nab.json]
-"""
-# For each held-out category the other three choose the corpus-wide threshold
-# (and, in the second evaluation, the grid point) with the best standard
-# score; the held-out files are scored with exactly those. The held-out rows
-# of all folds are pooled, each fold's scores shifted so its own threshold
-# maps to one common threshold (which leaves every detection where it was),
-# and scored together with the benchmark's own scorer. No parameter is ever
-# set per file or per category.
+    """anomaly_score per timestamp of one file, as the scorer reads it."""
     raw = os.path.join(out_dir, rel.replace("/", "_") + ".csv")
     subprocess.run([bin_, "replay", "--quiet", "--scores", raw, "-c", config, os.path.join(nab, rel)],
                    check=True, stderr=subprocess.DEVNULL)
@@ -122,7 +62,10 @@ def main():
     ap.add_argument("--bin", default="./kpiwatch")
     ap.add_argument("--config", default="conf/examples/nab.json")
     ap.add_argument("--jobs", type=int, default=2)
+    ap.add_argument("--grid", type=json.loads, default=GRID,
+                    help="JSON object of detector option -> candidate values (default: %s)" % json.dumps(GRID))
     a = ap.parse_args()
+    grid = a.grid
     nab = os.environ.get("NAB_DIR", os.path.join(os.path.dirname(os.path.abspath(__file__)), "../../shared/data/nab"))
     if not os.path.isdir(nab):
         sys.exit("no NAB data at %s (set NAB_DIR)" % nab)
@@ -134,8 +77,8 @@ def main():
     base = json.load(open(a.config))
     det = base["kpis"][0]["detector"]
     defaults = type_defaults(a.bin, det["type"])
-    shipped = {k: det.get(k, defaults.get(k)) for k in GRID}
-    points = [dict(zip(GRID, v)) for v in itertools.product(*GRID.values())]
+    shipped = {k: det.get(k, defaults.get(k)) for k in grid}
+    points = [dict(zip(grid, v)) for v in itertools.product(*grid.values())]
     if shipped not in points:
         points.append(shipped)
     tmp = tempfile.mkdtemp(prefix="kpiwatch-loco-")
