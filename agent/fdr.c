@@ -102,6 +102,13 @@ size_t kw_fdr_resolve(struct kw_fdr_batch *b, int64_t upto_ms, kw_fdr_decide dec
         decide(ctx, b->e[i].series, &b->e[i].sample, &b->e[i].verdict);
     memmove(b->e, b->e + due, (b->n - due) * sizeof *b->e);
     b->n -= due;
+    if (b->n == 0 && b->cap > 1024) {
+        /* a KPI with many series holds one verdict each only until its
+         * interval is decided: give the array back in between */
+        free(b->e);
+        b->e = NULL;
+        b->cap = 0;
+    }
     return due;
 }
 

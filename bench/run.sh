@@ -157,7 +157,7 @@ fi
 if [[ $SKIP != *" memory "* ]]; then
     say "### Memory per series"
     say ""
-    say "A fresh agent per detector and size; VmRSS once it has started, and again once every series exists and has closed an interval (two points per series, the second 400 s of event time later), divided by the series the agent reports. The detector's own state is det_perf's figure; the target is 512 B per series beyond it (for holt_winters and mad at 288, 16 × 288 + 512 = 5120 B in all)."
+    say "A fresh agent per detector and size, with a receive queue of 64 messages so that queued messages do not count as series memory; VmRSS once it has started, and again once every series exists and has closed an interval (two points per series, the second 400 s of event time later), divided by the series the agent reports. The detector's own state is det_perf's figure; the target is 512 B per series beyond it (for holt_winters and mad at 288, 16 × 288 + 512 = 5120 B in all)."
     say ""
     say "| detector | series | RSS growth | bytes/series | of which detector state | target bytes/series | met |"
     say "|---|---:|---:|---:|---:|---:|---|"
@@ -173,7 +173,7 @@ if [[ $SKIP != *" memory "* ]]; then
         [[ $det == poisson || $det == binomial ]] && target=$((512 + st)) || target=$((16 * 288 + 512))
         cat >"$tmp/mem.json" <<EOF
 {"agent": {"max_series": 3000000, "stats_interval": "10ms"}, "ingest": {"max_past": "0"},
- "inputs": [{"name": "bench", "endpoint": "$AGENT_ENDPOINT", "socket": "pull"}],
+ "inputs": [{"name": "bench", "endpoint": "$AGENT_ENDPOINT", "socket": "pull", "rcvhwm": 64}],
  "kpis": [{"name": "k", $kpi, "interval": "5m", "group_by": ["journey", "step", "channel"], "detector": $dj}],
  "receivers": [{"name": "console", "type": "console"}], "route": {"receiver": "console"}}
 EOF
