@@ -32,31 +32,11 @@ static bool key_ok(const char *key)
     return true;
 }
 
-/* Write text to path through path.tmp, fsync and rename. */
+/* Write text to path atomically (lib/fileio). */
 static int write_atomic(const char *path, const char *text)
 {
-    char tmp[4096];
-    snprintf(tmp, sizeof tmp, "%s.tmp", path);
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
-    if (fd < 0)
-        return -1;
-    size_t len = strlen(text), off = 0;
-    while (off < len) {
-        ssize_t n = write(fd, text + off, len - off);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0)
-            break;
-        off += (size_t)n;
-    }
-    bool ok = off == len && fsync(fd) == 0;
-    if (close(fd) != 0)
-        ok = false;
-    if (!ok || rename(tmp, path) != 0) {
-        unlink(tmp);
-        return -1;
-    }
-    return 0;
+    char err[256];
+    return kw_write_file_atomic(path, text, strlen(text), err, sizeof err);
 }
 
 int kw_feedback_submit(const char *state_dir, const char *key, bool false_alarm, const char *note, char *err,

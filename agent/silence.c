@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "../lib/escape.h"
+#include "../lib/fileio.h"
 #include "../lib/log.h"
 #include "../lib/timefmt.h"
 #include "../lib/xmalloc.h"
@@ -248,26 +249,9 @@ static void store_save(struct kw_silences *s)
             cJSON_AddItemToArray(arr, kw_silence_to_json(&s->items[i].s, 0));
     char *text = cJSON_PrintUnformatted(root);
     cJSON_Delete(root);
-    size_t plen = strlen(s->path) + 8;
-    char *tmp = xmalloc(plen);
-    snprintf(tmp, plen, "%s.tmp", s->path);
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
-    bool ok = fd >= 0;
-    size_t len = strlen(text), off = 0;
-    while (ok && off < len) {
-        ssize_t w = write(fd, text + off, len - off);
-        if (w < 0 && errno == EINTR)
-            continue;
-        ok = w > 0;
-        off += ok ? (size_t)w : 0;
-    }
-    ok = ok && fsync(fd) == 0;
-    if (fd >= 0)
-        ok = close(fd) == 0 && ok;
-    ok = ok && rename(tmp, s->path) == 0;
-    if (!ok)
-        kw_error("silence", "cannot save %s: %s", s->path, strerror(errno));
-    free(tmp);
+    char err[512];
+    if (kw_write_file_atomic(s->path, text, strlen(text), err, sizeof err))
+        kw_error("silence", "cannot save %s", err);
     free(text);
 }
 

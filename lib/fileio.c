@@ -36,6 +36,16 @@ int kw_write_file_atomic(const char *path, const char *data, size_t len, char *e
             rc = 0;
         fd = -1;
     }
+    if (rc == 0) { /* make the rename itself durable */
+        char dir[4096];
+        const char *slash = strrchr(path, '/');
+        snprintf(dir, sizeof dir, "%.*s", slash ? (int)(slash - path) : 1, slash ? (slash == path ? "/" : path) : ".");
+        int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (dfd >= 0) {
+            fsync(dfd);
+            close(dfd);
+        }
+    }
     if (rc) {
         snprintf(err, errlen, "%s: %s", path, off < len ? "short write" : strerror(errno));
         if (fd >= 0)

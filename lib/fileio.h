@@ -6,8 +6,9 @@
 
 #include <stddef.h>
 
-/* Write len bytes of data to path atomically (mode 0640). Returns 0, or -1
- * with "path: reason" in err. */
+/* Write len bytes of data to path atomically (mode 0640), the rename made
+ * durable by an fsync of the directory. Returns 0, or -1 with "path:
+ * reason" in err. */
 int kw_write_file_atomic(const char *path, const char *data, size_t len, char *err, size_t errlen);
 
 /* The contents of path, NUL-terminated, in a malloc'd buffer (length in
