@@ -36,13 +36,12 @@ struct surprise_config {
     double cap;
     double threshold;
     int hold_off;
-    int phase;
+    int64_t phase_ms;
     int combine;
-    bool change;
 };
 
-enum { COMBINE_MAX, COMBINE_MIN };
-static const char *const combine_choices[] = {"max", "min", NULL};
+enum { COMBINE_MAX, COMBINE_MEAN };
+static const char *const combine_choices[] = {"max", "mean", NULL};
 
 static const struct kw_option surprise_options[] = {
     {"window", KW_OPT_INT, "1152", offsetof(struct surprise_config, window), 8, 100000,
@@ -69,12 +68,10 @@ static const struct kw_option surprise_options[] = {
      .desc = "Alert when -log10 of the likelihood tail probability exceeds this."},
     {"hold_off", KW_OPT_INT, "100", offsetof(struct surprise_config, hold_off), 0, 1000000,
      .desc = "Intervals after a detection during which the score is held at 0."},
-    {"phase", KW_OPT_INT, "0", offsetof(struct surprise_config, phase), 0, 60,
-     .desc = "Seasonal streams: each past cycle offers the value nearest x within this many slots of the same slot, so a daily event that drifts a little is still explained."},
+    {"phase", KW_OPT_DURATION, "0", offsetof(struct surprise_config, phase_ms), 0, 86400,
+     .desc = "Seasonal streams: each past cycle offers its value nearest x within this much of the same slot (at most 60 intervals), so a daily event that drifts a little is still explained."},
     {"combine", KW_OPT_ENUM, "max", offsetof(struct surprise_config, combine), KW_NORANGE, combine_choices,
-     .desc = "max: the verdict is the larger of level and seasonal surprise; min: once a seasonal stream is ready, a value it explains is not surprising."},
-    {"change", KW_OPT_BOOL, "false", offsetof(struct surprise_config, change), KW_NORANGE,
-     .desc = "Change stream: also judge each step x - previous x against the last `window` steps."},
+     .desc = "max: the verdict is the larger of the level and seasonal likelihoods; mean: once both are ready, one likelihood of the mean of their raw scores."},
     KW_OPT_END,
 };
 
@@ -99,13 +96,13 @@ struct stream {
 
 struct surprise_state {
     int period[NSTREAM]; /* cycles in intervals (index 1, 2); 0 = stream off */
+    int phase;           /* slot tolerance of the seasonal baselines, in intervals */
     int hold;            /* intervals of hold-off left */
     struct win level;    /* values */
     struct win past;     /* values for both seasonal baselines (only the ring is used) */
     struct win resid[NSTREAM]; /* seasonal residuals (index 1, 2; 0 unused, cap 1) */
     struct stream s[NSTREAM];
-    struct win step;         /* change stream: first differences (cap 1 when off) */
-    struct stream cs;        /* change stream's raw scores */
+    struct stream joint;     /* combine "mean": mean of level and seasonal raw scores (history cap 1 otherwise) */
 };
 
 static void win_init(struct win *w, int cap, bool single)
@@ -245,12 +242,16 @@ static void *surprise_new(const void *cfg, const struct kw_series_info *info)
     struct surprise_state *s = xcalloc(1, sizeof *s);
     s->period[1] = season_period(c->season_ms, c->seasons, info);
     s->period[2] = season_period(c->week_ms, c->weeks, info);
+    if (info->interval_ms > 0)
+        s->phase = (int)((c->phase_ms + info->interval_ms / 2) / info->interval_ms);
+    if (s->phase > 60)
+        s->phase = 60;
     /* One ring serves both baselines: with the defaults (7 days, 1 week) the
      * weekly baseline is the ring's oldest value and costs nothing extra. */
     int past = 1;
     for (int i = 1; i < NSTREAM; i++)
-        if (s->period[i] && s->period[i] * cycles(c, i) + c->phase > past)
-            past = s->period[i] * cycles(c, i) + c->phase;
+        if (s->period[i] && s->period[i] * cycles(c, i) + s->phase > past)
+            past = s->period[i] * cycles(c, i) + s->phase;
     win_init(&s->level, c->window, false);
     win_init(&s->past, past, false);
     for (int i = 0; i < NSTREAM; i++) {
@@ -258,9 +259,8 @@ static void *surprise_new(const void *cfg, const struct kw_series_info *info)
         win_init(&s->s[i].hist, i == 0 || s->period[i] ? c->history : 1, true);
         win_init(&s->s[i].recent, c->short_n, true);
     }
-    win_init(&s->step, c->change ? c->window : 1, true);
-    win_init(&s->cs.hist, c->change ? c->history : 1, true);
-    win_init(&s->cs.recent, c->short_n, true);
+    win_init(&s->joint.hist, c->combine == COMBINE_MEAN ? c->history : 1, true);
+    win_init(&s->joint.recent, c->short_n, true);
     return s;
 }
 
@@ -276,9 +276,8 @@ static void surprise_free(void *state)
         win_free(&s->s[i].hist);
         win_free(&s->s[i].recent);
     }
-    win_free(&s->step);
-    win_free(&s->cs.hist);
-    win_free(&s->cs.recent);
+    win_free(&s->joint.hist);
+    win_free(&s->joint.recent);
     free(s);
 }
 
@@ -323,9 +322,11 @@ static void surprise_update(void *state, const void *cfg, const struct kw_series
     if (!isfinite(x))
         return; /* missing interval: nothing learned, hold-off not advanced */
     double best = -1, expected = NAN, band = NAN;
+    double level_raw = -1, seas_raw = -1; /* for combine "mean" */
     if (s->level.n >= min_points(&s->level)) {
         double m, sd;
         double raw = raw_score(&s->level, x, c->cap, &m, &sd);
+        level_raw = raw;
         double lik = stream_step(&s->s[0], c, raw);
         if (lik >= 0) {
             best = lik;
@@ -333,31 +334,22 @@ static void surprise_update(void *state, const void *cfg, const struct kw_series
             band = 3 * sd;
         }
     }
-    double prev = win_lag(&s->level, 1);
     win_push(&s->level, x);
-    if (c->change && !isnan(prev)) {
-        double d = x - prev;
-        if (s->step.n >= min_points(&s->step)) {
-            double m, sd;
-            double lik = stream_step(&s->cs, c, raw_score(&s->step, d, c->cap, &m, &sd));
-            if (lik > best)
-                best = lik; /* the level stream's expectation stays */
-        }
-        win_push(&s->step, d);
-    }
     /* Seasonal surprise: the smaller of the daily and weekly likelihoods
      * among the streams that are ready, so either pattern can explain x. */
     double seas = -1, seas_exp = NAN, seas_band = NAN;
     for (int i = 1; i < NSTREAM; i++) {
         if (!s->period[i])
             continue;
-        double base = season_baseline(s, s->period[i], cycles(c, i), c->phase, x);
+        double base = season_baseline(s, s->period[i], cycles(c, i), s->phase, x);
         if (isnan(base))
             continue;
         double r = x - base;
         if (s->resid[i].n >= min_points(&s->resid[i])) {
             double m, sd;
             double raw = raw_score(&s->resid[i], r, c->cap, &m, &sd);
+            if (seas_raw < 0 || raw < seas_raw)
+                seas_raw = raw;
             double lik = stream_step(&s->s[i], c, raw);
             if (lik >= 0 && (seas < 0 || lik < seas)) {
                 seas = lik;
@@ -369,10 +361,18 @@ static void surprise_update(void *state, const void *cfg, const struct kw_series
     }
     if (s->period[1] || s->period[2])
         win_push(&s->past, x);
-    if (seas >= 0 && (seas > best || c->combine == COMBINE_MIN)) {
+    if (seas >= 0 && seas > best) {
         best = seas;
         expected = seas_exp;
         band = seas_band;
+    }
+    /* Averaging the raw scores before the tail test, rather than taking
+     * the larger of two tails, needs both streams to agree: a value only
+     * one of them finds odd is half as surprising. */
+    if (c->combine == COMBINE_MEAN && level_raw >= 0 && seas_raw >= 0) {
+        double lik = stream_step(&s->joint, c, (level_raw + seas_raw) / 2);
+        if (lik >= 0)
+            best = lik;
     }
     if (best < 0)
         return; /* warming up */
@@ -459,20 +459,22 @@ out:
     return rc;
 }
 
-#define NWIN 11
+#define NWIN 13
 
 /* The state's windows in save order, with their JSON keys. */
 static void state_wins(struct surprise_state *s, struct win *dst[NWIN])
 {
     struct win *all[NWIN] = {&s->level,       &s->past,           &s->resid[1],       &s->resid[2],
                              &s->s[0].hist,   &s->s[0].recent,    &s->s[1].hist,      &s->s[1].recent,
-                             &s->s[2].hist,   &s->s[2].recent,    &s->resid[0]};
+                             &s->s[2].hist,   &s->s[2].recent,    &s->joint.hist,     &s->joint.recent,
+                             &s->resid[0]};
     memcpy(dst, all, sizeof all);
 }
 
 static const char *const win_keys[NWIN] = {"level",        "past",          "resid",       "week_resid",
                                            "level_hist",   "level_recent",  "season_hist", "season_recent",
-                                           "week_hist",    "week_recent",   "unused"};
+                                           "week_hist",    "week_recent",   "joint_hist",  "joint_recent",
+                                           "unused"};
 
 static cJSON *surprise_save(const void *state, const void *cfg)
 {
@@ -502,7 +504,17 @@ static int surprise_load(void *state, const void *cfg, const cJSON *json)
         return -1;
     struct win tmp[NWIN - 1];
     for (int ok = 0; ok < NWIN - 1; ok++) {
-        if (win_load(&tmp[ok], dst[ok], cJSON_GetObjectItemCaseSensitive(json, win_keys[ok]))) {
+        const cJSON *o = cJSON_GetObjectItemCaseSensitive(json, win_keys[ok]);
+        if (!o && dst[ok] == &s->joint.hist && s->joint.hist.cap == 1) {
+            /* A state from before the joint stream, with combine "max", which never uses it. */
+            win_init(&tmp[ok], s->joint.hist.cap, true);
+            continue;
+        }
+        if (!o && dst[ok] == &s->joint.recent && s->joint.hist.cap == 1) {
+            win_init(&tmp[ok], s->joint.recent.cap, true);
+            continue;
+        }
+        if (win_load(&tmp[ok], dst[ok], o)) {
             for (int i = 0; i <= ok; i++)
                 win_free(&tmp[i]);
             return -1;
@@ -527,6 +539,7 @@ static size_t surprise_bytes(const void *state)
     size_t b = sizeof *s + win_bytes(&s->level) + win_bytes(&s->past);
     for (int i = 0; i < NSTREAM; i++)
         b += win_bytes(&s->resid[i]) + win_bytes(&s->s[i].hist) + win_bytes(&s->s[i].recent);
+    b += win_bytes(&s->joint.hist) + win_bytes(&s->joint.recent);
     return b;
 }
 

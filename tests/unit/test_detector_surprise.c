@@ -161,7 +161,8 @@ Test(detector_surprise, weekly_stream_explains_weekly_pattern)
 /* Raw scores and residuals are held as floats, values as doubles: defaults at
  * 5-minute intervals are 1152 + 2016 doubles (level window, one shared ring
  * for the daily and weekly baselines: 7 days = 1 week) and 2 x 2016 + 3 x 2880
- * + 3 x 5 + 1 floats. */
+ * + 4 x 5 + 2 floats (the joint stream's history is one cell with combine
+ * "max"). */
 Test(detector_surprise, state_bytes)
 {
     char err[KW_ERR_LEN];
@@ -172,7 +173,7 @@ Test(detector_surprise, state_bytes)
     struct kw_series_info info = {.interval_ms = 300000};
     struct kw_detector_state st;
     kw_detector_state_init(&st, &det, &info);
-    size_t cells8 = 1152 + 2016, cells4 = 2 * 2016 + 3 * 2880 + 3 * 5 + 1;
+    size_t cells8 = 1152 + 2016, cells4 = 2 * 2016 + 3 * 2880 + 4 * 5 + 2;
     size_t bytes = det.type->state_bytes(st.impl);
     cr_assert_geq(bytes, cells8 * 8 + cells4 * 4);
     cr_assert_lt(bytes, cells8 * 8 + cells4 * 4 + 1024, "%zu bytes", bytes);
@@ -180,11 +181,80 @@ Test(detector_surprise, state_bytes)
     kw_detector_release(&det);
 }
 
+/* Period-4 "days" (60 s intervals) with a 100 on slot 1, one slot late
+ * (slot 2) every fifth cycle. Against the same-slot median the late event is
+ * a residual of -100 then +100; with phase "1m" every past cycle offers its
+ * value nearest x within one slot, so the late event mostly reads as ordinary. The
+ * level stream sees a quarter of the values at 100 all along: ordinary. */
+static int drifting_event_alerts(const char *phase)
+{
+    char cfg[512];
+    snprintf(cfg, sizeof cfg,
+             "{\"type\":\"surprise\",\"window\":64,\"season_window\":16,\"history\":40,\"min_history\":20,"
+             "\"short\":1,\"season\":\"4m\",\"seasons\":3,\"week\":\"1s\",\"threshold\":2,\"hold_off\":0,"
+             "\"phase\":\"%s\"}",
+             phase);
+    struct rig r;
+    rig_init(&r, cfg);
+    int alerts = 0;
+    for (int i = 0; i < 600; i++) {
+        int cycle = i / 4, slot = i % 4;
+        double x = (slot == 1 + (cycle % 5 == 4) ? 100 : 0) + (i % 3 == 0 ? 0.5 : -0.5);
+        struct kw_verdict v = rig_feed(&r, x);
+        if (i >= 200)
+            alerts += v.anomalous;
+    }
+    rig_release(&r);
+    return alerts;
+}
+
+Test(detector_surprise, phase_tolerance_explains_drifting_event)
+{
+    int off = drifting_event_alerts("0"), on = drifting_event_alerts("1m");
+    cr_assert_gt(off, 10, "same slot only: %d alerts", off);
+    cr_assert_lt(on * 3, off, "within one slot: %d alerts, same slot only: %d", on, off);
+}
+
+/* The period-2 series of seasonal_baseline: 30 on the 0 slot is odd to the
+ * seasonal stream only. combine "max" takes the seasonal tail alone; "mean"
+ * tests the mean of both raw scores, which is about half as far out, so its
+ * score is lower. A value both streams find odd alerts either way. */
+static struct kw_verdict alternating_then(const char *combine, double last)
+{
+    char cfg[512];
+    snprintf(cfg, sizeof cfg,
+             "{\"type\":\"surprise\",\"window\":8,\"season_window\":8,\"history\":10,\"min_history\":10,"
+             "\"short\":1,\"season\":\"2m\",\"seasons\":3,\"week\":\"1s\",\"threshold\":2,\"combine\":\"%s\"}",
+             combine);
+    struct rig r;
+    rig_init(&r, cfg);
+    for (int i = 0; i < 60; i++)
+        rig_feed(&r, (i % 2 ? 100 : 0) + (i % 4 < 2 ? 0.5 : -0.5));
+    struct kw_verdict v = rig_feed(&r, last);
+    rig_release(&r);
+    return v;
+}
+
+Test(detector_surprise, combine_mean_needs_both_streams)
+{
+    struct kw_verdict mx = alternating_then("max", 30), mean = alternating_then("mean", 30);
+    cr_assert(mx.ready);
+    cr_assert(mean.ready);
+    /* Level raw |30 - 50| / 50 / 10 = 0.04; seasonal raw is capped at 1. The
+     * joint history holds raws near (0.1 + 0.1) / 2, so the joint z is about
+     * half the seasonal one, and -log10 of a Gaussian tail grows with z^2. */
+    cr_assert_lt(fabs(mean.score), fabs(mx.score) / 2, "mean %g, max %g", mean.score, mx.score);
+    mx = alternating_then("max", 1000);
+    mean = alternating_then("mean", 1000);
+    cr_assert(mx.anomalous);
+    cr_assert(mean.anomalous);
+}
+
 Test(detector_surprise, text_round_trip_is_bit_identical)
 {
     const char *cfg = "{\"type\":\"surprise\",\"window\":16,\"season_window\":16,\"history\":40,"
                       "\"min_history\":20,\"season\":\"10m\",\"seasons\":3,\"week\":\"30m\",\"weeks\":2,"
-                      "\"hold_off\":5}";
+                      "\"hold_off\":5,\"combine\":\"mean\",\"phase\":\"2m\"}";
     struct rig a, b;
     rig_init(&a, cfg);
     rig_init(&b, cfg);
@@ -214,6 +284,11 @@ Test(detector_surprise, text_round_trip_is_bit_identical)
                  "\"min_history\":20,\"season\":\"20m\",\"seasons\":3,\"week\":\"30m\",\"weeks\":2,"
                  "\"hold_off\":5}");
     cJSON *saved = kw_detector_state_save(&a.st, &a.det);
+    /* Through text, as a state file goes: exact numbers are raw until parsed. */
+    char *text = cJSON_PrintUnformatted(saved);
+    cJSON_Delete(saved);
+    saved = cJSON_Parse(text);
+    free(text);
     cr_assert_eq(kw_detector_state_load(&c.st, &c.det, saved), -1);
     rig_release(&c);
     /* ... and so is one saved under another week length. */
@@ -230,6 +305,21 @@ Test(detector_surprise, text_round_trip_is_bit_identical)
     cJSON_ReplaceItemInArray(vals, 0, cJSON_CreateNumber(0.1));
     rig_init(&c, cfg);
     cr_assert_eq(kw_detector_state_load(&c.st, &c.det, saved), -1);
+    rig_release(&c);
+    /* Without the joint stream's windows the state is refused under combine
+     * "mean", which needs them, and taken under "max" (states saved before
+     * the joint stream existed). */
+    cJSON_ReplaceItemInArray(vals, 0, cJSON_CreateNumber(0.25));
+    cJSON *inner = cJSON_GetObjectItemCaseSensitive(saved, "state");
+    cJSON_DeleteItemFromObjectCaseSensitive(inner, "joint_hist");
+    cJSON_DeleteItemFromObjectCaseSensitive(inner, "joint_recent");
+    rig_init(&c, cfg);
+    cr_assert_eq(kw_detector_state_load(&c.st, &c.det, saved), -1);
+    rig_release(&c);
+    rig_init(&c, "{\"type\":\"surprise\",\"window\":16,\"season_window\":16,\"history\":40,"
+                 "\"min_history\":20,\"season\":\"10m\",\"seasons\":3,\"week\":\"30m\",\"weeks\":2,"
+                 "\"hold_off\":5,\"phase\":\"2m\"}");
+    cr_assert_eq(kw_detector_state_load(&c.st, &c.det, saved), 0);
     cJSON_Delete(saved);
     rig_release(&c);
     gsl_rng_free(rng);
