@@ -452,6 +452,7 @@ static cJSON *groups_to_json(const struct kw_outbox *o)
         cJSON_AddStringToObject(j, "base", g->base);
         cJSON_AddStringToObject(j, "route", node->path);
         cJSON_AddStringToObject(j, "receiver", o->cfg->receivers[node->receiver].name);
+        cJSON_AddBoolToObject(j, "receiver_enabled", !o->cfg->receivers[node->receiver].disabled);
         cJSON *by = cJSON_AddObjectToObject(j, "group");
         for (int l = 0; l < node->group_by.n && g->n > 0; l++) {
             const char *v = kw_alert_label_value(&g->m[0].a, node->group_by.items[l]);

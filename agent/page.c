@@ -384,6 +384,10 @@ static void incidents(struct kw_strbuf *b, const struct kw_page_data *d)
             kw_strbuf_puts(b, " · key ");
             html(b, g->key);
             kw_strbuf_puts(b, "</p>");
+        } else if (g->key[0]) {
+            kw_strbuf_puts(b, "<p class=\"values\">not notified: the receivers of its routes are off · key ");
+            html(b, g->key);
+            kw_strbuf_puts(b, "</p>");
         } else {
             kw_strbuf_puts(b, "<p class=\"values\">held back from notification (silenced or inhibited)</p>");
         }

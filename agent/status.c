@@ -567,8 +567,6 @@ static void engine_incidents(const cJSON *root, const struct kw_alert *alerts, s
 {
     const cJSON *j;
     cJSON_ArrayForEach(j, cJSON_GetObjectItemCaseSensitive(root, "incidents")) {
-        if (*ninc >= n)
-            return;
         struct kw_status_incident *g = incident_new(inc, ninc, n);
         const cJSON *m;
         for (size_t i = 0; i < n; i++) { /* alerts order: first mover first */
@@ -582,6 +580,8 @@ static void engine_incidents(const cJSON *root, const struct kw_alert *alerts, s
             }
         }
         const cJSON *rcv = cJSON_GetObjectItemCaseSensitive(j, "receiver");
+        if (cJSON_IsFalse(cJSON_GetObjectItemCaseSensitive(j, "receiver_enabled")))
+            rcv = NULL; /* a receiver that is off was told nothing */
         /* the same members at another receiver: one incident, two receivers */
         struct kw_status_incident *same = NULL;
         for (size_t k = 0; k + 1 < *ninc && !same; k++)
@@ -590,7 +590,8 @@ static void engine_incidents(const cJSON *root, const struct kw_alert *alerts, s
         if (g->n == 0 || same) {
             if (same && cJSON_IsString(rcv) && !strstr(same->receivers, rcv->valuestring)) {
                 size_t len = strlen(same->receivers);
-                snprintf(same->receivers + len, sizeof same->receivers - len, ", %s", rcv->valuestring);
+                snprintf(same->receivers + len, sizeof same->receivers - len, "%s%s", len ? ", " : "",
+                         rcv->valuestring);
             }
             free(g->members);
             (*ninc)--;
@@ -599,7 +600,7 @@ static void engine_incidents(const cJSON *root, const struct kw_alert *alerts, s
         for (size_t i = 0; i < g->n; i++)
             covered[g->members[i]] = true;
         copy_text(g->key, sizeof g->key, cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(j, "key")));
-        copy_text(g->receivers, sizeof g->receivers, cJSON_GetStringValue(rcv));
+        copy_text(g->receivers, sizeof g->receivers, cJSON_IsString(rcv) ? rcv->valuestring : "");
         const cJSON *l;
         size_t blen = 0, vlen = 0;
         cJSON_ArrayForEach(l, cJSON_GetObjectItemCaseSensitive(j, "group")) {
@@ -616,12 +617,14 @@ static void engine_incidents(const cJSON *root, const struct kw_alert *alerts, s
 size_t kw_status_incidents(struct kw_status *st, const struct kw_alert *alerts, size_t n,
                            struct kw_status_incident **out)
 {
-    struct kw_status_incident *inc = xcalloc(n + 1, sizeof *inc);
     bool *covered = xcalloc(n + 1, sizeof *covered);
     size_t ninc = 0;
     pthread_mutex_lock(&st->lock);
     cJSON *root = st->incidents_json ? cJSON_Parse(st->incidents_json) : NULL;
     pthread_mutex_unlock(&st->lock);
+    /* at most one per engine group (each routed copy is one until merged) plus one per alert */
+    size_t groups = (size_t)cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(root, "incidents"));
+    struct kw_status_incident *inc = xcalloc(groups + n + 1, sizeof *inc);
     engine_incidents(root, alerts, n, covered, inc, &ninc);
     cJSON_Delete(root);
     size_t engine = ninc;
