@@ -6,6 +6,7 @@
 #include <math.h>
 #include <stddef.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "../lib/ostree.h"
 #include "../lib/xmalloc.h"
@@ -26,19 +27,88 @@ struct mad_config {
     int min_points;
 };
 
-/* The window is a ring of values plus an order-statistics tree over the
- * ring slots (lib/ostree.h), with subtree sums for the mean absolute
- * deviation fallback. The tree's shape and sums depend only on the window's
- * contents, so rebuilding from the saved ring gives bit-identical sums and
- * verdicts. Cost per update: erase + insert O(log w) expected, median
- * O(log w), MAD O(log^2 w) (binary search over rank queries).
- * Bytes per series: 28 * window + 4 + sizeof(struct) (8 KB for window 288). */
+/* The window is a ring of values plus its values in order: a sorted array
+ * for windows up to SORTED_MAX (insert and erase are one memmove of at most
+ * 32 KB, and a rank query is an index), an order-statistics tree over the
+ * ring slots above that (lib/ostree.h: erase + insert O(log w) expected,
+ * rank queries O(log w)). Both depend only on the window's contents, so
+ * rebuilding from the saved ring gives bit-identical verdicts. Median O(1)
+ * or O(log w), MAD O(log w) rank queries (binary search).
+ * Bytes per series: 16 * window + sizeof(struct) up to SORTED_MAX (4.6 KB
+ * for window 288), 28 * window above. */
+#define SORTED_MAX 4096
+
 struct mad_state {
     int window;
-    int head;    /* next slot to write (the oldest when full) */
-    double *val; /* [window] the ring; the tree's keys */
-    struct kw_ostree order;
+    int head;       /* next slot to write (the oldest when full) */
+    double *val;    /* [window] the ring */
+    double *sorted; /* [window] the ring's values in order (window <= SORTED_MAX), else NULL */
+    int count;      /* values in the window */
+    struct kw_ostree order; /* window > SORTED_MAX: the tree, keyed by val[] */
 };
+
+static int order_count(const struct mad_state *s)
+{
+    return s->count;
+}
+
+static double order_kth(const struct mad_state *s, int k)
+{
+    return s->sorted ? s->sorted[k] : kw_ostree_kth(&s->order, k);
+}
+
+/* The first index whose value is >= x. */
+static int lower_bound(const double *a, int n, double x)
+{
+    int lo = 0, hi = n;
+    while (lo < hi) {
+        int mid = lo + (hi - lo) / 2;
+        if (a[mid] < x)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo;
+}
+
+static void order_insert(struct mad_state *s, int slot)
+{
+    if (s->sorted) {
+        int at = lower_bound(s->sorted, s->count, s->val[slot]);
+        memmove(s->sorted + at + 1, s->sorted + at, (size_t)(s->count - at) * sizeof *s->sorted);
+        s->sorted[at] = s->val[slot];
+    } else {
+        kw_ostree_insert(&s->order, slot);
+    }
+    s->count++;
+}
+
+static void order_erase(struct mad_state *s, int slot)
+{
+    if (s->sorted) {
+        int at = lower_bound(s->sorted, s->count, s->val[slot]); /* equal values are interchangeable */
+        memmove(s->sorted + at, s->sorted + at + 1, (size_t)(s->count - at - 1) * sizeof *s->sorted);
+    } else {
+        kw_ostree_erase(&s->order, slot);
+    }
+    s->count--;
+}
+
+/* Sum of the k smallest, and of all. */
+static double order_sum_smallest(const struct mad_state *s, int k)
+{
+    if (!s->sorted)
+        return kw_ostree_sum_smallest(&s->order, k);
+    double sum = 0;
+    for (int i = 0; i < k; i++)
+        sum += s->sorted[i];
+    return sum;
+}
+
+static double order_sum(const struct mad_state *s)
+{
+    return s->sorted ? order_sum_smallest(s, s->count) : kw_ostree_sum(&s->order);
+}
 
 static const struct kw_option mad_options[] = {
     {"window", KW_OPT_INT, "288", offsetof(struct mad_config, window), 8, 100000,
@@ -55,19 +125,19 @@ static const struct kw_option mad_options[] = {
  * gives ascending a - m. */
 static double dev_left(const struct mad_state *s, int split, double m, int j)
 {
-    return m - kw_ostree_kth(&s->order, split - 1 - j);
+    return m - order_kth(s, split - 1 - j);
 }
 
 static double dev_right(const struct mad_state *s, int split, double m, int j)
 {
-    return kw_ostree_kth(&s->order, split + j) - m;
+    return order_kth(s, split + j) - m;
 }
 
 /* k-th smallest |x - m| (0-based): binary search on how many of the k+1
  * smallest come from the left run. O(log w) steps of O(log w) rank queries. */
 static double kth_deviation(const struct mad_state *s, int split, double m, int k)
 {
-    int nx = split, ny = kw_ostree_count(&s->order) - split;
+    int nx = split, ny = order_count(s) - split;
     int lo = k + 1 - ny > 0 ? k + 1 - ny : 0;
     int hi = k + 1 < nx ? k + 1 : nx;
     while (lo < hi) {
@@ -87,17 +157,16 @@ static double kth_deviation(const struct mad_state *s, int split, double m, int 
 /* Median and sigma estimate (MAD / 0.6745, or the fallbacks) of the window. */
 static void window_stats(const struct mad_state *s, double *median, double *sigma)
 {
-    const struct kw_ostree *t = &s->order;
-    int n = kw_ostree_count(t), split = n / 2;
-    double m = (n % 2) ? kw_ostree_kth(t, split) : (kw_ostree_kth(t, split - 1) + kw_ostree_kth(t, split)) / 2.0;
+    int n = order_count(s), split = n / 2;
+    double m = (n % 2) ? order_kth(s, split) : (order_kth(s, split - 1) + order_kth(s, split)) / 2.0;
     double mad = (n % 2) ? kth_deviation(s, split, m, split)
                          : (kth_deviation(s, split, m, split - 1) + kth_deviation(s, split, m, split)) / 2.0;
     double sig = mad / MAD_K;
     if (!(sig > 0)) {
         /* Over half the window equals the median: use the mean absolute
          * deviation, which still sees the minority that moved. */
-        double left = kw_ostree_sum_smallest(t, split);
-        double right = kw_ostree_sum(t) - left;
+        double left = order_sum_smallest(s, split);
+        double right = order_sum(s) - left;
         double mean_ad = ((split * m - left) + (right - (n - split) * m)) / n;
         sig = mean_ad > 0 ? MEANAD_K * mean_ad : 0.0;
     }
@@ -109,10 +178,10 @@ static void window_stats(const struct mad_state *s, double *median, double *sigm
 static void window_push(struct mad_state *s, double x)
 {
     int slot = s->head;
-    if (kw_ostree_count(&s->order) == s->window)
-        kw_ostree_erase(&s->order, slot);
+    if (s->count == s->window)
+        order_erase(s, slot);
     s->val[slot] = x;
-    kw_ostree_insert(&s->order, slot);
+    order_insert(s, slot);
     s->head = (slot + 1) % s->window;
 }
 
@@ -124,7 +193,10 @@ static void *mad_new(const void *cfg, const struct kw_series_info *info)
     struct mad_state *s = xcalloc(1, sizeof *s);
     s->window = c->window;
     s->val = xmalloc(w * sizeof *s->val);
-    kw_ostree_init(&s->order, c->window, s->val, true);
+    if (c->window <= SORTED_MAX)
+        s->sorted = xmalloc(w * sizeof *s->sorted);
+    else
+        kw_ostree_init(&s->order, c->window, s->val, true);
     for (size_t i = 0; i < w; i++)
         s->val[i] = NAN;
     return s;
@@ -135,7 +207,9 @@ static void mad_free(void *state)
     struct mad_state *s = state;
     if (!s)
         return;
-    kw_ostree_release(&s->order);
+    if (!s->sorted)
+        kw_ostree_release(&s->order);
+    free(s->sorted);
     free(s->val);
     free(s);
 }
@@ -150,7 +224,7 @@ static void mad_update(void *state, const void *cfg, const struct kw_series_info
     if (!isfinite(x))
         return; /* missing (or unusable) interval: the window is untouched */
     int need = c->min_points < c->window ? c->min_points : c->window;
-    if (kw_ostree_count(&s->order) >= need) {
+    if (s->count >= need) {
         double m, sig;
         window_stats(s, &m, &sig);
         double z = (x - m) / sig;
@@ -172,7 +246,7 @@ static cJSON *mad_save(const void *state, const void *cfg)
     (void)cfg;
     const struct mad_state *s = state;
     cJSON *obj = cJSON_CreateObject();
-    cJSON_AddNumberToObject(obj, "count", kw_ostree_count(&s->order));
+    cJSON_AddNumberToObject(obj, "count", s->count);
     cJSON_AddNumberToObject(obj, "head", s->head);
     cJSON_AddItemToObject(obj, "values", kw_json_doubles(s->val, (size_t)s->window));
     return obj;
@@ -207,13 +281,15 @@ static int mad_load(void *state, const void *cfg, const cJSON *json)
             return -1;
         }
     }
-    /* The tree's shape depends only on the (value, slot) set: insert in any order. */
-    kw_ostree_clear(&s->order);
+    /* The order depends only on the (value, slot) set: insert in any order. */
+    if (!s->sorted)
+        kw_ostree_clear(&s->order);
+    s->count = 0;
     s->head = head;
     for (int i = 0; i < s->window; i++) {
         s->val[i] = i < count ? vals[i] : NAN;
         if (i < count)
-            kw_ostree_insert(&s->order, i);
+            order_insert(s, i);
     }
     free(vals);
     return 0;
@@ -222,7 +298,8 @@ static int mad_load(void *state, const void *cfg, const cJSON *json)
 static size_t mad_bytes(const void *state)
 {
     const struct mad_state *s = state;
-    return sizeof *s + (size_t)s->window * sizeof *s->val + kw_ostree_bytes(&s->order);
+    return sizeof *s + (size_t)s->window * sizeof *s->val +
+           (s->sorted ? (size_t)s->window * sizeof *s->sorted : kw_ostree_bytes(&s->order));
 }
 
 const struct kw_detector_type mad_detector = {

@@ -4,7 +4,6 @@
  * Updates and the resolve reply in the thread of the first mail: its
  * Message-ID is returned as the notification's ref and sent back as
  * In-Reply-To and References. */
-#include <arpa/inet.h>
 #include <ctype.h>
 #include <errno.h>
 #include <math.h>
@@ -14,7 +13,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <sys/random.h>
 #include <time.h>
 #include <unistd.h>
@@ -24,6 +22,7 @@
 #include "../lib/secret.h"
 #include "../lib/timefmt.h"
 #include "../lib/xmalloc.h"
+#include "http.h"
 #include "notifier.h"
 #include "template.h"
 
@@ -34,11 +33,6 @@
 
 enum email_tls { TLS_STARTTLS = 0, TLS_NONE, TLS_TRY };
 
-struct email_list {
-    int n;
-    char **items;
-};
-
 struct email_config {
     char *smtp_url;
     int tls;                 /* enum email_tls */
@@ -46,7 +40,7 @@ struct email_config {
     char *password_opt;      /* inline option; moved into password by init */
     char *password_file;
     char *from;
-    struct email_list to;
+    struct kw_string_list to;
     char *ca_file;
     char *subject_prefix;
     char *hello;
@@ -69,9 +63,6 @@ struct email_config {
 
 static const char *const email_tls_modes[] = {"starttls", "none", "try", NULL};
 
-static int email_parse_list(const cJSON *node, void *field, const char *path, char *err, size_t errlen);
-static void email_release_list(void *field);
-
 static const struct kw_option email_options[] = {
     {"smtp_url", KW_OPT_STRING, NULL, offsetof(struct email_config, smtp_url), KW_NORANGE,
      .desc = "Mail server: smtp://host:587 (STARTTLS, see tls) or smtps://host:465 (implicit TLS)."},
@@ -86,8 +77,8 @@ static const struct kw_option email_options[] = {
      .desc = "File holding the SMTP AUTH password."},
     {"from", KW_OPT_STRING, NULL, offsetof(struct email_config, from), KW_NORANGE,
      .desc = "Sender, \"alerts@example.com\" or \"kpiwatch <alerts@example.com>\" (also the envelope sender)."},
-    {"to", KW_OPT_CUSTOM, NULL, offsetof(struct email_config, to), KW_NORANGE, .parse = email_parse_list,
-     .release = email_release_list, .type_name = "list of strings",
+    {"to", KW_OPT_CUSTOM, NULL, offsetof(struct email_config, to), KW_NORANGE, .parse = kw_notifier_parse_names,
+     .release = kw_opt_release_string_list, .type_name = "list of strings",
      .desc = "Recipients, e.g. [\"oncall@example.com\", \"Team Lead <lead@example.com>\"]; one refused recipient "
              "fails the whole send."},
     {"ca_file", KW_OPT_STRING, "", offsetof(struct email_config, ca_file), KW_NORANGE,
@@ -154,42 +145,12 @@ static void sb_printf(struct sb *b, const char *fmt, ...)
     free(big);
 }
 
-/* Copy src into dst (cap >= 8 bytes) as well-formed UTF-8 of at most
- * max_chars (>= 2) characters, one line: malformed bytes are dropped and
- * control characters become spaces. A cut ends in "…". */
-static void text_clip(char *dst, size_t cap, const char *src, size_t max_chars)
-{
-    size_t out = 0, chars = 0, fit = 0;
-    for (const unsigned char *p = (const unsigned char *)src; *p;) {
-        size_t n = kw_utf8_seq(p);
-        if (n == 0) {
-            p++;
-            continue;
-        }
-        if (chars + 1 <= max_chars && out + 4 <= cap)
-            fit = out; /* "…" (3 bytes, 1 character) still fits here */
-        if (chars + 1 > max_chars || out + n + 1 > cap) {
-            memcpy(dst + fit, "\xE2\x80\xA6", 3);
-            dst[fit + 3] = '\0';
-            return;
-        }
-        if (n == 1 && (*p < 0x20 || *p == 0x7F))
-            dst[out] = ' ';
-        else
-            memcpy(dst + out, p, n);
-        out += n;
-        chars++;
-        p += n;
-    }
-    dst[out] = '\0';
-}
-
 /* Data as one clean line (well-formed UTF-8, no control characters). */
 static void sb_text(struct sb *b, const char *s)
 {
     size_t cap = strlen(s) * 3 + 8;
     char *buf = xmalloc(cap);
-    text_clip(buf, cap, s, cap);
+    kw_text_clip(buf, cap, s, cap, false);
     sb_add(b, buf);
     free(buf);
 }
@@ -199,7 +160,7 @@ static void sb_html(struct sb *b, const char *s)
 {
     size_t cap = strlen(s) * 3 + 8;
     char *buf = xmalloc(cap);
-    text_clip(buf, cap, s, cap);
+    kw_text_clip(buf, cap, s, cap, false);
     for (const char *p = buf; *p; p++) {
         switch (*p) {
         case '&': sb_add(b, "&amp;"); break;
@@ -355,55 +316,6 @@ static void sb_mailbox(struct sb *b, const char *name, const char *addr)
 
 /* ---- config ------------------------------------------------------------- */
 
-static int email_parse_list(const cJSON *node, void *field, const char *path, char *err, size_t errlen)
-{
-    struct email_list *l = field;
-    if (!node)
-        return 0;
-    if (!cJSON_IsArray(node)) {
-        snprintf(err, errlen, "%s: must be a list of strings", path);
-        return -1;
-    }
-    l->items = xcalloc((size_t)cJSON_GetArraySize(node) + 1, sizeof *l->items);
-    const cJSON *item;
-    cJSON_ArrayForEach(item, node) {
-        if (!cJSON_IsString(item) || !item->valuestring[0]) {
-            char p[KW_ERR_LEN];
-            snprintf(err, errlen, "%s: must be a non-empty string", kw_path_index(p, sizeof p, path, l->n));
-            return -1;
-        }
-        l->items[l->n++] = xstrdup(item->valuestring);
-    }
-    return 0;
-}
-
-static void email_release_list(void *field)
-{
-    struct email_list *l = field;
-    for (int i = 0; i < l->n; i++)
-        free(l->items[i]);
-    free(l->items);
-    memset(l, 0, sizeof *l);
-}
-
-static bool loopback_host(const char *host)
-{
-    char buf[64];
-    size_t len = strlen(host);
-    if (strcasecmp(host, "localhost") == 0)
-        return true;
-    if (len >= 2 && host[0] == '[' && host[len - 1] == ']' && len - 2 < sizeof buf) {
-        memcpy(buf, host + 1, len - 2);
-        buf[len - 2] = '\0';
-        host = buf;
-    }
-    struct in_addr a4;
-    struct in6_addr a6;
-    if (inet_pton(AF_INET, host, &a4) == 1)
-        return (ntohl(a4.s_addr) >> 24) == 127;
-    return inet_pton(AF_INET6, host, &a6) == 1 && IN6_IS_ADDR_LOOPBACK(&a6);
-}
-
 static bool valid_hello(const char *h)
 {
     size_t len = strlen(h);
@@ -463,12 +375,12 @@ static int email_init_url(struct email_config *c, const char *instance, const ch
                  kw_path_key(p, sizeof p, path, "tls"), email_tls_modes[c->tls]);
         goto out;
     }
-    if (c->tls == TLS_NONE && !loopback_host(host)) {
+    if (c->tls == TLS_NONE && !kw_http_loopback_host(host)) {
         snprintf(err, errlen, "%s: \"none\" would send mail and password in clear text; it is allowed only to a "
                  "loopback host (got %s)", kw_path_key(p, sizeof p, path, "tls"), host);
         goto out;
     }
-    if (c->tls == TLS_TRY && c->username && !loopback_host(host)) {
+    if (c->tls == TLS_TRY && c->username && !kw_http_loopback_host(host)) {
         char component[96];
         snprintf(component, sizeof component, "email/%s", instance ? instance : "?");
         kw_warn(component, "tls \"try\": the password goes in clear text if %s does not offer STARTTLS", host);
@@ -649,7 +561,7 @@ static void subject_text(const struct email_config *c, const struct kw_notificat
         struct sb line = {0};
         sb_printf(&line, "%s%s", c->subject_prefix ? c->subject_prefix : "", c->subject_prefix ? " " : "");
         sb_add(&line, text);
-        text_clip(buf, len, line.p, EMAIL_SUBJECT_CHARS);
+        kw_text_clip(buf, len, line.p, EMAIL_SUBJECT_CHARS, false);
         free(line.p);
         free(text);
         return;
@@ -662,7 +574,7 @@ static void subject_text(const struct email_config *c, const struct kw_notificat
     snprintf(line, sizeof line, "%s%s%s: %s [%s]", c->subject_prefix ? c->subject_prefix : "",
              c->subject_prefix ? " " : "", headline(n, head, sizeof head), a->kpi, labels);
     /* The member count survives the cut. */
-    text_clip(buf, len - sizeof more, line, EMAIL_SUBJECT_CHARS - strlen(more));
+    kw_text_clip(buf, len - sizeof more, line, EMAIL_SUBJECT_CHARS - strlen(more), false);
     strcat(buf, more);
 }
 

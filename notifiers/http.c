@@ -2,12 +2,14 @@
  * the HTTP notifiers. */
 #include "http.h"
 
+#include <arpa/inet.h>
 #include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
+#include "../lib/secret.h"
 #include "../lib/timefmt.h"
 #include "../lib/xmalloc.h"
 
@@ -150,4 +152,71 @@ void kw_http_easy_defaults(CURL *easy, int64_t connect_timeout_ms, int64_t timeo
     curl_easy_setopt(easy, CURLOPT_PROTOCOLS_STR, "http,https,smtp,smtps");
     curl_easy_setopt(easy, CURLOPT_USERAGENT, "kpiwatch/" KW_VERSION);
     curl_easy_setopt(easy, CURLOPT_FOLLOWLOCATION, 0L);
+}
+
+bool kw_http_loopback_host(const char *host)
+{
+    char buf[64];
+    size_t len = strlen(host);
+    if (strcasecmp(host, "localhost") == 0)
+        return true;
+    if (len >= 2 && host[0] == '[' && host[len - 1] == ']' && len - 2 < sizeof buf) {
+        memcpy(buf, host + 1, len - 2);
+        buf[len - 2] = '\0';
+        host = buf;
+    }
+    struct in_addr a4;
+    struct in6_addr a6;
+    if (inet_pton(AF_INET, host, &a4) == 1)
+        return (ntohl(a4.s_addr) >> 24) == 127;
+    return inet_pton(AF_INET6, host, &a6) == 1 && IN6_IS_ADDR_LOOPBACK(&a6);
+}
+
+int kw_http_check_url(const char *url, bool secret, char **log)
+{
+    CURLU *u = curl_url();
+    char *scheme = NULL, *host = NULL, *port = NULL;
+    int rc = -1;
+    if (curl_url_set(u, CURLUPART_URL, url, 0) == CURLUE_OK &&
+        curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) == CURLUE_OK &&
+        curl_url_get(u, CURLUPART_HOST, &host, 0) == CURLUE_OK &&
+        (strcmp(scheme, "https") == 0 || (strcmp(scheme, "http") == 0 && (!secret || kw_http_loopback_host(host))))) {
+        if (log) {
+            char buf[320];
+            if (curl_url_get(u, CURLUPART_PORT, &port, 0) == CURLUE_OK)
+                snprintf(buf, sizeof buf, "%s://%s:%s/…", scheme, host, port);
+            else
+                snprintf(buf, sizeof buf, "%s://%s/…", scheme, host);
+            *log = xstrdup(buf);
+        }
+        rc = 0;
+    }
+    curl_free(scheme);
+    curl_free(host);
+    curl_free(port);
+    curl_url_cleanup(u);
+    return rc;
+}
+
+int kw_http_resolve_url(char **opt, const char *file, const char *path, const char *name, bool secret, char **url,
+                        char **log, char *err, size_t errlen)
+{
+    char key[KW_ERR_LEN], file_key[KW_ERR_LEN], file_name[64];
+    snprintf(file_name, sizeof file_name, "%s_file", name);
+    kw_path_key(key, sizeof key, path, name);
+    kw_path_key(file_key, sizeof file_key, path, file_name);
+    if (kw_secret_resolve(*opt, file, 1, key, file_key, url, err, errlen))
+        return -1;
+    kw_secret_free(*opt);
+    *opt = NULL;
+    if (kw_http_check_url(*url, secret, log)) {
+        snprintf(err, errlen,
+                 secret ? "%s: must be an https URL (http only to a loopback address)"
+                        : "%s: must be an http(s) URL with a host",
+                 file ? file_key : key);
+        kw_secret_free(*url);
+        *url = NULL;
+        return -1;
+    }
+    return 0;
 }

@@ -2,10 +2,12 @@
  * request, reading Retry-After, performing one transfer, and the default
  * classification of an answer (2xx ok; 408, 429 and 5xx retried, honouring
  * Retry-After; other 4xx permanent, with the service's body as the reason;
- * transport errors and timeouts retried). */
+ * transport errors and timeouts retried), and the checks of a configured
+ * URL. */
 #ifndef KW_HTTP_H
 #define KW_HTTP_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -27,6 +29,23 @@ int64_t kw_http_parse_retry_after(const char *value, int64_t now_ms);
 
 /* The default classification described above, into out. */
 void kw_http_classify_default(const struct kw_response *resp, struct kw_send_outcome *out);
+
+/* True when host is a loopback address: localhost, 127.0.0.0/8 or ::1
+ * (bracketed or not), written in any form inet_pton reads. */
+bool kw_http_loopback_host(const char *host);
+/* 0 when url parses, has a host and is https or http; with secret (the URL
+ * itself is a credential), plain http only to 127.*, localhost or [::1].
+ * *log (when log is not NULL) gets "scheme://host[:port]/…" (caller frees).
+ * -1 otherwise. */
+int kw_http_check_url(const char *url, bool secret, char **log);
+/* Resolve the URL a receiver posts to, given inline (*opt) or in a file,
+ * under the keys name and name_file below path, then check it as
+ * kw_http_check_url does (secret: the URL is itself the credential). *opt is
+ * freed and cleared: the resolved *url (kw_secret_free) is the only copy
+ * kept; *log gets its loggable form (free). Returns 0, or -1 with err naming
+ * the key, never the URL, and nothing left to free. */
+int kw_http_resolve_url(char **opt, const char *file, const char *path, const char *name, bool secret, char **url,
+                        char **log, char *err, size_t errlen);
 
 /* Response capture for one easy handle: body (bounded) and Retry-After. */
 struct kw_http_capture {

@@ -9,6 +9,7 @@
 
 #include "../lib/escape.h"
 #include "../lib/timefmt.h"
+#include "../lib/utf8.h"
 #include "../lib/xmalloc.h"
 
 /* "enabled": a JSON bool, or a string so that "${VAR:+true}" turns a
@@ -392,4 +393,70 @@ cJSON *kw_alert_to_json(const struct kw_alert *a)
         cJSON_AddStringToObject(o, "dashboard", a->dashboard);
     cJSON_AddItemToObject(o, "history", cJSON_CreateDoubleArray(a->history, a->nhistory));
     return o;
+}
+
+void kw_text_clip(char *dst, size_t cap, const char *src, size_t max_chars, bool multiline)
+{
+    size_t out = 0, chars = 0, fit = 0;
+    for (const unsigned char *p = (const unsigned char *)src; *p;) {
+        size_t n = kw_utf8_seq(p);
+        if (n == 0) {
+            p++;
+            continue;
+        }
+        if (chars + 1 <= max_chars && out + 4 <= cap)
+            fit = out; /* "…" (3 bytes, 1 character) still fits here */
+        if (chars + 1 > max_chars || out + n + 1 > cap) {
+            memcpy(dst + fit, "\xE2\x80\xA6", 3);
+            dst[fit + 3] = '\0';
+            return;
+        }
+        if (n == 1 && (*p < 0x20 || *p == 0x7F) && !(multiline && *p == '\n'))
+            dst[out] = ' ';
+        else
+            memcpy(dst + out, p, n);
+        out += n;
+        chars++;
+        p += n;
+    }
+    dst[out] = '\0';
+}
+
+void kw_json_add_clipped(cJSON *obj, const char *name, const char *text, size_t max_chars, bool multiline)
+{
+    size_t cap = max_chars * 4 + 8; /* four bytes a character, "…" and the NUL */
+    char *buf = xmalloc(cap);
+    kw_text_clip(buf, cap, text, max_chars, multiline);
+    cJSON_AddStringToObject(obj, name, buf);
+    free(buf);
+}
+
+size_t kw_text_chars(const char *s)
+{
+    size_t n = 0;
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++)
+        n += (*p & 0xC0) != 0x80;
+    return n;
+}
+
+int kw_notifier_parse_names(const cJSON *node, void *field, const char *path, char *err, size_t errlen)
+{
+    struct kw_string_list *l = field;
+    if (!node)
+        return 0;
+    if (!cJSON_IsArray(node)) {
+        snprintf(err, errlen, "%s: must be a list of strings", path);
+        return -1;
+    }
+    l->items = xcalloc((size_t)cJSON_GetArraySize(node) + 1, sizeof *l->items);
+    const cJSON *item;
+    cJSON_ArrayForEach(item, node) {
+        if (!cJSON_IsString(item) || !item->valuestring[0]) {
+            char p[KW_ERR_LEN];
+            snprintf(err, errlen, "%s: must be a non-empty string", kw_path_index(p, sizeof p, path, l->n));
+            return -1;
+        }
+        l->items[l->n++] = xstrdup(item->valuestring);
+    }
+    return 0;
 }

@@ -168,4 +168,17 @@ const char *kw_alert_summary(const struct kw_alert *a, char *buf, size_t len);
 /* The alert as a JSON object for people and tools (caller owns it). */
 cJSON *kw_alert_to_json(const struct kw_alert *a);
 
+/* Copy src into dst (cap >= 8 bytes) as well-formed UTF-8 of at most
+ * max_chars (>= 2) characters, for a service's field limit: malformed bytes
+ * are dropped, control characters become spaces (except newlines when
+ * multiline). A cut ends in "…". Never fails. */
+void kw_text_clip(char *dst, size_t cap, const char *src, size_t max_chars, bool multiline);
+/* Add text to obj under name, clipped as kw_text_clip does. */
+void kw_json_add_clipped(cJSON *obj, const char *name, const char *text, size_t max_chars, bool multiline);
+/* Characters (not bytes) in UTF-8 text. */
+size_t kw_text_chars(const char *s);
+/* A KW_OPT_CUSTOM parser for a struct kw_string_list of non-empty strings
+ * (recipients, responders, tags); release with kw_opt_release_string_list. */
+int kw_notifier_parse_names(const cJSON *node, void *field, const char *path, char *err, size_t errlen);
+
 #endif

@@ -2,16 +2,13 @@
  * alert whose alias is the group's key (Opsgenie deduplicates open alerts by
  * alias, so repeats only raise its count); the resolve closes the alert by
  * that alias. The API key goes in the Authorization header, never the URL. */
-#include <arpa/inet.h>
 #include <math.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <unistd.h>
 
-#include "../lib/utf8.h"
 #include "../lib/secret.h"
 #include "../lib/timefmt.h"
 #include "../lib/xmalloc.h"
@@ -31,18 +28,13 @@
 #define OG_RESPONDERS_MAX 50
 #define OG_MEMBERS_MAX 50       /* members listed in the description */
 
-struct og_list {
-    int n;
-    char **items;
-};
-
 struct og_config {
     char *api_key_opt;   /* inline option; moved into api_key by init */
     char *api_key_file;
     int region;          /* 0 us, 1 eu */
     char *api_url;       /* override of the region's base URL */
-    struct og_list responders;
-    struct og_list tags;
+    struct kw_string_list responders;
+    struct kw_string_list tags;
     char *entity;        /* default: the lead alert's KPI */
     char *source;        /* default: the host name (set by init) */
     struct kw_template *message_template;     /* NULL = built-in */
@@ -56,9 +48,6 @@ struct og_config {
 static const char *const og_regions[] = {"us", "eu", NULL};
 static const char *const og_region_urls[] = {"https://api.opsgenie.com", "https://api.eu.opsgenie.com"};
 
-static int og_parse_list(const cJSON *node, void *field, const char *path, char *err, size_t errlen);
-static void og_release_list(void *field);
-
 static const struct kw_option og_options[] = {
     {"api_key", KW_OPT_STRING, "", offsetof(struct og_config, api_key_opt), KW_NORANGE,
      .desc = "API key of an Opsgenie API integration (usually \"${OPSGENIE_API_KEY}\"); set this or api_key_file."},
@@ -69,10 +58,10 @@ static const struct kw_option og_options[] = {
     {"api_url", KW_OPT_STRING, "", offsetof(struct og_config, api_url), KW_NORANGE,
      .desc = "Base URL overriding region, e.g. a proxy; https:// (http:// only to a loopback address)."},
     {"responders", KW_OPT_CUSTOM, "", offsetof(struct og_config, responders), KW_NORANGE,
-     .parse = og_parse_list, .release = og_release_list, .type_name = "list of strings",
+     .parse = kw_notifier_parse_names, .release = kw_opt_release_string_list, .type_name = "list of strings",
      .desc = "Team names to notify, e.g. [\"checkout-oncall\"]; [] = the integration's own routing."},
     {"tags", KW_OPT_CUSTOM, "", offsetof(struct og_config, tags), KW_NORANGE,
-     .parse = og_parse_list, .release = og_release_list, .type_name = "list of strings",
+     .parse = kw_notifier_parse_names, .release = kw_opt_release_string_list, .type_name = "list of strings",
      .desc = "Tags on every alert (up to 20, 50 characters each); the lead KPI's name is added when there is room."},
     {"entity", KW_OPT_STRING, "", offsetof(struct og_config, entity), KW_NORANGE,
      .desc = "The alert's entity (its domain); default the lead alert's KPI name."},
@@ -87,105 +76,7 @@ static const struct kw_option og_options[] = {
     KW_OPT_END,
 };
 
-/* ---- text ------------------------------------------------------------- */
-
-/* Copy src into dst (cap >= 8 bytes) as well-formed UTF-8 of at most
- * max_chars (>= 2) characters: malformed bytes are dropped, control
- * characters become spaces (except newlines when multiline). A cut ends in "…". */
-static void text_clip(char *dst, size_t cap, const char *src, size_t max_chars, bool multiline)
-{
-    size_t out = 0, chars = 0, fit = 0;
-    for (const unsigned char *p = (const unsigned char *)src; *p;) {
-        size_t n = kw_utf8_seq(p);
-        if (n == 0) {
-            p++;
-            continue;
-        }
-        if (chars + 1 <= max_chars && out + 4 <= cap)
-            fit = out; /* "…" (3 bytes, 1 character) still fits here */
-        if (chars + 1 > max_chars || out + n + 1 > cap) {
-            memcpy(dst + fit, "\xE2\x80\xA6", 3);
-            dst[fit + 3] = '\0';
-            return;
-        }
-        if (n == 1 && (*p < 0x20 || *p == 0x7F) && !(multiline && *p == '\n'))
-            dst[out] = ' ';
-        else
-            memcpy(dst + out, p, n);
-        out += n;
-        chars++;
-        p += n;
-    }
-    dst[out] = '\0';
-}
-
-static size_t utf8_chars(const char *s)
-{
-    size_t n = 0;
-    for (const unsigned char *p = (const unsigned char *)s; *p; p++)
-        n += (*p & 0xC0) != 0x80;
-    return n;
-}
-
-static void add_clipped(cJSON *obj, const char *name, const char *text, size_t max_chars, bool multiline)
-{
-    size_t cap = max_chars * 4 + 8;
-    char *buf = xmalloc(cap);
-    text_clip(buf, cap, text, max_chars, multiline);
-    cJSON_AddStringToObject(obj, name, buf);
-    free(buf);
-}
-
 /* ---- config ------------------------------------------------------------ */
-
-static int og_parse_list(const cJSON *node, void *field, const char *path, char *err, size_t errlen)
-{
-    struct og_list *l = field;
-    if (!node)
-        return 0;
-    if (!cJSON_IsArray(node)) {
-        snprintf(err, errlen, "%s: must be a list of strings", path);
-        return -1;
-    }
-    l->items = xcalloc((size_t)cJSON_GetArraySize(node) + 1, sizeof *l->items);
-    const cJSON *item;
-    cJSON_ArrayForEach(item, node) {
-        if (!cJSON_IsString(item) || !item->valuestring[0]) {
-            char p[KW_ERR_LEN];
-            snprintf(err, errlen, "%s: must be a non-empty string", kw_path_index(p, sizeof p, path, l->n));
-            return -1;
-        }
-        l->items[l->n++] = xstrdup(item->valuestring);
-    }
-    return 0;
-}
-
-static void og_release_list(void *field)
-{
-    struct og_list *l = field;
-    for (int i = 0; i < l->n; i++)
-        free(l->items[i]);
-    free(l->items);
-    memset(l, 0, sizeof *l);
-}
-
-static bool loopback_host(const char *host)
-{
-    char buf[64];
-    size_t len = strlen(host);
-    if (strcasecmp(host, "localhost") == 0)
-        return true;
-    if (len >= 2 && host[0] == '[' && host[len - 1] == ']' && len - 2 < sizeof buf) {
-        memcpy(buf, host + 1, len - 2);
-        buf[len - 2] = '\0';
-        host = buf;
-    }
-    struct in_addr a4;
-    struct in6_addr a6;
-    if (inet_pton(AF_INET, host, &a4) == 1)
-        return (ntohl(a4.s_addr) >> 24) == 127;
-    return inet_pton(AF_INET6, host, &a6) == 1 && IN6_IS_ADDR_LOOPBACK(&a6);
-}
 
 /* https://, or http:// to a loopback address; no credentials, no query. */
 static int check_base_url(const char *url, const char *keypath, char *err, size_t errlen)
@@ -201,7 +92,7 @@ static int check_base_url(const char *url, const char *keypath, char *err, size_
         snprintf(err, errlen, "%s: must not hold credentials (use api_key)", keypath);
     else if (curl_url_get(u, CURLUPART_QUERY, &query, 0) == CURLUE_OK)
         snprintf(err, errlen, "%s: must be a base URL without a query", keypath);
-    else if (strcmp(scheme, "https") != 0 && !(strcmp(scheme, "http") == 0 && loopback_host(host)))
+    else if (strcmp(scheme, "https") != 0 && !(strcmp(scheme, "http") == 0 && kw_http_loopback_host(host)))
         snprintf(err, errlen, "%s: must be an https:// URL (http:// only to a loopback address)", keypath);
     else
         rc = 0;
@@ -249,7 +140,7 @@ static int og_init(void *cfg, const char *instance, const char *path, char *err,
         goto fail;
     }
     for (int i = 0; i < c->tags.n; i++) {
-        if (utf8_chars(c->tags.items[i]) > OG_TAG_CHARS) {
+        if (kw_text_chars(c->tags.items[i]) > OG_TAG_CHARS) {
             char tp[KW_ERR_LEN];
             snprintf(err, errlen, "%s: longer than %d characters",
                      kw_path_index(tp, sizeof tp, kw_path_key(p, sizeof p, path, "tags"), i), OG_TAG_CHARS);
@@ -304,8 +195,8 @@ static void add_detail(cJSON *d, size_t *budget, const char *name, const char *v
     if (!value || !value[0])
         return;
     char buf[OG_DETAIL_VALUE_CHARS * 4 + 8];
-    text_clip(buf, sizeof buf, value, OG_DETAIL_VALUE_CHARS, false);
-    size_t cost = utf8_chars(name) + utf8_chars(buf);
+    kw_text_clip(buf, sizeof buf, value, OG_DETAIL_VALUE_CHARS, false);
+    size_t cost = kw_text_chars(name) + kw_text_chars(buf);
     if (cost > *budget)
         return;
     *budget -= cost;
@@ -376,7 +267,7 @@ static void og_message(const struct og_config *c, const struct kw_notification *
 {
     if (c->message_template) {
         char *text = kw_template_render(c->message_template, n, KW_TEMPLATE_PLAIN, OG_MESSAGE_CHARS);
-        text_clip(message, len, text, OG_MESSAGE_CHARS, false);
+        kw_text_clip(message, len, text, OG_MESSAGE_CHARS, false);
         free(text);
         return;
     }
@@ -389,7 +280,7 @@ static void og_message(const struct og_config *c, const struct kw_notification *
     if (n->nalerts > 1)
         snprintf(more, sizeof more, " (+%zu more)", n->nalerts - 1);
     /* The member count survives the cut. */
-    text_clip(message, len - sizeof more, line, OG_MESSAGE_CHARS - strlen(more), false);
+    kw_text_clip(message, len - sizeof more, line, OG_MESSAGE_CHARS - strlen(more), false);
     strcat(message, more);
 }
 
@@ -404,7 +295,7 @@ static char *og_create_body(const struct og_config *c, const struct kw_notificat
     char *description = c->description_template ? kw_template_render(c->description_template, n, KW_TEMPLATE_PLAIN,
                                                                      OG_DESCRIPTION_CHARS)
                                                 : og_description(n);
-    add_clipped(o, "description", description, OG_DESCRIPTION_CHARS, true);
+    kw_json_add_clipped(o, "description", description, OG_DESCRIPTION_CHARS, true);
     free(description);
     if (c->responders.n > 0) {
         cJSON *r = cJSON_AddArrayToObject(o, "responders");
@@ -420,12 +311,12 @@ static char *og_create_body(const struct og_config *c, const struct kw_notificat
         cJSON_AddItemToArray(tags, cJSON_CreateString(c->tags.items[i]));
     if (c->tags.n < OG_TAGS_MAX && a->kpi[0]) {
         char tag[OG_TAG_CHARS * 4 + 8];
-        text_clip(tag, sizeof tag, a->kpi, OG_TAG_CHARS, false);
+        kw_text_clip(tag, sizeof tag, a->kpi, OG_TAG_CHARS, false);
         cJSON_AddItemToArray(tags, cJSON_CreateString(tag));
     }
     cJSON_AddItemToObject(o, "details", og_details(n));
-    add_clipped(o, "entity", c->entity ? c->entity : a->kpi, OG_ENTITY_CHARS, false);
-    add_clipped(o, "source", c->source, OG_SOURCE_CHARS, false);
+    kw_json_add_clipped(o, "entity", c->entity ? c->entity : a->kpi, OG_ENTITY_CHARS, false);
+    kw_json_add_clipped(o, "source", c->source, OG_SOURCE_CHARS, false);
     cJSON_AddStringToObject(o, "priority", og_priority(n));
     char *text = cJSON_PrintUnformatted(o);
     cJSON_Delete(o);
@@ -435,10 +326,10 @@ static char *og_create_body(const struct og_config *c, const struct kw_notificat
 static char *og_close_body(const struct og_config *c, const struct kw_notification *n)
 {
     cJSON *o = cJSON_CreateObject();
-    add_clipped(o, "source", c->source, OG_SOURCE_CHARS, false);
+    kw_json_add_clipped(o, "source", c->source, OG_SOURCE_CHARS, false);
     cJSON_AddStringToObject(o, "user", "kpiwatch");
     char line[4096];
-    add_clipped(o, "note", kw_alert_summary(&n->alerts[0], line, sizeof line), 2000, false);
+    kw_json_add_clipped(o, "note", kw_alert_summary(&n->alerts[0], line, sizeof line), 2000, false);
     char *text = cJSON_PrintUnformatted(o);
     cJSON_Delete(o);
     return text;
@@ -517,7 +408,7 @@ static int og_render_templates(void *cfg, const struct kw_notification *n, struc
     if (c->description_template) {
         char *text = kw_template_render(c->description_template, n, KW_TEMPLATE_PLAIN, OG_DESCRIPTION_CHARS);
         char *description = xmalloc(OG_DESCRIPTION_CHARS * 4 + 8);
-        text_clip(description, OG_DESCRIPTION_CHARS * 4 + 8, text, OG_DESCRIPTION_CHARS, true);
+        kw_text_clip(description, OG_DESCRIPTION_CHARS * 4 + 8, text, OG_DESCRIPTION_CHARS, true);
         free(text);
         out[used++] = (struct kw_rendered){"description_template", description};
     }

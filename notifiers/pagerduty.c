@@ -2,16 +2,13 @@
  * alert under the group's dedup key, so repeats land on the same incident;
  * the resolve closes it. The routing key travels in the JSON body, never in
  * the URL, so the URL is safe to log. */
-#include <arpa/inet.h>
 #include <math.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <unistd.h>
 
-#include "../lib/utf8.h"
 #include "../lib/secret.h"
 #include "../lib/timefmt.h"
 #include "../lib/xmalloc.h"
@@ -66,57 +63,7 @@ static const struct kw_option pd_options[] = {
     KW_OPT_END,
 };
 
-/* ---- text ------------------------------------------------------------- */
-
-/* Copy src into dst (cap >= 8 bytes) as well-formed UTF-8 of at most
- * max_chars (>= 2) characters, one line: malformed bytes are dropped and
- * control characters become spaces. A cut ends in "…". */
-static void text_clip(char *dst, size_t cap, const char *src, size_t max_chars)
-{
-    size_t out = 0, chars = 0, fit = 0;
-    for (const unsigned char *p = (const unsigned char *)src; *p;) {
-        size_t n = kw_utf8_seq(p);
-        if (n == 0) {
-            p++;
-            continue;
-        }
-        if (chars + 1 <= max_chars && out + 4 <= cap)
-            fit = out; /* "…" (3 bytes, 1 character) still fits here */
-        if (chars + 1 > max_chars || out + n + 1 > cap) {
-            memcpy(dst + fit, "\xE2\x80\xA6", 3);
-            dst[fit + 3] = '\0';
-            return;
-        }
-        if (n == 1 && (*p < 0x20 || *p == 0x7F))
-            dst[out] = ' ';
-        else
-            memcpy(dst + out, p, n);
-        out += n;
-        chars++;
-        p += n;
-    }
-    dst[out] = '\0';
-}
-
 /* ---- config ------------------------------------------------------------ */
-
-static bool loopback_host(const char *host)
-{
-    char buf[64];
-    size_t len = strlen(host);
-    if (strcasecmp(host, "localhost") == 0)
-        return true;
-    if (len >= 2 && host[0] == '[' && host[len - 1] == ']' && len - 2 < sizeof buf) {
-        memcpy(buf, host + 1, len - 2);
-        buf[len - 2] = '\0';
-        host = buf;
-    }
-    struct in_addr a4;
-    struct in6_addr a6;
-    if (inet_pton(AF_INET, host, &a4) == 1)
-        return (ntohl(a4.s_addr) >> 24) == 127;
-    return inet_pton(AF_INET6, host, &a6) == 1 && IN6_IS_ADDR_LOOPBACK(&a6);
-}
 
 /* An http(s) URL without credentials; plain http only when allowed and the
  * host is a loopback address. */
@@ -132,7 +79,7 @@ static int check_url(const char *url, bool http_loopback_only, const char *keypa
     else if (curl_url_get(u, CURLUPART_USER, &user, 0) == CURLUE_OK)
         snprintf(err, errlen, "%s: must not hold credentials", keypath);
     else if (strcmp(scheme, "https") != 0 &&
-             !(strcmp(scheme, "http") == 0 && (!http_loopback_only || loopback_host(host))))
+             !(strcmp(scheme, "http") == 0 && (!http_loopback_only || kw_http_loopback_host(host))))
         snprintf(err, errlen, "%s: must be an https:// URL%s", keypath,
                  http_loopback_only ? " (http:// only to a loopback address)" : "");
     else
@@ -194,15 +141,6 @@ static void pd_release(void *cfg)
 
 /* ---- rendering ---------------------------------------------------------- */
 
-static void add_clipped(cJSON *obj, const char *name, const char *text, size_t max_chars)
-{
-    size_t cap = max_chars * 4 + 8;
-    char *buf = xmalloc(cap);
-    text_clip(buf, cap, text, max_chars);
-    cJSON_AddStringToObject(obj, name, buf);
-    free(buf);
-}
-
 /* critical -> critical; a warning with severity score >= 50 -> error; other
  * warnings -> warning. The worst member of the group decides. */
 static const char *pd_severity(const struct kw_notification *n)
@@ -233,8 +171,8 @@ static void add_link(cJSON *links, const char *href, const char *what, const str
     else
         snprintf(text, sizeof text, "%s (%s)", what, a->kpi);
     cJSON *o = cJSON_CreateObject();
-    add_clipped(o, "href", href, 2048);
-    add_clipped(o, "text", text, 128);
+    kw_json_add_clipped(o, "href", href, 2048, false);
+    kw_json_add_clipped(o, "text", text, 128, false);
     cJSON_AddItemToArray(links, o);
 }
 
@@ -243,21 +181,21 @@ static cJSON *pd_custom_details(const struct kw_notification *n)
     const struct kw_alert *a = &n->alerts[0];
     char v[64], since[40], dur[24], impact[160], spark[128];
     cJSON *d = cJSON_CreateObject();
-    add_clipped(d, "kpi", a->kpi, 128);
+    kw_json_add_clipped(d, "kpi", a->kpi, 128, false);
     if (a->description[0])
-        add_clipped(d, "description", a->description, 512);
+        kw_json_add_clipped(d, "description", a->description, 512, false);
     cJSON *labels = cJSON_AddObjectToObject(d, "labels");
     for (int i = 0; i < a->nlabels && i < KW_ALERT_MAX_LABELS; i++)
-        add_clipped(labels, a->labels[i].name, a->labels[i].value, 256);
+        kw_json_add_clipped(labels, a->labels[i].name, a->labels[i].value, 256, false);
     cJSON_AddStringToObject(d, "observed", kw_alert_value_text(a, a->observed, v, sizeof v));
     cJSON_AddStringToObject(d, "expected", kw_alert_value_text(a, a->expected, v, sizeof v));
     cJSON_AddStringToObject(d, "lower", kw_alert_value_text(a, a->lower, v, sizeof v));
     cJSON_AddStringToObject(d, "upper", kw_alert_value_text(a, a->upper, v, sizeof v));
     if (kw_alert_impact_text(a, impact, sizeof impact)[0])
-        add_clipped(d, "impact", impact, 160);
+        kw_json_add_clipped(d, "impact", impact, 160, false);
     if (a->cost_per_unit > 0 && isfinite(a->impact)) {
         snprintf(v, sizeof v, "%.0f %s", fabs(a->impact) * a->cost_per_unit, a->currency);
-        add_clipped(d, "cost", v, 64);
+        kw_json_add_clipped(d, "cost", v, 64, false);
     }
     cJSON_AddStringToObject(d, "since", kw_time_format(a->since_ms, since, sizeof since));
     cJSON_AddStringToObject(d, "duration", kw_duration_text(a->at_ms + a->interval_ms - a->since_ms, dur, sizeof dur));
@@ -266,7 +204,7 @@ static cJSON *pd_custom_details(const struct kw_notification *n)
     if (isfinite(a->severity_score))
         cJSON_AddNumberToObject(d, "severity_score", round(a->severity_score));
     if (a->detector[0])
-        add_clipped(d, "detector", a->detector, 64);
+        kw_json_add_clipped(d, "detector", a->detector, 64, false);
     if (a->nhistory > 0)
         cJSON_AddStringToObject(d, "history", kw_alert_sparkline(a, spark, sizeof spark));
     cJSON_AddNumberToObject(d, "alerts", (double)n->nalerts);
@@ -275,7 +213,7 @@ static cJSON *pd_custom_details(const struct kw_notification *n)
     for (size_t i = 0; i < n->nalerts && i < PD_MEMBERS_MAX; i++) {
         kw_alert_summary(&n->alerts[i], line, sizeof line);
         char clipped[PD_MEMBER_CHARS * 4 + 8];
-        text_clip(clipped, sizeof clipped, line, PD_MEMBER_CHARS);
+        kw_text_clip(clipped, sizeof clipped, line, PD_MEMBER_CHARS, false);
         cJSON_AddItemToArray(members, cJSON_CreateString(clipped));
     }
     if (n->nalerts > PD_MEMBERS_MAX)
@@ -295,29 +233,29 @@ static char *pd_trigger_body(const struct pd_config *c, const struct kw_notifica
     char line[4096], more[48] = "", summary[PD_SUMMARY_CHARS * 4 + 64];
     if (c->summary_template) {
         char *text = kw_template_render(c->summary_template, n, KW_TEMPLATE_PLAIN, PD_SUMMARY_CHARS);
-        text_clip(summary, sizeof summary, text, PD_SUMMARY_CHARS);
+        kw_text_clip(summary, sizeof summary, text, PD_SUMMARY_CHARS, false);
         free(text);
     } else {
         kw_alert_summary(a, line, sizeof line);
         if (n->nalerts > 1)
             snprintf(more, sizeof more, " (+%zu more)", n->nalerts - 1);
         /* The member count survives the cut. */
-        text_clip(summary, sizeof summary - sizeof more, line, PD_SUMMARY_CHARS - strlen(more));
+        kw_text_clip(summary, sizeof summary - sizeof more, line, PD_SUMMARY_CHARS - strlen(more), false);
         strcat(summary, more);
     }
     cJSON_AddStringToObject(p, "summary", summary);
-    add_clipped(p, "source", c->source, PD_FIELD_CHARS);
+    kw_json_add_clipped(p, "source", c->source, PD_FIELD_CHARS, false);
     cJSON_AddStringToObject(p, "severity", pd_severity(n));
     char ts[40];
     int64_t at = a->at_ms > 0 ? a->at_ms : n->created_ms > 0 ? n->created_ms : kw_now_ms();
     cJSON_AddStringToObject(p, "timestamp", kw_time_format(at, ts, sizeof ts));
-    add_clipped(p, "component", c->component ? c->component : a->kpi, PD_FIELD_CHARS);
+    kw_json_add_clipped(p, "component", c->component ? c->component : a->kpi, PD_FIELD_CHARS, false);
     char labels[2048];
     if (c->group)
-        add_clipped(p, "group", c->group, PD_FIELD_CHARS);
+        kw_json_add_clipped(p, "group", c->group, PD_FIELD_CHARS, false);
     else if (a->nlabels > 0)
-        add_clipped(p, "group", kw_alert_labels_text(a, labels, sizeof labels), PD_FIELD_CHARS);
-    add_clipped(p, "class", c->class_name ? c->class_name : "kpi anomaly", PD_FIELD_CHARS);
+        kw_json_add_clipped(p, "group", kw_alert_labels_text(a, labels, sizeof labels), PD_FIELD_CHARS, false);
+    kw_json_add_clipped(p, "class", c->class_name ? c->class_name : "kpi anomaly", PD_FIELD_CHARS, false);
     cJSON_AddItemToObject(p, "custom_details", pd_custom_details(n));
 
     cJSON *links = cJSON_AddArrayToObject(o, "links");
@@ -326,7 +264,7 @@ static char *pd_trigger_body(const struct pd_config *c, const struct kw_notifica
         add_link(links, n->alerts[i].dashboard, "Dashboard", &n->alerts[i], i == 0);
     }
     if (c->client)
-        add_clipped(o, "client", c->client, PD_FIELD_CHARS);
+        kw_json_add_clipped(o, "client", c->client, PD_FIELD_CHARS, false);
     if (c->client_url)
         cJSON_AddStringToObject(o, "client_url", c->client_url);
     char *text = cJSON_PrintUnformatted(o);
@@ -388,7 +326,7 @@ static int pd_render_templates(void *cfg, const struct kw_notification *n, struc
         return 0; /* a resolve event has no summary */
     char *text = kw_template_render(c->summary_template, n, KW_TEMPLATE_PLAIN, PD_SUMMARY_CHARS);
     char *summary = xmalloc(PD_SUMMARY_CHARS * 4 + 8);
-    text_clip(summary, PD_SUMMARY_CHARS * 4 + 8, text, PD_SUMMARY_CHARS);
+    kw_text_clip(summary, PD_SUMMARY_CHARS * 4 + 8, text, PD_SUMMARY_CHARS, false);
     free(text);
     out[0] = (struct kw_rendered){"summary_template", summary};
     return 1;

@@ -65,27 +65,6 @@ static bool in_list(const char *s, const char *const *list)
     return false;
 }
 
-/* The token must not cross the network in clear text; tests talk to loopback. */
-static bool is_loopback(const char *host)
-{
-    return strncmp(host, "127.", 4) == 0 || strcmp(host, "localhost") == 0 || strcmp(host, "[::1]") == 0;
-}
-
-/* 0 when url is https (or http to a loopback address) with a host. */
-static int check_url(const char *url)
-{
-    CURLU *u = curl_url();
-    char *scheme = NULL, *host = NULL;
-    int ok = curl_url_set(u, CURLUPART_URL, url, 0) == CURLUE_OK &&
-             curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) == CURLUE_OK &&
-             curl_url_get(u, CURLUPART_HOST, &host, 0) == CURLUE_OK &&
-             (strcmp(scheme, "https") == 0 || (strcmp(scheme, "http") == 0 && is_loopback(host)));
-    curl_free(scheme);
-    curl_free(host);
-    curl_url_cleanup(u);
-    return ok ? 0 : -1;
-}
-
 static void slack_bot_release(void *cfg)
 {
     struct slack_bot_config *c = cfg;
@@ -100,7 +79,7 @@ static int slack_bot_init(void *cfg, const char *instance, const char *path, cha
     char key[KW_ERR_LEN], file_key[KW_ERR_LEN];
     if (kw_template_opt_pick(&c->template, &c->template_file, path, "template", err, errlen))
         return -1;
-    if (!c->api_url || check_url(c->api_url)) {
+    if (!c->api_url || kw_http_check_url(c->api_url, true, NULL)) {
         snprintf(err, errlen, "%s: must be an https URL (http only to a loopback address)",
                  kw_path_key(key, sizeof key, path, "api_url"));
         return -1;

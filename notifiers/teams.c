@@ -44,38 +44,6 @@ static const struct kw_option teams_options[] = {
     KW_OPT_END,
 };
 
-/* A secret must not cross the network in clear text; tests talk to loopback. */
-static bool is_loopback(const char *host)
-{
-    return strncmp(host, "127.", 4) == 0 || strcmp(host, "localhost") == 0 || strcmp(host, "[::1]") == 0;
-}
-
-/* 0 when url is https (or http to a loopback address) with a host; *log
- * (when not NULL) gets "scheme://host[:port]". */
-static int check_url(const char *url, char **log)
-{
-    CURLU *u = curl_url();
-    char *scheme = NULL, *host = NULL, *port = NULL;
-    int rc = -1;
-    if (curl_url_set(u, CURLUPART_URL, url, 0) == CURLUE_OK &&
-        curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) == CURLUE_OK &&
-        curl_url_get(u, CURLUPART_HOST, &host, 0) == CURLUE_OK &&
-        (strcmp(scheme, "https") == 0 || (strcmp(scheme, "http") == 0 && is_loopback(host)))) {
-        char buf[320];
-        if (curl_url_get(u, CURLUPART_PORT, &port, 0) == CURLUE_OK)
-            snprintf(buf, sizeof buf, "%s://%s:%s/…", scheme, host, port);
-        else
-            snprintf(buf, sizeof buf, "%s://%s/…", scheme, host);
-        *log = xstrdup(buf);
-        rc = 0;
-    }
-    curl_free(scheme);
-    curl_free(host);
-    curl_free(port);
-    curl_url_cleanup(u);
-    return rc;
-}
-
 static void teams_release(void *cfg)
 {
     struct teams_config *c = cfg;
@@ -87,22 +55,10 @@ static void teams_release(void *cfg)
 static int teams_init(void *cfg, const char *instance, const char *path, char *err, size_t errlen)
 {
     struct teams_config *c = cfg;
-    char key[KW_ERR_LEN], file_key[KW_ERR_LEN];
     if (kw_template_opt_pick(&c->template, &c->template_file, path, "template", err, errlen))
         return -1;
-    kw_path_key(key, sizeof key, path, "webhook_url");
-    kw_path_key(file_key, sizeof file_key, path, "webhook_url_file");
-    if (kw_secret_resolve(c->webhook_url, c->webhook_url_file, 1, key, file_key, &c->url, err, errlen))
-        return -1;
-    kw_secret_free(c->webhook_url);
-    c->webhook_url = NULL;
-    if (check_url(c->url, &c->url_log)) {
-        snprintf(err, errlen, "%s: must be an https URL (http only to a loopback address)",
-                 c->webhook_url_file ? file_key : key);
-        teams_release(c);
-        return -1;
-    }
-    return 0;
+    return kw_http_resolve_url(&c->webhook_url, c->webhook_url_file, path, "webhook_url", true, &c->url, &c->url_log,
+                               err, errlen);
 }
 
 static bool is_url(const char *s)

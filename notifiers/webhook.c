@@ -71,32 +71,6 @@ static const struct kw_option webhook_options[] = {
     KW_OPT_END,
 };
 
-/* 0 when url is http(s) with a host; *log (when not NULL) gets "scheme://host[:port]". */
-static int check_url(const char *url, char **log)
-{
-    CURLU *u = curl_url();
-    char *scheme = NULL, *host = NULL, *port = NULL;
-    int rc = -1;
-    if (curl_url_set(u, CURLUPART_URL, url, 0) == CURLUE_OK &&
-        curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) == CURLUE_OK &&
-        curl_url_get(u, CURLUPART_HOST, &host, 0) == CURLUE_OK &&
-        (strcmp(scheme, "https") == 0 || strcmp(scheme, "http") == 0)) {
-        char buf[320];
-        if (curl_url_get(u, CURLUPART_PORT, &port, 0) == CURLUE_OK)
-            snprintf(buf, sizeof buf, "%s://%s:%s/…", scheme, host, port);
-        else
-            snprintf(buf, sizeof buf, "%s://%s/…", scheme, host);
-        if (log)
-            *log = xstrdup(buf);
-        rc = 0;
-    }
-    curl_free(scheme);
-    curl_free(host);
-    curl_free(port);
-    curl_url_cleanup(u);
-    return rc;
-}
-
 /* An HTTP header name: RFC 9110 token characters only. */
 static bool is_token(const char *s)
 {
@@ -124,17 +98,8 @@ static int webhook_init(void *cfg, const char *instance, const char *path, char 
     char key[KW_ERR_LEN], file_key[KW_ERR_LEN];
     if (kw_template_opt_pick(&c->body_template, &c->body_template_file, path, "body_template", err, errlen))
         return -1;
-    kw_path_key(key, sizeof key, path, "url");
-    kw_path_key(file_key, sizeof file_key, path, "url_file");
-    if (kw_secret_resolve(c->url, c->url_file, 1, key, file_key, &c->target, err, errlen))
+    if (kw_http_resolve_url(&c->url, c->url_file, path, "url", false, &c->target, &c->target_log, err, errlen))
         return -1;
-    kw_secret_free(c->url);
-    c->url = NULL;
-    if (check_url(c->target, &c->target_log)) {
-        snprintf(err, errlen, "%s: must be an http(s) URL with a host", c->url_file ? file_key : key);
-        webhook_release(c);
-        return -1;
-    }
     kw_path_key(key, sizeof key, path, "hmac_secret");
     kw_path_key(file_key, sizeof file_key, path, "hmac_secret_file");
     if (kw_secret_resolve(c->hmac_secret, c->hmac_secret_file, 0, key, file_key, &c->key, err, errlen)) {
@@ -149,7 +114,7 @@ static int webhook_init(void *cfg, const char *instance, const char *path, char 
         webhook_release(c);
         return -1;
     }
-    if (c->external_url && check_url(c->external_url, NULL)) {
+    if (c->external_url && kw_http_check_url(c->external_url, false, NULL)) {
         snprintf(err, errlen, "%s: must be an http(s) URL with a host",
                  kw_path_key(key, sizeof key, path, "external_url"));
         webhook_release(c);

@@ -11,9 +11,7 @@
 #include <unistd.h>
 
 #include "../../lib/timefmt.h"
-#include "../../notifiers/dispatcher.h"
-#include "../../notifiers/notifier.h"
-#include "fake.h"
+#include "rig.h"
 
 #define PY "/usr/bin/python3"
 #define PASSWORD "correct horse battery"
@@ -21,7 +19,6 @@
 static struct fake_service svc;
 static char certdir[64];
 static char cert[128], key[128];
-static const struct kw_delivery_config delivery = {.connect_timeout_ms = 2000, .timeout_ms = 5000};
 
 /* A self-signed certificate for 127.0.0.1, as a private relay would have. */
 static void make_cert(void)
@@ -74,43 +71,11 @@ static void start_smtpd(bool tls, bool smtps, bool auth, const char *const *extr
     fake_start_cmd(&svc, argv);
 }
 
-/* A checkout drop-off rate that jumped, as the alert engine reports it. */
+/* The checkout alert with a runbook URL whose query the HTML must escape. */
 static struct kw_alert rate_alert(void)
 {
-    struct kw_alert a = {0};
-    snprintf(a.key, sizeof a.key, "00112233aabbccdd");
-    snprintf(a.kpi, sizeof a.kpi, "step_dropoff_rate");
-    snprintf(a.description, sizeof a.description, "Share of customers leaving at this step");
-    snprintf(a.unit, sizeof a.unit, "lost customers");
-    snprintf(a.currency, sizeof a.currency, "EUR");
-    snprintf(a.detector, sizeof a.detector, "binomial");
+    struct kw_alert a = rig_checkout_alert();
     snprintf(a.runbook, sizeof a.runbook, "https://wiki.example.com/runbooks/dropoff?step=payment&lang=en");
-    snprintf(a.dashboard, sizeof a.dashboard, "https://grafana.example.com/d/checkout");
-    snprintf(a.labels[0].name, sizeof a.labels[0].name, "journey");
-    snprintf(a.labels[0].value, sizeof a.labels[0].value, "checkout");
-    snprintf(a.labels[1].name, sizeof a.labels[1].name, "step");
-    snprintf(a.labels[1].value, sizeof a.labels[1].value, "payment");
-    a.nlabels = 2;
-    a.kind = KW_KIND_RATE;
-    a.status = KW_ALERT_FIRING;
-    a.severity = KW_SEV_CRITICAL;
-    a.direction = 1;
-    a.observed = 0.346;
-    a.expected = 0.06;
-    a.lower = 0.011;
-    a.upper = 0.123;
-    a.score = 30;
-    a.severity_score = 91;
-    a.denominator = 179;
-    a.impact = 93;
-    a.cost_per_unit = 45;
-    a.since_ms = 1732352400000LL; /* 2024-11-23T09:00:00Z */
-    a.at_ms = a.since_ms + 300000;
-    a.interval_ms = 300000;
-    a.intervals = 2;
-    double h[] = {0.06, 0.058, 0.061, 0.3, 0.346};
-    memcpy(a.history, h, sizeof h);
-    a.nhistory = 5;
     return a;
 }
 
@@ -132,54 +97,23 @@ static void group_of_three(struct kw_alert al[3])
 
 static struct kw_notification notification(struct kw_alert *al, size_t n, int kind)
 {
-    struct kw_notification note = {.kind = kind, .alerts = al, .nalerts = n, .created_ms = kw_now_ms()};
-    snprintf(note.receiver, sizeof note.receiver, "mail");
-    snprintf(note.key, sizeof note.key, "checkout-dropoff/journey=checkout");
-    return note;
-}
-
-static int parse(struct kw_receiver *r, const char *json, char *err, size_t errlen)
-{
-    cJSON *obj = cJSON_Parse(json);
-    cr_assert(obj != NULL, "bad test JSON: %s", json);
-    int rc = kw_receiver_parse(r, obj, "receivers[0]", err, errlen);
-    cJSON_Delete(obj);
-    return rc;
+    return rig_notification(al, n, kind, "mail", "checkout-dropoff/journey=checkout");
 }
 
 /* A receiver for the running smtpd: scheme, and extra options (",\"k\": v"
  * or ""); a "from" among them replaces the default sender. */
 static void parse_ok(struct kw_receiver *r, const char *scheme, const char *extra)
 {
-    char json[1536], err[KW_ERR_LEN] = "";
+    char json[1536];
     snprintf(json, sizeof json,
              "{\"name\":\"mail\",\"type\":\"email\",\"smtp_url\":\"%s://127.0.0.1:%d\",\"ca_file\":\"%s\"%s"
              "\"to\":[\"oncall@example.com\",\"Team Lead <lead@example.com>\"]%s}",
              scheme, svc.port, cert, strstr(extra, "\"from\"") ? "," : ",\"from\":\"kpiwatch <alerts@example.com>\",",
              extra);
-    cr_assert_eq(parse(r, json, err, sizeof err), 0, "%s", err);
+    rig_parse_ok(r, json);
 }
 
 #define AUTH ",\"username\":\"kpiwatch\",\"password\":\"" PASSWORD "\""
-
-static struct kw_send_outcome deliver(struct kw_receiver *r, struct kw_notification *n)
-{
-    struct kw_send_outcome out;
-    kw_notify_send_now(r, n, &delivery, &out);
-    return out;
-}
-
-/* Message i as the server recorded it; fails the test when it broke a rule. */
-static const cJSON *message(const cJSON *msgs, int i)
-{
-    const cJSON *m = cJSON_GetArrayItem(msgs, i);
-    cr_assert(m != NULL, "message %d was not received", i);
-    const cJSON *problems = cJSON_GetObjectItemCaseSensitive(m, "problems");
-    char *text = cJSON_PrintUnformatted(problems);
-    cr_assert_eq(cJSON_GetArraySize(problems), 0, "message %d breaks RFC 5322/MIME: %s", i, text);
-    free(text);
-    return m;
-}
 
 static const char *field(const cJSON *o, const char *name)
 {
@@ -214,14 +148,14 @@ Test(email, starttls_auth_two_recipients_multipart, .init = make_cert, .fini = c
     struct kw_alert al[3];
     group_of_three(al);
     struct kw_notification n = notification(al, 3, KW_NOTIFY_FIRING);
-    struct kw_send_outcome out = deliver(&r, &n);
+    struct kw_send_outcome out = rig_deliver(&r, &n);
     cr_assert_eq(out.result, KW_SEND_OK, "%s", out.reason);
     cr_assert(strncmp(out.ref, "<checkout-dropoff-journey-checkout.", 35) == 0, "%s", out.ref);
     cr_assert(strstr(out.ref, "@kpiwatch>") != NULL, "%s", out.ref);
 
     cr_assert_eq(fake_wait_requests(&svc, 1, 2000), 1);
     cJSON *msgs = fake_requests(&svc);
-    const cJSON *m = message(msgs, 0);
+    const cJSON *m = rig_request(msgs, 0);
     cr_assert(cJSON_IsTrue(cJSON_GetObjectItem(m, "tls")), "STARTTLS was not used");
     cr_assert(cJSON_IsTrue(cJSON_GetObjectItem(m, "authenticated")));
     cr_assert_str_eq(field(m, "auth_user"), "kpiwatch");
@@ -276,24 +210,24 @@ Test(email, resolve_replies_in_the_thread_of_the_first_mail, .init = make_cert, 
     parse_ok(&r, "smtp", AUTH);
     struct kw_alert a = rate_alert();
     struct kw_notification n = notification(&a, 1, KW_NOTIFY_FIRING);
-    struct kw_send_outcome first = deliver(&r, &n);
+    struct kw_send_outcome first = rig_deliver(&r, &n);
     cr_assert_eq(first.result, KW_SEND_OK, "%s", first.reason);
 
     snprintf(n.ref, sizeof n.ref, "%s", first.ref); /* what the dispatcher keeps for the key */
     n.kind = KW_NOTIFY_UPDATE;
-    struct kw_send_outcome update = deliver(&r, &n);
+    struct kw_send_outcome update = rig_deliver(&r, &n);
     cr_assert_eq(update.result, KW_SEND_OK, "%s", update.reason);
     cr_assert_str_eq(update.ref, first.ref, "the thread's root stays the reference");
 
     a.status = KW_ALERT_RESOLVED;
     a.observed = 0.061;
     n.kind = KW_NOTIFY_RESOLVED;
-    struct kw_send_outcome resolved = deliver(&r, &n);
+    struct kw_send_outcome resolved = rig_deliver(&r, &n);
     cr_assert_eq(resolved.result, KW_SEND_OK, "%s", resolved.reason);
 
     cr_assert_eq(fake_wait_requests(&svc, 3, 2000), 3);
     cJSON *msgs = fake_requests(&svc);
-    const cJSON *m0 = message(msgs, 0), *m1 = message(msgs, 1), *m2 = message(msgs, 2);
+    const cJSON *m0 = rig_request(msgs, 0), *m1 = rig_request(msgs, 1), *m2 = rig_request(msgs, 2);
     cr_assert_str_eq(header(m0, "Message-ID"), first.ref);
     for (int i = 1; i < 3; i++) {
         const cJSON *m = i == 1 ? m1 : m2;
@@ -317,11 +251,11 @@ Test(email, non_ascii_subject_is_an_encoded_word, .init = make_cert, .fini = cle
     struct kw_alert a = rate_alert();
     snprintf(a.labels[0].value, sizeof a.labels[0].value, "Zürich – Kasse");
     struct kw_notification n = notification(&a, 1, KW_NOTIFY_FIRING);
-    struct kw_send_outcome out = deliver(&r, &n);
+    struct kw_send_outcome out = rig_deliver(&r, &n);
     cr_assert_eq(out.result, KW_SEND_OK, "%s", out.reason);
     cr_assert_eq(fake_wait_requests(&svc, 1, 2000), 1);
     cJSON *msgs = fake_requests(&svc);
-    const cJSON *m = message(msgs, 0); /* no 8-bit header bytes among its checks */
+    const cJSON *m = rig_request(msgs, 0); /* no 8-bit header bytes among its checks */
     cr_assert(strncmp(header(m, "Subject"), "=?UTF-8?B?", 10) == 0, "%s", header(m, "Subject"));
     cr_assert_str_eq(field(m, "subject"), "[Störung] FIRING critical: step_dropoff_rate [journey=Zürich – Kasse, step=payment]");
     cr_assert(strstr(header(m, "From"), "=?UTF-8?B?") != NULL, "%s", header(m, "From"));
@@ -337,11 +271,11 @@ Test(email, implicit_tls_on_smtps, .init = make_cert, .fini = cleanup, .timeout 
     parse_ok(&r, "smtps", AUTH);
     struct kw_alert a = rate_alert();
     struct kw_notification n = notification(&a, 1, KW_NOTIFY_FIRING);
-    struct kw_send_outcome out = deliver(&r, &n);
+    struct kw_send_outcome out = rig_deliver(&r, &n);
     cr_assert_eq(out.result, KW_SEND_OK, "%s", out.reason);
     cr_assert_eq(fake_wait_requests(&svc, 1, 2000), 1);
     cJSON *msgs = fake_requests(&svc);
-    const cJSON *m = message(msgs, 0);
+    const cJSON *m = rig_request(msgs, 0);
     cr_assert(cJSON_IsTrue(cJSON_GetObjectItem(m, "tls")));
     cr_assert(cJSON_IsTrue(cJSON_GetObjectItem(m, "authenticated")));
     cJSON_Delete(msgs);
@@ -356,7 +290,7 @@ Test(email, refused_recipient_is_an_error, .init = make_cert, .fini = cleanup, .
     parse_ok(&r, "smtp", AUTH);
     struct kw_alert a = rate_alert();
     struct kw_notification n = notification(&a, 1, KW_NOTIFY_FIRING);
-    struct kw_send_outcome out = deliver(&r, &n);
+    struct kw_send_outcome out = rig_deliver(&r, &n);
     cr_assert_eq(out.result, KW_SEND_ERROR, "%s", out.reason);
     cr_assert(strstr(out.reason, "SMTP 550 (permanent)") != NULL, "%s", out.reason);
     cr_assert_eq(fake_wait_requests(&svc, 1, 300), 0, "nothing was delivered");
@@ -371,7 +305,7 @@ Test(email, greylisting_is_retried, .init = make_cert, .fini = cleanup, .timeout
     parse_ok(&r, "smtp", AUTH);
     struct kw_alert a = rate_alert();
     struct kw_notification n = notification(&a, 1, KW_NOTIFY_FIRING);
-    struct kw_send_outcome out = deliver(&r, &n);
+    struct kw_send_outcome out = rig_deliver(&r, &n);
     cr_assert_eq(out.result, KW_SEND_RETRY, "%s", out.reason);
     cr_assert(strstr(out.reason, "SMTP 451 (temporary)") != NULL, "%s", out.reason);
     kw_receiver_release(&r);
@@ -384,7 +318,7 @@ Test(email, wrong_password_is_an_error, .init = make_cert, .fini = cleanup, .tim
     parse_ok(&r, "smtp", ",\"username\":\"kpiwatch\",\"password\":\"not the password\"");
     struct kw_alert a = rate_alert();
     struct kw_notification n = notification(&a, 1, KW_NOTIFY_FIRING);
-    struct kw_send_outcome out = deliver(&r, &n);
+    struct kw_send_outcome out = rig_deliver(&r, &n);
     cr_assert_eq(out.result, KW_SEND_ERROR, "%s", out.reason);
     cr_assert(strstr(out.reason, "535") != NULL, "%s", out.reason);
     cr_assert(strstr(out.reason, "not the password") == NULL, "%s", out.reason);
@@ -398,7 +332,7 @@ Test(email, no_silent_downgrade_without_starttls, .init = make_cert, .fini = cle
     parse_ok(&r, "smtp", "");
     struct kw_alert a = rate_alert();
     struct kw_notification n = notification(&a, 1, KW_NOTIFY_FIRING);
-    struct kw_send_outcome out = deliver(&r, &n);
+    struct kw_send_outcome out = rig_deliver(&r, &n);
     cr_assert_eq(out.result, KW_SEND_ERROR, "%s", out.reason);
     cr_assert(strstr(out.reason, "STARTTLS") != NULL, "%s", out.reason);
     cr_assert_eq(fake_wait_requests(&svc, 1, 300), 0, "nothing went out in clear text");
@@ -414,10 +348,10 @@ Test(email, untrusted_certificate_is_an_error, .init = make_cert, .fini = cleanu
              "\"to\":[\"oncall@example.com\"]" AUTH "}",
              svc.port);
     struct kw_receiver r;
-    cr_assert_eq(parse(&r, json, err, sizeof err), 0, "%s", err);
+    cr_assert_eq(rig_parse(&r, json, err, sizeof err), 0, "%s", err);
     struct kw_alert a = rate_alert();
     struct kw_notification n = notification(&a, 1, KW_NOTIFY_FIRING);
-    struct kw_send_outcome out = deliver(&r, &n);
+    struct kw_send_outcome out = rig_deliver(&r, &n);
     cr_assert_eq(out.result, KW_SEND_ERROR, "the self-signed certificate is not trusted without ca_file: %s", out.reason);
     cr_assert_eq(fake_wait_requests(&svc, 1, 300), 0);
     kw_receiver_release(&r);
@@ -430,16 +364,16 @@ Test(email, plain_smtp_only_to_loopback, .init = make_cert, .fini = cleanup, .ti
     parse_ok(&r, "smtp", ",\"tls\":\"none\"");
     struct kw_alert a = rate_alert();
     struct kw_notification n = notification(&a, 1, KW_NOTIFY_FIRING);
-    struct kw_send_outcome out = deliver(&r, &n);
+    struct kw_send_outcome out = rig_deliver(&r, &n);
     cr_assert_eq(out.result, KW_SEND_OK, "%s", out.reason);
     cr_assert_eq(fake_wait_requests(&svc, 1, 2000), 1);
     cJSON *msgs = fake_requests(&svc);
-    cr_assert(cJSON_IsFalse(cJSON_GetObjectItem(message(msgs, 0), "tls")));
+    cr_assert(cJSON_IsFalse(cJSON_GetObjectItem(rig_request(msgs, 0), "tls")));
     cJSON_Delete(msgs);
     kw_receiver_release(&r);
 
     char err[KW_ERR_LEN] = "";
-    cr_assert_eq(parse(&r,
+    cr_assert_eq(rig_parse(&r,
                        "{\"name\":\"mail\",\"type\":\"email\",\"smtp_url\":\"smtp://mail.example.com:25\",\"tls\":\"none\","
                        "\"from\":\"alerts@example.com\",\"to\":[\"oncall@example.com\"]}",
                        err, sizeof err),
@@ -456,7 +390,7 @@ Test(email, unreachable_server_is_retried, .init = make_cert, .fini = cleanup, .
     fake_stop(&svc); /* nothing listens on the port now */
     struct kw_alert a = rate_alert();
     struct kw_notification n = notification(&a, 1, KW_NOTIFY_FIRING);
-    struct kw_send_outcome out = deliver(&r, &n);
+    struct kw_send_outcome out = rig_deliver(&r, &n);
     cr_assert_eq(out.result, KW_SEND_RETRY, "%s", out.reason);
     cr_assert(strstr(out.reason, "transport") != NULL, "%s", out.reason);
     kw_receiver_release(&r);
@@ -503,12 +437,12 @@ Test(email, config_errors_name_the_key_and_never_the_secret)
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         err[0] = '\0';
-        cr_assert_eq(parse(&r, cases[i].json, err, sizeof err), -1, "case %zu parsed", i);
+        cr_assert_eq(rig_parse(&r, cases[i].json, err, sizeof err), -1, "case %zu parsed", i);
         cr_assert(strstr(err, cases[i].want) != NULL, "case %zu: got \"%s\"", i, err);
         cr_assert(strstr(err, PASSWORD) == NULL && strstr(err, "s3cr3t") == NULL, "case %zu quotes a secret: %s", i,
                   err);
     }
-    cr_assert_eq(parse(&r, "{" BASE ",\"smtp_url\":\"smtp://m.example.com:587\"}", err, sizeof err), 0, "%s", err);
+    cr_assert_eq(rig_parse(&r, "{" BASE ",\"smtp_url\":\"smtp://m.example.com:587\"}", err, sizeof err), 0, "%s", err);
     cr_assert_float_eq(r.rate_per_s, 0.0, 1e-9);
     cr_assert_eq(r.burst, 1);
     kw_receiver_release(&r);

@@ -9,145 +9,31 @@
 #include <string.h>
 
 #include "../../lib/timefmt.h"
-#include "../../notifiers/dispatcher.h"
-#include "../../notifiers/notifier.h"
-#include "fake.h"
+#include "rig.h"
 
 #define API_KEY "eb243592-faa2-4ba2-a551-1afdf565c889"
 
 static struct fake_service svc;
-static const struct kw_delivery_config delivery = {.connect_timeout_ms = 2000, .timeout_ms = 5000};
 
 static void stop_svc(void)
 {
     fake_stop(&svc);
 }
 
-/* A checkout drop-off rate that jumped, as the alert engine reports it. */
-static struct kw_alert rate_alert(void)
-{
-    struct kw_alert a = {0};
-    snprintf(a.key, sizeof a.key, "00112233aabbccdd");
-    snprintf(a.kpi, sizeof a.kpi, "step_dropoff_rate");
-    snprintf(a.description, sizeof a.description, "Share of customers leaving at this step");
-    snprintf(a.unit, sizeof a.unit, "lost customers");
-    snprintf(a.currency, sizeof a.currency, "EUR");
-    snprintf(a.detector, sizeof a.detector, "binomial");
-    snprintf(a.runbook, sizeof a.runbook, "https://wiki.example.com/runbooks/dropoff");
-    snprintf(a.dashboard, sizeof a.dashboard, "https://grafana.example.com/d/checkout");
-    snprintf(a.labels[0].name, sizeof a.labels[0].name, "journey");
-    snprintf(a.labels[0].value, sizeof a.labels[0].value, "checkout");
-    snprintf(a.labels[1].name, sizeof a.labels[1].name, "step");
-    snprintf(a.labels[1].value, sizeof a.labels[1].value, "payment");
-    a.nlabels = 2;
-    a.kind = KW_KIND_RATE;
-    a.status = KW_ALERT_FIRING;
-    a.severity = KW_SEV_CRITICAL;
-    a.direction = 1;
-    a.observed = 0.346;
-    a.expected = 0.06;
-    a.lower = 0.011;
-    a.upper = 0.123;
-    a.score = 30;
-    a.severity_score = 91;
-    a.denominator = 179;
-    a.impact = 93;
-    a.cost_per_unit = 45;
-    a.since_ms = 1732352400000LL; /* 2024-11-23T09:00:00Z */
-    a.at_ms = a.since_ms + 300000;
-    a.interval_ms = 300000;
-    a.intervals = 2;
-    double h[] = {0.06, 0.058, 0.061, 0.3, 0.346};
-    memcpy(a.history, h, sizeof h);
-    a.nhistory = 5;
-    return a;
-}
-
-/* The lead plus two warnings on other steps: a group of 3. */
-static void group_of_three(struct kw_alert al[3])
-{
-    al[0] = rate_alert();
-    for (int i = 1; i < 3; i++) {
-        al[i] = rate_alert();
-        snprintf(al[i].key, sizeof al[i].key, "00112233aabbccd%d", i);
-        snprintf(al[i].labels[1].value, sizeof al[i].labels[1].value, i == 1 ? "shipping" : "review");
-        al[i].severity = KW_SEV_WARNING;
-        al[i].severity_score = 40;
-        al[i].observed = 0.2;
-    }
-}
-
 static struct kw_notification notification(struct kw_alert *al, size_t n, int kind, const char *key)
 {
-    struct kw_notification note = {.kind = kind, .alerts = al, .nalerts = n, .created_ms = kw_now_ms()};
-    snprintf(note.receiver, sizeof note.receiver, "og");
-    snprintf(note.key, sizeof note.key, "%s", key);
-    return note;
-}
-
-static int parse(struct kw_receiver *r, const char *json, char *err, size_t errlen)
-{
-    cJSON *obj = cJSON_Parse(json);
-    cr_assert(obj != NULL, "bad test JSON: %s", json);
-    int rc = kw_receiver_parse(r, obj, "receivers[0]", err, errlen);
-    cJSON_Delete(obj);
-    return rc;
+    return rig_notification(al, n, kind, "og", key);
 }
 
 /* A receiver pointed at the fake, with extra options (",\"k\": v" or ""). */
 static void parse_ok(struct kw_receiver *r, const char *extra)
 {
-    char json[1024], err[KW_ERR_LEN] = "";
+    char json[1024];
     snprintf(json, sizeof json,
              "{\"name\":\"og\",\"type\":\"opsgenie\",\"api_key\":\"" API_KEY "\",\"api_url\":\"%s/\","
              "\"responders\":[\"checkout-oncall\"],\"tags\":[\"kpiwatch\",\"checkout\"],\"source\":\"kpiwatch-test\"%s}",
              svc.base_url, extra);
-    cr_assert_eq(parse(r, json, err, sizeof err), 0, "%s", err);
-}
-
-/* Node at a dotted path ("details.observed", "responders.0.name"). */
-static const cJSON *at(const cJSON *o, const char *path)
-{
-    char buf[256];
-    snprintf(buf, sizeof buf, "%s", path);
-    char *save = NULL;
-    for (char *part = strtok_r(buf, "/", &save); part && o; part = strtok_r(NULL, "/", &save))
-        o = cJSON_IsArray(o) ? cJSON_GetArrayItem(o, atoi(part)) : cJSON_GetObjectItemCaseSensitive(o, part);
-    return o;
-}
-
-static const char *str_at(const cJSON *o, const char *path)
-{
-    const cJSON *v = at(o, path);
-    cr_assert(cJSON_IsString(v), "%s is not a string", path);
-    return v->valuestring;
-}
-
-/* Request i as the service logged it; fails the test when the validator objected. */
-static const cJSON *request(const cJSON *reqs, int i)
-{
-    const cJSON *req = cJSON_GetArrayItem(reqs, i);
-    cr_assert(req != NULL, "request %d was not received", i);
-    const cJSON *problems = cJSON_GetObjectItemCaseSensitive(req, "problems");
-    char *text = cJSON_PrintUnformatted(problems);
-    cr_assert_eq(cJSON_GetArraySize(problems), 0, "the service would reject request %d: %s", i, text);
-    free(text);
-    return req;
-}
-
-static struct kw_send_outcome deliver(struct kw_receiver *r, struct kw_notification *n)
-{
-    struct kw_send_outcome out;
-    kw_notify_send_now(r, n, &delivery, &out);
-    return out;
-}
-
-static size_t chars(const char *s)
-{
-    size_t n = 0;
-    for (const unsigned char *p = (const unsigned char *)s; *p; p++)
-        n += (*p & 0xC0) != 0x80;
-    return n;
+    rig_parse_ok(r, json);
 }
 
 Test(opsgenie, create_has_alias_priority_responders_and_details, .fini = stop_svc, .timeout = 30)
@@ -156,38 +42,38 @@ Test(opsgenie, create_has_alias_priority_responders_and_details, .fini = stop_sv
     struct kw_receiver r;
     parse_ok(&r, "");
     struct kw_alert al[3];
-    group_of_three(al);
+    rig_group_of_three(al);
     struct kw_notification n = notification(al, 3, KW_NOTIFY_FIRING, "checkout-dropoff/journey=checkout");
-    struct kw_send_outcome out = deliver(&r, &n);
+    struct kw_send_outcome out = rig_deliver(&r, &n);
     cr_assert_eq(out.result, KW_SEND_OK, "%s", out.reason);
     cr_assert(strstr(out.reason, "Request will be processed") != NULL, "%s", out.reason);
 
     cJSON *reqs = fake_requests(&svc);
     cr_assert_eq(cJSON_GetArraySize(reqs), 1);
-    const cJSON *req = request(reqs, 0);
-    cr_assert_str_eq(str_at(req, "method"), "POST");
-    cr_assert_str_eq(str_at(req, "path"), "/v2/alerts");
-    cr_assert_str_eq(str_at(req, "headers/authorization"), "GenieKey " API_KEY);
-    const cJSON *b = at(req, "json");
-    cr_assert_str_eq(str_at(b, "alias"), n.key);
-    cr_assert_str_eq(str_at(b, "priority"), "P1");
-    const char *message = str_at(b, "message");
+    const cJSON *req = rig_request(reqs, 0);
+    cr_assert_str_eq(rig_string_at(req, "method", "/"), "POST");
+    cr_assert_str_eq(rig_string_at(req, "path", "/"), "/v2/alerts");
+    cr_assert_str_eq(rig_string_at(req, "headers/authorization", "/"), "GenieKey " API_KEY);
+    const cJSON *b = rig_at_split(req, "json", "/");
+    cr_assert_str_eq(rig_string_at(b, "alias", "/"), n.key);
+    cr_assert_str_eq(rig_string_at(b, "priority", "/"), "P1");
+    const char *message = rig_string_at(b, "message", "/");
     cr_assert_str_eq(message, "step_dropoff_rate [journey=checkout, step=payment] up to 34.6% vs 6.0% expected (+2 more)");
-    cr_assert_str_eq(str_at(b, "responders/0/type"), "team");
-    cr_assert_str_eq(str_at(b, "responders/0/name"), "checkout-oncall");
-    cr_assert_eq(cJSON_GetArraySize(at(b, "tags")), 3);
-    cr_assert_str_eq(str_at(b, "tags/0"), "kpiwatch");
-    cr_assert_str_eq(str_at(b, "tags/2"), "step_dropoff_rate");
-    cr_assert_str_eq(str_at(b, "entity"), "step_dropoff_rate");
-    cr_assert_str_eq(str_at(b, "source"), "kpiwatch-test");
-    cr_assert_str_eq(str_at(b, "details/observed"), "34.6%");
-    cr_assert_str_eq(str_at(b, "details/expected"), "6.0%");
-    cr_assert_str_eq(str_at(b, "details/normal_range"), "1.1%..12.3%");
-    cr_assert_str_eq(str_at(b, "details/label.journey"), "checkout");
-    cr_assert_str_eq(str_at(b, "details/cost"), "4185 EUR");
-    cr_assert_str_eq(str_at(b, "details/runbook"), "https://wiki.example.com/runbooks/dropoff");
-    cr_assert_str_eq(str_at(b, "details/alerts"), "3");
-    const char *description = str_at(b, "description");
+    cr_assert_str_eq(rig_string_at(b, "responders/0/type", "/"), "team");
+    cr_assert_str_eq(rig_string_at(b, "responders/0/name", "/"), "checkout-oncall");
+    cr_assert_eq(cJSON_GetArraySize(rig_at_split(b, "tags", "/")), 3);
+    cr_assert_str_eq(rig_string_at(b, "tags/0", "/"), "kpiwatch");
+    cr_assert_str_eq(rig_string_at(b, "tags/2", "/"), "step_dropoff_rate");
+    cr_assert_str_eq(rig_string_at(b, "entity", "/"), "step_dropoff_rate");
+    cr_assert_str_eq(rig_string_at(b, "source", "/"), "kpiwatch-test");
+    cr_assert_str_eq(rig_string_at(b, "details/observed", "/"), "34.6%");
+    cr_assert_str_eq(rig_string_at(b, "details/expected", "/"), "6.0%");
+    cr_assert_str_eq(rig_string_at(b, "details/normal_range", "/"), "1.1%..12.3%");
+    cr_assert_str_eq(rig_string_at(b, "details/label.journey", "/"), "checkout");
+    cr_assert_str_eq(rig_string_at(b, "details/cost", "/"), "4185 EUR");
+    cr_assert_str_eq(rig_string_at(b, "details/runbook", "/"), "https://wiki.example.com/runbooks/dropoff");
+    cr_assert_str_eq(rig_string_at(b, "details/alerts", "/"), "3");
+    const char *description = rig_string_at(b, "description", "/");
     cr_assert(strstr(description, "FIRING critical | step_dropoff_rate [journey=checkout, step=payment]") != NULL,
               "%s", description);
     cr_assert(strstr(description, "step=shipping") && strstr(description, "step=review"), "every member: %s",
@@ -202,27 +88,27 @@ Test(opsgenie, resolve_closes_by_the_escaped_alias, .fini = stop_svc, .timeout =
     fake_start(&svc, "opsgenie", "[]");
     struct kw_receiver r;
     parse_ok(&r, "");
-    struct kw_alert a = rate_alert();
+    struct kw_alert a = rig_checkout_alert();
     struct kw_notification n = notification(&a, 1, KW_NOTIFY_FIRING, "checkout/dropoff 42&x=1");
-    struct kw_send_outcome out = deliver(&r, &n);
+    struct kw_send_outcome out = rig_deliver(&r, &n);
     cr_assert_eq(out.result, KW_SEND_OK, "%s", out.reason);
     a.status = KW_ALERT_RESOLVED;
     n.kind = KW_NOTIFY_RESOLVED;
-    out = deliver(&r, &n);
+    out = rig_deliver(&r, &n);
     cr_assert_eq(out.result, KW_SEND_OK, "%s", out.reason);
 
     cJSON *reqs = fake_requests(&svc);
     cr_assert_eq(cJSON_GetArraySize(reqs), 2);
-    cr_assert_str_eq(str_at(request(reqs, 0), "json/alias"), "checkout/dropoff 42&x=1");
-    const cJSON *close = request(reqs, 1);
-    cr_assert_str_eq(str_at(close, "method"), "POST");
-    cr_assert_str_eq(str_at(close, "path"), "/v2/alerts/checkout%2Fdropoff%2042%26x%3D1/close");
-    cr_assert_str_eq(str_at(close, "query/identifierType"), "alias");
-    cr_assert_null(at(close, "query/x"), "the alias must not leak into the query");
-    cr_assert_str_eq(str_at(close, "headers/authorization"), "GenieKey " API_KEY);
-    cr_assert_str_eq(str_at(close, "json/source"), "kpiwatch-test");
-    cr_assert(strncmp(str_at(close, "json/note"), "RESOLVED | step_dropoff_rate", 28) == 0, "%s",
-              str_at(close, "json/note"));
+    cr_assert_str_eq(rig_string_at(rig_request(reqs, 0), "json/alias", "/"), "checkout/dropoff 42&x=1");
+    const cJSON *close = rig_request(reqs, 1);
+    cr_assert_str_eq(rig_string_at(close, "method", "/"), "POST");
+    cr_assert_str_eq(rig_string_at(close, "path", "/"), "/v2/alerts/checkout%2Fdropoff%2042%26x%3D1/close");
+    cr_assert_str_eq(rig_string_at(close, "query/identifierType", "/"), "alias");
+    cr_assert_null(rig_at_split(close, "query/x", "/"), "the alias must not leak into the query");
+    cr_assert_str_eq(rig_string_at(close, "headers/authorization", "/"), "GenieKey " API_KEY);
+    cr_assert_str_eq(rig_string_at(close, "json/source", "/"), "kpiwatch-test");
+    cr_assert(strncmp(rig_string_at(close, "json/note", "/"), "RESOLVED | step_dropoff_rate", 28) == 0, "%s",
+              rig_string_at(close, "json/note", "/"));
     cJSON_Delete(reqs);
     kw_receiver_release(&r);
 }
@@ -232,7 +118,7 @@ Test(opsgenie, priority_follows_the_worst_member, .fini = stop_svc, .timeout = 3
     fake_start(&svc, "opsgenie", "[]");
     struct kw_receiver r;
     parse_ok(&r, "");
-    struct kw_alert al[2] = {rate_alert(), rate_alert()};
+    struct kw_alert al[2] = {rig_checkout_alert(), rig_checkout_alert()};
     struct {
         int sev0;
         double score0;
@@ -250,14 +136,14 @@ Test(opsgenie, priority_follows_the_worst_member, .fini = stop_svc, .timeout = 3
         al[0].severity = cases[i].sev0;
         al[0].severity_score = cases[i].score0;
         struct kw_notification n = notification(al, cases[i].n, i % 2 ? KW_NOTIFY_UPDATE : KW_NOTIFY_FIRING, "k");
-        struct kw_send_outcome out = deliver(&r, &n);
+        struct kw_send_outcome out = rig_deliver(&r, &n);
         cr_assert_eq(out.result, KW_SEND_OK, "%s", out.reason);
     }
     cJSON *reqs = fake_requests(&svc);
     for (size_t i = 0; i < ncases; i++) {
-        const cJSON *req = request(reqs, (int)i);
-        cr_assert_str_eq(str_at(req, "path"), "/v2/alerts", "an update creates again under the same alias");
-        cr_assert_str_eq(str_at(req, "json/priority"), cases[i].want, "case %zu", i);
+        const cJSON *req = rig_request(reqs, (int)i);
+        cr_assert_str_eq(rig_string_at(req, "path", "/"), "/v2/alerts", "an update creates again under the same alias");
+        cr_assert_str_eq(rig_string_at(req, "json/priority", "/"), cases[i].want, "case %zu", i);
     }
     cJSON_Delete(reqs);
     kw_receiver_release(&r);
@@ -278,8 +164,8 @@ Test(opsgenie, region_picks_the_base_url)
         snprintf(json, sizeof json, "{\"name\":\"og\",\"type\":\"opsgenie\",\"api_key\":\"" API_KEY "\"%s}",
                  cases[i].region_json);
         struct kw_receiver r;
-        cr_assert_eq(parse(&r, json, err, sizeof err), 0, "%s", err);
-        struct kw_alert a = rate_alert();
+        cr_assert_eq(rig_parse(&r, json, err, sizeof err), 0, "%s", err);
+        struct kw_alert a = rig_checkout_alert();
         struct kw_notification n = notification(&a, 1, KW_NOTIFY_FIRING, "grp 1");
         for (int kind = 0; kind < 2; kind++) {
             n.kind = kind ? KW_NOTIFY_RESOLVED : KW_NOTIFY_FIRING;
@@ -306,18 +192,18 @@ Test(opsgenie, long_names_keep_the_message_within_130_characters, .fini = stop_s
     struct kw_receiver r;
     parse_ok(&r, "");
     struct kw_alert al[3];
-    group_of_three(al);
+    rig_group_of_three(al);
     memset(al[0].kpi, 'k', sizeof al[0].kpi - 1);
     al[0].kpi[sizeof al[0].kpi - 1] = '\0';
     snprintf(al[0].labels[1].value, sizeof al[0].labels[1].value, "zahlung-über-einen-sehr-langen-namen-der-nicht-passt");
     struct kw_notification n = notification(al, 3, KW_NOTIFY_FIRING, "long");
-    struct kw_send_outcome out = deliver(&r, &n);
+    struct kw_send_outcome out = rig_deliver(&r, &n);
     cr_assert_eq(out.result, KW_SEND_OK, "%s", out.reason);
     cJSON *reqs = fake_requests(&svc);
-    const char *message = str_at(request(reqs, 0), "json/message");
-    cr_assert_eq(chars(message), 130, "%zu: %s", chars(message), message);
+    const char *message = rig_string_at(rig_request(reqs, 0), "json/message", "/");
+    cr_assert_eq(rig_utf8_chars(message), 130, "%zu: %s", rig_utf8_chars(message), message);
     cr_assert(strstr(message, "… (+2 more)") != NULL, "the cut is marked and the count kept: %s", message);
-    cr_assert_eq(chars(str_at(request(reqs, 0), "json/tags/2")), 50, "the KPI tag is cut to 50 characters");
+    cr_assert_eq(rig_utf8_chars(rig_string_at(rig_request(reqs, 0), "json/tags/2", "/")), 50, "the KPI tag is cut to 50 characters");
     cJSON_Delete(reqs);
     kw_receiver_release(&r);
 }
@@ -331,17 +217,17 @@ Test(opsgenie, rejected_requests_are_errors_with_the_services_message, .fini = s
                " {\"status\": 404, \"body\": {\"message\": \"Alert with alias [k] does not exist\", \"took\": 0.0, \"requestId\": \"r-404\"}}]");
     struct kw_receiver r;
     parse_ok(&r, "");
-    struct kw_alert a = rate_alert();
+    struct kw_alert a = rig_checkout_alert();
     struct kw_notification n = notification(&a, 1, KW_NOTIFY_FIRING, "k");
-    struct kw_send_outcome out = deliver(&r, &n);
+    struct kw_send_outcome out = rig_deliver(&r, &n);
     cr_assert_eq(out.result, KW_SEND_ERROR, "%s", out.reason);
     cr_assert(strstr(out.reason, "HTTP 422: Request body is not processable. Please check the errors. (message: "
                                  "Message can not be empty.) [requestId r-422]") != NULL, "%s", out.reason);
-    out = deliver(&r, &n);
+    out = rig_deliver(&r, &n);
     cr_assert_eq(out.result, KW_SEND_ERROR, "%s", out.reason);
     cr_assert(strstr(out.reason, "HTTP 401: Could not authenticate") != NULL, "%s", out.reason);
     n.kind = KW_NOTIFY_RESOLVED;
-    out = deliver(&r, &n);
+    out = rig_deliver(&r, &n);
     cr_assert_eq(out.result, KW_SEND_ERROR, "%s", out.reason);
     cr_assert(strstr(out.reason, "does not exist") != NULL, "%s", out.reason);
     kw_receiver_release(&r);
@@ -354,12 +240,12 @@ Test(opsgenie, throttling_and_outages_are_retried, .fini = stop_svc, .timeout = 
                " {\"status\": 503, \"body\": \"Service Unavailable\"}]");
     struct kw_receiver r;
     parse_ok(&r, "");
-    struct kw_alert a = rate_alert();
+    struct kw_alert a = rig_checkout_alert();
     struct kw_notification n = notification(&a, 1, KW_NOTIFY_FIRING, "k");
-    struct kw_send_outcome out = deliver(&r, &n);
+    struct kw_send_outcome out = rig_deliver(&r, &n);
     cr_assert_eq(out.result, KW_SEND_RETRY, "%s", out.reason);
     cr_assert_eq(out.retry_after_ms, 7000);
-    out = deliver(&r, &n);
+    out = rig_deliver(&r, &n);
     cr_assert_eq(out.result, KW_SEND_RETRY, "%s", out.reason);
     cr_assert(strstr(out.reason, "HTTP 503") != NULL, "%s", out.reason);
     kw_receiver_release(&r);
@@ -396,11 +282,11 @@ Test(opsgenie, config_errors_name_the_key_and_never_the_secret)
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         err[0] = '\0';
-        cr_assert_eq(parse(&r, cases[i].json, err, sizeof err), -1, "case %zu parsed", i);
+        cr_assert_eq(rig_parse(&r, cases[i].json, err, sizeof err), -1, "case %zu parsed", i);
         cr_assert(strstr(err, cases[i].want) != NULL, "case %zu: got \"%s\"", i, err);
         cr_assert(strstr(err, API_KEY) == NULL && strstr(err, "s3cr3t") == NULL, "case %zu quotes the key: %s", i, err);
     }
-    cr_assert_eq(parse(&r, "{\"name\":\"og\",\"type\":\"opsgenie\",\"api_key\":\"" API_KEY "\"}", err, sizeof err), 0,
+    cr_assert_eq(rig_parse(&r, "{\"name\":\"og\",\"type\":\"opsgenie\",\"api_key\":\"" API_KEY "\"}", err, sizeof err), 0,
                  "%s", err);
     kw_receiver_release(&r);
 }

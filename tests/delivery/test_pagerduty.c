@@ -10,139 +10,44 @@
 #include <unistd.h>
 
 #include "../../lib/timefmt.h"
-#include "../../notifiers/dispatcher.h"
-#include "../../notifiers/notifier.h"
-#include "fake.h"
+#include "rig.h"
 
 #define KEY32 "R0123456789abcdef0123456789abcde"
 
 static struct fake_service svc;
-static const struct kw_delivery_config delivery = {.connect_timeout_ms = 2000, .timeout_ms = 5000};
 
 static void stop_svc(void)
 {
     fake_stop(&svc);
 }
 
-/* A checkout drop-off rate that jumped, as the alert engine reports it. */
-static struct kw_alert rate_alert(void)
-{
-    struct kw_alert a = {0};
-    snprintf(a.key, sizeof a.key, "00112233aabbccdd");
-    snprintf(a.kpi, sizeof a.kpi, "step_dropoff_rate");
-    snprintf(a.description, sizeof a.description, "Share of customers leaving at this step");
-    snprintf(a.unit, sizeof a.unit, "lost customers");
-    snprintf(a.currency, sizeof a.currency, "EUR");
-    snprintf(a.detector, sizeof a.detector, "binomial");
-    snprintf(a.runbook, sizeof a.runbook, "https://wiki.example.com/runbooks/dropoff");
-    snprintf(a.dashboard, sizeof a.dashboard, "https://grafana.example.com/d/checkout");
-    snprintf(a.labels[0].name, sizeof a.labels[0].name, "journey");
-    snprintf(a.labels[0].value, sizeof a.labels[0].value, "checkout");
-    snprintf(a.labels[1].name, sizeof a.labels[1].name, "step");
-    snprintf(a.labels[1].value, sizeof a.labels[1].value, "payment");
-    a.nlabels = 2;
-    a.kind = KW_KIND_RATE;
-    a.status = KW_ALERT_FIRING;
-    a.severity = KW_SEV_CRITICAL;
-    a.direction = 1;
-    a.observed = 0.346;
-    a.expected = 0.06;
-    a.lower = 0.011;
-    a.upper = 0.123;
-    a.score = 30;
-    a.severity_score = 91;
-    a.denominator = 179;
-    a.impact = 93;
-    a.cost_per_unit = 45;
-    a.since_ms = 1732352400000LL; /* 2024-11-23T09:00:00Z */
-    a.at_ms = a.since_ms + 300000;
-    a.interval_ms = 300000;
-    a.intervals = 2;
-    double h[] = {0.06, 0.058, 0.061, 0.3, 0.346};
-    memcpy(a.history, h, sizeof h);
-    a.nhistory = 5;
-    return a;
-}
-
-/* The lead plus two warnings on other steps: a group of 3. */
+/* The lead plus two warnings on other steps, those without a dashboard. */
 static void group_of_three(struct kw_alert al[3])
 {
-    al[0] = rate_alert();
-    for (int i = 1; i < 3; i++) {
-        al[i] = rate_alert();
-        snprintf(al[i].key, sizeof al[i].key, "00112233aabbccd%d", i);
-        snprintf(al[i].labels[1].value, sizeof al[i].labels[1].value, i == 1 ? "shipping" : "review");
-        snprintf(al[i].runbook, sizeof al[i].runbook, "https://wiki.example.com/runbooks/dropoff");
-        al[i].dashboard[0] = '\0';
-        al[i].severity = KW_SEV_WARNING;
-        al[i].severity_score = 40;
-        al[i].observed = 0.2;
-    }
+    rig_group_of_three(al);
+    al[1].dashboard[0] = al[2].dashboard[0] = '\0';
 }
 
 static struct kw_notification notification(struct kw_alert *al, size_t n, int kind)
 {
-    struct kw_notification note = {.kind = kind, .alerts = al, .nalerts = n, .created_ms = kw_now_ms()};
-    snprintf(note.receiver, sizeof note.receiver, "pd");
-    snprintf(note.key, sizeof note.key, "checkout-dropoff/journey=checkout");
-    return note;
-}
-
-static int parse(struct kw_receiver *r, const char *json, char *err, size_t errlen)
-{
-    cJSON *obj = cJSON_Parse(json);
-    cr_assert(obj != NULL, "bad test JSON: %s", json);
-    int rc = kw_receiver_parse(r, obj, "receivers[0]", err, errlen);
-    cJSON_Delete(obj);
-    return rc;
+    return rig_notification(al, n, kind, "pd", "checkout-dropoff/journey=checkout");
 }
 
 /* A receiver pointed at the fake, with extra options (",\"k\": v" or ""). */
 static void parse_ok(struct kw_receiver *r, const char *extra)
 {
-    char json[1024], err[KW_ERR_LEN] = "";
+    char json[1024];
     snprintf(json, sizeof json,
              "{\"name\":\"pd\",\"type\":\"pagerduty\",\"routing_key\":\"" KEY32 "\",\"url\":\"%s/v2/enqueue\","
              "\"source\":\"kpiwatch-test\",\"client_url\":\"https://kpiwatch.example.com\"%s}",
              svc.base_url, extra);
-    cr_assert_eq(parse(r, json, err, sizeof err), 0, "%s", err);
+    rig_parse_ok(r, json);
 }
 
-/* Node at a dotted path ("payload.custom_details.members.0"). */
-static const cJSON *at(const cJSON *o, const char *path)
-{
-    char buf[256];
-    snprintf(buf, sizeof buf, "%s", path);
-    char *save = NULL;
-    for (char *part = strtok_r(buf, ".", &save); part && o; part = strtok_r(NULL, ".", &save))
-        o = cJSON_IsArray(o) ? cJSON_GetArrayItem(o, atoi(part)) : cJSON_GetObjectItemCaseSensitive(o, part);
-    return o;
-}
-
-static const char *str_at(const cJSON *o, const char *path)
-{
-    const cJSON *v = at(o, path);
-    cr_assert(cJSON_IsString(v), "%s is not a string", path);
-    return v->valuestring;
-}
-
-/* Request i as the service saw it; fails the test when the validator objected. */
+/* The JSON body of request i, checked by rig_request. */
 static const cJSON *request(const cJSON *reqs, int i)
 {
-    const cJSON *req = cJSON_GetArrayItem(reqs, i);
-    cr_assert(req != NULL, "request %d was not received", i);
-    const cJSON *problems = cJSON_GetObjectItemCaseSensitive(req, "problems");
-    char *text = cJSON_PrintUnformatted(problems);
-    cr_assert_eq(cJSON_GetArraySize(problems), 0, "the service would reject request %d: %s", i, text);
-    free(text);
-    return cJSON_GetObjectItemCaseSensitive(req, "json");
-}
-
-static struct kw_send_outcome deliver(struct kw_receiver *r, struct kw_notification *n)
-{
-    struct kw_send_outcome out;
-    kw_notify_send_now(r, n, &delivery, &out);
-    return out;
+    return cJSON_GetObjectItemCaseSensitive(rig_request(reqs, i), "json");
 }
 
 Test(pagerduty, trigger_then_resolve_share_the_dedup_key, .fini = stop_svc, .timeout = 30)
@@ -153,56 +58,56 @@ Test(pagerduty, trigger_then_resolve_share_the_dedup_key, .fini = stop_svc, .tim
     struct kw_alert al[3];
     group_of_three(al);
     struct kw_notification n = notification(al, 3, KW_NOTIFY_FIRING);
-    struct kw_send_outcome out = deliver(&r, &n);
+    struct kw_send_outcome out = rig_deliver(&r, &n);
     cr_assert_eq(out.result, KW_SEND_OK, "%s", out.reason);
 
     n.kind = KW_NOTIFY_RESOLVED;
     for (int i = 0; i < 3; i++)
         al[i].status = KW_ALERT_RESOLVED;
-    out = deliver(&r, &n);
+    out = rig_deliver(&r, &n);
     cr_assert_eq(out.result, KW_SEND_OK, "%s", out.reason);
 
     cJSON *reqs = fake_requests(&svc);
     cr_assert_eq(cJSON_GetArraySize(reqs), 2);
     const cJSON *t = request(reqs, 0), *res = request(reqs, 1);
-    cr_assert_str_eq(str_at(t, "routing_key"), KEY32);
-    cr_assert_str_eq(str_at(t, "event_action"), "trigger");
-    cr_assert_str_eq(str_at(t, "dedup_key"), n.key);
-    cr_assert_str_eq(str_at(t, "payload.severity"), "critical");
-    cr_assert_str_eq(str_at(t, "payload.source"), "kpiwatch-test");
-    cr_assert_str_eq(str_at(t, "payload.component"), "step_dropoff_rate");
-    cr_assert_str_eq(str_at(t, "payload.group"), "journey=checkout, step=payment");
-    cr_assert_str_eq(str_at(t, "payload.timestamp"), "2024-11-23T09:05:00Z");
-    const char *summary = str_at(t, "payload.summary");
+    cr_assert_str_eq(rig_string_at(t, "routing_key", "."), KEY32);
+    cr_assert_str_eq(rig_string_at(t, "event_action", "."), "trigger");
+    cr_assert_str_eq(rig_string_at(t, "dedup_key", "."), n.key);
+    cr_assert_str_eq(rig_string_at(t, "payload.severity", "."), "critical");
+    cr_assert_str_eq(rig_string_at(t, "payload.source", "."), "kpiwatch-test");
+    cr_assert_str_eq(rig_string_at(t, "payload.component", "."), "step_dropoff_rate");
+    cr_assert_str_eq(rig_string_at(t, "payload.group", "."), "journey=checkout, step=payment");
+    cr_assert_str_eq(rig_string_at(t, "payload.timestamp", "."), "2024-11-23T09:05:00Z");
+    const char *summary = rig_string_at(t, "payload.summary", ".");
     cr_assert(strncmp(summary, "FIRING critical | step_dropoff_rate [journey=checkout, step=payment] up to 34.6%", 80) == 0,
               "%s", summary);
     cr_assert(strstr(summary, "(+2 more)") != NULL, "%s", summary);
 
-    cr_assert_str_eq(str_at(t, "payload.custom_details.observed"), "34.6%");
-    cr_assert_str_eq(str_at(t, "payload.custom_details.expected"), "6.0%");
-    cr_assert_str_eq(str_at(t, "payload.custom_details.lower"), "1.1%");
-    cr_assert_str_eq(str_at(t, "payload.custom_details.upper"), "12.3%");
-    cr_assert_str_eq(str_at(t, "payload.custom_details.labels.journey"), "checkout");
-    cr_assert_str_eq(str_at(t, "payload.custom_details.labels.step"), "payment");
-    cr_assert_str_eq(str_at(t, "payload.custom_details.impact"), "+93 lost customers over expected (~4185 EUR)");
-    cr_assert_str_eq(str_at(t, "payload.custom_details.cost"), "4185 EUR");
-    cr_assert_str_eq(str_at(t, "payload.custom_details.since"), "2024-11-23T09:00:00Z");
-    cr_assert_eq(cJSON_GetArraySize(at(t, "payload.custom_details.members")), 3);
-    cr_assert(strstr(str_at(t, "payload.custom_details.members.2"), "step=review") != NULL);
+    cr_assert_str_eq(rig_string_at(t, "payload.custom_details.observed", "."), "34.6%");
+    cr_assert_str_eq(rig_string_at(t, "payload.custom_details.expected", "."), "6.0%");
+    cr_assert_str_eq(rig_string_at(t, "payload.custom_details.lower", "."), "1.1%");
+    cr_assert_str_eq(rig_string_at(t, "payload.custom_details.upper", "."), "12.3%");
+    cr_assert_str_eq(rig_string_at(t, "payload.custom_details.labels.journey", "."), "checkout");
+    cr_assert_str_eq(rig_string_at(t, "payload.custom_details.labels.step", "."), "payment");
+    cr_assert_str_eq(rig_string_at(t, "payload.custom_details.impact", "."), "+93 lost customers over expected (~4185 EUR)");
+    cr_assert_str_eq(rig_string_at(t, "payload.custom_details.cost", "."), "4185 EUR");
+    cr_assert_str_eq(rig_string_at(t, "payload.custom_details.since", "."), "2024-11-23T09:00:00Z");
+    cr_assert_eq(cJSON_GetArraySize(rig_at_split(t, "payload.custom_details.members", ".")), 3);
+    cr_assert(strstr(rig_string_at(t, "payload.custom_details.members.2", "."), "step=review") != NULL);
 
     /* Links: the lead's runbook and dashboard; the members' runbook is the same one. */
-    cr_assert_eq(cJSON_GetArraySize(at(t, "links")), 2);
-    cr_assert_str_eq(str_at(t, "links.0.href"), "https://wiki.example.com/runbooks/dropoff");
-    cr_assert_str_eq(str_at(t, "links.0.text"), "Runbook");
-    cr_assert_str_eq(str_at(t, "links.1.href"), "https://grafana.example.com/d/checkout");
-    cr_assert_str_eq(str_at(t, "links.1.text"), "Dashboard");
-    cr_assert_str_eq(str_at(t, "client"), "kpiwatch");
-    cr_assert_str_eq(str_at(t, "client_url"), "https://kpiwatch.example.com");
+    cr_assert_eq(cJSON_GetArraySize(rig_at_split(t, "links", ".")), 2);
+    cr_assert_str_eq(rig_string_at(t, "links.0.href", "."), "https://wiki.example.com/runbooks/dropoff");
+    cr_assert_str_eq(rig_string_at(t, "links.0.text", "."), "Runbook");
+    cr_assert_str_eq(rig_string_at(t, "links.1.href", "."), "https://grafana.example.com/d/checkout");
+    cr_assert_str_eq(rig_string_at(t, "links.1.text", "."), "Dashboard");
+    cr_assert_str_eq(rig_string_at(t, "client", "."), "kpiwatch");
+    cr_assert_str_eq(rig_string_at(t, "client_url", "."), "https://kpiwatch.example.com");
 
-    cr_assert_str_eq(str_at(res, "event_action"), "resolve");
-    cr_assert_str_eq(str_at(res, "dedup_key"), n.key);
-    cr_assert_str_eq(str_at(res, "routing_key"), KEY32);
-    cr_assert_null(at(res, "payload"));
+    cr_assert_str_eq(rig_string_at(res, "event_action", "."), "resolve");
+    cr_assert_str_eq(rig_string_at(res, "dedup_key", "."), n.key);
+    cr_assert_str_eq(rig_string_at(res, "routing_key", "."), KEY32);
+    cr_assert_null(rig_at_split(res, "payload", "."));
     cJSON_Delete(reqs);
     kw_receiver_release(&r);
 }
@@ -212,7 +117,7 @@ Test(pagerduty, severity_follows_the_worst_member, .fini = stop_svc, .timeout = 
     fake_start(&svc, "pagerduty", "[]");
     struct kw_receiver r;
     parse_ok(&r, "");
-    struct kw_alert al[2] = {rate_alert(), rate_alert()};
+    struct kw_alert al[2] = {rig_checkout_alert(), rig_checkout_alert()};
     struct {
         int sev0;
         double score0;
@@ -230,14 +135,14 @@ Test(pagerduty, severity_follows_the_worst_member, .fini = stop_svc, .timeout = 
         al[0].severity = cases[i].sev0;
         al[0].severity_score = cases[i].score0;
         struct kw_notification n = notification(al, cases[i].n, i % 2 ? KW_NOTIFY_UPDATE : KW_NOTIFY_FIRING);
-        struct kw_send_outcome out = deliver(&r, &n);
+        struct kw_send_outcome out = rig_deliver(&r, &n);
         cr_assert_eq(out.result, KW_SEND_OK, "%s", out.reason);
     }
     cJSON *reqs = fake_requests(&svc);
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         const cJSON *ev = request(reqs, (int)i);
-        cr_assert_str_eq(str_at(ev, "event_action"), "trigger", "an update triggers again under the same key");
-        cr_assert_str_eq(str_at(ev, "payload.severity"), cases[i].want, "case %zu", i);
+        cr_assert_str_eq(rig_string_at(ev, "event_action", "."), "trigger", "an update triggers again under the same key");
+        cr_assert_str_eq(rig_string_at(ev, "payload.severity", "."), cases[i].want, "case %zu", i);
     }
     cJSON_Delete(reqs);
     kw_receiver_release(&r);
@@ -248,7 +153,7 @@ Test(pagerduty, long_fields_keep_the_summary_within_1024_characters, .fini = sto
     fake_start(&svc, "pagerduty", "[]");
     struct kw_receiver r;
     parse_ok(&r, "");
-    struct kw_alert a = rate_alert();
+    struct kw_alert a = rig_checkout_alert();
     for (int i = 0; i < KW_ALERT_MAX_LABELS; i++) {
         snprintf(a.labels[i].name, sizeof a.labels[i].name, "label%d", i);
         memset(a.labels[i].value, 'x', 200);
@@ -261,10 +166,10 @@ Test(pagerduty, long_fields_keep_the_summary_within_1024_characters, .fini = sto
         used += (size_t)snprintf(a.runbook + used, sizeof a.runbook - used, "ü");
     snprintf(a.dashboard, sizeof a.dashboard, "%s", a.runbook);
     struct kw_notification n = notification(&a, 1, KW_NOTIFY_FIRING);
-    struct kw_send_outcome out = deliver(&r, &n);
+    struct kw_send_outcome out = rig_deliver(&r, &n);
     cr_assert_eq(out.result, KW_SEND_OK, "%s", out.reason);
     cJSON *reqs = fake_requests(&svc);
-    const char *summary = str_at(request(reqs, 0), "payload.summary");
+    const char *summary = rig_string_at(request(reqs, 0), "payload.summary", ".");
     size_t chars = 0;
     for (const unsigned char *p = (const unsigned char *)summary; *p; p++)
         chars += (*p & 0xC0) != 0x80;
@@ -282,9 +187,9 @@ Test(pagerduty, invalid_event_is_an_error_with_the_services_reason, .fini = stop
                "\"errors\": [\"'payload.summary' is missing or blank\"]}}]");
     struct kw_receiver r;
     parse_ok(&r, "");
-    struct kw_alert a = rate_alert();
+    struct kw_alert a = rig_checkout_alert();
     struct kw_notification n = notification(&a, 1, KW_NOTIFY_FIRING);
-    struct kw_send_outcome out = deliver(&r, &n);
+    struct kw_send_outcome out = rig_deliver(&r, &n);
     cr_assert_eq(out.result, KW_SEND_ERROR, "%s", out.reason);
     cr_assert(strstr(out.reason, "400") != NULL, "%s", out.reason);
     cr_assert(strstr(out.reason, "Event object is invalid: 'payload.summary' is missing or blank") != NULL, "%s",
@@ -300,14 +205,14 @@ Test(pagerduty, throttled_is_retried_after_the_services_delay, .fini = stop_svc,
                " {\"status\": 500, \"body\": \"internal error\"}]");
     struct kw_receiver r;
     parse_ok(&r, "");
-    struct kw_alert a = rate_alert();
+    struct kw_alert a = rig_checkout_alert();
     struct kw_notification n = notification(&a, 1, KW_NOTIFY_FIRING);
-    struct kw_send_outcome out = deliver(&r, &n);
+    struct kw_send_outcome out = rig_deliver(&r, &n);
     cr_assert_eq(out.result, KW_SEND_RETRY, "%s", out.reason);
     cr_assert_eq(out.retry_after_ms, 3000);
     cr_assert(strstr(out.reason, "arriving too quickly") != NULL, "%s", out.reason);
 
-    out = deliver(&r, &n);
+    out = rig_deliver(&r, &n);
     cr_assert_eq(out.result, KW_SEND_RETRY, "500: %s", out.reason);
     cr_assert_eq(out.retry_after_ms, 0, "no Retry-After: the dispatcher's backoff");
     cr_assert(strstr(out.reason, "HTTP 500") != NULL, "%s", out.reason);
@@ -319,7 +224,7 @@ Test(pagerduty, hanging_service_is_retried_after_the_timeout, .fini = stop_svc, 
     fake_start(&svc, "pagerduty", "[{\"delay\": 30}]");
     struct kw_receiver r;
     parse_ok(&r, "");
-    struct kw_alert a = rate_alert();
+    struct kw_alert a = rig_checkout_alert();
     struct kw_notification n = notification(&a, 1, KW_NOTIFY_FIRING);
     struct kw_delivery_config quick = {.connect_timeout_ms = 2000, .timeout_ms = 500};
     struct kw_send_outcome out;
@@ -345,19 +250,19 @@ Test(pagerduty, key_from_a_file, .fini = stop_svc, .timeout = 30)
              "{\"name\":\"pd\",\"type\":\"pagerduty\",\"routing_key_file\":\"%s\",\"url\":\"%s/v2/enqueue\"}", path,
              svc.base_url);
     struct kw_receiver r;
-    int rc = parse(&r, json, err, sizeof err);
+    int rc = rig_parse(&r, json, err, sizeof err);
     unlink(path);
     cr_assert_eq(rc, 0, "%s", err);
-    struct kw_alert a = rate_alert();
+    struct kw_alert a = rig_checkout_alert();
     struct kw_notification n = notification(&a, 1, KW_NOTIFY_FIRING);
-    struct kw_send_outcome out = deliver(&r, &n);
+    struct kw_send_outcome out = rig_deliver(&r, &n);
     cr_assert_eq(out.result, KW_SEND_OK, "%s", out.reason);
     cJSON *reqs = fake_requests(&svc);
     const cJSON *ev = request(reqs, 0);
-    cr_assert_str_eq(str_at(ev, "routing_key"), KEY32, "the file's newline is not part of the key");
+    cr_assert_str_eq(rig_string_at(ev, "routing_key", "."), KEY32, "the file's newline is not part of the key");
     char host[256] = "";
     gethostname(host, sizeof host - 1);
-    cr_assert_str_eq(str_at(ev, "payload.source"), host, "source defaults to the host name");
+    cr_assert_str_eq(rig_string_at(ev, "payload.source", "."), host, "source defaults to the host name");
     cJSON_Delete(reqs);
     kw_receiver_release(&r);
 }
@@ -388,14 +293,14 @@ Test(pagerduty, config_errors_name_the_key_and_never_the_secret)
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         err[0] = '\0';
-        cr_assert_eq(parse(&r, cases[i].json, err, sizeof err), -1, "case %zu parsed", i);
+        cr_assert_eq(rig_parse(&r, cases[i].json, err, sizeof err), -1, "case %zu parsed", i);
         cr_assert(strstr(err, cases[i].want) != NULL, "case %zu: got \"%s\"", i, err);
         cr_assert(strstr(err, KEY32) == NULL && strstr(err, "s3cr3t") == NULL &&
                       strstr(err, "R0123456789abcdef0123456789abc") == NULL,
                   "case %zu quotes the key: %s", i, err);
     }
     /* A good config passes, with the documented defaults. */
-    cr_assert_eq(parse(&r, "{\"name\":\"pd\",\"type\":\"pagerduty\",\"routing_key\":\"" KEY32 "\"}", err, sizeof err), 0,
+    cr_assert_eq(rig_parse(&r, "{\"name\":\"pd\",\"type\":\"pagerduty\",\"routing_key\":\"" KEY32 "\"}", err, sizeof err), 0,
                  "%s", err);
     cr_assert_float_eq(r.rate_per_s, 2.0, 1e-9);
     cr_assert_eq(r.burst, 10);

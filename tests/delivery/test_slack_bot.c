@@ -11,15 +11,12 @@
 #include <string.h>
 
 #include "../../lib/timefmt.h"
-#include "../../notifiers/dispatcher.h"
-#include "../../notifiers/notifier.h"
-#include "fake.h"
+#include "rig.h"
 
 #define TOKEN "xoxb-1111-2222-kwtesttoken"
 #define CHANNEL "C0TESTCHAN1"
 
 static struct fake_service fake;
-static const struct kw_delivery_config dcfg = {.connect_timeout_ms = 2000, .timeout_ms = 5000};
 
 static void start_api(const char *script)
 {
@@ -32,88 +29,13 @@ static void stop_fake(void)
     fake_stop(&fake);
 }
 
-/* Checkout payment drop-off rate up from 6% to 34.6%: a realistic rate alert. */
-static struct kw_alert rate_alert(int i)
-{
-    struct kw_alert a = {0};
-    snprintf(a.key, sizeof a.key, "00112233aabb%04x", i);
-    snprintf(a.kpi, sizeof a.kpi, "step_dropoff_rate");
-    snprintf(a.description, sizeof a.description, "Share of customers who leave the checkout at this step");
-    snprintf(a.unit, sizeof a.unit, "lost customers");
-    snprintf(a.detector, sizeof a.detector, "binomial");
-    snprintf(a.currency, sizeof a.currency, "EUR");
-    snprintf(a.runbook, sizeof a.runbook, "https://wiki.example.com/runbooks/checkout-dropoff");
-    snprintf(a.dashboard, sizeof a.dashboard, "https://grafana.example.com/d/checkout?var-step=payment");
-    snprintf(a.labels[0].name, sizeof a.labels[0].name, "journey");
-    snprintf(a.labels[0].value, sizeof a.labels[0].value, "checkout");
-    snprintf(a.labels[1].name, sizeof a.labels[1].name, "step");
-    if (i == 0)
-        snprintf(a.labels[1].value, sizeof a.labels[1].value, "payment");
-    else
-        snprintf(a.labels[1].value, sizeof a.labels[1].value, "step-%02d", i);
-    a.nlabels = 2;
-    a.kind = KW_KIND_RATE;
-    a.status = KW_ALERT_FIRING;
-    a.severity = KW_SEV_CRITICAL;
-    a.direction = 1;
-    a.observed = a.peak_observed = 0.346;
-    a.expected = a.peak_expected = 0.06;
-    a.lower = 0.011;
-    a.upper = 0.123;
-    a.score = 30;
-    a.severity_score = 91;
-    a.denominator = 179;
-    a.impact = 93;
-    a.cost_per_unit = 45;
-    a.since_ms = 1732352400000LL; /* 2024-11-23T09:00:00Z */
-    a.at_ms = a.since_ms + 300000;
-    a.interval_ms = 300000;
-    a.intervals = 2;
-    double h[] = {0.06, 0.058, 0.061, 0.3, 0.346};
-    memcpy(a.history, h, sizeof h);
-    a.nhistory = 5;
-    return a;
-}
-
+/* A group of count checkout alerts, all resolved for a resolve. */
 static void make_group(struct kw_notification *n, size_t count, int kind)
 {
-    memset(n, 0, sizeof *n);
-    snprintf(n->receiver, sizeof n->receiver, "product-team");
-    snprintf(n->key, sizeof n->key, "checkout/step_dropoff_rate");
-    n->kind = kind;
-    n->created_ms = kw_now_ms();
-    n->alerts = calloc(count, sizeof *n->alerts);
-    n->nalerts = count;
-    for (size_t i = 0; i < count; i++) {
-        n->alerts[i] = rate_alert((int)i);
-        if (kind == KW_NOTIFY_RESOLVED) {
-            n->alerts[i].status = KW_ALERT_RESOLVED;
-            n->alerts[i].observed = 0.061;
-            n->alerts[i].at_ms = n->alerts[i].since_ms + 5 * 300000;
-        }
-    }
-}
-
-static void parse_ok(struct kw_receiver *r, const char *json)
-{
-    cJSON *obj = cJSON_Parse(json);
-    cr_assert(obj != NULL, "bad test JSON: %s", json);
-    char err[KW_ERR_LEN] = "";
-    int rc = kw_receiver_parse(r, obj, "receivers[0]", err, sizeof err);
-    cJSON_Delete(obj);
-    cr_assert_eq(rc, 0, "%s", err);
-}
-
-static int parse_err(const char *json, char *err, size_t len)
-{
-    cJSON *obj = cJSON_Parse(json);
-    cr_assert(obj != NULL, "bad test JSON: %s", json);
-    struct kw_receiver r;
-    int rc = kw_receiver_parse(&r, obj, "receivers[0]", err, len);
-    cJSON_Delete(obj);
-    if (rc == 0)
-        kw_receiver_release(&r);
-    return rc;
+    rig_group(n, count, kind, "product-team", "checkout/step_dropoff_rate");
+    if (kind == KW_NOTIFY_RESOLVED)
+        for (size_t i = 0; i < count; i++)
+            rig_resolve(&n->alerts[i]);
 }
 
 static void bot_receiver(struct kw_receiver *r, const char *token, const char *channel)
@@ -123,53 +45,7 @@ static void bot_receiver(struct kw_receiver *r, const char *token, const char *c
              "{\"name\":\"product-team\",\"type\":\"slack_bot\",\"token\":\"%s\",\"channel\":\"%s\","
              "\"api_url\":\"%s/api\"}",
              token, channel, fake.base_url);
-    parse_ok(r, json);
-}
-
-/* The node at a path like "blocks[2].text.text"; NULL when absent. */
-static const cJSON *at(const cJSON *o, const char *path)
-{
-    const char *p = path;
-    while (o && *p) {
-        if (*p == '.')
-            p++;
-        if (*p == '[') {
-            o = cJSON_GetArrayItem(o, atoi(p + 1));
-            p = strchr(p, ']') + 1;
-            continue;
-        }
-        size_t n = strcspn(p, ".[");
-        char name[64];
-        snprintf(name, sizeof name, "%.*s", (int)n, p);
-        o = cJSON_GetObjectItemCaseSensitive(o, name);
-        p += n;
-    }
-    return o;
-}
-
-static const char *str_at(const cJSON *o, const char *path)
-{
-    const cJSON *s = at(o, path);
-    return cJSON_IsString(s) ? s->valuestring : "(absent)";
-}
-
-static void assert_no_problems(const cJSON *req)
-{
-    const cJSON *problems = at(req, "problems");
-    char *text = cJSON_PrintUnformatted(problems);
-    cr_assert_eq(cJSON_GetArraySize(problems), 0, "the service would reject this: %s", text);
-    free(text);
-}
-
-/* Requests the fake got, each checked by the service's validator. */
-static cJSON *requests(int expected)
-{
-    cJSON *all = fake_requests(&fake);
-    cr_assert_eq(cJSON_GetArraySize(all), expected);
-    const cJSON *req;
-    cJSON_ArrayForEach(req, all)
-        assert_no_problems(req);
-    return all;
+    rig_parse_ok(r, json);
 }
 
 /* A Slack message ts: seconds, '.', six digits. */
@@ -195,26 +71,26 @@ Test(slack_bot, firing_posts_a_message_and_keeps_its_ts, .fini = stop_fake, .tim
     struct kw_notification n;
     make_group(&n, 1, KW_NOTIFY_FIRING);
     struct kw_send_outcome out;
-    kw_notify_send_now(&r, &n, &dcfg, &out);
+    kw_notify_send_now(&r, &n, &rig_delivery, &out);
     cr_assert_eq(out.result, KW_SEND_OK, "%s", out.reason);
     cr_assert(is_ts(out.ref), "ref \"%s\" is not a message ts", out.ref);
 
-    cJSON *all = requests(1);
+    cJSON *all = rig_requests(&fake, 1);
     const cJSON *req = cJSON_GetArrayItem(all, 0);
-    cr_assert_str_eq(str_at(req, "path"), "/api/chat.postMessage");
-    cr_assert_str_eq(str_at(req, "headers.authorization"), "Bearer " TOKEN);
-    cr_assert(strncmp(str_at(req, "headers.content-type"), "application/json; charset=utf-8", 31) == 0);
-    const cJSON *body = at(req, "json");
-    cr_assert_str_eq(str_at(body, "channel"), CHANNEL);
-    cr_assert(at(body, "thread_ts") == NULL);
+    cr_assert_str_eq(rig_str_at(req, "path"), "/api/chat.postMessage");
+    cr_assert_str_eq(rig_str_at(req, "headers.authorization"), "Bearer " TOKEN);
+    cr_assert(strncmp(rig_str_at(req, "headers.content-type"), "application/json; charset=utf-8", 31) == 0);
+    const cJSON *body = rig_at(req, "json");
+    cr_assert_str_eq(rig_str_at(body, "channel"), CHANNEL);
+    cr_assert(rig_at(body, "thread_ts") == NULL);
     char summary[2048];
-    cr_assert_str_eq(str_at(body, "text"), kw_alert_summary(&n.alerts[0], summary, sizeof summary));
-    cr_assert_str_eq(str_at(body, "blocks[0].text.text"),
+    cr_assert_str_eq(rig_str_at(body, "text"), kw_alert_summary(&n.alerts[0], summary, sizeof summary));
+    cr_assert_str_eq(rig_str_at(body, "blocks[0].text.text"),
                      ":rotating_light: FIRING critical · step_dropoff_rate · journey=checkout, step=payment");
-    cr_assert(strncmp(str_at(body, "blocks[1].text.text"), "*Observed* 34.6% vs *expected* 6.0% (normal 1.1%..12.3%)",
+    cr_assert(strncmp(rig_str_at(body, "blocks[1].text.text"), "*Observed* 34.6% vs *expected* 6.0% (normal 1.1%..12.3%)",
                       56) == 0);
-    cr_assert_str_eq(str_at(body, "blocks[4].elements[0].url"), n.alerts[0].runbook);
-    cr_assert_str_eq(str_at(body, "blocks[4].elements[1].url"), n.alerts[0].dashboard);
+    cr_assert_str_eq(rig_str_at(body, "blocks[4].elements[0].url"), n.alerts[0].runbook);
+    cr_assert_str_eq(rig_str_at(body, "blocks[4].elements[1].url"), n.alerts[0].dashboard);
     cJSON_Delete(all);
     kw_notification_release(&n);
     kw_receiver_release(&r);
@@ -229,7 +105,7 @@ Test(slack_bot, group_is_one_thread_and_the_resolve_edits_the_original, .fini = 
     struct kw_send_outcome out;
 
     make_group(&n, 3, KW_NOTIFY_FIRING);
-    kw_notify_send_now(&r, &n, &dcfg, &out);
+    kw_notify_send_now(&r, &n, &rig_delivery, &out);
     cr_assert_eq(out.result, KW_SEND_OK, "%s", out.reason);
     char ref[KW_NOTIFY_REF];
     snprintf(ref, sizeof ref, "%s", out.ref);
@@ -238,37 +114,37 @@ Test(slack_bot, group_is_one_thread_and_the_resolve_edits_the_original, .fini = 
 
     make_group(&n, 3, KW_NOTIFY_UPDATE);
     snprintf(n.ref, sizeof n.ref, "%s", ref);
-    kw_notify_send_now(&r, &n, &dcfg, &out);
+    kw_notify_send_now(&r, &n, &rig_delivery, &out);
     cr_assert_eq(out.result, KW_SEND_OK, "%s", out.reason);
     cr_assert_str_eq(out.ref, ref, "a reply must keep the parent as the group's ref");
     kw_notification_release(&n);
 
     make_group(&n, 3, KW_NOTIFY_RESOLVED);
     snprintf(n.ref, sizeof n.ref, "%s", ref);
-    kw_notify_send_now(&r, &n, &dcfg, &out);
+    kw_notify_send_now(&r, &n, &rig_delivery, &out);
     cr_assert_eq(out.result, KW_SEND_OK, "%s", out.reason);
     cr_assert_str_eq(out.reason, "chat.update: ok");
     cr_assert_str_eq(out.ref, ref);
 
-    cJSON *all = requests(4);
+    cJSON *all = rig_requests(&fake, 4);
     const cJSON *update = cJSON_GetArrayItem(all, 1);
-    cr_assert_str_eq(str_at(update, "path"), "/api/chat.postMessage");
-    cr_assert_str_eq(str_at(update, "json.thread_ts"), ref);
-    cr_assert(strstr(str_at(update, "json.blocks[0].text.text"), "STILL FIRING critical") != NULL);
+    cr_assert_str_eq(rig_str_at(update, "path"), "/api/chat.postMessage");
+    cr_assert_str_eq(rig_str_at(update, "json.thread_ts"), ref);
+    cr_assert(strstr(rig_str_at(update, "json.blocks[0].text.text"), "STILL FIRING critical") != NULL);
     const cJSON *reply = cJSON_GetArrayItem(all, 2);
-    cr_assert_str_eq(str_at(reply, "path"), "/api/chat.postMessage");
-    cr_assert_str_eq(str_at(reply, "json.channel"), CHANNEL);
-    cr_assert_str_eq(str_at(reply, "json.thread_ts"), ref);
-    cr_assert_str_eq(str_at(reply, "json.blocks[0].text.text"),
+    cr_assert_str_eq(rig_str_at(reply, "path"), "/api/chat.postMessage");
+    cr_assert_str_eq(rig_str_at(reply, "json.channel"), CHANNEL);
+    cr_assert_str_eq(rig_str_at(reply, "json.thread_ts"), ref);
+    cr_assert_str_eq(rig_str_at(reply, "json.blocks[0].text.text"),
                      ":white_check_mark: RESOLVED · step_dropoff_rate · journey=checkout, step=payment (+2 more)");
     const cJSON *edit = cJSON_GetArrayItem(all, 3);
-    cr_assert_str_eq(str_at(edit, "path"), "/api/chat.update");
-    cr_assert_str_eq(str_at(edit, "json.channel"), CHANNEL);
-    cr_assert_str_eq(str_at(edit, "json.ts"), ref);
-    cr_assert(at(edit, "json.thread_ts") == NULL);
-    cr_assert(strncmp(str_at(edit, "json.blocks[0].text.text"), ":white_check_mark: RESOLVED", 27) == 0);
-    cr_assert(strstr(str_at(edit, "json.blocks[1].text.text"), "*Lasted* 30m (since 2024-11-23T09:00:00Z)") != NULL,
-              "%s", str_at(edit, "json.blocks[1].text.text"));
+    cr_assert_str_eq(rig_str_at(edit, "path"), "/api/chat.update");
+    cr_assert_str_eq(rig_str_at(edit, "json.channel"), CHANNEL);
+    cr_assert_str_eq(rig_str_at(edit, "json.ts"), ref);
+    cr_assert(rig_at(edit, "json.thread_ts") == NULL);
+    cr_assert(strncmp(rig_str_at(edit, "json.blocks[0].text.text"), ":white_check_mark: RESOLVED", 27) == 0);
+    cr_assert(strstr(rig_str_at(edit, "json.blocks[1].text.text"), "*Lasted* 30m (since 2024-11-23T09:00:00Z)") != NULL,
+              "%s", rig_str_at(edit, "json.blocks[1].text.text"));
     cJSON_Delete(all);
     kw_notification_release(&n);
     kw_receiver_release(&r);
@@ -282,7 +158,7 @@ Test(slack_bot, channel_by_name_keeps_the_id_for_chat_update, .fini = stop_fake,
     struct kw_notification n;
     struct kw_send_outcome out;
     make_group(&n, 1, KW_NOTIFY_FIRING);
-    kw_notify_send_now(&r, &n, &dcfg, &out);
+    kw_notify_send_now(&r, &n, &rig_delivery, &out);
     cr_assert_eq(out.result, KW_SEND_OK, "%s", out.reason);
     /* The fake answers a #name with the ID C0KWFAKE01, as Slack answers with the real ID. */
     cr_assert(strncmp(out.ref, "C0KWFAKE01/", 11) == 0 && is_ts(out.ref + 11), "%s", out.ref);
@@ -292,15 +168,15 @@ Test(slack_bot, channel_by_name_keeps_the_id_for_chat_update, .fini = stop_fake,
 
     make_group(&n, 1, KW_NOTIFY_RESOLVED);
     snprintf(n.ref, sizeof n.ref, "%s", ref);
-    kw_notify_send_now(&r, &n, &dcfg, &out);
+    kw_notify_send_now(&r, &n, &rig_delivery, &out);
     cr_assert_eq(out.result, KW_SEND_OK, "%s", out.reason);
-    cJSON *all = requests(3);
-    cr_assert_str_eq(str_at(cJSON_GetArrayItem(all, 0), "json.channel"), "#checkout-alerts");
-    cr_assert_str_eq(str_at(cJSON_GetArrayItem(all, 1), "json.channel"), "C0KWFAKE01");
-    cr_assert_str_eq(str_at(cJSON_GetArrayItem(all, 1), "json.thread_ts"), ref + 11);
-    cr_assert_str_eq(str_at(cJSON_GetArrayItem(all, 2), "path"), "/api/chat.update");
-    cr_assert_str_eq(str_at(cJSON_GetArrayItem(all, 2), "json.channel"), "C0KWFAKE01");
-    cr_assert_str_eq(str_at(cJSON_GetArrayItem(all, 2), "json.ts"), ref + 11);
+    cJSON *all = rig_requests(&fake, 3);
+    cr_assert_str_eq(rig_str_at(cJSON_GetArrayItem(all, 0), "json.channel"), "#checkout-alerts");
+    cr_assert_str_eq(rig_str_at(cJSON_GetArrayItem(all, 1), "json.channel"), "C0KWFAKE01");
+    cr_assert_str_eq(rig_str_at(cJSON_GetArrayItem(all, 1), "json.thread_ts"), ref + 11);
+    cr_assert_str_eq(rig_str_at(cJSON_GetArrayItem(all, 2), "path"), "/api/chat.update");
+    cr_assert_str_eq(rig_str_at(cJSON_GetArrayItem(all, 2), "json.channel"), "C0KWFAKE01");
+    cr_assert_str_eq(rig_str_at(cJSON_GetArrayItem(all, 2), "json.ts"), ref + 11);
     cJSON_Delete(all);
     kw_notification_release(&n);
     kw_receiver_release(&r);
@@ -314,18 +190,18 @@ Test(slack_bot, update_or_resolve_without_a_ref_posts_a_new_message, .fini = sto
     struct kw_notification n;
     struct kw_send_outcome out;
     make_group(&n, 1, KW_NOTIFY_UPDATE);
-    kw_notify_send_now(&r, &n, &dcfg, &out);
+    kw_notify_send_now(&r, &n, &rig_delivery, &out);
     cr_assert_eq(out.result, KW_SEND_OK, "%s", out.reason);
     cr_assert(is_ts(out.ref), "%s", out.ref);
     kw_notification_release(&n);
     make_group(&n, 1, KW_NOTIFY_RESOLVED);
-    kw_notify_send_now(&r, &n, &dcfg, &out);
+    kw_notify_send_now(&r, &n, &rig_delivery, &out);
     cr_assert_eq(out.result, KW_SEND_OK, "%s", out.reason);
     cr_assert_str_eq(out.ref, "", "nothing threads under a resolve, and it must not edit itself");
-    cJSON *all = requests(2);
-    cr_assert(at(cJSON_GetArrayItem(all, 0), "json.thread_ts") == NULL);
-    cr_assert_str_eq(str_at(cJSON_GetArrayItem(all, 1), "path"), "/api/chat.postMessage");
-    cr_assert(at(cJSON_GetArrayItem(all, 1), "json.thread_ts") == NULL);
+    cJSON *all = rig_requests(&fake, 2);
+    cr_assert(rig_at(cJSON_GetArrayItem(all, 0), "json.thread_ts") == NULL);
+    cr_assert_str_eq(rig_str_at(cJSON_GetArrayItem(all, 1), "path"), "/api/chat.postMessage");
+    cr_assert(rig_at(cJSON_GetArrayItem(all, 1), "json.thread_ts") == NULL);
     cJSON_Delete(all);
     kw_notification_release(&n);
     kw_receiver_release(&r);
@@ -340,10 +216,10 @@ Test(slack_bot, resolve_of_a_deleted_original_is_still_delivered, .fini = stop_f
     make_group(&n, 1, KW_NOTIFY_RESOLVED);
     snprintf(n.ref, sizeof n.ref, "1700000000.000001"); /* a ts the fake never issued */
     struct kw_send_outcome out;
-    kw_notify_send_now(&r, &n, &dcfg, &out);
+    kw_notify_send_now(&r, &n, &rig_delivery, &out);
     cr_assert_eq(out.result, KW_SEND_OK, "%s", out.reason);
     cr_assert_str_eq(out.reason, "resolved in the thread; original not updated: message_not_found");
-    cJSON *all = requests(2);
+    cJSON *all = rig_requests(&fake, 2);
     cJSON_Delete(all);
     kw_notification_release(&n);
     kw_receiver_release(&r);
@@ -357,28 +233,20 @@ Test(slack_bot, group_of_80_stays_within_block_limits, .fini = stop_fake, .timeo
     struct kw_notification n;
     make_group(&n, 80, KW_NOTIFY_FIRING);
     struct kw_send_outcome out;
-    kw_notify_send_now(&r, &n, &dcfg, &out);
+    kw_notify_send_now(&r, &n, &rig_delivery, &out);
     cr_assert_eq(out.result, KW_SEND_OK, "%s", out.reason);
-    cJSON *all = requests(1);
-    const cJSON *body = at(cJSON_GetArrayItem(all, 0), "json");
-    cr_assert_eq(cJSON_GetArraySize(at(body, "blocks")), 50);
-    cr_assert_str_eq(str_at(body, "blocks[49].elements[0].text"), "…and 35 more series (80 in this group)");
+    cJSON *all = rig_requests(&fake, 1);
+    const cJSON *body = rig_at(cJSON_GetArrayItem(all, 0), "json");
+    cr_assert_eq(cJSON_GetArraySize(rig_at(body, "blocks")), 50);
+    cr_assert_str_eq(rig_str_at(body, "blocks[49].elements[0].text"), "…and 35 more series (80 in this group)");
     cJSON_Delete(all);
     kw_notification_release(&n);
     kw_receiver_release(&r);
 }
 
-/* Arrays, not pointers: Criterion runs each case in a fresh process image. */
-struct answer_case {
-    char script[200];
-    enum kw_send_result result;
-    int64_t retry_after_ms;
-    char reason[96];
-};
-
 ParameterizedTestParameters(slack_bot, answers)
 {
-    static struct answer_case cases[] = {
+    static struct rig_answer_case cases[] = {
         {"[{\"status\":200,\"body\":{\"ok\":false,\"error\":\"channel_not_found\"}}]", KW_SEND_ERROR, 0,
          "chat.postMessage: channel_not_found"},
         {"[{\"status\":200,\"body\":{\"ok\":false,\"error\":\"not_in_channel\"}}]", KW_SEND_ERROR, 0,
@@ -396,10 +264,10 @@ ParameterizedTestParameters(slack_bot, answers)
          "chat.postMessage: not a Slack API answer (HTTP 200)"},
         {"[{\"status\":400,\"body\":\"invalid_payload\"}]", KW_SEND_ERROR, 0, "HTTP 400: invalid_payload"},
     };
-    return cr_make_param_array(struct answer_case, cases, sizeof cases / sizeof cases[0]);
+    return cr_make_param_array(struct rig_answer_case, cases, sizeof cases / sizeof cases[0]);
 }
 
-ParameterizedTest(struct answer_case *c, slack_bot, answers, .fini = stop_fake, .timeout = 20)
+ParameterizedTest(struct rig_answer_case *c, slack_bot, answers, .fini = stop_fake, .timeout = 20)
 {
     start_api(c->script);
     struct kw_receiver r;
@@ -407,12 +275,8 @@ ParameterizedTest(struct answer_case *c, slack_bot, answers, .fini = stop_fake, 
     struct kw_notification n;
     make_group(&n, 1, KW_NOTIFY_FIRING);
     struct kw_send_outcome out;
-    kw_notify_send_now(&r, &n, &dcfg, &out);
-    cr_assert_eq(out.result, c->result, "%s: got %d (%s)", c->script, out.result, out.reason);
-    cr_assert_eq(out.retry_after_ms, c->retry_after_ms);
-    cr_assert_str_eq(out.reason, c->reason);
+    rig_assert_answer(&fake, &r, &n, c, &out);
     cr_assert_str_eq(out.ref, "");
-    cJSON_Delete(requests(1));
     kw_notification_release(&n);
     kw_receiver_release(&r);
 }
@@ -425,11 +289,11 @@ Test(slack_bot, wrong_token_is_invalid_auth, .fini = stop_fake, .timeout = 20)
     struct kw_notification n;
     make_group(&n, 1, KW_NOTIFY_FIRING);
     struct kw_send_outcome out;
-    kw_notify_send_now(&r, &n, &dcfg, &out);
+    kw_notify_send_now(&r, &n, &rig_delivery, &out);
     cr_assert_eq(out.result, KW_SEND_ERROR);
     cr_assert_str_eq(out.reason, "chat.postMessage: invalid_auth");
     cJSON *all = fake_requests(&fake);
-    cr_assert_eq(cJSON_GetArraySize(at(cJSON_GetArrayItem(all, 0), "problems")), 1);
+    cr_assert_eq(cJSON_GetArraySize(rig_at(cJSON_GetArrayItem(all, 0), "problems")), 1);
     cJSON_Delete(all);
     kw_notification_release(&n);
     kw_receiver_release(&r);
@@ -442,14 +306,7 @@ Test(slack_bot, hanging_api_is_retried_after_the_timeout, .fini = stop_fake, .ti
     bot_receiver(&r, TOKEN, CHANNEL);
     struct kw_notification n;
     make_group(&n, 1, KW_NOTIFY_FIRING);
-    struct kw_delivery_config quick = {.connect_timeout_ms = 2000, .timeout_ms = 500};
-    struct kw_send_outcome out;
-    int64_t t0 = kw_mono_ms();
-    kw_notify_send_now(&r, &n, &quick, &out);
-    int64_t took = kw_mono_ms() - t0;
-    cr_assert_eq(out.result, KW_SEND_RETRY);
-    cr_assert(strncmp(out.reason, "transport: ", 11) == 0, "%s", out.reason);
-    cr_assert(took < 3000, "took %lld ms", (long long)took);
+    rig_assert_hang_is_retried(&r, &n);
     kw_notification_release(&n);
     kw_receiver_release(&r);
 }
@@ -457,38 +314,38 @@ Test(slack_bot, hanging_api_is_retried_after_the_timeout, .fini = stop_fake, .ti
 Test(slack_bot, config_errors_name_the_key_never_the_token)
 {
     char err[KW_ERR_LEN];
-    cr_assert_eq(parse_err("{\"name\":\"b\",\"type\":\"slack_bot\",\"channel\":\"C0TESTCHAN1\"}", err, sizeof err), -1);
+    cr_assert_eq(rig_parse_err("{\"name\":\"b\",\"type\":\"slack_bot\",\"channel\":\"C0TESTCHAN1\"}", err, sizeof err), -1);
     cr_assert_str_eq(err, "receivers[0].token: is required (or receivers[0].token_file, a file holding it)");
 
-    cr_assert_eq(parse_err("{\"name\":\"b\",\"type\":\"slack_bot\",\"token\":\"xoxb-topsecret\"}", err, sizeof err),
+    cr_assert_eq(rig_parse_err("{\"name\":\"b\",\"type\":\"slack_bot\",\"token\":\"xoxb-topsecret\"}", err, sizeof err),
                  -1);
     cr_assert_str_eq(err, "receivers[0].channel: is required");
     cr_assert_eq(
-        parse_err("{\"name\":\"b\",\"type\":\"slack_bot\",\"token\":\"xoxb-topsecret\",\"channel\":\"\"}", err,
+        rig_parse_err("{\"name\":\"b\",\"type\":\"slack_bot\",\"token\":\"xoxb-topsecret\",\"channel\":\"\"}", err,
                   sizeof err),
         -1);
     cr_assert(strncmp(err, "receivers[0].channel: is required", 33) == 0, "%s", err);
 
-    cr_assert_eq(parse_err("{\"name\":\"b\",\"type\":\"slack_bot\",\"channel\":\"C0TESTCHAN1\",\"token\":"
+    cr_assert_eq(rig_parse_err("{\"name\":\"b\",\"type\":\"slack_bot\",\"channel\":\"C0TESTCHAN1\",\"token\":"
                            "\"xoxb-topsecret\",\"token_file\":\"/run/credentials/token\"}",
                            err, sizeof err),
                  -1);
     cr_assert(strstr(err, "receivers[0].token: set either this or receivers[0].token_file") == err, "%s", err);
     cr_assert(strstr(err, "topsecret") == NULL, "%s", err);
 
-    cr_assert_eq(parse_err("{\"name\":\"b\",\"type\":\"slack_bot\",\"channel\":\"C0TESTCHAN1\",\"token\":"
+    cr_assert_eq(rig_parse_err("{\"name\":\"b\",\"type\":\"slack_bot\",\"channel\":\"C0TESTCHAN1\",\"token\":"
                            "\"xoxb-top secret\"}",
                            err, sizeof err),
                  -1);
     cr_assert_str_eq(err, "receivers[0].token: must not contain whitespace");
 
-    cr_assert_eq(parse_err("{\"name\":\"b\",\"type\":\"slack_bot\",\"channel\":\"C0TESTCHAN1\",\"token\":"
+    cr_assert_eq(rig_parse_err("{\"name\":\"b\",\"type\":\"slack_bot\",\"channel\":\"C0TESTCHAN1\",\"token\":"
                            "\"xoxb-topsecret\",\"api_url\":\"slack.com/api\"}",
                            err, sizeof err),
                  -1);
     cr_assert_str_eq(err, "receivers[0].api_url: must be an https URL (http only to a loopback address)");
     /* The bearer token must not go out in clear text. */
-    cr_assert_eq(parse_err("{\"name\":\"b\",\"type\":\"slack_bot\",\"channel\":\"C0TESTCHAN1\",\"token\":"
+    cr_assert_eq(rig_parse_err("{\"name\":\"b\",\"type\":\"slack_bot\",\"channel\":\"C0TESTCHAN1\",\"token\":"
                            "\"xoxb-topsecret\",\"api_url\":\"http://slack.com/api\"}",
                            err, sizeof err),
                  -1);
@@ -509,15 +366,15 @@ Test(slack_bot, token_file_is_read, .fini = stop_fake, .timeout = 20)
              "{\"name\":\"b\",\"type\":\"slack_bot\",\"token_file\":\"%s\",\"channel\":\"%s\",\"api_url\":\"%s/api/\"}",
              path, CHANNEL, fake.base_url);
     struct kw_receiver r;
-    parse_ok(&r, json);
+    rig_parse_ok(&r, json);
     struct kw_notification n;
     make_group(&n, 1, KW_NOTIFY_FIRING);
     struct kw_send_outcome out;
-    kw_notify_send_now(&r, &n, &dcfg, &out);
+    kw_notify_send_now(&r, &n, &rig_delivery, &out);
     cr_assert_eq(out.result, KW_SEND_OK, "%s", out.reason);
-    cJSON *all = requests(1);
-    cr_assert_str_eq(str_at(cJSON_GetArrayItem(all, 0), "headers.authorization"), "Bearer " TOKEN);
-    cr_assert_str_eq(str_at(cJSON_GetArrayItem(all, 0), "path"), "/api/chat.postMessage");
+    cJSON *all = rig_requests(&fake, 1);
+    cr_assert_str_eq(rig_str_at(cJSON_GetArrayItem(all, 0), "headers.authorization"), "Bearer " TOKEN);
+    cr_assert_str_eq(rig_str_at(cJSON_GetArrayItem(all, 0), "path"), "/api/chat.postMessage");
     cJSON_Delete(all);
     kw_notification_release(&n);
     kw_receiver_release(&r);

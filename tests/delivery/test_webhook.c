@@ -11,102 +11,24 @@
 #include <string.h>
 
 #include "../../lib/timefmt.h"
-#include "../../notifiers/dispatcher.h"
-#include "../../notifiers/notifier.h"
-#include "fake.h"
+#include "rig.h"
 
 #define SECRET "whsec-5f2b9c-kwtest"
 
 static struct fake_service fake;
-static const struct kw_delivery_config dcfg = {.connect_timeout_ms = 2000, .timeout_ms = 5000};
 
 static void stop_fake(void)
 {
     fake_stop(&fake);
 }
 
-/* Checkout payment drop-off rate up from 6% to 34.6%: a realistic rate alert. */
-static struct kw_alert rate_alert(int i)
-{
-    struct kw_alert a = {0};
-    snprintf(a.key, sizeof a.key, "00112233aabb%04x", i);
-    snprintf(a.kpi, sizeof a.kpi, "step_dropoff_rate");
-    snprintf(a.description, sizeof a.description, "Share of customers who leave the checkout at this step");
-    snprintf(a.unit, sizeof a.unit, "lost customers");
-    snprintf(a.detector, sizeof a.detector, "binomial");
-    snprintf(a.currency, sizeof a.currency, "EUR");
-    snprintf(a.runbook, sizeof a.runbook, "https://wiki.example.com/runbooks/checkout-dropoff");
-    snprintf(a.dashboard, sizeof a.dashboard, "https://grafana.example.com/d/checkout?var-step=payment");
-    snprintf(a.labels[0].name, sizeof a.labels[0].name, "journey");
-    snprintf(a.labels[0].value, sizeof a.labels[0].value, "checkout");
-    snprintf(a.labels[1].name, sizeof a.labels[1].name, "step");
-    if (i == 0)
-        snprintf(a.labels[1].value, sizeof a.labels[1].value, "payment");
-    else
-        snprintf(a.labels[1].value, sizeof a.labels[1].value, "step-%02d", i);
-    a.nlabels = 2;
-    a.kind = KW_KIND_RATE;
-    a.status = KW_ALERT_FIRING;
-    a.severity = KW_SEV_CRITICAL;
-    a.direction = 1;
-    a.observed = a.peak_observed = 0.346;
-    a.expected = a.peak_expected = 0.06;
-    a.lower = 0.011;
-    a.upper = 0.123;
-    a.score = 30;
-    a.severity_score = 91;
-    a.denominator = 179;
-    a.impact = 93;
-    a.cost_per_unit = 45;
-    a.since_ms = 1732352400000LL; /* 2024-11-23T09:00:00Z */
-    a.at_ms = a.since_ms + 300000;
-    a.interval_ms = 300000;
-    a.intervals = 2;
-    double h[] = {0.06, 0.058, 0.061, 0.3, 0.346};
-    memcpy(a.history, h, sizeof h);
-    a.nhistory = 5;
-    return a;
-}
-
+/* A group of count checkout alerts, all resolved for a resolve. */
 static void make_group(struct kw_notification *n, size_t count, int kind)
 {
-    memset(n, 0, sizeof *n);
-    snprintf(n->receiver, sizeof n->receiver, "am-bridge");
-    snprintf(n->key, sizeof n->key, "{}:{journey=\"checkout\"}");
-    n->kind = kind;
-    n->created_ms = kw_now_ms();
-    n->alerts = calloc(count, sizeof *n->alerts);
-    n->nalerts = count;
-    for (size_t i = 0; i < count; i++) {
-        n->alerts[i] = rate_alert((int)i);
-        if (kind == KW_NOTIFY_RESOLVED) {
-            n->alerts[i].status = KW_ALERT_RESOLVED;
-            n->alerts[i].observed = 0.061;
-            n->alerts[i].at_ms = n->alerts[i].since_ms + 5 * 300000;
-        }
-    }
-}
-
-static void parse_ok(struct kw_receiver *r, const char *json)
-{
-    cJSON *obj = cJSON_Parse(json);
-    cr_assert(obj != NULL, "bad test JSON: %s", json);
-    char err[KW_ERR_LEN] = "";
-    int rc = kw_receiver_parse(r, obj, "receivers[0]", err, sizeof err);
-    cJSON_Delete(obj);
-    cr_assert_eq(rc, 0, "%s", err);
-}
-
-static int parse_err(const char *json, char *err, size_t len)
-{
-    cJSON *obj = cJSON_Parse(json);
-    cr_assert(obj != NULL, "bad test JSON: %s", json);
-    struct kw_receiver r;
-    int rc = kw_receiver_parse(&r, obj, "receivers[0]", err, len);
-    cJSON_Delete(obj);
-    if (rc == 0)
-        kw_receiver_release(&r);
-    return rc;
+    rig_group(n, count, kind, "am-bridge", "{}:{journey=\"checkout\"}");
+    if (kind == KW_NOTIFY_RESOLVED)
+        for (size_t i = 0; i < count; i++)
+            rig_resolve(&n->alerts[i]);
 }
 
 static void webhook_receiver(struct kw_receiver *r, const char *extra)
@@ -116,53 +38,7 @@ static void webhook_receiver(struct kw_receiver *r, const char *extra)
              "{\"name\":\"am-bridge\",\"type\":\"webhook\",\"url\":\"%s/alertmanager?token=urlsecret9\","
              "\"external_url\":\"https://kpiwatch.example.com\"%s%s}",
              fake.base_url, extra ? "," : "", extra ? extra : "");
-    parse_ok(r, json);
-}
-
-/* The node at a path like "alerts[0].labels.alertname"; NULL when absent. */
-static const cJSON *at(const cJSON *o, const char *path)
-{
-    const char *p = path;
-    while (o && *p) {
-        if (*p == '.')
-            p++;
-        if (*p == '[') {
-            o = cJSON_GetArrayItem(o, atoi(p + 1));
-            p = strchr(p, ']') + 1;
-            continue;
-        }
-        size_t n = strcspn(p, ".[");
-        char name[64];
-        snprintf(name, sizeof name, "%.*s", (int)n, p);
-        o = cJSON_GetObjectItemCaseSensitive(o, name);
-        p += n;
-    }
-    return o;
-}
-
-static const char *str_at(const cJSON *o, const char *path)
-{
-    const cJSON *s = at(o, path);
-    return cJSON_IsString(s) ? s->valuestring : "(absent)";
-}
-
-static void assert_no_problems(const cJSON *req)
-{
-    const cJSON *problems = at(req, "problems");
-    char *text = cJSON_PrintUnformatted(problems);
-    cr_assert_eq(cJSON_GetArraySize(problems), 0, "the receiver would reject this: %s", text);
-    free(text);
-}
-
-static const cJSON *send_one(struct kw_receiver *r, struct kw_notification *n, struct kw_send_outcome *out,
-                             cJSON **all)
-{
-    kw_notify_send_now(r, n, &dcfg, out);
-    *all = fake_requests(&fake);
-    cr_assert_eq(cJSON_GetArraySize(*all), 1);
-    const cJSON *req = cJSON_GetArrayItem(*all, 0);
-    assert_no_problems(req);
-    return req;
+    rig_parse_ok(r, json);
 }
 
 Test(webhook, rate_alert_is_alertmanager_v4, .fini = stop_fake, .timeout = 20)
@@ -175,42 +51,42 @@ Test(webhook, rate_alert_is_alertmanager_v4, .fini = stop_fake, .timeout = 20)
     make_group(&n, 1, KW_NOTIFY_FIRING);
     struct kw_send_outcome out;
     cJSON *all;
-    const cJSON *req = send_one(&r, &n, &out, &all);
+    const cJSON *req = rig_send_one(&fake, &r, &n, &out, &all);
     cr_assert_eq(out.result, KW_SEND_OK, "%s", out.reason);
-    cr_assert_str_eq(str_at(req, "path"), "/alertmanager");
-    cr_assert_str_eq(str_at(req, "query.token"), "urlsecret9");
-    cr_assert(at(req, "headers.x-kpiwatch-signature") == NULL, "unsigned unless a secret is set");
+    cr_assert_str_eq(rig_str_at(req, "path"), "/alertmanager");
+    cr_assert_str_eq(rig_str_at(req, "query.token"), "urlsecret9");
+    cr_assert(rig_at(req, "headers.x-kpiwatch-signature") == NULL, "unsigned unless a secret is set");
 
-    const cJSON *m = at(req, "json");
-    cr_assert_str_eq(str_at(m, "version"), "4");
-    cr_assert_str_eq(str_at(m, "groupKey"), n.key);
-    cr_assert_eq(at(m, "truncatedAlerts")->valueint, 0);
-    cr_assert_str_eq(str_at(m, "status"), "firing");
-    cr_assert_str_eq(str_at(m, "receiver"), "am-bridge");
-    cr_assert_str_eq(str_at(m, "externalURL"), "https://kpiwatch.example.com");
-    cr_assert_str_eq(str_at(m, "commonLabels.alertname"), "step_dropoff_rate");
-    cr_assert_str_eq(str_at(m, "groupLabels.journey"), "checkout");
-    cr_assert_eq(cJSON_GetArraySize(at(m, "alerts")), 1);
-    const cJSON *a = at(m, "alerts[0]");
-    cr_assert_str_eq(str_at(a, "status"), "firing");
-    cr_assert_str_eq(str_at(a, "labels.alertname"), "step_dropoff_rate");
-    cr_assert_str_eq(str_at(a, "labels.severity"), "critical");
-    cr_assert_str_eq(str_at(a, "labels.journey"), "checkout");
-    cr_assert_str_eq(str_at(a, "labels.step"), "payment");
-    cr_assert_eq(cJSON_GetArraySize(at(a, "labels")), 4);
+    const cJSON *m = rig_at(req, "json");
+    cr_assert_str_eq(rig_str_at(m, "version"), "4");
+    cr_assert_str_eq(rig_str_at(m, "groupKey"), n.key);
+    cr_assert_eq(rig_at(m, "truncatedAlerts")->valueint, 0);
+    cr_assert_str_eq(rig_str_at(m, "status"), "firing");
+    cr_assert_str_eq(rig_str_at(m, "receiver"), "am-bridge");
+    cr_assert_str_eq(rig_str_at(m, "externalURL"), "https://kpiwatch.example.com");
+    cr_assert_str_eq(rig_str_at(m, "commonLabels.alertname"), "step_dropoff_rate");
+    cr_assert_str_eq(rig_str_at(m, "groupLabels.journey"), "checkout");
+    cr_assert_eq(cJSON_GetArraySize(rig_at(m, "alerts")), 1);
+    const cJSON *a = rig_at(m, "alerts[0]");
+    cr_assert_str_eq(rig_str_at(a, "status"), "firing");
+    cr_assert_str_eq(rig_str_at(a, "labels.alertname"), "step_dropoff_rate");
+    cr_assert_str_eq(rig_str_at(a, "labels.severity"), "critical");
+    cr_assert_str_eq(rig_str_at(a, "labels.journey"), "checkout");
+    cr_assert_str_eq(rig_str_at(a, "labels.step"), "payment");
+    cr_assert_eq(cJSON_GetArraySize(rig_at(a, "labels")), 4);
     char summary[2048];
-    cr_assert_str_eq(str_at(a, "annotations.summary"), kw_alert_summary(&n.alerts[0], summary, sizeof summary));
-    cr_assert_str_eq(str_at(a, "annotations.description"), "Share of customers who leave the checkout at this step");
-    cr_assert_str_eq(str_at(a, "annotations.runbook_url"), n.alerts[0].runbook);
-    cr_assert_str_eq(str_at(a, "annotations.dashboard_url"), n.alerts[0].dashboard);
-    cr_assert_str_eq(str_at(a, "annotations.observed"), "34.6%");
-    cr_assert_str_eq(str_at(a, "annotations.expected"), "6.0%");
-    cr_assert_str_eq(str_at(a, "annotations.expected_range"), "1.1%..12.3%");
-    cr_assert_str_eq(str_at(a, "annotations.impact"), "+93 lost customers over expected (~4185 EUR)");
-    cr_assert_str_eq(str_at(a, "startsAt"), "2024-11-23T09:00:00Z");
-    cr_assert_str_eq(str_at(a, "endsAt"), "0001-01-01T00:00:00Z");
-    cr_assert_str_eq(str_at(a, "generatorURL"), n.alerts[0].dashboard);
-    cr_assert_str_eq(str_at(a, "fingerprint"), "00112233aabb0000");
+    cr_assert_str_eq(rig_str_at(a, "annotations.summary"), kw_alert_summary(&n.alerts[0], summary, sizeof summary));
+    cr_assert_str_eq(rig_str_at(a, "annotations.description"), "Share of customers who leave the checkout at this step");
+    cr_assert_str_eq(rig_str_at(a, "annotations.runbook_url"), n.alerts[0].runbook);
+    cr_assert_str_eq(rig_str_at(a, "annotations.dashboard_url"), n.alerts[0].dashboard);
+    cr_assert_str_eq(rig_str_at(a, "annotations.observed"), "34.6%");
+    cr_assert_str_eq(rig_str_at(a, "annotations.expected"), "6.0%");
+    cr_assert_str_eq(rig_str_at(a, "annotations.expected_range"), "1.1%..12.3%");
+    cr_assert_str_eq(rig_str_at(a, "annotations.impact"), "+93 lost customers over expected (~4185 EUR)");
+    cr_assert_str_eq(rig_str_at(a, "startsAt"), "2024-11-23T09:00:00Z");
+    cr_assert_str_eq(rig_str_at(a, "endsAt"), "0001-01-01T00:00:00Z");
+    cr_assert_str_eq(rig_str_at(a, "generatorURL"), n.alerts[0].dashboard);
+    cr_assert_str_eq(rig_str_at(a, "fingerprint"), "00112233aabb0000");
     cJSON_Delete(all);
     kw_notification_release(&n);
     kw_receiver_release(&r);
@@ -227,21 +103,21 @@ Test(webhook, group_common_labels_and_a_resolve, .fini = stop_fake, .timeout = 2
     n.alerts[2].severity = KW_SEV_WARNING;
     struct kw_send_outcome out;
     cJSON *all;
-    const cJSON *m = at(send_one(&r, &n, &out, &all), "json");
+    const cJSON *m = rig_at(rig_send_one(&fake, &r, &n, &out, &all), "json");
     cr_assert_eq(out.result, KW_SEND_OK, "%s", out.reason);
-    cr_assert_str_eq(str_at(m, "status"), "resolved");
-    cr_assert_eq(cJSON_GetArraySize(at(m, "alerts")), 3);
-    cr_assert_eq(cJSON_GetArraySize(at(m, "commonLabels")), 2); /* alertname, journey */
-    cr_assert_str_eq(str_at(m, "commonLabels.journey"), "checkout");
-    cr_assert(at(m, "commonLabels.step") == NULL);
-    cr_assert(at(m, "commonLabels.severity") == NULL);
-    cr_assert(at(m, "commonAnnotations.dashboard_url") == NULL);
-    cr_assert_str_eq(str_at(m, "commonAnnotations.runbook_url"), n.alerts[0].runbook);
-    cr_assert_str_eq(str_at(m, "alerts[1].labels.step"), "step-01");
-    cr_assert_str_eq(str_at(m, "alerts[2].status"), "resolved");
-    cr_assert_str_eq(str_at(m, "alerts[2].endsAt"), "2024-11-23T09:30:00Z");
-    cr_assert_str_eq(str_at(m, "alerts[2].generatorURL"), "https://kpiwatch.example.com");
-    cr_assert_str_eq(str_at(m, "alerts[2].annotations.observed"), "6.1%");
+    cr_assert_str_eq(rig_str_at(m, "status"), "resolved");
+    cr_assert_eq(cJSON_GetArraySize(rig_at(m, "alerts")), 3);
+    cr_assert_eq(cJSON_GetArraySize(rig_at(m, "commonLabels")), 2); /* alertname, journey */
+    cr_assert_str_eq(rig_str_at(m, "commonLabels.journey"), "checkout");
+    cr_assert(rig_at(m, "commonLabels.step") == NULL);
+    cr_assert(rig_at(m, "commonLabels.severity") == NULL);
+    cr_assert(rig_at(m, "commonAnnotations.dashboard_url") == NULL);
+    cr_assert_str_eq(rig_str_at(m, "commonAnnotations.runbook_url"), n.alerts[0].runbook);
+    cr_assert_str_eq(rig_str_at(m, "alerts[1].labels.step"), "step-01");
+    cr_assert_str_eq(rig_str_at(m, "alerts[2].status"), "resolved");
+    cr_assert_str_eq(rig_str_at(m, "alerts[2].endsAt"), "2024-11-23T09:30:00Z");
+    cr_assert_str_eq(rig_str_at(m, "alerts[2].generatorURL"), "https://kpiwatch.example.com");
+    cr_assert_str_eq(rig_str_at(m, "alerts[2].annotations.observed"), "6.1%");
     cJSON_Delete(all);
     kw_notification_release(&n);
     kw_receiver_release(&r);
@@ -256,11 +132,11 @@ Test(webhook, max_alerts_truncates_a_group_of_80, .fini = stop_fake, .timeout = 
     make_group(&n, 80, KW_NOTIFY_FIRING);
     struct kw_send_outcome out;
     cJSON *all;
-    const cJSON *m = at(send_one(&r, &n, &out, &all), "json");
+    const cJSON *m = rig_at(rig_send_one(&fake, &r, &n, &out, &all), "json");
     cr_assert_eq(out.result, KW_SEND_OK, "%s", out.reason);
-    cr_assert_eq(cJSON_GetArraySize(at(m, "alerts")), 10);
-    cr_assert_eq(at(m, "truncatedAlerts")->valueint, 70);
-    cr_assert_str_eq(str_at(m, "alerts[9].labels.step"), "step-09");
+    cr_assert_eq(cJSON_GetArraySize(rig_at(m, "alerts")), 10);
+    cr_assert_eq(rig_at(m, "truncatedAlerts")->valueint, 70);
+    cr_assert_str_eq(rig_str_at(m, "alerts[9].labels.step"), "step-09");
     cJSON_Delete(all);
     kw_notification_release(&n);
 
@@ -270,9 +146,9 @@ Test(webhook, max_alerts_truncates_a_group_of_80, .fini = stop_fake, .timeout = 
     fake_start(&fake, "webhook", "[]");
     webhook_receiver(&r, NULL);
     make_group(&n, 80, KW_NOTIFY_FIRING);
-    m = at(send_one(&r, &n, &out, &all), "json");
-    cr_assert_eq(cJSON_GetArraySize(at(m, "alerts")), 80);
-    cr_assert_eq(at(m, "truncatedAlerts")->valueint, 0);
+    m = rig_at(rig_send_one(&fake, &r, &n, &out, &all), "json");
+    cr_assert_eq(cJSON_GetArraySize(rig_at(m, "alerts")), 80);
+    cr_assert_eq(rig_at(m, "truncatedAlerts")->valueint, 0);
     cJSON_Delete(all);
     kw_notification_release(&n);
     kw_receiver_release(&r);
@@ -295,11 +171,11 @@ Test(webhook, label_names_are_prometheus_names, .fini = stop_fake, .timeout = 20
     a->nlabels = 5;
     struct kw_send_outcome out;
     cJSON *all;
-    const cJSON *labels = at(send_one(&r, &n, &out, &all), "json.alerts[0].labels");
-    cr_assert_str_eq(str_at(labels, "alertname"), "step_dropoff_rate");
-    cr_assert_str_eq(str_at(labels, "exported_alertname"), "from-the-series");
-    cr_assert_str_eq(str_at(labels, "http_status"), "502");
-    cr_assert_str_eq(str_at(labels, "_2xx_share"), "low");
+    const cJSON *labels = rig_at(rig_send_one(&fake, &r, &n, &out, &all), "json.alerts[0].labels");
+    cr_assert_str_eq(rig_str_at(labels, "alertname"), "step_dropoff_rate");
+    cr_assert_str_eq(rig_str_at(labels, "exported_alertname"), "from-the-series");
+    cr_assert_str_eq(rig_str_at(labels, "http_status"), "502");
+    cr_assert_str_eq(rig_str_at(labels, "_2xx_share"), "low");
     cJSON_Delete(all);
     kw_notification_release(&n);
     kw_receiver_release(&r);
@@ -315,9 +191,9 @@ Test(webhook, hmac_signature_verifies_in_the_receiver, .fini = stop_fake, .timeo
     make_group(&n, 3, KW_NOTIFY_FIRING);
     struct kw_send_outcome out;
     cJSON *all;
-    const cJSON *req = send_one(&r, &n, &out, &all); /* no problems: the signature matched */
+    const cJSON *req = rig_send_one(&fake, &r, &n, &out, &all); /* no problems: the signature matched */
     cr_assert_eq(out.result, KW_SEND_OK, "%s", out.reason);
-    const char *sig = str_at(req, "headers.x-kpiwatch-signature");
+    const char *sig = rig_str_at(req, "headers.x-kpiwatch-signature");
     cr_assert(strncmp(sig, "sha256=", 7) == 0 && strlen(sig) == 7 + 64, "%s", sig);
     cJSON_Delete(all);
     kw_notification_release(&n);
@@ -333,9 +209,9 @@ Test(webhook, wrong_secret_is_detected, .fini = stop_fake, .timeout = 20)
     struct kw_notification n;
     make_group(&n, 1, KW_NOTIFY_FIRING);
     struct kw_send_outcome out;
-    kw_notify_send_now(&r, &n, &dcfg, &out);
+    kw_notify_send_now(&r, &n, &rig_delivery, &out);
     cJSON *all = fake_requests(&fake);
-    const cJSON *problems = at(cJSON_GetArrayItem(all, 0), "problems");
+    const cJSON *problems = rig_at(cJSON_GetArrayItem(all, 0), "problems");
     cr_assert_eq(cJSON_GetArraySize(problems), 1);
     cr_assert_str_eq(cJSON_GetArrayItem(problems, 0)->valuestring, "signature mismatch in x-kpiwatch-signature");
     cJSON_Delete(all);
@@ -362,26 +238,18 @@ Test(webhook, signature_header_and_secret_file, .fini = stop_fake, .timeout = 20
     make_group(&n, 1, KW_NOTIFY_FIRING);
     struct kw_send_outcome out;
     cJSON *all;
-    const cJSON *req = send_one(&r, &n, &out, &all);
+    const cJSON *req = rig_send_one(&fake, &r, &n, &out, &all);
     cr_assert_eq(out.result, KW_SEND_OK, "%s", out.reason);
-    cr_assert(at(req, "headers.x-hub-signature-256") != NULL);
-    cr_assert(at(req, "headers.x-kpiwatch-timestamp") != NULL);
+    cr_assert(rig_at(req, "headers.x-hub-signature-256") != NULL);
+    cr_assert(rig_at(req, "headers.x-kpiwatch-timestamp") != NULL);
     cJSON_Delete(all);
     kw_notification_release(&n);
     kw_receiver_release(&r);
 }
 
-/* Arrays, not pointers: Criterion runs each case in a fresh process image. */
-struct answer_case {
-    char script[160];
-    enum kw_send_result result;
-    int64_t retry_after_ms;
-    char reason[96];
-};
-
 ParameterizedTestParameters(webhook, answers)
 {
-    static struct answer_case cases[] = {
+    static struct rig_answer_case cases[] = {
         {"[{\"status\":200,\"body\":\"\"}]", KW_SEND_OK, 0, "HTTP 200"},
         {"[{\"status\":204,\"body\":\"\"}]", KW_SEND_OK, 0, "HTTP 204"},
         {"[{\"status\":400,\"body\":\"invalid_payload\"}]", KW_SEND_ERROR, 0, "HTTP 400: invalid_payload"},
@@ -392,10 +260,10 @@ ParameterizedTestParameters(webhook, answers)
         {"[{\"status\":500,\"body\":\"\"}]", KW_SEND_RETRY, 0, "HTTP 500"},
         {"[{\"status\":503,\"headers\":{\"Retry-After\":\"7\"},\"body\":\"\"}]", KW_SEND_RETRY, 7000, "HTTP 503"},
     };
-    return cr_make_param_array(struct answer_case, cases, sizeof cases / sizeof cases[0]);
+    return cr_make_param_array(struct rig_answer_case, cases, sizeof cases / sizeof cases[0]);
 }
 
-ParameterizedTest(struct answer_case *c, webhook, answers, .fini = stop_fake, .timeout = 20)
+ParameterizedTest(struct rig_answer_case *c, webhook, answers, .fini = stop_fake, .timeout = 20)
 {
     fake_start(&fake, "webhook", c->script);
     struct kw_receiver r;
@@ -403,12 +271,7 @@ ParameterizedTest(struct answer_case *c, webhook, answers, .fini = stop_fake, .t
     struct kw_notification n;
     make_group(&n, 1, KW_NOTIFY_FIRING);
     struct kw_send_outcome out;
-    cJSON *all;
-    send_one(&r, &n, &out, &all);
-    cr_assert_eq(out.result, c->result, "%s: got %d (%s)", c->script, out.result, out.reason);
-    cr_assert_eq(out.retry_after_ms, c->retry_after_ms);
-    cr_assert_str_eq(out.reason, c->reason);
-    cJSON_Delete(all);
+    rig_assert_answer(&fake, &r, &n, c, &out);
     kw_notification_release(&n);
     kw_receiver_release(&r);
 }
@@ -420,14 +283,7 @@ Test(webhook, hanging_receiver_is_retried_after_the_timeout, .fini = stop_fake, 
     webhook_receiver(&r, NULL);
     struct kw_notification n;
     make_group(&n, 1, KW_NOTIFY_FIRING);
-    struct kw_delivery_config quick = {.connect_timeout_ms = 2000, .timeout_ms = 500};
-    struct kw_send_outcome out;
-    int64_t t0 = kw_mono_ms();
-    kw_notify_send_now(&r, &n, &quick, &out);
-    int64_t took = kw_mono_ms() - t0;
-    cr_assert_eq(out.result, KW_SEND_RETRY);
-    cr_assert(strncmp(out.reason, "transport: ", 11) == 0, "%s", out.reason);
-    cr_assert(took < 3000, "took %lld ms", (long long)took);
+    rig_assert_hang_is_retried(&r, &n);
     kw_notification_release(&n);
     kw_receiver_release(&r);
 }
@@ -435,22 +291,22 @@ Test(webhook, hanging_receiver_is_retried_after_the_timeout, .fini = stop_fake, 
 Test(webhook, config_errors_name_the_key_never_the_secret)
 {
     char err[KW_ERR_LEN];
-    cr_assert_eq(parse_err("{\"name\":\"w\",\"type\":\"webhook\"}", err, sizeof err), -1);
+    cr_assert_eq(rig_parse_err("{\"name\":\"w\",\"type\":\"webhook\"}", err, sizeof err), -1);
     cr_assert_str_eq(err, "receivers[0].url: is required (or receivers[0].url_file, a file holding it)");
 
-    cr_assert_eq(parse_err("{\"name\":\"w\",\"type\":\"webhook\",\"url\":\"https://r.example/h?token=topsecret\","
+    cr_assert_eq(rig_parse_err("{\"name\":\"w\",\"type\":\"webhook\",\"url\":\"https://r.example/h?token=topsecret\","
                            "\"url_file\":\"/run/credentials/url\"}",
                            err, sizeof err),
                  -1);
     cr_assert(strstr(err, "receivers[0].url: set either this or receivers[0].url_file") == err, "%s", err);
     cr_assert(strstr(err, "topsecret") == NULL, "%s", err);
 
-    cr_assert_eq(parse_err("{\"name\":\"w\",\"type\":\"webhook\",\"url\":\"ftp://r.example/topsecret\"}", err,
+    cr_assert_eq(rig_parse_err("{\"name\":\"w\",\"type\":\"webhook\",\"url\":\"ftp://r.example/topsecret\"}", err,
                            sizeof err),
                  -1);
     cr_assert_str_eq(err, "receivers[0].url: must be an http(s) URL with a host");
 
-    cr_assert_eq(parse_err("{\"name\":\"w\",\"type\":\"webhook\",\"url\":\"https://r.example/h\",\"hmac_secret\":"
+    cr_assert_eq(rig_parse_err("{\"name\":\"w\",\"type\":\"webhook\",\"url\":\"https://r.example/h\",\"hmac_secret\":"
                            "\"hmactopsecret\",\"hmac_secret_file\":\"/run/credentials/hmac\"}",
                            err, sizeof err),
                  -1);
@@ -458,13 +314,13 @@ Test(webhook, config_errors_name_the_key_never_the_secret)
               err);
     cr_assert(strstr(err, "topsecret") == NULL, "%s", err);
 
-    cr_assert_eq(parse_err("{\"name\":\"w\",\"type\":\"webhook\",\"url\":\"https://r.example/h\",\"signature_header\":"
+    cr_assert_eq(rig_parse_err("{\"name\":\"w\",\"type\":\"webhook\",\"url\":\"https://r.example/h\",\"signature_header\":"
                            "\"X-Sig: injected\"}",
                            err, sizeof err),
                  -1);
     cr_assert_str_eq(err, "receivers[0].signature_header: must be a header name (letters, digits, - and _)");
 
-    cr_assert_eq(parse_err("{\"name\":\"w\",\"type\":\"webhook\",\"url\":\"https://r.example/h\",\"max_alerts\":-1}",
+    cr_assert_eq(rig_parse_err("{\"name\":\"w\",\"type\":\"webhook\",\"url\":\"https://r.example/h\",\"max_alerts\":-1}",
                            err, sizeof err),
                  -1);
     cr_assert_str_eq(err, "receivers[0].max_alerts: must be >= 0");
@@ -482,7 +338,7 @@ Test(webhook, url_file_is_read_and_logged_redacted, .fini = stop_fake, .timeout 
     char json[512];
     snprintf(json, sizeof json, "{\"name\":\"w\",\"type\":\"webhook\",\"url_file\":\"%s\"}", path);
     struct kw_receiver r;
-    parse_ok(&r, json);
+    rig_parse_ok(&r, json);
     struct kw_notification n;
     make_group(&n, 1, KW_NOTIFY_FIRING);
     struct kw_request req = {0};
@@ -496,10 +352,10 @@ Test(webhook, url_file_is_read_and_logged_redacted, .fini = stop_fake, .timeout 
     curl_easy_cleanup(req.easy);
     struct kw_send_outcome out;
     cJSON *all;
-    const cJSON *got = send_one(&r, &n, &out, &all);
+    const cJSON *got = rig_send_one(&fake, &r, &n, &out, &all);
     cr_assert_eq(out.result, KW_SEND_OK, "%s", out.reason);
-    cr_assert_str_eq(str_at(got, "query.token"), "urlsecret9");
-    cr_assert_str_eq(str_at(got, "json.externalURL"), "");
+    cr_assert_str_eq(rig_str_at(got, "query.token"), "urlsecret9");
+    cr_assert_str_eq(rig_str_at(got, "json.externalURL"), "");
     cJSON_Delete(all);
     kw_notification_release(&n);
     kw_receiver_release(&r);

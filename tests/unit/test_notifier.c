@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "../../notifiers/http.h"
 #include "../../notifiers/notifier.h"
 
 static struct kw_alert rate_alert(void)
@@ -109,4 +110,17 @@ Test(render, label_values_cannot_forge_lines)
     cr_assert_null(strchr(line, '\n'), "%s", line);
     cr_assert_null(strchr(line, '\x1b'), "%s", line);
     cr_assert(strstr(line, "journey=checkout\\nRESOLVED | all clear\\x1b[2J") != NULL, "%s", line);
+}
+
+/* A secret may travel over plain http only to this machine: loopback
+ * addresses by their address, not by how their name starts. */
+Test(http_url, plain_http_with_a_secret_only_to_loopback)
+{
+    cr_assert_eq(kw_http_check_url("https://hooks.slack.com/services/T/B/x", true, NULL), 0);
+    cr_assert_eq(kw_http_check_url("http://127.0.0.1:8080/hook", true, NULL), 0);
+    cr_assert_eq(kw_http_check_url("http://localhost:8080/hook", true, NULL), 0);
+    cr_assert_eq(kw_http_check_url("http://[::1]:8080/hook", true, NULL), 0);
+    cr_assert_eq(kw_http_check_url("http://127.evil.example/hook", true, NULL), -1);
+    cr_assert_eq(kw_http_check_url("http://hooks.slack.com/services/T/B/x", true, NULL), -1);
+    cr_assert_eq(kw_http_check_url("http://hooks.example.com/hook", false, NULL), 0, "no secret: plain http is the user's call");
 }

@@ -1,0 +1,89 @@
+/* rig: what the delivery tests share around a fake receiver: the checkout
+ * alert they send, a receiver parsed from JSON, a notification run through
+ * the notifier's send, and reading back what the fake got, each request
+ * checked by the fake's validator. Each test file keeps only its cases. */
+#ifndef KW_TEST_RIG_H
+#define KW_TEST_RIG_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cjson/cJSON.h>
+
+#include "../../notifiers/dispatcher.h"
+#include "../../notifiers/notifier.h"
+#include "fake.h"
+
+/* 2 s to connect, 5 s in all: generous for loopback, short for a hang. */
+extern const struct kw_delivery_config rig_delivery;
+
+/* A checkout payment drop-off rate up from 6% to 34.6% (n=179, 93 lost
+ * customers at 45 EUR each), as the alert engine reports it. */
+struct kw_alert rig_checkout_alert(void);
+/* Member i of a group of such alerts: its own key, step "payment" for the
+ * first and "step-NN" for the others, and the peak recorded. */
+struct kw_alert rig_member_alert(int i);
+/* The checkout alert as the lead, then warnings (severity 40, at 20%) on
+ * the steps "shipping" and "review", each with its own key. */
+void rig_group_of_three(struct kw_alert al[3]);
+/* Fill n with count members (rig_member_alert; n owns them, release with
+ * kw_notification_release) for receiver and group key. */
+void rig_group(struct kw_notification *n, size_t count, int kind, const char *receiver, const char *key);
+/* Mark a as resolved: back to 6.1%, five intervals after it started. */
+void rig_resolve(struct kw_alert *a);
+/* A notification over the caller's alerts (not owned: do not release). */
+struct kw_notification rig_notification(struct kw_alert *al, size_t n, int kind, const char *receiver,
+                                        const char *key);
+
+/* Parse one receiver from JSON text (the test's JSON must be valid). Returns
+ * kw_receiver_parse's result; r is to be released only on 0. */
+int rig_parse(struct kw_receiver *r, const char *json, char *err, size_t errlen);
+/* Parse a receiver that must be valid; fails the test with the error. */
+void rig_parse_ok(struct kw_receiver *r, const char *json);
+/* Parse a receiver expected to be refused; returns the result with the
+ * error in err, and releases the receiver if it was accepted after all. */
+int rig_parse_err(const char *json, char *err, size_t errlen);
+
+/* The node at a path like "blocks[2].text.text"; NULL when absent. */
+const cJSON *rig_at(const cJSON *o, const char *path);
+/* The node at a path split by sep ("payload.members.0" with "."); a number
+ * indexes an array. For keys that hold dots, split by "/". */
+const cJSON *rig_at_split(const cJSON *o, const char *path, const char *sep);
+/* rig_at's string, or "(absent)". */
+const char *rig_str_at(const cJSON *o, const char *path);
+/* rig_at_split's string; fails the test when it is not one. */
+const char *rig_string_at(const cJSON *o, const char *path, const char *sep);
+/* Characters in UTF-8 text (continuation bytes not counted). */
+size_t rig_utf8_chars(const char *s);
+
+/* Send n through its receiver's notifier now, with rig_delivery. */
+struct kw_send_outcome rig_deliver(struct kw_receiver *r, struct kw_notification *n);
+/* Request i of the fake's log; fails the test when it is missing or the
+ * fake's validator found problems in it. */
+const cJSON *rig_request(const cJSON *reqs, int i);
+/* All requests f got, exactly expected of them, each checked as
+ * rig_request does (caller deletes). */
+cJSON *rig_requests(struct fake_service *f, int expected);
+/* Send n with rig_delivery and return the single request f got, checked;
+ * *all holds it (caller deletes). */
+const cJSON *rig_send_one(struct fake_service *f, struct kw_receiver *r, struct kw_notification *n,
+                          struct kw_send_outcome *out, cJSON **all);
+
+
+/* An answer the fake gives (its script) and what the send must come to.
+ * Arrays, not pointers: Criterion runs each case in a fresh process image. */
+struct rig_answer_case {
+    char script[200];
+    enum kw_send_result result;
+    int64_t retry_after_ms;
+    char reason[96];
+};
+/* Send n once to f (already answering c->script) and check the outcome
+ * (in *out) against c, and that f got exactly one well-formed request. */
+void rig_assert_answer(struct fake_service *f, struct kw_receiver *r, struct kw_notification *n,
+                       const struct rig_answer_case *c, struct kw_send_outcome *out);
+/* Send n, with a 500 ms timeout, to a receiver that never answers: the send
+ * must come back retryable ("transport: ...") well before the fake would. */
+void rig_assert_hang_is_retried(struct kw_receiver *r, struct kw_notification *n);
+
+#endif
