@@ -192,6 +192,16 @@ static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaqu
     }
 }
 
+/* The input's properties are set on all three clients; a consumer setting
+ * on this producer (or the reverse) is expected, not worth a warning. */
+static void on_log(const rd_kafka_t *rk, int level, const char *fac, const char *buf)
+{
+    if (strcmp(fac, "CONFWARN") == 0)
+        return;
+    kw_log(level <= 3 ? KW_LOG_ERROR : level == 4 ? KW_LOG_WARN : level <= 6 ? KW_LOG_INFO : KW_LOG_DEBUG, "kafka",
+           "%s: %s", fac, buf);
+}
+
 int kw_changelog_init(struct kw_changelog *c, const char *topic, const char *reader_group, const rd_kafka_conf_t *conf,
                       char *err, size_t errlen)
 {
@@ -200,6 +210,7 @@ int kw_changelog_init(struct kw_changelog *c, const char *topic, const char *rea
     char kerr[512];
     rd_kafka_conf_t *pc = rd_kafka_conf_dup(conf);
     rd_kafka_conf_set_opaque(pc, c);
+    rd_kafka_conf_set_log_cb(pc, on_log);
     rd_kafka_conf_set_dr_msg_cb(pc, on_delivery);
     /* Retries keep the order of a key's records (idempotence), so the
      * last record of a key is always the newest state. */
@@ -217,6 +228,7 @@ int kw_changelog_init(struct kw_changelog *c, const char *topic, const char *rea
     }
     rd_kafka_conf_t *rc = rd_kafka_conf_dup(conf);
     rd_kafka_conf_set_rebalance_cb(rc, NULL);
+    rd_kafka_conf_set_log_cb(rc, on_log);
     if (rd_kafka_conf_set(rc, "group.id", reader_group, kerr, sizeof kerr) != RD_KAFKA_CONF_OK ||
         rd_kafka_conf_set(rc, "enable.partition.eof", "true", kerr, sizeof kerr) != RD_KAFKA_CONF_OK ||
         rd_kafka_conf_set(rc, "enable.auto.commit", "false", kerr, sizeof kerr) != RD_KAFKA_CONF_OK) {

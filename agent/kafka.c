@@ -552,17 +552,21 @@ char *kw_kafka_metrics(const struct kw_kafka *k)
     kw_strbuf_init(&b);
     family(&b, "kpiwatch_kafka_partitions_owned", "gauge", "Input partitions this agent owns now.");
     sample(&b, k, "kpiwatch_kafka_partitions_owned", "", k->nown);
+    /* Kafka topic names are [a-zA-Z0-9._-]: nothing to escape. */
+    char labels[320];
     family(&b, "kpiwatch_kafka_consumer_lag", "gauge",
            "Messages of an owned partition not yet taken (high watermark minus position).");
-    family(&b, "kpiwatch_kafka_committed_offset", "gauge", "Offset committed for an owned partition.");
     for (int i = 0; i < k->nown; i++) {
         const struct owned *o = &k->own[i];
-        /* Kafka topic names are [a-zA-Z0-9._-]: nothing to escape. */
-        char labels[320];
         snprintf(labels, sizeof labels, ",topic=\"%.255s\",partition=\"%d\"", o->topic, (int)o->partition);
         int64_t lo, hi, pos = o->next >= 0 ? o->next : o->committed;
         if (pos >= 0 && rd_kafka_get_watermark_offsets(k->rk, o->topic, o->partition, &lo, &hi) == 0 && hi >= 0)
             sample(&b, k, "kpiwatch_kafka_consumer_lag", labels, (double)(hi > pos ? hi - pos : 0));
+    }
+    family(&b, "kpiwatch_kafka_committed_offset", "gauge", "Offset committed for an owned partition.");
+    for (int i = 0; i < k->nown; i++) {
+        const struct owned *o = &k->own[i];
+        snprintf(labels, sizeof labels, ",topic=\"%.255s\",partition=\"%d\"", o->topic, (int)o->partition);
         if (o->committed >= 0)
             sample(&b, k, "kpiwatch_kafka_committed_offset", labels, (double)o->committed);
     }

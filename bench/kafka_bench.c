@@ -3,9 +3,8 @@
  * brokers, in this process). For each case: fresh topics with PARTITIONS
  * partitions, the agents (the real binary) start and join; once every
  * partition is assigned, POINTS points in batches of BATCH (one journey per
- * message, keyed by journey) are produced as fast as the agents take them
- * (a backlog of BACKLOG messages, so they never wait for input), and the
- * clock stops when the agents' points_accepted (read from their
+ * message, keyed by journey) are produced, at most ALLOWANCE ahead of the
+ * agents, and the clock stops when the agents' points_accepted (read from their
  * /metrics) add up to POINTS. Prints one key=value line per case and the
  * ratio. Usage: kafka_bench KPIWATCH_BINARY [POINTS] */
 #include <signal.h>
@@ -26,13 +25,14 @@
 
 #include "../lib/strbuf.h"
 
-#define PARTITIONS 4
+#define PARTITIONS 32
+/* Points produced ahead of what the agents report taken: the mock keeps
+ * about 5 MB of each partition, 32 x 5 MB in all, and the agents' counters
+ * may be a second old. */
+#define ALLOWANCE 600000
 #define BATCH 100
 #define JOURNEYS 1000
 #define STEPS 5
-/* Messages produced but not yet taken, at most: the mock cluster keeps only
- * the newest few megabytes of a partition. */
-#define BACKLOG 2000
 
 struct agent {
     pid_t pid;
@@ -121,7 +121,7 @@ static void start_agent(struct agent *a, const char *bin, const char *dir, int i
             "{\"agent\":{\"stats_interval\":\"0\",\"state_dir\":\"%s/%s-%d.state\"},"
             "\"ingest\":{\"max_past\":\"30d\",\"max_future\":\"1h\"},\"http\":{\"listen\":\"127.0.0.1\",\"port\":%d},"
             "\"inputs\":[{\"name\":\"k\",\"type\":\"kafka\",\"brokers\":\"%s\",\"topics\":[\"%s\"],\"group_id\":\"%s\","
-            "\"changelog_topic\":\"%s-changelog\",\"commit_interval\":\"1s\","
+            "\"changelog_topic\":\"%s-changelog\","
             "\"properties\":{\"session.timeout.ms\":\"6000\",\"heartbeat.interval.ms\":\"500\",\"fetch.wait.max.ms\":\"10\"}}],"
             "\"kpis\":[{\"name\":\"errors\",\"metric\":\"errors\",\"interval\":\"1m\",\"group_by\":[\"journey\",\"step\"],"
             "\"detector\":{\"type\":\"zscore\"}}],"
@@ -181,43 +181,61 @@ static double run_case(rd_kafka_t *mock, const char *bin, const char *dir, const
     }
     double rate = 0;
     if (ready) {
+        /* One template per journey, made before the clock starts; each
+         * message is a copy with its round's timestamp written in. */
         int64_t base = ((int64_t)time(NULL) / 60 - 120) * 60;
         long messages = points / BATCH;
-        struct kw_strbuf msg;
-        kw_strbuf_init(&msg);
+        char **templates = calloc(JOURNEYS, sizeof *templates);
+        size_t *lens = calloc(JOURNEYS, sizeof *lens);
+        size_t ts_at[BATCH];
+        for (int j = 0; j < JOURNEYS; j++) {
+            struct kw_strbuf msg;
+            kw_strbuf_init(&msg);
+            kw_strbuf_puts(&msg, "[");
+            for (int p = 0; p < BATCH; p++) {
+                kw_strbuf_printf(&msg, "%s{\"metric\":\"errors\",\"labels\":{\"journey\":\"j%04d\",\"step\":\"s%d\"},\"value\":%d,\"ts\":",
+                                 p ? "," : "", j, p % STEPS, p % 7);
+                ts_at[p] = msg.len; /* the same in every template: journeys are 4 digits */
+                kw_strbuf_puts(&msg, "0000000000}");
+            }
+            kw_strbuf_puts(&msg, "]");
+            templates[j] = kw_strbuf_detach(&msg, &lens[j]);
+        }
         CURL *curl = curl_easy_init();
         double t0 = mono_s();
         for (long m = 0; m < messages; m++) {
-            /* Every /metrics request costs the agents a little: ask rarely. */
-            if (m % 200 == 0)
-                while ((long long)m * BATCH - accepted_by(curl, agents, n) > (long long)BACKLOG * BATCH)
+            /* The agents publish their counters once a second: keep the
+             * backlog within what the mock retains even when they look late. */
+            if (m % 100 == 0)
+                while (m * BATCH - accepted_by(curl, agents, n) > ALLOWANCE)
                     sleep_ms(10);
             int j = (int)(m % JOURNEYS);
-            long round = m / JOURNEYS;
-            char key[16];
-            snprintf(key, sizeof key, "j%d", j);
-            kw_strbuf_puts(&msg, "[");
+            char key[16], ts[16];
+            snprintf(key, sizeof key, "j%04d", j);
+            snprintf(ts, sizeof ts, "%010lld", (long long)(base + (m / JOURNEYS) * 60 + 1));
+            char *text = malloc(lens[j]);
+            memcpy(text, templates[j], lens[j]);
             for (int p = 0; p < BATCH; p++)
-                kw_strbuf_printf(&msg, "%s{\"metric\":\"errors\",\"labels\":{\"journey\":\"j%d\",\"step\":\"s%d\"},\"value\":%d,\"ts\":%lld}",
-                                 p ? "," : "", j, p % STEPS, p % 7, (long long)(base + round * 60 + 1));
-            kw_strbuf_puts(&msg, "]");
-            size_t len;
-            char *text = kw_strbuf_detach(&msg, &len);
+                memcpy(text + ts_at[p], ts, 10);
             while (rd_kafka_producev(mock, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_KEY(key, strlen(key)),
-                                     RD_KAFKA_V_VALUE(text, len), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_FREE),
+                                     RD_KAFKA_V_VALUE(text, lens[j]), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_FREE),
                                      RD_KAFKA_V_END) == RD_KAFKA_RESP_ERR__QUEUE_FULL)
                 rd_kafka_poll(mock, 10);
         }
         rd_kafka_flush(mock, 60000);
         double produced = mono_s() - t0;
         long long total = 0;
-        for (int waited = 0; total < points && waited < 300000; waited += 10) {
+        for (int waited = 0; total < points && waited < 300000; waited += 20) {
             total = accepted_by(curl, agents, n);
             if (total < points)
-                sleep_ms(10);
+                sleep_ms(20);
         }
         double seconds = mono_s() - t0;
         curl_easy_cleanup(curl);
+        for (int j = 0; j < JOURNEYS; j++)
+            free(templates[j]);
+        free(templates);
+        free(lens);
         if (total >= points)
             rate = (double)points / seconds;
         printf("agents=%d points=%ld seconds=%.2f produce_seconds=%.2f points_per_second=%.0f\n", n, points, seconds,
@@ -238,7 +256,7 @@ int main(int argc, char **argv)
         fprintf(stderr, "usage: kafka_bench KPIWATCH_BINARY [POINTS]\n");
         return 2;
     }
-    long points = argc > 2 ? atol(argv[2]) : 1000000;
+    long points = argc > 2 ? atol(argv[2]) : 2000000;
     char err[512], dir[] = "/tmp/kw-kafka-bench.XXXXXX";
     if (!mkdtemp(dir))
         return 1;

@@ -260,3 +260,4 @@ say "| figure | measured | target | met |"
 say "|---|---:|---:|---|"
 for row in "${summary[@]}"; do say "$row"; done
 echo "(written to $report)" >&2
+[[ $SKIP == *" kafka "* ]] || bash bench/kafka.sh "$B" | tee -a "$report" # Kafka input: one agent and two in a group

@@ -312,6 +312,9 @@ Test(kafka, failover_keeps_alerts_and_state, .init = init, .fini = fini, .timeou
               "%s", metrics);
     cr_assert_null(strstr(metrics, "kpiwatch_kafka_series_restored_total{input=\"k\"} 0\n"), "%s", metrics);
     free(metrics);
+    snprintf(cmd, sizeof cmd, "curl -s http://127.0.0.1:%d/metrics | promtool check metrics", http_port(survivor));
+    cr_assert_eq(run_capture(cmd, &metrics), 0, "promtool: %s", metrics);
+    free(metrics);
 
     produce("kpis", 18, 26);
     for (int i = 0; i < 300 && !any_has(survivor, 1, "\"status\":\"resolved\""); i++)

@@ -161,6 +161,7 @@ Test(cli, example_configs_are_valid, .timeout = 60)
     setenv("PAGERDUTY_ROUTING_KEY", "0123456789abcdef0123456789abcdef", 1);
     setenv("OPSGENIE_API_KEY", "00000000-0000-0000-0000-000000000000", 1);
     setenv("SMTP_PASSWORD", "example-password", 1);
+    setenv("KAFKA_PASSWORD", "example-password", 1);
     glob_t g;
     cr_assert_eq(glob("conf/examples/*.json", 0, NULL, &g), 0);
     cr_assert_geq(g.gl_pathc, 20, "one example per detector and notifier");
