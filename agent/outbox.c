@@ -121,7 +121,7 @@ static int cmp_since(const void *x, const void *y)
 }
 
 /* Send the group to its node's receiver, then forget resolved members. */
-static void group_send(struct kw_outbox *o, struct group *g, int kind)
+static void group_send(struct kw_outbox *o, struct group *g, int kind, bool reminder)
 {
     const struct kw_route_node *node = &o->cfg->routing.nodes[g->node];
     const struct kw_receiver *r = &o->cfg->receivers[node->receiver];
@@ -143,7 +143,8 @@ static void group_send(struct kw_outbox *o, struct group *g, int kind)
         kw_debug("outbox", "group %s of %s muted", g->key, node->path);
     }
     if (!r->disabled && listed > 0 && !muted) {
-        struct kw_notification note = {.kind = kind, .created_ms = kw_now_ms(), .nalerts = (size_t)listed};
+        struct kw_notification note = {.kind = kind, .reminder = reminder, .created_ms = kw_now_ms(),
+                                       .nalerts = (size_t)listed};
         snprintf(note.receiver, sizeof note.receiver, "%s", r->name);
         snprintf(note.key, sizeof note.key, "%s", g->key);
         note.alerts = xcalloc((size_t)listed, sizeof *note.alerts);
@@ -194,16 +195,16 @@ static void flush(struct kw_outbox *o, bool force)
                 group_remove(o, g);
                 continue;
             }
-            group_send(o, g, KW_NOTIFY_FIRING);
+            group_send(o, g, KW_NOTIFY_FIRING, false);
         } else if (g->dirty) {
             if (!any_firing(g)) {
-                group_send(o, g, KW_NOTIFY_RESOLVED);
+                group_send(o, g, KW_NOTIFY_RESOLVED, false);
                 group_remove(o, g);
                 continue;
             }
-            group_send(o, g, KW_NOTIFY_UPDATE);
+            group_send(o, g, KW_NOTIFY_UPDATE, false);
         } else if (!force && node->repeat_interval_ms > 0 && o->clock_ms >= g->last_ms + node->repeat_interval_ms) {
-            group_send(o, g, KW_NOTIFY_UPDATE);
+            group_send(o, g, KW_NOTIFY_UPDATE, true);
         } else if (!force) {
             g->next_ms = o->clock_ms + node->group_interval_ms;
         }

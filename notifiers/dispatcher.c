@@ -484,6 +484,8 @@ static cJSON *notification_save(const struct item *it)
     cJSON_AddStringToObject(o, "receiver", it->n.receiver);
     cJSON_AddStringToObject(o, "key", it->n.key);
     cJSON_AddStringToObject(o, "kind", kind_name(it->n.kind));
+    if (it->n.reminder)
+        cJSON_AddBoolToObject(o, "reminder", true);
     cJSON_AddStringToObject(o, "ref", it->n.ref);
     cJSON_AddNumberToObject(o, "step", it->step);
     cJSON_AddNumberToObject(o, "attempts", it->attempts);
@@ -542,6 +544,7 @@ static int notification_load(const cJSON *o, struct item *it, char *err, size_t 
         snprintf(err, errlen, "kind \"%s\" is unknown", kind);
         return -1;
     }
+    it->n.reminder = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(o, "reminder"));
     const cJSON *alerts = cJSON_GetObjectItemCaseSensitive(o, "alerts");
     int na = cJSON_IsArray(alerts) ? cJSON_GetArraySize(alerts) : -1;
     if (na < 1 || na > SPOOL_MAX_ALERTS) {

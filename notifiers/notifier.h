@@ -37,6 +37,7 @@ struct kw_notification {
     char key[KW_NOTIFY_KEY];    /* dedup key: the same for firing, updates and the resolve
                                  * (PagerDuty dedup_key, Opsgenie alias, Slack thread) */
     int kind;                   /* enum kw_notify_kind */
+    bool reminder;              /* an UPDATE with no change: repeat_interval came round */
     char ref[KW_NOTIFY_REF];    /* what the first OK send returned for this key on this
                                  * receiver (Slack ts, email Message-ID); "" = none */
     int64_t created_ms;         /* wall clock when it was queued */

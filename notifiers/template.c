@@ -24,7 +24,7 @@ enum scope { GROUP, ALERT };
 enum field {
     /* the group */
     G_STATUS, G_KIND, G_RECEIVER, G_KEY, G_COUNT, G_MORE, G_SEVERITY, G_FIRING, G_RESOLVED, G_CRITICAL,
-    G_TOTAL_IMPACT, G_TOTAL_COST, G_CURRENCY, G_LEAD, G_ALERTS, G_OTHERS,
+    G_TOTAL_IMPACT, G_TOTAL_COST, G_CURRENCY, G_LEAD, G_ALERTS, G_OTHERS, G_REMINDER,
     /* one alert */
     A_KPI, A_DESCRIPTION, A_LABELS, A_LABEL, A_OBSERVED, A_EXPECTED, A_LOWER, A_UPPER, A_DEVIATION, A_CHANGE,
     A_SCORE, A_SEVERITY, A_SEVERITY_SCORE, A_SINCE, A_DURATION, A_IMPACT, A_COST, A_CURRENCY, A_UNIT,
@@ -51,6 +51,7 @@ static const struct placeholder placeholders[] = {
     {"total_impact", GROUP, K_TEXT, G_TOTAL_IMPACT}, {"total_cost", GROUP, K_TEXT, G_TOTAL_COST},
     {"currency", GROUP, K_TEXT, G_CURRENCY},       {"lead", GROUP, K_OBJ, G_LEAD},
     {"alerts", GROUP, K_LIST, G_ALERTS},           {"others", GROUP, K_LIST, G_OTHERS},
+    {"reminder", GROUP, K_BOOL, G_REMINDER},
 
     {"kpi", ALERT, K_TEXT, A_KPI},                 {"description", ALERT, K_TEXT, A_DESCRIPTION},
     {"labels", ALERT, K_TEXT, A_LABELS},           {"label", ALERT, K_TEXT, A_LABEL},
@@ -495,6 +496,7 @@ static struct value group_value(const struct kw_notification *n, enum field f, c
     case G_LEAD: return (struct value){"", true, 1};
     case G_ALERTS: return (struct value){"", n->nalerts > 0, n->nalerts};
     case G_OTHERS: return (struct value){"", n->nalerts > 1, n->nalerts > 0 ? n->nalerts - 1 : 0};
+    case G_REMINDER: return bool_value(n->reminder);
     default: return text_value("");
     }
 }

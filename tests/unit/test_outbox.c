@@ -116,6 +116,12 @@ Test(outbox, group_wait_then_group_interval_then_repeat_interval, .fini = unload
 {
     load("\"group_wait\": \"30s\", \"group_interval\": \"5m\", \"repeat_interval\": \"1h\"");
     char err[KW_ERR_LEN];
+    /* the console receivers write to stderr: keep what they say */
+    char path[] = "/tmp/kw-outbox-console-XXXXXX";
+    int fd = mkstemp(path);
+    fflush(stderr);
+    int saved = dup(2);
+    dup2(fd, 2);
     struct kw_outbox *o = kw_outbox_start(&cfg, NULL, NULL, err, sizeof err);
     cr_assert(o, "%s", err);
     int probes = 0;
@@ -125,6 +131,10 @@ Test(outbox, group_wait_then_group_interval_then_repeat_interval, .fini = unload
     cr_assert_eq(queued(o, 0), 0, "sent before group_wait");
     barrier(o, T0 + IV + 30000, &probes);
     cr_assert_eq(queued(o, 0), 1, "not sent after group_wait");
+    char key[64];
+    cJSON *inc = team_incidents(o);
+    snprintf(key, sizeof key, "%s", cJSON_GetObjectItem(cJSON_GetArrayItem(inc, 0), "key")->valuestring);
+    cJSON_Delete(inc);
     /* a second member: sent group_interval after the first notification, not before */
     struct kw_alert b = alert("c", "checkout", T0 + IV, T0 + IV);
     b.key[0] = 'd';
@@ -140,6 +150,24 @@ Test(outbox, group_wait_then_group_interval_then_repeat_interval, .fini = unload
     barrier(o, T0 + 2 * IV + 30000 + 64 * MIN, &probes);
     cr_assert_eq(queued(o, 0), 3, "no repeat after repeat_interval");
     kw_outbox_stop(o, 0);
+    /* the console told new, updated and then reminder: nothing had changed */
+    fflush(stderr);
+    dup2(saved, 2);
+    close(saved);
+    char *text = calloc(1, 65536);
+    lseek(fd, 0, SEEK_SET);
+    cr_assert_gt(read(fd, text, 65535), 0);
+    close(fd);
+    unlink(path);
+    const char *kinds[] = {" · new · ", " · updated · ", " · reminder · "};
+    const char *at = text;
+    for (int i = 0; i < 3; i++) {
+        char want[96];
+        snprintf(want, sizeof want, "── incident %s%s", key, kinds[i]);
+        at = strstr(at, want);
+        cr_assert_not_null(at, "no \"%s\" in order in: %s", want, text);
+    }
+    free(text);
 }
 
 Test(outbox, correlation_window_opens_a_new_incident_for_a_late_starter, .fini = unload, .timeout = 60)

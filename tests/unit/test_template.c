@@ -56,6 +56,10 @@ Test(template, group_placeholders, .init = make_group, .fini = free_group)
     assert_renders("{{status}} {{kind}}", "firing update");
     group.kind = KW_NOTIFY_RESOLVED;
     assert_renders("{{status}} {{kind}}", "resolved resolved");
+    group.kind = KW_NOTIFY_UPDATE;
+    assert_renders("{{kind}}{{#reminder}} (reminder){{/reminder}}", "update");
+    group.reminder = true;
+    assert_renders("{{kind}}{{#reminder}} (reminder){{/reminder}}", "update (reminder)");
 }
 
 Test(template, alert_placeholders_through_lead, .init = make_group, .fini = free_group)
