@@ -280,3 +280,44 @@ Test(outbox, open_incidents_survive_a_restart, .fini = unload, .timeout = 60)
     snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
     cr_assert_eq(system(cmd), 0);
 }
+
+/* A damaged incidents file is read as far as it checks out, never trusted:
+ * the outbox starts, and what did not check out is left out. */
+Test(outbox, damaged_incidents_files_are_survived, .fini = unload, .timeout = 60)
+{
+    load("\"group_wait\": \"0s\"");
+    static const char *const files[] = {
+        "",
+        "{",
+        "[]",
+        "{\"incidents\": 7}",
+        "{\"incidents\": [1, \"x\", null, {}]}",
+        "{\"incidents\": [{\"key\": \"k\", \"base\": \"b\", \"route\": \"route.routes[1]\", \"start_ms\": 1e300,"
+        "  \"last_ms\": 0, \"next_ms\": 0, \"members\": []}]}",
+        "{\"incidents\": [{\"key\": \"k\", \"base\": \"b\", \"route\": \"route.routes[1]\", \"start_ms\": 0,"
+        "  \"last_ms\": 0, \"next_ms\": 0, \"members\": [{\"resolved\": false, \"alert\": {\"key\": 5}}]}]}",
+        "{\"incidents\": [{\"key\": \"k\", \"base\": \"b\", \"route\": \"route.gone\", \"start_ms\": 0,"
+        "  \"last_ms\": 0, \"next_ms\": 0, \"members\": []}]}",
+        "{\"incidents\": [{\"key\": \"0123456789012345678901234567890123456789012345678901234567890123456789012345678901234567890123456789\","
+        "  \"base\": \"b\", \"route\": \"route\", \"start_ms\": 0, \"last_ms\": 0, \"next_ms\": 0, \"members\": []}]}",
+    };
+    for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
+        char dir[] = "/tmp/kw-outbox-XXXXXX", path[64], err[KW_ERR_LEN];
+        cr_assert_not_null(mkdtemp(dir));
+        snprintf(path, sizeof path, "%s/incidents.json", dir);
+        FILE *f = fopen(path, "w");
+        fputs(files[i], f);
+        fclose(f);
+        struct kw_outbox *o = kw_outbox_start(&cfg, dir, NULL, err, sizeof err);
+        cr_assert(o, "file %zu: %s", i, err);
+        int probes = 0;
+        barrier(o, T0 + IV, &probes);
+        cJSON *inc = team_incidents(o);
+        cr_assert_eq(cJSON_GetArraySize(inc), 0, "file %zu restored something", i);
+        cJSON_Delete(inc);
+        kw_outbox_stop(o, 0);
+        char cmd[128];
+        snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+        cr_assert_eq(system(cmd), 0);
+    }
+}
