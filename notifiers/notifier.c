@@ -239,6 +239,40 @@ const char *kw_alert_impact_text(const struct kw_alert *a, char *buf, size_t len
     return buf;
 }
 
+const char *kw_notification_impact_text(const struct kw_notification *n, char *buf, size_t len)
+{
+    size_t used = 0;
+    double cost = 0;
+    const char *currency = "";
+    buf[0] = '\0';
+    for (size_t i = 0; i < n->nalerts; i++) {
+        const struct kw_alert *a = &n->alerts[i];
+        if (isfinite(a->impact) && a->cost_per_unit > 0) {
+            cost += fabs(a->impact) * a->cost_per_unit;
+            currency = a->currency;
+        }
+        bool first = true; /* each unit once, summed over the members that share it */
+        for (size_t j = 0; j < i && first; j++)
+            first = strcmp(n->alerts[j].unit, a->unit) != 0;
+        if (!first)
+            continue;
+        double units = 0;
+        bool any = false;
+        for (size_t j = i; j < n->nalerts; j++) {
+            if (strcmp(n->alerts[j].unit, a->unit) == 0 && isfinite(n->alerts[j].impact) && n->alerts[j].impact != 0) {
+                units += n->alerts[j].impact;
+                any = true;
+            }
+        }
+        if (any && used < len)
+            used += (size_t)snprintf(buf + used, len - used, "%s%+.0f %s", used ? ", " : "", units,
+                                     a->unit[0] ? a->unit : "units");
+    }
+    if (cost > 0 && used < len)
+        snprintf(buf + used, len - used, " (~%.0f %s in all)", cost, currency);
+    return buf;
+}
+
 const char *kw_alert_contributors_text(const struct kw_alert *a, char *buf, size_t len)
 {
     size_t used = 0;

@@ -164,6 +164,10 @@ const char *kw_duration_text(int64_t ms, char *buf, size_t len);
 /* Roll-ups: "top contributors: journey=checkout, step=payment 62% (+40), ..."
  * into buf, or "" when the alert lists none. */
 const char *kw_alert_contributors_text(const struct kw_alert *a, char *buf, size_t len);
+/* An incident's impact over its members, per unit, with the money where
+ * costs are known: "+443 lost customers, +54 complaints (~20583 EUR in
+ * all)", or "" when no member has an impact. */
+const char *kw_notification_impact_text(const struct kw_notification *n, char *buf, size_t len);
 /* One-line summary: what moved, where, by how much vs expected, since when, cost. */
 const char *kw_alert_summary(const struct kw_alert *a, char *buf, size_t len);
 /* The alert as a JSON object for people and tools (caller owns it). */

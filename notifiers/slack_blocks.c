@@ -393,6 +393,30 @@ void kw_slack_blocks_render(cJSON *msg, const struct kw_notification *n, const c
     add_sparkline(blocks, lead);
     add_buttons(blocks, lead, external_url);
 
+    if (n->nalerts > 1) {
+        /* the incident in one line: its size, first mover and total impact */
+        char where[WHERE_MAX], since[40], impact[512];
+        kw_alert_labels_text(lead, where, sizeof where);
+        kw_time_format(lead->since_ms, since, sizeof since);
+        kw_notification_impact_text(n, impact, sizeof impact);
+        struct text t = {0};
+        putf(&t, "*Incident* of %zu series · first mover ", n->nalerts);
+        put_esc(&t, lead->kpi);
+        put(&t, " · ");
+        put_esc(&t, where);
+        putf(&t, " since %s", since);
+        if (impact[0]) {
+            put(&t, " · *total impact* ");
+            put_esc(&t, impact);
+        }
+        clip(&t, KW_SLACK_MAX_SECTION, true); /* a context element has a section's limit */
+        cJSON *elements = cJSON_CreateArray();
+        char *s = take(&t);
+        cJSON_AddItemToArray(elements, text_obj("mrkdwn", s));
+        free(s);
+        add_block(blocks, "context", "elements", elements);
+    }
+
     size_t room = (size_t)(KW_SLACK_MAX_BLOCKS - cJSON_GetArraySize(blocks));
     size_t rest = n->nalerts - 1;
     size_t shown = rest <= room ? rest : room - 1; /* keep one block for the note */

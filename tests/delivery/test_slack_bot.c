@@ -238,7 +238,7 @@ Test(slack_bot, group_of_80_stays_within_block_limits, .fini = stop_fake, .timeo
     cJSON *all = rig_requests(&fake, 1);
     const cJSON *body = rig_at(cJSON_GetArrayItem(all, 0), "json");
     cr_assert_eq(cJSON_GetArraySize(rig_at(body, "blocks")), 50);
-    cr_assert_str_eq(rig_str_at(body, "blocks[49].elements[0].text"), "…and 35 more series (80 in this group)");
+    cr_assert_str_eq(rig_str_at(body, "blocks[49].elements[0].text"), "…and 36 more series (80 in this group)");
     cJSON_Delete(all);
     kw_notification_release(&n);
     kw_receiver_release(&r);
