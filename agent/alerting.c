@@ -342,26 +342,41 @@ void kw_alerting_nodata_key(const struct kw_series *s, char out[24])
     snprintf(out, 24, "%016llx", (unsigned long long)h);
 }
 
-bool kw_alerting_nodata(struct kw_series *s, const struct kw_kpi_config *kpi, int64_t clock, struct kw_alert *out)
+/* The end of the interval that holds s's last point. */
+static int64_t last_end(const struct kw_series *s, const struct kw_kpi_config *kpi)
+{
+    int64_t iv = s->info.interval_ms;
+    return kpi->interval_ms ? (kw_floor_div(s->last_point_ts, iv) + 1) * iv : s->last_point_ts + iv;
+}
+
+int64_t kw_alerting_nodata_due(const struct kw_series *s, const struct kw_kpi_config *kpi)
+{
+    if (kpi->alert.nodata_after <= 0 || s->alert.nodata_since != INT64_MIN || s->info.interval_ms <= 0 ||
+        s->last_point_ts == INT64_MIN)
+        return INT64_MAX;
+    return last_end(s, kpi) + (int64_t)kpi->alert.nodata_after * s->info.interval_ms;
+}
+
+/* ending: the series is being forgotten; close an open nodata alert now. */
+static bool nodata_step(struct kw_series *s, const struct kw_kpi_config *kpi, int64_t clock, bool ending,
+                        struct kw_alert *out)
 {
     struct kw_alert_state *st = &s->alert;
     if (s->last_point_ts == INT64_MIN || clock == INT64_MIN)
         return false;
-    int64_t iv = s->info.interval_ms;
-    /* the end of the interval that holds the last point */
-    int64_t last_end = kpi->interval_ms ? (kw_floor_div(s->last_point_ts, iv) + 1) * iv : s->last_point_ts + iv;
+    int64_t iv = s->info.interval_ms, end = last_end(s, kpi);
     enum kw_transition t = KW_T_NONE;
     if (st->nodata_since == INT64_MIN) {
-        if (kpi->alert.nodata_after <= 0 || iv <= 0 || clock - last_end < (int64_t)kpi->alert.nodata_after * iv)
+        if (ending || clock < kw_alerting_nodata_due(s, kpi))
             return false;
-        st->nodata_since = last_end;
+        st->nodata_since = end;
         t = KW_T_FIRING;
-    } else if (last_end > st->nodata_since || kpi->alert.nodata_after <= 0) {
-        t = KW_T_RESOLVED; /* points are back (or nodata was switched off by a reload) */
+    } else if (end > st->nodata_since || kpi->alert.nodata_after <= 0 || ending) {
+        t = KW_T_RESOLVED; /* points are back, nodata was switched off by a reload, or the series ends */
     } else {
         return false;
     }
-    struct kw_sample sample = {.ts_ms = t == KW_T_FIRING ? clock : last_end - iv, .value = NAN, .numerator = NAN,
+    struct kw_sample sample = {.ts_ms = t == KW_T_FIRING ? clock : end - iv, .value = NAN, .numerator = NAN,
                                .denominator = NAN};
     struct kw_verdict v = {0};
     struct kw_alert_state saved = *st;
@@ -383,4 +398,14 @@ bool kw_alerting_nodata(struct kw_series *s, const struct kw_kpi_config *kpi, in
     out->direction = 0;
     snprintf(out->detector, sizeof out->detector, "nodata");
     return true;
+}
+
+bool kw_alerting_nodata(struct kw_series *s, const struct kw_kpi_config *kpi, int64_t clock, struct kw_alert *out)
+{
+    return nodata_step(s, kpi, clock, false, out);
+}
+
+bool kw_alerting_nodata_end(struct kw_series *s, const struct kw_kpi_config *kpi, int64_t clock, struct kw_alert *out)
+{
+    return nodata_step(s, kpi, clock, true, out);
 }

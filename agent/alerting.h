@@ -94,6 +94,12 @@ bool kw_alerting_resolve_silent(struct kw_series *s, const struct kw_kpi_config 
  * points came back. Returns true with *out filled when there is something
  * to tell. */
 bool kw_alerting_nodata(struct kw_series *s, const struct kw_kpi_config *kpi, int64_t clock, struct kw_alert *out);
+/* The event time at which s's nodata alert would open (INT64_MAX: never,
+ * or it is open). */
+int64_t kw_alerting_nodata_due(const struct kw_series *s, const struct kw_kpi_config *kpi);
+/* s is being forgotten (series_ttl): close its open nodata alert, if any,
+ * into *out. Returns whether there was one. */
+bool kw_alerting_nodata_end(struct kw_series *s, const struct kw_kpi_config *kpi, int64_t clock, struct kw_alert *out);
 /* The key of s's nodata alert (differs from its anomaly alert's key). */
 void kw_alerting_nodata_key(const struct kw_series *s, char out[24]);
 

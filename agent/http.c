@@ -571,20 +571,41 @@ static void matchers_text(const struct kw_silence *s, char *buf, size_t len)
                                  ops[s->matchers[i].op & 3], s->matchers[i].value);
 }
 
+/* The gate of every write endpoint: the token (or a loopback listener),
+ * then for one with a JSON body (r not NULL) its content type and size.
+ * what names the write in the log ("a silence"). Returns true, with the
+ * refusal in *answer, when the write may not go on; who gets the client. */
+static bool write_refused(struct kw_http *h, struct MHD_Connection *c, const struct request *r, const char *what,
+                          char who[64], enum MHD_Result *answer)
+{
+    char msg[256];
+    unsigned denied = authorize_write(h, c, msg, sizeof msg);
+    client_address(c, who, 64);
+    if (denied) {
+        kw_warn("http", "refused %s from %s: %s", what, who, msg);
+        *answer = respond_error(c, denied, "%s", msg);
+        return true;
+    }
+    if (!r)
+        return false;
+    const char *ctype = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE);
+    if (!ctype || strncasecmp(ctype, "application/json", 16) != 0) {
+        *answer = respond_error(c, MHD_HTTP_UNSUPPORTED_MEDIA_TYPE, "send %s as Content-Type: application/json", what);
+        return true;
+    }
+    if (r->too_big) {
+        *answer = respond_error(c, MHD_HTTP_CONTENT_TOO_LARGE, "the body is larger than %d bytes", MAX_BODY);
+        return true;
+    }
+    return false;
+}
+
 static enum MHD_Result post_silence(struct kw_http *h, struct MHD_Connection *c, struct request *r)
 {
-    char msg[256], who[64];
-    unsigned denied = authorize_write(h, c, msg, sizeof msg);
-    client_address(c, who, sizeof who);
-    if (denied) {
-        kw_warn("http", "refused a silence from %s: %s", who, msg);
-        return respond_error(c, denied, "%s", msg);
-    }
-    const char *ctype = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE);
-    if (!ctype || strncasecmp(ctype, "application/json", 16) != 0)
-        return respond_error(c, MHD_HTTP_UNSUPPORTED_MEDIA_TYPE, "send the silence as Content-Type: application/json");
-    if (r->too_big)
-        return respond_error(c, MHD_HTTP_CONTENT_TOO_LARGE, "the body is larger than %d bytes", MAX_BODY);
+    char who[64];
+    enum MHD_Result refused;
+    if (write_refused(h, c, r, "a silence", who, &refused))
+        return refused;
     if (!h->silences)
         return respond_error(c, MHD_HTTP_SERVICE_UNAVAILABLE, "no silence store");
     cJSON *json = cJSON_ParseWithLength(r->body.data ? r->body.data : "", r->body.len);
@@ -612,18 +633,10 @@ static enum MHD_Result post_silence(struct kw_http *h, struct MHD_Connection *c,
  * state directory like `kpiwatch feedback`, so the agent thread learns it at its next look (2 s). */
 static enum MHD_Result post_feedback(struct kw_http *h, struct MHD_Connection *c, struct request *r, const char *key)
 {
-    char msg[256], who[64];
-    unsigned denied = authorize_write(h, c, msg, sizeof msg);
-    client_address(c, who, sizeof who);
-    if (denied) {
-        kw_warn("http", "refused feedback from %s: %s", who, msg);
-        return respond_error(c, denied, "%s", msg);
-    }
-    const char *ctype = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE);
-    if (!ctype || strncasecmp(ctype, "application/json", 16) != 0)
-        return respond_error(c, MHD_HTTP_UNSUPPORTED_MEDIA_TYPE, "send the feedback as Content-Type: application/json");
-    if (r->too_big)
-        return respond_error(c, MHD_HTTP_CONTENT_TOO_LARGE, "the body is larger than %d bytes", MAX_BODY);
+    char who[64];
+    enum MHD_Result refused;
+    if (write_refused(h, c, r, "feedback", who, &refused))
+        return refused;
     if (!h->state_dir)
         return respond_error(c, MHD_HTTP_SERVICE_UNAVAILABLE, "agent.state_dir is not set: feedback is kept there");
     cJSON *json = cJSON_ParseWithLength(r->body.data ? r->body.data : "", r->body.len);
@@ -654,13 +667,10 @@ static enum MHD_Result post_feedback(struct kw_http *h, struct MHD_Connection *c
 
 static enum MHD_Result delete_silence(struct kw_http *h, struct MHD_Connection *c, const char *id)
 {
-    char msg[256], who[64];
-    unsigned denied = authorize_write(h, c, msg, sizeof msg);
-    client_address(c, who, sizeof who);
-    if (denied) {
-        kw_warn("http", "refused to expire a silence for %s: %s", who, msg);
-        return respond_error(c, denied, "%s", msg);
-    }
+    char who[64];
+    enum MHD_Result refused;
+    if (write_refused(h, c, NULL, "to expire a silence", who, &refused))
+        return refused;
     if (!h->silences)
         return respond_error(c, MHD_HTTP_SERVICE_UNAVAILABLE, "no silence store");
     if (kw_silences_expire(h->silences, id, kw_now_ms()))

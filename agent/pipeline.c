@@ -522,13 +522,9 @@ static int64_t next_due(const struct kw_pipeline *p, const struct kw_series *s)
     int64_t expire = s->last_point_ts + p->cfg->series_ttl_ms + 1;
     if (expire < due)
         due = expire;
-    if (kpi->alert.nodata_after > 0 && s->alert.nodata_since == INT64_MIN && s->info.interval_ms > 0) {
-        int64_t iv = s->info.interval_ms;
-        int64_t last_end = kpi->interval_ms ? (kw_floor_div(s->last_point_ts, iv) + 1) * iv : s->last_point_ts + iv;
-        int64_t nodata = last_end + (int64_t)kpi->alert.nodata_after * iv;
-        if (nodata < due)
-            due = nodata;
-    }
+    int64_t nodata = kw_alerting_nodata_due(s, kpi);
+    if (nodata < due)
+        due = nodata;
     return due;
 }
 
@@ -575,12 +571,8 @@ static void expire(struct kw_pipeline *p, struct kw_series *s)
 {
     int64_t clock = effective_clock(p, s->kpi);
     struct kw_alert alert;
-    if (s->alert.nodata_since != INT64_MIN) {
-        struct kw_kpi_config off = p->cfg->kpis[s->kpi];
-        off.alert.nodata_after = 0; /* closes the open nodata alert */
-        if (kw_alerting_nodata(s, &off, clock, &alert))
-            emit(p, &alert);
-    }
+    if (kw_alerting_nodata_end(s, &p->cfg->kpis[s->kpi], clock, &alert))
+        emit(p, &alert);
     if (kw_alerting_resolve_silent(s, &p->cfg->kpis[s->kpi], clock, &alert))
         emit(p, &alert);
     kw_fdr_forget(&p->fdr[s->kpi], s); /* only verdicts of intervals not yet due */

@@ -14,6 +14,7 @@
 #include "../lib/opts.h"
 #include "../lib/strbuf.h"
 #include "../lib/timefmt.h"
+#include "api_client.h"
 #include "config.h"
 #include "matcher.h"
 #include "silence.h"
@@ -42,96 +43,6 @@ const char kw_silence_cmd_help[] =
     "  --json             list: print the JSON array\n"
     "  --local            edit the state directory even if an agent answers\n";
 
-/* ---- the agent's API ------------------------------------------------------ */
-
-struct reply {
-    long status;
-    struct kw_strbuf body;
-};
-
-static size_t collect(char *data, size_t size, size_t n, void *ctx)
-{
-    struct reply *r = ctx;
-    if (r->body.len < 1 << 20)
-        kw_strbuf_append(&r->body, data, size * n);
-    return size * n;
-}
-
-/* The base URL a local client reaches the listener at. */
-static void base_url(const struct kw_http_config *h, char *buf, size_t len)
-{
-    const char *host = h->listen;
-    if (strcmp(host, "0.0.0.0") == 0)
-        host = "127.0.0.1";
-    else if (strcmp(host, "::") == 0)
-        host = "::1";
-    if (strchr(host, ':'))
-        snprintf(buf, len, "http://[%s]:%d", host, h->port);
-    else
-        snprintf(buf, len, "http://%s:%d", host, h->port);
-}
-
-/* 1 when the agent answered (r filled), 0 when no agent answers, -1 on another failure (msg). */
-static int api_call(const struct kw_http_config *h, const char *method, const char *path, const char *body,
-                    struct reply *r, char *msg, size_t msglen)
-{
-    char url[256];
-    base_url(h, url, sizeof url);
-    snprintf(url + strlen(url), sizeof url - strlen(url), "%s", path);
-    CURL *c = curl_easy_init();
-    if (!c) {
-        snprintf(msg, msglen, "libcurl did not start");
-        return -1;
-    }
-    struct curl_slist *headers = curl_slist_append(NULL, "Content-Type: application/json");
-    char *auth = NULL;
-    if (h->secret) {
-        size_t alen = strlen(h->secret) + 32;
-        auth = malloc(alen);
-        snprintf(auth, alen, "Authorization: Bearer %s", h->secret);
-        headers = curl_slist_append(headers, auth);
-    }
-    char errbuf[CURL_ERROR_SIZE] = "";
-    curl_easy_setopt(c, CURLOPT_URL, url);
-    curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
-    curl_easy_setopt(c, CURLOPT_HTTPHEADER, headers);
-    curl_easy_setopt(c, CURLOPT_NOPROXY, "*");
-    curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, 2000L);
-    curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, 15000L);
-    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(c, CURLOPT_ERRORBUFFER, errbuf);
-    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, collect);
-    curl_easy_setopt(c, CURLOPT_WRITEDATA, r);
-    if (body) {
-        curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
-        curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE, (long)strlen(body));
-    }
-    CURLcode code = curl_easy_perform(c);
-    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &r->status);
-    curl_easy_cleanup(c);
-    curl_slist_free_all(headers);
-    if (auth) {
-        memset(auth, 0, strlen(auth));
-        free(auth);
-    }
-    if (code == CURLE_COULDNT_CONNECT || code == CURLE_OPERATION_TIMEDOUT || code == CURLE_COULDNT_RESOLVE_HOST)
-        return 0;
-    if (code != CURLE_OK) {
-        snprintf(msg, msglen, "%s: %s", url, errbuf[0] ? errbuf : curl_easy_strerror(code));
-        return -1;
-    }
-    return 1;
-}
-
-/* The "error" of an API answer, or its body. */
-static void api_error(const struct reply *r, char *msg, size_t len)
-{
-    cJSON *j = cJSON_Parse(r->body.data ? r->body.data : "");
-    const cJSON *e = cJSON_GetObjectItemCaseSensitive(j, "error");
-    snprintf(msg, len, "the agent answered HTTP %ld: %s", r->status,
-             cJSON_IsString(e) ? e->valuestring : r->body.data ? r->body.data : "");
-    cJSON_Delete(j);
-}
 
 /* ---- the store in the state directory --------------------------------------- */
 
@@ -303,9 +214,9 @@ static int do_add(const struct kw_config *cfg, const struct args *a, char *msg, 
     if (!body)
         return USAGE;
     int rc = RUNTIME;
-    struct reply r = {0};
+    struct kw_api_reply r = {0};
     char err[512];
-    int answered = cfg->http.port && !a->local ? api_call(&cfg->http, "POST", "/api/v1/silences", body, &r, err, sizeof err) : 0;
+    int answered = cfg->http.port && !a->local ? kw_api_call(&cfg->http, "POST", "/api/v1/silences", body, &r, err, sizeof err) : 0;
     if (answered < 0) {
         fprintf(stderr, "kpiwatch silence: %s\n", err);
     } else if (answered) {
@@ -314,7 +225,7 @@ static int do_add(const struct kw_config *cfg, const struct args *a, char *msg, 
             printf("%s\n", cJSON_GetObjectItemCaseSensitive(j, "id")->valuestring);
             rc = OK;
         } else {
-            api_error(&r, err, sizeof err);
+            kw_api_error(&r, err, sizeof err);
             fprintf(stderr, "kpiwatch silence: %s\n", err);
         }
         cJSON_Delete(j);
@@ -340,10 +251,10 @@ static int do_add(const struct kw_config *cfg, const struct args *a, char *msg, 
 
 static int do_list(const struct kw_config *cfg, const struct args *a)
 {
-    struct reply r = {0};
+    struct kw_api_reply r = {0};
     char err[512];
     cJSON *list = NULL;
-    int answered = cfg->http.port && !a->local ? api_call(&cfg->http, "GET", "/api/v1/silences", NULL, &r, err, sizeof err) : 0;
+    int answered = cfg->http.port && !a->local ? kw_api_call(&cfg->http, "GET", "/api/v1/silences", NULL, &r, err, sizeof err) : 0;
     if (answered < 0) {
         fprintf(stderr, "kpiwatch silence: %s\n", err);
     } else if (answered) {
@@ -351,7 +262,7 @@ static int do_list(const struct kw_config *cfg, const struct args *a)
         if (r.status == 200 && cJSON_IsArray(cJSON_GetObjectItemCaseSensitive(j, "silences")))
             list = cJSON_DetachItemFromObject(j, "silences");
         else {
-            api_error(&r, err, sizeof err);
+            kw_api_error(&r, err, sizeof err);
             fprintf(stderr, "kpiwatch silence: %s\n", err);
         }
         cJSON_Delete(j);
@@ -387,11 +298,11 @@ static int do_expire(const struct kw_config *cfg, const struct args *a, char *ms
             snprintf(msg, len, "a silence ID has letters, digits and dashes only");
             return USAGE;
         }
-    struct reply r = {0};
+    struct kw_api_reply r = {0};
     char err[512], path[128];
     snprintf(path, sizeof path, "/api/v1/silences/%.64s", id);
     int rc = RUNTIME;
-    int answered = cfg->http.port && !a->local ? api_call(&cfg->http, "DELETE", path, NULL, &r, err, sizeof err) : 0;
+    int answered = cfg->http.port && !a->local ? kw_api_call(&cfg->http, "DELETE", path, NULL, &r, err, sizeof err) : 0;
     if (answered < 0) {
         fprintf(stderr, "kpiwatch silence: %s\n", err);
     } else if (answered) {
@@ -399,7 +310,7 @@ static int do_expire(const struct kw_config *cfg, const struct args *a, char *ms
             printf("expired %s\n", id);
             rc = OK;
         } else {
-            api_error(&r, err, sizeof err);
+            kw_api_error(&r, err, sizeof err);
             fprintf(stderr, "kpiwatch silence: %s\n", err);
         }
     } else {
