@@ -100,21 +100,19 @@ static int cmp_name(const void *a, const void *b)
 }
 
 /* The record file as a cJSON object with "counts" and "records". */
+/* The record file's JSON, or NULL (missing, too large, not JSON). */
+static cJSON *read_record(const char *path)
+{
+    char err[256];
+    char *text = kw_read_file(path, 16u << 20, NULL, err, sizeof err);
+    cJSON *root = text ? cJSON_Parse(text) : NULL;
+    free(text);
+    return root;
+}
+
 static cJSON *load_record(const char *path)
 {
-    char *text = NULL;
-    FILE *f = fopen(path, "rb");
-    cJSON *root = NULL;
-    if (f) {
-        fseek(f, 0, SEEK_END);
-        long n = ftell(f);
-        fseek(f, 0, SEEK_SET);
-        text = xmalloc(n > 0 ? (size_t)n + 1 : 1);
-        text[n > 0 ? fread(text, 1, (size_t)n, f) : 0] = '\0';
-        fclose(f);
-        root = cJSON_Parse(text);
-        free(text);
-    }
+    cJSON *root = read_record(path);
     if (!cJSON_IsObject(root)) {
         cJSON_Delete(root);
         root = cJSON_CreateObject();
@@ -244,11 +242,9 @@ cJSON *kw_feedback_record(const char *state_dir)
 {
     if (!state_dir)
         return NULL;
-    char path[4200], err[256];
+    char path[4200];
     snprintf(path, sizeof path, "%s/feedback.json", state_dir);
-    char *text = kw_read_file(path, 16u << 20, NULL, err, sizeof err);
-    cJSON *root = text ? cJSON_Parse(text) : NULL;
-    free(text);
+    cJSON *root = read_record(path);
     if (root && !cJSON_IsObject(root)) {
         cJSON_Delete(root);
         root = NULL;

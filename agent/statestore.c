@@ -279,18 +279,12 @@ const char *kw_state_series_restore(struct kw_pipeline *p, const cJSON *o, struc
 
 int kw_state_load(struct kw_pipeline *p, const char *path, char *err, size_t errlen)
 {
-    FILE *f = fopen(path, "rb");
-    if (!f) {
-        snprintf(err, errlen, "%s: %s", path, strerror(errno));
+    char *text = kw_read_file(path, SIZE_MAX / 2, NULL, err, errlen);
+    if (!text) {
+        if (!err[0]) /* missing */
+            snprintf(err, errlen, "%s: %s", path, strerror(ENOENT));
         return -1;
     }
-    fseek(f, 0, SEEK_END);
-    long size = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *text = xmalloc(size > 0 ? (size_t)size + 1 : 1);
-    size_t n = size > 0 ? fread(text, 1, (size_t)size, f) : 0;
-    fclose(f);
-    text[n] = '\0';
     cJSON *root = cJSON_Parse(text);
     free(text);
     const cJSON *arr = root ? cJSON_GetObjectItemCaseSensitive(root, "series") : NULL;
