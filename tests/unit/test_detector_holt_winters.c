@@ -1,8 +1,11 @@
 /* Unit tests for the holt_winters detector: a hand-computed reference series,
- * warm-up, winsorised updates, gaps, save/restore and a seeded daily series. */
+ * warm-up (against the classical initialisation over all its values),
+ * winsorised updates, gaps, save/restore (also of states older versions
+ * saved) and a seeded daily series. */
 #include <criterion/criterion.h>
 #include <gsl/gsl_randist.h>
 #include <gsl/gsl_rng.h>
+#include <gsl/gsl_statistics_double.h>
 #include <math.h>
 #include <string.h>
 
@@ -206,7 +209,7 @@ static void compare_runs(struct kw_detector_state *a, struct kw_detector_state *
     gsl_rng_free(rng);
 }
 
-static void round_trip_after(int n_before)
+static void round_trip_after(int n_before, bool as_text)
 {
     setup_json("{\"type\":\"holt_winters\",\"season\":\"1d\"}");
     gsl_rng *rng = gsl_rng_alloc(gsl_rng_mt19937);
@@ -217,7 +220,7 @@ static void round_trip_after(int n_before)
     /* In memory: cJSON's printer keeps only 15 digits when they read back
      * within an ulp, so text is exact only with a lossless number printer. */
     struct kw_detector_state st2;
-    rig_clone_state(&fx, &st2, false);
+    rig_clone_state(&fx, &st2, as_text);
     cr_assert_eq(st2.seen, fx.st.seen);
     cr_assert_eq(fx.det.type->state_bytes(st2.impl), fx.det.type->state_bytes(fx.st.impl));
     compare_runs(&fx.st, &st2, n_before, 200, 11);
@@ -226,12 +229,29 @@ static void round_trip_after(int n_before)
 
 Test(detector_holt_winters, round_trip_running, .fini = teardown)
 {
-    round_trip_after(24 * 5 + 7);
+    round_trip_after(24 * 5 + 7, false);
 }
 
 Test(detector_holt_winters, round_trip_during_warmup, .fini = teardown)
 {
-    round_trip_after(30);
+    round_trip_after(30, false);
+}
+
+/* Through printed JSON, as a restart does: in the first season, in the
+ * second (slots with two values), and one value before the initialisation. */
+Test(detector_holt_winters, round_trip_during_warmup_as_text, .fini = teardown)
+{
+    round_trip_after(5, true);
+}
+
+Test(detector_holt_winters, round_trip_second_season_as_text, .fini = teardown)
+{
+    round_trip_after(30, true);
+}
+
+Test(detector_holt_winters, round_trip_just_before_initialising_as_text, .fini = teardown)
+{
+    round_trip_after(47, true);
 }
 
 Test(detector_holt_winters, load_rejects_mismatched_state, .fini = teardown)
@@ -333,4 +353,290 @@ Test(detector_holt_winters, default_threshold_is_four_and_a_half_sds, .fini = te
     gsl_rng_free(rng);
     cr_assert_gt(ready, 24 * 27);
     cr_assert_eq(alarms, 0, "%d false alarms in %d", alarms, ready);
+}
+
+/* The classical two-season initialisation written out over all 2m values
+ * (y[p] at position p after the first value, NAN = missing), as the
+ * detector once did it from a buffer of both seasons: trend = mean over
+ * slots present twice of (y[m+i] - y[i]) / m; a slot's index = its mean
+ * detrended value less the mean of those over seen slots; variance = the
+ * squared residuals over (values - seen slots - 2), or the values' plain
+ * variance when that leaves no degree of freedom. */
+struct hw_ref {
+    double level; /* at position 2m - 1 */
+    double trend, var;
+    double season[288];
+};
+
+static void reference_init(const double *y, int m, int64_t n0, struct hw_ref *r)
+{
+    double trend = 0;
+    int pairs = 0;
+    for (int i = 0; i < m; i++) {
+        if (!isnan(y[i]) && !isnan(y[m + i])) {
+            trend += (y[m + i] - y[i]) / m;
+            pairs++;
+        }
+    }
+    trend = pairs ? trend / pairs : 0;
+    double mean_detrended[288] = {0};
+    int cnt[288] = {0};
+    for (int p = 0; p < 2 * m; p++) {
+        if (isnan(y[p]))
+            continue;
+        int s = (int)((n0 + p) % m);
+        mean_detrended[s] += y[p] - trend * p;
+        cnt[s]++;
+    }
+    double level0 = 0;
+    int seen = 0;
+    for (int s = 0; s < m; s++) {
+        if (cnt[s]) {
+            mean_detrended[s] /= cnt[s];
+            level0 += mean_detrended[s];
+            seen++;
+        }
+    }
+    level0 /= seen;
+    double ss = 0, values[576];
+    int n = 0;
+    for (int p = 0; p < 2 * m; p++) {
+        if (isnan(y[p]))
+            continue;
+        double e = y[p] - trend * p - mean_detrended[(n0 + p) % m];
+        ss += e * e;
+        values[n++] = y[p];
+    }
+    for (int s = 0; s < m; s++)
+        r->season[s] = cnt[s] ? mean_detrended[s] - level0 : 0;
+    r->var = n - seen - 2 >= 1 ? ss / (n - seen - 2) : gsl_stats_variance(values, 1, (size_t)n);
+    r->trend = trend;
+    r->level = level0 + trend * (2 * m - 1);
+}
+
+static void assert_close(double got, double want, const char *what, int s)
+{
+    cr_assert(fabs(got - want) <= 1e-10 * (1 + fabs(want)), "%s[%d]: %.17g, reference %.17g", what, s, got, want);
+}
+
+/* Random warm-ups (phase, gaps, trend, noise) against reference_init. With
+ * alpha = beta = gamma = 0 the first update keeps the trend and the seasonal
+ * indices as initialised, so the saved state shows them; the first
+ * verdict's forecast and band show the level and the variance. */
+static void check_warmup(int m, double presence, unsigned long seed)
+{
+    char cfg[256];
+    snprintf(cfg, sizeof cfg, "{\"type\":\"holt_winters\",\"season\":\"%dh\",\"alpha\":0,\"beta\":0,\"gamma\":0,"
+             "\"sd_alpha\":0.001,\"threshold\":3}", m);
+    gsl_rng *rng = gsl_rng_alloc(gsl_rng_mt19937);
+    gsl_rng_set(rng, seed);
+    int checked = 0;
+    for (int k = 0; k < 20; k++) {
+        struct rig r;
+        rig_init(&r, cfg);
+        int64_t n0 = 1000 + (int64_t)gsl_rng_uniform_int(rng, (unsigned long)m);
+        double slope = gsl_ran_gaussian(rng, 0.5), noise = gsl_rng_uniform(rng) * 5;
+        double y[576];
+        int count = 0;
+        for (int p = 0; p < 2 * m; p++) {
+            bool present = p == 0 || gsl_rng_uniform(rng) < presence;
+            /* ties and repeats too: a rounded value now and then */
+            double v = 100 + slope * p + 20 * sin(2 * M_PI * (double)((n0 + p) % m) / m) + gsl_ran_gaussian(rng, noise);
+            y[p] = present ? (p % 5 == 0 ? round(v) : v) : NAN;
+            count += present;
+        }
+        if (count < m) { /* the detector would start over: not this test's case */
+            rig_release(&r);
+            continue;
+        }
+        for (int p = 0; p < 2 * m; p++)
+            if (!isnan(y[p]))
+                cr_assert_not(rig_feed_slot(&r, &r.st, n0 + p, y[p]).ready, "ready during warm-up");
+        int64_t h = 1 + (int64_t)gsl_rng_uniform_int(rng, 3); /* the first value after it may follow a gap */
+        int64_t n = n0 + 2 * m - 1 + h;
+        struct kw_verdict v = rig_feed_slot(&r, &r.st, n, 150);
+        cr_assert(v.ready);
+
+        struct hw_ref ref;
+        reference_init(y, m, n0, &ref);
+        assert_close(v.expected, ref.level + (double)h * ref.trend + ref.season[n % m], "forecast", 0);
+        assert_close((v.upper - v.expected) / 3, sqrt(ref.var), "sd", 0);
+        cJSON *saved = kw_detector_state_save(&r.st, &r.det);
+        const cJSON *st = cJSON_GetObjectItem(saved, "state");
+        double trend, season[288];
+        cr_assert_eq(kw_json_get_double(cJSON_GetObjectItem(st, "trend"), &trend), 0);
+        assert_close(trend, ref.trend, "trend", 0);
+        cr_assert_eq(kw_json_read_doubles(cJSON_GetObjectItem(st, "season"), season, (size_t)m), 0);
+        for (int s = 0; s < m; s++)
+            assert_close(season[s], ref.season[s], "season", s);
+        cJSON_Delete(saved);
+        rig_release(&r);
+        checked++;
+    }
+    gsl_rng_free(rng);
+    cr_assert_geq(checked, 10, "m = %d: only %d warm-ups were dense enough", m, checked);
+}
+
+Test(detector_holt_winters, warmup_matches_classical_initialisation_full)
+{
+    check_warmup(24, 1.0, 1);
+    check_warmup(7, 1.0, 2);
+}
+
+Test(detector_holt_winters, warmup_matches_classical_initialisation_with_gaps)
+{
+    check_warmup(24, 0.8, 3);
+    check_warmup(288, 0.7, 4);
+    check_warmup(5, 0.6, 5);
+}
+
+/* Few slots present in both seasons leave no degree of freedom: the plain
+ * variance of the values is the start (always so for m = 2). */
+Test(detector_holt_winters, warmup_matches_classical_initialisation_without_degrees_of_freedom)
+{
+    check_warmup(2, 0.9, 6);
+    check_warmup(3, 0.7, 7);
+}
+
+/* After a warm-up restart (too sparse), the initialisation uses the new
+ * warm-up only: 10 20 30 40 | 12 24 33 41 from position 8 is the same
+ * model as from position 0 of a fresh detector. */
+Test(detector_holt_winters, warmup_restart_forgets_the_sparse_start)
+{
+    const char *cfg = "{\"type\":\"holt_winters\",\"season\":\"4h\"}";
+    const double w[8] = {10, 20, 30, 40, 12, 24, 33, 41};
+    struct rig a, b;
+    rig_init(&a, cfg);
+    rig_init(&b, cfg);
+    rig_feed_slot(&a, &a.st, 0, 500);
+    rig_feed_slot(&a, &a.st, 5, -300);
+    for (int p = 0; p < 8; p++) {
+        rig_feed_slot(&a, &a.st, 8 + p, w[p]);
+        rig_feed_slot(&b, &b.st, 8 + p, w[p]);
+    }
+    for (int p = 16; p < 30; p++) {
+        struct kw_verdict va = rig_feed_slot(&a, &a.st, p, 25 + p % 4), vb = rig_feed_slot(&b, &b.st, p, 25 + p % 4);
+        cr_assert(va.ready);
+        assert_same_verdict(&va, &vb, p);
+    }
+    rig_release(&a);
+    rig_release(&b);
+}
+
+/* A state saved during the warm-up by versions that kept every value of
+ * both seasons ("warm", by position, null = missing) still loads: the
+ * values are taken as if they had just arrived, so the series continues
+ * exactly as one that saw them live, and as the saving version would have
+ * (its verdicts, computed by it, to rounding). Season 3h, starting at
+ * interval 1001 (slot 2), position 2 missing. */
+static const char *old_warm_state =
+    "{\"type\":\"holt_winters\",\"seen\":4,\"state\":{\"started\":true,\"n0\":1001,\"last\":1005,"
+    "\"warm\":[10,20,null,12,24,null]}}";
+
+Test(detector_holt_winters, warmup_saved_by_older_versions_loads, .fini = teardown)
+{
+    setup_json(hand_cfg);
+    cJSON *old = cJSON_Parse(old_warm_state);
+    cr_assert_eq(kw_detector_state_load(&fx.st, &fx.det, old), 0);
+    cJSON_Delete(old);
+    cr_assert_eq(fx.st.seen, 4);
+
+    struct rig live;
+    rig_init(&live, hand_cfg);
+    const int64_t warm_slot[4] = {1001, 1002, 1004, 1005};
+    const double warm_val[4] = {10, 20, 12, 24};
+    for (int i = 0; i < 4; i++)
+        rig_feed_slot(&live, &live.st, warm_slot[i], warm_val[i]);
+
+    static const struct {
+        int64_t slot;
+        double value, expected, upper, score;
+    } then[] = {
+        {1006, 33, NAN, NAN, NAN},
+        {1007, 16, 15.5, 43.514282071829008, 0.053544117109764915},
+        {1008, 27, 26.875, 46.712464555733931, 0.018903625458103611},
+        {1010, 21, 19.5, 33.529711775371581, 0.32074785797806005},
+        {1011, 15, 31.59375, 42.012070702013354, -4.7782412755233876},
+        {1012, 40, 33.748759473489983, 57.044832774585174, 0.80501642217310532},
+        {1013, 22, 19.863859692869156, 41.011071144175581, 0.3030385796325234},
+    };
+    for (size_t i = 0; i < sizeof then / sizeof then[0]; i++) {
+        struct kw_verdict v = feed(then[i].slot, then[i].value);
+        struct kw_verdict w = rig_feed_slot(&live, &live.st, then[i].slot, then[i].value);
+        assert_same_verdict(&v, &w, (int)i);
+        cr_assert_eq(v.ready, !isnan(then[i].expected));
+        if (!v.ready)
+            continue;
+        assert_close(v.expected, then[i].expected, "expected", (int)i);
+        assert_close(v.upper, then[i].upper, "upper", (int)i);
+        assert_close(v.score, then[i].score, "score", (int)i);
+    }
+    rig_release(&live);
+}
+
+/* A damaged warm-up is refused (the series then starts fresh), in either
+ * form: values after the last one, infinities, positions out of order or
+ * after the last one, a seen slot without a sum, negative squares, sums
+ * over no values that are not 0. */
+static void assert_refused(const char *state)
+{
+    cJSON *j = cJSON_Parse(state);
+    cr_assert_not_null(j, "%s", state);
+    cr_assert_eq(kw_detector_state_load(&fx.st, &fx.det, j), -1, "accepted: %s", state);
+    cJSON_Delete(j);
+}
+
+#define HW_STATE(body) "{\"type\":\"holt_winters\",\"seen\":4,\"state\":{\"started\":true,\"n0\":1001,\"last\":1005," body "}}"
+#define HW_WARMUP(present, sums, m2) \
+    HW_STATE("\"warmup\":{\"present\":" present ",\"sums\":" sums ",\"trend_sum\":2,\"diff_mean\":3,\"diff_m2\":2," \
+             "\"mean\":16.5,\"m2\":" m2 "}")
+
+Test(detector_holt_winters, damaged_warmup_is_refused, .fini = teardown)
+{
+    setup_json(hand_cfg);
+    /* the intact ones load */
+    const char *good_old = HW_STATE("\"warm\":[10,20,null,12,24,null]");
+    const char *good_new = HW_WARMUP("[0,1,3,4]", "[44,null,22]", "131");
+    cJSON *j = cJSON_Parse(good_old);
+    cr_assert_eq(kw_detector_state_load(&fx.st, &fx.det, j), 0);
+    cJSON_Delete(j);
+    j = cJSON_Parse(good_new);
+    cr_assert_eq(kw_detector_state_load(&fx.st, &fx.det, j), 0);
+    cJSON_Delete(j);
+
+    assert_refused(HW_STATE("\"warm\":[10,20,null,12,24,7]"));
+    assert_refused(HW_STATE("\"warm\":[10,20,null,12,1e999,null]"));
+    assert_refused(HW_STATE("\"warm\":[10,20,null,12,24]"));
+    assert_refused("{\"type\":\"holt_winters\",\"seen\":0,\"state\":{\"started\":false,\"n0\":0,\"last\":0,"
+                   "\"warm\":[10,null,null,null,null,null]}}");
+    assert_refused(HW_WARMUP("[0,3,1,4]", "[44,null,22]", "131"));
+    assert_refused(HW_WARMUP("[0,1,3,5]", "[44,null,22]", "131"));
+    assert_refused(HW_WARMUP("[0,1,1,3,4]", "[44,null,22]", "131"));
+    assert_refused(HW_WARMUP("[0,1.5,3,4]", "[44,null,22]", "131"));
+    assert_refused(HW_WARMUP("[0,1,3,4]", "[44,null,null]", "131"));
+    assert_refused(HW_WARMUP("[0,1,3,4]", "[44,null]", "131"));
+    assert_refused(HW_WARMUP("[0,1,3,4]", "[44,null,22]", "-1"));
+    assert_refused(HW_STATE("\"warmup\":{\"present\":[],\"sums\":[null,null,null],\"trend_sum\":0,"
+                            "\"diff_mean\":0,\"diff_m2\":0,\"mean\":2e31,\"m2\":0}"));
+    assert_refused(HW_STATE("\"warmup\":{\"present\":[0,1],\"sums\":[20,null,10],\"trend_sum\":2,"
+                            "\"diff_mean\":0,\"diff_m2\":0,\"mean\":15,\"m2\":50}"));
+    assert_refused(HW_STATE("\"warmup\":{\"present\":[0],\"sums\":[10,null,null]}"));
+    assert_refused(HW_STATE("\"nothing\":1"));
+}
+
+/* A fresh series holds its seasonal array and a small summary of the
+ * warm-up (a bit a position, seven numbers), not both seasons' values:
+ * about 8 bytes a slot from the first value to the last. */
+Test(detector_holt_winters, state_bytes_about_eight_a_slot, .fini = teardown)
+{
+    fx.info.interval_ms = 300000; /* 288 slots a season */
+    setup_json("{\"type\":\"holt_winters\",\"season\":\"1d\"}");
+    size_t fresh = fx.det.type->state_bytes(fx.st.impl);
+    cr_assert_geq(fresh, 288 * 8);
+    cr_assert_leq(fresh, 288 * 8 + 256, "%zu bytes", fresh);
+    for (int t = 0; t < 2 * 288 + 1; t++)
+        feed(t, 10 + t % 288);
+    size_t running = fx.det.type->state_bytes(fx.st.impl);
+    cr_assert_geq(running, 288 * 8);
+    cr_assert_lt(running, fresh);
 }
