@@ -10,20 +10,33 @@
 
 #include "../lib/xmalloc.h"
 
-void kw_bucket_reset(struct kw_bucket *b)
+void kw_bucket_reset(struct kw_bucket *b, int aggregation)
 {
-    b->sum = b->den = 0;
-    b->last = NAN;
-    b->min = INFINITY;
-    b->max = -INFINITY;
-    b->last_ts = INT64_MIN;
     b->count = b->den_count = 0;
-    b->nsamples = 0;
-    b->pos = b->neg = 0;
+    switch (aggregation) {
+    case KW_AGG_LAST:
+        b->last = NAN;
+        b->last_ts = INT64_MIN;
+        break;
+    case KW_AGG_MIN:
+        b->min = INFINITY;
+        break;
+    case KW_AGG_MAX:
+        b->max = -INFINITY;
+        break;
+    case KW_AGG_QUANTILE:
+        b->single = NAN; /* samples stays: the buffer is reused */
+        break;
+    default: /* sum, den and pos, neg */
+        b->sum = b->den = 0;
+        break;
+    }
 }
 
-void kw_bucket_release(struct kw_bucket *b)
+void kw_bucket_release(struct kw_bucket *b, int aggregation)
 {
+    if (aggregation != KW_AGG_QUANTILE)
+        return;
     free(b->samples);
     b->samples = NULL;
     b->nsamples = 0;
@@ -50,22 +63,44 @@ void kw_bucket_keep_sample(struct kw_bucket *b, double value, uint32_t cap, uint
         b->samples[j] = value;
 }
 
-void kw_bucket_add(struct kw_bucket *b, int role, double value, int64_t ts_ms)
+void kw_bucket_add(struct kw_bucket *b, int aggregation, int role, double value, int64_t ts_ms)
 {
     if (role == KW_ROLE_DENOMINATOR) {
         b->den += value;
         b->den_count++;
         return;
     }
-    b->sum += value;
     b->count++;
-    if (value < b->min)
-        b->min = value;
-    if (value > b->max)
-        b->max = value;
-    if (ts_ms >= b->last_ts) { /* ties: the later arrival wins */
-        b->last = value;
-        b->last_ts = ts_ms;
+    switch (aggregation) {
+    case KW_AGG_SUM:
+    case KW_AGG_MEAN:
+    case KW_AGG_RATIO:
+        b->sum += value;
+        break;
+    case KW_AGG_LAST:
+        if (ts_ms >= b->last_ts) { /* ties: the later arrival wins */
+            b->last = value;
+            b->last_ts = ts_ms;
+        }
+        break;
+    case KW_AGG_MIN:
+        if (value < b->min)
+            b->min = value;
+        break;
+    case KW_AGG_MAX:
+        if (value > b->max)
+            b->max = value;
+        break;
+    case KW_AGG_QUANTILE:
+        b->single = value;
+        break;
+    case KW_AGG_NPS:
+        b->pos += value >= 9;
+        b->neg += value <= 6;
+        break;
+    case KW_AGG_CSAT:
+        b->pos += value >= 4;
+        break;
     }
 }
 
@@ -76,16 +111,6 @@ bool kw_survey_valid(int aggregation, double value)
     if (aggregation == KW_AGG_CSAT)
         return value >= 1 && value <= 5 && value == floor(value);
     return true;
-}
-
-void kw_bucket_add_response(struct kw_bucket *b, int aggregation, double value)
-{
-    if (aggregation == KW_AGG_NPS) {
-        b->pos += value >= 9;
-        b->neg += value <= 6;
-    } else if (aggregation == KW_AGG_CSAT) {
-        b->pos += value >= 4;
-    }
 }
 
 struct kw_sample kw_bucket_sample(struct kw_bucket *b, int aggregation, double quantile, int64_t start_ms)
@@ -119,7 +144,7 @@ struct kw_sample kw_bucket_sample(struct kw_bucket *b, int aggregation, double q
             gsl_sort(b->samples, 1, b->nsamples);
             s.value = gsl_stats_quantile_from_sorted_data(b->samples, 1, b->nsamples, quantile);
         } else if (b->count) {
-            s.value = b->last; /* a native single point */
+            s.value = b->single; /* a native single point */
         }
         break;
     case KW_AGG_RATIO:
@@ -145,4 +170,67 @@ struct kw_sample kw_bucket_sample(struct kw_bucket *b, int aggregation, double q
         break;
     }
     return s;
+}
+
+void kw_bucket_fields(const struct kw_bucket *b, int aggregation, double f[KW_BUCKET_FIELDS])
+{
+    /* an empty bucket's values, then what this aggregation keeps */
+    double v[KW_BUCKET_FIELDS] = {0, 0, NAN, INFINITY, -INFINITY, (double)INT64_MIN, b->count, b->den_count, 0, 0};
+    switch (aggregation) {
+    case KW_AGG_LAST:
+        v[2] = b->last;
+        v[5] = (double)b->last_ts;
+        break;
+    case KW_AGG_MIN:
+        v[3] = b->min;
+        break;
+    case KW_AGG_MAX:
+        v[4] = b->max;
+        break;
+    case KW_AGG_QUANTILE:
+        v[2] = b->single;
+        v[7] = 0; /* den_count holds nsamples; the samples are stored apart */
+        break;
+    case KW_AGG_NPS:
+    case KW_AGG_CSAT:
+        v[8] = b->pos;
+        v[9] = b->neg;
+        break;
+    default:
+        v[0] = b->sum;
+        v[1] = b->den;
+        break;
+    }
+    for (int i = 0; i < KW_BUCKET_FIELDS; i++)
+        f[i] = v[i];
+}
+
+void kw_bucket_set_fields(struct kw_bucket *b, int aggregation, const double f[KW_BUCKET_FIELDS])
+{
+    b->count = (uint32_t)f[6];
+    switch (aggregation) {
+    case KW_AGG_LAST:
+        b->last = f[2];
+        b->last_ts = isnan(f[5]) ? INT64_MIN : (int64_t)f[5];
+        break;
+    case KW_AGG_MIN:
+        b->min = isnan(f[3]) ? INFINITY : f[3];
+        break;
+    case KW_AGG_MAX:
+        b->max = isnan(f[4]) ? -INFINITY : f[4];
+        break;
+    case KW_AGG_QUANTILE:
+        b->single = f[2];
+        break;
+    case KW_AGG_NPS:
+    case KW_AGG_CSAT:
+        b->pos = f[8];
+        b->neg = f[9];
+        break;
+    default:
+        b->sum = f[0];
+        b->den = f[1];
+        b->den_count = (uint32_t)f[7];
+        break;
+    }
 }

@@ -4,10 +4,12 @@
 
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "../lib/intmath.h"
 #include "../lib/log.h"
+#include "../lib/xmalloc.h"
 #include "kpi.h"
 #include "series.h"
 
@@ -181,6 +183,66 @@ enum kw_transition kw_alerting_step(struct kw_alert_state *st, const struct kw_r
     return t;
 }
 
+/* Bit for bit zero: a -0.0 or a NaN is something a fresh state would not say. */
+static bool zero_bits(double x)
+{
+    uint64_t u;
+    memcpy(&u, &x, sizeof u);
+    return u == 0;
+}
+
+/* Whether st, apart from its phase and nodata mark, is a fresh state. */
+static bool is_fresh(const struct kw_alert_state *st)
+{
+    return st->anomalous_streak == 0 && st->normal_streak == 0 && st->intervals == 0 && st->since_ms == 0 &&
+           st->notified_ms == 0 && zero_bits(st->peak_severity) && zero_bits(st->peak_observed) &&
+           zero_bits(st->peak_expected) && zero_bits(st->impact) && st->last_anomalous_ms == 0 && st->flips == 0 &&
+           st->flip_window_ms == 0 && st->last_flip_ms == 0 && !st->flapping && !st->notified_firing;
+}
+
+void kw_alerting_get(const struct kw_series_alert *a, struct kw_alert_state *st)
+{
+    if (a->more)
+        *st = *a->more;
+    else
+        memset(st, 0, sizeof *st);
+    st->phase = a->phase;
+    st->nodata_since = a->nodata_since;
+}
+
+void kw_alerting_set(struct kw_series_alert *a, const struct kw_alert_state *st)
+{
+    a->phase = st->phase;
+    a->nodata_since = st->nodata_since;
+    if (is_fresh(st)) {
+        free(a->more);
+        a->more = NULL;
+        return;
+    }
+    if (!a->more)
+        a->more = xmalloc(sizeof *a->more);
+    *a->more = *st;
+}
+
+void kw_alerting_release(struct kw_series_alert *a)
+{
+    free(a->more);
+    a->more = NULL;
+}
+
+/* Back at rest: ok, not flapping, and no flip window still counting (the
+ * next flip would start a new one). What the state still holds then is
+ * only read again after the next incident has overwritten it, so it is
+ * forgotten, and the series gives back the memory it held. */
+static void forget_at_rest(struct kw_alert_state *st, const struct kw_rule_config *rule, int64_t at_ms)
+{
+    if (st->phase != KW_PHASE_OK || st->flapping)
+        return;
+    if (st->flips != 0 && !(st->flip_window_ms >= 0 && at_ms - st->flip_window_ms > rule->flap_window_ms))
+        return;
+    *st = (struct kw_alert_state){.phase = KW_PHASE_OK, .nodata_since = st->nodata_since};
+}
+
 cJSON *kw_alerting_save(const struct kw_alert_state *st)
 {
     cJSON *o = cJSON_CreateObject();
@@ -245,10 +307,10 @@ static void copy_text(char *dst, size_t cap, const char *src)
     snprintf(dst, cap, "%s", src ? src : "");
 }
 
-static void build_alert(const struct kw_kpi_config *kpi, const struct kw_series *s, const struct kw_sample *sample,
-                        const struct kw_verdict *v, enum kw_transition t, struct kw_alert *a)
+static void build_alert(const struct kw_kpi_config *kpi, const struct kw_series *s, const struct kw_alert_state *st,
+                        const struct kw_sample *sample, const struct kw_verdict *v, enum kw_transition t,
+                        struct kw_alert *a)
 {
-    const struct kw_alert_state *st = &s->alert;
     memset(a, 0, sizeof *a);
     copy_text(a->key, sizeof a->key, s->alert_key);
     copy_text(a->kpi, sizeof a->kpi, kpi->name);
@@ -287,12 +349,19 @@ static void build_alert(const struct kw_kpi_config *kpi, const struct kw_series 
     a->cost_per_unit = kpi->cost_per_unit;
     a->since_ms = st->since_ms;
     a->at_ms = sample->ts_ms;
-    a->interval_ms = s->info.interval_ms;
+    a->interval_ms = s->interval_ms;
     a->intervals = st->intervals;
-    a->nhistory = s->history_len;
-    int start = (s->history_pos - s->history_len + KW_ALERT_HISTORY) % KW_ALERT_HISTORY;
-    for (int i = 0; i < s->history_len; i++)
-        a->history[i] = s->history[(start + i) % KW_ALERT_HISTORY];
+    /* The history as of this interval: a decision held for the rest of
+     * the KPI (false-discovery control) may come after the series has
+     * closed later intervals, and when depends on thread timing. */
+    int n = kw_series_history(s, a->history), ahead = 0;
+    if (s->interval_ms > 0 && s->last_start != INT64_MIN && s->last_start > sample->ts_ms) {
+        int64_t later = (s->last_start - sample->ts_ms) / s->interval_ms;
+        ahead = later < n ? (int)later : n;
+    }
+    a->nhistory = n - ahead;
+    for (int i = a->nhistory; i < n; i++)
+        a->history[i] = 0; /* as memset left them */
 }
 
 enum kw_transition kw_alerting_close(struct kw_series *s, const struct kw_kpi_config *kpi,
@@ -311,10 +380,14 @@ enum kw_transition kw_alerting_close(struct kw_series *s, const struct kw_kpi_co
         if (kpi->kind == KW_KIND_RATE)
             excess *= sample->denominator; /* rate points x trials = extra events */
     }
-    enum kw_transition t = kw_alerting_step(&s->alert, &kpi->alert, v->ready && v->anomalous, v->severity, excess,
+    struct kw_alert_state st;
+    kw_alerting_get(&s->alert, &st);
+    enum kw_transition t = kw_alerting_step(&st, &kpi->alert, v->ready && v->anomalous, v->severity, excess,
                                             sample->value, v->expected, sample->ts_ms);
     if (t != KW_T_NONE)
-        build_alert(kpi, s, sample, v, t, out);
+        build_alert(kpi, s, &st, sample, v, t, out);
+    forget_at_rest(&st, &kpi->alert, sample->ts_ms);
+    kw_alerting_set(&s->alert, &st);
     return t;
 }
 
@@ -325,9 +398,12 @@ bool kw_alerting_resolve_silent(struct kw_series *s, const struct kw_kpi_config 
         return false;
     struct kw_sample sample = {.ts_ms = at_ms, .value = NAN, .numerator = NAN, .denominator = NAN};
     struct kw_verdict v = {0};
-    s->alert.phase = KW_PHASE_OK;
+    struct kw_alert_state st;
+    kw_alerting_get(&s->alert, &st);
+    st.phase = KW_PHASE_OK;
+    kw_alerting_set(&s->alert, &st);
     kw_warn("alerting", "series %s of %s went silent while firing; resolving", s->alert_key, kpi->name);
-    build_alert(kpi, s, &sample, &v, KW_T_RESOLVED, out);
+    build_alert(kpi, s, &st, &sample, &v, KW_T_RESOLVED, out);
     return true;
 }
 
@@ -345,33 +421,33 @@ void kw_alerting_nodata_key(const struct kw_series *s, char out[24])
 /* The end of the interval that holds s's last point. */
 static int64_t last_end(const struct kw_series *s, const struct kw_kpi_config *kpi)
 {
-    int64_t iv = s->info.interval_ms;
+    int64_t iv = s->interval_ms;
     return kpi->interval_ms ? (kw_floor_div(s->last_point_ts, iv) + 1) * iv : s->last_point_ts + iv;
 }
 
 int64_t kw_alerting_nodata_due(const struct kw_series *s, const struct kw_kpi_config *kpi)
 {
-    if (kpi->alert.nodata_after <= 0 || s->alert.nodata_since != INT64_MIN || s->info.interval_ms <= 0 ||
+    if (kpi->alert.nodata_after <= 0 || s->alert.nodata_since != INT64_MIN || s->interval_ms <= 0 ||
         s->last_point_ts == INT64_MIN)
         return INT64_MAX;
-    return last_end(s, kpi) + (int64_t)kpi->alert.nodata_after * s->info.interval_ms;
+    return last_end(s, kpi) + (int64_t)kpi->alert.nodata_after * s->interval_ms;
 }
 
 /* ending: the series is being forgotten; close an open nodata alert now. */
 static bool nodata_step(struct kw_series *s, const struct kw_kpi_config *kpi, int64_t clock, bool ending,
                         struct kw_alert *out)
 {
-    struct kw_alert_state *st = &s->alert;
+    struct kw_series_alert *a = &s->alert;
     if (s->last_point_ts == INT64_MIN || clock == INT64_MIN)
         return false;
-    int64_t iv = s->info.interval_ms, end = last_end(s, kpi);
+    int64_t iv = s->interval_ms, end = last_end(s, kpi);
     enum kw_transition t = KW_T_NONE;
-    if (st->nodata_since == INT64_MIN) {
+    if (a->nodata_since == INT64_MIN) {
         if (ending || clock < kw_alerting_nodata_due(s, kpi))
             return false;
-        st->nodata_since = end;
+        a->nodata_since = end;
         t = KW_T_FIRING;
-    } else if (end > st->nodata_since || kpi->alert.nodata_after <= 0 || ending) {
+    } else if (end > a->nodata_since || kpi->alert.nodata_after <= 0 || ending) {
         t = KW_T_RESOLVED; /* points are back, nodata was switched off by a reload, or the series ends */
     } else {
         return false;
@@ -379,19 +455,19 @@ static bool nodata_step(struct kw_series *s, const struct kw_kpi_config *kpi, in
     struct kw_sample sample = {.ts_ms = t == KW_T_FIRING ? clock : end - iv, .value = NAN, .numerator = NAN,
                                .denominator = NAN};
     struct kw_verdict v = {0};
-    struct kw_alert_state saved = *st;
     /* Build from a state that describes the gap, not the anomaly machine's incident. */
-    st->since_ms = st->nodata_since;
-    st->intervals = (int)((clock - st->nodata_since) / iv);
-    st->impact = 0;
-    st->peak_severity = 100;
-    st->peak_observed = st->peak_expected = NAN;
-    st->flapping = false;
-    st->flips = 0;
-    build_alert(kpi, s, &sample, &v, t, out);
-    *st = saved;
+    struct kw_alert_state st;
+    kw_alerting_get(a, &st);
+    st.since_ms = a->nodata_since;
+    st.intervals = (int)((clock - a->nodata_since) / iv);
+    st.impact = 0;
+    st.peak_severity = 100;
+    st.peak_observed = st.peak_expected = NAN;
+    st.flapping = false;
+    st.flips = 0;
+    build_alert(kpi, s, &st, &sample, &v, t, out);
     if (t == KW_T_RESOLVED)
-        st->nodata_since = INT64_MIN;
+        a->nodata_since = INT64_MIN;
     kw_alerting_nodata_key(s, out->key);
     out->cause = KW_CAUSE_NODATA;
     out->severity = KW_SEV_WARNING;

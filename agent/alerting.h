@@ -63,6 +63,17 @@ struct kw_alert_state {
     int64_t nodata_since;     /* a nodata alert is open: end of the last interval with data; INT64_MIN = none */
 };
 
+/* What a series keeps of its kw_alert_state. Every point and interval
+ * reads the phase and the nodata mark, so they are inline; the rest is
+ * allocated only while it differs from a fresh state: from an incident's
+ * first anomalous interval until the series is back to ok and its flap
+ * window has passed. A series that never alerts carries 24 bytes. */
+struct kw_series_alert {
+    int64_t nodata_since;          /* as in kw_alert_state */
+    struct kw_alert_state *more;   /* NULL: the rest is a fresh state's; its phase and nodata_since are unused */
+    int phase;                     /* enum kw_alert_phase */
+};
+
 /* The option table of kpis[].alert. */
 extern const struct kw_option kw_rule_options[];
 /* Fill rule from obj (NULL = all defaults); unknown keys are errors.
@@ -102,6 +113,13 @@ int64_t kw_alerting_nodata_due(const struct kw_series *s, const struct kw_kpi_co
 bool kw_alerting_nodata_end(struct kw_series *s, const struct kw_kpi_config *kpi, int64_t clock, struct kw_alert *out);
 /* The key of s's nodata alert (differs from its anomaly alert's key). */
 void kw_alerting_nodata_key(const struct kw_series *s, char out[24]);
+
+/* The full state of a series' alert (a copy). */
+void kw_alerting_get(const struct kw_series_alert *a, struct kw_alert_state *st);
+/* Store st in a, allocating the rest only when it is not a fresh state's. */
+void kw_alerting_set(struct kw_series_alert *a, const struct kw_alert_state *st);
+/* Free what a holds; a is then a fresh state. Accepts a zeroed struct. */
+void kw_alerting_release(struct kw_series_alert *a);
 
 /* Save / load for the state store. Load returns 0, or -1 when json is not a
  * saved state (st is then untouched). */

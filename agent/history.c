@@ -248,7 +248,7 @@ static void admit(struct kw_history *h, int i, const struct kw_series *s, const 
         snprintf(e->labels[l].name, sizeof e->labels[l].name, "%s", kpi->group_by.items[l]);
         snprintf(e->labels[l].value, sizeof e->labels[l].value, "%s", v);
     }
-    e->interval_ms = s->info.interval_ms;
+    e->interval_ms = s->interval_ms;
     e->cap = ring_points(kpi, kpi->interval_ms, h->window_ms);
     e->points = xmalloc((size_t)e->cap * sizeof *e->points);
     e->head = e->n = 0;
@@ -261,13 +261,14 @@ static void admit(struct kw_history *h, int i, const struct kw_series *s, const 
      * open_start; verdicts may be decided later than that (fdr.h), so
      * only the values before this interval are taken. */
     if (kpi->interval_ms > 0 && s->open_start != INT64_MIN) {
-        int start = (s->history_pos - s->history_len + KW_ALERT_HISTORY) % KW_ALERT_HISTORY;
+        double past[KW_ALERT_HISTORY];
+        int n = kw_series_history(s, past);
         int64_t newest = s->open_start - kpi->interval_ms;
-        for (int k = 0; k < s->history_len; k++) {
-            int64_t ts = newest - (int64_t)(s->history_len - 1 - k) * kpi->interval_ms;
+        for (int k = 0; k < n; k++) {
+            int64_t ts = newest - (int64_t)(n - 1 - k) * kpi->interval_ms;
             if (ts >= sample->ts_ms)
                 break;
-            struct kw_history_point pt = {.ts_ms = ts, .observed = s->history[(start + k) % KW_ALERT_HISTORY],
+            struct kw_history_point pt = {.ts_ms = ts, .observed = past[k],
                                           .expected = NAN, .lower = NAN, .upper = NAN};
             ring_push(e, &pt);
         }
@@ -314,8 +315,8 @@ void kw_history_sink(void *ctx, const struct kw_series *s, const struct kw_kpi_c
         pthread_mutex_lock(&h->lock);
     }
     struct entry *e = &h->entries[i];
-    if (e->interval_ms != s->info.interval_ms) { /* the KPI's interval changed on reload */
-        e->interval_ms = s->info.interval_ms;
+    if (e->interval_ms != s->interval_ms) { /* the KPI's interval changed on reload */
+        e->interval_ms = s->interval_ms;
         e->head = e->n = 0;
     }
     struct kw_history_point pt = {.ts_ms = sample->ts_ms, .observed = sample->value,

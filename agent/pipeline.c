@@ -242,8 +242,9 @@ static void close_interval(struct kw_pipeline *p, struct kw_series *s, const str
     const struct kw_kpi_config *kpi = &p->cfg->kpis[s->kpi];
     struct kw_verdict v;
     bool batched = kpi->fdr && kpi->interval_ms > 0;
-    s->info.multiplicity = batched ? (double)p->kpi_series[s->kpi] : 1;
-    kw_detector_update(&s->det, &kpi->detector, &s->info, sample, &v);
+    struct kw_series_info info = kw_series_info(s, kpi);
+    info.multiplicity = batched ? (double)p->kpi_series[s->kpi] : 1;
+    kw_detector_update(&s->det, &kpi->detector, &info, sample, &v);
     kw_series_history_push(s, sample->value);
     s->last_start = sample->ts_ms;
     s->last_expected = v.ready ? v.expected : NAN;
@@ -300,14 +301,14 @@ static void close_oldest(struct kw_pipeline *p, struct kw_series *s)
     int slot = (int)(kw_floor_div(s->open_start, kpi->interval_ms) % s->nbuckets);
     if (slot < 0)
         slot += s->nbuckets;
-    struct kw_bucket *b = &s->ring[slot];
+    struct kw_bucket *b = &kw_series_ring(s)[slot];
     struct kw_sample sample = kw_bucket_sample(b, kpi->aggregation, kpi->quantile, s->open_start);
     if (b->count == 0 && b->den_count == 0 && s->open_start < p->clocks[s->kpi].gap_before) {
         /* Not observed (the agent was down): missing, not a count of zero. */
         sample.value = sample.numerator = sample.denominator = NAN;
         p->stats.intervals_gap++;
     }
-    kw_bucket_reset(b);
+    kw_bucket_reset(b, kpi->aggregation);
     s->open_start += kpi->interval_ms;
     close_interval(p, s, &sample);
 }
@@ -446,9 +447,8 @@ static int add_to_kpi(struct kw_pipeline *p, int k, int role, const struct kw_po
         s->last_point_ts = pt->ts_ms;
         note_event(p, k, pt->ts_ms);
         struct kw_bucket b;
-        kw_bucket_reset(&b);
-        kw_bucket_add(&b, role, pt->value, pt->ts_ms);
-        kw_bucket_add_response(&b, kpi->aggregation, pt->value);
+        kw_bucket_reset(&b, kpi->aggregation);
+        kw_bucket_add(&b, kpi->aggregation, role, pt->value, pt->ts_ms);
         struct kw_sample sample = kw_bucket_sample(&b, kpi->aggregation, kpi->quantile, pt->ts_ms);
         close_interval(p, s, &sample);
         if (s->due_pos == KW_HEAP_NONE || s->alert.nodata_since != INT64_MIN)
@@ -467,10 +467,10 @@ static int add_to_kpi(struct kw_pipeline *p, int k, int role, const struct kw_po
     int slot = (int)(kw_floor_div(start, kpi->interval_ms) % s->nbuckets);
     if (slot < 0)
         slot += s->nbuckets;
-    kw_bucket_add(&s->ring[slot], role, pt->value, pt->ts_ms);
-    kw_bucket_add_response(&s->ring[slot], kpi->aggregation, pt->value);
+    struct kw_bucket *b = &kw_series_ring(s)[slot];
+    kw_bucket_add(b, kpi->aggregation, role, pt->value, pt->ts_ms);
     if (kpi->aggregation == KW_AGG_QUANTILE)
-        kw_bucket_keep_sample(&s->ring[slot], pt->value, (uint32_t)kpi->quantile_samples, s->hash ^ (uint64_t)start);
+        kw_bucket_keep_sample(b, pt->value, (uint32_t)kpi->quantile_samples, s->hash ^ (uint64_t)start);
     if (pt->ts_ms > s->last_point_ts)
         s->last_point_ts = pt->ts_ms;
     note_event(p, k, pt->ts_ms);

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../lib/heap.h"
 #include "../lib/xmalloc.h"
 #include "kpi.h"
 
@@ -134,34 +135,38 @@ void kw_series_alert_key(const char *kpi, const char *const *names, const char *
         h = fnv1a(h, names[order[i]], strlen(names[order[i]]) + 1);
         h = fnv1a(h, values[order[i]], strlen(values[order[i]]) + 1);
     }
-    snprintf(out, 17, "%016llx", (unsigned long long)h);
+    /* "%016llx" by hand: a key is made for every new series */
+    static const char hex[] = "0123456789abcdef";
+    for (int i = 15; i >= 0; i--, h >>= 4)
+        out[i] = hex[h & 15];
+    out[16] = '\0';
 }
 
 struct kw_series *kw_series_new(const struct kw_kpi_config *kpi, int k, uint64_t hash, const char *values, size_t len,
                                 int64_t interval_ms)
 {
-    /* One allocation: the record, then its ring of open intervals, then its
-     * group_by values (fewer allocator headers and cache lines per series). */
+    /* One allocation: the record, its group_by values, then its ring of
+     * open intervals (fewer allocator headers and cache lines per series). */
     int nbuckets = kpi->interval_ms ? (int)(kpi->lateness_ms / kpi->interval_ms) + 2 : 1;
-    size_t ring_bytes = (size_t)nbuckets * sizeof(struct kw_bucket);
-    struct kw_series *s = xcalloc(1, sizeof *s + ring_bytes + (len ? len : 1));
+    size_t ring_at = (offsetof(struct kw_series, values) + len + _Alignof(struct kw_bucket) - 1) &
+                     ~(size_t)(_Alignof(struct kw_bucket) - 1);
+    size_t bytes = ring_at + (size_t)nbuckets * sizeof(struct kw_bucket);
+    struct kw_series *s = xcalloc(1, bytes > sizeof *s ? bytes : sizeof *s);
     s->hash = hash;
     s->kpi = k;
-    s->ring = (struct kw_bucket *)(s + 1);
-    s->values = (char *)s->ring + ring_bytes;
     memcpy(s->values, values, len);
-    s->values_len = len;
+    s->values_len = (uint16_t)len;
     s->open_start = INT64_MIN;
     s->last_point_ts = INT64_MIN;
-    s->nbuckets = nbuckets;
+    s->nbuckets = (uint16_t)nbuckets;
+    struct kw_bucket *ring = kw_series_ring(s);
     for (int i = 0; i < s->nbuckets; i++)
-        kw_bucket_reset(&s->ring[i]);
-    s->info = kw_kpi_series_info(kpi);
-    if (!kpi->interval_ms && interval_ms > 0)
-        s->info.interval_ms = interval_ms;
-    kw_detector_state_init(&s->det, &kpi->detector, &s->info);
+        kw_bucket_reset(&ring[i], kpi->aggregation);
+    s->interval_ms = kpi->interval_ms || interval_ms <= 0 ? kw_kpi_series_info(kpi).interval_ms : interval_ms;
+    struct kw_series_info info = kw_series_info(s, kpi);
+    kw_detector_state_init(&s->det, &kpi->detector, &info);
     s->last_denominator = NAN;
-    s->due_pos = (size_t)-1; /* KW_HEAP_NONE */
+    s->due_pos = KW_HEAP_NONE;
     s->last_start = INT64_MIN;
     s->last_expected = NAN;
     s->alert.nodata_since = INT64_MIN;
@@ -182,15 +187,32 @@ void kw_series_free(struct kw_series *s, const struct kw_kpi_config *kpi)
     if (!s)
         return;
     kw_detector_state_release(&s->det, &kpi->detector);
+    struct kw_bucket *ring = kw_series_ring(s);
     for (int i = 0; i < s->nbuckets; i++)
-        kw_bucket_release(&s->ring[i]);
+        kw_bucket_release(&ring[i], kpi->aggregation);
+    kw_alerting_release(&s->alert);
     free(s);
+}
+
+struct kw_series_info kw_series_info(const struct kw_series *s, const struct kw_kpi_config *kpi)
+{
+    struct kw_series_info info = kw_kpi_series_info(kpi);
+    info.interval_ms = s->interval_ms;
+    return info;
 }
 
 void kw_series_history_push(struct kw_series *s, double v)
 {
     s->history[s->history_pos] = v;
-    s->history_pos = (s->history_pos + 1) % KW_ALERT_HISTORY;
+    s->history_pos = (uint8_t)((s->history_pos + 1) % KW_ALERT_HISTORY);
     if (s->history_len < KW_ALERT_HISTORY)
         s->history_len++;
+}
+
+int kw_series_history(const struct kw_series *s, double out[KW_ALERT_HISTORY])
+{
+    int start = (s->history_pos - s->history_len + KW_ALERT_HISTORY) % KW_ALERT_HISTORY;
+    for (int i = 0; i < s->history_len; i++)
+        out[i] = s->history[(start + i) % KW_ALERT_HISTORY];
+    return s->history_len;
 }

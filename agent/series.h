@@ -15,28 +15,40 @@
 
 struct kw_kpi_config;
 
+/* Laid out for the ingest path: what every point reads (the hash, the
+ * clock, the timer position, the nodata mark) comes first; the group_by
+ * values and then the ring of open intervals follow the record in the same
+ * allocation. The alert state beyond its phase and nodata mark lives apart,
+ * only while it says more than a fresh state would (alerting.h). */
 struct kw_series {
     uint64_t hash;
-    char *values;                  /* group_by label values, each NUL-terminated, in group_by order
-                                    * (in the series' own allocation, after the ring) */
-    size_t values_len;
-    struct kw_bucket *ring;        /* open intervals (in the series' own allocation) */
     int64_t open_start;            /* start of the oldest open interval */
     int64_t last_point_ts;         /* latest event time seen for this series */
-    size_t due_pos;                /* position in its KPI's timer queue; KW_HEAP_NONE = not queued */
+    struct kw_series_alert alert;
+    uint32_t due_pos;              /* position in its KPI's timer queue; KW_HEAP_NONE = not queued */
+    int kpi;                       /* index into the config's kpis */
+    int partition;                 /* Kafka partition its points come from; -1 = not from Kafka */
+    uint16_t nbuckets;             /* length of the ring (at most 64, kpi.c) */
+    uint16_t values_len;           /* bytes of values (at most 8 labels x 256) */
+    /* read when an interval closes */
+    int64_t interval_ms;           /* the interval its detector sees (kw_series_info) */
+    struct kw_detector_state det;
     int64_t last_start;            /* the last closed interval (for roll-up contributions) */
     double last_expected;          /* its expected value; NAN = detector not ready */
     double last_denominator;
-    struct kw_series_info info;
-    struct kw_detector_state det;
-    struct kw_alert_state alert;
     double history[KW_ALERT_HISTORY]; /* ring of recent interval values for sparklines */
-    int kpi;                       /* index into the config's kpis */
-    int nbuckets;                  /* length of ring */
-    int partition;                 /* Kafka partition its points come from; -1 = not from Kafka */
-    int history_pos, history_len;
+    uint8_t history_pos, history_len;
     char alert_key[17];            /* stable 16-hex-digit id of (kpi name, sorted labels) */
+    char values[];                 /* group_by label values, each NUL-terminated, in group_by order;
+                                    * the ring follows them */
 };
+
+/* The ring of open intervals: nbuckets buckets after the values. */
+static inline struct kw_bucket *kw_series_ring(const struct kw_series *s)
+{
+    uintptr_t end = (uintptr_t)(s->values + s->values_len);
+    return (struct kw_bucket *)((end + _Alignof(struct kw_bucket) - 1) & ~(uintptr_t)(_Alignof(struct kw_bucket) - 1));
+}
 
 struct kw_series_table {
     struct kw_series **slots;
@@ -55,6 +67,11 @@ struct kw_series *kw_series_new(const struct kw_kpi_config *kpi, int k, uint64_t
 void kw_series_free(struct kw_series *s, const struct kw_kpi_config *kpi);
 /* Append one closed interval's value to the sparkline history. */
 void kw_series_history_push(struct kw_series *s, double v);
+/* The sparkline history, oldest first, into out; returns how many values. */
+int kw_series_history(const struct kw_series *s, double out[KW_ALERT_HISTORY]);
+/* What s's detector is told about it: its KPI's kind and s's interval
+ * (multiplicity as kw_kpi_series_info leaves it; the pipeline sets it). */
+struct kw_series_info kw_series_info(const struct kw_series *s, const struct kw_kpi_config *kpi);
 /* The next group_by value after v in s->values (call with s->values first). */
 static inline const char *kw_series_next_value(const char *v)
 {

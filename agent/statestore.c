@@ -32,22 +32,24 @@ cJSON *kw_state_series_json(const struct kw_pipeline *p, const struct kw_series 
     cJSON_AddNumberToObject(o, "open_start", (double)s->open_start);
     cJSON_AddNumberToObject(o, "last_point_ts", (double)s->last_point_ts);
     cJSON *ring = cJSON_AddArrayToObject(o, "ring");
+    const struct kw_bucket *buckets = kw_series_ring(s);
     for (int i = 0; i < s->nbuckets; i++) {
-        const struct kw_bucket *b = &s->ring[i];
-        double f[] = {b->sum, b->den, b->last, b->min, b->max, (double)b->last_ts, b->count, b->den_count,
-                      b->pos, b->neg};
-        cJSON_AddItemToArray(ring, kw_json_doubles(f, 10));
+        double f[KW_BUCKET_FIELDS];
+        kw_bucket_fields(&buckets[i], kpi->aggregation, f);
+        cJSON_AddItemToArray(ring, kw_json_doubles(f, KW_BUCKET_FIELDS));
     }
     if (kpi->aggregation == KW_AGG_QUANTILE) {
         cJSON *samples = cJSON_AddArrayToObject(o, "samples");
         for (int i = 0; i < s->nbuckets; i++)
-            cJSON_AddItemToArray(samples, kw_json_doubles(s->ring[i].samples, s->ring[i].nsamples));
+            cJSON_AddItemToArray(samples, kw_json_doubles(buckets[i].samples, buckets[i].nsamples));
     }
     cJSON_AddItemToObject(o, "history", kw_json_doubles(s->history, KW_ALERT_HISTORY));
     cJSON_AddNumberToObject(o, "history_pos", s->history_pos);
     cJSON_AddNumberToObject(o, "history_len", s->history_len);
     cJSON_AddItemToObject(o, "detector", kw_detector_state_save(&s->det, &kpi->detector));
-    cJSON_AddItemToObject(o, "alert", kw_alerting_save(&s->alert));
+    struct kw_alert_state alert;
+    kw_alerting_get(&s->alert, &alert);
+    cJSON_AddItemToObject(o, "alert", kw_alerting_save(&alert));
     if (s->partition >= 0)
         cJSON_AddNumberToObject(o, "partition", s->partition);
     return o;
@@ -214,31 +216,27 @@ const char *kw_state_series_restore(struct kw_pipeline *p, const cJSON *o, struc
     if (p->table.count >= (size_t)p->cfg->max_series)
         return "agent.max_series reached";
     struct kw_series *s = kw_series_new(&p->cfg->kpis[k], k, hash, blob, len, p->native_spacing_override_ms);
+    struct kw_bucket *buckets = kw_series_ring(s);
     const cJSON *ring = cJSON_GetObjectItemCaseSensitive(o, "ring");
     bool ok = cJSON_IsArray(ring) && cJSON_GetArraySize(ring) == s->nbuckets;
     for (int i = 0; ok && i < s->nbuckets; i++) {
         /* 10 numbers; files written before survey KPIs have 8 */
-        double f[10] = {0};
+        double f[KW_BUCKET_FIELDS] = {0};
         const cJSON *item = cJSON_GetArrayItem(ring, i);
-        ok = kw_json_read_doubles(item, f, 10) == 0 || kw_json_read_doubles(item, f, 8) == 0;
+        ok = kw_json_read_doubles(item, f, KW_BUCKET_FIELDS) == 0 || kw_json_read_doubles(item, f, 8) == 0;
         /* sums finite, counts whole and within 32 bits, the timestamp plausible */
         ok = ok && isfinite(f[0]) && isfinite(f[1]) && count_ok(f[6]) && count_ok(f[7]) &&
              (isnan(f[5]) || f[5] == (double)INT64_MIN || ts_ok(f[5])) && count_ok(f[8]) && count_ok(f[9]) &&
              f[8] + f[9] <= f[6];
-        if (ok) {
-            struct kw_bucket *b = &s->ring[i];
-            b->sum = f[0], b->den = f[1], b->last = f[2], b->min = isnan(f[3]) ? INFINITY : f[3];
-            b->max = isnan(f[4]) ? -INFINITY : f[4];
-            b->last_ts = isnan(f[5]) ? INT64_MIN : (int64_t)f[5];
-            b->count = (uint32_t)f[6], b->den_count = (uint32_t)f[7];
-            b->pos = f[8], b->neg = f[9];
-        }
+        if (ok)
+            kw_bucket_set_fields(&buckets[i], p->cfg->kpis[k].aggregation, f);
     }
     const cJSON *samples = cJSON_GetObjectItemCaseSensitive(o, "samples");
-    for (int i = 0; ok && samples && i < s->nbuckets; i++) {
+    /* only a quantile's buckets have room for samples */
+    for (int i = 0; ok && samples && p->cfg->kpis[k].aggregation == KW_AGG_QUANTILE && i < s->nbuckets; i++) {
         const cJSON *arr = cJSON_GetArrayItem(samples, i);
         int n = cJSON_GetArraySize(arr);
-        struct kw_bucket *b = &s->ring[i];
+        struct kw_bucket *b = &buckets[i];
         ok = n >= 0 && n <= p->cfg->kpis[k].quantile_samples && (uint32_t)n <= b->count;
         if (ok && n > 0) {
             b->samples = xmalloc((size_t)p->cfg->kpis[k].quantile_samples * sizeof *b->samples);
@@ -250,11 +248,12 @@ const char *kw_state_series_restore(struct kw_pipeline *p, const cJSON *o, struc
     const cJSON *lp = cJSON_GetObjectItemCaseSensitive(o, "last_point_ts");
     const cJSON *hp = cJSON_GetObjectItemCaseSensitive(o, "history_pos");
     const cJSON *hl = cJSON_GetObjectItemCaseSensitive(o, "history_len");
+    struct kw_alert_state alert;
     ok = ok && cJSON_IsNumber(os) && cJSON_IsNumber(lp) && cJSON_IsNumber(hp) && cJSON_IsNumber(hl) &&
          hp->valueint >= 0 && hp->valueint < KW_ALERT_HISTORY && hl->valueint >= 0 && hl->valueint <= KW_ALERT_HISTORY &&
          kw_json_read_doubles(cJSON_GetObjectItemCaseSensitive(o, "history"), s->history, KW_ALERT_HISTORY) == 0 &&
          kw_detector_state_load(&s->det, &p->cfg->kpis[k].detector, cJSON_GetObjectItemCaseSensitive(o, "detector")) == 0 &&
-         kw_alerting_load(&s->alert, cJSON_GetObjectItemCaseSensitive(o, "alert")) == 0;
+         kw_alerting_load(&alert, cJSON_GetObjectItemCaseSensitive(o, "alert")) == 0;
     const char *why = NULL;
     if (!ok)
         why = "its intervals, history, detector or alert state do not check out";
@@ -266,8 +265,9 @@ const char *kw_state_series_restore(struct kw_pipeline *p, const cJSON *o, struc
     }
     s->open_start = (int64_t)os->valuedouble;
     s->last_point_ts = (int64_t)lp->valuedouble;
-    s->history_pos = hp->valueint;
-    s->history_len = hl->valueint;
+    s->history_pos = (uint8_t)hp->valueint;
+    s->history_len = (uint8_t)hl->valueint;
+    kw_alerting_set(&s->alert, &alert);
     const cJSON *part = cJSON_GetObjectItemCaseSensitive(o, "partition");
     if (cJSON_IsNumber(part) && part->valuedouble >= 0 && part->valuedouble <= INT32_MAX)
         s->partition = (int)part->valuedouble;

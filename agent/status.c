@@ -215,7 +215,9 @@ static void on_alert(void *ctx, const struct kw_alert *a)
 static void synthesize(const struct kw_status *st, const struct kw_series *s, const struct kw_kpi_config *kpi,
                        struct kw_alert *a)
 {
-    const struct kw_alert_state *as = &s->alert;
+    struct kw_alert_state alert;
+    kw_alerting_get(&s->alert, &alert);
+    const struct kw_alert_state *as = &alert;
     memset(a, 0, sizeof *a);
     copy_text(a->key, sizeof a->key, s->alert_key);
     copy_text(a->kpi, sizeof a->kpi, kpi->name);
@@ -245,12 +247,9 @@ static void synthesize(const struct kw_status *st, const struct kw_series *s, co
     a->cost_per_unit = kpi->cost_per_unit;
     a->since_ms = as->since_ms;
     a->at_ms = s->open_start;
-    a->interval_ms = s->info.interval_ms;
+    a->interval_ms = s->interval_ms;
     a->intervals = as->intervals;
-    int start = (s->history_pos - s->history_len + KW_ALERT_HISTORY) % KW_ALERT_HISTORY;
-    for (int i = 0; i < s->history_len; i++)
-        a->history[i] = s->history[(start + i) % KW_ALERT_HISTORY];
-    a->nhistory = s->history_len;
+    a->nhistory = kw_series_history(s, a->history);
 }
 
 /* Count series per alert state and make the board agree with the series

@@ -7,7 +7,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define KW_HEAP_NONE ((size_t)-1) /* the position of an item not in a heap */
+/* The position of an item not in a heap. Positions fit in 32 bits, so an
+ * item may keep its own in a uint32_t. */
+#define KW_HEAP_NONE ((size_t)UINT32_MAX)
 
 struct kw_heap_entry {
     int64_t key;

@@ -317,28 +317,31 @@ Test(series, table_insert_find_remove_many)
     struct kw_series_table t;
     kw_series_table_init(&t);
     enum { N = 5000 };
-    static struct kw_series items[N];
+    static struct kw_series *items[N];
     static char keys[N][16];
     for (int i = 0; i < N; i++) {
         snprintf(keys[i], sizeof keys[i], "v%d", i);
-        items[i].values = keys[i];
-        items[i].values_len = strlen(keys[i]) + 1;
-        items[i].kpi = i % 3;
-        items[i].hash = kw_series_hash(items[i].kpi, keys[i], items[i].values_len);
-        kw_series_insert(&t, &items[i]);
+        items[i] = calloc(1, sizeof *items[i] + sizeof keys[i]); /* the values follow the record */
+        memcpy(items[i]->values, keys[i], sizeof keys[i]);
+        items[i]->values_len = strlen(keys[i]) + 1;
+        items[i]->kpi = i % 3;
+        items[i]->hash = kw_series_hash(items[i]->kpi, keys[i], items[i]->values_len);
+        kw_series_insert(&t, items[i]);
     }
     cr_assert_eq(t.count, N);
     for (int i = 0; i < N; i += 2) /* remove every other entry */
-        kw_series_remove(&t, &items[i]);
+        kw_series_remove(&t, items[i]);
     for (int i = 0; i < N; i++) {
-        struct kw_series *s = kw_series_find(&t, items[i].hash, items[i].kpi, keys[i], items[i].values_len);
+        struct kw_series *s = kw_series_find(&t, items[i]->hash, items[i]->kpi, keys[i], items[i]->values_len);
         if (i % 2)
-            cr_assert_eq(s, &items[i], "entry %d lost after deletions", i);
+            cr_assert_eq(s, items[i], "entry %d lost after deletions", i);
         else
             cr_assert_null(s, "entry %d still present", i);
     }
     cr_assert_eq(t.count, N / 2);
     kw_series_table_release(&t, NULL, NULL);
+    for (int i = 0; i < N; i++)
+        free(items[i]);
 }
 
 Test(series, alert_key_is_stable_and_order_independent)
