@@ -16,7 +16,7 @@
 #include "feedback.h"
 #include "history.h"
 #include "http.h"
-#include "lineproto.h"
+#include "reader.h"
 #include "statestore.h"
 #include "status.h"
 #include "../lib/log.h"
@@ -121,6 +121,7 @@ static int setup_pipeline(struct kw_agent *ag, char *err, size_t errlen)
     kw_pipeline_init(&ag->pipeline, &ag->cfg);
     ag->pipeline.extrapolate = true;
     ag->pipeline.live = ag->cfg.ingest.check_time;
+    ag->pipeline.hold_clock = ag->kafka != NULL; /* kw_kafka_start sets it the first time */
     kw_silences_set_config(ag->silences, ag->cfg.silences, ag->cfg.nsilences);
     ag->outbox = kw_outbox_start(&ag->cfg, ag->cfg.state_dir, ag->silences, err, errlen);
     if (!ag->outbox)
@@ -218,7 +219,7 @@ void kw_agent_log_stats(const struct kw_agent *ag)
  * unless both succeed. The pipeline restarts from the saved state of the
  * old one, so series whose KPI and detector did not change keep what they
  * learned; alerts already queued are delivered by the old receivers first. */
-static void reload(struct kw_agent *ag)
+static void reload_config(struct kw_agent *ag)
 {
     struct kw_config next;
     char err[KW_ERR_LEN];
@@ -279,6 +280,51 @@ static void reload(struct kw_agent *ag)
     ag->reloads++;
 }
 
+/* Single-threaded path: receive and parse here, a bounded batch per
+ * wake-up so signals and ticks are never starved. */
+static void receive_all(struct kw_agent *ag, int index)
+{
+    kw_input_receive(ag->inputs.sockets[index], &ag->cfg.inputs[index], &ag->cfg.ingest, &ag->pipeline.ingest,
+                     10000, kw_pipeline_point, &ag->pipeline);
+}
+
+static bool has_zmq_input(const struct kw_agent *ag)
+{
+    for (int i = 0; i < ag->inputs.n; i++)
+        if (ag->inputs.sockets[i])
+            return true;
+    return false;
+}
+
+/* The receive thread takes the sockets over; a failure to start it leaves
+ * them to the poll loop. */
+static void start_reader(struct kw_agent *ag)
+{
+    if (!ag->cfg.ingest.receive_thread || !has_zmq_input(ag))
+        return;
+    char err[KW_ERR_LEN];
+    ag->reader = kw_reader_start(&ag->inputs, ag->cfg.inputs, ag->cfg.ninputs, &ag->cfg.ingest,
+                                 ag->cfg.ingest.queue_bytes, err, sizeof err);
+    if (!ag->reader)
+        kw_warn("agent", "%s; receiving on the main thread", err);
+}
+
+/* Everything the thread received goes into the pipeline before it stops. */
+static void stop_reader(struct kw_agent *ag)
+{
+    kw_reader_stop(ag->reader, &ag->pipeline.ingest, kw_pipeline_point, &ag->pipeline);
+    ag->reader = NULL;
+}
+
+/* The receive thread reads the config and owns the sockets: it stops
+ * (handing over all it received) for the reload and starts on the result. */
+static void reload(struct kw_agent *ag)
+{
+    stop_reader(ag);
+    reload_config(ag);
+    start_reader(ag); /* if the new config asks for it */
+}
+
 static void handle_signals(struct kw_agent *ag)
 {
     struct signalfd_siginfo si;
@@ -293,53 +339,10 @@ static void handle_signals(struct kw_agent *ag)
     }
 }
 
-static void receive_all(struct kw_agent *ag, int index)
-{
-    void *s = ag->inputs.sockets[index];
-    const struct kw_input_config *in = &ag->cfg.inputs[index];
-    const char *source = in->name;
-    /* Bounded batch per wake-up, so signals and ticks are never starved. */
-    for (int n = 0; n < 10000; n++) {
-        zmq_msg_t msg;
-        zmq_msg_init(&msg);
-        if (zmq_msg_recv(&msg, s, ZMQ_DONTWAIT) < 0) {
-            zmq_msg_close(&msg);
-            return;
-        }
-        /* Multipart [topic][payload]: the payload is the last frame. */
-        while (zmq_msg_more(&msg)) {
-            zmq_msg_close(&msg);
-            zmq_msg_init(&msg);
-            if (zmq_msg_recv(&msg, s, ZMQ_DONTWAIT) < 0)
-                break;
-        }
-        char *data = zmq_msg_data(&msg);
-        size_t len = zmq_msg_size(&msg);
-        if (in->format == KW_INPUT_INFLUX) {
-            /* Parsed in place: the message is ours until zmq_msg_close. A
-             * line has spaces of its own, so there is no "topic line" form. */
-            kw_lineproto_ingest(&ag->cfg.ingest, &ag->pipeline.ingest, source, in->precision, data, len,
-                                kw_now_ms(), kw_pipeline_point, &ag->pipeline);
-            zmq_msg_close(&msg);
-            continue;
-        }
-        /* Single frame "topic {json}": skip the topic word. */
-        if (len && data[0] != '{' && data[0] != '[' && in->socket == KW_INPUT_SUB) {
-            char *sp = memchr(data, ' ', len);
-            if (sp) {
-                len -= (size_t)(sp + 1 - data);
-                data = sp + 1;
-            }
-        }
-        kw_ingest_message(&ag->cfg.ingest, &ag->pipeline.ingest, source, data, len, kw_now_ms(),
-                          kw_pipeline_point, &ag->pipeline);
-        zmq_msg_close(&msg);
-    }
-}
-
 int kw_agent_run(struct kw_agent *ag, int64_t stop_after_ms)
 {
     int64_t started = kw_mono_ms();
+    start_reader(ag);
     ag->next_stats_ms = started + ag->cfg.stats_interval_ms;
     ag->next_save_ms = started + STATE_SAVE_MS;
     kw_info("agent", "kpiwatch %s running: %d inputs, %d KPIs, %d receivers", KW_VERSION, ag->cfg.ninputs,
@@ -347,11 +350,15 @@ int kw_agent_run(struct kw_agent *ag, int64_t stop_after_ms)
     while (!ag->stopping) {
         int n = 0, input_of[65]; /* at most 64 inputs: the config refuses more */
         zmq_pollitem_t items[66];
-        for (int i = 0; i < ag->inputs.n; i++) {
+        for (int i = 0; i < ag->inputs.n && !ag->reader; i++) {
             if (!ag->inputs.sockets[i])
                 continue; /* the kafka input: its fd is polled below */
             input_of[n] = i;
             items[n++] = (zmq_pollitem_t){.socket = ag->inputs.sockets[i], .events = ZMQ_POLLIN};
+        }
+        if (ag->reader) { /* the receive thread's batches, in place of the sockets */
+            input_of[n] = ag->inputs.n;
+            items[n++] = (zmq_pollitem_t){.socket = NULL, .fd = kw_reader_fd(ag->reader), .events = ZMQ_POLLIN};
         }
         items[n] = (zmq_pollitem_t){.socket = NULL, .fd = ag->signal_fd, .events = ZMQ_POLLIN};
         items[n + 1] = (zmq_pollitem_t){.socket = NULL, .fd = ag->kafka ? kw_kafka_fd(ag->kafka) : -1, .events = ZMQ_POLLIN};
@@ -367,11 +374,19 @@ int kw_agent_run(struct kw_agent *ag, int64_t stop_after_ms)
             break;
         }
         if (rc > 0) {
+            /* Points first: a reload stops the receive thread this poll
+             * set refers to. */
+            for (int i = 0; i < n; i++) {
+                if (!(items[i].revents & ZMQ_POLLIN))
+                    continue;
+                kw_pipeline_set_now(&ag->pipeline, kw_now_ms());
+                if (input_of[i] == ag->inputs.n && ag->reader)
+                    kw_reader_drain(ag->reader, &ag->pipeline.ingest, kw_pipeline_point, &ag->pipeline);
+                else if (input_of[i] < ag->inputs.n && !ag->reader)
+                    receive_all(ag, input_of[i]);
+            }
             if (items[n].revents & ZMQ_POLLIN)
                 handle_signals(ag);
-            for (int i = 0; i < n && input_of[i] < ag->inputs.n; i++)
-                if (items[i].revents & ZMQ_POLLIN)
-                    receive_all(ag, input_of[i]);
         }
         if (ag->kafka)
             kw_kafka_poll(ag->kafka);
@@ -403,9 +418,12 @@ int kw_agent_run(struct kw_agent *ag, int64_t stop_after_ms)
     }
     /* Drain what is already queued, then persist. Leaving the group writes
      * the Kafka partitions' series to the changelog and hands them over. */
-    for (int i = 0; i < ag->inputs.n; i++)
-        if (ag->inputs.sockets[i])
-            receive_all(ag, i);
+    if (ag->reader)
+        stop_reader(ag);
+    else
+        for (int i = 0; i < ag->inputs.n; i++)
+            if (ag->inputs.sockets[i])
+                receive_all(ag, i);
     kw_kafka_stop(ag->kafka);
     ag->kafka = NULL;
     save_state(ag);
@@ -418,6 +436,7 @@ void kw_agent_release(struct kw_agent *ag)
     if (ag->demo)
         kw_demo_stop(ag->demo);
     ag->demo = NULL;
+    stop_reader(ag);
     kw_kafka_stop(ag->kafka);
     ag->kafka = NULL;
     kw_input_set_close(&ag->inputs);

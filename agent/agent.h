@@ -16,6 +16,7 @@
 #include "silence.h"
 
 struct kw_demo;
+struct kw_reader;
 struct kw_http;
 
 struct kw_agent {
@@ -25,6 +26,7 @@ struct kw_agent {
     struct kw_silences *silences; /* lives across reloads; persisted in state_dir */
     void *zmq_ctx;
     struct kw_input_set inputs; /* one socket per cfg.inputs entry (NULL for the kafka input) */
+    struct kw_reader *reader;   /* the receive thread (ingest.receive_thread), while running */
     struct kw_kafka *kafka;     /* the kafka input's consumer, when there is one */
     int64_t next_kafka_metrics_ms;
     int signal_fd;

@@ -22,7 +22,9 @@ struct kw_ingest_limits {
     int max_labels;            /* per point, <= KW_MAX_LABELS */
     int max_label_bytes;       /* label name or value */
     int max_metric_bytes;
-    int64_t max_message_bytes;
+    int max_message_bytes;
+    bool receive_thread;       /* receive and parse on a thread of their own (reader.h) */
+    int queue_bytes;           /* bound on parsed points waiting for the pipeline thread */
     int64_t max_past_ms;       /* reject ts older than now - max_past (0 = no check) */
     int64_t max_future_ms;     /* reject ts newer than now + max_future (0 = no check) */
     bool check_time;           /* false in replay and demo (recorded or compressed time) */

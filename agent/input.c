@@ -9,6 +9,7 @@
 #include <zmq.h>
 
 #include "../lib/log.h"
+#include "../lib/timefmt.h"
 #include "../lib/xmalloc.h"
 #include "lineproto.h"
 
@@ -33,8 +34,9 @@ const struct kw_option kw_input_options[] = {
     {"topics", KW_OPT_CUSTOM, "", offsetof(struct kw_input_config, topics), KW_NORANGE,
      .parse = kw_opt_parse_string_list, .release = kw_opt_release_string_list, .type_name = "list of strings",
      .desc = "SUB topic prefixes; [] subscribes to everything."},
-    {"rcvhwm", KW_OPT_INT, "100000", offsetof(struct kw_input_config, rcvhwm), 1, 100000000,
-     .desc = "ZeroMQ receive high-water mark, in messages."},
+    {"rcvhwm", KW_OPT_INT, "1000", offsetof(struct kw_input_config, rcvhwm), 1, 100000000,
+     .desc = "ZeroMQ's receive queue per connected publisher, in messages (ZeroMQ counts messages, not bytes); bursts "
+             "wait in ingest.queue_bytes once parsed."},
     {"format", KW_OPT_ENUM, "json", offsetof(struct kw_input_config, format), KW_NORANGE,
      .choices = input_formats, .desc = "Wire format of messages: json (kpiwatch points) or influx (InfluxDB line protocol)."},
     {"precision", KW_OPT_ENUM, "ns", offsetof(struct kw_input_config, precision), KW_NORANGE,
@@ -200,4 +202,45 @@ void kw_input_set_close(struct kw_input_set *set)
     free(set->sockets);
     set->sockets = NULL;
     set->n = 0;
+}
+
+int kw_input_receive(void *socket, const struct kw_input_config *in, const struct kw_ingest_limits *lim,
+                     struct kw_ingest_stats *stats, int max_messages, kw_point_sink sink, void *ctx)
+{
+    int n = 0;
+    for (; n < max_messages; n++) {
+        zmq_msg_t msg;
+        zmq_msg_init(&msg);
+        if (zmq_msg_recv(&msg, socket, ZMQ_DONTWAIT) < 0) {
+            zmq_msg_close(&msg);
+            break;
+        }
+        /* Multipart [topic][payload]: the payload is the last frame. */
+        while (zmq_msg_more(&msg)) {
+            zmq_msg_close(&msg);
+            zmq_msg_init(&msg);
+            if (zmq_msg_recv(&msg, socket, ZMQ_DONTWAIT) < 0)
+                break;
+        }
+        char *data = zmq_msg_data(&msg);
+        size_t len = zmq_msg_size(&msg);
+        if (in->format == KW_INPUT_INFLUX) {
+            /* Parsed in place: the message is ours until zmq_msg_close. A
+             * line has spaces of its own, so there is no "topic line" form. */
+            kw_lineproto_ingest(lim, stats, in->name, in->precision, data, len, kw_now_ms(), sink, ctx);
+            zmq_msg_close(&msg);
+            continue;
+        }
+        /* Single frame "topic {json}": skip the topic word. */
+        if (len && data[0] != '{' && data[0] != '[' && in->socket == KW_INPUT_SUB) {
+            char *sp = memchr(data, ' ', len);
+            if (sp) {
+                len -= (size_t)(sp + 1 - data);
+                data = sp + 1;
+            }
+        }
+        kw_ingest_message(lim, stats, in->name, data, len, kw_now_ms(), sink, ctx);
+        zmq_msg_close(&msg);
+    }
+    return n;
 }

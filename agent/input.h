@@ -12,6 +12,7 @@
 #include <cjson/cJSON.h>
 
 #include "../lib/opts.h"
+#include "ingest.h"
 #include "kafka.h"
 
 enum kw_input_mode { KW_INPUT_BIND = 0, KW_INPUT_CONNECT };
@@ -61,5 +62,12 @@ int kw_input_set_open(struct kw_input_set *out, void *zmq_ctx, const struct kw_i
                       char *err, size_t errlen);
 /* Close every socket. Safe on a zeroed set. */
 void kw_input_set_close(struct kw_input_set *set);
+
+/* Receive up to max_messages waiting messages from socket without
+ * blocking, and read each in the input's format (a SUB socket's topic
+ * frame or topic word is skipped), handing valid points to sink. Returns
+ * the number of messages received. */
+int kw_input_receive(void *socket, const struct kw_input_config *in, const struct kw_ingest_limits *lim,
+                     struct kw_ingest_stats *stats, int max_messages, kw_point_sink sink, void *ctx);
 
 #endif

@@ -413,6 +413,10 @@ struct kw_kafka *kw_kafka_start(const struct kw_kafka_config *kc, const char *na
     k->format = format;
     k->precision = precision;
     k->p = p;
+    /* Partitions arrive unevenly, and a taken-over partition replays its
+     * backlog: intervals close on the agent's ticks only, not as one
+     * partition's points move the clock. */
+    p->hold_clock = true;
     k->lim = lim;
     k->commit_interval_ms = kc->commit_interval_ms;
     k->restore_timeout_ms = kc->restore_timeout_ms;

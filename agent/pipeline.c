@@ -257,6 +257,8 @@ static void close_interval(struct kw_pipeline *p, struct kw_series *s, const str
 }
 
 static int64_t effective_clock(const struct kw_pipeline *p, int k);
+static bool wake(struct kw_pipeline *p, struct kw_series *s, int64_t clock);
+static void expire(struct kw_pipeline *p, struct kw_series *s);
 static int64_t next_due(const struct kw_pipeline *p, const struct kw_series *s);
 static void schedule(struct kw_pipeline *p, struct kw_series *s, int64_t key);
 
@@ -272,14 +274,14 @@ static int decide_rank(const struct kw_pipeline *p, int k)
 /* Decide the waiting verdicts whose interval's close point has passed on
  * its KPI's clock (every one when all), one interval at a time in event
  * order across KPIs, so alerts leave in the order their intervals ended. */
-static void settle(struct kw_pipeline *p, bool all)
+static void settle(struct kw_pipeline *p, bool all, int64_t (*clock_of)(const struct kw_pipeline *, int))
 {
     for (;;) {
         int best = -1;
         int64_t best_ts = INT64_MAX;
         for (int k = 0; k < p->cfg->nkpis; k++) {
             const struct kw_kpi_config *kpi = &p->cfg->kpis[k];
-            int64_t ts = kw_fdr_oldest(&p->fdr[k]), clock = effective_clock(p, k);
+            int64_t ts = kw_fdr_oldest(&p->fdr[k]), clock = clock_of(p, k);
             if (ts == INT64_MAX || kpi->interval_ms == 0 || (!all && clock == INT64_MIN))
                 continue;
             if ((all || ts <= clock - kpi->lateness_ms - kpi->interval_ms) &&
@@ -481,10 +483,67 @@ static int add_to_kpi(struct kw_pipeline *p, int k, int role, const struct kw_po
     return 0;
 }
 
+/* Wake every series of KPI k due by clock; the expired ones are added to
+ * *expired (grown as needed) for the caller to free once decisions are out. */
+static void wake_due(struct kw_pipeline *p, int k, int64_t clock, struct kw_series ***expired, size_t *n,
+                     size_t *cap)
+{
+    const struct kw_heap_entry *top;
+    while ((top = kw_heap_top(&p->due[k])) && top->key <= clock) {
+        struct kw_series *s = top->item;
+        if (!wake(p, s, clock))
+            continue;
+        if (*n == *cap) {
+            *cap = *cap ? *cap * 2 : 16;
+            *expired = xrealloc(*expired, *cap * sizeof **expired);
+        }
+        (*expired)[(*n)++] = s;
+    }
+}
+
+/* The clock as points alone have moved it: no extrapolation, and in live
+ * mode no further than the wall clock. */
+static int64_t point_clock(const struct kw_pipeline *p, int k)
+{
+    int64_t clock = p->clocks[k].event_ms;
+    if (p->live && clock > p->now_ms)
+        clock = p->now_ms;
+    return clock;
+}
+
+/* After a point: when it moved a clock past a close point, close and
+ * decide what is due now instead of at the next tick, so when an interval
+ * is decided (and what its alert shows) depends on the stream, not on how
+ * many messages one wake-up of the poll loop happened to read. Every KPI
+ * is woken before anything is decided, so a roll-up still decides before
+ * its children. */
+static void catch_up(struct kw_pipeline *p)
+{
+    if (p->hold_clock)
+        return;
+    struct kw_series **expired = NULL;
+    size_t nexpired = 0, cap = 0;
+    bool woke = false;
+    for (int k = 0; k < p->cfg->nkpis; k++) {
+        const struct kw_heap_entry *top = kw_heap_top(&p->due[k]);
+        int64_t clock = point_clock(p, k);
+        if (!top || clock == INT64_MIN || top->key > clock)
+            continue;
+        wake_due(p, k, clock, &expired, &nexpired, &cap);
+        woke = true;
+    }
+    if (woke)
+        settle(p, false, point_clock);
+    for (size_t i = 0; i < nexpired; i++)
+        expire(p, expired[i]);
+    free(expired);
+}
+
 int kw_pipeline_point(void *ctx, const struct kw_point *pt, enum kw_reject *why)
 {
     struct kw_pipeline *p = ctx;
     int used = 0, refused = 0;
+    bool took = false;
     for (int k = 0; k < p->cfg->nkpis; k++) {
         const struct kw_kpi_config *kpi = &p->cfg->kpis[k];
         int role;
@@ -496,11 +555,15 @@ int kw_pipeline_point(void *ctx, const struct kw_point *pt, enum kw_reject *why)
             continue;
         if (!labels_match(&kpi->match, pt))
             continue;
-        if (add_to_kpi(p, k, role, pt, why))
+        if (add_to_kpi(p, k, role, pt, why)) {
             refused++;
-        else
+        } else {
             used++;
+            took = true;
+        }
     }
+    if (took)
+        catch_up(p);
     if (!used && !refused)
         p->stats.points_unwatched++;
     /* Accepted when at least one KPI took it; a point no KPI watches is fine. */
@@ -585,6 +648,7 @@ static void expire(struct kw_pipeline *p, struct kw_series *s)
 void kw_pipeline_tick(struct kw_pipeline *p, int64_t wall_ms)
 {
     p->wall_ms = wall_ms;
+    p->now_ms = wall_ms;
     struct kw_series **expired = NULL;
     size_t nexpired = 0, cap = 0;
     /* The due series of every KPI close what is due, then each KPI decides
@@ -597,20 +661,9 @@ void kw_pipeline_tick(struct kw_pipeline *p, int64_t wall_ms)
             c->seen_ms = c->event_ms;
             c->wall_ms = wall_ms;
         }
-        int64_t clock = effective_clock(p, k);
-        const struct kw_heap_entry *top;
-        while ((top = kw_heap_top(&p->due[k])) && top->key <= clock) {
-            struct kw_series *s = top->item;
-            if (!wake(p, s, clock))
-                continue;
-            if (nexpired == cap) {
-                cap = cap ? cap * 2 : 16;
-                expired = xrealloc(expired, cap * sizeof *expired);
-            }
-            expired[nexpired++] = s;
-        }
+        wake_due(p, k, effective_clock(p, k), &expired, &nexpired, &cap);
     }
-    settle(p, false);
+    settle(p, false, effective_clock);
     for (size_t i = 0; i < nexpired; i++)
         expire(p, expired[i]);
     free(expired);
@@ -650,7 +703,7 @@ void kw_pipeline_flush(struct kw_pipeline *p)
         while (s->open_start <= s->last_point_ts)
             close_oldest(p, s);
     }
-    settle(p, true);
+    settle(p, true, effective_clock);
 }
 
 size_t kw_pipeline_firing(const struct kw_pipeline *p)

@@ -71,7 +71,10 @@ struct kw_pipeline {
     uint64_t *series_refused;      /* new series refused per KPI by a series limit */
     bool extrapolate;              /* let event time flow with the wall clock while quiet (daemon) */
     bool live;                     /* event time never runs ahead of the wall clock (daemon with age checks) */
+    bool hold_clock;               /* intervals close on ticks only, not as points move the clock (Kafka: partitions
+                                    * arrive unevenly, and a taken-over partition replays its backlog) */
     int64_t wall_ms;               /* wall clock of the latest tick */
+    int64_t now_ms;                /* latest wall clock known (kw_pipeline_set_now): caps event time in live mode */
     struct kw_heap *due;           /* one per KPI: its series keyed by when they next need the clock */
     int64_t native_spacing_override_ms; /* replay: inferred spacing for interval-0 KPIs (0 = config) */
     int partition;                 /* Kafka partition of the message being ingested; -1 otherwise */
@@ -103,6 +106,13 @@ int kw_pipeline_point(void *ctx, const struct kw_point *pt, enum kw_reject *why)
  * KPI keyed by close point), so a tick costs O(due series x log n). Call
  * it after every batch of points and whenever kw_pipeline_next_due says. */
 void kw_pipeline_tick(struct kw_pipeline *p, int64_t wall_ms);
+/* Tell the pipeline the wall clock before handing it points, so intervals
+ * the points' event time closes are decided at once (live mode never lets
+ * event time pass the wall clock). kw_pipeline_tick sets it too. */
+static inline void kw_pipeline_set_now(struct kw_pipeline *p, int64_t wall_ms)
+{
+    p->now_ms = wall_ms;
+}
 /* Wall milliseconds from wall_ms until the next tick has work (an interval's
  * close point, a nodata deadline, an expiry), 0 when some is due now, -1
  * when nothing is scheduled or event time does not flow with the wall

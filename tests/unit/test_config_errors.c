@@ -22,7 +22,7 @@ static struct exact_case cases[] = {
     {"{\"kpis\":[" KPI "],\"agent\":{\"bogus\":1}}",
      "agent.bogus: unknown key (valid: log_level, log_format, state_dir, max_series, series_ttl, stats_interval)"},
     {"{\"kpis\":[" KPI "],\"ingest\":{\"bogus\":1}}",
-     "ingest.bogus: unknown key (valid: max_labels, max_label_bytes, max_metric_bytes, max_message_bytes, max_past, "
+     "ingest.bogus: unknown key (valid: max_labels, max_label_bytes, max_metric_bytes, max_message_bytes, receive_thread, queue_bytes, max_past, "
      "max_future)"},
     {"{\"kpis\":[" KPI "],\"inputs\":[{\"name\":\"x\",\"endpoint\":\"tcp://127.0.0.1:1\",\"bogus\":1}]}",
      "inputs[0].bogus: unknown key (valid: name, type, endpoint, mode, socket, topics, rcvhwm, format, precision)"},

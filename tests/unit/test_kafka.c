@@ -153,6 +153,7 @@ Test(changelog, a_partition_restores_only_its_own_series_and_writes_only_changes
     cr_assert_eq(kw_changelog_init(&log, "changelog", "t.reader", client_conf, err, sizeof err), 0, "%s", err);
     struct kw_pipeline a;
     kw_pipeline_init(&a, &cfg);
+    a.hold_clock = true; /* as kw_kafka_start sets it */
     feed(&a, "checkout", 1, 0, 20);
     feed(&a, "claims", 1, 0, 20);
     feed(&a, "onboarding", 2, 0, 20);
