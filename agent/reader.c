@@ -24,6 +24,7 @@
 #define FREE_BATCHES 8
 #define RECEIVE_BURST 1000    /* messages per socket before the others get a turn */
 #define FINAL_BURST 10000     /* on stop: what the sockets already hold, bounded */
+#define HOLD_MS 1             /* longest a part-filled batch waits for more points */
 
 struct batch {
     struct batch *next;
@@ -140,15 +141,25 @@ static struct batch *take_free(struct kw_reader *r)
     return b;
 }
 
+/* Anything received but not handed over yet: points, or counters alone. */
+static bool holding(const struct kw_reader *r)
+{
+    if (r->filling && r->filling->used)
+        return true;
+    if (r->seen.messages != r->pushed.messages)
+        return true;
+    for (int i = 0; i < KW_REJ_COUNT; i++)
+        if (r->seen.rejected[i] != r->pushed.rejected[i])
+            return true;
+    return false;
+}
+
 /* Queue the batch being filled, with the counters changed since the last
  * push. Waits for room while the queue is full, unless stopping. */
 static void push(struct kw_reader *r)
 {
     struct batch *b = r->filling;
-    bool counted = r->seen.messages != r->pushed.messages;
-    for (int i = 0; i < KW_REJ_COUNT && !counted; i++)
-        counted = r->seen.rejected[i] != r->pushed.rejected[i];
-    if (!counted && (!b || b->used == 0))
+    if (!holding(r))
         return;
     if (!b)
         b = take_free(r); /* counters alone: a message with no valid point */
@@ -207,17 +218,24 @@ static void *reader_main(void *arg)
     }
     items[n] = (zmq_pollitem_t){.socket = NULL, .fd = r->wake_fd, .events = ZMQ_POLLIN};
     while (!atomic_load(&r->stop)) {
-        int rc = zmq_poll(items, n + 1, -1);
+        /* A part-filled batch waits up to HOLD_MS for more: the pipeline
+         * thread then wakes once per batch, not once per message. */
+        int rc = zmq_poll(items, n + 1, holding(r) ? HOLD_MS : -1);
         if (rc < 0) {
             if (zmq_errno() == EINTR)
                 continue;
             kw_error("reader", "zmq_poll: %s", zmq_strerror(zmq_errno()));
             break;
         }
+        if (rc == 0) {
+            push(r); /* quiet for HOLD_MS: hand over what we have */
+            continue;
+        }
         for (int k = 0; k < n; k++)
             if (items[k].revents & ZMQ_POLLIN)
                 receive(r, input_of[k], RECEIVE_BURST);
-        push(r); /* nothing more right now: hand over what we have */
+        if (r->filling && r->filling->used >= BATCH_BYTES / 2)
+            push(r);
     }
     for (int k = 0; k < n; k++)
         receive(r, input_of[k], FINAL_BURST);
