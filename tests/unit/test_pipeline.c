@@ -675,3 +675,45 @@ Test(state, waiting_verdicts_survive_a_restart)
     kw_pipeline_release(&b);
     kw_config_release(&c);
 }
+
+static void add_point(struct kw_pipeline *p, const char *j, int64_t ts)
+{
+    enum kw_reject why;
+    struct kw_point pt = {.metric = "c", .value = 1, .ts_ms = ts};
+    pt.labels[0] = (struct kw_label){"j", j};
+    pt.nlabels = 1;
+    cr_assert_eq(kw_pipeline_point(p, &pt, &why), 0);
+}
+
+/* The point that moves event time past a close point closes and decides
+ * that interval for every series at once, without waiting for a tick: the
+ * daemon's result must not depend on how many messages one turn of its
+ * poll loop read. With hold_clock (Kafka) only ticks decide. */
+Test(pipeline, a_point_past_the_close_point_decides_the_interval_for_every_series)
+{
+    kw_log_set_level(KW_LOG_OFF);
+    static const char *const json =
+        "{\"kpis\":[{\"name\":\"c\",\"metric\":\"c\",\"interval\":\"1m\",\"lateness\":\"10s\",\"group_by\":[\"j\"]}]}";
+    struct kw_config c;
+    char err[KW_ERR_LEN];
+    cr_assert_eq(kw_config_parse(&c, json, "t.json", err, sizeof err), 0, "%s", err);
+    for (int hold = 0; hold < 2; hold++) {
+        struct kw_pipeline p;
+        kw_pipeline_init(&p, &c);
+        p.hold_clock = hold;
+        kw_pipeline_on_interval(&p, count_decided, NULL);
+        decided = 0;
+        add_point(&p, "a", T0 + 1000);
+        add_point(&p, "b", T0 + 2000);
+        add_point(&p, "a", T0 + MIN + 5000); /* in the next interval, before the close point */
+        cr_assert_eq(decided, 0, "within lateness nothing closes");
+        add_point(&p, "a", T0 + MIN + 10000); /* exactly the close point: end + lateness */
+        if (hold) {
+            cr_assert_eq(decided, 0, "hold_clock: nothing before a tick");
+            kw_pipeline_tick(&p, 0);
+        }
+        cr_assert_eq(decided, 2, "both series' first interval is decided (hold_clock=%d)", hold);
+        kw_pipeline_release(&p);
+    }
+    kw_config_release(&c);
+}
