@@ -423,16 +423,22 @@ static void json_hooks_install(void)
     cJSON_InitHooks(&hooks);
 }
 
+static _Thread_local struct kw_arena thread_arena; /* reused across messages; see kw_ingest_thread_end */
+
 void kw_ingest_message(const struct kw_ingest_limits *lim, struct kw_ingest_stats *stats,
                        const char *source, const char *data, size_t len, int64_t now_ms,
                        kw_point_sink sink, void *ctx)
 {
-    static _Thread_local struct kw_arena arena; /* reused: reachable until the thread ends */
     pthread_once(&json_hooks_once, json_hooks_install);
-    json_arena = &arena;
+    json_arena = &thread_arena;
     ingest_values(lim, stats, source, data, len, now_ms, sink, ctx);
     json_arena = NULL;
-    kw_arena_reset(&arena);
+    kw_arena_reset(&thread_arena);
+}
+
+void kw_ingest_thread_end(void)
+{
+    kw_arena_release(&thread_arena);
 }
 
 static void ingest_values(const struct kw_ingest_limits *lim, struct kw_ingest_stats *stats,
@@ -471,7 +477,8 @@ static void ingest_values(const struct kw_ingest_limits *lim, struct kw_ingest_s
             kw_ingest_reject(stats, source, KW_REJ_NUL_CHARACTER, "a string holds \\u0000; the whole JSON value is refused");
         else
             ingest_value(lim, stats, source, root, now_ms, sink, ctx);
-        cJSON_Delete(root);
+        if (!json_arena)
+            cJSON_Delete(root); /* in the arena the message's reset frees it whole, without a walk */
         p = value_end;
     }
     if (!any)

@@ -63,6 +63,10 @@ void kw_ingest_message(const struct kw_ingest_limits *lim, struct kw_ingest_stat
                        const char *source, const char *data, size_t len, int64_t now_ms,
                        kw_point_sink sink, void *ctx);
 
+/* Give back the memory this thread's JSON parsing keeps between messages;
+ * a thread that called kw_ingest_message calls this before it ends. */
+void kw_ingest_thread_end(void);
+
 /* Count one rejection and log it when the count reaches a power of two. */
 void kw_ingest_reject(struct kw_ingest_stats *stats, const char *source, enum kw_reject why,
                       const char *detail);

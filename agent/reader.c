@@ -240,6 +240,7 @@ static void *reader_main(void *arg)
     for (int k = 0; k < n; k++)
         receive(r, input_of[k], FINAL_BURST);
     push(r);
+    kw_ingest_thread_end();
     return NULL;
 }
 
