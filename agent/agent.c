@@ -406,6 +406,11 @@ int kw_agent_run(struct kw_agent *ag, int64_t stop_after_ms)
             kw_outbox_tick(ag->outbox, kw_pipeline_clock(&ag->pipeline));
             ag->next_outbox_tick_ms = mono + OUTBOX_TICK_MS;
         }
+        if (mono >= ag->next_queue_metric_ms) {
+            kw_status_set_ingest_queue(kw_http_status(ag->http), kw_reader_queued_bytes(ag->reader),
+                                       ag->reader ? ag->cfg.ingest.queue_bytes : 0);
+            ag->next_queue_metric_ms = mono + 1000;
+        }
         kw_status_publish(kw_http_status(ag->http), &ag->pipeline, ag->outbox, ag->reloads, ag->reload_failures, false);
         if (ag->cfg.stats_interval_ms > 0 && mono >= ag->next_stats_ms) {
             kw_agent_log_stats(ag);

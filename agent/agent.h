@@ -33,6 +33,7 @@ struct kw_agent {
     bool stopping;
     int64_t next_stats_ms;
     int64_t next_outbox_tick_ms;
+    int64_t next_queue_metric_ms;
     int64_t next_save_ms;
     int64_t next_feedback_ms;  /* next look at STATE_DIR/feedback (feedback.h) */
     uint64_t reloads, reload_failures;

@@ -112,6 +112,12 @@ char *kw_metrics_render(const struct kw_status_view *v, const struct kw_metrics_
     labelled(&b, "kpiwatch_alert_transitions_total", "transition", "firing", NULL, NULL, v->pipeline.alerts_fired);
     labelled(&b, "kpiwatch_alert_transitions_total", "transition", "repeat", NULL, NULL, v->pipeline.alerts_repeated);
     labelled(&b, "kpiwatch_alert_transitions_total", "transition", "resolved", NULL, NULL, v->pipeline.alerts_resolved);
+    family(&b, "kpiwatch_ingest_queue_bytes", "gauge",
+           "Parsed points waiting between the receive thread and aggregation, in bytes.");
+    sample_u(&b, "kpiwatch_ingest_queue_bytes", (uint64_t)v->ingest_queue_bytes);
+    family(&b, "kpiwatch_ingest_queue_limit_bytes", "gauge",
+           "Bound on that queue (ingest.queue_bytes); 0 when points are parsed on the main thread.");
+    sample_u(&b, "kpiwatch_ingest_queue_limit_bytes", (uint64_t)v->ingest_queue_limit);
     family(&b, "kpiwatch_alert_queue_full_waits_total", "counter",
            "Times detection waited for room in the alert queue.");
     sample_u(&b, "kpiwatch_alert_queue_full_waits_total", v->queue_full_waits);

@@ -527,6 +527,14 @@ void kw_status_set_incidents(struct kw_status *st, char *json)
     pthread_mutex_unlock(&st->lock);
 }
 
+void kw_status_set_ingest_queue(struct kw_status *st, int64_t bytes, int64_t limit)
+{
+    pthread_mutex_lock(&st->lock);
+    st->view.ingest_queue_bytes = bytes;
+    st->view.ingest_queue_limit = limit;
+    pthread_mutex_unlock(&st->lock);
+}
+
 void kw_status_set_kafka(struct kw_status *st, char *text)
 {
     pthread_mutex_lock(&st->lock);

@@ -58,6 +58,8 @@ struct kw_status_view {
     uint64_t series;
     uint64_t outbox_alerts, outbox_notifications, queue_full_waits;
     uint64_t outbox_muted;        /* notifications muted by route time intervals */
+    int64_t ingest_queue_bytes;   /* parsed points waiting for aggregation (receive thread) */
+    int64_t ingest_queue_limit;   /* ingest.queue_bytes; 0 = no receive thread */
     uint64_t reloads, reload_failures;
     int64_t last_reload_ms;       /* 0 = never reloaded */
     bool last_reload_ok;
@@ -133,6 +135,8 @@ void kw_status_set_incidents(struct kw_status *st, char *json);
 /* Publish the Kafka input's /metrics families (kw_kafka_metrics; owned by
  * st from now on). Agent thread. */
 void kw_status_set_kafka(struct kw_status *st, char *text);
+/* The receive thread's queue: bytes waiting now, and its bound (0 = none). */
+void kw_status_set_ingest_queue(struct kw_status *st, int64_t bytes, int64_t limit);
 /* A copy of the last text published (caller frees), or NULL. Any thread. */
 char *kw_status_kafka(struct kw_status *st);
 /* Group alerts[0..n) (sorted oldest first, as kw_status_active returns

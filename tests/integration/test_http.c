@@ -286,6 +286,8 @@ Test(http, metrics_move_with_the_traffic_and_pass_promtool, .fini = fini, .timeo
     cr_assert_geq(metric(during, "kpiwatch_verdicts_total{kpi=\"complaints\",outcome=\"anomalous\"}"), 3, "%s", during);
     cr_assert_eq(metric(during, "kpiwatch_alert_transitions_total{transition=\"firing\"}"), 1, "%s", during);
     cr_assert_eq(metric(during, "kpiwatch_ready"), 1);
+    cr_assert_eq(metric(during, "kpiwatch_ingest_queue_limit_bytes"), 67108864, "the receive thread runs: %s", during);
+    cr_assert_geq(metric(during, "kpiwatch_ingest_queue_bytes"), 0, "%s", during);
     free(during);
     char *sent = scrape_until(port, "kpiwatch_notifications_sent_total{receiver=\"out\",type=\"console\"}", 1);
     cr_assert(strstr(sent, "# TYPE kpiwatch_points_rejected_total counter") != NULL);
