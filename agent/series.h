@@ -52,8 +52,6 @@ static inline struct kw_bucket *kw_series_ring(const struct kw_series *s)
 
 struct kw_series_table {
     struct kw_series **slots;
-    uint32_t *tags;                /* per slot, the high half of its series' hash: a probe reads a
-                                    * record only when the tag matches (one cache miss, not one per probe) */
     size_t cap;                    /* power of two */
     size_t count;
 };
