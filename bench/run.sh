@@ -122,18 +122,19 @@ if [[ $SKIP != *" throughput "* ]]; then
     say ""
     say "One pre-generated stream, sent by a separate publisher process (PUSH, blocking at the high-water mark, so nothing is lost) to the floor (receive + cJSON parse of every point, nothing else) and then to \`kpiwatch run -c bench/bench.json\` (four KPIs with the default detectors: complaints and step entries (poisson), the drop-off ratio (binomial), handling time (holt_winters); 5-minute intervals, series advance 30 s of event time per round, so intervals close and detectors run as the stream goes). Wall time runs from the first message sent to the last point consumed (the agent: its stats line every 10 ms that counts the end marker); CPU time is the receiver's, all threads. The agent receives and parses on its own thread and aggregates and detects on another (\`ingest.receive_thread\`, the default); the same agent with \`receive_thread: false\`, everything on one thread, runs third in each round, for the gain from the second core. Floor, agent and one-thread agent alternate, $REPEAT rounds; ratios are medians of the per-round ratios."
     say ""
-    say "| points/message | series | points | floor points/s | agent points/s | target | agent/floor rate | target | CPU/point agent (floor) | agent/floor CPU per point | one-thread agent points/s | agent/one-thread rate | cores the agent used |"
-    say "|---:|---:|---:|---:|---:|---|---:|---|---:|---:|---:|---:|---:|"
+    say "| points/message | series | points | floor points/s | agent points/s | target | agent/floor rate | target | CPU/point agent (floor) | agent/floor CPU per point | one-thread agent points/s | agent/one-thread rate | floor/one-thread rate | cores the agent used |"
+    say "|---:|---:|---:|---:|---:|---|---:|---|---:|---:|---:|---:|---:|---:|"
     declare -A cpu_pp
     for case in "1 1000 $SINGLE_POINTS" "100 1000 $POINTS" "100 100000 $POINTS"; do
         read -r per series points <<<"$case"
-        fr=() ar=() rr=() cr=() fc=() ac=() or=() tr=() cu=()
+        fr=() ar=() rr=() cr=() fc=() ac=() or=() tr=() cu=() fo=()
         for r in $(seq "$REPEAT"); do
             read -r fw fcpu <<<"$(floor_run "$points" "$series" "$per")"
             read -r aw acpu <<<"$(agent_run "$points" "$series" "$per")"
             read -r ow ocpu <<<"$(agent_run "$points" "$series" "$per" "$tmp/bench-one-thread.json")"
             note "$per/msg $series series, round $r: floor ${fw}s ${fcpu}s CPU, agent ${aw}s ${acpu}s CPU, one-thread agent ${ow}s ${ocpu}s CPU"
             or+=("$(calc "$points / $ow")") tr+=("$(calc "$ow / $aw")") cu+=("$(calc "$acpu / $aw")")
+            fo+=("$(calc "$ow / $fw")")
             fr+=("$(calc "$points / $fw")") ar+=("$(calc "$points / $aw")")
             rr+=("$(calc "$fw / $aw")") cr+=("$(calc "$acpu / $fcpu")")
             fc+=("$(calc "$fcpu * 1e9 / $points")") ac+=("$(calc "$acpu * 1e9 / $points")")
@@ -141,6 +142,7 @@ if [[ $SKIP != *" throughput "* ]]; then
         f_rate=$(median "${fr[@]}") a_rate=$(median "${ar[@]}") ratio=$(median "${rr[@]}") cratio=$(median "${cr[@]}")
         a_ns=$(median "${ac[@]}") f_ns=$(median "${fc[@]}")
         o_rate=$(median "${or[@]}") tratio=$(median "${tr[@]}") cores=$(median "${cu[@]}")
+        ceiling=$(median "${fo[@]}") # the floor against the one-thread agent: no receiver of this publisher does better
         cpu_pp[$per-$series]=$a_ns
         rate_t="-" ratio_t="-"
         if [[ $per == 100 && $series == 1000 ]]; then
@@ -148,12 +150,13 @@ if [[ $SKIP != *" throughput "* ]]; then
             ratio_t="≥ 0.8 ($(met "$ratio" ">=" 0.8))"
             summary+=("| agent/floor rate, 100 points/message, 1k series | $(printf '%.2f' "$ratio") | ≥ 0.8 | $(met "$ratio" ">=" 0.8) |")
             summary+=("| agent points/s, 100 points/message, 1k series | $(printf '%.0f' "$a_rate") | ≥ 1000000 | $(met "$a_rate" ">=" 1000000) |")
-            summary+=("| agent rate, two threads / one thread, 100 points/message, 1k series | $(printf '%.2f' "$tratio") | ≥ 1.6 | $(met "$tratio" ">=" 1.6) |")
+            summary+=("| agent rate, two threads / one thread, 100 points/message, 1k series (the floor's: its ceiling here) | $(printf '%.2f (%.2f)' "$tratio" "$ceiling") | ≥ 1.6 | $(met "$tratio" ">=" 1.6) |")
         elif [[ $per == 100 ]]; then
             ratio_t="≥ 0.7 ($(met "$ratio" ">=" 0.7))"
+            summary+=("| agent rate, two threads / one thread, 100 points/message, 100k series (the floor's) | $(printf '%.2f (%.2f)' "$tratio" "$ceiling") | ≥ 1.6 | $(met "$tratio" ">=" 1.6) |")
             summary+=("| agent/floor rate, 100 points/message, 100k series | $(printf '%.2f' "$ratio") | ≥ 0.7 | $(met "$ratio" ">=" 0.7) |")
         fi
-        say "| $per | $series | $points | $(printf '%.0f' "$f_rate") | $(printf '%.0f' "$a_rate") | $rate_t | $(printf '%.2f' "$ratio") | $ratio_t | $(printf '%.0f ns (%.0f ns)' "$a_ns" "$f_ns") | $(printf '%.2f' "$cratio") | $(printf '%.0f' "$o_rate") | $(printf '%.2f' "$tratio") | $(printf '%.2f' "$cores") |"
+        say "| $per | $series | $points | $(printf '%.0f' "$f_rate") | $(printf '%.0f' "$a_rate") | $rate_t | $(printf '%.2f' "$ratio") | $ratio_t | $(printf '%.0f ns (%.0f ns)' "$a_ns" "$f_ns") | $(printf '%.2f' "$cratio") | $(printf '%.0f' "$o_rate") | $(printf '%.2f' "$tratio") | $(printf '%.2f' "$ceiling") | $(printf '%.2f' "$cores") |"
     done
     growth=$(calc "${cpu_pp[100-100000]} / ${cpu_pp[100-1000]}")
     summary+=("| agent CPU per point, 100k series / 1k series | $(printf '%.2f' "$growth") | ≤ 1.3 | $(met "$growth" "<=" 1.3) |")
