@@ -4,7 +4,9 @@
  * slot in past weeks. Each stream's recent mean raw score is compared with its
  * own long history (Gaussian tail). A value the daily or the weekly pattern
  * explains is not seasonally surprising (min of the two), and the verdict is
- * the max of level and seasonal surprise. A hold-off after each detection
+ * the max of level and seasonal surprise. With `phases`, the seasonal raw
+ * score is averaged over several slot tolerances, so the verdict does not
+ * hinge on one guess of how far a daily event drifts. A hold-off after each detection
  * keeps one incident to one alert. For noisy, drifting continuous KPIs where
  * plain z-scores cry wolf. */
 #include <gsl/gsl_cdf.h>
@@ -38,10 +40,13 @@ struct surprise_config {
     int hold_off;
     int64_t phase_ms;
     int combine;
+    int phases;
 };
 
 enum { COMBINE_MAX, COMBINE_MEAN };
 static const char *const combine_choices[] = {"max", "mean", NULL};
+
+#define MAX_PHASES 4
 
 static const struct kw_option surprise_options[] = {
     {"window", KW_OPT_INT, "1152", offsetof(struct surprise_config, window), 8, 100000,
@@ -72,6 +77,8 @@ static const struct kw_option surprise_options[] = {
      .desc = "Seasonal streams: each past cycle offers its value nearest x within this much of the same slot (at most 60 intervals), so a daily event that drifts a little is still explained."},
     {"combine", KW_OPT_ENUM, "max", offsetof(struct surprise_config, combine), KW_NORANGE, combine_choices,
      .desc = "max: the verdict is the larger of the level and seasonal likelihoods; mean: once both are ready, one likelihood of the mean of their raw scores."},
+    {"phases", KW_OPT_INT, "1", offsetof(struct surprise_config, phases), 1, MAX_PHASES,
+     .desc = "Seasonal streams: average the raw score over this many phase tolerances, halving from phase and ending at 0 (4 with phase 1h at 5-minute data: 1h, 30m, 15m, 0), so no single tolerance has to be right."},
     KW_OPT_END,
 };
 
@@ -92,17 +99,19 @@ struct stream {
     struct win recent; /* last `short` raw scores */
 };
 
-#define NSTREAM 3 /* 0 = level, 1 = daily seasonal, 2 = weekly seasonal */
+#define NSEASON 2 /* 0 = daily, 1 = weekly seasonal stream */
 
 struct surprise_state {
-    int period[NSTREAM]; /* cycles in intervals (index 1, 2); 0 = stream off */
-    int phase;           /* slot tolerance of the seasonal baselines, in intervals */
-    int hold;            /* intervals of hold-off left */
-    struct win level;    /* values */
-    struct win past;     /* values for both seasonal baselines (only the ring is used) */
-    struct win resid[NSTREAM]; /* seasonal residuals (index 1, 2; 0 unused, cap 1) */
-    struct stream s[NSTREAM];
-    struct stream joint;     /* combine "mean": mean of level and seasonal raw scores (history cap 1 otherwise) */
+    int period[NSEASON];      /* cycles in intervals; 0 = stream off */
+    int phase[MAX_PHASES];    /* slot tolerances of the seasonal baselines, in intervals */
+    int nphase;
+    int hold;                 /* intervals of hold-off left */
+    struct win level;         /* values */
+    struct win past;          /* values for both seasonal baselines (only the ring is used) */
+    struct win (*resid)[NSEASON]; /* seasonal residuals, one row per tolerance */
+    struct stream level_s;
+    struct stream seas_s[NSEASON]; /* raw scores averaged over the tolerances */
+    struct stream joint; /* combine "mean": mean of level and seasonal raw scores (history cap 1 otherwise) */
 };
 
 static void win_init(struct win *w, int cap, bool single)
@@ -233,34 +242,54 @@ static int season_period(int64_t cycle_ms, int cycles, const struct kw_series_in
 
 static int cycles(const struct surprise_config *c, int i)
 {
-    return i == 1 ? c->seasons : c->weeks;
+    return i == 0 ? c->seasons : c->weeks;
+}
+
+static void stream_init(struct stream *st, int history, int short_n)
+{
+    win_init(&st->hist, history, true);
+    win_init(&st->recent, short_n, true);
+}
+
+static void stream_free(struct stream *st)
+{
+    win_free(&st->hist);
+    win_free(&st->recent);
 }
 
 static void *surprise_new(const void *cfg, const struct kw_series_info *info)
 {
     const struct surprise_config *c = cfg;
     struct surprise_state *s = xcalloc(1, sizeof *s);
-    s->period[1] = season_period(c->season_ms, c->seasons, info);
-    s->period[2] = season_period(c->week_ms, c->weeks, info);
+    s->period[0] = season_period(c->season_ms, c->seasons, info);
+    s->period[1] = season_period(c->week_ms, c->weeks, info);
+    int phase = 0;
     if (info->interval_ms > 0)
-        s->phase = (int)((c->phase_ms + info->interval_ms / 2) / info->interval_ms);
-    if (s->phase > 60)
-        s->phase = 60;
+        phase = (int)((c->phase_ms + info->interval_ms / 2) / info->interval_ms);
+    if (phase > 60)
+        phase = 60;
+    /* phase, phase/2, phase/4, ... while above 0; with more than one, the last is 0. */
+    s->phase[s->nphase++] = phase;
+    for (int k = 1; k < c->phases - 1 && phase >> k > 0; k++)
+        s->phase[s->nphase++] = phase >> k;
+    if (c->phases > 1 && phase > 0)
+        s->phase[s->nphase++] = 0;
     /* One ring serves both baselines: with the defaults (7 days, 1 week) the
      * weekly baseline is the ring's oldest value and costs nothing extra. */
     int past = 1;
-    for (int i = 1; i < NSTREAM; i++)
-        if (s->period[i] && s->period[i] * cycles(c, i) + s->phase > past)
-            past = s->period[i] * cycles(c, i) + s->phase;
+    for (int i = 0; i < NSEASON; i++)
+        if (s->period[i] && s->period[i] * cycles(c, i) + phase > past)
+            past = s->period[i] * cycles(c, i) + phase;
     win_init(&s->level, c->window, false);
     win_init(&s->past, past, false);
-    for (int i = 0; i < NSTREAM; i++) {
-        win_init(&s->resid[i], i && s->period[i] ? c->season_window : 1, true);
-        win_init(&s->s[i].hist, i == 0 || s->period[i] ? c->history : 1, true);
-        win_init(&s->s[i].recent, c->short_n, true);
+    stream_init(&s->level_s, c->history, c->short_n);
+    s->resid = xcalloc((size_t)s->nphase, sizeof *s->resid);
+    for (int i = 0; i < NSEASON; i++) {
+        for (int k = 0; k < s->nphase; k++)
+            win_init(&s->resid[k][i], s->period[i] ? c->season_window : 1, true);
+        stream_init(&s->seas_s[i], s->period[i] ? c->history : 1, c->short_n);
     }
-    win_init(&s->joint.hist, c->combine == COMBINE_MEAN ? c->history : 1, true);
-    win_init(&s->joint.recent, c->short_n, true);
+    stream_init(&s->joint, c->combine == COMBINE_MEAN ? c->history : 1, c->short_n);
     return s;
 }
 
@@ -271,13 +300,14 @@ static void surprise_free(void *state)
         return;
     win_free(&s->level);
     win_free(&s->past);
-    for (int i = 0; i < NSTREAM; i++) {
-        win_free(&s->resid[i]);
-        win_free(&s->s[i].hist);
-        win_free(&s->s[i].recent);
+    stream_free(&s->level_s);
+    for (int i = 0; i < NSEASON; i++) {
+        for (int k = 0; k < s->nphase; k++)
+            win_free(&s->resid[k][i]);
+        stream_free(&s->seas_s[i]);
     }
-    win_free(&s->joint.hist);
-    win_free(&s->joint.recent);
+    free(s->resid);
+    stream_free(&s->joint);
     free(s);
 }
 
@@ -327,7 +357,7 @@ static void surprise_update(void *state, const void *cfg, const struct kw_series
         double m, sd;
         double raw = raw_score(&s->level, x, c->cap, &m, &sd);
         level_raw = raw;
-        double lik = stream_step(&s->s[0], c, raw);
+        double lik = stream_step(&s->level_s, c, raw);
         if (lik >= 0) {
             best = lik;
             expected = m;
@@ -336,30 +366,55 @@ static void surprise_update(void *state, const void *cfg, const struct kw_series
     }
     win_push(&s->level, x);
     /* Seasonal surprise: the smaller of the daily and weekly likelihoods
-     * among the streams that are ready, so either pattern can explain x. */
+     * among the streams that are ready, so either pattern can explain x.
+     * With several phase tolerances the raw scores are averaged over them,
+     * so no single guess of how far a daily event may drift decides. */
     double seas = -1, seas_exp = NAN, seas_band = NAN;
-    for (int i = 1; i < NSTREAM; i++) {
+    double tol_raw[MAX_PHASES]; /* per tolerance, the smaller of the daily and weekly raw scores */
+    for (int k = 0; k < MAX_PHASES; k++)
+        tol_raw[k] = -1;
+    for (int i = 0; i < NSEASON; i++) {
         if (!s->period[i])
             continue;
-        double base = season_baseline(s, s->period[i], cycles(c, i), s->phase, x);
-        if (isnan(base))
-            continue;
-        double r = x - base;
-        if (s->resid[i].n >= min_points(&s->resid[i])) {
-            double m, sd;
-            double raw = raw_score(&s->resid[i], r, c->cap, &m, &sd);
-            if (seas_raw < 0 || raw < seas_raw)
-                seas_raw = raw;
-            double lik = stream_step(&s->s[i], c, raw);
-            if (lik >= 0 && (seas < 0 || lik < seas)) {
-                seas = lik;
-                seas_exp = base + m;
-                seas_band = 3 * sd;
+        double raw = 0, exp_i = NAN, band_i = NAN;
+        bool ready = true;
+        for (int k = 0; k < s->nphase; k++) {
+            double base = season_baseline(s, s->period[i], cycles(c, i), s->phase[k], x);
+            if (isnan(base)) {
+                ready = false; /* the same for every tolerance: before one cycle */
+                break;
             }
+            double r = x - base;
+            if (s->resid[k][i].n >= min_points(&s->resid[k][i])) {
+                double m, sd;
+                double rk = raw_score(&s->resid[k][i], r, c->cap, &m, &sd);
+                raw += rk / s->nphase;
+                if (tol_raw[k] < 0 || rk < tol_raw[k])
+                    tol_raw[k] = rk;
+                if (k == 0) {
+                    exp_i = base + m; /* the configured tolerance's */
+                    band_i = 3 * sd;
+                }
+            } else {
+                ready = false;
+            }
+            win_push(&s->resid[k][i], r);
         }
-        win_push(&s->resid[i], r);
+        if (!ready)
+            continue;
+        double lik = stream_step(&s->seas_s[i], c, raw);
+        if (lik >= 0 && (seas < 0 || lik < seas)) {
+            seas = lik;
+            seas_exp = exp_i;
+            seas_band = band_i;
+        }
     }
-    if (s->period[1] || s->period[2])
+    if (tol_raw[0] >= 0) {
+        seas_raw = 0;
+        for (int k = 0; k < s->nphase; k++)
+            seas_raw += tol_raw[k] / s->nphase;
+    }
+    if (s->period[0] || s->period[1])
         win_push(&s->past, x);
     if (seas >= 0 && seas > best) {
         best = seas;
@@ -459,35 +514,46 @@ out:
     return rc;
 }
 
-#define NWIN 13
+#define NFIXED 12
+#define MAX_WINS (NFIXED + NSEASON * (MAX_PHASES - 1))
 
-/* The state's windows in save order, with their JSON keys. */
-static void state_wins(struct surprise_state *s, struct win *dst[NWIN])
+/* The state's windows in save order, with their JSON keys; returns how many.
+ * The extra phase tolerances' residuals come last, under keys of their own,
+ * so a state saved with one tolerance still loads. */
+static int state_wins(struct surprise_state *s, struct win *dst[MAX_WINS], char keys[MAX_WINS][24])
 {
-    struct win *all[NWIN] = {&s->level,       &s->past,           &s->resid[1],       &s->resid[2],
-                             &s->s[0].hist,   &s->s[0].recent,    &s->s[1].hist,      &s->s[1].recent,
-                             &s->s[2].hist,   &s->s[2].recent,    &s->joint.hist,     &s->joint.recent,
-                             &s->resid[0]};
-    memcpy(dst, all, sizeof all);
+    struct win *fixed[NFIXED] = {&s->level,           &s->past,           &s->resid[0][0],     &s->resid[0][1],
+                                 &s->level_s.hist,    &s->level_s.recent, &s->seas_s[0].hist,  &s->seas_s[0].recent,
+                                 &s->seas_s[1].hist,  &s->seas_s[1].recent, &s->joint.hist,    &s->joint.recent};
+    static const char *const fixed_keys[NFIXED] = {"level",       "past",         "resid",       "week_resid",
+                                                   "level_hist",  "level_recent", "season_hist", "season_recent",
+                                                   "week_hist",   "week_recent",  "joint_hist",  "joint_recent"};
+    int n = 0;
+    for (; n < NFIXED; n++) {
+        dst[n] = fixed[n];
+        snprintf(keys[n], sizeof keys[n], "%s", fixed_keys[n]);
+    }
+    for (int k = 1; k < s->nphase; k++)
+        for (int i = 0; i < NSEASON; i++, n++) {
+            dst[n] = &s->resid[k][i];
+            snprintf(keys[n], sizeof keys[n], "%sresid_%d", i ? "week_" : "", k);
+        }
+    return n;
 }
-
-static const char *const win_keys[NWIN] = {"level",        "past",          "resid",       "week_resid",
-                                           "level_hist",   "level_recent",  "season_hist", "season_recent",
-                                           "week_hist",    "week_recent",   "joint_hist",  "joint_recent",
-                                           "unused"};
 
 static cJSON *surprise_save(const void *state, const void *cfg)
 {
     (void)cfg;
     struct surprise_state *s = (struct surprise_state *)state; /* read only */
-    struct win *w[NWIN];
-    state_wins(s, w);
+    struct win *w[MAX_WINS];
+    char keys[MAX_WINS][24];
+    int n = state_wins(s, w, keys);
     cJSON *o = cJSON_CreateObject();
-    cJSON_AddNumberToObject(o, "period", s->period[1]);
-    cJSON_AddNumberToObject(o, "week_period", s->period[2]);
+    cJSON_AddNumberToObject(o, "period", s->period[0]);
+    cJSON_AddNumberToObject(o, "week_period", s->period[1]);
     cJSON_AddNumberToObject(o, "hold", s->hold);
-    for (int i = 0; i < NWIN - 1; i++)
-        cJSON_AddItemToObject(o, win_keys[i], win_save(w[i]));
+    for (int i = 0; i < n; i++)
+        cJSON_AddItemToObject(o, keys[i], win_save(w[i]));
     return o;
 }
 
@@ -495,23 +561,20 @@ static int surprise_load(void *state, const void *cfg, const cJSON *json)
 {
     (void)cfg;
     struct surprise_state *s = state;
-    struct win *dst[NWIN];
-    state_wins(s, dst);
+    struct win *dst[MAX_WINS];
+    char keys[MAX_WINS][24];
+    int n = state_wins(s, dst, keys);
     int period, week, hold;
-    if (!cJSON_IsObject(json) || read_int(json, "period", 0, MAX_PERIOD, &period) || period != s->period[1] ||
-        read_int(json, "week_period", 0, MAX_PERIOD, &week) || week != s->period[2] ||
+    if (!cJSON_IsObject(json) || read_int(json, "period", 0, MAX_PERIOD, &period) || period != s->period[0] ||
+        read_int(json, "week_period", 0, MAX_PERIOD, &week) || week != s->period[1] ||
         read_int(json, "hold", 0, 1000000, &hold))
         return -1;
-    struct win tmp[NWIN - 1];
-    for (int ok = 0; ok < NWIN - 1; ok++) {
-        const cJSON *o = cJSON_GetObjectItemCaseSensitive(json, win_keys[ok]);
-        if (!o && dst[ok] == &s->joint.hist && s->joint.hist.cap == 1) {
+    struct win tmp[MAX_WINS];
+    for (int ok = 0; ok < n; ok++) {
+        const cJSON *o = cJSON_GetObjectItemCaseSensitive(json, keys[ok]);
+        if (!o && (dst[ok] == &s->joint.hist || dst[ok] == &s->joint.recent) && s->joint.hist.cap == 1) {
             /* A state from before the joint stream, with combine "max", which never uses it. */
-            win_init(&tmp[ok], s->joint.hist.cap, true);
-            continue;
-        }
-        if (!o && dst[ok] == &s->joint.recent && s->joint.hist.cap == 1) {
-            win_init(&tmp[ok], s->joint.recent.cap, true);
+            win_init(&tmp[ok], dst[ok]->cap, true);
             continue;
         }
         if (win_load(&tmp[ok], dst[ok], o)) {
@@ -520,7 +583,7 @@ static int surprise_load(void *state, const void *cfg, const cJSON *json)
             return -1;
         }
     }
-    for (int i = 0; i < NWIN - 1; i++) {
+    for (int i = 0; i < n; i++) {
         win_free(dst[i]);
         *dst[i] = tmp[i];
     }
@@ -536,9 +599,13 @@ static size_t win_bytes(const struct win *w)
 static size_t surprise_bytes(const void *state)
 {
     const struct surprise_state *s = state;
-    size_t b = sizeof *s + win_bytes(&s->level) + win_bytes(&s->past);
-    for (int i = 0; i < NSTREAM; i++)
-        b += win_bytes(&s->resid[i]) + win_bytes(&s->s[i].hist) + win_bytes(&s->s[i].recent);
+    size_t b = sizeof *s + (size_t)s->nphase * sizeof *s->resid + win_bytes(&s->level) + win_bytes(&s->past);
+    b += win_bytes(&s->level_s.hist) + win_bytes(&s->level_s.recent);
+    for (int i = 0; i < NSEASON; i++) {
+        for (int k = 0; k < s->nphase; k++)
+            b += win_bytes(&s->resid[k][i]);
+        b += win_bytes(&s->seas_s[i].hist) + win_bytes(&s->seas_s[i].recent);
+    }
     b += win_bytes(&s->joint.hist) + win_bytes(&s->joint.recent);
     return b;
 }

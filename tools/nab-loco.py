@@ -11,12 +11,18 @@ shifted so its own threshold maps to one common threshold, which leaves every
 detection where it was) and scored together with the benchmark's own scorer.
 No parameter is ever set per file or per category.
 
-  tools/nab-loco.py [--bin KPIWATCH] [--config conf/examples/nab.json]
+  tools/nab-loco.py [--bin KPIWATCH] [--config conf/examples/nab.json] [--grid JSON]
+
+--grid is an object of option -> candidate values (every combination is a
+grid point), or a list of such objects (the union of their points), so that
+alternatives which were weighed against each other, such as one fixed phase
+against several averaged, are all chosen inside the folds.
 """
 import argparse, copy, importlib.util, itertools, json, os, subprocess, sys, tempfile
 from concurrent.futures import ThreadPoolExecutor
 
-GRID = {"threshold": [1.5, 2, 3], "hold_off": [50, 100, 200], "short": [1, 5, 10]}
+GRID = [{"threshold": [1.5, 2, 3], "hold_off": [50, 100, 200], "short": [1, 5, 10]},
+        {"phase": ["30m", "1h", "2h"]}]
 
 
 def load_scorer(nab):
@@ -63,9 +69,10 @@ def main():
     ap.add_argument("--config", default="conf/examples/nab.json")
     ap.add_argument("--jobs", type=int, default=2)
     ap.add_argument("--grid", type=json.loads, default=GRID,
-                    help="JSON object of detector option -> candidate values (default: %s)" % json.dumps(GRID))
+                    help="JSON object of detector option -> candidate values, or a list of such objects "
+                         "(the union of their points) (default: %s)" % json.dumps(GRID))
     a = ap.parse_args()
-    grid = a.grid
+    grids = a.grid if isinstance(a.grid, list) else [a.grid]
     nab = os.environ.get("NAB_DIR", os.path.join(os.path.dirname(os.path.abspath(__file__)), "../../shared/data/nab"))
     if not os.path.isdir(nab):
         sys.exit("no NAB data at %s (set NAB_DIR)" % nab)
@@ -77,8 +84,15 @@ def main():
     base = json.load(open(a.config))
     det = base["kpis"][0]["detector"]
     defaults = type_defaults(a.bin, det["type"])
-    shipped = {k: det.get(k, defaults.get(k)) for k in grid}
-    points = [dict(zip(grid, v)) for v in itertools.product(*grid.values())]
+    keys = list(dict.fromkeys(k for g in grids for k in g))
+    shipped = {k: det.get(k, defaults.get(k)) for k in keys}
+    # a point leaves unnamed options at the shipped setting
+    points = []
+    for g in grids:
+        for v in itertools.product(*g.values()):
+            pt = dict(shipped, **dict(zip(g, v)))
+            if pt not in points:
+                points.append(pt)
     if shipped not in points:
         points.append(shipped)
     tmp = tempfile.mkdtemp(prefix="kpiwatch-loco-")

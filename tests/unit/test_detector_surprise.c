@@ -161,7 +161,7 @@ Test(detector_surprise, weekly_stream_explains_weekly_pattern)
 /* Raw scores and residuals are held as floats, values as doubles: defaults at
  * 5-minute intervals are 1152 + 2016 doubles (level window, one shared ring
  * for the daily and weekly baselines: 7 days = 1 week) and 2 x 2016 + 3 x 2880
- * + 4 x 5 + 2 floats (the joint stream's history is one cell with combine
+ * + 4 x 5 + 1 floats (the joint stream's history is one cell with combine
  * "max"). */
 Test(detector_surprise, state_bytes)
 {
@@ -173,7 +173,7 @@ Test(detector_surprise, state_bytes)
     struct kw_series_info info = {.interval_ms = 300000};
     struct kw_detector_state st;
     kw_detector_state_init(&st, &det, &info);
-    size_t cells8 = 1152 + 2016, cells4 = 2 * 2016 + 3 * 2880 + 4 * 5 + 2;
+    size_t cells8 = 1152 + 2016, cells4 = 2 * 2016 + 3 * 2880 + 4 * 5 + 1;
     size_t bytes = det.type->state_bytes(st.impl);
     cr_assert_geq(bytes, cells8 * 8 + cells4 * 4);
     cr_assert_lt(bytes, cells8 * 8 + cells4 * 4 + 1024, "%zu bytes", bytes);
@@ -186,14 +186,14 @@ Test(detector_surprise, state_bytes)
  * a residual of -100 then +100; with phase "1m" every past cycle offers its
  * value nearest x within one slot, so the late event mostly reads as ordinary. The
  * level stream sees a quarter of the values at 100 all along: ordinary. */
-static int drifting_event_alerts(const char *phase)
+static int drifting_event_alerts_with(const char *phase, int phases, const char *combine)
 {
     char cfg[512];
     snprintf(cfg, sizeof cfg,
              "{\"type\":\"surprise\",\"window\":64,\"season_window\":16,\"history\":40,\"min_history\":20,"
              "\"short\":1,\"season\":\"4m\",\"seasons\":3,\"week\":\"1s\",\"threshold\":2,\"hold_off\":0,"
-             "\"phase\":\"%s\"}",
-             phase);
+             "\"phase\":\"%s\",\"phases\":%d,\"combine\":\"%s\"}",
+             phase, phases, combine);
     struct rig r;
     rig_init(&r, cfg);
     int alerts = 0;
@@ -206,6 +206,112 @@ static int drifting_event_alerts(const char *phase)
     }
     rig_release(&r);
     return alerts;
+}
+
+static int drifting_event_alerts(const char *phase)
+{
+    return drifting_event_alerts_with(phase, 1, "max");
+}
+
+/* Period-4 "days" with a 100 on slot 1 every cycle, then one 100 a slot late.
+ * Within a one-slot tolerance every past cycle offers that 100, so the late
+ * event is explained; on the same slot only it is a residual of 100. */
+static struct kw_verdict late_event_with(const char *phase, int phases, const char *combine)
+{
+    char cfg[512];
+    snprintf(cfg, sizeof cfg,
+             "{\"type\":\"surprise\",\"window\":64,\"season_window\":16,\"history\":40,\"min_history\":20,"
+             "\"short\":1,\"season\":\"4m\",\"seasons\":3,\"week\":\"1s\",\"threshold\":2,\"hold_off\":0,"
+             "\"phase\":\"%s\",\"phases\":%d,\"combine\":\"%s\"}",
+             phase, phases, combine);
+    struct rig r;
+    rig_init(&r, cfg);
+    for (int i = 0; i < 402; i++) /* ends on slot 1 */
+        rig_feed(&r, (i % 4 == 1 ? 100 : 0) + (i % 3 == 0 ? 0.5 : -0.5));
+    struct kw_verdict v = rig_feed(&r, 100);
+    rig_release(&r);
+    return v;
+}
+
+/* phases 2 averages the raw scores of tolerance 1m and 0: the late event is
+ * half explained, so it scores between the two single tolerances, and still
+ * alerts. A tolerance of one interval has no halves, so phases 3 runs the
+ * same two. */
+Test(detector_surprise, phases_average_the_tolerances)
+{
+    const char *combine[] = {"max", "mean"};
+    for (int j = 0; j < 2; j++) {
+        struct kw_verdict wide = late_event_with("1m", 1, combine[j]);
+        struct kw_verdict same_slot = late_event_with("0", 1, combine[j]);
+        struct kw_verdict both = late_event_with("1m", 2, combine[j]);
+        cr_assert_not(wide.anomalous, "%s: score %g", combine[j], wide.score);
+        cr_assert_gt(same_slot.score, 50, "%s", combine[j]);
+        cr_assert(both.anomalous, "%s: score %g", combine[j], both.score);
+        cr_assert_gt(both.score, 4 * wide.score, "%s: averaged %g, one-slot tolerance %g", combine[j], both.score,
+                     wide.score);
+        cr_assert_lt(both.score, same_slot.score / 4, "%s: averaged %g, same slot only %g", combine[j], both.score,
+                     same_slot.score);
+        cr_assert(same_bits(late_event_with("1m", 3, combine[j]).score, both.score), "%s", combine[j]);
+    }
+}
+
+/* Save r's state as a state file holds it (JSON text: exact numbers are raw
+ * until parsed) and load it under the config other_json; returns the load's
+ * result. */
+static int load_text_under(const struct rig *r, const char *other_json)
+{
+    struct rig o;
+    rig_init(&o, other_json);
+    cJSON *saved = kw_detector_state_save(&r->st, &r->det);
+    char *text = cJSON_PrintUnformatted(saved);
+    cJSON_Delete(saved);
+    saved = cJSON_Parse(text);
+    free(text);
+    int rc = kw_detector_state_load(&o.st, &o.det, saved);
+    cJSON_Delete(saved);
+    rig_release(&o);
+    return rc;
+}
+
+/* With several tolerances their residual windows are saved too, and a
+ * restart is bit-identical. A state saved with one tolerance lacks them and
+ * is refused under three; one saved with three loads under one (its first
+ * tolerance is the configured phase, as before). */
+Test(detector_surprise, phases_state_round_trip)
+{
+    const char *cfg = "{\"type\":\"surprise\",\"window\":16,\"season_window\":16,\"history\":40,"
+                      "\"min_history\":20,\"season\":\"10m\",\"seasons\":3,\"week\":\"30m\",\"weeks\":2,"
+                      "\"hold_off\":5,\"combine\":\"mean\",\"phase\":\"2m\",\"phases\":3}";
+    const char *one = "{\"type\":\"surprise\",\"window\":16,\"season_window\":16,\"history\":40,"
+                      "\"min_history\":20,\"season\":\"10m\",\"seasons\":3,\"week\":\"30m\",\"weeks\":2,"
+                      "\"hold_off\":5,\"combine\":\"mean\",\"phase\":\"2m\"}";
+    struct rig a, b, c;
+    rig_init(&a, cfg);
+    rig_init(&b, cfg);
+    rig_init(&c, one);
+    gsl_rng *rng = gsl_rng_alloc(gsl_rng_mt19937);
+    gsl_rng_set(rng, 11);
+    int i = 0;
+    for (; i < 333; i++) {
+        double x = 100 * (i % 10 == 3) + gsl_ran_gaussian(rng, 3);
+        rig_feed(&a, x);
+        rig_feed(&c, x);
+    }
+    rig_copy_state_text(&a, &b);
+    for (; i < 700; i++) {
+        double x = 100 * (i % 10 == 3 + (i % 70 == 63)) + gsl_ran_gaussian(rng, 3);
+        struct kw_verdict va = rig_feed(&a, x), vb = rig_feed(&b, x);
+        cr_assert(va.ready);
+        assert_same_verdict(&va, &vb, i);
+        cr_assert(same_bits(va.score, vb.score), "point %d", i);
+    }
+    cr_assert_eq(load_text_under(&c, cfg), -1);
+    cr_assert_eq(load_text_under(&c, one), 0);
+    cr_assert_eq(load_text_under(&a, one), 0);
+    gsl_rng_free(rng);
+    rig_release(&a);
+    rig_release(&b);
+    rig_release(&c);
 }
 
 Test(detector_surprise, phase_tolerance_explains_drifting_event)
