@@ -251,3 +251,38 @@ cJSON *kw_feedback_record(const char *state_dir)
     }
     return root;
 }
+
+static bool same_file(const struct stat *a, const struct stat *b)
+{
+    return a->st_dev == b->st_dev && a->st_ino == b->st_ino && a->st_size == b->st_size &&
+           a->st_mtim.tv_sec == b->st_mtim.tv_sec && a->st_mtim.tv_nsec == b->st_mtim.tv_nsec;
+}
+
+const cJSON *kw_feedback_cache_get(struct kw_feedback_cache *c, const char *state_dir)
+{
+    if (!state_dir) {
+        kw_feedback_cache_release(c);
+        return NULL;
+    }
+    char path[4200];
+    snprintf(path, sizeof path, "%s/feedback.json", state_dir);
+    struct stat st;
+    bool exists = stat(path, &st) == 0;
+    if (exists == c->exists && (!exists || same_file(&st, &c->seen)))
+        return c->record;
+    kw_feedback_cache_release(c);
+    if (exists) { /* stat before the read: a change in between is caught next time */
+        c->record = kw_feedback_record(state_dir);
+        c->seen = st;
+        c->exists = true;
+        c->reads++;
+    }
+    return c->record;
+}
+
+void kw_feedback_cache_release(struct kw_feedback_cache *c)
+{
+    cJSON_Delete(c->record);
+    c->record = NULL;
+    c->exists = false;
+}

@@ -8,6 +8,8 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
+#include <sys/stat.h>
 
 #include <cjson/cJSON.h>
 
@@ -29,5 +31,23 @@ int kw_feedback_apply(struct kw_pipeline *p, const char *state_dir);
  * at, applied_at, kpi, detector, learned}]}), or NULL when there is none.
  * Any thread: the file is replaced atomically. The caller deletes it. */
 cJSON *kw_feedback_record(const char *state_dir);
+
+/* The record kept in memory for readers that ask often (the HTTP API): it
+ * is read again only when the file changed (another inode, size or
+ * modification time; every write replaces the file), so a request costs a
+ * stat, not a parse. A zeroed struct is an empty cache. Not thread-safe:
+ * its owner serialises the calls. */
+struct kw_feedback_cache {
+    cJSON *record;   /* the record as last read, or NULL */
+    struct stat seen;/* the file then */
+    bool exists;     /* the file existed then (seen is valid) */
+    uint64_t reads;  /* times the file was read */
+};
+
+/* The record in state_dir as kw_feedback_record gives it, or NULL. It
+ * belongs to c and lives until the next call or the release. */
+const cJSON *kw_feedback_cache_get(struct kw_feedback_cache *c, const char *state_dir);
+/* Free what c holds and leave it empty. */
+void kw_feedback_cache_release(struct kw_feedback_cache *c);
 
 #endif

@@ -124,6 +124,7 @@ struct kw_http {
     char external_url[KW_ALERT_TEXT];
     struct kw_silences *silences;
     char *state_dir;      /* where feedback is queued; NULL = none */
+    struct kw_feedback_cache feedback; /* STATE_DIR/feedback.json, read when it changes */
     struct kw_history *history;
     int history_series;
     int64_t history_window_ms;
@@ -391,7 +392,7 @@ static enum MHD_Result get_alerts(struct kw_http *h, struct MHD_Connection *c)
     struct kw_alert *active;
     struct kw_status_resolved *res;
     size_t n = kw_status_active(h->status, &active), nres = kw_status_resolved(h->status, &res);
-    cJSON *feedback = kw_feedback_record(h->state_dir);
+    const cJSON *feedback = kw_feedback_cache_get(&h->feedback, h->state_dir);
     cJSON *o = cJSON_CreateObject();
     cJSON *arr = cJSON_AddArrayToObject(o, "alerts");
     for (size_t i = 0; i < n; i++)
@@ -402,7 +403,6 @@ static enum MHD_Result get_alerts(struct kw_http *h, struct MHD_Connection *c)
         add_time(a, "resolved_at", res[i].resolved_ms);
         cJSON_AddItemToArray(rarr, a);
     }
-    cJSON_Delete(feedback);
     free(active);
     free(res);
     return respond_json(c, MHD_HTTP_OK, o);
@@ -415,7 +415,7 @@ static enum MHD_Result get_incidents(struct kw_http *h, struct MHD_Connection *c
     size_t n = kw_status_active(h->status, &active);
     struct kw_status_incident *inc;
     size_t ninc = kw_status_incidents(h->status, active, n, &inc);
-    cJSON *feedback = kw_feedback_record(h->state_dir);
+    const cJSON *feedback = kw_feedback_cache_get(&h->feedback, h->state_dir);
     cJSON *o = cJSON_CreateObject();
     cJSON_AddStringToObject(o, "grouping", "the alert engine's groups (route group_by and correlation_window); "
                                            "alerts held back from notification grouped by journey, else by KPI");
@@ -463,7 +463,6 @@ static enum MHD_Result get_incidents(struct kw_http *h, struct MHD_Connection *c
         cJSON_AddItemToArray(arr, io);
     }
     kw_status_incidents_free(inc, ninc);
-    cJSON_Delete(feedback);
     free(active);
     return respond_json(c, MHD_HTTP_OK, o);
 }
@@ -703,11 +702,10 @@ static enum MHD_Result get_metrics(struct kw_http *h, struct MHD_Connection *c)
         kw_history_usage(h->history, &x.history_series, &x.history_bytes);
     char *kafka = kw_status_kafka(h->status);
     x.kafka = kafka;
-    cJSON *feedback = kw_feedback_record(h->state_dir);
+    const cJSON *feedback = kw_feedback_cache_get(&h->feedback, h->state_dir);
     x.feedback_counts = cJSON_GetObjectItemCaseSensitive(feedback, "counts");
     size_t len;
     char *body = kw_metrics_render(&v, &x, &len);
-    cJSON_Delete(feedback);
     free(kafka);
     kw_status_view_release(&v);
     return respond(c, MHD_HTTP_OK, "text/plain; version=0.0.4; charset=utf-8", body, len);
@@ -978,6 +976,7 @@ int kw_http_apply(struct kw_http *h, const struct kw_config *cfg, struct kw_sile
     h->silences = silences;
     free(h->state_dir);
     h->state_dir = cfg->state_dir ? xstrdup(cfg->state_dir) : NULL;
+    kw_feedback_cache_release(&h->feedback); /* the state directory may have moved */
     h->history = new_history;
     h->history_series = c->history_series;
     h->history_window_ms = c->history_window_ms;
@@ -1011,6 +1010,7 @@ void kw_http_free(struct kw_http *h)
     kw_status_free(h->status);
     kw_secret_free(h->token);
     free(h->state_dir);
+    kw_feedback_cache_release(&h->feedback);
     pthread_mutex_destroy(&h->lock);
     free(h);
 }

@@ -20,6 +20,7 @@
 #define MAX_MEMBERS 500 /* per group; beyond it the newest members are counted, not listed */
 #define MAX_GROUPS 10000 /* restored from the incidents file at most */
 #define INCIDENTS_FILE "incidents.json"
+#define SAVE_EVERY_MS 1000 /* the incidents file is written at most this often (and at stop) */
 
 enum { EV_ALERT = 0, EV_TICK };
 
@@ -67,7 +68,9 @@ struct kw_outbox {
     char (*held)[24];         /* keys of firing alerts held back (silenced or inhibited): their resolve is not sent */
     int nheld, hcap;
     char *incidents_path;     /* state_dir/incidents.json; NULL = not kept */
-    bool changed;             /* groups changed since the last save */
+    bool changed;             /* groups changed since the last snapshot */
+    bool unsaved;             /* the snapshot is newer than the incidents file */
+    int64_t saved_ms;         /* monotonic time of the last write of the file */
     char *snapshot;           /* the groups as JSON, for the API (guarded by lock) */
 };
 
@@ -477,23 +480,43 @@ static cJSON *groups_to_json(const struct kw_outbox *o)
     return root;
 }
 
-/* After a change: publish the groups for the API and keep them in the
- * incidents file, so an incident goes on in the same thread after a
- * restart or a reload. */
-static void groups_publish(struct kw_outbox *o)
+/* Milliseconds until the incidents file is due, or -1 when it is saved. */
+static int save_due_in(const struct kw_outbox *o)
 {
-    if (!o->changed)
+    if (!o->unsaved)
+        return -1;
+    int64_t left = o->saved_ms + SAVE_EVERY_MS - kw_mono_ms();
+    return left > 0 ? (int)left : 0;
+}
+
+/* After a change: publish the groups for the API at once, and keep them
+ * in the incidents file, so an incident goes on in the same thread after a
+ * restart or a reload. The file is written at most every SAVE_EVERY_MS
+ * (with force, now): an alert storm costs one fsync a second, not one an
+ * alert, and a crash loses at most that last second of grouping. */
+static void groups_publish(struct kw_outbox *o, bool force)
+{
+    if (o->changed) {
+        o->changed = false;
+        cJSON *root = groups_to_json(o);
+        char *text = cJSON_PrintUnformatted(root);
+        cJSON_Delete(root);
+        pthread_mutex_lock(&o->lock);
+        free(o->snapshot);
+        o->snapshot = text;
+        pthread_mutex_unlock(&o->lock);
+        o->unsaved = o->incidents_path != NULL;
+    }
+    if (!o->unsaved || (!force && save_due_in(o) > 0))
         return;
-    o->changed = false;
-    cJSON *root = groups_to_json(o);
-    char *text = cJSON_PrintUnformatted(root);
-    cJSON_Delete(root);
+    o->unsaved = false;
+    o->saved_ms = kw_mono_ms();
     char err[512];
-    if (o->incidents_path && kw_write_file_atomic(o->incidents_path, text, strlen(text), err, sizeof err))
+    /* only this thread replaces the snapshot: no lock needed to read it */
+    if (kw_write_file_atomic(o->incidents_path, o->snapshot, strlen(o->snapshot), err, sizeof err))
         kw_error("outbox", "incidents not saved: %s", err);
     pthread_mutex_lock(&o->lock);
-    free(o->snapshot);
-    o->snapshot = text;
+    o->stats.incident_saves++;
     pthread_mutex_unlock(&o->lock);
 }
 
@@ -580,24 +603,32 @@ static void groups_restore(struct kw_outbox *o)
     o->changed = true;
 }
 
+static void take_event(struct kw_outbox *o, const struct event *ev)
+{
+    if (ev->type == EV_ALERT) {
+        pthread_mutex_lock(&o->lock);
+        o->stats.alerts++;
+        pthread_mutex_unlock(&o->lock);
+        take_alert(o, &ev->alert);
+    } else if (ev->clock_ms > o->clock_ms) {
+        o->clock_ms = ev->clock_ms;
+    }
+    flush(o, false);
+}
+
 static void *outbox_main(void *arg)
 {
     struct kw_outbox *o = arg;
     struct event *ev = xmalloc(sizeof *ev);
-    while (kw_queue_pop(&o->queue, ev, -1) == 1) {
-        if (ev->type == EV_ALERT) {
-            pthread_mutex_lock(&o->lock);
-            o->stats.alerts++;
-            pthread_mutex_unlock(&o->lock);
-            take_alert(o, &ev->alert);
-        } else if (ev->clock_ms > o->clock_ms) {
-            o->clock_ms = ev->clock_ms;
-        }
-        flush(o, false);
-        groups_publish(o);
+    int got;
+    /* wait for events, but no longer than until an unsaved change is due */
+    while ((got = kw_queue_pop(&o->queue, ev, save_due_in(o))) >= 0) {
+        if (got == 1)
+            take_event(o, ev);
+        groups_publish(o, false);
     }
     flush(o, true); /* closed: send what is pending */
-    groups_publish(o);
+    groups_publish(o, true);
     free(ev);
     return NULL;
 }

@@ -35,12 +35,15 @@ struct kw_outbox_stats {
     uint64_t silenced;        /* alerts whose notifications a silence held back */
     uint64_t inhibited;       /* alerts an inhibition rule held back */
     uint64_t muted;           /* notifications a route's mute or active time intervals held back */
+    uint64_t incident_saves;  /* writes of the incidents file */
     /* over all receivers, from the dispatcher: */
     uint64_t sent, failed, retried, dropped, pending;
 };
 
 /* Start the outbox thread and the dispatcher for cfg's receivers and
- * routes (cfg must outlive the outbox). state_dir may be NULL (no spool).
+ * routes (cfg must outlive the outbox). state_dir may be NULL (no spool);
+ * with one, the open incidents are restored from its incidents.json and
+ * kept there, written at most once a second and at stop.
  * silences (borrowed, may be NULL) hold back the notifications of alerts
  * they match. Returns NULL with err when delivery cannot start. */
 struct kw_outbox *kw_outbox_start(const struct kw_config *cfg, const char *state_dir, struct kw_silences *silences,

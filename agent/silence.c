@@ -308,18 +308,12 @@ struct kw_silences *kw_silences_open(const char *dir)
     size_t plen = strlen(dir) + 16;
     s->path = xmalloc(plen);
     snprintf(s->path, plen, "%s/silences.json", dir);
-    FILE *f = fopen(s->path, "rb");
-    if (!f)
+    char why[512];
+    char *text = kw_read_file(s->path, 64u << 20, NULL, why, sizeof why);
+    if (!text && !why[0]) /* none yet */
         return s;
-    fseek(f, 0, SEEK_END);
-    long size = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *text = NULL;
-    if (size >= 0 && size < (64L << 20)) {
-        text = xmalloc((size_t)size + 1);
-        text[fread(text, 1, (size_t)size, f)] = '\0';
-    }
-    fclose(f);
+    if (!text)
+        kw_warn("silence", "%s", why);
     cJSON *root = text ? cJSON_Parse(text) : NULL;
     free(text);
     const cJSON *arr = cJSON_GetObjectItemCaseSensitive(root, "silences"), *item;

@@ -11,12 +11,17 @@
 
 int kw_write_file_atomic(const char *path, const char *data, size_t len, char *err, size_t errlen)
 {
+    return kw_write_file_atomic_mode(path, data, len, 0640, err, errlen);
+}
+
+int kw_write_file_atomic_mode(const char *path, const char *data, size_t len, mode_t mode, char *err, size_t errlen)
+{
     char tmp[4096];
     if ((size_t)snprintf(tmp, sizeof tmp, "%s.tmp", path) >= sizeof tmp) {
         snprintf(err, errlen, "%s: path too long", path);
         return -1;
     }
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
     if (fd < 0) {
         snprintf(err, errlen, "%s: %s", tmp, strerror(errno));
         return -1;

@@ -5,11 +5,15 @@
 #define KW_FILEIO_H
 
 #include <stddef.h>
+#include <sys/types.h>
 
 /* Write len bytes of data to path atomically (mode 0640), the rename made
  * durable by an fsync of the directory. Returns 0, or -1 with "path:
  * reason" in err. */
 int kw_write_file_atomic(const char *path, const char *data, size_t len, char *err, size_t errlen);
+/* The same with the new file's mode (before the umask), for files only
+ * their owner may read. */
+int kw_write_file_atomic_mode(const char *path, const char *data, size_t len, mode_t mode, char *err, size_t errlen);
 
 /* The contents of path, NUL-terminated, in a malloc'd buffer (length in
  * *len when len is not NULL). NULL when the file is missing (errno ENOENT,

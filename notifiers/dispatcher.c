@@ -17,6 +17,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "../lib/fileio.h"
 #include "../lib/jsonnum.h"
 #include "../lib/log.h"
 #include "../lib/timefmt.h"
@@ -398,76 +399,14 @@ static int mkdir_if_missing(const char *path)
     return mkdir(path, 0700) == 0 || errno == EEXIST ? 0 : -1;
 }
 
-/* Write text to dir/name through a temporary file, fsync and rename, so the
- * file is either the old or the new content after a crash. */
-static int write_atomic(const char *dir, const char *name, const char *text, char *err, size_t errlen)
+/* Write text to dir/name atomically (lib/fileio); the file may hold alert
+ * content, so only the agent's user may read it. */
+static int write_in(const char *dir, const char *name, const char *text, char *err, size_t errlen)
 {
-    char tmpname[96];
-    snprintf(tmpname, sizeof tmpname, ".%s.tmp", name);
-    char *tmp = path_join(dir, tmpname), *final = path_join(dir, name);
-    int rc = -1;
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-    if (fd < 0) {
-        snprintf(err, errlen, "%s: %s", tmp, strerror(errno));
-        goto out;
-    }
-    size_t len = strlen(text), off = 0;
-    while (off < len) {
-        ssize_t w = write(fd, text + off, len - off);
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w <= 0) {
-            snprintf(err, errlen, "%s: %s", tmp, strerror(errno));
-            close(fd);
-            unlink(tmp);
-            goto out;
-        }
-        off += (size_t)w;
-    }
-    if (fsync(fd) != 0 || close(fd) != 0) {
-        snprintf(err, errlen, "%s: %s", tmp, strerror(errno));
-        unlink(tmp);
-        goto out;
-    }
-    if (rename(tmp, final) != 0) {
-        snprintf(err, errlen, "%s: %s", final, strerror(errno));
-        unlink(tmp);
-        goto out;
-    }
-    int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC); /* make the rename itself durable */
-    if (dfd >= 0) {
-        fsync(dfd);
-        close(dfd);
-    }
-    rc = 0;
-out:
-    free(tmp);
-    free(final);
+    char *path = path_join(dir, name);
+    int rc = kw_write_file_atomic_mode(path, text, strlen(text), 0600, err, errlen);
+    free(path);
     return rc;
-}
-
-/* The whole file, or NULL (with err) when unreadable or larger than max. */
-static char *read_file(const char *path, long max, char *err, size_t errlen)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f) {
-        snprintf(err, errlen, "%s", strerror(errno));
-        return NULL;
-    }
-    char *buf = NULL;
-    if (fseek(f, 0, SEEK_END) == 0) {
-        long n = ftell(f);
-        if (n < 0 || n > max) {
-            snprintf(err, errlen, "size %ld is out of range", n);
-        } else {
-            rewind(f);
-            buf = xmalloc((size_t)n + 1);
-            size_t got = fread(buf, 1, (size_t)n, f);
-            buf[got] = '\0';
-        }
-    }
-    fclose(f);
-    return buf;
 }
 
 /* ---- notifications as JSON ------------------------------------------------ */
@@ -581,7 +520,7 @@ static void spool_write(struct kw_dispatcher *d, struct item *it)
     char *text = cJSON_PrintUnformatted(json);
     cJSON_Delete(json);
     char err[KW_ERR_LEN];
-    if (write_atomic(d->spool_dir, it->spool, text, err, sizeof err)) {
+    if (write_in(d->spool_dir, it->spool, text, err, sizeof err)) {
         kw_error(d->rs[it->r].component, "cannot spool notification %s (kept in memory only): %s", it->n.key, err);
         it->spool[0] = '\0';
     }
@@ -703,7 +642,7 @@ static void refs_write(struct kw_dispatcher *d)
     char *text = cJSON_PrintUnformatted(o);
     cJSON_Delete(o);
     char err[KW_ERR_LEN];
-    if (write_atomic(d->state_dir, "refs.json", text, err, sizeof err))
+    if (write_in(d->state_dir, "refs.json", text, err, sizeof err))
         kw_error("dispatcher", "cannot save thread references: %s", err);
     free(text);
 }
@@ -724,11 +663,11 @@ static int receiver_index(const struct kw_dispatcher *d, const char *name)
 static void refs_load(struct kw_dispatcher *d)
 {
     char *path = path_join(d->state_dir, "refs.json"), err[KW_ERR_LEN] = "";
-    if (access(path, F_OK) != 0) {
+    char *text = kw_read_file(path, 256u << 20, NULL, err, sizeof err);
+    if (!text && !err[0]) { /* none yet */
         free(path);
         return;
     }
-    char *text = read_file(path, 256L << 20, err, sizeof err);
     cJSON *o = text ? cJSON_Parse(text) : NULL;
     const cJSON *arr = cJSON_GetObjectItemCaseSensitive(o, "refs");
     bool ok = cJSON_IsArray(arr);
@@ -747,8 +686,9 @@ static void refs_load(struct kw_dispatcher *d)
     }
     if (!ok) {
         char *aside = path_join(d->state_dir, "refs.json.corrupt");
-        kw_warn("dispatcher", "%s is unreadable%s%s; moved to %s, threads start afresh", path, err[0] ? ": " : "",
-                err, aside);
+        if (!err[0])
+            snprintf(err, sizeof err, "%s: not a reference file", path);
+        kw_warn("dispatcher", "%s; moved to %s, threads start afresh", err, aside);
         rename(path, aside);
         free(aside);
     }
@@ -1099,7 +1039,7 @@ static void spool_restore(struct kw_dispatcher *d)
     while ((e = readdir(dir))) {
         const char *name = e->d_name;
         size_t len = strlen(name);
-        if (name[0] == '.' && len > 4 && strcmp(name + len - 4, ".tmp") == 0) { /* a write cut short */
+        if (len > 4 && strcmp(name + len - 4, ".tmp") == 0) { /* a write cut short */
             char *p = path_join(d->spool_dir, name);
             unlink(p);
             free(p);
@@ -1108,8 +1048,10 @@ static void spool_restore(struct kw_dispatcher *d)
         if (name[0] == '.' || len < 6 || len >= sizeof found[0]->spool || strcmp(name + len - 5, ".json") != 0)
             continue;
         char *p = path_join(d->spool_dir, name), err[KW_ERR_LEN] = "";
-        char *text = read_file(p, SPOOL_MAX_BYTES, err, sizeof err);
+        char *text = kw_read_file(p, SPOOL_MAX_BYTES, NULL, err, sizeof err);
         free(p);
+        if (!text && !err[0]) /* gone since the listing */
+            continue;
         cJSON *json = text ? cJSON_Parse(text) : NULL;
         free(text);
         struct item *it = xcalloc(1, sizeof *it);

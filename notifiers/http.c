@@ -198,6 +198,36 @@ int kw_http_check_url(const char *url, bool secret, char **log)
     return rc;
 }
 
+int kw_http_check_endpoint(const char *url, unsigned rules, const char *hint, const char *keypath, char *err,
+                           size_t errlen)
+{
+    CURLU *u = curl_url();
+    char *scheme = NULL, *host = NULL, *user = NULL, *query = NULL;
+    bool loopback_only = rules & KW_ENDPOINT_LOOPBACK_HTTP;
+    int rc = -1;
+    if (curl_url_set(u, CURLUPART_URL, url, 0) != CURLUE_OK ||
+        curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) != CURLUE_OK ||
+        curl_url_get(u, CURLUPART_HOST, &host, 0) != CURLUE_OK)
+        snprintf(err, errlen, "%s: is not a valid URL", keypath);
+    else if (curl_url_get(u, CURLUPART_USER, &user, 0) == CURLUE_OK)
+        snprintf(err, errlen, "%s: must not hold credentials%s%s%s", keypath, hint ? " (use " : "", hint ? hint : "",
+                 hint ? ")" : "");
+    else if ((rules & KW_ENDPOINT_NO_QUERY) && curl_url_get(u, CURLUPART_QUERY, &query, 0) == CURLUE_OK)
+        snprintf(err, errlen, "%s: must be a base URL without a query", keypath);
+    else if (strcmp(scheme, "https") != 0 &&
+             !(strcmp(scheme, "http") == 0 && (!loopback_only || kw_http_loopback_host(host))))
+        snprintf(err, errlen, "%s: must be an https:// URL%s", keypath,
+                 loopback_only ? " (http:// only to a loopback address)" : "");
+    else
+        rc = 0;
+    curl_free(scheme);
+    curl_free(host);
+    curl_free(user);
+    curl_free(query);
+    curl_url_cleanup(u);
+    return rc;
+}
+
 int kw_http_resolve_url(char **opt, const char *file, const char *path, const char *name, bool secret, char **url,
                         char **log, char *err, size_t errlen)
 {

@@ -38,6 +38,19 @@ bool kw_http_loopback_host(const char *host);
  * *log (when log is not NULL) gets "scheme://host[:port]/…" (caller frees).
  * -1 otherwise. */
 int kw_http_check_url(const char *url, bool secret, char **log);
+/* Rules of kw_http_check_endpoint beyond those it always applies. */
+enum {
+    KW_ENDPOINT_LOOPBACK_HTTP = 1, /* plain http only to a loopback address */
+    KW_ENDPOINT_NO_QUERY = 2,      /* a base URL that paths are appended to */
+};
+/* Check url, the service endpoint a receiver's config gives at keypath: it
+ * parses with a host, holds no credentials (they have keys of their own;
+ * hint, when not NULL, names them), is https (or http; only to a loopback
+ * address under KW_ENDPOINT_LOOPBACK_HTTP) and, under KW_ENDPOINT_NO_QUERY,
+ * has no query. Returns 0, or -1 with err naming keypath and the rule,
+ * never the URL. */
+int kw_http_check_endpoint(const char *url, unsigned rules, const char *hint, const char *keypath, char *err,
+                           size_t errlen);
 /* Resolve the URL a receiver posts to, given inline (*opt) or in a file,
  * under the keys name and name_file below path, then check it as
  * kw_http_check_url does (secret: the URL is itself the credential). *opt is

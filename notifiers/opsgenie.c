@@ -78,32 +78,6 @@ static const struct kw_option og_options[] = {
 
 /* ---- config ------------------------------------------------------------ */
 
-/* https://, or http:// to a loopback address; no credentials, no query. */
-static int check_base_url(const char *url, const char *keypath, char *err, size_t errlen)
-{
-    CURLU *u = curl_url();
-    char *scheme = NULL, *host = NULL, *user = NULL, *query = NULL;
-    int rc = -1;
-    if (curl_url_set(u, CURLUPART_URL, url, 0) != CURLUE_OK ||
-        curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) != CURLUE_OK ||
-        curl_url_get(u, CURLUPART_HOST, &host, 0) != CURLUE_OK)
-        snprintf(err, errlen, "%s: is not a valid URL", keypath);
-    else if (curl_url_get(u, CURLUPART_USER, &user, 0) == CURLUE_OK)
-        snprintf(err, errlen, "%s: must not hold credentials (use api_key)", keypath);
-    else if (curl_url_get(u, CURLUPART_QUERY, &query, 0) == CURLUE_OK)
-        snprintf(err, errlen, "%s: must be a base URL without a query", keypath);
-    else if (strcmp(scheme, "https") != 0 && !(strcmp(scheme, "http") == 0 && kw_http_loopback_host(host)))
-        snprintf(err, errlen, "%s: must be an https:// URL (http:// only to a loopback address)", keypath);
-    else
-        rc = 0;
-    curl_free(scheme);
-    curl_free(host);
-    curl_free(user);
-    curl_free(query);
-    curl_url_cleanup(u);
-    return rc;
-}
-
 static int og_init(void *cfg, const char *instance, const char *path, char *err, size_t errlen)
 {
     struct og_config *c = cfg;
@@ -128,7 +102,8 @@ static int og_init(void *cfg, const char *instance, const char *path, char *err,
             goto fail;
         }
     }
-    if (c->api_url && check_base_url(c->api_url, kw_path_key(p, sizeof p, path, "api_url"), err, errlen))
+    if (c->api_url && kw_http_check_endpoint(c->api_url, KW_ENDPOINT_LOOPBACK_HTTP | KW_ENDPOINT_NO_QUERY, "api_key",
+                                             kw_path_key(p, sizeof p, path, "api_url"), err, errlen))
         goto fail;
     if (c->responders.n > OG_RESPONDERS_MAX) {
         snprintf(err, errlen, "%s: at most %d responders", kw_path_key(p, sizeof p, path, "responders"),

@@ -65,32 +65,6 @@ static const struct kw_option pd_options[] = {
 
 /* ---- config ------------------------------------------------------------ */
 
-/* An http(s) URL without credentials; plain http only when allowed and the
- * host is a loopback address. */
-static int check_url(const char *url, bool http_loopback_only, const char *keypath, char *err, size_t errlen)
-{
-    CURLU *u = curl_url();
-    char *scheme = NULL, *host = NULL, *user = NULL;
-    int rc = -1;
-    if (curl_url_set(u, CURLUPART_URL, url, 0) != CURLUE_OK ||
-        curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) != CURLUE_OK ||
-        curl_url_get(u, CURLUPART_HOST, &host, 0) != CURLUE_OK)
-        snprintf(err, errlen, "%s: is not a valid URL", keypath);
-    else if (curl_url_get(u, CURLUPART_USER, &user, 0) == CURLUE_OK)
-        snprintf(err, errlen, "%s: must not hold credentials", keypath);
-    else if (strcmp(scheme, "https") != 0 &&
-             !(strcmp(scheme, "http") == 0 && (!http_loopback_only || kw_http_loopback_host(host))))
-        snprintf(err, errlen, "%s: must be an https:// URL%s", keypath,
-                 http_loopback_only ? " (http:// only to a loopback address)" : "");
-    else
-        rc = 0;
-    curl_free(scheme);
-    curl_free(host);
-    curl_free(user);
-    curl_url_cleanup(u);
-    return rc;
-}
-
 static int pd_init(void *cfg, const char *instance, const char *path, char *err, size_t errlen)
 {
     struct pd_config *c = cfg;
@@ -115,9 +89,11 @@ static int pd_init(void *cfg, const char *instance, const char *path, char *err,
                  clean ? "" : ", some of them blank or not ASCII");
         goto fail;
     }
-    if (check_url(c->url, true, kw_path_key(p, sizeof p, path, "url"), err, errlen))
+    if (kw_http_check_endpoint(c->url, KW_ENDPOINT_LOOPBACK_HTTP, NULL, kw_path_key(p, sizeof p, path, "url"), err,
+                               errlen))
         goto fail;
-    if (c->client_url && check_url(c->client_url, false, kw_path_key(p, sizeof p, path, "client_url"), err, errlen))
+    if (c->client_url &&
+        kw_http_check_endpoint(c->client_url, 0, NULL, kw_path_key(p, sizeof p, path, "client_url"), err, errlen))
         goto fail;
     if (!c->source) {
         char host[256] = "";

@@ -10,48 +10,9 @@
 
 const struct kw_delivery_config rig_delivery = {.connect_timeout_ms = 2000, .timeout_ms = 5000};
 
-struct kw_alert rig_checkout_alert(void)
-{
-    struct kw_alert a = {0};
-    snprintf(a.key, sizeof a.key, "00112233aabbccdd");
-    snprintf(a.kpi, sizeof a.kpi, "step_dropoff_rate");
-    snprintf(a.description, sizeof a.description, "Share of customers leaving at this step");
-    snprintf(a.unit, sizeof a.unit, "lost customers");
-    snprintf(a.currency, sizeof a.currency, "EUR");
-    snprintf(a.detector, sizeof a.detector, "binomial");
-    snprintf(a.runbook, sizeof a.runbook, "https://wiki.example.com/runbooks/dropoff");
-    snprintf(a.dashboard, sizeof a.dashboard, "https://grafana.example.com/d/checkout");
-    snprintf(a.labels[0].name, sizeof a.labels[0].name, "journey");
-    snprintf(a.labels[0].value, sizeof a.labels[0].value, "checkout");
-    snprintf(a.labels[1].name, sizeof a.labels[1].name, "step");
-    snprintf(a.labels[1].value, sizeof a.labels[1].value, "payment");
-    a.nlabels = 2;
-    a.kind = KW_KIND_RATE;
-    a.status = KW_ALERT_FIRING;
-    a.severity = KW_SEV_CRITICAL;
-    a.direction = 1;
-    a.observed = 0.346;
-    a.expected = 0.06;
-    a.lower = 0.011;
-    a.upper = 0.123;
-    a.score = 30;
-    a.severity_score = 91;
-    a.denominator = 179;
-    a.impact = 93;
-    a.cost_per_unit = 45;
-    a.since_ms = 1732352400000LL; /* 2024-11-23T09:00:00Z */
-    a.at_ms = a.since_ms + 300000;
-    a.interval_ms = 300000;
-    a.intervals = 2;
-    double h[] = {0.06, 0.058, 0.061, 0.3, 0.346};
-    memcpy(a.history, h, sizeof h);
-    a.nhistory = 5;
-    return a;
-}
-
 struct kw_alert rig_member_alert(int i)
 {
-    struct kw_alert a = rig_checkout_alert();
+    struct kw_alert a = checkout_alert();
     snprintf(a.key, sizeof a.key, "00112233aabb%04x", i);
     snprintf(a.description, sizeof a.description, "Share of customers who leave the checkout at this step");
     snprintf(a.runbook, sizeof a.runbook, "https://wiki.example.com/runbooks/checkout-dropoff");
@@ -65,9 +26,9 @@ struct kw_alert rig_member_alert(int i)
 
 void rig_group_of_three(struct kw_alert al[3])
 {
-    al[0] = rig_checkout_alert();
+    al[0] = checkout_alert();
     for (int i = 1; i < 3; i++) {
-        al[i] = rig_checkout_alert();
+        al[i] = checkout_alert();
         snprintf(al[i].key, sizeof al[i].key, "00112233aabbccd%d", i);
         snprintf(al[i].labels[1].value, sizeof al[i].labels[1].value, i == 1 ? "shipping" : "review");
         al[i].severity = KW_SEV_WARNING;

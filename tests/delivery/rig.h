@@ -1,5 +1,6 @@
-/* rig: what the delivery tests share around a fake receiver: the checkout
- * alert they send, a receiver parsed from JSON, a notification run through
+/* rig: what the delivery tests share around a fake receiver: groups of the
+ * checkout alert (../checkout_alert.h) they send, a receiver parsed from
+ * JSON, a notification run through
  * the notifier's send, and reading back what the fake got, each request
  * checked by the fake's validator. Each test file keeps only its cases. */
 #ifndef KW_TEST_RIG_H
@@ -12,16 +13,15 @@
 
 #include "../../notifiers/dispatcher.h"
 #include "../../notifiers/notifier.h"
+#include "../checkout_alert.h"
 #include "fake.h"
 
 /* 2 s to connect, 5 s in all: generous for loopback, short for a hang. */
 extern const struct kw_delivery_config rig_delivery;
 
-/* A checkout payment drop-off rate up from 6% to 34.6% (n=179, 93 lost
- * customers at 45 EUR each), as the alert engine reports it. */
-struct kw_alert rig_checkout_alert(void);
-/* Member i of a group of such alerts: its own key, step "payment" for the
- * first and "step-NN" for the others, and the peak recorded. */
+/* Member i of a group of checkout alerts (../checkout_alert.h): its own
+ * key, step "payment" for the first and "step-NN" for the others, and the
+ * peak recorded. */
 struct kw_alert rig_member_alert(int i);
 /* The checkout alert as the lead, then warnings (severity 40, at 20%) on
  * the steps "shipping" and "review", each with its own key. */

@@ -783,7 +783,8 @@ Test(dispatcher, corrupt_spool_files_are_moved_aside, .init = setup, .fini = tea
     write_variant(valid, "00000000000000000112.json", "alerts", cJSON_CreateArray());
     write_variant(valid, "00000000000000000113.json", "alerts.0.kpi", cJSON_CreateString(longkey));
     write_variant(valid, "00000000000000000114.json", "alerts.0.lower", cJSON_CreateString("nan"));
-    write_text(".00000000000000000115.json.tmp", "{\"half");
+    write_text(".00000000000000000115.json.tmp", "{\"half"); /* as older versions named them */
+    write_text("00000000000000000116.json.tmp", "{\"half");
     const int ncorrupt = 15;
     free(text);
     cJSON_Delete(valid);
@@ -802,6 +803,7 @@ Test(dispatcher, corrupt_spool_files_are_moved_aside, .init = setup, .fini = tea
     cr_assert_eq(count_files(spool_path("corrupt"), ".json"), ncorrupt, "every corrupt file is kept aside");
     cr_assert_eq(count_files(spool_path(""), ".tmp"), 0);
     cr_assert_eq(access(spool_path(".00000000000000000115.json.tmp"), F_OK), -1, "a cut-short write is removed");
+    cr_assert_eq(access(spool_path("00000000000000000116.json.tmp"), F_OK), -1, "a cut-short write is removed");
     cJSON_Delete(reqs);
 }
 

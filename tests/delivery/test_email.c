@@ -74,7 +74,7 @@ static void start_smtpd(bool tls, bool smtps, bool auth, const char *const *extr
 /* The checkout alert with a runbook URL whose query the HTML must escape. */
 static struct kw_alert rate_alert(void)
 {
-    struct kw_alert a = rig_checkout_alert();
+    struct kw_alert a = checkout_alert();
     snprintf(a.runbook, sizeof a.runbook, "https://wiki.example.com/runbooks/dropoff?step=payment&lang=en");
     return a;
 }

@@ -88,7 +88,7 @@ Test(opsgenie, resolve_closes_by_the_escaped_alias, .fini = stop_svc, .timeout =
     fake_start(&svc, "opsgenie", "[]");
     struct kw_receiver r;
     parse_ok(&r, "");
-    struct kw_alert a = rig_checkout_alert();
+    struct kw_alert a = checkout_alert();
     struct kw_notification n = notification(&a, 1, KW_NOTIFY_FIRING, "checkout/dropoff 42&x=1");
     struct kw_send_outcome out = rig_deliver(&r, &n);
     cr_assert_eq(out.result, KW_SEND_OK, "%s", out.reason);
@@ -118,7 +118,7 @@ Test(opsgenie, priority_follows_the_worst_member, .fini = stop_svc, .timeout = 3
     fake_start(&svc, "opsgenie", "[]");
     struct kw_receiver r;
     parse_ok(&r, "");
-    struct kw_alert al[2] = {rig_checkout_alert(), rig_checkout_alert()};
+    struct kw_alert al[2] = {checkout_alert(), checkout_alert()};
     struct {
         int sev0;
         double score0;
@@ -165,7 +165,7 @@ Test(opsgenie, region_picks_the_base_url)
                  cases[i].region_json);
         struct kw_receiver r;
         cr_assert_eq(rig_parse(&r, json, err, sizeof err), 0, "%s", err);
-        struct kw_alert a = rig_checkout_alert();
+        struct kw_alert a = checkout_alert();
         struct kw_notification n = notification(&a, 1, KW_NOTIFY_FIRING, "grp 1");
         for (int kind = 0; kind < 2; kind++) {
             n.kind = kind ? KW_NOTIFY_RESOLVED : KW_NOTIFY_FIRING;
@@ -217,7 +217,7 @@ Test(opsgenie, rejected_requests_are_errors_with_the_services_message, .fini = s
                " {\"status\": 404, \"body\": {\"message\": \"Alert with alias [k] does not exist\", \"took\": 0.0, \"requestId\": \"r-404\"}}]");
     struct kw_receiver r;
     parse_ok(&r, "");
-    struct kw_alert a = rig_checkout_alert();
+    struct kw_alert a = checkout_alert();
     struct kw_notification n = notification(&a, 1, KW_NOTIFY_FIRING, "k");
     struct kw_send_outcome out = rig_deliver(&r, &n);
     cr_assert_eq(out.result, KW_SEND_ERROR, "%s", out.reason);
@@ -240,7 +240,7 @@ Test(opsgenie, throttling_and_outages_are_retried, .fini = stop_svc, .timeout = 
                " {\"status\": 503, \"body\": \"Service Unavailable\"}]");
     struct kw_receiver r;
     parse_ok(&r, "");
-    struct kw_alert a = rig_checkout_alert();
+    struct kw_alert a = checkout_alert();
     struct kw_notification n = notification(&a, 1, KW_NOTIFY_FIRING, "k");
     struct kw_send_outcome out = rig_deliver(&r, &n);
     cr_assert_eq(out.result, KW_SEND_RETRY, "%s", out.reason);
@@ -268,6 +268,10 @@ Test(opsgenie, config_errors_name_the_key_and_never_the_secret)
          "receivers[0].region: must be one of: us, eu"},
         {"{\"name\":\"og\",\"type\":\"opsgenie\",\"api_key\":\"" API_KEY "\",\"api_url\":\"http://opsgenie.example.com\"}",
          "receivers[0].api_url: must be an https:// URL (http:// only to a loopback address)"},
+        {"{\"name\":\"og\",\"type\":\"opsgenie\",\"api_key\":\"" API_KEY "\",\"api_url\":\"https://u:p@opsgenie.example.com\"}",
+         "receivers[0].api_url: must not hold credentials (use api_key)"},
+        {"{\"name\":\"og\",\"type\":\"opsgenie\",\"api_key\":\"" API_KEY "\",\"api_url\":\"https://opsgenie.example.com/?x=1\"}",
+         "receivers[0].api_url: must be a base URL without a query"},
         {"{\"name\":\"og\",\"type\":\"opsgenie\",\"api_key\":\"" API_KEY "\",\"responders\":\"ops\"}",
          "receivers[0].responders: must be a list of strings"},
         {"{\"name\":\"og\",\"type\":\"opsgenie\",\"api_key\":\"" API_KEY "\",\"tags\":[\"a\",\"\"]}",

@@ -117,7 +117,7 @@ Test(pagerduty, severity_follows_the_worst_member, .fini = stop_svc, .timeout = 
     fake_start(&svc, "pagerduty", "[]");
     struct kw_receiver r;
     parse_ok(&r, "");
-    struct kw_alert al[2] = {rig_checkout_alert(), rig_checkout_alert()};
+    struct kw_alert al[2] = {checkout_alert(), checkout_alert()};
     struct {
         int sev0;
         double score0;
@@ -153,7 +153,7 @@ Test(pagerduty, long_fields_keep_the_summary_within_1024_characters, .fini = sto
     fake_start(&svc, "pagerduty", "[]");
     struct kw_receiver r;
     parse_ok(&r, "");
-    struct kw_alert a = rig_checkout_alert();
+    struct kw_alert a = checkout_alert();
     for (int i = 0; i < KW_ALERT_MAX_LABELS; i++) {
         snprintf(a.labels[i].name, sizeof a.labels[i].name, "label%d", i);
         memset(a.labels[i].value, 'x', 200);
@@ -187,7 +187,7 @@ Test(pagerduty, invalid_event_is_an_error_with_the_services_reason, .fini = stop
                "\"errors\": [\"'payload.summary' is missing or blank\"]}}]");
     struct kw_receiver r;
     parse_ok(&r, "");
-    struct kw_alert a = rig_checkout_alert();
+    struct kw_alert a = checkout_alert();
     struct kw_notification n = notification(&a, 1, KW_NOTIFY_FIRING);
     struct kw_send_outcome out = rig_deliver(&r, &n);
     cr_assert_eq(out.result, KW_SEND_ERROR, "%s", out.reason);
@@ -205,7 +205,7 @@ Test(pagerduty, throttled_is_retried_after_the_services_delay, .fini = stop_svc,
                " {\"status\": 500, \"body\": \"internal error\"}]");
     struct kw_receiver r;
     parse_ok(&r, "");
-    struct kw_alert a = rig_checkout_alert();
+    struct kw_alert a = checkout_alert();
     struct kw_notification n = notification(&a, 1, KW_NOTIFY_FIRING);
     struct kw_send_outcome out = rig_deliver(&r, &n);
     cr_assert_eq(out.result, KW_SEND_RETRY, "%s", out.reason);
@@ -224,7 +224,7 @@ Test(pagerduty, hanging_service_is_retried_after_the_timeout, .fini = stop_svc, 
     fake_start(&svc, "pagerduty", "[{\"delay\": 30}]");
     struct kw_receiver r;
     parse_ok(&r, "");
-    struct kw_alert a = rig_checkout_alert();
+    struct kw_alert a = checkout_alert();
     struct kw_notification n = notification(&a, 1, KW_NOTIFY_FIRING);
     struct kw_delivery_config quick = {.connect_timeout_ms = 2000, .timeout_ms = 500};
     struct kw_send_outcome out;
@@ -253,7 +253,7 @@ Test(pagerduty, key_from_a_file, .fini = stop_svc, .timeout = 30)
     int rc = rig_parse(&r, json, err, sizeof err);
     unlink(path);
     cr_assert_eq(rc, 0, "%s", err);
-    struct kw_alert a = rig_checkout_alert();
+    struct kw_alert a = checkout_alert();
     struct kw_notification n = notification(&a, 1, KW_NOTIFY_FIRING);
     struct kw_send_outcome out = rig_deliver(&r, &n);
     cr_assert_eq(out.result, KW_SEND_OK, "%s", out.reason);
@@ -288,6 +288,8 @@ Test(pagerduty, config_errors_name_the_key_and_never_the_secret)
          "receivers[0].url: must be an https:// URL (http:// only to a loopback address)"},
         {"{\"name\":\"pd\",\"type\":\"pagerduty\",\"routing_key\":\"" KEY32 "\",\"url\":\"https://u:p@events.example.com/\"}",
          "receivers[0].url: must not hold credentials"},
+        {"{\"name\":\"pd\",\"type\":\"pagerduty\",\"routing_key\":\"" KEY32 "\",\"client_url\":\"ftp://grafana.example.com/\"}",
+         "receivers[0].client_url: must be an https:// URL"},
         {"{\"name\":\"pd\",\"type\":\"pagerduty\",\"routing_key\":\"" KEY32 "\",\"severity\":\"high\"}",
          "receivers[0].severity: unknown key ("},
     };

@@ -1,8 +1,9 @@
 /* fuzz_common: what the libFuzzer targets share: per-process temp files,
  * fixed configs, a pipeline set up as the daemon sets it up, an alert sink
  * that checks each alert survives the spool format, and the check that a
- * pipeline's state saves and restores exactly. Header-only so each target
- * stays one translation unit plus the library. */
+ * pipeline's state saves and restores exactly; the start every target
+ * shares (config, seed corpus, temp files removed at exit). Header-only so
+ * each target stays one translation unit plus the library. */
 #ifndef KW_FUZZ_COMMON_H
 #define KW_FUZZ_COMMON_H
 
@@ -48,8 +49,38 @@ static inline void fz_config(struct kw_config *cfg, const char *text)
     }
 }
 
-/* A temp file path for this process (the caller removes it at exit). In
- * /dev/shm when there is one: the state store fsyncs every save. */
+/* The usual start of a target: logging off and cfg parsed from a fixed
+ * config. With KPIWATCH_FUZZ_SEED_DIR set and write_seeds given, the
+ * binary instead writes its seed corpus into that directory and exits. */
+static inline void fz_init(struct kw_config *cfg, const char *config, void (*write_seeds)(const char *dir))
+{
+    kw_log_set_level(KW_LOG_OFF);
+    fz_config(cfg, config);
+    const char *seeds = getenv("KPIWATCH_FUZZ_SEED_DIR");
+    if (write_seeds && seeds && *seeds) {
+        write_seeds(seeds);
+        exit(0);
+    }
+}
+
+#define FZ_MAX_TMP 4
+
+/* The temp files of this process (fz_tmp_path), removed at exit. */
+static inline const char **fz_tmp_files(void)
+{
+    static const char *files[FZ_MAX_TMP + 1];
+    return files;
+}
+
+static inline void fz_tmp_remove_all(void)
+{
+    for (const char **f = fz_tmp_files(); *f; f++)
+        unlink(*f);
+}
+
+/* Make buf (which must live to the exit) a temp file path for this
+ * process, removed at exit. In /dev/shm when there is one: the state
+ * store fsyncs every save. */
 static inline void fz_tmp_path(char *buf, size_t len, const char *tag)
 {
     snprintf(buf, len, "%s/kpiwatch-fuzz-%s-XXXXXX", access("/dev/shm", W_OK) == 0 ? "/dev/shm" : "/tmp", tag);
@@ -59,6 +90,17 @@ static inline void fz_tmp_path(char *buf, size_t len, const char *tag)
         abort();
     }
     close(fd);
+    const char **files = fz_tmp_files();
+    int n = 0;
+    while (files[n])
+        n++;
+    if (n == FZ_MAX_TMP) {
+        fprintf(stderr, "more than %d temp files\n", FZ_MAX_TMP);
+        abort();
+    }
+    files[n] = buf;
+    if (n == 0)
+        atexit(fz_tmp_remove_all);
 }
 
 static inline void fz_write(const char *path, const uint8_t *data, size_t size)
@@ -94,6 +136,16 @@ static inline void fz_pipeline(struct kw_pipeline *p, const struct kw_config *cf
     p->extrapolate = daemon;
     p->live = daemon && cfg->ingest.check_time;
     p->on_alert = fz_on_alert;
+}
+
+/* Save p's state to path; abort when it cannot be written. */
+static inline void fz_state_save(const struct kw_pipeline *p, const char *path)
+{
+    char err[KW_ERR_LEN];
+    if (kw_state_save(p, path, err, sizeof err)) {
+        fprintf(stderr, "%s\n", err);
+        abort();
+    }
 }
 
 /* Each series of a state file as printed JSON, keyed by KPI and labels. */
@@ -135,10 +187,7 @@ static inline void fz_check_restore(const struct kw_pipeline *p, const char *pat
 {
     char err[KW_ERR_LEN], path2[256];
     snprintf(path2, sizeof path2, "%s.2", path);
-    if (kw_state_save(p, path, err, sizeof err)) {
-        fprintf(stderr, "%s\n", err);
-        abort();
-    }
+    fz_state_save(p, path);
     struct kw_pipeline back;
     fz_pipeline(&back, p->cfg, true);
     kw_log_set_level(KW_LOG_WARN); /* say which series was skipped, and why */
@@ -148,10 +197,7 @@ static inline void fz_check_restore(const struct kw_pipeline *p, const char *pat
         fprintf(stderr, "saved %zu series, restored %d %s\n", p->table.count, n, n < 0 ? err : "");
         abort();
     }
-    if (kw_state_save(&back, path2, err, sizeof err)) {
-        fprintf(stderr, "%s\n", err);
-        abort();
-    }
+    fz_state_save(&back, path2);
     kw_pipeline_release(&back);
     cJSON *before = fz_state_series(path), *after = fz_state_series(path2), *s;
     unlink(path2);

@@ -32,12 +32,6 @@
 
 static char state_path[128], state2_path[128];
 
-static void cleanup(void)
-{
-    unlink(state_path);
-    unlink(state2_path);
-}
-
 /* One interval of traffic for every metric of the good config; complaints
  * on checkout spike in the intervals listed as incidents. */
 static void feed_interval(struct kw_pipeline *p, const struct kw_ingest_limits *lim, int64_t ts, bool incident,
@@ -63,7 +57,6 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
     kw_log_set_level(KW_LOG_OFF);
     fz_tmp_path(state_path, sizeof state_path, "config-state");
     fz_tmp_path(state2_path, sizeof state2_path, "config-state2");
-    atexit(cleanup);
     /* The running pipeline's state is the same for every input: save it once. */
     struct kw_config good;
     fz_config(&good, GOOD_CONFIG);
@@ -74,11 +67,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
         int64_t ts = start + i * STEP_MS + 7000;
         feed_interval(&p, &good.ingest, ts, i >= HISTORY - 4 && i < HISTORY - 2, ts + 1000);
     }
-    char err[KW_ERR_LEN];
-    if (kw_state_save(&p, state_path, err, sizeof err)) {
-        fprintf(stderr, "%s\n", err);
-        abort();
-    }
+    fz_state_save(&p, state_path);
     kw_pipeline_release(&p);
     kw_config_release(&good);
     return 0;

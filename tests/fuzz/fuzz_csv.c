@@ -26,21 +26,13 @@
 static struct kw_config cfg;
 static char path[128], state_path[128];
 
-static void cleanup(void)
-{
-    unlink(path);
-    unlink(state_path);
-}
-
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
     (void)argc, (void)argv;
-    kw_log_set_level(KW_LOG_OFF);
-    fz_config(&cfg, CSV_CONFIG);
+    fz_init(&cfg, CSV_CONFIG, NULL);
     cfg.ingest.check_time = false; /* as replay: recorded data is old by definition */
     fz_tmp_path(path, sizeof path, "csv");
     fz_tmp_path(state_path, sizeof state_path, "csv-state");
-    atexit(cleanup);
     return 0;
 }
 

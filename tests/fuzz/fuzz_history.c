@@ -21,12 +21,6 @@
 static struct kw_config cfg;
 static char path[128], saved_path[128];
 
-static void cleanup(void)
-{
-    unlink(path);
-    unlink(saved_path);
-}
-
 /* complaints{journey=checkout}, complaints{journey=claims}, dropoff{journey=checkout,step=pay} */
 static void make_series(struct kw_series *s[NSERIES])
 {
@@ -87,20 +81,14 @@ static void write_seeds(const char *dir)
     }
     kw_history_free(h);
     free_series(s);
-    exit(0);
 }
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
     (void)argc, (void)argv;
-    kw_log_set_level(KW_LOG_OFF);
-    fz_config(&cfg, FZ_PIPELINE_CONFIG);
-    const char *seeds = getenv("KPIWATCH_FUZZ_SEED_DIR");
-    if (seeds && *seeds)
-        write_seeds(seeds);
+    fz_init(&cfg, FZ_PIPELINE_CONFIG, write_seeds);
     fz_tmp_path(path, sizeof path, "history");
     fz_tmp_path(saved_path, sizeof saved_path, "history-saved");
-    atexit(cleanup);
     return 0;
 }
 

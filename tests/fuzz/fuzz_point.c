@@ -13,18 +13,11 @@
 static struct kw_config cfg;
 static char state_path[128];
 
-static void cleanup(void)
-{
-    unlink(state_path);
-}
-
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
     (void)argc, (void)argv;
-    kw_log_set_level(KW_LOG_OFF);
-    fz_config(&cfg, FZ_PIPELINE_CONFIG);
+    fz_init(&cfg, FZ_PIPELINE_CONFIG, NULL);
     fz_tmp_path(state_path, sizeof state_path, "point-state");
-    atexit(cleanup);
     return 0;
 }
 

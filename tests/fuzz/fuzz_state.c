@@ -54,12 +54,6 @@
 static struct kw_config cfg;
 static char path[128], saved_path[128];
 
-static void cleanup(void)
-{
-    unlink(path);
-    unlink(saved_path);
-}
-
 /* Five minutes of traffic on every KPI starting at ts (ms); incident
  * raises complaints, drop-offs and handling time on checkout. */
 static void feed_step(struct kw_pipeline *p, int64_t ts, bool incident, int64_t now)
@@ -92,15 +86,6 @@ static void feed_step(struct kw_pipeline *p, int64_t ts, bool incident, int64_t 
     kw_pipeline_tick(p, now);
 }
 
-static void save_or_die(const struct kw_pipeline *p, const char *to)
-{
-    char err[KW_ERR_LEN];
-    if (kw_state_save(p, to, err, sizeof err)) {
-        fprintf(stderr, "%s\n", err);
-        abort();
-    }
-}
-
 /* Seed corpus: state after warm-up, while an incident fires, after it
  * resolved, and of a pipeline that saw only a few points. */
 static void write_seeds(const char *dir)
@@ -115,24 +100,18 @@ static void write_seeds(const char *dir)
         const char *name = i == 2 ? "fresh" : i == 20 ? "young" : i == 38 ? "warm" : i == 42 ? "firing" : i == 44 ? "firing-late" : i == 59 ? "resolved" : NULL;
         if (name) {
             snprintf(out, sizeof out, "%s/state-%s.json", dir, name);
-            save_or_die(&p, out);
+            fz_state_save(&p, out);
         }
     }
     kw_pipeline_release(&p);
-    exit(0);
 }
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
     (void)argc, (void)argv;
-    kw_log_set_level(KW_LOG_OFF);
-    fz_config(&cfg, STATE_CONFIG);
-    const char *seeds = getenv("KPIWATCH_FUZZ_SEED_DIR");
-    if (seeds && *seeds)
-        write_seeds(seeds);
+    fz_init(&cfg, STATE_CONFIG, write_seeds);
     fz_tmp_path(path, sizeof path, "state");
     fz_tmp_path(saved_path, sizeof saved_path, "state-saved");
-    atexit(cleanup);
     return 0;
 }
 

@@ -227,6 +227,38 @@ static char *get_body(int port, const char *path)
     return b.buf;
 }
 
+/* The verdict /api/v1/alerts shows on alert key (active or resolved), "" when none. */
+static void api_verdict(int port, const char *key, char *out, size_t outlen)
+{
+    char *alerts = get_body(port, "/api/v1/alerts");
+    cJSON *aj = cJSON_Parse(alerts), *a, *mine = NULL;
+    cJSON_ArrayForEach(a, cJSON_GetObjectItem(aj, "alerts"))
+        if (strcmp(cJSON_GetObjectItem(a, "key")->valuestring, key) == 0)
+            mine = a;
+    cJSON_ArrayForEach(a, cJSON_GetObjectItem(aj, "resolved"))
+        if (!mine && strcmp(cJSON_GetObjectItem(a, "key")->valuestring, key) == 0)
+            mine = a;
+    cr_assert_not_null(mine, "%s", alerts);
+    const cJSON *verdict = cJSON_GetObjectItem(cJSON_GetObjectItem(mine, "feedback"), "verdict");
+    snprintf(out, outlen, "%s", cJSON_IsString(verdict) ? verdict->valuestring : "");
+    cJSON_Delete(aj);
+    free(alerts);
+}
+
+/* /api/v1/alerts shows verdict want on key within 10 s (the agent logs the
+ * verdict just before it writes the record). */
+static void wait_api_verdict(int port, const char *key, const char *want)
+{
+    char got[32] = "";
+    for (int i = 0; i < 100; i++) {
+        api_verdict(port, key, got, sizeof got);
+        if (strcmp(got, want) == 0)
+            return;
+        sleep_ms(100);
+    }
+    cr_assert_fail("the alert shows verdict \"%s\", not \"%s\"", got, want);
+}
+
 Test(feedback, through_the_http_api, .fini = fini, .timeout = 60)
 {
     /* the same config with a listener */
@@ -250,6 +282,7 @@ Test(feedback, through_the_http_api, .fini = fini, .timeout = 60)
     free(out);
     cr_assert(wait_for_text(agent.err_path, "queued from 127.0.0.1", 1, 5000), "%s", read_file(agent.err_path));
     cr_assert(wait_for_text(agent.err_path, "false alarm on", 1, 10000), "%s", read_file(agent.err_path));
+    wait_api_verdict(port, key, "false_alarm");
 
     /* what the API refuses */
     snprintf(path, sizeof path, "/api/v1/alerts/%s/feedback", key);
@@ -264,21 +297,9 @@ Test(feedback, through_the_http_api, .fini = fini, .timeout = 60)
     free(out);
     cr_assert(wait_for_text(agent.err_path, "confirmed on", 1, 10000), "%s", read_file(agent.err_path));
 
-    /* the alert shows its latest verdict; /metrics counts them per detector */
-    char *alerts = get_body(port, "/api/v1/alerts");
-    cJSON *aj = cJSON_Parse(alerts), *a, *mine = NULL;
-    cJSON_ArrayForEach(a, cJSON_GetObjectItem(aj, "alerts"))
-        if (strcmp(cJSON_GetObjectItem(a, "key")->valuestring, key) == 0)
-            mine = a;
-    cJSON_ArrayForEach(a, cJSON_GetObjectItem(aj, "resolved"))
-        if (!mine && strcmp(cJSON_GetObjectItem(a, "key")->valuestring, key) == 0)
-            mine = a;
-    cr_assert_not_null(mine, "%s", alerts);
-    const cJSON *fb = cJSON_GetObjectItem(mine, "feedback");
-    cr_assert(cJSON_IsObject(fb), "no feedback on the alert: %s", alerts);
-    cr_assert_str_eq(cJSON_GetObjectItem(fb, "verdict")->valuestring, "confirmed");
-    cJSON_Delete(aj);
-    free(alerts);
+    /* the alert shows its latest verdict, the record read again since it changed;
+     * /metrics counts them per detector */
+    wait_api_verdict(port, key, "confirmed");
     char *metrics = get_body(port, "/metrics");
     cr_assert(strstr(metrics, "kpiwatch_feedback_total{detector=\"poisson\",verdict=\"false_alarm\"} 1"), "%s", metrics);
     cr_assert(strstr(metrics, "kpiwatch_feedback_total{detector=\"poisson\",verdict=\"confirmed\"} 1"), "%s", metrics);

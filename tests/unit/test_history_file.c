@@ -11,39 +11,22 @@
 
 #include <cjson/cJSON.h>
 
-#include "../../agent/config.h"
-#include "../../agent/history.h"
-#include "../../agent/series.h"
-#include "../../lib/log.h"
+#include "history_rig.h"
 
-static struct kw_config cfg;
-static struct kw_series *series[3];
+static struct history_rig rig;
 static char dir[] = "/tmp/kpiwatch-history-XXXXXX";
 static char path[64];
 
 static void setup(void)
 {
-    kw_log_set_level(KW_LOG_OFF);
-    char err[KW_ERR_LEN];
-    const char *text = "{\"kpis\":[{\"name\":\"c\",\"metric\":\"c\",\"interval\":\"5m\",\"group_by\":[\"journey\"]},"
-                       "{\"name\":\"d\",\"metric\":\"d\",\"interval\":\"5m\",\"group_by\":[\"journey\"]}]}";
-    cr_assert_eq(kw_config_parse(&cfg, text, "t.json", err, sizeof err), 0, "%s", err);
-    for (int i = 0; i < 3; i++) {
-        char v[16];
-        int n = snprintf(v, sizeof v, "j%d", i) + 1;
-        int k = i < 2 ? 0 : 1;
-        series[i] = kw_series_new(&cfg.kpis[k], k, kw_series_hash(k, v, (size_t)n), v, (size_t)n, 0);
-        series[i]->open_start = 0;
-    }
+    history_rig_init(&rig, 3, 2);
     cr_assert_not_null(mkdtemp(dir));
     snprintf(path, sizeof path, "%s/history.json", dir);
 }
 
 static void teardown(void)
 {
-    for (int i = 0; i < 3; i++)
-        kw_series_free(series[i], &cfg.kpis[series[i]->kpi]);
-    kw_config_release(&cfg);
+    history_rig_release(&rig);
     unlink(path);
     rmdir(dir);
 }
@@ -51,13 +34,9 @@ static void teardown(void)
 /* Interval t of series i; before t = 3 the detector is warming up (no band). */
 static void push(struct kw_history *h, int i, int t, double value, bool anomalous)
 {
-    struct kw_series *s = series[i];
-    s->open_start = (int64_t)(t + 1) * 300000;
-    kw_series_history_push(s, value);
-    struct kw_sample sample = {.ts_ms = (int64_t)t * 300000, .value = value, .numerator = NAN, .denominator = NAN};
-    struct kw_verdict v = {.ready = t >= 3, .anomalous = anomalous, .expected = 10 + t * 0.1, .lower = 5,
-                           .upper = 15, .anomaly_score = anomalous ? 0.9 : 0.1};
-    kw_history_sink(h, s, &cfg.kpis[s->kpi], &sample, &v);
+    history_rig_push(&rig, h, i, t, value,
+                     (struct kw_verdict){.ready = t >= 3, .anomalous = anomalous, .expected = 10 + t * 0.1,
+                                         .lower = 5, .upper = 15, .anomaly_score = anomalous ? 0.9 : 0.1});
 }
 
 /* A store with three series of 12 intervals each, the last two of j1 anomalous, saved to path. */
@@ -74,16 +53,7 @@ static struct kw_history *saved_store(void)
 
 static int load(struct kw_history *h, char *err)
 {
-    return kw_history_load(h, cfg.kpis, cfg.nkpis, path, err, KW_ERR_LEN);
-}
-
-static bool tracked(struct kw_history *h, int i)
-{
-    struct kw_history_entry e;
-    if (kw_history_get(h, series[i]->alert_key, &e))
-        return false;
-    kw_history_entry_release(&e);
-    return true;
+    return kw_history_load(h, rig.cfg.kpis, rig.cfg.nkpis, path, err, KW_ERR_LEN);
 }
 
 static bool same(double a, double b)
@@ -99,8 +69,8 @@ Test(history_file, round_trip_keeps_every_point_and_the_series_stay_live, .init 
     cr_assert_eq(load(after, err), 3, "%s", err);
     for (int i = 0; i < 3; i++) {
         struct kw_history_entry a, b;
-        cr_assert_eq(kw_history_get(before, series[i]->alert_key, &a), 0);
-        cr_assert_eq(kw_history_get(after, series[i]->alert_key, &b), 0, "series %d was not restored", i);
+        cr_assert_eq(kw_history_get(before, rig.series[i]->alert_key, &a), 0);
+        cr_assert_eq(kw_history_get(after, rig.series[i]->alert_key, &b), 0, "series %d was not restored", i);
         cr_assert_str_eq(a.kpi, b.kpi);
         cr_assert_eq(b.nlabels, 1);
         cr_assert_str_eq(b.labels[0].name, "journey");
@@ -126,12 +96,12 @@ Test(history_file, round_trip_keeps_every_point_and_the_series_stay_live, .init 
     struct kw_history_entry *list;
     size_t n = kw_history_list(after, "c", false, 0, &list);
     cr_assert_eq(n, 2);
-    cr_assert_str_eq(list[0].key, series[1]->alert_key, "the anomalous series still ranks first");
+    cr_assert_str_eq(list[0].key, rig.series[1]->alert_key, "the anomalous series still ranks first");
     kw_history_entries_free(list, n);
     /* the next interval lands in the restored ring */
     push(after, 0, 12, 99, false);
     struct kw_history_entry e;
-    cr_assert_eq(kw_history_get(after, series[0]->alert_key, &e), 0);
+    cr_assert_eq(kw_history_get(after, rig.series[0]->alert_key, &e), 0);
     cr_assert_eq(e.npoints, 13);
     cr_assert_eq(e.points[12].observed, 99);
     cr_assert_eq(e.points[11].ts_ms, 11 * 300000);
@@ -151,8 +121,8 @@ Test(history_file, config_and_size_changes_bound_what_is_restored, .init = setup
     char err[KW_ERR_LEN];
     /* KPI d is gone from the config: its series is skipped */
     struct kw_history *h = kw_history_new(8, 86400000);
-    cr_assert_eq(kw_history_load(h, cfg.kpis, 1, path, err, sizeof err), 2, "%s", err);
-    cr_assert(!tracked(h, 2));
+    cr_assert_eq(kw_history_load(h, rig.cfg.kpis, 1, path, err, sizeof err), 2, "%s", err);
+    cr_assert(!history_rig_tracked(&rig, h, 2));
     kw_history_free(h);
     /* a smaller store takes what fits */
     h = kw_history_new(2, 86400000);
@@ -165,11 +135,11 @@ Test(history_file, config_and_size_changes_bound_what_is_restored, .init = setup
     h = kw_history_new(8, 3600000);
     cr_assert_eq(load(h, err), 3);
     struct kw_history_entry e;
-    cr_assert_eq(kw_history_get(h, series[0]->alert_key, &e), 0);
+    cr_assert_eq(kw_history_get(h, rig.series[0]->alert_key, &e), 0);
     cr_assert_eq(e.npoints, 12);
     kw_history_entry_release(&e);
     push(h, 0, 12, 99, false);
-    cr_assert_eq(kw_history_get(h, series[0]->alert_key, &e), 0);
+    cr_assert_eq(kw_history_get(h, rig.series[0]->alert_key, &e), 0);
     cr_assert_eq(e.npoints, 12, "an hour of 5-minute intervals");
     cr_assert_eq(e.points[0].ts_ms, 1 * 300000);
     kw_history_entry_release(&e);
@@ -195,7 +165,7 @@ Test(history_file, after_the_clock_went_back_the_newest_run_is_saved, .init = se
     h = kw_history_new(8, 86400000);
     cr_assert_eq(load(h, err), 1, "the series did not come back");
     struct kw_history_entry e;
-    cr_assert_eq(kw_history_get(h, series[0]->alert_key, &e), 0);
+    cr_assert_eq(kw_history_get(h, rig.series[0]->alert_key, &e), 0);
     cr_assert_eq(e.npoints, 2);
     cr_assert(e.points[0].ts_ms == 2 * 300000 && e.points[0].observed == 20);
     cr_assert(e.points[1].ts_ms == 3 * 300000 && e.points[1].observed == 30);
@@ -353,7 +323,7 @@ Test(history_file, an_edited_series_is_skipped_and_the_others_load, .init = setu
     /* j0 of KPI c is the one edited */
     int victim = -1;
     for (int i = 0; i < cJSON_GetArraySize(arr); i++)
-        if (strcmp(cJSON_GetObjectItem(cJSON_GetArrayItem(arr, i), "key")->valuestring, series[0]->alert_key) == 0)
+        if (strcmp(cJSON_GetObjectItem(cJSON_GetArrayItem(arr, i), "key")->valuestring, rig.series[0]->alert_key) == 0)
             victim = i;
     cr_assert_geq(victim, 0);
     for (size_t c = 0; c < sizeof EDITS / sizeof *EDITS; c++) {
@@ -369,7 +339,8 @@ Test(history_file, an_edited_series_is_skipped_and_the_others_load, .init = setu
         cJSON_Delete(doc);
         struct kw_history *h = kw_history_new(8, 86400000);
         int n = load(h, err);
-        bool others = tracked(h, 1) && tracked(h, 2), victim_loaded = tracked(h, 0);
+        bool others = history_rig_tracked(&rig, h, 1) && history_rig_tracked(&rig, h, 2);
+        bool victim_loaded = history_rig_tracked(&rig, h, 0);
         if (EDITS[c].edit == duplicate) {
             cr_assert(n == 3 && victim_loaded && others, "%s: %d loaded", EDITS[c].name, n);
         } else {

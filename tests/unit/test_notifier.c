@@ -9,59 +9,24 @@
 
 #include "../../notifiers/http.h"
 #include "../../notifiers/notifier.h"
-
-static struct kw_alert rate_alert(void)
-{
-    struct kw_alert a = {0};
-    snprintf(a.key, sizeof a.key, "00112233aabbccdd");
-    snprintf(a.kpi, sizeof a.kpi, "step_dropoff_rate");
-    snprintf(a.unit, sizeof a.unit, "lost customers");
-    snprintf(a.currency, sizeof a.currency, "EUR");
-    snprintf(a.runbook, sizeof a.runbook, "https://wiki/runbook");
-    snprintf(a.labels[0].name, sizeof a.labels[0].name, "journey");
-    snprintf(a.labels[0].value, sizeof a.labels[0].value, "checkout");
-    snprintf(a.labels[1].name, sizeof a.labels[1].name, "step");
-    snprintf(a.labels[1].value, sizeof a.labels[1].value, "payment");
-    a.nlabels = 2;
-    a.kind = KW_KIND_RATE;
-    a.status = KW_ALERT_FIRING;
-    a.severity = KW_SEV_CRITICAL;
-    a.direction = 1;
-    a.observed = 0.346;
-    a.expected = 0.06;
-    a.lower = 0.011;
-    a.upper = 0.123;
-    a.score = 30;
-    a.severity_score = 91;
-    a.denominator = 179;
-    a.impact = 93;
-    a.cost_per_unit = 45;
-    a.since_ms = 1732352400000LL; /* 2024-11-23T09:00:00Z */
-    a.at_ms = a.since_ms + 300000;
-    a.interval_ms = 300000;
-    a.intervals = 2;
-    double h[] = {0.06, 0.058, 0.061, 0.3, 0.346};
-    memcpy(a.history, h, sizeof h);
-    a.nhistory = 5;
-    return a;
-}
+#include "../checkout_alert.h"
 
 Test(render, firing_summary_has_what_where_how_much_since_and_cost)
 {
-    struct kw_alert a = rate_alert();
+    struct kw_alert a = checkout_alert();
     char line[2048];
     kw_alert_summary(&a, line, sizeof line);
     const char *must[] = {"FIRING critical", "step_dropoff_rate", "journey=checkout, step=payment", "34.6%",
                           "6.0% expected", "+28.6 pts", "n=179", "normal 1.1%..12.3%",
                           "since 2024-11-23T09:00:00Z (10m)", "+93 lost customers over expected", "~4185 EUR",
-                          "runbook https://wiki/runbook", "▁"};
+                          "runbook https://wiki.example.com/runbooks/dropoff", "▁"};
     for (size_t i = 0; i < sizeof must / sizeof must[0]; i++)
         cr_assert(strstr(line, must[i]) != NULL, "missing \"%s\" in: %s", must[i], line);
 }
 
 Test(render, resolved_summary_and_count_values)
 {
-    struct kw_alert a = rate_alert();
+    struct kw_alert a = checkout_alert();
     a.status = KW_ALERT_RESOLVED;
     a.kind = KW_KIND_COUNT;
     snprintf(a.unit, sizeof a.unit, "complaints");
@@ -77,7 +42,7 @@ Test(render, resolved_summary_and_count_values)
 
 Test(render, json_carries_the_facts)
 {
-    struct kw_alert a = rate_alert();
+    struct kw_alert a = checkout_alert();
     cJSON *o = kw_alert_to_json(&a);
     cr_assert_str_eq(cJSON_GetObjectItem(o, "key")->valuestring, "00112233aabbccdd");
     cr_assert_str_eq(cJSON_GetObjectItem(o, "status")->valuestring, "firing");
@@ -103,7 +68,7 @@ Test(render, sparkline_scales_to_range_and_marks_gaps)
  * forged line in a text receiver. */
 Test(render, label_values_cannot_forge_lines)
 {
-    struct kw_alert a = rate_alert();
+    struct kw_alert a = checkout_alert();
     snprintf(a.labels[0].value, sizeof a.labels[0].value, "checkout\nRESOLVED | all clear\x1b[2J");
     char line[2048];
     kw_alert_summary(&a, line, sizeof line);

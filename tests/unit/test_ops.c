@@ -9,12 +9,10 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "../../agent/config.h"
-#include "../../agent/history.h"
 #include "../../agent/metrics.h"
-#include "../../agent/series.h"
 #include "../../lib/log.h"
 #include "../../lib/strbuf.h"
+#include "history_rig.h"
 
 /* Everything kw_log writes while fn runs. */
 static char *capture_log(void (*fn)(void))
@@ -78,51 +76,24 @@ Test(log, logfmt_quotes_what_needs_it)
 
 /* ---- history ---------------------------------------------------------------- */
 
-static struct kw_config cfg;
-static struct kw_series *series[8];
+static struct history_rig rig;
 
 static void setup(void)
 {
-    kw_log_set_level(KW_LOG_OFF);
-    char err[KW_ERR_LEN];
-    const char *text = "{\"kpis\":[{\"name\":\"c\",\"metric\":\"c\",\"interval\":\"5m\",\"group_by\":[\"journey\"]},"
-                       "{\"name\":\"d\",\"metric\":\"d\",\"interval\":\"5m\",\"group_by\":[\"journey\"]}]}";
-    cr_assert_eq(kw_config_parse(&cfg, text, "t.json", err, sizeof err), 0, "%s", err);
-    for (int i = 0; i < 8; i++) {
-        char v[16];
-        int n = snprintf(v, sizeof v, "j%d", i) + 1;
-        int k = i < 6 ? 0 : 1;
-        series[i] = kw_series_new(&cfg.kpis[k], k, kw_series_hash(k, v, (size_t)n), v, (size_t)n, 0);
-        series[i]->open_start = 0;
-    }
+    history_rig_init(&rig, 8, 6);
 }
 
 static void teardown(void)
 {
-    for (int i = 0; i < 8; i++)
-        kw_series_free(series[i], &cfg.kpis[series[i]->kpi]);
-    kw_config_release(&cfg);
+    history_rig_release(&rig);
 }
 
 /* One closed interval of series i at interval t with the given verdict. */
 static void push(struct kw_history *h, int i, int t, double value, double score, bool anomalous)
 {
-    struct kw_series *s = series[i];
-    s->open_start = (int64_t)(t + 1) * 300000;
-    kw_series_history_push(s, value);
-    struct kw_sample sample = {.ts_ms = (int64_t)t * 300000, .value = value, .numerator = NAN, .denominator = NAN};
-    struct kw_verdict v = {.ready = true, .anomalous = anomalous, .expected = 10, .lower = 5, .upper = 15,
-                           .anomaly_score = score};
-    kw_history_sink(h, s, &cfg.kpis[s->kpi], &sample, &v);
-}
-
-static bool tracked(struct kw_history *h, int i)
-{
-    struct kw_history_entry e;
-    if (kw_history_get(h, series[i]->alert_key, &e))
-        return false;
-    kw_history_entry_release(&e);
-    return true;
+    history_rig_push(&rig, h, i, t, value,
+                     (struct kw_verdict){.ready = true, .anomalous = anomalous, .expected = 10, .lower = 5,
+                                         .upper = 15, .anomaly_score = score});
 }
 
 Test(history, stays_within_its_bound_and_keeps_what_matters, .init = setup, .fini = teardown)
@@ -137,14 +108,14 @@ Test(history, stays_within_its_bound_and_keeps_what_matters, .init = setup, .fin
     cr_assert_eq(n, 4);
     cr_assert_eq(bytes, 4 * (288 * sizeof(struct kw_history_point) + sizeof(struct kw_alert_label)),
                  "a day of 5-minute intervals per series: %zu", bytes);
-    cr_assert(!tracked(h, 4));
+    cr_assert(!history_rig_tracked(&rig, h, 4));
     /* it turns anomalous: it takes a quiet series' place, with its sparkline as history */
     push(h, 4, 10, 40, 0.9, true);
-    cr_assert(tracked(h, 4));
+    cr_assert(history_rig_tracked(&rig, h, 4));
     kw_history_usage(h, &n, &bytes);
     cr_assert_eq(n, 4);
     struct kw_history_entry e;
-    cr_assert_eq(kw_history_get(h, series[4]->alert_key, &e), 0);
+    cr_assert_eq(kw_history_get(h, rig.series[4]->alert_key, &e), 0);
     cr_assert_eq(e.npoints, 11, "ten backfilled values and this one");
     cr_assert(isnan(e.points[0].expected));
     cr_assert_eq(e.points[0].ts_ms, 0);
@@ -155,12 +126,12 @@ Test(history, stays_within_its_bound_and_keeps_what_matters, .init = setup, .fin
     struct kw_history_entry *list;
     size_t count = kw_history_list(h, "c", false, 0, &list);
     cr_assert_eq(count, 4);
-    cr_assert_str_eq(list[0].key, series[4]->alert_key);
+    cr_assert_str_eq(list[0].key, rig.series[4]->alert_key);
     kw_history_entries_free(list, count);
     /* a much higher scoring quiet newcomer displaces the lowest-ranked quiet one */
     push(h, 5, 10, 12, 0.6, false);
-    cr_assert(tracked(h, 5));
-    cr_assert(tracked(h, 4), "the anomalous series keeps its place");
+    cr_assert(history_rig_tracked(&rig, h, 5));
+    cr_assert(history_rig_tracked(&rig, h, 4), "the anomalous series keeps its place");
     kw_history_free(h);
 }
 
@@ -172,20 +143,20 @@ Test(history, a_kpi_keeps_a_few_series_and_firing_wins, .init = setup, .fini = t
     push(h, 6, 0, 10, 0.0, false); /* KPI d's only series */
     /* an anomalous series of KPI c may not take KPI d's last series... */
     push(h, 3, 1, 40, 0.9, true);
-    cr_assert(tracked(h, 3));
-    cr_assert(tracked(h, 6), "KPI d lost its only series");
+    cr_assert(history_rig_tracked(&rig, h, 3));
+    cr_assert(history_rig_tracked(&rig, h, 6), "KPI d lost its only series");
     /* ...and a firing one takes the place of a non-firing one */
-    series[5]->alert.phase = KW_PHASE_FIRING;
+    rig.series[5]->alert.phase = KW_PHASE_FIRING;
     push(h, 5, 1, 40, 0.9, true);
-    cr_assert(tracked(h, 5));
+    cr_assert(history_rig_tracked(&rig, h, 5));
     struct kw_history_entry *list;
     size_t n = kw_history_list(h, NULL, true, 0, &list);
     cr_assert_eq(n, 4);
-    cr_assert_str_eq(list[0].key, series[5]->alert_key, "firing first");
+    cr_assert_str_eq(list[0].key, rig.series[5]->alert_key, "firing first");
     cr_assert(list[0].firing);
     cr_assert(list[0].points[list[0].npoints - 1].flags & KW_HP_FIRING);
     kw_history_entries_free(list, n);
-    series[5]->alert.phase = KW_PHASE_OK;
+    rig.series[5]->alert.phase = KW_PHASE_OK;
     kw_history_free(h);
 }
 

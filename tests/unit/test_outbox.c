@@ -4,6 +4,7 @@
  * a restart of the outbox. Receivers are consoles on stderr; what was
  * handed to them is read from the dispatcher's counters. */
 #include <criterion/criterion.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,6 +13,7 @@
 #include "../../agent/config.h"
 #include "../../agent/outbox.h"
 #include "../../lib/log.h"
+#include "../../lib/timefmt.h"
 
 #define T0 1767225600000LL /* 2026-01-01T00:00:00Z */
 #define MIN 60000LL
@@ -278,6 +280,81 @@ Test(outbox, open_incidents_survive_a_restart, .fini = unload, .timeout = 60)
     kw_outbox_stop(o, 0);
     char cmd[128];
     snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    cr_assert_eq(system(cmd), 0);
+}
+
+static char *slurp(const char *path)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return NULL;
+    char *text = calloc(1, 1 << 20);
+    fread(text, 1, (1 << 20) - 1, f);
+    fclose(f);
+    return text;
+}
+
+/* An alert storm opens many groups at once: the incidents file is written
+ * at most once a second, not once an alert. A write is not left for the
+ * stop, and what was written restores the groups after a crash (a copy of
+ * the file taken while the first outbox still runs). */
+Test(outbox, an_alert_storm_writes_the_incidents_file_once_a_second, .fini = unload, .timeout = 60)
+{
+    load("\"group_wait\": \"30s\"");
+    /* the console receiver tells of every group at the stops: not worth reading */
+    fflush(stderr);
+    int quiet = open("/dev/null", O_WRONLY);
+    dup2(quiet, 2);
+    close(quiet);
+    char dir[] = "/tmp/kw-outbox-XXXXXX", copy[] = "/tmp/kw-outbox-XXXXXX", path[64], err[KW_ERR_LEN];
+    cr_assert_not_null(mkdtemp(dir));
+    cr_assert_not_null(mkdtemp(copy));
+    snprintf(path, sizeof path, "%s/incidents.json", dir);
+    int64_t began = kw_mono_ms();
+    struct kw_outbox *o = kw_outbox_start(&cfg, dir, NULL, err, sizeof err);
+    cr_assert(o, "%s", err);
+    int probes = 0;
+    enum { STORM = 300 };
+    for (int i = 0; i < STORM; i++) {
+        char journey[16];
+        snprintf(journey, sizeof journey, "j%d", i);
+        struct kw_alert a = alert("c", journey, T0, T0);
+        kw_outbox_alert(o, &a);
+    }
+    barrier(o, T0 + IV, &probes);
+    /* the last group reaches the file without a stop */
+    char *text = NULL;
+    for (int i = 0; i < 10000; i++) {
+        free(text);
+        text = slurp(path);
+        if (text && strstr(text, "\"j299\""))
+            break;
+        usleep(1000);
+    }
+    cr_assert(text && strstr(text, "\"j299\""), "the storm's last group never reached the incidents file");
+    struct kw_outbox_stats st;
+    kw_outbox_stats(o, &st);
+    int64_t seconds = (kw_mono_ms() - began) / 1000;
+    cr_assert_leq(st.incident_saves, (uint64_t)seconds + 2, "%llu writes in %lld s",
+                  (unsigned long long)st.incident_saves, (long long)seconds);
+
+    char copied[64];
+    snprintf(copied, sizeof copied, "%s/incidents.json", copy);
+    FILE *f = fopen(copied, "w");
+    fputs(text, f);
+    fclose(f);
+    free(text);
+    struct kw_outbox *after = kw_outbox_start(&cfg, copy, NULL, err, sizeof err);
+    cr_assert(after, "%s", err);
+    probes = 0;
+    barrier(after, T0 + IV, &probes);
+    cJSON *inc = team_incidents(after);
+    cr_assert_eq(cJSON_GetArraySize(inc), STORM, "restored %d of %d groups", cJSON_GetArraySize(inc), STORM);
+    cJSON_Delete(inc);
+    kw_outbox_stop(after, 0);
+    kw_outbox_stop(o, 0);
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "rm -rf %s %s", dir, copy);
     cr_assert_eq(system(cmd), 0);
 }
 

@@ -126,6 +126,33 @@ Test(silence, expire_persist_and_reopen)
     cr_assert_eq(system(cmd), 0);
 }
 
+/* A silences file that is not one is kept aside as .bad, and the store
+ * starts empty rather than overwriting it. */
+Test(silence, a_damaged_file_is_kept_aside)
+{
+    kw_log_set_level(KW_LOG_OFF);
+    static const char *const files[] = {"{\"silences\": [", "[]"};
+    for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
+        char dir[] = "/tmp/kw-silence-XXXXXX", path[64], bad[64];
+        cr_assert_not_null(mkdtemp(dir));
+        snprintf(path, sizeof path, "%s/silences.json", dir);
+        snprintf(bad, sizeof bad, "%s/silences.json.bad", dir);
+        FILE *f = fopen(path, "w");
+        fputs(files[i], f);
+        fclose(f);
+        struct kw_silences *s = kw_silences_open(dir);
+        cJSON *list = kw_silences_list(s, NOW);
+        cr_assert_eq(cJSON_GetArraySize(list), 0);
+        cJSON_Delete(list);
+        kw_silences_close(s);
+        cr_assert_eq(access(path, F_OK), -1, "file %zu was left in place", i);
+        cr_assert_eq(access(bad, F_OK), 0, "file %zu was not kept as .bad", i);
+        char cmd[128];
+        snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+        cr_assert_eq(system(cmd), 0);
+    }
+}
+
 Test(silence, config_silences_are_replaced_on_reload)
 {
     kw_log_set_level(KW_LOG_OFF);
