@@ -80,6 +80,14 @@ static double daily(int i)
     return 1 + 0.6 * cos(2 * M_PI * (h - 14) / 24);
 }
 
+/* The drop-off rates' daily rhythm on the log odds: odds x1.3 around 20:00
+ * (evening browsing) and x0.8 around 04:00, in bumps of 2.5 h sd. */
+static double rate_rhythm(double h)
+{
+    double evening = fmod(h - 20 + 36, 24) - 12, night = fmod(h - 4 + 36, 24) - 12;
+    return log(1.3) * exp(-evening * evening / 12.5) + log(0.8) * exp(-night * night / 12.5);
+}
+
 static bool weekend(int i)
 {
     return (i / PER_DAY) % 7 >= 5;
@@ -122,6 +130,26 @@ static double expit(double x)
     return 1 / (1 + exp(-x));
 }
 
+/* The drop-off probability of step s of journey j at interval i, from its
+ * log odds lp (the step's normal), with the incidents of an incident run. */
+static double step_rate(const struct incident *inc, bool with_incidents, int j, int s, int i, double lp)
+{
+    double p = expit(lp);
+    if (!with_incidents)
+        return p;
+    const struct incident *c = &inc[INC_JUMP], *d = &inc[INC_DRIFT], *b = &inc[INC_BIGSTEP];
+    if (j == c->journey && s == c->step && i >= c->start && i < c->end)
+        p = 0.65;
+    if (j == d->journey && s == d->step && i >= d->start && i < d->recover_end) {
+        double up = i < d->end ? (double)(i - d->start) / (d->end - d->start)
+                               : 1 - (double)(i - d->end) / (d->recover_end - d->end);
+        p = expit(logit(0.20 + 0.15 * up) + (lp - logit(journeys[j].steps[s].drop)));
+    }
+    if (j == b->journey && s == b->step && i >= b->start && i < b->end)
+        p *= 1.5;
+    return p;
+}
+
 /* Write one run's points as JSON lines (one array per interval). */
 static int generate(const char *path, unsigned long seed, bool with_incidents, struct incident *inc)
 {
@@ -130,6 +158,11 @@ static int generate(const char *path, unsigned long seed, bool with_incidents, s
         return -1;
     gsl_rng *r = gsl_rng_alloc(gsl_rng_mt19937);
     gsl_rng_set(r, seed);
+    /* Drop-offs are drawn from a stream of their own. The main stream still
+     * makes the draws of the world before the rate rhythm (a binomial's
+     * draws depend on its p), so every other series of a seed is as it was. */
+    gsl_rng *rr = gsl_rng_alloc(gsl_rng_mt19937);
+    gsl_rng_set(rr, seed ^ 0x5bd1e995UL);
     plan_incidents(r, inc);
     double day_level[NJOURNEYS] = {1, 1, 1, 1, 1}, day_shift[NJOURNEYS][MAX_STEPS] = {{0}};
     for (int i = 0; i < DAYS * PER_DAY; i++) {
@@ -146,7 +179,7 @@ static int generate(const char *path, unsigned long seed, bool with_incidents, s
         for (int j = 0; j < NJOURNEYS; j++) {
             const struct journey_def *jd = &journeys[j];
             double wk = weekend(i) ? jd->weekend : 1.0;
-            unsigned n;
+            unsigned n, n_flat;
             if (j == J_SUPPORT)
                 n = weekend(i) ? 4 + (unsigned)gsl_rng_uniform_int(r, 2) : 8 + (unsigned)gsl_rng_uniform_int(r, 3);
             else {
@@ -155,23 +188,14 @@ static int generate(const char *path, unsigned long seed, bool with_incidents, s
                     mean *= 3;
                 n = gsl_ran_poisson(r, mean);
             }
+            n_flat = n;
             for (int s = 0; s < jd->nsteps; s++) {
-                double lp = logit(jd->steps[s].drop) + 0.05 * cos(2 * M_PI * (h - 20) / 24) + day_shift[j][s] +
-                            gsl_ran_gaussian(r, 0.08);
-                double p = expit(lp);
-                if (with_incidents) {
-                    const struct incident *c = &inc[INC_JUMP], *d = &inc[INC_DRIFT], *b = &inc[INC_BIGSTEP];
-                    if (j == c->journey && s == c->step && i >= c->start && i < c->end)
-                        p = 0.65;
-                    if (j == d->journey && s == d->step && i >= d->start && i < d->recover_end) {
-                        double up = i < d->end ? (double)(i - d->start) / (d->end - d->start)
-                                               : 1 - (double)(i - d->end) / (d->recover_end - d->end);
-                        p = expit(logit(0.20 + 0.15 * up) + (lp - logit(jd->steps[s].drop)));
-                    }
-                    if (j == b->journey && s == b->step && i >= b->start && i < b->end)
-                        p *= 1.5;
-                }
-                unsigned k = n ? gsl_ran_binomial(r, p, n) : 0;
+                double lp_flat = logit(jd->steps[s].drop) + 0.05 * cos(2 * M_PI * (h - 20) / 24) + day_shift[j][s] +
+                                 gsl_ran_gaussian(r, 0.08);
+                double p = step_rate(inc, with_incidents, j, s, i, lp_flat + rate_rhythm(h));
+                unsigned k = n ? gsl_ran_binomial(rr, p, n) : 0;
+                double p_flat = step_rate(inc, with_incidents, j, s, i, lp_flat);
+                n_flat -= n_flat ? gsl_ran_binomial(r, p_flat, n_flat) : 0;
                 fprintf(f,
                         "%s{\"metric\":\"journey_step_entries\",\"labels\":{\"journey\":\"%s\",\"step\":\"%s\"},\"value\":%u,\"ts\":%lld},"
                         "{\"metric\":\"journey_step_dropoffs\",\"labels\":{\"journey\":\"%s\",\"step\":\"%s\"},\"value\":%u,\"ts\":%lld}",
@@ -198,6 +222,7 @@ static int generate(const char *path, unsigned long seed, bool with_incidents, s
         fputs("]\n", f);
     }
     gsl_rng_free(r);
+    gsl_rng_free(rr);
     return fclose(f) == 0 ? 0 : -1;
 }
 
@@ -229,6 +254,8 @@ static const struct {
     {K_RATE, "{\"type\":\"binomial\",\"burst_shift\":3}"},
     {K_RATE, "{\"type\":\"binomial\",\"memory\":\"3d\"}"},
     {K_RATE, "{\"type\":\"binomial\",\"memory\":\"7d\"}"},
+    {K_RATE, "{\"type\":\"binomial\",\"season\":\"none\"}"},
+    {K_RATE, "{\"type\":\"binomial\",\"season\":\"daily\"}"},
     {K_RATE, "{\"type\":\"seasonal\"}"},
 };
 #define NCAND (sizeof candidates / sizeof candidates[0])

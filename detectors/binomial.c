@@ -1,8 +1,9 @@
 /* binomial: rate KPIs with a denominator (drop-offs / entries, errors /
- * requests, csat). Learns the rate and weighs the binomial (or beta-binomial)
- * tail of this interval's k of n and two likelihood-ratio CUSUMs, so a step
- * with 8 visitors still shows a lasting jump and one with 3 visitors gives
- * no false alarms. The math is below. */
+ * requests, csat). Learns the rate (a level times an hour-of-day and
+ * day-of-week profile on the odds) and weighs the binomial (or
+ * beta-binomial) tail of this interval's k of n and two likelihood-ratio
+ * CUSUMs, so a step with 8 visitors still shows a lasting jump and one with
+ * 3 visitors gives no false alarms. The math is below. */
 #include <math.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -19,12 +20,20 @@
 #include "evidence.h"
 
 /* The math.
- * Rate: p0 = (E + 0.5) / (N + 1) from exponentially weighted sums of events
- * E and trials N, so busy intervals weigh more than quiet ones and the
- * Jeffreys-style half event keeps p0 inside (0, 1). The sums remember
+ * Rate: the level b = (E + 0.5) / (N + 1) from exponentially weighted sums
+ * of events E and trials N, so busy intervals weigh more than quiet ones and
+ * the Jeffreys-style half event keeps b inside (0, 1). The sums remember
  * `memory` (1 day), or longer while that holds fewer than 200 of the
- * rarer outcome (at most 4 weeks). Rates have no time-of-day profile: the
- * beta-binomial's 5% wander (below) absorbs mild rhythms.
+ * rarer outcome (at most 4 weeks).
+ * Profile (`season`): a rate's rhythm is multiplicative on its odds, and
+ * odds times any factor stay a rate in (0, 1). The interval's expected rate
+ * p0 has the odds of b times the slot's factor s (evidence.h, normalised to
+ * mean 1). A slot's factor is sum k (1 - p) / sum (n - k) p over its
+ * intervals, p the rate at the long-run level's odds times the other
+ * factor (a Mantel-Haenszel odds ratio, shrunk to 1 by the profile's
+ * priors). The level learns each interval with its events divided and its
+ * non-events multiplied by sqrt(s), whose odds are the interval's odds over
+ * s: E / (N - E) then estimates b's odds whatever the slot mix.
  * Single interval: p = min(P(X >= k), P(X <= k)) under Binomial(n, p0), or
  * BetaBinomial(n, a, b) with mean p0 and intra-class correlation rho =
  * 1 / (a + b + 1). rho is a moment estimate from the Pearson dispersion:
@@ -52,7 +61,11 @@
  * Learning, following a change, recovery and feedback: as poisson (an
  * interval is held out of the baseline when either side is evidence; a
  * held change is adopted after adapt_after; evidence back towards the
- * long-run rate is a recovery).
+ * long-run rate is a recovery). With a profile the CUSUMs start once it has
+ * seen its cycle (a week with weekday factors, else a day), the Pearson
+ * sums start again then, and the profile learns after warm-up from every
+ * interval that is neither held, nor in an alarm, nor beyond 3.09 model sd,
+ * while the level is near the long-run rate (the recovery test's "apart").
  * Pre-screen (cost): with the model's mean, sd, skewness g and excess
  * kurtosis e, when the model is near normal (|g| <= 0.5 and
  * |g| (z_c^2 - 1) / 6 + |e| (z_c^3 - 3 z_c) / 24 <= 0.5 sd), a point within
@@ -102,6 +115,9 @@
  * fraction of min(p, 1 - p) between intervals. */
 #define AUTO_CV 0.05
 #define DAY_MS 86400000LL
+/* The profile does not learn an interval beyond this many model sd (the
+ * normal quantile of KW_EV_HOLD_P): a burst is not a new daily peak. */
+#define TEACH_Z 3.090232306167813
 
 enum { DIST_BINOMIAL, DIST_BETA_BINOMIAL, DIST_AUTO };
 static const char *const dist_names[] = {"binomial", "beta_binomial", "auto", NULL};
@@ -111,6 +127,7 @@ struct binomial_config {
     int distribution;
     int64_t memory_ms;
     int64_t adapt_ms;
+    int season;
     double shift;
     double burst_shift;
     int min_points;
@@ -121,8 +138,9 @@ struct binomial_config {
     double z;      /* normal quantile of level1, for the bound search's first guess */
 };
 
-/* Bytes per series: sizeof(struct binomial_state) = 200. All doubles,
- * saved in this order. */
+/* Bytes per series: sizeof(struct binomial_state) = 696 (the profile is 62
+ * of its 87 numbers). All doubles, saved in this order, the profile only
+ * once it has learned something; a state without it loads with a flat one. */
 struct binomial_state {
     double n;              /* intervals consumed */
     double events, trials; /* rate sums */
@@ -136,8 +154,10 @@ struct binomial_state {
     double last_obs, last_exp;
     double strict;
     struct kw_ev_alarm alarm; /* the running alarm, if any */
+    struct kw_profile prof;   /* odds ratios per hour and weekday */
 };
 #define BINOMIAL_NSTATE (sizeof(struct binomial_state) / sizeof(double))
+#define BINOMIAL_NSTATE_FLAT (offsetof(struct binomial_state, prof) / sizeof(double))
 
 /* The fitted model of X = events in one interval of n trials. */
 struct rate_model {
@@ -166,6 +186,9 @@ static const struct kw_option binomial_options[] = {
              "weeks); a change too small to be evidence is half learned after 0.69 x this."},
     {"adapt_after", KW_OPT_DURATION, "1d", offsetof(struct binomial_config, adapt_ms), 0, 31536000,
      .desc = "A change that is evidence holds the baseline; once held this long, it becomes the new normal (0 = never)."},
+    {"season", KW_OPT_ENUM, "auto", offsetof(struct binomial_config, season), KW_NORANGE, .choices = kw_season_names,
+     .desc = "Learned profile of the rate's odds: daily (hour of day), weekly (hour of day x day of week), none; auto = "
+             "weekly where the interval allows."},
     {"shift", KW_OPT_DOUBLE, "2", offsetof(struct binomial_config, shift), 0, 1000,
      .desc = "Odds ratio the sustained CUSUM is tuned to (down: its inverse); 0 = off."},
     {"burst_shift", KW_OPT_DOUBLE, "4", offsetof(struct binomial_config, burst_shift), 0, 1000,
@@ -427,8 +450,8 @@ static int64_t interval_of(const struct kw_series_info *info)
     return info->interval_ms > 0 ? info->interval_ms : 300000;
 }
 
-/* Rates have no profile to learn: warm once 10 intervals have shown at
- * least WARM_RARE of each outcome (the rate then known to ~15%). */
+/* Warm once 10 intervals have shown at least WARM_RARE of each outcome (the
+ * rate then known to ~15%); the profile learns from then on. */
 #define WARM_RARE 50.0
 
 static bool warmed_up(const struct binomial_state *s, const struct binomial_config *c)
@@ -512,6 +535,21 @@ static void end_episode(struct binomial_state *s)
     memset(&s->ep, 0, sizeof s->ep);
 }
 
+/* The interval's k of n as the level learns it at profile factor shape:
+ * events / sqrt(shape) and non-events x sqrt(shape), whose odds are k's
+ * over shape (exactly k of n at shape 1). */
+static void deseasoned(double k, double n, double shape, double *ev, double *tr)
+{
+    if (shape == 1) {
+        *ev = k;
+        *tr = n;
+        return;
+    }
+    double r = sqrt(shape);
+    *ev = k / r;
+    *tr = *ev + (n - k) * r;
+}
+
 static void binomial_update(void *state, const void *cfg, const struct kw_series_info *info,
                             const struct kw_sample *in, struct kw_verdict *out)
 {
@@ -529,7 +567,13 @@ static void binomial_update(void *state, const void *cfg, const struct kw_series
     }
     unsigned n = (unsigned)nd, k = (unsigned)kd;
     int64_t iv = interval_of(info);
-    double p0 = rate_of(s->events, s->trials);
+    struct kw_profile_plan plan;
+    kw_profile_plan(&plan, c->season, iv);
+    struct kw_slot sl = kw_profile_slot(in->ts_ms);
+    double hour_part, day_part;
+    double shape = kw_profile_shape(&s->prof, &plan, sl, &hour_part, &day_part);
+    double base = rate_of(s->events, s->trials); /* the level, without the slot's factor */
+    double p0 = kw_odds_times(base, shape);      /* this interval's expected rate */
     double rho = 0;
     if (c->distribution != DIST_BINOMIAL && n > 1)
         rho = dispersion(s, c);
@@ -538,7 +582,11 @@ static void binomial_update(void *state, const void *cfg, const struct kw_series
         rho = fmax(rho, AUTO_CV * AUTO_CV * m / (1 - m));
     }
     double phi = 1 + (nd - 1) * rho;
-    bool hold = false;
+    /* The CUSUMs start once the profile has seen a whole cycle (a week with
+     * weekday factors: until then a first weekend looks like a change). */
+    double cycle = kw_profile_cycle(&plan, iv);
+    bool settled = c->min_points > 0 || s->n >= cycle;
+    bool hold = false, teach = false;
     if (warmed_up(s, c)) {
         double strictf = pow(KW_EV_STRICT_STEP, s->strict);
         double level = c->level1 / strictf;
@@ -548,7 +596,7 @@ static void binomial_update(void *state, const void *cfg, const struct kw_series
         const double psi[2] = {c->shift, c->burst_shift};
         double s_up = 0, s_dn = 0;
         for (int j = 0; j < 2; j++) {
-            if (!(psi[j] > 1))
+            if (!(psi[j] > 1) || !settled)
                 continue;
             s->s_up[j] = kw_ev_cusum(s->s_up[j], kw_ev_llr_binomial(kd, nd, p0, psi[j], phi), cap);
             s->s_dn[j] = kw_ev_cusum(s->s_dn[j], kw_ev_llr_binomial(kd, nd, p0, 1 / psi[j], phi), cap);
@@ -567,14 +615,15 @@ static void binomial_update(void *state, const void *cfg, const struct kw_series
         }
         double p_up = fmin(1.0, c->looks * fmin(p_up1, kw_ev_p(s_up)) * strictf);
         double p_dn = fmin(1.0, c->looks * fmin(p_dn1, kw_ev_p(s_dn)) * strictf);
-        /* Recovery: evidence from p0 back towards the long-run rate R, with
-         * this interval within 3 sd of R, is the change going away. */
-        double R = rate_of(s->ref_ev, s->ref_tr);
-        double sd_r = sqrt(nd * R * (1 - R) * phi);
+        /* Recovery: evidence from the level back towards the long-run rate
+         * R, with this interval within 3 sd of R (in its slot), is the
+         * change going away. */
+        double R = rate_of(s->ref_ev, s->ref_tr), Rt = kw_odds_times(R, shape);
+        double sd_r = sqrt(nd * Rt * (1 - Rt) * phi);
         double m = fmin(R, 1 - R);
-        bool apart = fabs(p0 - R) > 0.1 * m + 2 * sqrt(R * (1 - R) / (s->trials + 1));
-        bool rec_up = apart && R > p0 && kd - nd * R <= 3 * sd_r;
-        bool rec_dn = apart && R < p0 && nd * R - kd <= 3 * sd_r;
+        bool apart = fabs(base - R) > 0.1 * m + 2 * sqrt(R * (1 - R) / (s->trials + 1));
+        bool rec_up = apart && R > base && kd - nd * Rt <= 3 * sd_r;
+        bool rec_dn = apart && R < base && nd * Rt - kd <= 3 * sd_r;
         bool up_ok = info->direction != KW_DIR_DOWN, dn_ok = info->direction != KW_DIR_UP;
         double pa_up = up_ok && !rec_up ? p_up : 1.0, pa_dn = dn_ok && !rec_dn ? p_dn : 1.0;
         double p;
@@ -599,13 +648,27 @@ static void binomial_update(void *state, const void *cfg, const struct kw_series
         bool ev_up = (p_up < c->p_value || s_up > KW_EV_HOLD_S) && !rec_up;
         bool ev_dn = (p_dn < c->p_value || s_dn > KW_EV_HOLD_S) && !rec_dn;
         hold = ev_up || ev_dn;
+        bool outlier = fabs(kd - nd * p0) > TEACH_Z * sqrt(nd * p0 * (1 - p0) * phi);
+        teach = !hold && s->alarm.side == 0 && !outlier && !apart;
     }
+    /* The profile learns against the long-run rate, which barely moves
+     * within a week, so a lasting change that moves every factor alike is
+     * undone by their normalisation; never from held, alarming or outlying
+     * intervals, nor while the level is apart from the long-run rate: a
+     * change under way (a drift) would be taken for its hours' and its
+     * weekday's rhythm. */
+    if (teach) {
+        double R = rate_of(s->ref_ev, s->ref_tr);
+        kw_profile_learn_odds(&s->prof, &plan, sl, kd, nd, R / (1 - R), hour_part, day_part);
+    }
+    double ev, tr;
+    deseasoned(kd, nd, shape, &ev, &tr);
     s->n += 1;
     if (hold) {
         s->ep.held += 1;
         s->ep.quiet = 0;
-        s->ep.obs += kd;
-        s->ep.exp += nd;
+        s->ep.obs += ev;
+        s->ep.exp += tr;
         double adapt = c->adapt_ms > 0 ? ceil((double)c->adapt_ms / (double)iv) : INFINITY;
         if (s->ep.held >= adapt) {
             /* the change has lasted: it is the new normal */
@@ -628,6 +691,10 @@ static void binomial_update(void *state, const void *cfg, const struct kw_series
     double avg_n = s->ref_w > 0 ? s->ref_tr / s->ref_w : nd;
     double rare = avg_n * fmin(p0, 1 - p0);
     double kd_keep = kw_ev_level_keep(c->memory_ms, iv, rare, KW_EV_REF_FACTOR);
+    /* Residuals against a profile still learning carry the rhythm too
+     * (model error: conservative); they start again once it has its cycle. */
+    if (cycle > 0 && s->n == cycle)
+        s->disp_e = s->disp_w = s->disp_n = 0;
     if (s->n >= 2 && nd * p0 * (1 - p0) > 0) {
         double e = (kd - nd * p0) * (kd - nd * p0) / (nd * p0 * (1 - p0));
         s->disp_e = kd_keep * s->disp_e + e;
@@ -635,10 +702,10 @@ static void binomial_update(void *state, const void *cfg, const struct kw_series
         s->disp_n = kd_keep * s->disp_n + (nd - 1);
     }
     double keep = kw_ev_level_keep(c->memory_ms, iv, rare, 1.0);
-    s->events = keep * s->events + kd;
-    s->trials = keep * s->trials + nd;
-    s->ref_ev = kd_keep * s->ref_ev + kd;
-    s->ref_tr = kd_keep * s->ref_tr + nd;
+    s->events = keep * s->events + ev;
+    s->trials = keep * s->trials + tr;
+    s->ref_ev = kd_keep * s->ref_ev + ev;
+    s->ref_tr = kd_keep * s->ref_tr + tr;
     s->ref_w = kd_keep * s->ref_w + 1;
 }
 
@@ -664,31 +731,39 @@ static void binomial_feedback(void *state, const void *cfg, bool false_alarm)
     s->strict = fmin((double)KW_EV_MAX_STRICT, s->strict + 1);
 }
 
+/* A profile that has learned nothing (season none, or not yet warm) is
+ * left out: such a state saves as it did before rates had a profile. */
 static cJSON *binomial_save(const void *state, const void *cfg)
 {
     (void)cfg;
+    const struct binomial_state *s = state;
+    static const struct kw_profile flat;
     double v[BINOMIAL_NSTATE];
     memcpy(v, state, sizeof v);
-    return kw_json_doubles(v, BINOMIAL_NSTATE);
+    bool learned = memcmp(&s->prof, &flat, sizeof flat) != 0;
+    return kw_json_doubles(v, learned ? BINOMIAL_NSTATE : BINOMIAL_NSTATE_FLAT);
 }
 
 static int binomial_load(void *state, const void *cfg, const cJSON *json)
 {
     (void)cfg;
-    double v[BINOMIAL_NSTATE];
-    if (kw_json_read_doubles(json, v, BINOMIAL_NSTATE))
+    /* a state saved before rates had a profile loads with a flat one */
+    size_t have = cJSON_IsArray(json) ? (size_t)cJSON_GetArraySize(json) : 0;
+    if (have != BINOMIAL_NSTATE && have != BINOMIAL_NSTATE_FLAT)
+        return -1;
+    double v[BINOMIAL_NSTATE] = {0};
+    if (kw_json_read_doubles(json, v, have))
         return -1;
     if (!(v[0] >= 0 && v[0] <= 9e15) || v[0] != floor(v[0]))
         return -1;
-    for (size_t i = 1; i + KW_EV_ALARM_DOUBLES < BINOMIAL_NSTATE; i++) /* all but the alarm */
+    const size_t alarm_at = offsetof(struct binomial_state, alarm) / sizeof(double);
+    for (size_t i = 1; i < alarm_at; i++) /* all before the alarm */
         if (!kw_ev_nonneg(v[i]))
             return -1;
-    struct kw_ev_alarm alarm;
-    memcpy(&alarm, v + BINOMIAL_NSTATE - KW_EV_ALARM_DOUBLES, sizeof alarm);
-    if (!kw_ev_alarm_valid(&alarm))
-        return -1;
     struct binomial_state s;
     memcpy(&s, v, sizeof s);
+    if (!kw_ev_alarm_valid(&s.alarm) || !kw_profile_valid(&s.prof))
+        return -1;
     if (s.events > s.trials + 0.5 || s.ref_ev > s.ref_tr + 0.5 || s.ep.obs > s.ep.exp || s.last_obs > s.last_exp ||
         s.strict > KW_EV_MAX_STRICT || s.strict != floor(s.strict))
         return -1;

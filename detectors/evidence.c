@@ -68,19 +68,44 @@ double kw_profile_shape(const struct kw_profile *p, const struct kw_profile_plan
     return h * d;
 }
 
+/* Add one interval's observed and expected amounts to its hour and day slots. */
+static void profile_add(struct kw_profile *p, const struct kw_profile_plan *pl, struct kw_slot sl, double hour_obs,
+                        double hour_exp, double day_obs, double day_exp)
+{
+    if (pl->hours) {
+        p->hour_obs[sl.hour] = pl->hour_keep * p->hour_obs[sl.hour] + hour_obs;
+        p->hour_exp[sl.hour] = pl->hour_keep * p->hour_exp[sl.hour] + hour_exp;
+    }
+    if (pl->days) {
+        p->day_obs[sl.day] = pl->day_keep * p->day_obs[sl.day] + day_obs;
+        p->day_exp[sl.day] = pl->day_keep * p->day_exp[sl.day] + day_exp;
+    }
+}
+
 void kw_profile_learn(struct kw_profile *p, const struct kw_profile_plan *pl, struct kw_slot sl, double observed,
                       double level, double hour_part, double day_part)
 {
     if (!(level > 0) || !isfinite(observed))
         return;
-    if (pl->hours) {
-        p->hour_obs[sl.hour] = pl->hour_keep * p->hour_obs[sl.hour] + observed;
-        p->hour_exp[sl.hour] = pl->hour_keep * p->hour_exp[sl.hour] + level * day_part;
-    }
-    if (pl->days) {
-        p->day_obs[sl.day] = pl->day_keep * p->day_obs[sl.day] + observed;
-        p->day_exp[sl.day] = pl->day_keep * p->day_exp[sl.day] + level * hour_part;
-    }
+    profile_add(p, pl, sl, observed, level * day_part, observed, level * hour_part);
+}
+
+void kw_profile_learn_odds(struct kw_profile *p, const struct kw_profile_plan *pl, struct kw_slot sl, double k,
+                           double n, double ref_odds, double hour_part, double day_part)
+{
+    if (!(ref_odds > 0) || !isfinite(ref_odds) || !(k >= 0 && k <= n) || !isfinite(n))
+        return;
+    /* at odds o the rate is o / (1 + o) and its complement 1 / (1 + o) */
+    double oh = ref_odds * day_part, od = ref_odds * hour_part;
+    profile_add(p, pl, sl, k / (1 + oh), (n - k) * oh / (1 + oh), k / (1 + od), (n - k) * od / (1 + od));
+}
+
+double kw_profile_cycle(const struct kw_profile_plan *pl, int64_t interval_ms)
+{
+    if (interval_ms <= 0)
+        interval_ms = 300000;
+    double days = pl->days ? 7 : pl->hours ? 1 : 0;
+    return ceil(days * (double)DAY_MS / (double)interval_ms);
 }
 
 bool kw_ev_nonneg(double v)
@@ -133,9 +158,14 @@ double kw_ev_llr_counts(double x, double lam, double rho, double k)
     return x * log(rho * (r + lam) / (r + rho * lam)) + r * log((r + lam) / (r + rho * lam));
 }
 
+double kw_odds_times(double p, double ratio)
+{
+    return ratio == 1 ? p : ratio * p / (1 - p + ratio * p);
+}
+
 double kw_ev_llr_binomial(double k, double n, double p0, double psi, double phi)
 {
-    double p1 = psi * p0 / (1 - p0 + psi * p0);
+    double p1 = kw_odds_times(p0, psi);
     return (k * log(p1 / p0) + (n - k) * log1p(-p1) - (n - k) * log1p(-p0)) / phi;
 }
 

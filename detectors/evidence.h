@@ -73,6 +73,17 @@ double kw_profile_shape(const struct kw_profile *p, const struct kw_profile_plan
 /* Learn one interval: observed events where level x the other part expected. */
 void kw_profile_learn(struct kw_profile *p, const struct kw_profile_plan *pl, struct kw_slot sl, double observed,
                       double level, double hour_part, double day_part);
+/* Learn one interval of a rate, whose factors are odds ratios: k of n
+ * where the odds ref_odds x the other part were expected. A slot's sums are
+ * sum k (1 - p) and sum (n - k) p at that expected rate p, whose ratio
+ * estimates the slot's odds ratio (Mantel-Haenszel against a known
+ * reference; each term weighs about n p (1 - p), the information on the
+ * log odds, so the priors count the same "expected events"). */
+void kw_profile_learn_odds(struct kw_profile *p, const struct kw_profile_plan *pl, struct kw_slot sl, double k,
+                           double n, double ref_odds, double hour_part, double day_part);
+/* Intervals in the longest cycle the plan learns: a week with day-of-week
+ * factors, a day with hours only, 0 without a profile. */
+double kw_profile_cycle(const struct kw_profile_plan *pl, int64_t interval_ms);
 /* Load check: every sum finite and >= 0. */
 bool kw_profile_valid(const struct kw_profile *p);
 
@@ -94,6 +105,8 @@ double kw_ev_p(double s);
  * Poisson: x ln rho - (rho - 1) lam). An exact likelihood ratio, so its
  * exponential has mean 1 under the null. */
 double kw_ev_llr_counts(double x, double lam, double rho, double k);
+/* The rate whose odds are p's times ratio (exactly p at ratio 1). */
+double kw_odds_times(double p, double ratio);
 /* Binomial log-likelihood ratio of k of n for odds ratio psi at rate p0,
  * divided by phi. */
 double kw_ev_llr_binomial(double k, double n, double p0, double psi, double phi);

@@ -2,7 +2,8 @@
  * against values computed independently (python3, math module only: exact
  * pmf sums with lgamma, shown in comments), the small-denominator property,
  * warm-up, gaps, state round trip, spikes versus clean and overdispersed
- * series. */
+ * series, and the learned odds profile (season): a daily rhythm, a step at
+ * its low point, its state, and its statistic against python3. */
 #include <criterion/criterion.h>
 #include <gsl/gsl_cdf.h>
 #include <gsl/gsl_rng.h>
@@ -12,6 +13,7 @@
 
 #define RIG_SERIES {.interval_ms = 60000, .is_ratio = true}
 #include "detector_rig.h"
+#include "../../detectors/evidence.h"
 
 /* The interval's own tail only (no CUSUMs), both sides: the test the
  * reference values are for. */
@@ -540,4 +542,241 @@ Test(detector_binomial, small_step_jump_accumulates)
     cr_assert_eq(found, 10, "found in %d of 10", found);
     cr_assert_geq(within_hour, 5, "found within an hour in %d of 10", within_hour);
     gsl_rng_free(rng);
+}
+
+/* ---- the learned profile (season) ------------------------------------- */
+
+#define MONDAY_MS 1704067200000LL /* 2024-01-01 00:00 UTC */
+#define IV5_MS 300000LL
+#define PER_DAY5 288
+
+/* A rig on a 5-minute rate series, fed by interval number from a Monday. */
+static void rig5_init(struct rig *r, const char *cfg)
+{
+    r->info = (struct kw_series_info){.interval_ms = IV5_MS, .is_ratio = true};
+    rig_start(r, cfg);
+}
+
+static struct kw_verdict feed5(struct rig *r, struct kw_detector_state *st, int i, double k, double n)
+{
+    struct kw_sample s = {.ts_ms = MONDAY_MS + i * IV5_MS, .value = k / n, .numerator = k, .denominator = n};
+    return rig_feed_sample(r, st, &s);
+}
+
+/* A drop-off rate of 20% whose odds follow the clock: x2.5 around 20:00,
+ * x0.5 around 04:00 (bumps of 2.5 h sd), 300 entries per interval. */
+static double rhythm_rate(int i)
+{
+    double h = (double)(i % PER_DAY5) / 12;
+    double ev = fmod(h - 20 + 36, 24) - 12, ni = fmod(h - 4 + 36, 24) - 12;
+    double lo = log(0.25) + log(2.5) * exp(-ev * ev / 12.5) + log(0.5) * exp(-ni * ni / 12.5);
+    return 1 / (1 + exp(-lo));
+}
+
+/* Three weeks of a strong daily rhythm and no incident: with the profile
+ * (the default) no alarm in the third week; without it (season none) the
+ * rhythm itself raises alarms. */
+Test(detector_binomial, season_profile_quiets_a_daily_rhythm, .timeout = 60)
+{
+    const char *cfgs[] = {"{\"type\":\"binomial\"}", "{\"type\":\"binomial\",\"season\":\"none\"}"};
+    int alarms[2] = {0, 0};
+    for (int c = 0; c < 2; c++) {
+        struct rig r;
+        rig5_init(&r, cfgs[c]);
+        gsl_rng *rng = gsl_rng_alloc(gsl_rng_mt19937);
+        gsl_rng_set(rng, 61);
+        for (int i = 0; i < 21 * PER_DAY5; i++) {
+            double n = 250 + gsl_rng_uniform_int(rng, 101);
+            struct kw_verdict v = feed5(&r, &r.st, i, gsl_ran_binomial(rng, rhythm_rate(i), (unsigned)n), n);
+            alarms[c] += v.anomalous && i >= 14 * PER_DAY5;
+        }
+        gsl_rng_free(rng);
+        rig_release(&r);
+    }
+    cr_assert_eq(alarms[0], 0, "with the profile: %d alarms", alarms[0]);
+    cr_assert_gt(alarms[1], 0, "without it the rhythm alarms");
+}
+
+/* Two weeks of the rhythm, then at the low point (04:00, 11% drop-off) the
+ * odds double for 2 hours: a rate that is normal in the afternoon, and an
+ * incident at night. The profile finds it, on the up side, and raised
+ * nothing in the week before. */
+Test(detector_binomial, season_step_at_the_low_point_is_found, .timeout = 60)
+{
+    struct rig r;
+    rig5_init(&r, "{\"type\":\"binomial\"}");
+    gsl_rng *rng = gsl_rng_alloc(gsl_rng_mt19937);
+    gsl_rng_set(rng, 62);
+    int before = 0, found = -1, start = 14 * PER_DAY5 + 4 * 12;
+    for (int i = 0; i < start + 24; i++) {
+        double n = 250 + gsl_rng_uniform_int(rng, 101), p = rhythm_rate(i);
+        if (i >= start)
+            p = 2 * p / (1 - p + 2 * p);
+        struct kw_verdict v = feed5(&r, &r.st, i, gsl_ran_binomial(rng, p, (unsigned)n), n);
+        before += v.anomalous && i >= 7 * PER_DAY5 && i < start;
+        if (v.anomalous && i >= start && found < 0) {
+            found = i - start;
+            cr_assert_eq(v.direction, 1);
+            cr_assert_lt(v.expected, 0.14, "expected at 04:00: %g", v.expected);
+        }
+    }
+    cr_assert_eq(before, 0, "alarms in the week before: %d", before);
+    cr_assert(found >= 0 && found < 6, "found after %d intervals", found);
+    gsl_rng_free(rng);
+    rig_release(&r);
+}
+
+/* The learned profile is part of the state: a copy through JSON text saves
+ * to the same text and gives bit-identical verdicts; the profile it carries
+ * has learned the rhythm (the expected odds at 20:00 are about 2.5 times
+ * those at noon). */
+Test(detector_binomial, season_profile_survives_a_round_trip, .timeout = 60)
+{
+    struct rig a, b;
+    rig5_init(&a, "{\"type\":\"binomial\"}");
+    rig5_init(&b, "{\"type\":\"binomial\"}");
+    gsl_rng *rng = gsl_rng_alloc(gsl_rng_mt19937);
+    gsl_rng_set(rng, 63);
+    int i = 0;
+    for (; i < 14 * PER_DAY5; i++) {
+        double n = 250 + gsl_rng_uniform_int(rng, 101);
+        feed5(&a, &a.st, i, gsl_ran_binomial(rng, rhythm_rate(i), (unsigned)n), n);
+    }
+    rig_copy_state_text(&a, &b);
+    cJSON *sa = kw_detector_state_save(&a.st, &a.det), *sb = kw_detector_state_save(&b.st, &b.det);
+    char *ta = cJSON_PrintUnformatted(sa), *tb = cJSON_PrintUnformatted(sb);
+    cr_assert_str_eq(ta, tb);
+    cr_assert_eq(cJSON_GetArraySize(cJSON_GetObjectItem(sa, "state")), 87, "25 numbers and the profile's 62");
+    free(ta);
+    free(tb);
+    cJSON_Delete(sa);
+    cJSON_Delete(sb);
+    double noon = NAN, evening = NAN;
+    for (int end = i + PER_DAY5; i < end; i++) {
+        double n = 250 + gsl_rng_uniform_int(rng, 101), k = gsl_ran_binomial(rng, rhythm_rate(i), (unsigned)n);
+        if (i % 97 == 0)
+            k = n; /* incidents */
+        struct kw_verdict va = feed5(&a, &a.st, i, k, n), vb = feed5(&b, &b.st, i, k, n);
+        assert_same_verdict(&va, &vb, i);
+        if (i % PER_DAY5 == 12 * 12)
+            noon = va.expected;
+        if (i % PER_DAY5 == 20 * 12)
+            evening = va.expected;
+    }
+    double ratio = evening / (1 - evening) / (noon / (1 - noon));
+    cr_assert(ratio > 2.1 && ratio < 2.9, "odds ratio 20:00 / noon: %g", ratio);
+    gsl_rng_free(rng);
+    rig_release(&a);
+    rig_release(&b);
+}
+
+/* Save r's state with its numbers cut to the first `keep`. */
+static cJSON *saved_cut(const struct rig *r, int keep)
+{
+    cJSON *saved = kw_detector_state_save(&r->st, &r->det), *v = cJSON_GetObjectItem(saved, "state");
+    while (cJSON_GetArraySize(v) > keep)
+        cJSON_DeleteItemFromArray(v, keep);
+    return saved;
+}
+
+/* A state saved before rates had a profile (its first 25 numbers, the same
+ * order) loads with a flat profile: under season none it goes on exactly
+ * as the detector that saved it; under the default its expected rate is
+ * the level at every hour until the profile learns. */
+Test(detector_binomial, state_without_a_profile_loads, .timeout = 60)
+{
+    struct rig a, b, c;
+    rig5_init(&a, "{\"type\":\"binomial\",\"season\":\"none\"}");
+    rig5_init(&b, "{\"type\":\"binomial\",\"season\":\"none\"}");
+    rig5_init(&c, "{\"type\":\"binomial\"}");
+    gsl_rng *rng = gsl_rng_alloc(gsl_rng_mt19937);
+    gsl_rng_set(rng, 64);
+    int i = 0;
+    for (; i < 3 * PER_DAY5; i++) {
+        double n = 250 + gsl_rng_uniform_int(rng, 101);
+        feed5(&a, &a.st, i, gsl_ran_binomial(rng, 0.2, (unsigned)n), n);
+    }
+    cJSON *old = saved_cut(&a, 25);
+    cr_assert_eq(kw_detector_state_load(&b.st, &b.det, old), 0);
+    cr_assert_eq(kw_detector_state_load(&c.st, &c.det, old), 0);
+    cJSON_Delete(old);
+    struct kw_detector_state midnight, evening;
+    rig_clone_state(&c, &midnight, true);
+    rig_clone_state(&c, &evening, true);
+    struct kw_verdict v0 = feed5(&c, &midnight, i, 60, 300), v20 = feed5(&c, &evening, i + 20 * 12, 60, 300);
+    cr_assert(v0.ready);
+    cr_assert_eq(v20.expected, v0.expected, "flat: %.17g vs %.17g", v20.expected, v0.expected);
+    kw_detector_state_release(&midnight, &c.det);
+    kw_detector_state_release(&evening, &c.det);
+    for (int end = i + PER_DAY5; i < end; i++) {
+        double n = 250 + gsl_rng_uniform_int(rng, 101), k = gsl_ran_binomial(rng, 0.2, (unsigned)n);
+        struct kw_verdict va = feed5(&a, &a.st, i, k, n), vb = feed5(&b, &b.st, i, k, n);
+        assert_same_verdict(&va, &vb, i);
+    }
+    gsl_rng_free(rng);
+    rig_release(&a);
+    rig_release(&b);
+    rig_release(&c);
+}
+
+/* A damaged profile is refused: a negative or missing sum, or a length that
+ * is neither the state with a profile nor the one without. */
+Test(detector_binomial, damaged_profile_is_refused)
+{
+    struct rig a;
+    rig5_init(&a, "{\"type\":\"binomial\"}");
+    for (int i = 0; i < 400; i++)
+        feed5(&a, &a.st, i, 20 + i % 7, 100);
+    cJSON *good = kw_detector_state_save(&a.st, &a.det);
+    cr_assert_eq(kw_detector_state_load(&a.st, &a.det, good), 0);
+    const int where[] = {25, 40, 86};
+    for (int w = 0; w < 3; w++) {
+        cJSON *bad = cJSON_Duplicate(good, 1), *v = cJSON_GetObjectItem(bad, "state");
+        cJSON_ReplaceItemInArray(v, where[w], cJSON_CreateNumber(-1));
+        cr_assert_eq(kw_detector_state_load(&a.st, &a.det, bad), -1, "negative sum at %d", where[w]);
+        cJSON_ReplaceItemInArray(v, where[w], cJSON_CreateNull());
+        cr_assert_eq(kw_detector_state_load(&a.st, &a.det, bad), -1, "missing sum at %d", where[w]);
+        cJSON_Delete(bad);
+    }
+    cJSON *cut = saved_cut(&a, 86);
+    cr_assert_eq(kw_detector_state_load(&a.st, &a.det, cut), -1);
+    cJSON_Delete(cut);
+    cJSON_Delete(good);
+    rig_release(&a);
+}
+
+/* The odds profile against an independent computation (python3, math only):
+ * daily plan at 5-minute intervals (a slot keeps exp(-1 / (28 x 12)) per
+ * visit), reference odds 0.25 (a 20% rate), three intervals of 30 of 100
+ * at 20:00 and three of 10 of 100 at 04:00. A slot adds k / (1 + o) and
+ * (n - k) o / (1 + o); an hour's factor is (obs + half its neighbours' +
+ * 20) / (exp + half its neighbours' + 20), normalised to mean 1 over 24:
+ *   20:00 1.4728826976112661, 21:00 1.3556368168918327,
+ *   04:00 0.5906999629112568, 12:00 0.9929055592294682;
+ * the 20:00 sums are 71.78624480059125 and 41.87530946701157, and a 20%
+ * level at 20:00 expects 0.2691237468426157. */
+Test(detector_binomial, reference_odds_profile)
+{
+    struct kw_profile p;
+    memset(&p, 0, sizeof p);
+    struct kw_profile_plan pl;
+    kw_profile_plan(&pl, KW_SEASON_DAILY, IV5_MS);
+    cr_assert(pl.hours && !pl.days);
+    for (int i = 0; i < 3; i++)
+        kw_profile_learn_odds(&p, &pl, kw_profile_slot(MONDAY_MS + 20 * 3600000LL), 30, 100, 0.25, 1, 1);
+    for (int i = 0; i < 3; i++)
+        kw_profile_learn_odds(&p, &pl, kw_profile_slot(MONDAY_MS + 4 * 3600000LL), 10, 100, 0.25, 1, 1);
+    cr_assert_float_eq(p.hour_obs[20], 71.78624480059125, 1e-12);
+    cr_assert_float_eq(p.hour_exp[20], 41.87530946701157, 1e-12);
+    const int hours[] = {20, 21, 4, 12};
+    const double want[] = {1.4728826976112661, 1.3556368168918327, 0.5906999629112568, 0.9929055592294682};
+    double h, d;
+    for (int i = 0; i < 4; i++) {
+        double f = kw_profile_shape(&p, &pl, kw_profile_slot(MONDAY_MS + hours[i] * 3600000LL), &h, &d);
+        cr_assert_float_eq(f, want[i], 1e-13, "hour %d: %.17g", hours[i], f);
+        cr_assert_eq(d, 1.0);
+    }
+    cr_assert_float_eq(kw_odds_times(0.2, want[0]), 0.2691237468426157, 1e-15);
+    cr_assert_eq(kw_odds_times(0.2, 1.0), 0.2, "exactly the rate at ratio 1");
+    cr_assert_eq(kw_profile_cycle(&pl, IV5_MS), 288);
 }

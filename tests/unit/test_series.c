@@ -36,7 +36,7 @@
     "{\"name\":\"c_q\",\"metric\":\"c\",\"aggregation\":\"quantile\",\"quantile\":0.9,\"quantile_samples\":16," \
     "\"interval\":\"1m\",\"group_by\":[\"journey\"],\"detector\":{\"type\":\"threshold\",\"high\":30}},"      \
     "{\"name\":\"drop\",\"metric\":\"d\",\"denominator\":\"e\",\"aggregation\":\"ratio\",\"interval\":\"1m\","  \
-    "\"lateness\":\"1m\",\"group_by\":[\"journey\"],\"detector\":{\"type\":\"binomial\",\"min_points\":5}},"   \
+    "\"lateness\":\"1m\",\"group_by\":[\"journey\"],\"detector\":{\"type\":\"binomial\",\"min_points\":5,\"season\":\"none\"}},"   \
     "{\"name\":\"nps\",\"metric\":\"score\",\"aggregation\":\"nps\",\"interval\":\"1m\",\"group_by\":[\"journey\"]," \
     "\"detector\":{\"type\":\"ewma\",\"min_points\":5}}"                                                       \
     "]}"
