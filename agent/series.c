@@ -46,6 +46,12 @@ void kw_series_table_init(struct kw_series_table *t)
     t->cap = 1024;
     t->count = 0;
     t->slots = xcalloc(t->cap, sizeof *t->slots);
+    t->tags = xcalloc(t->cap, sizeof *t->tags);
+}
+
+static uint16_t tag_of(uint64_t hash)
+{
+    return (uint16_t)(hash >> 48); /* the slot index comes from the low bits */
 }
 
 void kw_series_table_release(struct kw_series_table *t, void (*free_series)(struct kw_series *, void *), void *ctx)
@@ -54,6 +60,7 @@ void kw_series_table_release(struct kw_series_table *t, void (*free_series)(stru
         if (t->slots[i] && free_series)
             free_series(t->slots[i], ctx);
     free(t->slots);
+    free(t->tags);
     memset(t, 0, sizeof *t);
 }
 
@@ -61,22 +68,25 @@ struct kw_series *kw_series_find(const struct kw_series_table *t, uint64_t hash,
                                  const char *values, size_t len)
 {
     size_t mask = t->cap - 1;
+    uint16_t tag = tag_of(hash);
     for (size_t i = hash & mask;; i = (i + 1) & mask) {
         struct kw_series *s = t->slots[i];
         if (!s)
             return NULL;
-        if (s->hash == hash && s->kpi == kpi && s->values_len == len && memcmp(s->values, values, len) == 0)
+        if (t->tags[i] == tag && s->hash == hash && s->kpi == kpi && s->values_len == len &&
+            memcmp(s->values, values, len) == 0)
             return s;
     }
 }
 
-static void place(struct kw_series **slots, size_t cap, struct kw_series *s)
+static void place(struct kw_series **slots, uint16_t *tags, size_t cap, struct kw_series *s)
 {
     size_t mask = cap - 1;
     size_t i = s->hash & mask;
     while (slots[i])
         i = (i + 1) & mask;
     slots[i] = s;
+    tags[i] = tag_of(s->hash);
 }
 
 void kw_series_insert(struct kw_series_table *t, struct kw_series *s)
@@ -84,14 +94,17 @@ void kw_series_insert(struct kw_series_table *t, struct kw_series *s)
     if ((t->count + 1) * 4 > t->cap * 3) { /* keep load under 75% */
         size_t ncap = t->cap * 2;
         struct kw_series **nslots = xcalloc(ncap, sizeof *nslots);
+        uint16_t *ntags = xcalloc(ncap, sizeof *ntags);
         for (size_t i = 0; i < t->cap; i++)
             if (t->slots[i])
-                place(nslots, ncap, t->slots[i]);
+                place(nslots, ntags, ncap, t->slots[i]);
         free(t->slots);
+        free(t->tags);
         t->slots = nslots;
+        t->tags = ntags;
         t->cap = ncap;
     }
-    place(t->slots, t->cap, s);
+    place(t->slots, t->tags, t->cap, s);
     t->count++;
 }
 
@@ -111,6 +124,7 @@ void kw_series_remove(struct kw_series_table *t, struct kw_series *s)
         bool movable = (hole <= j) ? (home <= hole || home > j) : (home <= hole && home > j);
         if (movable) {
             t->slots[hole] = t->slots[j];
+            t->tags[hole] = t->tags[j];
             hole = j;
         }
     }
