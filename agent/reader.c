@@ -57,8 +57,9 @@ struct kw_reader {
     atomic_llong queued_view;            /* the same, readable without the lock */
 };
 
-/* Packed point: header, then the metric and each label name and value,
- * NUL-terminated, padded to 8 bytes so the next header is aligned. */
+/* Packed point: header, the length of each string, then the metric and
+ * each label name and value, NUL-terminated, padded to 8 bytes so the next
+ * header is aligned. The lengths spare the unpacking side a strlen each. */
 struct packed {
     double value;
     int64_t ts_ms;
@@ -69,9 +70,15 @@ struct packed {
 
 int kw_reader_pack(char *buf, size_t cap, size_t *used, const struct kw_point *pt, int input)
 {
-    size_t need = sizeof(struct packed) + strlen(pt->metric) + 1;
-    for (int i = 0; i < pt->nlabels; i++)
-        need += strlen(pt->labels[i].name) + strlen(pt->labels[i].value) + 2;
+    uint16_t len[1 + 2 * KW_MAX_LABELS];
+    int n = 1 + 2 * pt->nlabels;
+    len[0] = (uint16_t)strlen(pt->metric);
+    size_t need = sizeof(struct packed) + (size_t)n * sizeof len[0] + len[0] + 1;
+    for (int i = 0; i < pt->nlabels; i++) {
+        len[1 + 2 * i] = (uint16_t)strlen(pt->labels[i].name);
+        len[2 + 2 * i] = (uint16_t)strlen(pt->labels[i].value);
+        need += (size_t)len[1 + 2 * i] + len[2 + 2 * i] + 2;
+    }
     need = (need + 7) & ~(size_t)7;
     if (*used + need > cap)
         return -1;
@@ -79,11 +86,18 @@ int kw_reader_pack(char *buf, size_t cap, size_t *used, const struct kw_point *p
     struct packed h = {.value = pt->value, .ts_ms = pt->ts_ms, .size = (uint32_t)need,
                        .input = (uint16_t)input, .nlabels = (uint16_t)pt->nlabels};
     memcpy(p, &h, sizeof h);
-    char *s = p + sizeof h;
-    s = stpcpy(s, pt->metric) + 1;
+    memcpy(p + sizeof h, len, (size_t)n * sizeof len[0]);
+    char *s = p + sizeof h + (size_t)n * sizeof len[0];
+    const char *str[1 + 2 * KW_MAX_LABELS];
+    str[0] = pt->metric;
     for (int i = 0; i < pt->nlabels; i++) {
-        s = stpcpy(s, pt->labels[i].name) + 1;
-        s = stpcpy(s, pt->labels[i].value) + 1;
+        str[1 + 2 * i] = pt->labels[i].name;
+        str[2 + 2 * i] = pt->labels[i].value;
+    }
+    for (int k = 0; k < n; k++) {
+        memcpy(s, str[k], len[k]);
+        s[len[k]] = '\0';
+        s += len[k] + 1;
     }
     memset(s, 0, (size_t)(p + need - s));
     *used += need;
@@ -94,15 +108,20 @@ int kw_reader_unpack(const char *buf, size_t *pos, struct kw_point *pt)
 {
     struct packed h;
     memcpy(&h, buf + *pos, sizeof h);
-    const char *s = buf + *pos + sizeof h;
+    const char *lens = buf + *pos + sizeof h;
+    const char *s = lens + (size_t)(1 + 2 * h.nlabels) * sizeof(uint16_t);
+    uint16_t len;
     pt->metric = s;
-    s += strlen(s) + 1;
+    memcpy(&len, lens, sizeof len);
+    s += len + 1;
     pt->nlabels = h.nlabels;
     for (int i = 0; i < h.nlabels; i++) {
         pt->labels[i].name = s;
-        s += strlen(s) + 1;
+        memcpy(&len, lens + (1 + 2 * i) * sizeof len, sizeof len);
+        s += len + 1;
         pt->labels[i].value = s;
-        s += strlen(s) + 1;
+        memcpy(&len, lens + (2 + 2 * i) * sizeof len, sizeof len);
+        s += len + 1;
     }
     pt->value = h.value;
     pt->ts_ms = h.ts_ms;
