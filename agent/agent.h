@@ -1,8 +1,10 @@
-/* agent: the daemon. Owns the config, the ZeroMQ inputs, the pipeline and
- * the outbox (alert queue, routing and delivery threads); runs the poll
- * loop; reloads on SIGHUP (a bad config, or inputs that cannot be opened,
- * never replace a good one); drains, saves state and exits on SIGTERM/SIGINT.
- * This struct is the only mutable state in the process. */
+/* agent: the daemon. Owns the config, the ZeroMQ inputs and the receive
+ * thread that reads them (reader.h), the pipeline and the outbox (alert
+ * queue, routing and delivery threads); runs the poll loop, which feeds the
+ * received points to the pipeline; reloads on SIGHUP (a bad config, or
+ * inputs that cannot be opened, never replace a good one); drains, saves
+ * state and exits on SIGTERM/SIGINT. This struct is the only mutable state
+ * in the process. */
 #ifndef KW_AGENT_H
 #define KW_AGENT_H
 
