@@ -1,5 +1,6 @@
-/* The checkout alert that the notifier tests render and send, shared by the
- * unit tests (tests/unit/) and the delivery tests (tests/delivery/rig.h).
+/* Sample alerts shared by the unit tests (tests/unit/) and the delivery
+ * tests (tests/delivery/rig.h): the checkout alert the notifier tests render
+ * and send, and a bare one-journey alert.
  * Header-only, so neither suite links the other's objects. */
 #ifndef KW_TEST_CHECKOUT_ALERT_H
 #define KW_TEST_CHECKOUT_ALERT_H
@@ -8,6 +9,19 @@
 #include <string.h>
 
 #include "../notifiers/alert.h"
+
+/* A bare alert of kpi for one journey, for tests that only group, route or
+ * inhibit by labels. */
+static inline struct kw_alert journey_alert(const char *key, const char *kpi, const char *journey)
+{
+    struct kw_alert a = {0};
+    snprintf(a.key, sizeof a.key, "%s", key);
+    snprintf(a.kpi, sizeof a.kpi, "%s", kpi);
+    snprintf(a.labels[0].name, sizeof a.labels[0].name, "journey");
+    snprintf(a.labels[0].value, sizeof a.labels[0].value, "%s", journey);
+    a.nlabels = 1;
+    return a;
+}
 
 /* A checkout payment drop-off rate up from 6% to 34.6% (n=179, 93 lost
  * customers at 45 EUR each) since 2024-11-23T09:00:00Z, as the alert

@@ -181,12 +181,9 @@ Test(detector_surprise, state_bytes)
     kw_detector_release(&det);
 }
 
-/* Period-4 "days" (60 s intervals) with a 100 on slot 1, one slot late
- * (slot 2) every fifth cycle. Against the same-slot median the late event is
- * a residual of -100 then +100; with phase "1m" every past cycle offers its
- * value nearest x within one slot, so the late event mostly reads as ordinary. The
- * level stream sees a quarter of the values at 100 all along: ordinary. */
-static int drifting_event_alerts_with(const char *phase, int phases, const char *combine)
+/* A rig on period-4 "days" (4-minute seasons of 1-minute slots) with the
+ * given phase tolerance, number of tolerances and combine mode. */
+static void rig_init_cycles(struct rig *r, const char *phase, int phases, const char *combine)
 {
     char cfg[512];
     snprintf(cfg, sizeof cfg,
@@ -194,8 +191,18 @@ static int drifting_event_alerts_with(const char *phase, int phases, const char 
              "\"short\":1,\"season\":\"4m\",\"seasons\":3,\"week\":\"1s\",\"threshold\":2,\"hold_off\":0,"
              "\"phase\":\"%s\",\"phases\":%d,\"combine\":\"%s\"}",
              phase, phases, combine);
+    rig_init(r, cfg);
+}
+
+/* Period-4 "days" (60 s intervals) with a 100 on slot 1, one slot late
+ * (slot 2) every fifth cycle. Against the same-slot median the late event is
+ * a residual of -100 then +100; with phase "1m" every past cycle offers its
+ * value nearest x within one slot, so the late event mostly reads as ordinary. The
+ * level stream sees a quarter of the values at 100 all along: ordinary. */
+static int drifting_event_alerts_with(const char *phase, int phases, const char *combine)
+{
     struct rig r;
-    rig_init(&r, cfg);
+    rig_init_cycles(&r, phase, phases, combine);
     int alerts = 0;
     for (int i = 0; i < 600; i++) {
         int cycle = i / 4, slot = i % 4;
@@ -218,14 +225,8 @@ static int drifting_event_alerts(const char *phase)
  * event is explained; on the same slot only it is a residual of 100. */
 static struct kw_verdict late_event_with(const char *phase, int phases, const char *combine)
 {
-    char cfg[512];
-    snprintf(cfg, sizeof cfg,
-             "{\"type\":\"surprise\",\"window\":64,\"season_window\":16,\"history\":40,\"min_history\":20,"
-             "\"short\":1,\"season\":\"4m\",\"seasons\":3,\"week\":\"1s\",\"threshold\":2,\"hold_off\":0,"
-             "\"phase\":\"%s\",\"phases\":%d,\"combine\":\"%s\"}",
-             phase, phases, combine);
     struct rig r;
-    rig_init(&r, cfg);
+    rig_init_cycles(&r, phase, phases, combine);
     for (int i = 0; i < 402; i++) /* ends on slot 1 */
         rig_feed(&r, (i % 4 == 1 ? 100 : 0) + (i % 3 == 0 ? 0.5 : -0.5));
     struct kw_verdict v = rig_feed(&r, 100);

@@ -4,17 +4,13 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "../checkout_alert.h"
 #include "../../agent/inhibit.h"
 #include "../../lib/log.h"
 
 static struct kw_alert alert(const char *key, const char *kpi, const char *journey, int status)
 {
-    struct kw_alert a = {0};
-    snprintf(a.key, sizeof a.key, "%s", key);
-    snprintf(a.kpi, sizeof a.kpi, "%s", kpi);
-    snprintf(a.labels[0].name, sizeof a.labels[0].name, "journey");
-    snprintf(a.labels[0].value, sizeof a.labels[0].value, "%s", journey);
-    a.nlabels = 1;
+    struct kw_alert a = journey_alert(key, kpi, journey);
     a.status = status;
     return a;
 }
