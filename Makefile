@@ -208,3 +208,4 @@ clean:
 
 -include $(CORE_OBJS:.o=.d) $(MAIN_OBJ:.o=.d) $(UNIT_OBJS:.o=.d) $(INTEG_OBJS:.o=.d) $(DELIV_OBJS:.o=.d)
 -include $(wildcard $(BUILDDIR)/tests/fuzz/*.d)
+-include $(wildcard $(BUILDDIR)/bench/*.d)

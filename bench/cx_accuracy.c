@@ -20,135 +20,10 @@
 #include "../detectors/detector.h"
 #include "../lib/timefmt.h"
 #include "../lib/xmalloc.h"
+#include "cx_world.h"
 
-/* ---- the simulated world ------------------------------------------------ */
-
-#define IV_MS 300000LL
-#define PER_HOUR 12
-#define PER_DAY 288
-#define DAYS 28
-#define SCORE_DAY 14                /* the first two weeks are learning, the last two are scored */
-#define T0_MS 1704067200000LL       /* Monday 2024-01-01 00:00 UTC */
-#define MAX_STEPS 6
 #define MAX_SERIES 64
 #define MAX_EPISODES 4096
-
-struct step_def {
-    const char *name;
-    double drop; /* baseline drop-off probability */
-};
-
-struct journey_def {
-    const char *name;
-    double arrivals;   /* visitors per interval, daily mean (support: flat 8-10 on weekdays) */
-    double weekend;    /* traffic factor on Saturday and Sunday */
-    double complaints; /* complaints per interval, daily mean */
-    int nsteps;
-    struct step_def steps[MAX_STEPS];
-};
-
-enum { J_CHECKOUT, J_ONBOARDING, J_CLAIMS, J_SUPPORT, J_LOYALTY, NJOURNEYS };
-
-static const struct journey_def journeys[NJOURNEYS] = {
-    {"checkout", 5000, 0.6, 3.0, 6,
-     {{"cart", 0.25}, {"shipping", 0.10}, {"payment", 0.06}, {"review", 0.04}, {"confirm", 0.02}, {"receipt", 0.01}}},
-    {"onboarding", 600, 0.6, 1.0, 6,
-     {{"signup", 0.15}, {"verify_email", 0.20}, {"profile", 0.20}, {"kyc", 0.25}, {"consent", 0.05}, {"first_login", 0.10}}},
-    {"claims", 120, 0.5, 0.5, 6,
-     {{"submit", 0.10}, {"documents", 0.20}, {"assessment", 0.08}, {"review", 0.05}, {"payout", 0.03}, {"feedback", 0.40}}},
-    {"support", 9, 0.5, 0.1, 5, {{"book", 0.40}, {"confirm", 0.15}, {"call", 0.10}, {"resolve", 0.20}, {"survey", 0.50}}},
-    {"loyalty", 12, 1.3, 0.3, 5, {{"browse", 0.30}, {"select", 0.25}, {"redeem", 0.15}, {"confirm", 0.05}, {"share", 0.60}}},
-};
-
-/* Incidents, one of each per incident run, on their own days. */
-enum inc_type { INC_DOUBLING, INC_SPIKE, INC_JUMP, INC_DRIFT, INC_SURGE, INC_BIGSTEP, NINC };
-
-struct incident {
-    int type;
-    int journey, step;     /* step -1 = the journey's complaints */
-    int start, end;        /* intervals [start, end) */
-    int recover_end;       /* drift: the recovery ramp ends here */
-};
-
-static const char *const inc_names[NINC] = {"complaints x2 for 6 h (0.5 per interval)", "complaints x5 for 15 min (1 per interval)",
-                                            "drop-off 40%->65% for 3 h at 8-10 entries", "drop-off drift 20%->35% over 24 h",
-                                            "traffic x3 for 2 h, rates unchanged", "drop-off x1.5 for 2 h at ~4,000 entries"};
-
-static double daily(int i)
-{
-    double h = (double)(i % PER_DAY) / PER_HOUR;
-    return 1 + 0.6 * cos(2 * M_PI * (h - 14) / 24);
-}
-
-/* The drop-off rates' daily rhythm on the log odds: odds x1.3 around 20:00
- * (evening browsing) and x0.8 around 04:00, in bumps of 2.5 h sd. */
-static double rate_rhythm(double h)
-{
-    double evening = fmod(h - 20 + 36, 24) - 12, night = fmod(h - 4 + 36, 24) - 12;
-    return log(1.3) * exp(-evening * evening / 12.5) + log(0.8) * exp(-night * night / 12.5);
-}
-
-static bool weekend(int i)
-{
-    return (i / PER_DAY) % 7 >= 5;
-}
-
-static void plan_incidents(gsl_rng *r, struct incident *inc)
-{
-    /* day 14 = Monday; each incident gets its own weekday */
-    int hour;
-    inc[INC_DOUBLING] = (struct incident){INC_DOUBLING, J_CLAIMS, -1, 0, 0, 0};
-    inc[INC_DOUBLING].start = 15 * PER_DAY + (int)gsl_rng_uniform_int(r, 18 * PER_HOUR);
-    inc[INC_DOUBLING].end = inc[INC_DOUBLING].start + 6 * PER_HOUR;
-    /* where the daily rhythm puts the rate near 1 (0.8-1.25 per interval) */
-    hour = gsl_rng_uniform(r) < 0.5 ? 7 : 19;
-    inc[INC_SPIKE] = (struct incident){INC_SPIKE, J_ONBOARDING, -1, 0, 0, 0};
-    inc[INC_SPIKE].start = 16 * PER_DAY + hour * PER_HOUR + (int)gsl_rng_uniform_int(r, 2 * PER_HOUR);
-    inc[INC_SPIKE].end = inc[INC_SPIKE].start + 3;
-    inc[INC_JUMP] = (struct incident){INC_JUMP, J_SUPPORT, 0, 0, 0, 0};
-    inc[INC_JUMP].start = 17 * PER_DAY + (int)gsl_rng_uniform_int(r, 20 * PER_HOUR);
-    inc[INC_JUMP].end = inc[INC_JUMP].start + 3 * PER_HOUR;
-    inc[INC_DRIFT] = (struct incident){INC_DRIFT, J_CLAIMS, 1, 0, 0, 0};
-    inc[INC_DRIFT].start = 21 * PER_DAY + (int)gsl_rng_uniform_int(r, 24 * PER_HOUR);
-    inc[INC_DRIFT].end = inc[INC_DRIFT].start + PER_DAY;
-    inc[INC_DRIFT].recover_end = inc[INC_DRIFT].end + 2 * PER_HOUR;
-    inc[INC_SURGE] = (struct incident){INC_SURGE, J_CHECKOUT, -1, 0, 0, 0};
-    inc[INC_SURGE].start = 24 * PER_DAY + 8 * PER_HOUR + (int)gsl_rng_uniform_int(r, 10 * PER_HOUR);
-    inc[INC_SURGE].end = inc[INC_SURGE].start + 2 * PER_HOUR;
-    inc[INC_BIGSTEP] = (struct incident){INC_BIGSTEP, J_CHECKOUT, 2, 0, 0, 0};
-    inc[INC_BIGSTEP].start = 25 * PER_DAY + 8 * PER_HOUR + (int)gsl_rng_uniform_int(r, 10 * PER_HOUR);
-    inc[INC_BIGSTEP].end = inc[INC_BIGSTEP].start + 2 * PER_HOUR;
-}
-
-static double logit(double p)
-{
-    return log(p / (1 - p));
-}
-
-static double expit(double x)
-{
-    return 1 / (1 + exp(-x));
-}
-
-/* The drop-off probability of step s of journey j at interval i, from its
- * log odds lp (the step's normal), with the incidents of an incident run. */
-static double step_rate(const struct incident *inc, bool with_incidents, int j, int s, int i, double lp)
-{
-    double p = expit(lp);
-    if (!with_incidents)
-        return p;
-    const struct incident *c = &inc[INC_JUMP], *d = &inc[INC_DRIFT], *b = &inc[INC_BIGSTEP];
-    if (j == c->journey && s == c->step && i >= c->start && i < c->end)
-        p = 0.65;
-    if (j == d->journey && s == d->step && i >= d->start && i < d->recover_end) {
-        double up = i < d->end ? (double)(i - d->start) / (d->end - d->start)
-                               : 1 - (double)(i - d->end) / (d->recover_end - d->end);
-        p = expit(logit(0.20 + 0.15 * up) + (lp - logit(journeys[j].steps[s].drop)));
-    }
-    if (j == b->journey && s == b->step && i >= b->start && i < b->end)
-        p *= 1.5;
-    return p;
-}
 
 /* Write one run's points as JSON lines (one array per interval). */
 static int generate(const char *path, unsigned long seed, bool with_incidents, struct incident *inc)
@@ -168,9 +43,9 @@ static int generate(const char *path, unsigned long seed, bool with_incidents, s
     for (int i = 0; i < DAYS * PER_DAY; i++) {
         if (i % PER_DAY == 0)
             for (int j = 0; j < NJOURNEYS; j++) {
-                day_level[j] = exp(gsl_ran_gaussian(r, 0.05));
+                day_level[j] = exp(gsl_ran_gaussian(r, DAY_LEVEL_SD));
                 for (int s = 0; s < journeys[j].nsteps; s++)
-                    day_shift[j][s] = gsl_ran_gaussian(r, 0.03);
+                    day_shift[j][s] = gsl_ran_gaussian(r, DAY_SHIFT_SD);
             }
         int64_t ts = T0_MS + (int64_t)i * IV_MS + 1000;
         double h = (double)(i % PER_DAY) / PER_HOUR;
@@ -181,7 +56,7 @@ static int generate(const char *path, unsigned long seed, bool with_incidents, s
             double wk = weekend(i) ? jd->weekend : 1.0;
             unsigned n, n_flat;
             if (j == J_SUPPORT)
-                n = weekend(i) ? 4 + (unsigned)gsl_rng_uniform_int(r, 2) : 8 + (unsigned)gsl_rng_uniform_int(r, 3);
+                n = support_entries(r, i);
             else {
                 double mean = jd->arrivals * daily(i) * wk * day_level[j];
                 if (with_incidents && j == inc[INC_SURGE].journey && i >= inc[INC_SURGE].start && i < inc[INC_SURGE].end)
@@ -190,8 +65,7 @@ static int generate(const char *path, unsigned long seed, bool with_incidents, s
             }
             n_flat = n;
             for (int s = 0; s < jd->nsteps; s++) {
-                double lp_flat = logit(jd->steps[s].drop) + 0.05 * cos(2 * M_PI * (h - 20) / 24) + day_shift[j][s] +
-                                 gsl_ran_gaussian(r, 0.08);
+                double lp_flat = step_flat_log_odds(j, s, i, day_shift[j][s], gsl_ran_gaussian(r, WANDER_SD));
                 double p = step_rate(inc, with_incidents, j, s, i, lp_flat + rate_rhythm(h));
                 unsigned k = n ? gsl_ran_binomial(rr, p, n) : 0;
                 double p_flat = step_rate(inc, with_incidents, j, s, i, lp_flat);
@@ -205,7 +79,7 @@ static int generate(const char *path, unsigned long seed, bool with_incidents, s
                 n -= k;
             }
             /* complaints follow the journey's rhythm but not a traffic surge */
-            double lam = jd->complaints * daily(i) * wk * day_level[j] * gsl_ran_gamma(r, 8, 1.0 / 8);
+            double lam = complaint_mean(j, i, day_level[j]) * gsl_ran_gamma(r, COMPLAINT_SHAPE, 1 / COMPLAINT_SHAPE);
             if (with_incidents) {
                 const struct incident *a = &inc[INC_DOUBLING], *b = &inc[INC_SPIKE];
                 if (j == a->journey && i >= a->start && i < a->end)
@@ -948,10 +822,13 @@ int main(int argc, char **argv)
             for (int t = 0; t < NINC; t++) {
                 if (t == INC_SURGE)
                     continue;
+                const struct tally *T = &vs[v].t[t];
                 if (!kind_has(variants[v].kind, t))
                     fprintf(out, " |");
+                else if (t == INC_DOUBLING || t == INC_JUMP) /* targets with a time limit */
+                    fprintf(out, " %d/%d (%d in %s) |", T->found, T->runs, T->found_in_time, t == INC_JUMP ? "1 h" : "3 h");
                 else
-                    fprintf(out, " %d/%d |", vs[v].t[t].found, vs[v].t[t].runs);
+                    fprintf(out, " %d/%d |", T->found, T->runs);
             }
             fprintf(out, " %d | %d/%d |\n", vs[v].t[INC_SURGE].surge_alerts, met(rows, n), n);
         }
