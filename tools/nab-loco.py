@@ -139,8 +139,8 @@ def main():
             for f in test:  # shift this fold's threshold to 0.5
                 pooled += [(s - t + 0.5, v, w) for s, v, w in rows[p][f]]
         cv = normalised(scorer.score_at(pooled, fnw, 0.5), files)
-        what = "grid of %d surprise settings and threshold tuned on three categories" % len(points) if tune_params \
-            else "shipped settings, threshold tuned on three categories"
+        what = "grid of %d surprise settings and threshold tuned on the other categories" % len(points) if tune_params \
+            else "shipped settings, threshold tuned on the other categories"
         print("| leave-one-category-out, %s, held-out category scored | %.1f | %s |" % (what, cv, "; ".join(chosen)))
     for p in os.listdir(tmp):
         os.unlink(os.path.join(tmp, p))
