@@ -197,3 +197,92 @@ void rig_assert_hang_is_retried(struct kw_receiver *r, struct kw_notification *n
     cr_assert(strncmp(out.reason, "transport: ", 11) == 0, "%s", out.reason);
     cr_assert(took < 3000, "took %lld ms", (long long)took);
 }
+
+void rig_prepare(const struct rig_target *t, struct rig_sent *s, size_t count, int kind)
+{
+    memset(s, 0, sizeof *s);
+    t->start("[]");
+    t->receiver(&s->r);
+    t->group(&s->n, count, kind);
+}
+
+const cJSON *rig_send_ok(const struct rig_target *t, struct rig_sent *s)
+{
+    const cJSON *req = rig_send_one(t->fake, &s->r, &s->n, &s->out, &s->all);
+    cr_assert_eq(s->out.result, KW_SEND_OK, "%s", s->out.reason);
+    return req;
+}
+
+void rig_sent_release(struct rig_sent *s)
+{
+    cJSON_Delete(s->all);
+    kw_notification_release(&s->n);
+    kw_receiver_release(&s->r);
+}
+
+void rig_check_answer(const struct rig_target *t, const struct rig_answer_case *c, struct kw_send_outcome *out)
+{
+    t->start(c->script);
+    struct kw_receiver r;
+    t->receiver(&r);
+    struct kw_notification n;
+    t->group(&n, 1, KW_NOTIFY_FIRING);
+    rig_assert_answer(t->fake, &r, &n, c, out);
+    kw_notification_release(&n);
+    kw_receiver_release(&r);
+}
+
+void rig_check_hang(const struct rig_target *t)
+{
+    t->start("[{\"delay\": 30}]");
+    struct kw_receiver r;
+    t->receiver(&r);
+    struct kw_notification n;
+    t->group(&n, 1, KW_NOTIFY_FIRING);
+    rig_assert_hang_is_retried(&r, &n);
+    kw_notification_release(&n);
+    kw_receiver_release(&r);
+}
+
+void rig_write_file(const struct fake_service *f, const char *name, const char *text, char *path, size_t pathlen)
+{
+    snprintf(path, pathlen, "%s/%s", f->dir, name);
+    FILE *fp = fopen(path, "w");
+    cr_assert(fp != NULL, "%s", path);
+    fputs(text, fp);
+    fclose(fp);
+}
+
+void rig_assert_url_redacted(struct kw_receiver *r, struct kw_notification *n, const struct fake_service *f)
+{
+    struct kw_request req = {0};
+    req.easy = curl_easy_init();
+    char err[KW_ERR_LEN];
+    cr_assert_eq(r->type->prepare(r->cfg, n, 0, &req, err, sizeof err), 1);
+    char want[96];
+    snprintf(want, sizeof want, "http://127.0.0.1:%d/…", f->port);
+    cr_assert_str_eq(req.url, want);
+    kw_request_release(&req);
+    curl_easy_cleanup(req.easy);
+}
+
+void rig_check_severity_cases(struct fake_service *f, struct kw_receiver *r, struct kw_alert *al,
+                              const struct rig_severity_case *cases, size_t ncases, const char *key,
+                              const char *same_path, const char *same, const char *want_path)
+{
+    for (size_t i = 0; i < ncases; i++) {
+        al[0].severity = cases[i].severity;
+        al[0].severity_score = cases[i].score;
+        struct kw_notification n =
+            rig_notification(al, cases[i].members, i % 2 ? KW_NOTIFY_UPDATE : KW_NOTIFY_FIRING, r->name, key);
+        struct kw_send_outcome out = rig_deliver(r, &n);
+        cr_assert_eq(out.result, KW_SEND_OK, "%s", out.reason);
+    }
+    cJSON *reqs = fake_requests(f);
+    for (size_t i = 0; i < ncases; i++) {
+        const cJSON *req = rig_request(reqs, (int)i);
+        cr_assert_str_eq(rig_string_at(req, same_path, "/"), same, "every case, an update too: case %zu", i);
+        cr_assert_str_eq(rig_string_at(req, want_path, "/"), cases[i].want, "case %zu", i);
+    }
+    cJSON_Delete(reqs);
+}

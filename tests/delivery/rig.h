@@ -86,4 +86,58 @@ void rig_assert_answer(struct fake_service *f, struct kw_receiver *r, struct kw_
  * must come back retryable ("transport: ...") well before the fake would. */
 void rig_assert_hang_is_retried(struct kw_receiver *r, struct kw_notification *n);
 
+/* How a test file reaches its notifier, for the checks every notifier
+ * shares: start its fake with a script, parse its usual receiver pointed
+ * at the fake, and fill a group of count alerts (owned by n). */
+struct rig_target {
+    struct fake_service *fake;
+    void (*start)(const char *script);
+    void (*receiver)(struct kw_receiver *r);
+    void (*group)(struct kw_notification *n, size_t count, int kind);
+};
+/* A group a test sends through its notifier's usual receiver, and what
+ * came back. */
+struct rig_sent {
+    struct kw_receiver r;
+    struct kw_notification n;
+    struct kw_send_outcome out;
+    cJSON *all; /* the requests the fake got, once sent */
+};
+/* Start t's fake answering success, parse its usual receiver into s->r
+ * and fill s->n with count alerts of kind, for the test to change before
+ * rig_send_ok. Release s with rig_sent_release. */
+void rig_prepare(const struct rig_target *t, struct rig_sent *s, size_t count, int kind);
+/* Send s->n through s->r (outcome in s->out); fail unless it went out OK
+ * as the single well-formed request the fake got, which is returned. */
+const cJSON *rig_send_ok(const struct rig_target *t, struct rig_sent *s);
+/* Free what rig_prepare and rig_send_ok made. */
+void rig_sent_release(struct rig_sent *s);
+/* Start t's fake answering c->script and check one firing alert against c
+ * (rig_assert_answer); the outcome is left in *out. */
+void rig_check_answer(const struct rig_target *t, const struct rig_answer_case *c, struct kw_send_outcome *out);
+/* Start t's fake never answering and check that one firing alert is
+ * retried after the timeout (rig_assert_hang_is_retried). */
+void rig_check_hang(const struct rig_target *t);
+/* Write text to the file name in f's temp dir (removed with the fake);
+ * path gets its path. */
+void rig_write_file(const struct fake_service *f, const char *name, const char *text, char *path, size_t pathlen);
+/* Fail unless r prepares n's first request with its URL logged as f's
+ * scheme and host only ("http://127.0.0.1:PORT/…"). */
+void rig_assert_url_redacted(struct kw_receiver *r, struct kw_notification *n, const struct fake_service *f);
+
+/* A group's lead set to a severity and score, the size of the group sent
+ * (from the caller's alerts) and what the service must be told. */
+struct rig_severity_case {
+    int severity;
+    double score;
+    size_t members;
+    const char *want;
+};
+/* Send each case through r as a group under key (a firing, then an update
+ * every second one), then check each request f got: the string at
+ * same_path (split by "/") is same, and at want_path the case's want. */
+void rig_check_severity_cases(struct fake_service *f, struct kw_receiver *r, struct kw_alert *al,
+                              const struct rig_severity_case *cases, size_t ncases, const char *key,
+                              const char *same_path, const char *same, const char *want_path);
+
 #endif

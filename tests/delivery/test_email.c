@@ -102,6 +102,25 @@ static struct kw_notification notification(struct kw_alert *al, size_t n, int ki
 
 /* A receiver for the running smtpd: scheme, and extra options (",\"k\": v"
  * or ""); a "from" among them replaces the default sender. */
+/* Send one rate alert a through r, firing, now. */
+static struct kw_send_outcome send_alert(struct kw_receiver *r, struct kw_alert *a)
+{
+    struct kw_notification n = notification(a, 1, KW_NOTIFY_FIRING);
+    return rig_deliver(r, &n);
+}
+
+/* Send a through r, which must go out OK as one mail: every mail the
+ * server got (caller deletes), that one checked and in *m. */
+static cJSON *mail_of(struct kw_receiver *r, struct kw_alert *a, const cJSON **m)
+{
+    struct kw_send_outcome out = send_alert(r, a);
+    cr_assert_eq(out.result, KW_SEND_OK, "%s", out.reason);
+    cr_assert_eq(fake_wait_requests(&svc, 1, 2000), 1);
+    cJSON *msgs = fake_requests(&svc);
+    *m = rig_request(msgs, 0);
+    return msgs;
+}
+
 static void parse_ok(struct kw_receiver *r, const char *scheme, const char *extra)
 {
     char json[1536];
@@ -250,12 +269,8 @@ Test(email, non_ascii_subject_is_an_encoded_word, .init = make_cert, .fini = cle
     parse_ok(&r, "smtp", AUTH ",\"subject_prefix\":\"[Störung]\",\"from\":\"Überwachung <alerts@example.com>\"");
     struct kw_alert a = rate_alert();
     snprintf(a.labels[0].value, sizeof a.labels[0].value, "Zürich – Kasse");
-    struct kw_notification n = notification(&a, 1, KW_NOTIFY_FIRING);
-    struct kw_send_outcome out = rig_deliver(&r, &n);
-    cr_assert_eq(out.result, KW_SEND_OK, "%s", out.reason);
-    cr_assert_eq(fake_wait_requests(&svc, 1, 2000), 1);
-    cJSON *msgs = fake_requests(&svc);
-    const cJSON *m = rig_request(msgs, 0); /* no 8-bit header bytes among its checks */
+    const cJSON *m;
+    cJSON *msgs = mail_of(&r, &a, &m); /* no 8-bit header bytes among its checks */
     cr_assert(strncmp(header(m, "Subject"), "=?UTF-8?B?", 10) == 0, "%s", header(m, "Subject"));
     cr_assert_str_eq(field(m, "subject"), "[Störung] FIRING critical: step_dropoff_rate [journey=Zürich – Kasse, step=payment]");
     cr_assert(strstr(header(m, "From"), "=?UTF-8?B?") != NULL, "%s", header(m, "From"));
@@ -270,12 +285,8 @@ Test(email, implicit_tls_on_smtps, .init = make_cert, .fini = cleanup, .timeout 
     struct kw_receiver r;
     parse_ok(&r, "smtps", AUTH);
     struct kw_alert a = rate_alert();
-    struct kw_notification n = notification(&a, 1, KW_NOTIFY_FIRING);
-    struct kw_send_outcome out = rig_deliver(&r, &n);
-    cr_assert_eq(out.result, KW_SEND_OK, "%s", out.reason);
-    cr_assert_eq(fake_wait_requests(&svc, 1, 2000), 1);
-    cJSON *msgs = fake_requests(&svc);
-    const cJSON *m = rig_request(msgs, 0);
+    const cJSON *m;
+    cJSON *msgs = mail_of(&r, &a, &m);
     cr_assert(cJSON_IsTrue(cJSON_GetObjectItem(m, "tls")));
     cr_assert(cJSON_IsTrue(cJSON_GetObjectItem(m, "authenticated")));
     cJSON_Delete(msgs);
@@ -289,8 +300,7 @@ Test(email, refused_recipient_is_an_error, .init = make_cert, .fini = cleanup, .
     struct kw_receiver r;
     parse_ok(&r, "smtp", AUTH);
     struct kw_alert a = rate_alert();
-    struct kw_notification n = notification(&a, 1, KW_NOTIFY_FIRING);
-    struct kw_send_outcome out = rig_deliver(&r, &n);
+    struct kw_send_outcome out = send_alert(&r, &a);
     cr_assert_eq(out.result, KW_SEND_ERROR, "%s", out.reason);
     cr_assert(strstr(out.reason, "SMTP 550 (permanent)") != NULL, "%s", out.reason);
     cr_assert_eq(fake_wait_requests(&svc, 1, 300), 0, "nothing was delivered");
@@ -304,8 +314,7 @@ Test(email, greylisting_is_retried, .init = make_cert, .fini = cleanup, .timeout
     struct kw_receiver r;
     parse_ok(&r, "smtp", AUTH);
     struct kw_alert a = rate_alert();
-    struct kw_notification n = notification(&a, 1, KW_NOTIFY_FIRING);
-    struct kw_send_outcome out = rig_deliver(&r, &n);
+    struct kw_send_outcome out = send_alert(&r, &a);
     cr_assert_eq(out.result, KW_SEND_RETRY, "%s", out.reason);
     cr_assert(strstr(out.reason, "SMTP 451 (temporary)") != NULL, "%s", out.reason);
     kw_receiver_release(&r);
@@ -317,8 +326,7 @@ Test(email, wrong_password_is_an_error, .init = make_cert, .fini = cleanup, .tim
     struct kw_receiver r;
     parse_ok(&r, "smtp", ",\"username\":\"kpiwatch\",\"password\":\"not the password\"");
     struct kw_alert a = rate_alert();
-    struct kw_notification n = notification(&a, 1, KW_NOTIFY_FIRING);
-    struct kw_send_outcome out = rig_deliver(&r, &n);
+    struct kw_send_outcome out = send_alert(&r, &a);
     cr_assert_eq(out.result, KW_SEND_ERROR, "%s", out.reason);
     cr_assert(strstr(out.reason, "535") != NULL, "%s", out.reason);
     cr_assert(strstr(out.reason, "not the password") == NULL, "%s", out.reason);
@@ -331,8 +339,7 @@ Test(email, no_silent_downgrade_without_starttls, .init = make_cert, .fini = cle
     struct kw_receiver r;
     parse_ok(&r, "smtp", "");
     struct kw_alert a = rate_alert();
-    struct kw_notification n = notification(&a, 1, KW_NOTIFY_FIRING);
-    struct kw_send_outcome out = rig_deliver(&r, &n);
+    struct kw_send_outcome out = send_alert(&r, &a);
     cr_assert_eq(out.result, KW_SEND_ERROR, "%s", out.reason);
     cr_assert(strstr(out.reason, "STARTTLS") != NULL, "%s", out.reason);
     cr_assert_eq(fake_wait_requests(&svc, 1, 300), 0, "nothing went out in clear text");
@@ -350,8 +357,7 @@ Test(email, untrusted_certificate_is_an_error, .init = make_cert, .fini = cleanu
     struct kw_receiver r;
     cr_assert_eq(rig_parse(&r, json, err, sizeof err), 0, "%s", err);
     struct kw_alert a = rate_alert();
-    struct kw_notification n = notification(&a, 1, KW_NOTIFY_FIRING);
-    struct kw_send_outcome out = rig_deliver(&r, &n);
+    struct kw_send_outcome out = send_alert(&r, &a);
     cr_assert_eq(out.result, KW_SEND_ERROR, "the self-signed certificate is not trusted without ca_file: %s", out.reason);
     cr_assert_eq(fake_wait_requests(&svc, 1, 300), 0);
     kw_receiver_release(&r);
@@ -363,12 +369,9 @@ Test(email, plain_smtp_only_to_loopback, .init = make_cert, .fini = cleanup, .ti
     struct kw_receiver r;
     parse_ok(&r, "smtp", ",\"tls\":\"none\"");
     struct kw_alert a = rate_alert();
-    struct kw_notification n = notification(&a, 1, KW_NOTIFY_FIRING);
-    struct kw_send_outcome out = rig_deliver(&r, &n);
-    cr_assert_eq(out.result, KW_SEND_OK, "%s", out.reason);
-    cr_assert_eq(fake_wait_requests(&svc, 1, 2000), 1);
-    cJSON *msgs = fake_requests(&svc);
-    cr_assert(cJSON_IsFalse(cJSON_GetObjectItem(rig_request(msgs, 0), "tls")));
+    const cJSON *m;
+    cJSON *msgs = mail_of(&r, &a, &m);
+    cr_assert(cJSON_IsFalse(cJSON_GetObjectItem(m, "tls")));
     cJSON_Delete(msgs);
     kw_receiver_release(&r);
 
@@ -389,8 +392,7 @@ Test(email, unreachable_server_is_retried, .init = make_cert, .fini = cleanup, .
     parse_ok(&r, "smtp", AUTH);
     fake_stop(&svc); /* nothing listens on the port now */
     struct kw_alert a = rate_alert();
-    struct kw_notification n = notification(&a, 1, KW_NOTIFY_FIRING);
-    struct kw_send_outcome out = rig_deliver(&r, &n);
+    struct kw_send_outcome out = send_alert(&r, &a);
     cr_assert_eq(out.result, KW_SEND_RETRY, "%s", out.reason);
     cr_assert(strstr(out.reason, "transport") != NULL, "%s", out.reason);
     kw_receiver_release(&r);

@@ -119,33 +119,16 @@ Test(opsgenie, priority_follows_the_worst_member, .fini = stop_svc, .timeout = 3
     struct kw_receiver r;
     parse_ok(&r, "");
     struct kw_alert al[2] = {checkout_alert(), checkout_alert()};
-    struct {
-        int sev0;
-        double score0;
-        size_t n;
-        const char *want;
-    } cases[] = {
+    static const struct rig_severity_case cases[] = {
         {KW_SEV_WARNING, 70, 1, "P3"},
         {KW_SEV_WARNING, 50, 1, "P3"},
         {KW_SEV_WARNING, 49, 1, "P4"},
         {KW_SEV_WARNING, 20, 2, "P1"}, /* the critical member decides */
         {KW_SEV_CRITICAL, 60, 1, "P1"},
     };
-    size_t ncases = sizeof cases / sizeof cases[0];
-    for (size_t i = 0; i < ncases; i++) {
-        al[0].severity = cases[i].sev0;
-        al[0].severity_score = cases[i].score0;
-        struct kw_notification n = notification(al, cases[i].n, i % 2 ? KW_NOTIFY_UPDATE : KW_NOTIFY_FIRING, "k");
-        struct kw_send_outcome out = rig_deliver(&r, &n);
-        cr_assert_eq(out.result, KW_SEND_OK, "%s", out.reason);
-    }
-    cJSON *reqs = fake_requests(&svc);
-    for (size_t i = 0; i < ncases; i++) {
-        const cJSON *req = rig_request(reqs, (int)i);
-        cr_assert_str_eq(rig_string_at(req, "path", "/"), "/v2/alerts", "an update creates again under the same alias");
-        cr_assert_str_eq(rig_string_at(req, "json/priority", "/"), cases[i].want, "case %zu", i);
-    }
-    cJSON_Delete(reqs);
+    /* an update creates again under the same alias */
+    rig_check_severity_cases(&svc, &r, al, cases, sizeof cases / sizeof cases[0], "k", "path", "/v2/alerts",
+                             "json/priority");
     kw_receiver_release(&r);
 }
 

@@ -118,12 +118,7 @@ Test(pagerduty, severity_follows_the_worst_member, .fini = stop_svc, .timeout = 
     struct kw_receiver r;
     parse_ok(&r, "");
     struct kw_alert al[2] = {checkout_alert(), checkout_alert()};
-    struct {
-        int sev0;
-        double score0;
-        size_t n;
-        const char *want;
-    } cases[] = {
+    static const struct rig_severity_case cases[] = {
         {KW_SEV_WARNING, 70, 1, "error"},    /* a strong warning */
         {KW_SEV_WARNING, 50, 1, "error"},
         {KW_SEV_WARNING, 49, 1, "warning"},
@@ -131,20 +126,9 @@ Test(pagerduty, severity_follows_the_worst_member, .fini = stop_svc, .timeout = 
         {KW_SEV_WARNING, 20, 2, "critical"}, /* a critical member outranks the lead */
         {KW_SEV_CRITICAL, 95, 1, "critical"},
     };
-    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-        al[0].severity = cases[i].sev0;
-        al[0].severity_score = cases[i].score0;
-        struct kw_notification n = notification(al, cases[i].n, i % 2 ? KW_NOTIFY_UPDATE : KW_NOTIFY_FIRING);
-        struct kw_send_outcome out = rig_deliver(&r, &n);
-        cr_assert_eq(out.result, KW_SEND_OK, "%s", out.reason);
-    }
-    cJSON *reqs = fake_requests(&svc);
-    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-        const cJSON *ev = request(reqs, (int)i);
-        cr_assert_str_eq(rig_string_at(ev, "event_action", "."), "trigger", "an update triggers again under the same key");
-        cr_assert_str_eq(rig_string_at(ev, "payload.severity", "."), cases[i].want, "case %zu", i);
-    }
-    cJSON_Delete(reqs);
+    /* an update triggers again under the same key */
+    rig_check_severity_cases(&svc, &r, al, cases, sizeof cases / sizeof cases[0], "checkout-dropoff/journey=checkout",
+                             "json/event_action", "trigger", "json/payload/severity");
     kw_receiver_release(&r);
 }
 

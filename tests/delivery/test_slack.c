@@ -37,6 +37,18 @@ static void slack_receiver(struct kw_receiver *r, const char *extra)
     rig_parse_ok(r, json);
 }
 
+static void start(const char *script)
+{
+    fake_start(&fake, "slack", script);
+}
+
+static void usual_receiver(struct kw_receiver *r)
+{
+    slack_receiver(r, NULL);
+}
+
+static const struct rig_target slack = {&fake, start, usual_receiver, make_group};
+
 Test(slack, rate_alert_message_is_exact, .fini = stop_fake, .timeout = 20)
 {
     fake_start(&fake, "slack", "[]");
@@ -95,18 +107,12 @@ Test(slack, rate_alert_message_is_exact, .fini = stop_fake, .timeout = 20)
 
 Test(slack, no_buttons_without_links_and_resolved_header, .fini = stop_fake, .timeout = 20)
 {
-    fake_start(&fake, "slack", "[]");
-    struct kw_receiver r;
-    slack_receiver(&r, NULL);
-    struct kw_notification n;
-    make_group(&n, 1, KW_NOTIFY_RESOLVED);
-    n.alerts[0].status = KW_ALERT_RESOLVED;
-    n.alerts[0].observed = 0.061;
-    n.alerts[0].runbook[0] = n.alerts[0].dashboard[0] = '\0';
-    struct kw_send_outcome out;
-    cJSON *all;
-    const cJSON *body = rig_at(rig_send_one(&fake, &r, &n, &out, &all), "json");
-    cr_assert_eq(out.result, KW_SEND_OK, "%s", out.reason);
+    struct rig_sent s;
+    rig_prepare(&slack, &s, 1, KW_NOTIFY_RESOLVED);
+    s.n.alerts[0].status = KW_ALERT_RESOLVED;
+    s.n.alerts[0].observed = 0.061;
+    s.n.alerts[0].runbook[0] = s.n.alerts[0].dashboard[0] = '\0';
+    const cJSON *body = rig_at(rig_send_ok(&slack, &s), "json");
     cr_assert_str_eq(rig_str_at(body, "blocks[0].text.text"),
                      ":white_check_mark: RESOLVED · step_dropoff_rate · journey=checkout, step=payment");
     cr_assert(strstr(rig_str_at(body, "blocks[1].text.text"), "*Now* 6.1% vs *expected* 6.0%") != NULL);
@@ -114,24 +120,16 @@ Test(slack, no_buttons_without_links_and_resolved_header, .fini = stop_fake, .ti
     const cJSON *b;
     cJSON_ArrayForEach(b, rig_at(body, "blocks"))
         cr_assert_str_neq(rig_str_at(b, "type"), "actions");
-    cJSON_Delete(all);
-    kw_notification_release(&n);
-    kw_receiver_release(&r);
+    rig_sent_release(&s);
 }
 
 Test(slack, group_of_three_has_a_section_per_member, .fini = stop_fake, .timeout = 20)
 {
-    fake_start(&fake, "slack", "[]");
-    struct kw_receiver r;
-    slack_receiver(&r, NULL);
-    struct kw_notification n;
-    make_group(&n, 3, KW_NOTIFY_FIRING);
-    n.alerts[2].status = KW_ALERT_RESOLVED;
-    n.alerts[2].observed = 0.05;
-    struct kw_send_outcome out;
-    cJSON *all;
-    const cJSON *body = rig_at(rig_send_one(&fake, &r, &n, &out, &all), "json");
-    cr_assert_eq(out.result, KW_SEND_OK, "%s", out.reason);
+    struct rig_sent s;
+    rig_prepare(&slack, &s, 3, KW_NOTIFY_FIRING);
+    s.n.alerts[2].status = KW_ALERT_RESOLVED;
+    s.n.alerts[2].observed = 0.05;
+    const cJSON *body = rig_at(rig_send_ok(&slack, &s), "json");
     cr_assert_eq(cJSON_GetArraySize(rig_at(body, "blocks")), 8);
     cr_assert(strstr(rig_str_at(body, "blocks[0].text.text"), "(+2 more)") != NULL);
     /* the incident in one line: size, first mover, total impact over the members */
@@ -145,41 +143,28 @@ Test(slack, group_of_three_has_a_section_per_member, .fini = stop_fake, .timeout
     cr_assert_str_eq(rig_str_at(body, "blocks[7].text.text"),
                      ":white_check_mark: *step_dropoff_rate* · journey=checkout, step=step-02 — back to 5.0% "
                      "(expected 6.0%) after 10m · +93 lost customers over expected (~4185 EUR)");
-    cJSON_Delete(all);
-    kw_notification_release(&n);
-    kw_receiver_release(&r);
+    rig_sent_release(&s);
 }
 
 Test(slack, group_of_80_stops_at_50_blocks_with_a_note, .fini = stop_fake, .timeout = 20)
 {
-    fake_start(&fake, "slack", "[]");
-    struct kw_receiver r;
-    slack_receiver(&r, NULL);
-    struct kw_notification n;
-    make_group(&n, 80, KW_NOTIFY_UPDATE);
-    struct kw_send_outcome out;
-    cJSON *all;
-    const cJSON *body = rig_at(rig_send_one(&fake, &r, &n, &out, &all), "json");
-    cr_assert_eq(out.result, KW_SEND_OK, "%s", out.reason);
+    struct rig_sent s;
+    rig_prepare(&slack, &s, 80, KW_NOTIFY_UPDATE);
+    const cJSON *body = rig_at(rig_send_ok(&slack, &s), "json");
     cr_assert_eq(cJSON_GetArraySize(rig_at(body, "blocks")), 50);
     cr_assert(strstr(rig_str_at(body, "blocks[0].text.text"), "STILL FIRING critical") != NULL);
     cr_assert(strstr(rig_str_at(body, "blocks[48].text.text"), "step=step-43") != NULL);
     cr_assert_str_eq(rig_str_at(body, "blocks[49].type"), "context");
     cr_assert_str_eq(rig_str_at(body, "blocks[49].elements[0].text"), "…and 36 more series (80 in this group)");
-    cJSON_Delete(all);
-    kw_notification_release(&n);
-    kw_receiver_release(&r);
+    rig_sent_release(&s);
 }
 
 Test(slack, long_labels_are_cut_to_header_and_section_limits, .fini = stop_fake, .timeout = 20)
 {
-    fake_start(&fake, "slack", "[]");
-    struct kw_receiver r;
-    slack_receiver(&r, NULL);
-    struct kw_notification n;
-    make_group(&n, 2, KW_NOTIFY_FIRING);
+    struct rig_sent s;
+    rig_prepare(&slack, &s, 2, KW_NOTIFY_FIRING);
     for (size_t k = 0; k < 2; k++) {
-        struct kw_alert *a = &n.alerts[k];
+        struct kw_alert *a = &s.n.alerts[k];
         a->nlabels = KW_ALERT_MAX_LABELS;
         for (int i = 0; i < a->nlabels; i++) {
             snprintf(a->labels[i].name, sizeof a->labels[i].name, "dimension_%d", i);
@@ -189,10 +174,7 @@ Test(slack, long_labels_are_cut_to_header_and_section_limits, .fini = stop_fake,
             a->labels[i].value[KW_ALERT_LABEL_VALUE - 1] = '\0';
         }
     }
-    struct kw_send_outcome out;
-    cJSON *all;
-    const cJSON *body = rig_at(rig_send_one(&fake, &r, &n, &out, &all), "json");
-    cr_assert_eq(out.result, KW_SEND_OK, "%s", out.reason);
+    const cJSON *body = rig_at(rig_send_ok(&slack, &s), "json");
     const char *header = rig_str_at(body, "blocks[0].text.text");
     cr_assert_eq(rig_utf8_chars(header), 150, "%zu characters", rig_utf8_chars(header));
     cr_assert(strcmp(header + strlen(header) - strlen("…"), "…") == 0);
@@ -206,27 +188,18 @@ Test(slack, long_labels_are_cut_to_header_and_section_limits, .fini = stop_fake,
     cr_assert(strncmp(member + len - strlen("…") - 5, "&amp;", 5) == 0, "%s", member + len - 12);
     cr_assert(strstr(member, "dimension_0=é&lt;&amp;&amp;") != NULL);
     cr_assert(strlen(rig_str_at(body, "blocks[2].fields[0].text")) <= 2000 * 4);
-    cJSON_Delete(all);
-    kw_notification_release(&n);
-    kw_receiver_release(&r);
+    rig_sent_release(&s);
 }
 
 Test(slack, mrkdwn_control_characters_are_escaped, .fini = stop_fake, .timeout = 20)
 {
-    fake_start(&fake, "slack", "[]");
-    struct kw_receiver r;
-    slack_receiver(&r, NULL);
-    struct kw_notification n;
-    make_group(&n, 1, KW_NOTIFY_FIRING);
-    snprintf(n.alerts[0].labels[1].value, sizeof n.alerts[0].labels[1].value, "<!channel> & co");
-    struct kw_send_outcome out;
-    cJSON *all;
-    const cJSON *body = rig_at(rig_send_one(&fake, &r, &n, &out, &all), "json");
+    struct rig_sent s;
+    rig_prepare(&slack, &s, 1, KW_NOTIFY_FIRING);
+    snprintf(s.n.alerts[0].labels[1].value, sizeof s.n.alerts[0].labels[1].value, "<!channel> & co");
+    const cJSON *body = rig_at(rig_send_ok(&slack, &s), "json");
     cr_assert_str_eq(rig_str_at(body, "blocks[2].fields[1].text"), "*step*\n&lt;!channel&gt; &amp; co");
     cr_assert(strstr(rig_str_at(body, "text"), "step=&lt;!channel&gt; &amp; co") != NULL);
-    cJSON_Delete(all);
-    kw_notification_release(&n);
-    kw_receiver_release(&r);
+    rig_sent_release(&s);
 }
 
 ParameterizedTestParameters(slack, answers)
@@ -247,27 +220,13 @@ ParameterizedTestParameters(slack, answers)
 
 ParameterizedTest(struct rig_answer_case *c, slack, answers, .fini = stop_fake, .timeout = 20)
 {
-    fake_start(&fake, "slack", c->script);
-    struct kw_receiver r;
-    slack_receiver(&r, NULL);
-    struct kw_notification n;
-    make_group(&n, 1, KW_NOTIFY_FIRING);
     struct kw_send_outcome out;
-    rig_assert_answer(&fake, &r, &n, c, &out);
-    kw_notification_release(&n);
-    kw_receiver_release(&r);
+    rig_check_answer(&slack, c, &out);
 }
 
 Test(slack, hanging_service_is_retried_after_the_timeout, .fini = stop_fake, .timeout = 20)
 {
-    fake_start(&fake, "slack", "[{\"delay\": 30}]");
-    struct kw_receiver r;
-    slack_receiver(&r, NULL);
-    struct kw_notification n;
-    make_group(&n, 1, KW_NOTIFY_FIRING);
-    rig_assert_hang_is_retried(&r, &n);
-    kw_notification_release(&n);
-    kw_receiver_release(&r);
+    rig_check_hang(&slack);
 }
 
 Test(slack, config_errors_name_the_key_never_the_secret)
@@ -313,12 +272,9 @@ Test(slack, config_errors_name_the_key_never_the_secret)
 Test(slack, webhook_url_file_is_read_and_logged_redacted, .fini = stop_fake, .timeout = 20)
 {
     fake_start(&fake, "slack", "[]");
-    char path[192];
-    snprintf(path, sizeof path, "%s/hook-url", fake.dir);
-    FILE *f = fopen(path, "w");
-    cr_assert(f != NULL);
-    fprintf(f, "%s%s\n", fake.base_url, HOOK_PATH);
-    fclose(f);
+    char url[256], path[192];
+    snprintf(url, sizeof url, "%s%s\n", fake.base_url, HOOK_PATH);
+    rig_write_file(&fake, "hook-url", url, path, sizeof path);
     char json[512];
     snprintf(json, sizeof json, "{\"name\":\"s\",\"type\":\"slack\",\"webhook_url_file\":\"%s\"}", path);
     struct kw_receiver r;
@@ -327,14 +283,10 @@ Test(slack, webhook_url_file_is_read_and_logged_redacted, .fini = stop_fake, .ti
     make_group(&n, 1, KW_NOTIFY_FIRING);
 
     /* What the dispatcher would log for the request: scheme and host only. */
+    rig_assert_url_redacted(&r, &n, &fake);
     struct kw_request req = {0};
     req.easy = curl_easy_init();
     char err[KW_ERR_LEN];
-    cr_assert_eq(r.type->prepare(r.cfg, &n, 0, &req, err, sizeof err), 1);
-    char want[96];
-    snprintf(want, sizeof want, "http://127.0.0.1:%d/…", fake.port);
-    cr_assert_str_eq(req.url, want);
-    kw_request_release(&req);
     cr_assert_eq(r.type->prepare(r.cfg, &n, 1, &req, err, sizeof err), 0);
     kw_request_release(&req);
     curl_easy_cleanup(req.easy);

@@ -48,6 +48,28 @@ static void bot_receiver(struct kw_receiver *r, const char *token, const char *c
     rig_parse_ok(r, json);
 }
 
+static void usual_receiver(struct kw_receiver *r)
+{
+    bot_receiver(r, TOKEN, CHANNEL);
+}
+
+static const struct rig_target slack_bot = {&fake, start_api, usual_receiver, make_group};
+
+/* Send a group of count alerts of kind through r, as a reply or edit
+ * under ref when one is given, and check it went out OK; the outcome. */
+static struct kw_send_outcome send_ok(struct kw_receiver *r, size_t count, int kind, const char *ref)
+{
+    struct kw_notification n;
+    make_group(&n, count, kind);
+    if (ref)
+        snprintf(n.ref, sizeof n.ref, "%s", ref);
+    struct kw_send_outcome out;
+    kw_notify_send_now(r, &n, &rig_delivery, &out);
+    cr_assert_eq(out.result, KW_SEND_OK, "%s", out.reason);
+    kw_notification_release(&n);
+    return out;
+}
+
 /* A Slack message ts: seconds, '.', six digits. */
 static int is_ts(const char *s)
 {
@@ -101,28 +123,15 @@ Test(slack_bot, group_is_one_thread_and_the_resolve_edits_the_original, .fini = 
     start_api("[]");
     struct kw_receiver r;
     bot_receiver(&r, TOKEN, CHANNEL);
-    struct kw_notification n;
-    struct kw_send_outcome out;
-
-    make_group(&n, 3, KW_NOTIFY_FIRING);
-    kw_notify_send_now(&r, &n, &rig_delivery, &out);
-    cr_assert_eq(out.result, KW_SEND_OK, "%s", out.reason);
+    struct kw_send_outcome out = send_ok(&r, 3, KW_NOTIFY_FIRING, NULL);
     char ref[KW_NOTIFY_REF];
     snprintf(ref, sizeof ref, "%s", out.ref);
     cr_assert(is_ts(ref), "%s", ref);
-    kw_notification_release(&n);
 
-    make_group(&n, 3, KW_NOTIFY_UPDATE);
-    snprintf(n.ref, sizeof n.ref, "%s", ref);
-    kw_notify_send_now(&r, &n, &rig_delivery, &out);
-    cr_assert_eq(out.result, KW_SEND_OK, "%s", out.reason);
+    out = send_ok(&r, 3, KW_NOTIFY_UPDATE, ref);
     cr_assert_str_eq(out.ref, ref, "a reply must keep the parent as the group's ref");
-    kw_notification_release(&n);
 
-    make_group(&n, 3, KW_NOTIFY_RESOLVED);
-    snprintf(n.ref, sizeof n.ref, "%s", ref);
-    kw_notify_send_now(&r, &n, &rig_delivery, &out);
-    cr_assert_eq(out.result, KW_SEND_OK, "%s", out.reason);
+    out = send_ok(&r, 3, KW_NOTIFY_RESOLVED, ref);
     cr_assert_str_eq(out.reason, "chat.update: ok");
     cr_assert_str_eq(out.ref, ref);
 
@@ -146,7 +155,6 @@ Test(slack_bot, group_is_one_thread_and_the_resolve_edits_the_original, .fini = 
     cr_assert(strstr(rig_str_at(edit, "json.blocks[1].text.text"), "*Lasted* 30m (since 2024-11-23T09:00:00Z)") != NULL,
               "%s", rig_str_at(edit, "json.blocks[1].text.text"));
     cJSON_Delete(all);
-    kw_notification_release(&n);
     kw_receiver_release(&r);
 }
 
@@ -155,21 +163,13 @@ Test(slack_bot, channel_by_name_keeps_the_id_for_chat_update, .fini = stop_fake,
     start_api("[]");
     struct kw_receiver r;
     bot_receiver(&r, TOKEN, "#checkout-alerts");
-    struct kw_notification n;
-    struct kw_send_outcome out;
-    make_group(&n, 1, KW_NOTIFY_FIRING);
-    kw_notify_send_now(&r, &n, &rig_delivery, &out);
-    cr_assert_eq(out.result, KW_SEND_OK, "%s", out.reason);
+    struct kw_send_outcome out = send_ok(&r, 1, KW_NOTIFY_FIRING, NULL);
     /* The fake answers a #name with the ID C0KWFAKE01, as Slack answers with the real ID. */
     cr_assert(strncmp(out.ref, "C0KWFAKE01/", 11) == 0 && is_ts(out.ref + 11), "%s", out.ref);
     char ref[KW_NOTIFY_REF];
     snprintf(ref, sizeof ref, "%s", out.ref);
-    kw_notification_release(&n);
 
-    make_group(&n, 1, KW_NOTIFY_RESOLVED);
-    snprintf(n.ref, sizeof n.ref, "%s", ref);
-    kw_notify_send_now(&r, &n, &rig_delivery, &out);
-    cr_assert_eq(out.result, KW_SEND_OK, "%s", out.reason);
+    send_ok(&r, 1, KW_NOTIFY_RESOLVED, ref);
     cJSON *all = rig_requests(&fake, 3);
     cr_assert_str_eq(rig_str_at(cJSON_GetArrayItem(all, 0), "json.channel"), "#checkout-alerts");
     cr_assert_str_eq(rig_str_at(cJSON_GetArrayItem(all, 1), "json.channel"), "C0KWFAKE01");
@@ -178,7 +178,6 @@ Test(slack_bot, channel_by_name_keeps_the_id_for_chat_update, .fini = stop_fake,
     cr_assert_str_eq(rig_str_at(cJSON_GetArrayItem(all, 2), "json.channel"), "C0KWFAKE01");
     cr_assert_str_eq(rig_str_at(cJSON_GetArrayItem(all, 2), "json.ts"), ref + 11);
     cJSON_Delete(all);
-    kw_notification_release(&n);
     kw_receiver_release(&r);
 }
 
@@ -187,23 +186,15 @@ Test(slack_bot, update_or_resolve_without_a_ref_posts_a_new_message, .fini = sto
     start_api("[]");
     struct kw_receiver r;
     bot_receiver(&r, TOKEN, CHANNEL);
-    struct kw_notification n;
-    struct kw_send_outcome out;
-    make_group(&n, 1, KW_NOTIFY_UPDATE);
-    kw_notify_send_now(&r, &n, &rig_delivery, &out);
-    cr_assert_eq(out.result, KW_SEND_OK, "%s", out.reason);
+    struct kw_send_outcome out = send_ok(&r, 1, KW_NOTIFY_UPDATE, NULL);
     cr_assert(is_ts(out.ref), "%s", out.ref);
-    kw_notification_release(&n);
-    make_group(&n, 1, KW_NOTIFY_RESOLVED);
-    kw_notify_send_now(&r, &n, &rig_delivery, &out);
-    cr_assert_eq(out.result, KW_SEND_OK, "%s", out.reason);
+    out = send_ok(&r, 1, KW_NOTIFY_RESOLVED, NULL);
     cr_assert_str_eq(out.ref, "", "nothing threads under a resolve, and it must not edit itself");
     cJSON *all = rig_requests(&fake, 2);
     cr_assert(rig_at(cJSON_GetArrayItem(all, 0), "json.thread_ts") == NULL);
     cr_assert_str_eq(rig_str_at(cJSON_GetArrayItem(all, 1), "path"), "/api/chat.postMessage");
     cr_assert(rig_at(cJSON_GetArrayItem(all, 1), "json.thread_ts") == NULL);
     cJSON_Delete(all);
-    kw_notification_release(&n);
     kw_receiver_release(&r);
 }
 
@@ -212,36 +203,22 @@ Test(slack_bot, resolve_of_a_deleted_original_is_still_delivered, .fini = stop_f
     start_api("[]");
     struct kw_receiver r;
     bot_receiver(&r, TOKEN, CHANNEL);
-    struct kw_notification n;
-    make_group(&n, 1, KW_NOTIFY_RESOLVED);
-    snprintf(n.ref, sizeof n.ref, "1700000000.000001"); /* a ts the fake never issued */
-    struct kw_send_outcome out;
-    kw_notify_send_now(&r, &n, &rig_delivery, &out);
-    cr_assert_eq(out.result, KW_SEND_OK, "%s", out.reason);
+    /* under a ts the fake never issued */
+    struct kw_send_outcome out = send_ok(&r, 1, KW_NOTIFY_RESOLVED, "1700000000.000001");
     cr_assert_str_eq(out.reason, "resolved in the thread; original not updated: message_not_found");
     cJSON *all = rig_requests(&fake, 2);
     cJSON_Delete(all);
-    kw_notification_release(&n);
     kw_receiver_release(&r);
 }
 
 Test(slack_bot, group_of_80_stays_within_block_limits, .fini = stop_fake, .timeout = 20)
 {
-    start_api("[]");
-    struct kw_receiver r;
-    bot_receiver(&r, TOKEN, CHANNEL);
-    struct kw_notification n;
-    make_group(&n, 80, KW_NOTIFY_FIRING);
-    struct kw_send_outcome out;
-    kw_notify_send_now(&r, &n, &rig_delivery, &out);
-    cr_assert_eq(out.result, KW_SEND_OK, "%s", out.reason);
-    cJSON *all = rig_requests(&fake, 1);
-    const cJSON *body = rig_at(cJSON_GetArrayItem(all, 0), "json");
+    struct rig_sent s;
+    rig_prepare(&slack_bot, &s, 80, KW_NOTIFY_FIRING);
+    const cJSON *body = rig_at(rig_send_ok(&slack_bot, &s), "json");
     cr_assert_eq(cJSON_GetArraySize(rig_at(body, "blocks")), 50);
     cr_assert_str_eq(rig_str_at(body, "blocks[49].elements[0].text"), "…and 36 more series (80 in this group)");
-    cJSON_Delete(all);
-    kw_notification_release(&n);
-    kw_receiver_release(&r);
+    rig_sent_release(&s);
 }
 
 ParameterizedTestParameters(slack_bot, answers)
@@ -269,16 +246,9 @@ ParameterizedTestParameters(slack_bot, answers)
 
 ParameterizedTest(struct rig_answer_case *c, slack_bot, answers, .fini = stop_fake, .timeout = 20)
 {
-    start_api(c->script);
-    struct kw_receiver r;
-    bot_receiver(&r, TOKEN, CHANNEL);
-    struct kw_notification n;
-    make_group(&n, 1, KW_NOTIFY_FIRING);
     struct kw_send_outcome out;
-    rig_assert_answer(&fake, &r, &n, c, &out);
+    rig_check_answer(&slack_bot, c, &out);
     cr_assert_str_eq(out.ref, "");
-    kw_notification_release(&n);
-    kw_receiver_release(&r);
 }
 
 Test(slack_bot, wrong_token_is_invalid_auth, .fini = stop_fake, .timeout = 20)
@@ -301,14 +271,7 @@ Test(slack_bot, wrong_token_is_invalid_auth, .fini = stop_fake, .timeout = 20)
 
 Test(slack_bot, hanging_api_is_retried_after_the_timeout, .fini = stop_fake, .timeout = 20)
 {
-    start_api("[{\"delay\": 30}]");
-    struct kw_receiver r;
-    bot_receiver(&r, TOKEN, CHANNEL);
-    struct kw_notification n;
-    make_group(&n, 1, KW_NOTIFY_FIRING);
-    rig_assert_hang_is_retried(&r, &n);
-    kw_notification_release(&n);
-    kw_receiver_release(&r);
+    rig_check_hang(&slack_bot);
 }
 
 Test(slack_bot, config_errors_name_the_key_never_the_token)
@@ -356,11 +319,7 @@ Test(slack_bot, token_file_is_read, .fini = stop_fake, .timeout = 20)
 {
     start_api("[]");
     char path[192];
-    snprintf(path, sizeof path, "%s/bot-token", fake.dir);
-    FILE *f = fopen(path, "w");
-    cr_assert(f != NULL);
-    fprintf(f, "%s\n", TOKEN);
-    fclose(f);
+    rig_write_file(&fake, "bot-token", TOKEN "\n", path, sizeof path);
     char json[512];
     snprintf(json, sizeof json,
              "{\"name\":\"b\",\"type\":\"slack_bot\",\"token_file\":\"%s\",\"channel\":\"%s\",\"api_url\":\"%s/api/\"}",

@@ -36,6 +36,13 @@ static void teams_receiver(struct kw_receiver *r)
     rig_parse_ok(r, json);
 }
 
+static void start(const char *script)
+{
+    fake_start(&fake, "teams", script);
+}
+
+static const struct rig_target teams = {&fake, start, teams_receiver, make_group};
+
 /* The value of the fact titled title in a FactSet; "(absent)" when missing. */
 static const char *fact(const cJSON *factset, const char *title)
 {
@@ -48,16 +55,10 @@ static const char *fact(const cJSON *factset, const char *title)
 
 Test(teams, rate_alert_card_is_exact, .fini = stop_fake, .timeout = 20)
 {
-    fake_start(&fake, "teams", "[]");
-    struct kw_receiver r;
-    teams_receiver(&r);
-    struct kw_notification n;
-    make_group(&n, 1, KW_NOTIFY_FIRING);
-    struct kw_send_outcome out;
-    cJSON *all;
-    const cJSON *req = rig_send_one(&fake, &r, &n, &out, &all);
-    cr_assert_eq(out.result, KW_SEND_OK, "%s", out.reason);
-    cr_assert_str_eq(out.reason, "HTTP 202");
+    struct rig_sent s;
+    rig_prepare(&teams, &s, 1, KW_NOTIFY_FIRING);
+    const cJSON *req = rig_send_ok(&teams, &s);
+    cr_assert_str_eq(s.out.reason, "HTTP 202");
     cr_assert_str_eq(rig_str_at(req, "path"), FLOW_PATH);
     cr_assert_str_eq(rig_str_at(req, "query.sig"), "flowsecret77");
 
@@ -83,36 +84,28 @@ Test(teams, rate_alert_card_is_exact, .fini = stop_fake, .timeout = 20)
     cr_assert_str_eq(fact(facts, "journey"), "checkout");
     cr_assert_str_eq(fact(facts, "step"), "payment");
     char spark[128], want[192];
-    snprintf(want, sizeof want, "%s  last 5 intervals", kw_alert_sparkline(&n.alerts[0], spark, sizeof spark));
+    snprintf(want, sizeof want, "%s  last 5 intervals", kw_alert_sparkline(&s.n.alerts[0], spark, sizeof spark));
     cr_assert_str_eq(rig_str_at(body, "[4].text"), want);
     cr_assert_eq(cJSON_GetArraySize(body), 5);
     cr_assert_str_eq(rig_str_at(card, "actions[0].type"), "Action.OpenUrl");
     cr_assert_str_eq(rig_str_at(card, "actions[0].title"), "Runbook");
-    cr_assert_str_eq(rig_str_at(card, "actions[0].url"), n.alerts[0].runbook);
+    cr_assert_str_eq(rig_str_at(card, "actions[0].url"), s.n.alerts[0].runbook);
     cr_assert_str_eq(rig_str_at(card, "actions[1].title"), "Dashboard");
-    cr_assert_str_eq(rig_str_at(card, "actions[1].url"), n.alerts[0].dashboard);
-    cJSON_Delete(all);
-    kw_notification_release(&n);
-    kw_receiver_release(&r);
+    cr_assert_str_eq(rig_str_at(card, "actions[1].url"), s.n.alerts[0].dashboard);
+    rig_sent_release(&s);
 }
 
 Test(teams, resolved_group_of_three_lists_members, .fini = stop_fake, .timeout = 20)
 {
-    fake_start(&fake, "teams", "[]");
-    struct kw_receiver r;
-    teams_receiver(&r);
-    struct kw_notification n;
-    make_group(&n, 3, KW_NOTIFY_RESOLVED);
+    struct rig_sent s;
+    rig_prepare(&teams, &s, 3, KW_NOTIFY_RESOLVED);
     for (int i = 0; i < 3; i++) {
-        n.alerts[i].status = KW_ALERT_RESOLVED;
-        n.alerts[i].observed = 0.061;
-        n.alerts[i].at_ms = n.alerts[i].since_ms + 5 * 300000;
+        s.n.alerts[i].status = KW_ALERT_RESOLVED;
+        s.n.alerts[i].observed = 0.061;
+        s.n.alerts[i].at_ms = s.n.alerts[i].since_ms + 5 * 300000;
     }
-    n.alerts[0].runbook[0] = n.alerts[0].dashboard[0] = '\0';
-    struct kw_send_outcome out;
-    cJSON *all;
-    const cJSON *card = rig_at(rig_send_one(&fake, &r, &n, &out, &all), "json.attachments[0].content");
-    cr_assert_eq(out.result, KW_SEND_OK, "%s", out.reason);
+    s.n.alerts[0].runbook[0] = s.n.alerts[0].dashboard[0] = '\0';
+    const cJSON *card = rig_at(rig_send_ok(&teams, &s), "json.attachments[0].content");
     const cJSON *body = rig_at(card, "body");
     cr_assert_str_eq(rig_str_at(body, "[0].text"), "RESOLVED: step_dropoff_rate (+2 more)");
     cr_assert_str_eq(rig_str_at(body, "[0].color"), "Good");
@@ -124,22 +117,14 @@ Test(teams, resolved_group_of_three_lists_members, .fini = stop_fake, .timeout =
                      "after 30m · +93 lost customers over expected (~4185 EUR)");
     cr_assert(strstr(rig_str_at(body, "[6].text"), "step=step-02") != NULL);
     cr_assert(rig_at(card, "actions") == NULL);
-    cJSON_Delete(all);
-    kw_notification_release(&n);
-    kw_receiver_release(&r);
+    rig_sent_release(&s);
 }
 
 Test(teams, group_of_80_is_bounded_with_a_note, .fini = stop_fake, .timeout = 20)
 {
-    fake_start(&fake, "teams", "[]");
-    struct kw_receiver r;
-    teams_receiver(&r);
-    struct kw_notification n;
-    make_group(&n, 80, KW_NOTIFY_FIRING);
-    struct kw_send_outcome out;
-    cJSON *all;
-    const cJSON *req = rig_send_one(&fake, &r, &n, &out, &all);
-    cr_assert_eq(out.result, KW_SEND_OK, "%s", out.reason);
+    struct rig_sent s;
+    rig_prepare(&teams, &s, 80, KW_NOTIFY_FIRING);
+    const cJSON *req = rig_send_ok(&teams, &s);
     cr_assert(strlen(rig_str_at(req, "body")) <= 28 * 1024);
     const cJSON *body = rig_at(req, "json.attachments[0].content.body");
     int last = cJSON_GetArraySize(body) - 1;
@@ -148,35 +133,25 @@ Test(teams, group_of_80_is_bounded_with_a_note, .fini = stop_fake, .timeout = 20
     cr_assert_str_eq(rig_str_at(body, path), "…and 59 more series (80 in this group)");
     snprintf(path, sizeof path, "[%d].text", last - 1);
     cr_assert(strstr(rig_str_at(body, path), "step=step-20") != NULL, "%s", rig_str_at(body, path));
-    cJSON_Delete(all);
-    kw_notification_release(&n);
-    kw_receiver_release(&r);
+    rig_sent_release(&s);
 }
 
 Test(teams, oversized_members_are_halved_under_28_kb, .fini = stop_fake, .timeout = 20)
 {
-    fake_start(&fake, "teams", "[]");
-    struct kw_receiver r;
-    teams_receiver(&r);
-    struct kw_notification n;
-    make_group(&n, 30, KW_NOTIFY_FIRING);
-    for (size_t k = 0; k < n.nalerts; k++) {
-        struct kw_alert *a = &n.alerts[k];
+    struct rig_sent s;
+    rig_prepare(&teams, &s, 30, KW_NOTIFY_FIRING);
+    for (size_t k = 0; k < s.n.nalerts; k++) {
+        struct kw_alert *a = &s.n.alerts[k];
         a->nlabels = KW_ALERT_MAX_LABELS;
         for (int i = 2; i < a->nlabels; i++) {
             snprintf(a->labels[i].name, sizeof a->labels[i].name, "dimension_%d", i);
             memset(a->labels[i].value, 'x', 200);
         }
     }
-    struct kw_send_outcome out;
-    cJSON *all;
-    const cJSON *req = rig_send_one(&fake, &r, &n, &out, &all);
-    cr_assert_eq(out.result, KW_SEND_OK, "%s", out.reason);
+    const cJSON *req = rig_send_ok(&teams, &s);
     cr_assert(strlen(rig_str_at(req, "body")) <= 27000, "%zu bytes", strlen(rig_str_at(req, "body")));
     cr_assert(strstr(rig_str_at(req, "body"), "more series (30 in this group)") != NULL);
-    cJSON_Delete(all);
-    kw_notification_release(&n);
-    kw_receiver_release(&r);
+    rig_sent_release(&s);
 }
 
 ParameterizedTestParameters(teams, answers)
@@ -197,27 +172,13 @@ ParameterizedTestParameters(teams, answers)
 
 ParameterizedTest(struct rig_answer_case *c, teams, answers, .fini = stop_fake, .timeout = 20)
 {
-    fake_start(&fake, "teams", c->script);
-    struct kw_receiver r;
-    teams_receiver(&r);
-    struct kw_notification n;
-    make_group(&n, 1, KW_NOTIFY_FIRING);
     struct kw_send_outcome out;
-    rig_assert_answer(&fake, &r, &n, c, &out);
-    kw_notification_release(&n);
-    kw_receiver_release(&r);
+    rig_check_answer(&teams, c, &out);
 }
 
 Test(teams, hanging_flow_is_retried_after_the_timeout, .fini = stop_fake, .timeout = 20)
 {
-    fake_start(&fake, "teams", "[{\"delay\": 30}]");
-    struct kw_receiver r;
-    teams_receiver(&r);
-    struct kw_notification n;
-    make_group(&n, 1, KW_NOTIFY_FIRING);
-    rig_assert_hang_is_retried(&r, &n);
-    kw_notification_release(&n);
-    kw_receiver_release(&r);
+    rig_check_hang(&teams);
 }
 
 Test(teams, config_errors_name_the_key_never_the_secret)
@@ -248,12 +209,9 @@ Test(teams, config_errors_name_the_key_never_the_secret)
 Test(teams, webhook_url_file_is_read_and_logged_redacted, .fini = stop_fake, .timeout = 20)
 {
     fake_start(&fake, "teams", "[]");
-    char path[192];
-    snprintf(path, sizeof path, "%s/flow-url", fake.dir);
-    FILE *f = fopen(path, "w");
-    cr_assert(f != NULL);
-    fprintf(f, "%s%s%s\n", fake.base_url, FLOW_PATH, FLOW_QUERY);
-    fclose(f);
+    char url[256], path[192];
+    snprintf(url, sizeof url, "%s%s%s\n", fake.base_url, FLOW_PATH, FLOW_QUERY);
+    rig_write_file(&fake, "flow-url", url, path, sizeof path);
     char json[512];
     snprintf(json, sizeof json, "{\"name\":\"t\",\"type\":\"teams\",\"webhook_url_file\":\"%s\"}", path);
     struct kw_receiver r;

@@ -41,25 +41,31 @@ static void webhook_receiver(struct kw_receiver *r, const char *extra)
     rig_parse_ok(r, json);
 }
 
+static void start(const char *script)
+{
+    fake_start(&fake, "webhook", script);
+}
+
+static void usual_receiver(struct kw_receiver *r)
+{
+    webhook_receiver(r, NULL);
+}
+
+static const struct rig_target webhook = {&fake, start, usual_receiver, make_group};
+
 Test(webhook, rate_alert_is_alertmanager_v4, .fini = stop_fake, .timeout = 20)
 {
-    fake_start(&fake, "webhook", "[]");
-    struct kw_receiver r;
-    webhook_receiver(&r, NULL);
-    cr_assert_eq(r.rate_per_s, 0.0);
-    struct kw_notification n;
-    make_group(&n, 1, KW_NOTIFY_FIRING);
-    struct kw_send_outcome out;
-    cJSON *all;
-    const cJSON *req = rig_send_one(&fake, &r, &n, &out, &all);
-    cr_assert_eq(out.result, KW_SEND_OK, "%s", out.reason);
+    struct rig_sent s;
+    rig_prepare(&webhook, &s, 1, KW_NOTIFY_FIRING);
+    cr_assert_eq(s.r.rate_per_s, 0.0);
+    const cJSON *req = rig_send_ok(&webhook, &s);
     cr_assert_str_eq(rig_str_at(req, "path"), "/alertmanager");
     cr_assert_str_eq(rig_str_at(req, "query.token"), "urlsecret9");
     cr_assert(rig_at(req, "headers.x-kpiwatch-signature") == NULL, "unsigned unless a secret is set");
 
     const cJSON *m = rig_at(req, "json");
     cr_assert_str_eq(rig_str_at(m, "version"), "4");
-    cr_assert_str_eq(rig_str_at(m, "groupKey"), n.key);
+    cr_assert_str_eq(rig_str_at(m, "groupKey"), s.n.key);
     cr_assert_eq(rig_at(m, "truncatedAlerts")->valueint, 0);
     cr_assert_str_eq(rig_str_at(m, "status"), "firing");
     cr_assert_str_eq(rig_str_at(m, "receiver"), "am-bridge");
@@ -75,36 +81,28 @@ Test(webhook, rate_alert_is_alertmanager_v4, .fini = stop_fake, .timeout = 20)
     cr_assert_str_eq(rig_str_at(a, "labels.step"), "payment");
     cr_assert_eq(cJSON_GetArraySize(rig_at(a, "labels")), 4);
     char summary[2048];
-    cr_assert_str_eq(rig_str_at(a, "annotations.summary"), kw_alert_summary(&n.alerts[0], summary, sizeof summary));
+    cr_assert_str_eq(rig_str_at(a, "annotations.summary"), kw_alert_summary(&s.n.alerts[0], summary, sizeof summary));
     cr_assert_str_eq(rig_str_at(a, "annotations.description"), "Share of customers who leave the checkout at this step");
-    cr_assert_str_eq(rig_str_at(a, "annotations.runbook_url"), n.alerts[0].runbook);
-    cr_assert_str_eq(rig_str_at(a, "annotations.dashboard_url"), n.alerts[0].dashboard);
+    cr_assert_str_eq(rig_str_at(a, "annotations.runbook_url"), s.n.alerts[0].runbook);
+    cr_assert_str_eq(rig_str_at(a, "annotations.dashboard_url"), s.n.alerts[0].dashboard);
     cr_assert_str_eq(rig_str_at(a, "annotations.observed"), "34.6%");
     cr_assert_str_eq(rig_str_at(a, "annotations.expected"), "6.0%");
     cr_assert_str_eq(rig_str_at(a, "annotations.expected_range"), "1.1%..12.3%");
     cr_assert_str_eq(rig_str_at(a, "annotations.impact"), "+93 lost customers over expected (~4185 EUR)");
     cr_assert_str_eq(rig_str_at(a, "startsAt"), "2024-11-23T09:00:00Z");
     cr_assert_str_eq(rig_str_at(a, "endsAt"), "0001-01-01T00:00:00Z");
-    cr_assert_str_eq(rig_str_at(a, "generatorURL"), n.alerts[0].dashboard);
+    cr_assert_str_eq(rig_str_at(a, "generatorURL"), s.n.alerts[0].dashboard);
     cr_assert_str_eq(rig_str_at(a, "fingerprint"), "00112233aabb0000");
-    cJSON_Delete(all);
-    kw_notification_release(&n);
-    kw_receiver_release(&r);
+    rig_sent_release(&s);
 }
 
 Test(webhook, group_common_labels_and_a_resolve, .fini = stop_fake, .timeout = 20)
 {
-    fake_start(&fake, "webhook", "[]");
-    struct kw_receiver r;
-    webhook_receiver(&r, NULL);
-    struct kw_notification n;
-    make_group(&n, 3, KW_NOTIFY_RESOLVED);
-    n.alerts[2].dashboard[0] = '\0';
-    n.alerts[2].severity = KW_SEV_WARNING;
-    struct kw_send_outcome out;
-    cJSON *all;
-    const cJSON *m = rig_at(rig_send_one(&fake, &r, &n, &out, &all), "json");
-    cr_assert_eq(out.result, KW_SEND_OK, "%s", out.reason);
+    struct rig_sent s;
+    rig_prepare(&webhook, &s, 3, KW_NOTIFY_RESOLVED);
+    s.n.alerts[2].dashboard[0] = '\0';
+    s.n.alerts[2].severity = KW_SEV_WARNING;
+    const cJSON *m = rig_at(rig_send_ok(&webhook, &s), "json");
     cr_assert_str_eq(rig_str_at(m, "status"), "resolved");
     cr_assert_eq(cJSON_GetArraySize(rig_at(m, "alerts")), 3);
     cr_assert_eq(cJSON_GetArraySize(rig_at(m, "commonLabels")), 2); /* alertname, journey */
@@ -112,15 +110,13 @@ Test(webhook, group_common_labels_and_a_resolve, .fini = stop_fake, .timeout = 2
     cr_assert(rig_at(m, "commonLabels.step") == NULL);
     cr_assert(rig_at(m, "commonLabels.severity") == NULL);
     cr_assert(rig_at(m, "commonAnnotations.dashboard_url") == NULL);
-    cr_assert_str_eq(rig_str_at(m, "commonAnnotations.runbook_url"), n.alerts[0].runbook);
+    cr_assert_str_eq(rig_str_at(m, "commonAnnotations.runbook_url"), s.n.alerts[0].runbook);
     cr_assert_str_eq(rig_str_at(m, "alerts[1].labels.step"), "step-01");
     cr_assert_str_eq(rig_str_at(m, "alerts[2].status"), "resolved");
     cr_assert_str_eq(rig_str_at(m, "alerts[2].endsAt"), "2024-11-23T09:30:00Z");
     cr_assert_str_eq(rig_str_at(m, "alerts[2].generatorURL"), "https://kpiwatch.example.com");
     cr_assert_str_eq(rig_str_at(m, "alerts[2].annotations.observed"), "6.1%");
-    cJSON_Delete(all);
-    kw_notification_release(&n);
-    kw_receiver_release(&r);
+    rig_sent_release(&s);
 }
 
 Test(webhook, max_alerts_truncates_a_group_of_80, .fini = stop_fake, .timeout = 20)
@@ -156,12 +152,9 @@ Test(webhook, max_alerts_truncates_a_group_of_80, .fini = stop_fake, .timeout = 
 
 Test(webhook, label_names_are_prometheus_names, .fini = stop_fake, .timeout = 20)
 {
-    fake_start(&fake, "webhook", "[]");
-    struct kw_receiver r;
-    webhook_receiver(&r, NULL);
-    struct kw_notification n;
-    make_group(&n, 1, KW_NOTIFY_FIRING);
-    struct kw_alert *a = &n.alerts[0];
+    struct rig_sent s;
+    rig_prepare(&webhook, &s, 1, KW_NOTIFY_FIRING);
+    struct kw_alert *a = &s.n.alerts[0];
     snprintf(a->labels[2].name, sizeof a->labels[2].name, "alertname");
     snprintf(a->labels[2].value, sizeof a->labels[2].value, "from-the-series");
     snprintf(a->labels[3].name, sizeof a->labels[3].name, "http.status");
@@ -169,16 +162,12 @@ Test(webhook, label_names_are_prometheus_names, .fini = stop_fake, .timeout = 20
     snprintf(a->labels[4].name, sizeof a->labels[4].name, "2xx-share");
     snprintf(a->labels[4].value, sizeof a->labels[4].value, "low");
     a->nlabels = 5;
-    struct kw_send_outcome out;
-    cJSON *all;
-    const cJSON *labels = rig_at(rig_send_one(&fake, &r, &n, &out, &all), "json.alerts[0].labels");
+    const cJSON *labels = rig_at(rig_send_ok(&webhook, &s), "json.alerts[0].labels");
     cr_assert_str_eq(rig_str_at(labels, "alertname"), "step_dropoff_rate");
     cr_assert_str_eq(rig_str_at(labels, "exported_alertname"), "from-the-series");
     cr_assert_str_eq(rig_str_at(labels, "http_status"), "502");
     cr_assert_str_eq(rig_str_at(labels, "_2xx_share"), "low");
-    cJSON_Delete(all);
-    kw_notification_release(&n);
-    kw_receiver_release(&r);
+    rig_sent_release(&s);
 }
 
 Test(webhook, hmac_signature_verifies_in_the_receiver, .fini = stop_fake, .timeout = 20)
@@ -225,11 +214,7 @@ Test(webhook, signature_header_and_secret_file, .fini = stop_fake, .timeout = 20
     setenv("KW_WEBHOOK_SIGNATURE_HEADER", "X-Hub-Signature-256", 1);
     fake_start(&fake, "webhook", "[]");
     char path[192];
-    snprintf(path, sizeof path, "%s/hmac-key", fake.dir);
-    FILE *f = fopen(path, "w");
-    cr_assert(f != NULL);
-    fprintf(f, "%s\n", SECRET);
-    fclose(f);
+    rig_write_file(&fake, "hmac-key", SECRET "\n", path, sizeof path);
     char extra[320];
     snprintf(extra, sizeof extra, "\"hmac_secret_file\":\"%s\",\"signature_header\":\"X-Hub-Signature-256\"", path);
     struct kw_receiver r;
@@ -265,27 +250,13 @@ ParameterizedTestParameters(webhook, answers)
 
 ParameterizedTest(struct rig_answer_case *c, webhook, answers, .fini = stop_fake, .timeout = 20)
 {
-    fake_start(&fake, "webhook", c->script);
-    struct kw_receiver r;
-    webhook_receiver(&r, NULL);
-    struct kw_notification n;
-    make_group(&n, 1, KW_NOTIFY_FIRING);
     struct kw_send_outcome out;
-    rig_assert_answer(&fake, &r, &n, c, &out);
-    kw_notification_release(&n);
-    kw_receiver_release(&r);
+    rig_check_answer(&webhook, c, &out);
 }
 
 Test(webhook, hanging_receiver_is_retried_after_the_timeout, .fini = stop_fake, .timeout = 20)
 {
-    fake_start(&fake, "webhook", "[{\"delay\": 30}]");
-    struct kw_receiver r;
-    webhook_receiver(&r, NULL);
-    struct kw_notification n;
-    make_group(&n, 1, KW_NOTIFY_FIRING);
-    rig_assert_hang_is_retried(&r, &n);
-    kw_notification_release(&n);
-    kw_receiver_release(&r);
+    rig_check_hang(&webhook);
 }
 
 Test(webhook, config_errors_name_the_key_never_the_secret)
@@ -329,27 +300,16 @@ Test(webhook, config_errors_name_the_key_never_the_secret)
 Test(webhook, url_file_is_read_and_logged_redacted, .fini = stop_fake, .timeout = 20)
 {
     fake_start(&fake, "webhook", "[]");
-    char path[192];
-    snprintf(path, sizeof path, "%s/url", fake.dir);
-    FILE *f = fopen(path, "w");
-    cr_assert(f != NULL);
-    fprintf(f, "%s/alertmanager?token=urlsecret9\n", fake.base_url);
-    fclose(f);
+    char url[256], path[192];
+    snprintf(url, sizeof url, "%s/alertmanager?token=urlsecret9\n", fake.base_url);
+    rig_write_file(&fake, "url", url, path, sizeof path);
     char json[512];
     snprintf(json, sizeof json, "{\"name\":\"w\",\"type\":\"webhook\",\"url_file\":\"%s\"}", path);
     struct kw_receiver r;
     rig_parse_ok(&r, json);
     struct kw_notification n;
     make_group(&n, 1, KW_NOTIFY_FIRING);
-    struct kw_request req = {0};
-    req.easy = curl_easy_init();
-    char err[KW_ERR_LEN];
-    cr_assert_eq(r.type->prepare(r.cfg, &n, 0, &req, err, sizeof err), 1);
-    char want[96];
-    snprintf(want, sizeof want, "http://127.0.0.1:%d/…", fake.port);
-    cr_assert_str_eq(req.url, want);
-    kw_request_release(&req);
-    curl_easy_cleanup(req.easy);
+    rig_assert_url_redacted(&r, &n, &fake);
     struct kw_send_outcome out;
     cJSON *all;
     const cJSON *got = rig_send_one(&fake, &r, &n, &out, &all);

@@ -13,6 +13,7 @@
 
 #define RIG_SERIES {.interval_ms = 60000, .is_ratio = true}
 #include "detector_rig.h"
+#include "detector_series.h"
 #include "../../detectors/evidence.h"
 
 /* The interval's own tail only (no CUSUMs), both sides: the test the
@@ -191,41 +192,35 @@ Test(detector_binomial, warmup_and_gaps)
             kw_detector_update(&a.st, &a.det, &a.info, &s, &g);
             cr_assert_not(g.ready);
         }
-        struct kw_verdict va = rig_feed_ratio(&a, k, n), vb = rig_feed_ratio(&b, k, n);
-        assert_same_verdict(&va, &vb, i);
+        struct kw_sample s = rig_ratio(k, n);
+        twin_feed_both(&a, &b, &s, i);
     }
     gsl_rng_free(rng);
     rig_release(&a);
     rig_release(&b);
 }
 
+/* Rates that wander (Beta(6, 24) per interval) over 20 to 3019 trials. */
+static struct kw_sample wandering_rate(gsl_rng *rng, int i)
+{
+    (void)i;
+    double n = 20 + gsl_rng_uniform_int(rng, 3000);
+    return rig_ratio(gsl_ran_binomial(rng, gsl_ran_beta(rng, 6, 24), (unsigned)n), n);
+}
+
+/* The same, with an incident (every trial an event) every 40 intervals. */
+static struct kw_sample wandering_rate_with_incidents(gsl_rng *rng, int i)
+{
+    double n = 20 + gsl_rng_uniform_int(rng, 3000);
+    double k = gsl_ran_binomial(rng, gsl_ran_beta(rng, 6, 24), (unsigned)n);
+    return rig_ratio(i % 40 == 0 ? n : k, n);
+}
+
 Test(detector_binomial, state_round_trip_is_bit_identical)
 {
-    const char *cfg = "{\"type\":\"binomial\",\"distribution\":\"beta_binomial\"}";
-    struct rig a, b;
-    rig_init(&a, cfg);
-    rig_init(&b, cfg);
-    gsl_rng *rng = gsl_rng_alloc(gsl_rng_mt19937);
-    gsl_rng_set(rng, 52);
-    for (int i = 0; i < 63; i++) {
-        double n = 20 + gsl_rng_uniform_int(rng, 3000);
-        rig_feed_ratio(&a, gsl_ran_binomial(rng, gsl_ran_beta(rng, 6, 24), (unsigned)n), n);
-    }
-    rig_copy_state_text(&a, &b);
-    for (int i = 0; i < 200; i++) {
-        double n = 20 + gsl_rng_uniform_int(rng, 3000);
-        double k = gsl_ran_binomial(rng, gsl_ran_beta(rng, 6, 24), (unsigned)n);
-        if (i % 40 == 0)
-            k = n; /* incidents */
-        struct kw_verdict va = rig_feed_ratio(&a, k, n), vb = rig_feed_ratio(&b, k, n);
-        assert_same_verdict(&va, &vb, i);
-    }
-    cJSON *bad = cJSON_Parse("[3, 10, 5, 0, 0, 0]"); /* more events than trials */
-    cr_assert_eq(b.det.type->state_load(b.st.impl, b.det.cfg, bad), -1);
-    cJSON_Delete(bad);
-    gsl_rng_free(rng);
-    rig_release(&a);
-    rig_release(&b);
+    static const char *const refused[] = {"[3, 10, 5, 0, 0, 0]", NULL}; /* more events than trials */
+    twins_assert_restart_changes_nothing("{\"type\":\"binomial\",\"distribution\":\"beta_binomial\"}", 52,
+                                         wandering_rate, 63, wandering_rate_with_incidents, 200, refused);
 }
 
 /* Binomial noise around 10% with varying traffic: (almost) no alarms; an
@@ -476,38 +471,29 @@ Test(detector_binomial, accepts_only_ratio_kpis)
     rig_release(&r);
 }
 
+static struct kw_sample outage(gsl_rng *rng, int i)
+{
+    (void)i;
+    return rig_ratio(gsl_ran_binomial(rng, 0.35, 1500), 1500);
+}
+
+static struct kw_sample normal_dropoff(gsl_rng *rng, int i)
+{
+    (void)i;
+    return rig_ratio(gsl_ran_binomial(rng, 0.06, 1500), 1500);
+}
+
 /* A 3-hour payment outage (36 intervals, 6% -> 35% drop-off at n = 1500)
  * stays anomalous to its end, the rate is held at its normal meanwhile,
  * and the return to 6% does not alarm. */
 Test(detector_binomial, incident_does_not_teach_the_baseline)
 {
-    struct rig r;
-    rig_init(&r, "{\"type\":\"binomial\",\"direction\":\"both\"}");
-    gsl_rng *rng = gsl_rng_alloc(gsl_rng_mt19937);
-    gsl_rng_set(rng, 22);
-    for (int i = 0; i < 300; i++)
-        rig_feed_ratio(&r, gsl_ran_binomial(rng, 0.06, 1500), 1500);
-    int in = 0, dips = 0, last_alarm = -1;
-    double first = NAN, last = NAN;
-    for (int i = 0; i < 36; i++) {
-        struct kw_verdict v = rig_feed_ratio(&r, gsl_ran_binomial(rng, 0.35, 1500), 1500);
-        in += v.anomalous;
-        if (i == 0)
-            first = v.expected;
-        last = v.expected;
-    }
-    for (int i = 0; i < 12; i++) {
-        struct kw_verdict v = rig_feed_ratio(&r, gsl_ran_binomial(rng, 0.06, 1500), 1500);
-        dips += v.anomalous && v.direction < 0;
-        if (v.anomalous)
-            last_alarm = i;
-    }
-    cr_assert_eq(in, 36, "every outage interval alerts (%d of 36)", in);
-    cr_assert_float_eq(last, first, 1e-12, "held: the rate did not move");
-    cr_assert_eq(dips, 0, "no false dip after the outage (%d)", dips);
-    cr_assert_lt(last_alarm, 3, "the alert ends with the outage (last %d after)", last_alarm);
-    gsl_rng_free(rng);
-    rig_release(&r);
+    struct rig_incident c =
+        rig_run_incident("{\"type\":\"binomial\",\"direction\":\"both\"}", 22, normal_dropoff, 300, outage, 36, 12);
+    cr_assert_eq(c.alarmed, 36, "every outage interval alerts (%d of 36)", c.alarmed);
+    cr_assert_float_eq(c.last_expected, c.first_expected, 1e-12, "held: the rate did not move");
+    cr_assert_eq(c.dips, 0, "no false dip after the outage (%d)", c.dips);
+    cr_assert_lt(c.last_alarm, 3, "the alert ends with the outage (last %d after)", c.last_alarm);
 }
 
 /* A step with 8 to 10 entries per interval, drop-off 40%: no single

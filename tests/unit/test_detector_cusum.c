@@ -7,7 +7,7 @@
 #include <math.h>
 #include <string.h>
 
-#include "detector_rig.h"
+#include "detector_series.h"
 
 /* Montgomery, "Introduction to Statistical Quality Control", Table 9.1/9.2:
  * 20 points from N(10,1) then 10 from N(11,1); tabular CUSUM with mu0 = 10,
@@ -78,51 +78,32 @@ Test(detector_cusum, warmup_needs_min_points)
     rig_release(&r);
 }
 
+static struct kw_sample gappy_shift(gsl_rng *rng, int i)
+{
+    return rig_value(7 + gsl_ran_gaussian(rng, 1) + (i > 250 ? 1.5 : 0));
+}
+
 Test(detector_cusum, gaps_leave_state_untouched)
 {
-    struct rig a, b;
-    rig_init(&a, "{\"type\":\"cusum\"}");
-    rig_init(&b, "{\"type\":\"cusum\"}");
-    gsl_rng *rng = gsl_rng_alloc(gsl_rng_mt19937);
-    gsl_rng_set(rng, 31);
-    for (int i = 0; i < 400; i++) {
-        double x = 7 + gsl_ran_gaussian(rng, 1) + (i > 250 ? 1.5 : 0);
-        if (i % 4 == 0) {
-            struct kw_verdict g = rig_feed(&a, NAN);
-            cr_assert_not(g.ready);
-            cr_assert_not(g.anomalous);
-        }
-        struct kw_verdict va = rig_feed(&a, x), vb = rig_feed(&b, x);
-        assert_same_verdict(&va, &vb, i);
-    }
-    gsl_rng_free(rng);
-    rig_release(&a);
-    rig_release(&b);
+    twins_assert_gaps_change_nothing("{\"type\":\"cusum\"}", 31, 400, gappy_shift, 4, 0);
+}
+
+/* Saved in the middle of a shift, with the sums running. */
+static struct kw_sample shift_starts(gsl_rng *rng, int i)
+{
+    return rig_value(0.37 + gsl_ran_gaussian(rng, 0.1) + (i >= 200 ? 0.15 : 0));
+}
+
+static struct kw_sample shift_goes_on(gsl_rng *rng, int i)
+{
+    return rig_value(0.37 + gsl_ran_gaussian(rng, 0.1) + (i < 100 ? 0.15 : 0));
 }
 
 Test(detector_cusum, state_round_trip_is_bit_identical)
 {
-    const char *cfg = "{\"type\":\"cusum\",\"rebaseline_after\":10}";
-    struct rig a, b;
-    rig_init(&a, cfg);
-    rig_init(&b, cfg);
-    gsl_rng *rng = gsl_rng_alloc(gsl_rng_mt19937);
-    gsl_rng_set(rng, 13);
-    /* Save in the middle of a shift, with the sums running. */
-    for (int i = 0; i < 206; i++)
-        rig_feed(&a, 0.37 + gsl_ran_gaussian(rng, 0.1) + (i >= 200 ? 0.15 : 0));
-    rig_copy_state_text(&a, &b);
-    for (int i = 0; i < 200; i++) {
-        double x = 0.37 + gsl_ran_gaussian(rng, 0.1) + (i < 100 ? 0.15 : 0);
-        struct kw_verdict va = rig_feed(&a, x), vb = rig_feed(&b, x);
-        assert_same_verdict(&va, &vb, i);
-    }
-    cJSON *bad = cJSON_Parse("[1, 2, 3, -1, 0, 0, 0, 0, 0]");
-    cr_assert_eq(b.det.type->state_load(b.st.impl, b.det.cfg, bad), -1);
-    cJSON_Delete(bad);
-    gsl_rng_free(rng);
-    rig_release(&a);
-    rig_release(&b);
+    static const char *const refused[] = {"[1, 2, 3, -1, 0, 0, 0, 0, 0]", NULL};
+    twins_assert_restart_changes_nothing("{\"type\":\"cusum\",\"rebaseline_after\":10}", 13, shift_starts, 206,
+                                         shift_goes_on, 200, refused);
 }
 
 /* N(100, 4): a clean series stays (almost) quiet; a +1 sd shift, invisible

@@ -11,6 +11,7 @@
 #define RIG_SERIES {.interval_ms = HOUR}
 #define RIG_FIXTURE
 #include "detector_rig.h"
+#include "detector_series.h"
 
 /* threshold members score 0.5 + 0.5 * excess / (excess + bound) past the
  * bound, 0 inside. Highs 10, 20, 30; default min_votes = majority = 2.
@@ -128,24 +129,19 @@ Test(detector_ensemble, nan_is_not_ready, .fini = teardown)
 static const char *mixed_cfg = "{\"type\":\"ensemble\",\"members\":[{\"type\":\"holt_winters\"},"
                                "{\"type\":\"seasonal\"},{\"type\":\"esd\",\"season\":\"1d\",\"window\":72}]}";
 
-static double sine(int64_t t, gsl_rng *rng, double noise)
-{
-    return 1000 + 100 * sin(2 * M_PI * (double)t / 24) + gsl_ran_gaussian(rng, noise);
-}
-
 Test(detector_ensemble, round_trip_is_bit_identical, .fini = teardown)
 {
     setup_json(mixed_cfg);
     gsl_rng *rng = gsl_rng_alloc(gsl_rng_mt19937);
     int64_t t = 0;
     for (; t < 24 * 4; t++)
-        feed(t, sine(t, rng, 5));
+        feed(t, rig_daily_sine(t, 24, rng, 5));
     struct kw_detector_state st2;
     rig_clone_state(&fx, &st2, false);
     cr_assert_eq(fx.det.type->state_bytes(st2.impl), fx.det.type->state_bytes(fx.st.impl));
     int ready = 0, alarms = 0;
     for (int i = 0; i < 24 * 3; i++, t++) {
-        double v = i % 13 == 1 ? NAN : sine(t, rng, 5) + (i % 30 == 20 ? 90 : 0);
+        double v = i % 13 == 1 ? NAN : rig_daily_sine(t, 24, rng, 5) + (i % 30 == 20 ? 90 : 0);
         struct kw_verdict a = feed(t, v), b = feed_to(&st2, t, v);
         cr_assert(memcmp(&a, &b, sizeof a) == 0, "verdicts differ at t=%lld", (long long)t);
         ready += a.ready;
@@ -185,26 +181,9 @@ Test(detector_ensemble, daily_sine_spikes_and_false_alarms, .fini = teardown)
 {
     setup_json("{\"type\":\"ensemble\",\"members\":[{\"type\":\"holt_winters\"},{\"type\":\"seasonal\"},"
                "{\"type\":\"esd\",\"season\":\"1d\",\"window\":168}]}");
-    gsl_rng *rng = gsl_rng_alloc(gsl_rng_mt19937);
-    gsl_rng_set(rng, 42);
-    int ready = 0, false_alarms = 0, caught = 0;
-    for (int64_t t = 0; t < 24 * 60; t++) {
-        double v = sine(t, rng, 5);
-        bool spike = t > 24 * 10 && t % 97 == 0;
-        if (spike)
-            v += (t % 2 ? 60 : -60);
-        struct kw_verdict out = feed(t, v);
-        if (!out.ready)
-            continue;
-        ready++;
-        if (spike)
-            caught += out.anomalous;
-        else
-            false_alarms += out.anomalous;
-    }
-    gsl_rng_free(rng);
-    cr_assert_eq(caught, 12, "caught %d of 12 spikes", caught);
-    cr_assert_leq(false_alarms, ready / 500, "%d false alarms in %d", false_alarms, ready);
+    struct rig_spike_count c = rig_daily_sine_spikes(&fx, 24, 60, false);
+    cr_assert_eq(c.caught, 12, "caught %d of 12 spikes", c.caught);
+    cr_assert_leq(c.false_alarms, c.ready / 500, "%d false alarms in %d", c.false_alarms, c.ready);
 }
 
 static void expect_error(const char *json, const char *msg)

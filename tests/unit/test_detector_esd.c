@@ -14,6 +14,7 @@
 #define RIG_SERIES {.interval_ms = HOUR}
 #define RIG_FIXTURE
 #include "detector_rig.h"
+#include "detector_series.h"
 
 /* Rosner (1983), as reproduced in the NIST/SEMATECH e-Handbook of Statistical
  * Methods, §1.3.5.17.3 "Generalized ESD Test for Outliers": 54 values. */
@@ -206,11 +207,6 @@ Test(detector_esd, seasonal_warmup_needs_three_seasons_of_a_slot, .fini = teardo
     cr_assert_float_eq(v.expected, 0, 1e-12);
 }
 
-static double sine(int64_t t, gsl_rng *rng, double noise)
-{
-    return 1000 + 100 * sin(2 * M_PI * (double)t / 24) + gsl_ran_gaussian(rng, noise);
-}
-
 /* Phase comes from the timestamp: after a 5-hour hole (two NAN intervals and
  * three with no sample at all) the expected value still follows the sine. */
 Test(detector_esd, gap_keeps_seasonal_phase, .fini = teardown)
@@ -220,17 +216,17 @@ Test(detector_esd, gap_keeps_seasonal_phase, .fini = teardown)
     gsl_rng_set(rng, 3);
     int64_t t = 0;
     for (; t < 24 * 4; t++)
-        feed(t, sine(t, rng, 1));
+        feed(t, rig_daily_sine(t, 24, rng, 1));
     cr_assert_not(feed(t++, NAN).ready);
     cr_assert_not(feed(t++, NAN).ready);
     t += 3;
     for (int i = 0; i < 30; i++, t++) {
-        struct kw_verdict v = feed(t, sine(t, rng, 1));
+        struct kw_verdict v = feed(t, rig_daily_sine(t, 24, rng, 1));
         cr_assert(v.ready);
         cr_assert_not(v.anomalous, "false alarm at t=%lld", (long long)t);
         cr_assert_float_eq(v.expected, 1000 + 100 * sin(2 * M_PI * (double)t / 24), 5, "t=%lld", (long long)t);
     }
-    cr_assert(feed(t, sine(t, rng, 1) + 30).anomalous);
+    cr_assert(feed(t, rig_daily_sine(t, 24, rng, 1) + 30).anomalous);
     gsl_rng_free(rng);
 }
 
@@ -242,7 +238,7 @@ Test(detector_esd, nan_equals_missing_sample)
     kw_detector_state_init(&other, &fx.det, &fx.info);
     gsl_rng *rng = gsl_rng_alloc(gsl_rng_mt19937);
     for (int64_t t = 0; t < 200; t++) {
-        double v = sine(t, rng, 3);
+        double v = rig_daily_sine(t, 24, rng, 3);
         if (t % 31 == 7) {
             cr_assert_not(feed(t, NAN).ready);
             continue;
@@ -262,13 +258,13 @@ Test(detector_esd, round_trip_is_bit_identical, .fini = teardown)
     gsl_rng_set(rng, 5);
     int64_t t = 0;
     for (; t < 100; t++)
-        feed(t, sine(t, rng, 4));
+        feed(t, rig_daily_sine(t, 24, rng, 4));
     struct kw_detector_state st2;
     rig_clone_state(&fx, &st2, false);
     cr_assert_eq(st2.seen, fx.st.seen);
     int ready = 0;
     for (int i = 0; i < 200; i++, t++) {
-        double v = i % 23 == 4 ? NAN : sine(t, rng, 4) + (i % 50 == 9 ? 40 : 0);
+        double v = i % 23 == 4 ? NAN : rig_daily_sine(t, 24, rng, 4) + (i % 50 == 9 ? 40 : 0);
         if (i == 120)
             t += 5; /* a gap: rebuild path */
         struct kw_verdict a = feed(t, v), b = feed_to(&st2, t, v);
@@ -293,28 +289,9 @@ Test(detector_esd, load_rejects_wrong_window, .fini = teardown)
 Test(detector_esd, daily_sine_spikes_and_false_alarms, .fini = teardown)
 {
     setup_json("{\"type\":\"esd\",\"window\":168,\"season\":\"1d\"}");
-    gsl_rng *rng = gsl_rng_alloc(gsl_rng_mt19937);
-    gsl_rng_set(rng, 42);
-    int ready = 0, false_alarms = 0, caught = 0;
-    for (int64_t t = 0; t < 24 * 60; t++) {
-        double v = sine(t, rng, 5);
-        bool spike = t > 24 * 10 && t % 97 == 0;
-        if (spike)
-            v += (t % 2 ? 60 : -60);
-        struct kw_verdict out = feed(t, v);
-        if (!out.ready)
-            continue;
-        ready++;
-        if (spike) {
-            caught += out.anomalous;
-            cr_assert_eq(out.direction, t % 2 ? 1 : -1);
-        } else {
-            false_alarms += out.anomalous;
-        }
-    }
-    gsl_rng_free(rng);
-    cr_assert_eq(caught, 12, "caught %d of 12 spikes", caught);
-    cr_assert_leq(false_alarms, ready / 200, "%d false alarms in %d", false_alarms, ready);
+    struct rig_spike_count c = rig_daily_sine_spikes(&fx, 24, 60, true);
+    cr_assert_eq(c.caught, 12, "caught %d of 12 spikes", c.caught);
+    cr_assert_leq(c.false_alarms, c.ready / 200, "%d false alarms in %d", c.false_alarms, c.ready);
 }
 
 static void expect_parse_error(const char *json, const char *msg)

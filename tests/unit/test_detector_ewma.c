@@ -7,7 +7,7 @@
 #include <math.h>
 #include <string.h>
 
-#include "detector_rig.h"
+#include "detector_series.h"
 
 /* Montgomery, "Introduction to Statistical Quality Control", Table 9.1 data
  * (20 points from N(10,1), then 10 from N(11,1)) charted with an EWMA of
@@ -89,54 +89,32 @@ Test(detector_ewma, warmup_needs_min_points)
     rig_release(&r);
 }
 
+static struct kw_sample gappy_shift(gsl_rng *rng, int i)
+{
+    return rig_value(40 + gsl_ran_gaussian(rng, 2) + (i > 200 ? 3 : 0));
+}
+
 Test(detector_ewma, gaps_leave_state_untouched)
 {
-    struct rig a, b;
-    rig_init(&a, "{\"type\":\"ewma\",\"min_points\":10}");
-    rig_init(&b, "{\"type\":\"ewma\",\"min_points\":10}");
-    gsl_rng *rng = gsl_rng_alloc(gsl_rng_mt19937);
-    gsl_rng_set(rng, 8);
-    for (int i = 0; i < 300; i++) {
-        double x = 40 + gsl_ran_gaussian(rng, 2) + (i > 200 ? 3 : 0);
-        if (i % 6 == 2) {
-            struct kw_verdict g = rig_feed(&a, NAN);
-            cr_assert_not(g.ready);
-            cr_assert_not(g.anomalous);
-        }
-        struct kw_verdict va = rig_feed(&a, x), vb = rig_feed(&b, x);
-        assert_same_verdict(&va, &vb, i);
-    }
-    gsl_rng_free(rng);
-    rig_release(&a);
-    rig_release(&b);
+    twins_assert_gaps_change_nothing("{\"type\":\"ewma\",\"min_points\":10}", 8, 300, gappy_shift, 6, 2);
+}
+
+static struct kw_sample spiky(gsl_rng *rng, int i)
+{
+    return rig_value(3.3 + gsl_ran_gaussian(rng, 0.7) + (i % 40 == 0 ? 9 : 0));
+}
+
+static struct kw_sample shifting(gsl_rng *rng, int i)
+{
+    return rig_value(3.3 + gsl_ran_gaussian(rng, 0.7) + (i > 120 ? 1.0 : 0));
 }
 
 Test(detector_ewma, state_round_trip_is_bit_identical)
 {
-    const char *cfg = "{\"type\":\"ewma\",\"alpha\":0.2,\"min_points\":15}";
-    struct rig a, b;
-    rig_init(&a, cfg);
-    rig_init(&b, cfg);
-    gsl_rng *rng = gsl_rng_alloc(gsl_rng_mt19937);
-    gsl_rng_set(rng, 12);
-    for (int i = 0; i < 123; i++)
-        rig_feed(&a, 3.3 + gsl_ran_gaussian(rng, 0.7) + (i % 40 == 0 ? 9 : 0));
-    rig_copy_state_text(&a, &b);
-    for (int i = 0; i < 200; i++) {
-        double x = 3.3 + gsl_ran_gaussian(rng, 0.7) + (i > 120 ? 1.0 : 0);
-        struct kw_verdict va = rig_feed(&a, x), vb = rig_feed(&b, x);
-        assert_same_verdict(&va, &vb, i);
-    }
     /* Wrong shapes and values are refused. */
-    cJSON *bad = cJSON_Parse("[1, 2, 3]");
-    cr_assert_eq(b.det.type->state_load(b.st.impl, b.det.cfg, bad), -1);
-    cJSON_Delete(bad);
-    bad = cJSON_Parse("[5, 1, -2, 0, 1, 1]");
-    cr_assert_eq(b.det.type->state_load(b.st.impl, b.det.cfg, bad), -1);
-    cJSON_Delete(bad);
-    gsl_rng_free(rng);
-    rig_release(&a);
-    rig_release(&b);
+    static const char *const refused[] = {"[1, 2, 3]", "[5, 1, -2, 0, 1, 1]", NULL};
+    twins_assert_restart_changes_nothing("{\"type\":\"ewma\",\"alpha\":0.2,\"min_points\":15}", 12, spiky, 123,
+                                         shifting, 200, refused);
 }
 
 /* N(50, 2): a clean stretch stays (almost) quiet; a 10-sd spike alerts once

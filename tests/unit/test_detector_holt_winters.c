@@ -13,6 +13,7 @@
 #define RIG_SERIES {.interval_ms = HOUR}
 #define RIG_FIXTURE
 #include "detector_rig.h"
+#include "detector_series.h"
 
 /* m = 3 (season 3h, interval 1h), alpha = beta = gamma = 0.5, sd_alpha = 0.5.
  * Warm-up y = 10 20 30 | 12 24 33 at positions p = 0..5 (slot = p mod 3):
@@ -270,29 +271,10 @@ Test(detector_holt_winters, load_rejects_mismatched_state, .fini = teardown)
 Test(detector_holt_winters, daily_sine_spikes_and_false_alarms, .fini = teardown)
 {
     setup_json("{\"type\":\"holt_winters\",\"season\":\"1d\"}");
-    gsl_rng *rng = gsl_rng_alloc(gsl_rng_mt19937);
-    gsl_rng_set(rng, 42);
-    int ready = 0, false_alarms = 0, caught = 0;
-    for (int t = 0; t < 24 * 60; t++) {
-        double v = 1000 + 100 * sin(2 * M_PI * t / 24) + gsl_ran_gaussian(rng, 5);
-        bool spike = t > 24 * 10 && t % 97 == 0;
-        if (spike)
-            v += (t % 2 ? 60 : -60);
-        struct kw_verdict out = feed(t, v);
-        if (!out.ready)
-            continue;
-        ready++;
-        if (spike) {
-            caught += out.anomalous;
-            cr_assert_eq(out.direction, t % 2 ? 1 : -1);
-        } else {
-            false_alarms += out.anomalous;
-        }
-    }
-    gsl_rng_free(rng);
-    cr_assert_eq(ready, 24 * 58);
-    cr_assert_eq(caught, 12, "caught %d of 12 spikes", caught);
-    cr_assert_leq(false_alarms, ready / 100, "%d false alarms in %d", false_alarms, ready);
+    struct rig_spike_count c = rig_daily_sine_spikes(&fx, 24, 60, true);
+    cr_assert_eq(c.ready, 24 * 58);
+    cr_assert_eq(c.caught, 12, "caught %d of 12 spikes", c.caught);
+    cr_assert_leq(c.false_alarms, c.ready / 100, "%d false alarms in %d", c.false_alarms, c.ready);
 }
 
 Test(detector_holt_winters, config_errors)

@@ -9,7 +9,7 @@
 #include <math.h>
 #include <string.h>
 
-#include "detector_rig.h"
+#include "detector_series.h"
 
 /* Iglewicz & Hoaglin (1993), "How to Detect and Handle Outliers":
  * M = 0.6745 (x - median) / MAD, outlier when |M| > 3.5. By hand:
@@ -132,56 +132,40 @@ Test(detector_mad, warmup_needs_min_points)
     rig_release(&r);
 }
 
+static struct kw_sample noise(gsl_rng *rng, int i)
+{
+    (void)i;
+    return rig_value(50 + gsl_ran_gaussian(rng, 3));
+}
+
 /* A missing interval changes nothing: the series with gaps gives the same
  * verdicts as the same series without them. */
 Test(detector_mad, gaps_leave_state_untouched)
 {
-    struct rig a, b;
-    rig_init(&a, "{\"type\":\"mad\",\"window\":16,\"min_points\":8}");
-    rig_init(&b, "{\"type\":\"mad\",\"window\":16,\"min_points\":8}");
-    gsl_rng *rng = gsl_rng_alloc(gsl_rng_mt19937);
-    gsl_rng_set(rng, 7);
-    for (int i = 0; i < 200; i++) {
-        double x = 50 + gsl_ran_gaussian(rng, 3);
-        if (i % 7 == 3) {
-            struct kw_verdict g = rig_feed(&a, NAN);
-            cr_assert_not(g.ready);
-            cr_assert_not(g.anomalous);
-        }
-        struct kw_verdict va = rig_feed(&a, x), vb = rig_feed(&b, x);
-        assert_same_verdict(&va, &vb, i);
-    }
-    gsl_rng_free(rng);
-    rig_release(&a);
-    rig_release(&b);
+    twins_assert_gaps_change_nothing("{\"type\":\"mad\",\"window\":16,\"min_points\":8}", 7, 200, noise, 7, 3);
+}
+
+/* Enough points to wrap the ring, full-precision values (which need 17
+ * digits to round-trip), duplicates (every fifth repeats the one before)
+ * and a few outliers. prev starts at 0 in every test: Criterion runs each
+ * one in a fresh process. */
+static struct kw_sample repeats_and_outliers(gsl_rng *rng, int i)
+{
+    static double prev = 0;
+    double x = i % 13 == 0 ? 500.0 : (i % 5 == 0 ? prev : gsl_ran_gaussian(rng, 4) / 3 + 0.1);
+    prev = x;
+    return rig_value(x);
+}
+
+static struct kw_sample low_outliers(gsl_rng *rng, int i)
+{
+    return rig_value(i % 17 == 0 ? -300.0 : gsl_ran_gaussian(rng, 4) / 3.0);
 }
 
 Test(detector_mad, state_round_trip_is_bit_identical)
 {
-    const char *cfg = "{\"type\":\"mad\",\"window\":64,\"min_points\":10}";
-    struct rig a, b;
-    rig_init(&a, cfg);
-    rig_init(&b, cfg);
-    gsl_rng *rng = gsl_rng_alloc(gsl_rng_mt19937);
-    gsl_rng_set(rng, 11);
-    /* Enough points to wrap the ring, full-precision values (which need 17
-     * digits to round-trip), duplicates and a few outliers. */
-    double prev = 0;
-    for (int i = 0; i < 150; i++) {
-        double x = i % 13 == 0 ? 500.0 : (i % 5 == 0 ? prev : gsl_ran_gaussian(rng, 4) / 3 + 0.1);
-        rig_feed(&a, x);
-        prev = x;
-    }
-    rig_copy_state_text(&a, &b);
-    cr_assert_eq(b.st.seen, a.st.seen);
-    for (int i = 0; i < 300; i++) {
-        double x = i % 17 == 0 ? -300.0 : gsl_ran_gaussian(rng, 4) / 3.0;
-        struct kw_verdict va = rig_feed(&a, x), vb = rig_feed(&b, x);
-        assert_same_verdict(&va, &vb, i);
-    }
-    gsl_rng_free(rng);
-    rig_release(&a);
-    rig_release(&b);
+    twins_assert_restart_changes_nothing("{\"type\":\"mad\",\"window\":64,\"min_points\":10}", 11,
+                                         repeats_and_outliers, 150, low_outliers, 300, NULL);
 }
 
 Test(detector_mad, load_rejects_mismatched_state)
@@ -448,25 +432,22 @@ Test(detector_mad, equal_values_match_sorting_at_the_largest_sorted_window)
     check_ties_exact(4096, 12000, 97, 24);
 }
 
+static struct kw_sample few_values(gsl_rng *rng, int i)
+{
+    (void)i;
+    return rig_value((double)gsl_rng_uniform_int(rng, 4));
+}
+
+static struct kw_sample mostly_few_values(gsl_rng *rng, int i)
+{
+    (void)i;
+    return rig_value(gsl_rng_uniform(rng) < 0.8 ? (double)gsl_rng_uniform_int(rng, 4) : gsl_ran_gaussian(rng, 3));
+}
+
 /* A window full of equal values saved and restored (the order is rebuilt
  * from the ring) goes on bit for bit. */
 Test(detector_mad, state_round_trip_with_equal_values)
 {
-    const char *cfg = "{\"type\":\"mad\",\"window\":288}";
-    struct rig a, b;
-    rig_init(&a, cfg);
-    rig_init(&b, cfg);
-    gsl_rng *rng = gsl_rng_alloc(gsl_rng_mt19937);
-    gsl_rng_set(rng, 31);
-    for (int i = 0; i < 400; i++)
-        rig_feed(&a, (double)gsl_rng_uniform_int(rng, 4));
-    rig_copy_state_text(&a, &b);
-    for (int i = 0; i < 600; i++) {
-        double x = gsl_rng_uniform(rng) < 0.8 ? (double)gsl_rng_uniform_int(rng, 4) : gsl_ran_gaussian(rng, 3);
-        struct kw_verdict va = rig_feed(&a, x), vb = rig_feed(&b, x);
-        assert_same_verdict(&va, &vb, i);
-    }
-    gsl_rng_free(rng);
-    rig_release(&a);
-    rig_release(&b);
+    twins_assert_restart_changes_nothing("{\"type\":\"mad\",\"window\":288}", 31, few_values, 400, mostly_few_values,
+                                         600, NULL);
 }

@@ -13,6 +13,7 @@
 
 #define RIG_SERIES {.interval_ms = 60000, .is_count = true}
 #include "detector_rig.h"
+#include "detector_series.h"
 
 /* One look only (the interval's own tail), no profile, warm after 10
  * intervals: the plain Poisson test the reference values are for. */
@@ -195,38 +196,38 @@ Test(detector_poisson, warmup_and_gaps)
             cr_assert_not(rig_feed(&a, NAN).ready);
             cr_assert_not(rig_feed(&a, -1).ready); /* impossible counts are gaps too */
         }
-        struct kw_verdict va = rig_feed(&a, x), vb = rig_feed(&b, x);
-        assert_same_verdict(&va, &vb, i);
+        struct kw_sample s = rig_value(x);
+        twin_feed_both(&a, &b, &s, i);
     }
     gsl_rng_free(rng);
     rig_release(&a);
     rig_release(&b);
 }
 
+/* Counts placed by time (interval i of the series), so a learned profile
+ * applies: a burst near the end of the first 777, then one every 50. */
+static struct kw_sample bursty_counts(gsl_rng *rng, int i)
+{
+    struct kw_sample s = rig_value(gsl_ran_negative_binomial(rng, 0.3, 2.0) + (i >= 760 ? 30 : 0));
+    s.ts_ms = (int64_t)i * 60000;
+    return s;
+}
+
+static struct kw_sample after_restart(gsl_rng *rng, int i)
+{
+    int slot = 777 + i;
+    struct kw_sample s = rig_value(gsl_ran_negative_binomial(rng, 0.3, 2.0) + (slot % 50 == 0 ? 60 : 0));
+    s.ts_ms = (int64_t)slot * 60000;
+    return s;
+}
+
 /* Through a restart at any point (mid-alarm, mid-hold, with a learned
  * profile) the verdicts continue bit for bit. */
 Test(detector_poisson, state_round_trip_is_bit_identical)
 {
-    const char *cfg = "{\"type\":\"poisson\",\"min_points\":20}";
-    struct rig a, b;
-    rig_init(&a, cfg);
-    rig_init(&b, cfg);
-    gsl_rng *rng = gsl_rng_alloc(gsl_rng_mt19937);
-    gsl_rng_set(rng, 43);
-    for (int i = 0; i < 777; i++)
-        rig_feed_slot(&a, &a.st, i, gsl_ran_negative_binomial(rng, 0.3, 2.0) + (i >= 760 ? 30 : 0));
-    rig_copy_state_text(&a, &b);
-    for (int i = 777; i < 1200; i++) {
-        double x = gsl_ran_negative_binomial(rng, 0.3, 2.0) + (i % 50 == 0 ? 60 : 0);
-        struct kw_verdict va = rig_feed_slot(&a, &a.st, i, x), vb = rig_feed_slot(&b, &b.st, i, x);
-        assert_same_verdict(&va, &vb, i);
-    }
-    cJSON *bad = cJSON_Parse("[3, -1, 0]");
-    cr_assert_eq(b.det.type->state_load(b.st.impl, b.det.cfg, bad), -1);
-    cJSON_Delete(bad);
-    gsl_rng_free(rng);
-    rig_release(&a);
-    rig_release(&b);
+    static const char *const refused[] = {"[3, -1, 0]", NULL};
+    twins_assert_restart_changes_nothing("{\"type\":\"poisson\",\"min_points\":20}", 43, bursty_counts, 777,
+                                         after_restart, 1200 - 777, refused);
 }
 
 /* The CUSUM's p-value e^-S is valid at every interval (Ville's
@@ -448,39 +449,30 @@ Test(detector_poisson, prescreen_matches_exact_flags)
     gsl_rng_free(rng);
 }
 
+static struct kw_sample burst(gsl_rng *rng, int i)
+{
+    (void)i;
+    return rig_value(gsl_ran_poisson(rng, 30));
+}
+
+static struct kw_sample normal_counts(gsl_rng *rng, int i)
+{
+    (void)i;
+    return rig_value(gsl_ran_poisson(rng, 6));
+}
+
 /* An 18-interval incident (5x the usual 6 complaints) is one alarm to its
  * end (the first interval may be borderline), the baseline does not move
  * while it lasts, the evidence drains within a few intervals after it,
  * and the return to normal does not look like a dip. */
 Test(detector_poisson, incident_does_not_teach_the_baseline)
 {
-    struct rig r;
-    rig_init(&r, "{\"type\":\"poisson\",\"direction\":\"both\",\"season\":\"none\",\"min_points\":30}");
-    gsl_rng *rng = gsl_rng_alloc(gsl_rng_mt19937);
-    gsl_rng_set(rng, 21);
-    for (int i = 0; i < 300; i++)
-        rig_feed(&r, gsl_ran_poisson(rng, 6));
-    int in = 0, dips = 0, last_alarm = -1;
-    double before = NAN, last = NAN;
-    for (int i = 0; i < 18; i++) {
-        struct kw_verdict v = rig_feed(&r, gsl_ran_poisson(rng, 30));
-        in += v.anomalous;
-        if (i == 0)
-            before = v.expected;
-        last = v.expected;
-    }
-    for (int i = 0; i < 30; i++) {
-        struct kw_verdict v = rig_feed(&r, gsl_ran_poisson(rng, 6));
-        dips += v.anomalous && v.direction < 0;
-        if (v.anomalous)
-            last_alarm = i;
-    }
-    cr_assert_geq(in, 17, "the incident keeps alerting (%d of 18)", in);
-    cr_assert_float_eq(last, before, 1e-12, "held: the baseline did not move during the incident");
-    cr_assert_eq(dips, 0, "no dip after the incident (%d)", dips);
-    cr_assert_lt(last_alarm, 8, "the evidence drains within a few intervals (last alarm %d after)", last_alarm);
-    gsl_rng_free(rng);
-    rig_release(&r);
+    const char *cfg = "{\"type\":\"poisson\",\"direction\":\"both\",\"season\":\"none\",\"min_points\":30}";
+    struct rig_incident c = rig_run_incident(cfg, 21, normal_counts, 300, burst, 18, 30);
+    cr_assert_geq(c.alarmed, 17, "the incident keeps alerting (%d of 18)", c.alarmed);
+    cr_assert_float_eq(c.last_expected, c.first_expected, 1e-12, "held: the baseline did not move during the incident");
+    cr_assert_eq(c.dips, 0, "no dip after the incident (%d)", c.dips);
+    cr_assert_lt(c.last_alarm, 8, "the evidence drains within a few intervals (last alarm %d after)", c.last_alarm);
 }
 
 /* The regression of the low-count bias: a sparse series with a true rate

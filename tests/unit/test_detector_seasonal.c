@@ -14,6 +14,7 @@
 #define RIG_SERIES {.interval_ms = HOUR}
 #define RIG_FIXTURE
 #include "detector_rig.h"
+#include "detector_series.h"
 
 #define MAD_TO_SD 1.482602218505602
 
@@ -96,11 +97,6 @@ Test(detector_seasonal, hour_of_week_learns_weekends, .fini = teardown)
     gsl_rng_free(rng);
 }
 
-static double sine(int64_t t, int per_day, gsl_rng *rng, double noise)
-{
-    return 1000 + 100 * sin(2 * M_PI * (double)t / per_day) + gsl_ran_gaussian(rng, noise);
-}
-
 /* After a 7-hour hole (NAN and absent intervals) each value still meets its
  * own hour's median: expected follows the sine. */
 Test(detector_seasonal, gap_keeps_phase, .fini = teardown)
@@ -109,12 +105,12 @@ Test(detector_seasonal, gap_keeps_phase, .fini = teardown)
     gsl_rng *rng = gsl_rng_alloc(gsl_rng_mt19937);
     int64_t t = 0;
     for (; t < 24 * 5; t++)
-        feed(t, sine(t, 24, rng, 1));
+        feed(t, rig_daily_sine(t, 24, rng, 1));
     for (int i = 0; i < 3; i++, t++)
         cr_assert_not(feed(t, NAN).ready);
     t += 4;
     for (int i = 0; i < 24; i++, t++) {
-        struct kw_verdict v = feed(t, sine(t, 24, rng, 1));
+        struct kw_verdict v = feed(t, rig_daily_sine(t, 24, rng, 1));
         cr_assert(v.ready);
         cr_assert_not(v.anomalous, "t=%lld", (long long)t);
         cr_assert_float_eq(v.expected, 1000 + 100 * sin(2 * M_PI * (double)t / 24), 3, "t=%lld", (long long)t);
@@ -134,7 +130,7 @@ Test(detector_seasonal, nan_leaves_state_untouched)
             cr_assert_not(feed(t, NAN).ready);
             continue;
         }
-        double v = sine(t, 24, rng, 5);
+        double v = rig_daily_sine(t, 24, rng, 5);
         struct kw_verdict a = feed(t, v), b = feed_to(&other, t, v);
         cr_assert(memcmp(&a, &b, sizeof a) == 0, "t=%lld", (long long)t);
     }
@@ -173,12 +169,12 @@ Test(detector_seasonal, round_trip_is_bit_identical, .fini = teardown)
     gsl_rng_set(rng, 9);
     int64_t t = 0;
     for (; t < 24 * 4 + 5; t++)
-        feed(t, sine(t, 24, rng, 5));
+        feed(t, rig_daily_sine(t, 24, rng, 5));
     struct kw_detector_state st2;
     rig_clone_state(&fx, &st2, false);
     cr_assert_eq(fx.det.type->state_bytes(st2.impl), fx.det.type->state_bytes(fx.st.impl));
     for (int i = 0; i < 24 * 6; i++, t++) {
-        double v = i % 19 == 2 ? NAN : sine(t, 24, rng, 5) + (i % 40 == 7 ? 80 : 0);
+        double v = i % 19 == 2 ? NAN : rig_daily_sine(t, 24, rng, 5) + (i % 40 == 7 ? 80 : 0);
         struct kw_verdict a = feed(t, v), b = feed_to(&st2, t, v);
         cr_assert(memcmp(&a, &b, sizeof a) == 0, "verdicts differ at t=%lld", (long long)t);
     }
@@ -199,30 +195,10 @@ Test(detector_seasonal, load_rejects_wrong_history, .fini = teardown)
  * at 5 minutes). Without the pooled error floor this was about 5%. */
 static void spikes_and_false_alarms(int per_day, int days)
 {
-    gsl_rng *rng = gsl_rng_alloc(gsl_rng_mt19937);
-    gsl_rng_set(rng, 42);
-    int ready = 0, false_alarms = 0, caught = 0, spikes = 0;
-    for (int64_t t = 0; t < (int64_t)per_day * days; t++) {
-        double v = sine(t, per_day, rng, 5);
-        bool spike = t > per_day * 10 && t % 97 == 0;
-        if (spike)
-            v += (t % 2 ? 60 : -60);
-        struct kw_verdict out = feed(t, v);
-        if (!out.ready)
-            continue;
-        ready++;
-        if (spike) {
-            spikes++;
-            caught += out.anomalous;
-            cr_assert_eq(out.direction, t % 2 ? 1 : -1);
-        } else {
-            false_alarms += out.anomalous;
-        }
-    }
-    gsl_rng_free(rng);
-    cr_assert_gt(spikes, 10);
-    cr_assert_eq(caught, spikes, "caught %d of %d spikes", caught, spikes);
-    cr_assert_leq(false_alarms, ready / 200, "%d false alarms in %d", false_alarms, ready);
+    struct rig_spike_count c = rig_daily_sine_spikes(&fx, per_day, days, true);
+    cr_assert_gt(c.spikes, 10);
+    cr_assert_eq(c.caught, c.spikes, "caught %d of %d spikes", c.caught, c.spikes);
+    cr_assert_leq(c.false_alarms, c.ready / 200, "%d false alarms in %d", c.false_alarms, c.ready);
 }
 
 Test(detector_seasonal, hourly_spikes_and_false_alarms, .fini = teardown)

@@ -8,7 +8,7 @@
 #include <math.h>
 #include <string.h>
 
-#include "detector_rig.h"
+#include "detector_series.h"
 
 /* By hand: window {2,4,4,4,5,5,7,9}: mean 5, sample sd sqrt(32/7) = 2.138090.
  * x = 12: z = 7/2.138090 = 3.273950 > 3, bounds 5 -+ 6.414270 = [-1.414270, 11.414270].
@@ -76,47 +76,31 @@ Test(detector_zscore, warmup_needs_min_points)
     rig_release(&r);
 }
 
+static struct kw_sample spiky(gsl_rng *rng, int i)
+{
+    return rig_value(20 + gsl_ran_gaussian(rng, 2) + (i % 50 == 0 ? 30 : 0));
+}
+
 Test(detector_zscore, gaps_leave_state_untouched)
 {
-    struct rig a, b;
-    rig_init(&a, "{\"type\":\"zscore\",\"window\":16,\"min_points\":8}");
-    rig_init(&b, "{\"type\":\"zscore\",\"window\":16,\"min_points\":8}");
-    gsl_rng *rng = gsl_rng_alloc(gsl_rng_mt19937);
-    gsl_rng_set(rng, 21);
-    for (int i = 0; i < 300; i++) {
-        double x = 20 + gsl_ran_gaussian(rng, 2) + (i % 50 == 0 ? 30 : 0);
-        if (i % 5 == 1) {
-            struct kw_verdict g = rig_feed(&a, NAN);
-            cr_assert_not(g.ready);
-            cr_assert_not(g.anomalous);
-        }
-        struct kw_verdict va = rig_feed(&a, x), vb = rig_feed(&b, x);
-        assert_same_verdict(&va, &vb, i);
-    }
-    gsl_rng_free(rng);
-    rig_release(&a);
-    rig_release(&b);
+    twins_assert_gaps_change_nothing("{\"type\":\"zscore\",\"window\":16,\"min_points\":8}", 21, 300, spiky, 5, 1);
+}
+
+static struct kw_sample high_spikes(gsl_rng *rng, int i)
+{
+    return rig_value(1e4 + gsl_ran_gaussian(rng, 30) + (i % 23 == 0 ? 400 : 0));
+}
+
+static struct kw_sample low_spikes(gsl_rng *rng, int i)
+{
+    return rig_value(1e4 + gsl_ran_gaussian(rng, 30) + (i % 31 == 0 ? -500 : 0));
 }
 
 Test(detector_zscore, state_round_trip_is_bit_identical)
 {
-    const char *cfg = "{\"type\":\"zscore\",\"window\":40,\"min_points\":10}";
-    struct rig a, b;
-    rig_init(&a, cfg);
-    rig_init(&b, cfg);
-    gsl_rng *rng = gsl_rng_alloc(gsl_rng_mt19937);
-    gsl_rng_set(rng, 5);
-    for (int i = 0; i < 97; i++) /* not a multiple of window: mid-way to the next recompute */
-        rig_feed(&a, 1e4 + gsl_ran_gaussian(rng, 30) + (i % 23 == 0 ? 400 : 0));
-    rig_copy_state_text(&a, &b);
-    for (int i = 0; i < 200; i++) {
-        double x = 1e4 + gsl_ran_gaussian(rng, 30) + (i % 31 == 0 ? -500 : 0);
-        struct kw_verdict va = rig_feed(&a, x), vb = rig_feed(&b, x);
-        assert_same_verdict(&va, &vb, i);
-    }
-    gsl_rng_free(rng);
-    rig_release(&a);
-    rig_release(&b);
+    /* 97 is not a multiple of window: saved mid-way to the next recompute. */
+    twins_assert_restart_changes_nothing("{\"type\":\"zscore\",\"window\":40,\"min_points\":10}", 5, high_spikes, 97,
+                                         low_spikes, 200, NULL);
 }
 
 Test(detector_zscore, load_rejects_mismatched_state)
