@@ -7,7 +7,8 @@
 #   make bench            the agent against a bare floor, memory per series, alert latency,
 #                         mad against pandas, per-detector cost (bench/run.sh; BENCH_* to shorten)
 #   make accuracy         incidents found and false alarms on simulated CX journeys (the deciding
-#                         table), then per-interval accuracy of every detector on labelled series
+#                         table), the best possible on them (bench/cx_oracle), then per-interval
+#                         accuracy of every detector on labelled series
 #   make nab              score of conf/examples/nab.json on the NAB slice, and by leave-one-category-out
 #   make install          PREFIX=/usr/local DESTDIR=
 #   make deb              $(BUILDDIR)/kpiwatch_VERSION_ARCH.deb, built with dpkg-deb (packaging/debian/)
