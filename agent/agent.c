@@ -209,7 +209,7 @@ void kw_agent_log_stats(const struct kw_agent *ag)
             (unsigned long long)p->ingest.messages, (unsigned long long)p->ingest.points_accepted,
             (unsigned long long)rejected, (unsigned long long)p->stats.points_unwatched, p->table.count, (unsigned long long)p->stats.intervals_closed,
             (unsigned long long)p->stats.anomalies, (unsigned long long)p->stats.alerts_fired,
-            (unsigned long long)p->stats.alerts_resolved, ag->firing,
+            (unsigned long long)p->stats.alerts_resolved, kw_pipeline_firing(p),
             (unsigned long long)ostats.sent, (unsigned long long)ostats.failed, (unsigned long long)ostats.retried,
             (unsigned long long)ostats.dropped, (unsigned long long)ostats.pending, (unsigned long long)ostats.silenced,
             (unsigned long long)ostats.inhibited, (unsigned long long)ostats.muted,
@@ -413,12 +413,6 @@ int kw_agent_run(struct kw_agent *ag, int64_t stop_after_ms)
         }
         kw_status_publish(kw_http_status(ag->http), &ag->pipeline, ag->outbox, ag->reloads, ag->reload_failures, false);
         if (ag->cfg.stats_interval_ms > 0 && mono >= ag->next_stats_ms) {
-            /* counting firing series walks the table: at most once a second,
-             * however often the line is logged */
-            if (mono >= ag->next_firing_count_ms) {
-                ag->firing = kw_pipeline_firing(&ag->pipeline);
-                ag->next_firing_count_ms = mono + 1000;
-            }
             kw_agent_log_stats(ag);
             ag->next_stats_ms = mono + ag->cfg.stats_interval_ms;
         }
@@ -444,7 +438,6 @@ int kw_agent_run(struct kw_agent *ag, int64_t stop_after_ms)
     kw_kafka_stop(ag->kafka);
     ag->kafka = NULL;
     save_state(ag);
-    ag->firing = kw_pipeline_firing(&ag->pipeline);
     kw_agent_log_stats(ag);
     return 0;
 }

@@ -36,8 +36,6 @@ struct kw_agent {
     int64_t next_stats_ms;
     int64_t next_outbox_tick_ms;
     int64_t next_queue_metric_ms;
-    size_t firing;               /* firing series as of next_firing_count_ms - 1 s (the stats line) */
-    int64_t next_firing_count_ms;
     int64_t next_save_ms;
     int64_t next_feedback_ms;  /* next look at STATE_DIR/feedback (feedback.h) */
     uint64_t reloads, reload_failures;
@@ -56,8 +54,7 @@ int kw_agent_run(struct kw_agent *ag, int64_t stop_after_ms);
 /* Free everything. Safe after a failed init. */
 void kw_agent_release(struct kw_agent *ag);
 
-/* Log the self-metrics counters as one line (firing= is counted at most
- * once a second, so it may lag by up to a second). */
+/* Log the self-metrics counters as one line. */
 void kw_agent_log_stats(const struct kw_agent *ag);
 
 #endif

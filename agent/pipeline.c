@@ -46,6 +46,8 @@ void kw_pipeline_init(struct kw_pipeline *p, const struct kw_config *cfg)
     p->clocks = xcalloc((size_t)cfg->nkpis + 1, sizeof *p->clocks);
     p->fdr = xcalloc((size_t)cfg->nkpis + 1, sizeof *p->fdr);
     p->kpi_series = xcalloc((size_t)cfg->nkpis + 1, sizeof *p->kpi_series);
+    p->kpi_pending = xcalloc((size_t)cfg->nkpis + 1, sizeof *p->kpi_pending);
+    p->kpi_firing = xcalloc((size_t)cfg->nkpis + 1, sizeof *p->kpi_firing);
     p->series_refused = xcalloc((size_t)cfg->nkpis + 1, sizeof *p->series_refused);
     p->due = xcalloc((size_t)cfg->nkpis + 1, sizeof *p->due);
     for (int k = 0; k < cfg->nkpis; k++) {
@@ -78,9 +80,13 @@ void kw_pipeline_release(struct kw_pipeline *p)
     p->fdr = NULL;
     free(p->clocks);
     free(p->kpi_series);
+    free(p->kpi_pending);
+    free(p->kpi_firing);
     free(p->series_refused);
     p->clocks = NULL;
     p->kpi_series = NULL;
+    p->kpi_pending = NULL;
+    p->kpi_firing = NULL;
     p->series_refused = NULL;
 }
 
@@ -92,6 +98,25 @@ static struct kw_series *series_create(struct kw_pipeline *p, int k, uint64_t ha
     p->kpi_series[k]++;
     p->stats.series_created++;
     return s;
+}
+
+/* Count s in (delta +1) or out of (-1) its KPI's series in alert phase. */
+static void count_phase(struct kw_pipeline *p, const struct kw_series *s, int phase, int delta)
+{
+    size_t *n = phase == KW_PHASE_FIRING ? &p->kpi_firing[s->kpi] : phase == KW_PHASE_PENDING ? &p->kpi_pending[s->kpi]
+                                                                                                 : NULL;
+    if (n)
+        *n = delta > 0 ? *n + 1 : *n - 1;
+}
+
+/* After the alert state machine ran on s: move it between the counts if
+ * its phase changed from before. */
+static void phase_moved(struct kw_pipeline *p, const struct kw_series *s, int before)
+{
+    if ((int)s->alert.phase == before)
+        return;
+    count_phase(p, s, before, -1);
+    count_phase(p, s, s->alert.phase, +1);
 }
 
 static void advance(struct kw_pipeline *p, struct kw_series *s, int64_t target);
@@ -217,7 +242,9 @@ static void decide_interval(void *ctx, struct kw_series *s, const struct kw_samp
     if (v.anomalous)
         p->stats.anomalies++;
     struct kw_alert alert;
+    int before = s->alert.phase;
     enum kw_transition t = kw_alerting_close(s, kpi, sample, &v, &alert);
+    phase_moved(p, s, before);
     for (int i = 0; i < p->ninterval_sinks; i++)
         p->interval_sinks[i].fn(p->interval_sinks[i].ctx, s, kpi, sample, &v);
     if (t == KW_T_NONE)
@@ -622,8 +649,10 @@ static bool wake(struct kw_pipeline *p, struct kw_series *s, int64_t clock)
     const struct kw_kpi_config *kpi = &p->cfg->kpis[s->kpi];
     close_due(p, s, clock);
     struct kw_alert alert;
+    int before = s->alert.phase;
     if (kw_alerting_nodata(s, kpi, clock, &alert))
         emit(p, &alert);
+    phase_moved(p, s, before);
     bool expired = s->last_point_ts != INT64_MIN && clock - s->last_point_ts > p->cfg->series_ttl_ms;
     schedule(p, s, expired ? INT64_MAX : next_due(p, s));
     return expired;
@@ -634,11 +663,14 @@ static void expire(struct kw_pipeline *p, struct kw_series *s)
 {
     int64_t clock = effective_clock(p, s->kpi);
     struct kw_alert alert;
+    int before = s->alert.phase;
     if (kw_alerting_nodata_end(s, &p->cfg->kpis[s->kpi], clock, &alert))
         emit(p, &alert);
     if (kw_alerting_resolve_silent(s, &p->cfg->kpis[s->kpi], clock, &alert))
         emit(p, &alert);
+    phase_moved(p, s, before);
     kw_fdr_forget(&p->fdr[s->kpi], s); /* only verdicts of intervals not yet due */
+    count_phase(p, s, s->alert.phase, -1); /* a pending alert goes with its series */
     p->kpi_series[s->kpi]--;
     kw_series_remove(&p->table, s);
     series_free(s, p);
@@ -709,9 +741,8 @@ void kw_pipeline_flush(struct kw_pipeline *p)
 size_t kw_pipeline_firing(const struct kw_pipeline *p)
 {
     size_t n = 0;
-    for (size_t i = 0; i < p->table.cap; i++)
-        if (p->table.slots[i] && p->table.slots[i]->alert.phase == KW_PHASE_FIRING)
-            n++;
+    for (int k = 0; k < p->cfg->nkpis; k++)
+        n += p->kpi_firing[k];
     return n;
 }
 
@@ -720,6 +751,8 @@ void kw_pipeline_adopt(struct kw_pipeline *p, struct kw_series *s)
 {
     kw_series_insert(&p->table, s);
     p->kpi_series[s->kpi]++;
+    count_phase(p, s, s->alert.phase, +1);
+    p->stats.series_moved++;
     s->due_pos = KW_HEAP_NONE;
     schedule(p, s, next_due(p, s));
     struct kw_kpi_clock *c = &p->clocks[s->kpi];
@@ -747,7 +780,9 @@ void kw_pipeline_drop(struct kw_pipeline *p, struct kw_series *s)
 {
     schedule(p, s, INT64_MAX);
     kw_fdr_forget(&p->fdr[s->kpi], s);
+    count_phase(p, s, s->alert.phase, -1);
     p->kpi_series[s->kpi]--;
+    p->stats.series_moved++;
     kw_series_remove(&p->table, s);
     series_free(s, p);
 }

@@ -39,6 +39,10 @@ struct kw_pipeline_stats {
     uint64_t points_unwatched;  /* valid points whose metric no KPI uses (a typo shows up here) */
     uint64_t intervals_skipped; /* intervals jumped over without a verdict (a gap longer than a walk may take) */
     uint64_t intervals_gap;     /* empty intervals closed as missing after a restore */
+    /* Series restored into the table or dropped from it (a Kafka partition
+     * handed over). No alert event tells of their alert phase, so whoever
+     * mirrors the firing alerts (the status board) must look again. */
+    uint64_t series_moved;
 };
 
 /* Event time of one KPI. Each KPI keeps its own, moved only by points it
@@ -68,6 +72,8 @@ struct kw_pipeline {
     struct kw_kpi_clock *clocks;   /* one per cfg->kpis entry */
     struct kw_fdr_batch *fdr;      /* one per cfg->kpis entry: verdicts waiting for their interval's close point */
     size_t *kpi_series;            /* live series per KPI (for kpis[].max_series) */
+    size_t *kpi_pending;           /* of those, in the pending and in the firing alert phase: kept */
+    size_t *kpi_firing;            /*   wherever a phase changes, so counting never walks the table */
     uint64_t *series_refused;      /* new series refused per KPI by a series limit */
     bool extrapolate;              /* let event time flow with the wall clock while quiet (daemon) */
     bool live;                     /* event time never runs ahead of the wall clock (daemon with age checks) */

@@ -51,6 +51,12 @@ struct kw_status {
     kw_alert_sink next_alert;
     void *next_ctx;
     struct kw_history *history;
+    /* The board follows the pipeline's alert events; it is compared with
+     * the series table only when something else may have moved a firing
+     * series: a reload, series restored or dropped (series_moved), or a
+     * firing series the board had no room for. */
+    bool board_stale;
+    uint64_t board_moved;
 };
 
 struct kw_status *kw_status_new(void)
@@ -83,6 +89,7 @@ static void copy_text(char *dst, size_t cap, const char *src)
 void kw_status_configure(struct kw_status *st, const struct kw_config *cfg)
 {
     st->cfg = cfg;
+    st->board_stale = true; /* a KPI gone on reload takes its series' alerts with it */
     /* Verdict counters follow their KPI by name across a reload. */
     struct verdict_counters *counters = xcalloc((size_t)cfg->nkpis + 1, sizeof *counters);
     for (int k = 0; k < cfg->nkpis; k++) {
@@ -162,21 +169,22 @@ static ssize_t find_active(const struct kw_status *st, const char *key)
     return -1;
 }
 
-/* Lock held. */
-static void upsert_active(struct kw_status *st, const struct kw_alert *a)
+/* Lock held. False when the board is full and a is not on it. */
+static bool upsert_active(struct kw_status *st, const struct kw_alert *a)
 {
     ssize_t i = find_active(st, a->key);
     if (i >= 0) {
         st->active[i] = *a;
-        return;
+        return true;
     }
     if (st->nactive >= MAX_ACTIVE)
-        return;
+        return false;
     if (st->nactive == st->active_cap) {
         st->active_cap = st->active_cap ? st->active_cap * 2 : 16;
         st->active = xrealloc(st->active, st->active_cap * sizeof *st->active);
     }
     st->active[st->nactive++] = *a;
+    return true;
 }
 
 /* Lock held. */
@@ -202,8 +210,8 @@ static void on_alert(void *ctx, const struct kw_alert *a)
         st->resolved_next = (st->resolved_next + 1) % KW_STATUS_RESOLVED;
         if (st->nresolved < KW_STATUS_RESOLVED)
             st->nresolved++;
-    } else {
-        upsert_active(st, &copy);
+    } else if (!upsert_active(st, &copy)) {
+        st->board_stale = true; /* added by a later reconcile, once there is room */
     }
     pthread_mutex_unlock(&st->lock);
     if (st->next_alert)
@@ -252,34 +260,39 @@ static void synthesize(const struct kw_status *st, const struct kw_series *s, co
     a->nhistory = kw_series_history(s, a->history);
 }
 
-/* Count series per alert state and make the board agree with the series
- * table: a firing series missing from it (restored from state) is added,
- * an alert whose series no longer fires (its KPI went on reload) leaves. */
+/* Count series per alert state (the pipeline keeps the counts) and, when
+ * it may have drifted, make the board agree with the series table: a
+ * firing series missing from it (restored from state) is added, an alert
+ * whose series no longer fires (its KPI went on reload, or its partition
+ * was handed over) leaves. */
 static void reconcile(struct kw_status *st, const struct kw_pipeline *p, struct kw_status_kpi *kpis, int nkpis)
 {
+    for (int k = 0; k < nkpis && p->kpi_series; k++) {
+        kpis[k].alerts_firing = p->kpi_firing[k];
+        kpis[k].alerts_pending = p->kpi_pending[k];
+        kpis[k].alerts_ok = p->kpi_series[k] - p->kpi_firing[k] - p->kpi_pending[k];
+    }
+    /* Alert events reach the board only while it is the pipeline's sink. */
+    bool fed = p->on_alert == on_alert && p->alert_ctx == st;
+    if (fed && !st->board_stale && st->board_moved == p->stats.series_moved)
+        return;
     size_t nnew = 0, new_cap = 0;
+    bool full = false;
     struct kw_alert *fresh = NULL;
     bool *keep = xcalloc(st->nactive + 1, sizeof *keep);
     for (size_t i = 0; i < p->table.cap; i++) {
         const struct kw_series *s = p->table.slots[i];
-        if (!s || s->kpi >= nkpis)
-            continue;
-        struct kw_status_kpi *k = &kpis[s->kpi];
-        if (s->alert.phase == KW_PHASE_FIRING)
-            k->alerts_firing++;
-        else if (s->alert.phase == KW_PHASE_PENDING)
-            k->alerts_pending++;
-        else
-            k->alerts_ok++;
-        if (s->alert.phase != KW_PHASE_FIRING)
+        if (!s || s->kpi >= nkpis || s->alert.phase != KW_PHASE_FIRING)
             continue;
         ssize_t a = find_active(st, s->alert_key); /* the agent thread alone changes the board */
         if (a >= 0) {
             keep[a] = true;
             continue;
         }
-        if (st->nactive + nnew >= MAX_ACTIVE)
+        if (st->nactive + nnew >= MAX_ACTIVE) {
+            full = true;
             continue;
+        }
         if (nnew == new_cap) {
             new_cap = new_cap ? new_cap * 2 : 8;
             fresh = xrealloc(fresh, new_cap * sizeof *fresh);
@@ -297,6 +310,8 @@ static void reconcile(struct kw_status *st, const struct kw_pipeline *p, struct 
     pthread_mutex_unlock(&st->lock);
     free(keep);
     free(fresh);
+    st->board_stale = full;
+    st->board_moved = p->stats.series_moved;
 }
 
 /* ---- sinks ---------------------------------------------------------------- */
@@ -325,6 +340,7 @@ void kw_status_attach(struct kw_status *st, struct kw_pipeline *p, struct kw_his
     st->next_ctx = p->alert_ctx;
     p->on_alert = on_alert;
     p->alert_ctx = st;
+    st->board_stale = true;
     st->history = history;
     kw_pipeline_on_interval(p, on_interval, st);
 }
@@ -412,7 +428,6 @@ void kw_status_publish(struct kw_status *st, const struct kw_pipeline *p, struct
             s->verdicts_anomalous = st->counters[k].anomalous;
             s->verdicts_warming = st->counters[k].warming;
         }
-        s->alerts_ok = s->alerts_pending = s->alerts_firing = 0;
     }
     reconcile(st, p, kpis, nkpis);
 

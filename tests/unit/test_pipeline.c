@@ -13,6 +13,7 @@
 #include "../../lib/log.h"
 #include "../../agent/pipeline.h"
 #include "../../agent/statestore.h"
+#include "../../agent/status.h"
 
 #define T0 1700000100000LL /* a multiple of 1 minute */
 #define MIN 60000LL
@@ -716,4 +717,156 @@ Test(pipeline, a_point_past_the_close_point_decides_the_interval_for_every_serie
         kw_pipeline_release(&p);
     }
     kw_config_release(&c);
+}
+
+/* The per-KPI counts of pending and firing series, kept where phases
+ * change, against a walk of the table. */
+static void assert_phase_counts(const struct kw_pipeline *p, const char *when)
+{
+    size_t pending[4] = {0}, firing[4] = {0}, series[4] = {0};
+    for (size_t i = 0; i < p->table.cap; i++) {
+        const struct kw_series *s = p->table.slots[i];
+        if (!s)
+            continue;
+        series[s->kpi]++;
+        pending[s->kpi] += s->alert.phase == KW_PHASE_PENDING;
+        firing[s->kpi] += s->alert.phase == KW_PHASE_FIRING;
+    }
+    size_t all = 0;
+    for (int k = 0; k < p->cfg->nkpis; k++) {
+        cr_assert_eq(p->kpi_series[k], series[k], "%s: KPI %d series", when, k);
+        cr_assert_eq(p->kpi_pending[k], pending[k], "%s: KPI %d pending %zu, the table %zu", when, k, p->kpi_pending[k],
+                     pending[k]);
+        cr_assert_eq(p->kpi_firing[k], firing[k], "%s: KPI %d firing %zu, the table %zu", when, k, p->kpi_firing[k],
+                     firing[k]);
+        all += firing[k];
+    }
+    cr_assert_eq(kw_pipeline_firing(p), all, "%s", when);
+}
+
+/* Incidents fire and resolve, alerts stay pending and are cancelled,
+ * series expire while pending or firing (a mean of no points is missing,
+ * so silence neither resolves nor cancels), are restored from a saved state
+ * and dropped: the counts always match the table, and they are non-zero
+ * at the points the scenario sets up. */
+Test(alerting, phase_counts_follow_every_change, .fini = teardown)
+{
+    setup("{\"agent\":{\"series_ttl\":\"10m\"},\"kpis\":["
+          "{\"name\":\"a\",\"metric\":\"m\",\"aggregation\":\"mean\",\"interval\":\"1m\",\"lateness\":\"0s\","
+          "\"group_by\":[\"journey\"],\"detector\":{\"type\":\"threshold\",\"high\":10},\"alert\":{\"for\":3,\"resolve_after\":2}},"
+          "{\"name\":\"b\",\"metric\":\"n\",\"aggregation\":\"mean\",\"interval\":\"1m\",\"lateness\":\"0s\",\"group_by\":[\"journey\"],"
+          "\"detector\":{\"type\":\"threshold\",\"high\":10},\"alert\":{\"for\":1,\"resolve_after\":1}}]}");
+    const char *journeys[] = {"j0", "j1", "j2", "j3", "j4", "j5"};
+    bool saw_pending = false, saw_firing = false;
+    unsigned x = 12345;
+    for (int i = 0; i < 60; i++) {
+        for (int j = 0; j < 6; j++) {
+            if (j >= 4 && i >= 20)
+                continue; /* j4, j5 fall silent (one of them mid-incident) and expire */
+            x = x * 1103515245u + 12345u;
+            bool high = (x >> 16) % 3 == 0 || (j >= 4 && i >= 18) || (j == 3 && i >= 55);
+            if (j == 0 && i >= 55)
+                high = i >= 58; /* ends pending */
+            send_point(j % 2 ? "n" : "m", journeys[j], high ? 50 : 1, T0 + i * MIN + 1000 + j);
+        }
+        assert_phase_counts(&pipe_, "running");
+        saw_pending |= pipe_.kpi_pending[0] > 0;
+        saw_firing |= pipe_.kpi_firing[0] > 0 && pipe_.kpi_firing[1] > 0;
+    }
+    cr_assert(saw_pending && saw_firing, "the scenario must reach both phases");
+    cr_assert_geq(pipe_.stats.series_expired, 2);
+    cr_assert_geq(rec.resolved, 1);
+
+    char path[] = "/tmp/kw-state-test-XXXXXX";
+    int fd = mkstemp(path);
+    close(fd);
+    char err[KW_ERR_LEN];
+    cr_assert_eq(kw_state_save(&pipe_, path, err, sizeof err), 0, "%s", err);
+    struct kw_pipeline restored;
+    kw_pipeline_init(&restored, &cfg);
+    cr_assert_eq(kw_state_load(&restored, path, err, sizeof err), 4, "%s", err);
+    unlink(path);
+    assert_phase_counts(&restored, "restored");
+    cr_assert_eq(restored.kpi_pending[0], 1, "j0 was pending when saved");
+    cr_assert_eq(restored.kpi_firing[1], 1, "j3 was firing when saved");
+    cr_assert_eq(restored.stats.series_moved, 4, "each restored series is counted as moved in");
+    for (int phase = KW_PHASE_PENDING; phase <= KW_PHASE_FIRING; phase++)
+        for (size_t i = 0; i < restored.table.cap; i++)
+            if (restored.table.slots[i] && (int)restored.table.slots[i]->alert.phase == phase) {
+                kw_pipeline_drop(&restored, restored.table.slots[i]);
+                break;
+            }
+    assert_phase_counts(&restored, "dropped");
+    cr_assert_eq(restored.kpi_pending[0] + restored.kpi_firing[1], 0);
+    cr_assert_eq(restored.stats.series_moved, 6);
+    kw_pipeline_release(&restored);
+}
+
+static size_t board_size(struct kw_status *st)
+{
+    struct kw_alert *a = NULL;
+    size_t n = kw_status_active(st, &a);
+    free(a);
+    return n;
+}
+
+/* The status board follows alert events, and looks at the series table
+ * only when something else moved a firing series: a restore puts the
+ * restored incident on the board, a dropped series takes it off, and the
+ * per-KPI counts come from the pipeline. */
+Test(status, the_board_follows_events_restores_and_drops, .fini = teardown)
+{
+    setup("{\"kpis\":[{\"name\":\"k\",\"metric\":\"m\",\"aggregation\":\"mean\",\"interval\":\"1m\",\"lateness\":\"0s\","
+          "\"group_by\":[\"journey\"],\"detector\":{\"type\":\"threshold\",\"high\":10},\"alert\":{\"for\":1,\"resolve_after\":1}}]}");
+    struct kw_status *st = kw_status_new();
+    kw_status_configure(st, &cfg);
+    kw_status_attach(st, &pipe_, NULL);
+    kw_status_publish(st, &pipe_, NULL, 0, 0, true);
+    for (int i = 0; i < 4; i++) {
+        send_point("m", "a", i >= 2 ? 50 : 1, T0 + i * MIN + 1000);
+        send_point("m", "b", 1, T0 + i * MIN + 1000);
+    }
+    kw_status_publish(st, &pipe_, NULL, 0, 0, true);
+    cr_assert_eq(rec.firing, 1);
+    cr_assert_eq(board_size(st), 1, "the firing event put the alert on the board");
+    struct kw_status_view v;
+    kw_status_read(st, &v);
+    cr_assert_eq(v.kpis[0].alerts_firing, 1);
+    cr_assert_eq(v.kpis[0].alerts_ok, 1);
+    kw_status_view_release(&v);
+
+    char path[] = "/tmp/kw-state-test-XXXXXX";
+    int fd = mkstemp(path);
+    close(fd);
+    char err[KW_ERR_LEN];
+    cr_assert_eq(kw_state_save(&pipe_, path, err, sizeof err), 0, "%s", err);
+    struct kw_pipeline restored;
+    kw_pipeline_init(&restored, &cfg);
+    struct kw_status *st2 = kw_status_new();
+    kw_status_configure(st2, &cfg);
+    kw_status_attach(st2, &restored, NULL);
+    kw_status_publish(st2, &restored, NULL, 0, 0, true);
+    cr_assert_eq(board_size(st2), 0);
+    cr_assert_eq(kw_state_load(&restored, path, err, sizeof err), 2, "%s", err);
+    unlink(path);
+    kw_status_publish(st2, &restored, NULL, 0, 0, true);
+    cr_assert_eq(board_size(st2), 1, "no event told of the restored incident: the table must");
+    kw_status_read(st2, &v);
+    cr_assert_eq(v.kpis[0].alerts_firing, 1);
+    kw_status_view_release(&v);
+
+    for (size_t i = 0; i < restored.table.cap; i++)
+        if (restored.table.slots[i] && restored.table.slots[i]->alert.phase == KW_PHASE_FIRING) {
+            kw_pipeline_drop(&restored, restored.table.slots[i]);
+            break;
+        }
+    kw_status_publish(st2, &restored, NULL, 0, 0, true);
+    cr_assert_eq(board_size(st2), 0, "the dropped series' alert must leave the board");
+    kw_status_read(st2, &v);
+    cr_assert_eq(v.kpis[0].alerts_firing, 0);
+    cr_assert_eq(v.kpis[0].alerts_ok, 1);
+    kw_status_view_release(&v);
+    kw_pipeline_release(&restored);
+    kw_status_free(st2);
+    kw_status_free(st);
 }
