@@ -515,7 +515,8 @@ size_t kw_status_active(struct kw_status *st, struct kw_alert **out)
     pthread_mutex_lock(&st->lock);
     size_t n = st->nactive;
     *out = xmalloc((n ? n : 1) * sizeof **out);
-    memcpy(*out, st->active, n * sizeof **out);
+    if (n) /* an empty board may have no array yet */
+        memcpy(*out, st->active, n * sizeof **out);
     pthread_mutex_unlock(&st->lock);
     qsort(*out, n, sizeof **out, by_since);
     return n;
