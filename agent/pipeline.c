@@ -110,13 +110,16 @@ static void count_phase(struct kw_pipeline *p, const struct kw_series *s, int ph
 }
 
 /* After the alert state machine ran on s: move it between the counts if
- * its phase changed from before. */
-static void phase_moved(struct kw_pipeline *p, const struct kw_series *s, int before)
+ * its phase changed from before, and note a change into or out of firing
+ * that no alert event told (told: a firing or resolved alert went out). */
+static void phase_moved(struct kw_pipeline *p, const struct kw_series *s, int before, bool told)
 {
     if ((int)s->alert.phase == before)
         return;
     count_phase(p, s, before, -1);
     count_phase(p, s, s->alert.phase, +1);
+    if (!told && (before == KW_PHASE_FIRING || s->alert.phase == KW_PHASE_FIRING))
+        p->stats.firing_untold++;
 }
 
 static void advance(struct kw_pipeline *p, struct kw_series *s, int64_t target);
@@ -244,7 +247,7 @@ static void decide_interval(void *ctx, struct kw_series *s, const struct kw_samp
     struct kw_alert alert;
     int before = s->alert.phase;
     enum kw_transition t = kw_alerting_close(s, kpi, sample, &v, &alert);
-    phase_moved(p, s, before);
+    phase_moved(p, s, before, t == KW_T_FIRING || t == KW_T_RESOLVED);
     for (int i = 0; i < p->ninterval_sinks; i++)
         p->interval_sinks[i].fn(p->interval_sinks[i].ctx, s, kpi, sample, &v);
     if (t == KW_T_NONE)
@@ -652,7 +655,7 @@ static bool wake(struct kw_pipeline *p, struct kw_series *s, int64_t clock)
     int before = s->alert.phase;
     if (kw_alerting_nodata(s, kpi, clock, &alert))
         emit(p, &alert);
-    phase_moved(p, s, before);
+    phase_moved(p, s, before, false);
     bool expired = s->last_point_ts != INT64_MIN && clock - s->last_point_ts > p->cfg->series_ttl_ms;
     schedule(p, s, expired ? INT64_MAX : next_due(p, s));
     return expired;
@@ -666,9 +669,10 @@ static void expire(struct kw_pipeline *p, struct kw_series *s)
     int before = s->alert.phase;
     if (kw_alerting_nodata_end(s, &p->cfg->kpis[s->kpi], clock, &alert))
         emit(p, &alert);
-    if (kw_alerting_resolve_silent(s, &p->cfg->kpis[s->kpi], clock, &alert))
+    bool resolved = kw_alerting_resolve_silent(s, &p->cfg->kpis[s->kpi], clock, &alert);
+    if (resolved)
         emit(p, &alert);
-    phase_moved(p, s, before);
+    phase_moved(p, s, before, resolved);
     kw_fdr_forget(&p->fdr[s->kpi], s); /* only verdicts of intervals not yet due */
     count_phase(p, s, s->alert.phase, -1); /* a pending alert goes with its series */
     p->kpi_series[s->kpi]--;
@@ -752,7 +756,8 @@ void kw_pipeline_adopt(struct kw_pipeline *p, struct kw_series *s)
     kw_series_insert(&p->table, s);
     p->kpi_series[s->kpi]++;
     count_phase(p, s, s->alert.phase, +1);
-    p->stats.series_moved++;
+    if (s->alert.phase == KW_PHASE_FIRING)
+        p->stats.firing_untold++;
     s->due_pos = KW_HEAP_NONE;
     schedule(p, s, next_due(p, s));
     struct kw_kpi_clock *c = &p->clocks[s->kpi];
@@ -782,7 +787,8 @@ void kw_pipeline_drop(struct kw_pipeline *p, struct kw_series *s)
     kw_fdr_forget(&p->fdr[s->kpi], s);
     count_phase(p, s, s->alert.phase, -1);
     p->kpi_series[s->kpi]--;
-    p->stats.series_moved++;
+    if (s->alert.phase == KW_PHASE_FIRING)
+        p->stats.firing_untold++;
     kw_series_remove(&p->table, s);
     series_free(s, p);
 }

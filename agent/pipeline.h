@@ -39,10 +39,12 @@ struct kw_pipeline_stats {
     uint64_t points_unwatched;  /* valid points whose metric no KPI uses (a typo shows up here) */
     uint64_t intervals_skipped; /* intervals jumped over without a verdict (a gap longer than a walk may take) */
     uint64_t intervals_gap;     /* empty intervals closed as missing after a restore */
-    /* Series restored into the table or dropped from it (a Kafka partition
-     * handed over). No alert event tells of their alert phase, so whoever
-     * mirrors the firing alerts (the status board) must look again. */
-    uint64_t series_moved;
+    /* Times the set of firing series changed with no alert event to tell
+     * of it: a firing series restored, or dropped (a Kafka partition handed
+     * over), or flipped while flap control holds its notifications back.
+     * Whoever mirrors the firing alerts from the events (the status board)
+     * must look at the table again when this moves. */
+    uint64_t firing_untold;
 };
 
 /* Event time of one KPI. Each KPI keeps its own, moved only by points it

@@ -52,11 +52,11 @@ struct kw_status {
     void *next_ctx;
     struct kw_history *history;
     /* The board follows the pipeline's alert events; it is compared with
-     * the series table only when something else may have moved a firing
-     * series: a reload, series restored or dropped (series_moved), or a
-     * firing series the board had no room for. */
+     * the series table only when the firing set may have changed without
+     * one: a reload, the pipeline's firing_untold, or a firing series the
+     * board had no room for. */
     bool board_stale;
-    uint64_t board_moved;
+    uint64_t board_untold;
 };
 
 struct kw_status *kw_status_new(void)
@@ -263,8 +263,9 @@ static void synthesize(const struct kw_status *st, const struct kw_series *s, co
 /* Count series per alert state (the pipeline keeps the counts) and, when
  * it may have drifted, make the board agree with the series table: a
  * firing series missing from it (restored from state) is added, an alert
- * whose series no longer fires (its KPI went on reload, or its partition
- * was handed over) leaves. */
+ * whose series no longer fires (its KPI went on reload, its partition was
+ * handed over, flap control held the resolve back) leaves. While the board
+ * is full this walks at every publication (once a second). */
 static void reconcile(struct kw_status *st, const struct kw_pipeline *p, struct kw_status_kpi *kpis, int nkpis)
 {
     for (int k = 0; k < nkpis && p->kpi_series; k++) {
@@ -274,7 +275,7 @@ static void reconcile(struct kw_status *st, const struct kw_pipeline *p, struct 
     }
     /* Alert events reach the board only while it is the pipeline's sink. */
     bool fed = p->on_alert == on_alert && p->alert_ctx == st;
-    if (fed && !st->board_stale && st->board_moved == p->stats.series_moved)
+    if (fed && !st->board_stale && st->board_untold == p->stats.firing_untold)
         return;
     size_t nnew = 0, new_cap = 0;
     bool full = false;
@@ -282,7 +283,17 @@ static void reconcile(struct kw_status *st, const struct kw_pipeline *p, struct 
     bool *keep = xcalloc(st->nactive + 1, sizeof *keep);
     for (size_t i = 0; i < p->table.cap; i++) {
         const struct kw_series *s = p->table.slots[i];
-        if (!s || s->kpi >= nkpis || s->alert.phase != KW_PHASE_FIRING)
+        if (!s || s->kpi >= nkpis)
+            continue;
+        if (s->alert.nodata_since != INT64_MIN) {
+            /* an open nodata alert stays until its resolve comes */
+            char key[24];
+            kw_alerting_nodata_key(s, key);
+            ssize_t a = find_active(st, key);
+            if (a >= 0)
+                keep[a] = true;
+        }
+        if (s->alert.phase != KW_PHASE_FIRING)
             continue;
         ssize_t a = find_active(st, s->alert_key); /* the agent thread alone changes the board */
         if (a >= 0) {
@@ -311,7 +322,7 @@ static void reconcile(struct kw_status *st, const struct kw_pipeline *p, struct 
     free(keep);
     free(fresh);
     st->board_stale = full;
-    st->board_moved = p->stats.series_moved;
+    st->board_untold = p->stats.firing_untold;
 }
 
 /* ---- sinks ---------------------------------------------------------------- */

@@ -789,7 +789,7 @@ Test(alerting, phase_counts_follow_every_change, .fini = teardown)
     assert_phase_counts(&restored, "restored");
     cr_assert_eq(restored.kpi_pending[0], 1, "j0 was pending when saved");
     cr_assert_eq(restored.kpi_firing[1], 1, "j3 was firing when saved");
-    cr_assert_eq(restored.stats.series_moved, 4, "each restored series is counted as moved in");
+    cr_assert_eq(restored.stats.firing_untold, 1, "the restored firing series came with no alert event");
     for (int phase = KW_PHASE_PENDING; phase <= KW_PHASE_FIRING; phase++)
         for (size_t i = 0; i < restored.table.cap; i++)
             if (restored.table.slots[i] && (int)restored.table.slots[i]->alert.phase == phase) {
@@ -798,7 +798,7 @@ Test(alerting, phase_counts_follow_every_change, .fini = teardown)
             }
     assert_phase_counts(&restored, "dropped");
     cr_assert_eq(restored.kpi_pending[0] + restored.kpi_firing[1], 0);
-    cr_assert_eq(restored.stats.series_moved, 6);
+    cr_assert_eq(restored.stats.firing_untold, 2, "so did the dropped firing one, not the pending one");
     kw_pipeline_release(&restored);
 }
 
@@ -868,5 +868,74 @@ Test(status, the_board_follows_events_restores_and_drops, .fini = teardown)
     kw_status_view_release(&v);
     kw_pipeline_release(&restored);
     kw_status_free(st2);
+    kw_status_free(st);
+}
+
+/* Fail unless the board holds exactly the firing series' alerts and the
+ * open nodata alerts of p's table. */
+static void assert_board_is_the_table(struct kw_status *st, const struct kw_pipeline *p, const char *when)
+{
+    struct kw_alert *a = NULL;
+    size_t n = kw_status_active(st, &a), want = 0;
+    for (size_t i = 0; i < p->table.cap; i++) {
+        const struct kw_series *s = p->table.slots[i];
+        if (!s)
+            continue;
+        char nodata[24];
+        kw_alerting_nodata_key(s, nodata);
+        bool firing = s->alert.phase == KW_PHASE_FIRING, open = s->alert.nodata_since != INT64_MIN, on = false,
+             on_nodata = false;
+        for (size_t j = 0; j < n; j++) {
+            on |= strcmp(a[j].key, s->alert_key) == 0;
+            on_nodata |= strcmp(a[j].key, nodata) == 0;
+        }
+        cr_assert_eq(on, firing, "%s: series %s is %sfiring but %son the board", when, s->alert_key, firing ? "" : "not ",
+                     on ? "" : "not ");
+        cr_assert_eq(on_nodata, open, "%s: the nodata alert of %s is %sopen but %son the board", when, s->alert_key,
+                     open ? "" : "not ", on_nodata ? "" : "not ");
+        want += firing + open;
+    }
+    cr_assert_eq(n, want, "%s: the board has alerts of no series", when);
+    free(a);
+}
+
+/* Flap control flips a series between firing and ok without telling, and
+ * nodata alerts open and close: after every publication the board shows
+ * exactly the firing series and the open nodata alerts, even when an
+ * unrelated series is dropped in between. */
+Test(status, the_board_follows_flapping_and_nodata, .fini = teardown)
+{
+    setup("{\"kpis\":[{\"name\":\"k\",\"metric\":\"m\",\"aggregation\":\"mean\",\"interval\":\"1m\",\"lateness\":\"0s\","
+          "\"group_by\":[\"journey\"],\"detector\":{\"type\":\"threshold\",\"high\":10},"
+          "\"alert\":{\"for\":1,\"resolve_after\":1,\"flap_flips\":2,\"nodata_after\":2}}]}");
+    struct kw_status *st = kw_status_new();
+    kw_status_configure(st, &cfg);
+    kw_status_attach(st, &pipe_, NULL);
+    int flapping_firing = 0, nodata_open = 0;
+    for (int i = 0; i < 30; i++) {
+        send_point("m", "flap", i % 2 ? 50 : 1, T0 + i * MIN + 1000);
+        if (i < 8 || i >= 14)
+            send_point("m", "gappy", 1, T0 + i * MIN + 1000); /* silent for 6 intervals */
+        if (i < 12)
+            send_point("m", "drop", 1, T0 + i * MIN + 1000);
+        if (i == 12)
+            for (size_t j = 0; j < pipe_.table.cap; j++)
+                if (pipe_.table.slots[j] && strstr(pipe_.table.slots[j]->values, "drop")) {
+                    kw_pipeline_drop(&pipe_, pipe_.table.slots[j]);
+                    break;
+                }
+        kw_status_publish(st, &pipe_, NULL, 0, 0, true);
+        assert_board_is_the_table(st, &pipe_, "running");
+        for (size_t j = 0; j < pipe_.table.cap; j++) {
+            const struct kw_series *s = pipe_.table.slots[j];
+            if (s && strstr(s->values, "flap") && s->alert.phase == KW_PHASE_FIRING && i > 10)
+                flapping_firing++;
+            if (s && s->alert.nodata_since != INT64_MIN)
+                nodata_open++;
+        }
+    }
+    cr_assert_gt(flapping_firing, 0, "the scenario must flip a flapping series into firing");
+    cr_assert_gt(nodata_open, 0, "the scenario must open a nodata alert");
+    cr_assert_gt(pipe_.stats.firing_untold, 1, "flap control flipped the series without telling");
     kw_status_free(st);
 }
