@@ -87,6 +87,24 @@ static void teardown(void)
     kw_config_release(&cfg);
 }
 
+/* Save p's state to a new temporary file named from the mkstemp template
+ * path; the test removes it (load_and_remove). */
+static void save_to_temp(const struct kw_pipeline *p, char *path)
+{
+    close(mkstemp(path));
+    char err[KW_ERR_LEN];
+    cr_assert_eq(kw_state_save(p, path, err, sizeof err), 0, "%s", err);
+}
+
+/* Load the state file at path into p, which must take series of it, then
+ * remove the file. */
+static void load_and_remove(struct kw_pipeline *p, const char *path, int series)
+{
+    char err[KW_ERR_LEN];
+    cr_assert_eq(kw_state_load(p, path, err, sizeof err), series, "%s", err);
+    unlink(path);
+}
+
 static int send_point(const char *metric, const char *journey, double value, int64_t ts)
 {
     struct kw_point pt = {.metric = metric, .value = value, .ts_ms = ts};
@@ -277,17 +295,13 @@ Test(state, save_and_restore_gives_identical_verdicts, .fini = teardown)
     for (int i = 0; i < 40; i++)
         send_point("m", "checkout", 10.1 + 0.37 * (i * 7919 % 13), T0 + i * MIN + 1000); /* not exactly representable */
     char path[] = "/tmp/kw-state-test-XXXXXX";
-    int fd = mkstemp(path);
-    close(fd);
-    char err[KW_ERR_LEN];
-    cr_assert_eq(kw_state_save(&pipe_, path, err, sizeof err), 0, "%s", err);
+    save_to_temp(&pipe_, path);
 
     struct kw_pipeline restored;
     struct recorder rec2 = {0};
     kw_pipeline_init(&restored, &cfg);
     kw_pipeline_on_interval(&restored, on_interval, &rec2);
-    cr_assert_eq(kw_state_load(&restored, path, err, sizeof err), 1, "%s", err);
-    unlink(path);
+    load_and_remove(&restored, path, 1);
     int before = rec.n;
     for (int i = 40; i < 60; i++) {
         struct kw_point pt = {.metric = "m", .value = 10.1 + 0.37 * (i * 7919 % 13) + (i == 50 ? 40 : 0), .ts_ms = T0 + i * MIN + 1000,
@@ -389,15 +403,12 @@ Test(state, quantile_samples_survive_a_restart, .fini = teardown)
     send_point("m", NULL, 10, T0 + 1000);
     send_point("m", NULL, 30, T0 + 2000); /* interval still open when saved */
     char path[] = "/tmp/kw-state-q-XXXXXX";
-    close(mkstemp(path));
-    char err[KW_ERR_LEN];
-    cr_assert_eq(kw_state_save(&pipe_, path, err, sizeof err), 0, "%s", err);
+    save_to_temp(&pipe_, path);
     struct kw_pipeline restored;
     struct recorder rec2 = {0};
     kw_pipeline_init(&restored, &cfg);
     kw_pipeline_on_interval(&restored, on_interval, &rec2);
-    cr_assert_eq(kw_state_load(&restored, path, err, sizeof err), 1, "%s", err);
-    unlink(path);
+    load_and_remove(&restored, path, 1);
     struct kw_point pt = {.metric = "m", .value = 20, .ts_ms = T0 + 3000};
     enum kw_reject why;
     kw_pipeline_point(&restored, &pt, &why);
@@ -521,18 +532,14 @@ Test(clock, downtime_is_a_gap_not_zeros, .fini = teardown)
     for (int i = 0; i < 400; i++)
         send_point("m", "checkout", 36 + (double)((rng = rng * 1664525u + 1013904223u) >> 29), T0 + i * IV + 1000);
     char path[] = "/tmp/kw-gap-XXXXXX";
-    int fd = mkstemp(path);
-    close(fd);
-    char err[KW_ERR_LEN];
-    cr_assert_eq(kw_state_save(&pipe_, path, err, sizeof err), 0, "%s", err);
+    save_to_temp(&pipe_, path);
 
     struct kw_pipeline restored;
     struct recorder rec2 = {0};
     kw_pipeline_init(&restored, &cfg);
     kw_pipeline_on_interval(&restored, on_interval, &rec2);
-    cr_assert_eq(kw_state_load(&restored, path, err, sizeof err), 1, "%s", err);
+    load_and_remove(&restored, path, 1);
     kw_pipeline_resume(&restored);
-    unlink(path);
     /* back 20 hours later with normal traffic */
     int64_t back = T0 + 400 * IV + 20 * 60 * MIN;
     enum kw_reject why;
@@ -591,10 +598,7 @@ Test(state, out_of_range_numbers_are_skipped, .fini = teardown, .timeout = 10)
         send_point("m", "claims", 1, T0 + i * MIN + 1000);
     }
     char path[] = "/tmp/kw-badstate-XXXXXX";
-    int fd = mkstemp(path);
-    close(fd);
-    char err[KW_ERR_LEN];
-    cr_assert_eq(kw_state_save(&pipe_, path, err, sizeof err), 0, "%s", err);
+    save_to_temp(&pipe_, path);
     char *text = read_whole(path);
     /* damage the first series only: its open interval start jumps to 9e18 */
     char *at = strstr(text, "\"open_start\":");
@@ -610,6 +614,7 @@ Test(state, out_of_range_numbers_are_skipped, .fini = teardown, .timeout = 10)
 
     struct kw_pipeline restored;
     kw_pipeline_init(&restored, &cfg);
+    char err[KW_ERR_LEN];
     cr_assert_eq(kw_state_load(&restored, path, err, sizeof err), 1, "one good series restores");
     struct kw_point pt = {.metric = "m", .value = 1, .ts_ms = T0 + 6 * MIN, .nlabels = 1, .labels = {{"journey", "checkout"}}};
     enum kw_reject why;
@@ -778,14 +783,10 @@ Test(alerting, phase_counts_follow_every_change, .fini = teardown)
     cr_assert_geq(rec.resolved, 1);
 
     char path[] = "/tmp/kw-state-test-XXXXXX";
-    int fd = mkstemp(path);
-    close(fd);
-    char err[KW_ERR_LEN];
-    cr_assert_eq(kw_state_save(&pipe_, path, err, sizeof err), 0, "%s", err);
+    save_to_temp(&pipe_, path);
     struct kw_pipeline restored;
     kw_pipeline_init(&restored, &cfg);
-    cr_assert_eq(kw_state_load(&restored, path, err, sizeof err), 4, "%s", err);
-    unlink(path);
+    load_and_remove(&restored, path, 4);
     assert_phase_counts(&restored, "restored");
     cr_assert_eq(restored.kpi_pending[0], 1, "j0 was pending when saved");
     cr_assert_eq(restored.kpi_firing[1], 1, "j3 was firing when saved");
@@ -836,10 +837,7 @@ Test(status, the_board_follows_events_restores_and_drops, .fini = teardown)
     kw_status_view_release(&v);
 
     char path[] = "/tmp/kw-state-test-XXXXXX";
-    int fd = mkstemp(path);
-    close(fd);
-    char err[KW_ERR_LEN];
-    cr_assert_eq(kw_state_save(&pipe_, path, err, sizeof err), 0, "%s", err);
+    save_to_temp(&pipe_, path);
     struct kw_pipeline restored;
     kw_pipeline_init(&restored, &cfg);
     struct kw_status *st2 = kw_status_new();
@@ -847,8 +845,7 @@ Test(status, the_board_follows_events_restores_and_drops, .fini = teardown)
     kw_status_attach(st2, &restored, NULL);
     kw_status_publish(st2, &restored, NULL, 0, 0, true);
     cr_assert_eq(board_size(st2), 0);
-    cr_assert_eq(kw_state_load(&restored, path, err, sizeof err), 2, "%s", err);
-    unlink(path);
+    load_and_remove(&restored, path, 2);
     kw_status_publish(st2, &restored, NULL, 0, 0, true);
     cr_assert_eq(board_size(st2), 1, "no event told of the restored incident: the table must");
     kw_status_read(st2, &v);
