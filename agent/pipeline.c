@@ -652,10 +652,8 @@ static bool wake(struct kw_pipeline *p, struct kw_series *s, int64_t clock)
     const struct kw_kpi_config *kpi = &p->cfg->kpis[s->kpi];
     close_due(p, s, clock);
     struct kw_alert alert;
-    int before = s->alert.phase;
-    if (kw_alerting_nodata(s, kpi, clock, &alert))
+    if (kw_alerting_nodata(s, kpi, clock, &alert)) /* its own alert: the phase stays */
         emit(p, &alert);
-    phase_moved(p, s, before, false);
     bool expired = s->last_point_ts != INT64_MIN && clock - s->last_point_ts > p->cfg->series_ttl_ms;
     schedule(p, s, expired ? INT64_MAX : next_due(p, s));
     return expired;
