@@ -414,10 +414,7 @@ static bool kind_has(int kind, int type)
 
 static int series_count(int kind)
 {
-    int n = 0;
-    for (int j = 0; j < NJOURNEYS; j++)
-        n += kind == K_COUNT ? 1 : journeys[j].nsteps;
-    return n;
+    return kind == K_COUNT ? NJOURNEYS : world_steps();
 }
 
 /* An incident's own alert may fire until 6 h after it ends (evidence drains). */

@@ -146,6 +146,15 @@ static inline double step_rate(const struct incident *inc, bool with_incidents, 
 }
 
 
+/* Drop-off steps over all journeys: the rate KPI's series. */
+static inline int world_steps(void)
+{
+    int n = 0;
+    for (int j = 0; j < NJOURNEYS; j++)
+        n += journeys[j].nsteps;
+    return n;
+}
+
 /* Journey j's complaints per interval at interval i, before the gamma
  * mixing: its mean, the daily and weekly rhythm and the day's level. */
 static inline double complaint_mean(int j, int i, double day_level)
