@@ -52,24 +52,18 @@ def main():
     json.dump(windows, open(os.path.join(out, "windows.json"), "w"), indent=1)
     shutil.copy(os.path.join(a.slice, "score.py"), os.path.join(out, "score.py"))
     scorer = loco.load_scorer(out)
-    tpw, fpw, fnw = scorer.PROFILES["standard"]
+    fnw = scorer.PROFILES["standard"][2]
 
     files = sorted(windows)
     in_slice = sorted(slice_windows)
     held = [f for f in files if f not in slice_windows]
     tmp = tempfile.mkdtemp(prefix="kpiwatch-nab-heldout-")
 
-    def rows_of(ts_scores):
-        per = {}
-        for rel, (ts, sc) in ts_scores.items():
-            wins = [(x.split(".")[0], y.split(".")[0]) for x, y in windows[rel]]
-            per[rel] = scorer.sweep(ts, sc, wins, rel, tpw, fpw)
-        return per
+    def rows_of(got):
+        return loco.score_rows(scorer, windows, got)
 
     def normalised(raw, fs):
-        ntp = sum(len(windows[f]) for f in fs)
-        null, perfect = -fnw * ntp, tpw * ntp
-        return 100 * (raw - null) / (perfect - null)
+        return loco.normalised(scorer, windows, raw, fs)
 
     def figures(per):
         pick = lambda fs: [r for f in fs for r in per[f]]

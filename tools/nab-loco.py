@@ -47,6 +47,26 @@ def type_defaults(bin_, name):
     return {k: int(v) if v == int(v) else v for k, v in found.items()}
 
 
+def score_rows(scorer, windows, got):
+    """The scorer's (score, sweep value, window) rows per file, from
+    {file: (timestamps, anomaly scores)}."""
+    tpw, fpw, _ = scorer.PROFILES["standard"]
+    per = {}
+    for rel, (ts, sc) in got.items():
+        wins = [(x.split(".")[0], y.split(".")[0]) for x, y in windows[rel]]
+        per[rel] = scorer.sweep(ts, sc, wins, rel, tpw, fpw)
+    return per
+
+
+def normalised(scorer, windows, raw, files):
+    """A raw standard-profile score over files as NAB reports it: 0 for a
+    detector that never fires, 100 for a perfect one."""
+    tpw, _, fnw = scorer.PROFILES["standard"]
+    ntp = sum(len(windows[f]) for f in files)
+    null, perfect = -fnw * ntp, tpw * ntp
+    return 100 * (raw - null) / (perfect - null)
+
+
 def replay(bin_, config, nab, rel, out_dir):
     """anomaly_score per timestamp of one file, as the scorer reads it."""
     raw = os.path.join(out_dir, rel.replace("/", "_") + ".csv")
@@ -80,7 +100,7 @@ def main():
     windows = json.load(open(os.path.join(nab, "windows.json")))
     files = sorted(windows)
     cats = sorted({f.split("/")[0] for f in files})
-    tpw, fpw, fnw = scorer.PROFILES["standard"]
+    fnw = scorer.PROFILES["standard"][2]
     base = json.load(open(a.config))
     det = base["kpis"][0]["detector"]
     defaults = type_defaults(a.bin, det["type"])
@@ -106,18 +126,8 @@ def main():
         json.dump(cfg, open(path, "w"))
         with ThreadPoolExecutor(a.jobs) as ex:
             got = dict(zip(files, ex.map(lambda rel: replay(a.bin, path, nab, rel, tmp), files)))
-        per = {}
-        for rel in files:
-            ts, sc = got[rel]
-            wins = [(x.split(".")[0], y.split(".")[0]) for x, y in windows[rel]]
-            per[rel] = scorer.sweep(ts, sc, wins, rel, tpw, fpw)
-        rows.append(per)
+        rows.append(score_rows(scorer, windows, got))
         print("replayed %d/%d: %s" % (i + 1, len(points), pt), file=sys.stderr)
-
-    def normalised(raw, fs):
-        ntp = sum(len(windows[f]) for f in fs)
-        null, perfect = -fnw * ntp, tpw * ntp
-        return 100 * (raw - null) / (perfect - null)
 
     def best(point_rows, fs):
         return scorer.best_threshold([r for f in fs for r in point_rows[f]], fnw)
@@ -126,7 +136,7 @@ def main():
     raw, thr = best(rows[si], files)
     print("| evaluation | standard score | settings |\n|---|---:|---|")
     print("| shipped config, all %d files, threshold chosen on them (the slice figure) | %.1f | %s, threshold %.4f |"
-          % (len(files), normalised(raw, files), shipped, thr))
+          % (len(files), normalised(scorer, windows, raw, files), shipped, thr))
     for tune_params in (False, True):
         pooled = []
         chosen = []
@@ -135,10 +145,10 @@ def main():
             test = [f for f in files if f.startswith(held + "/")]
             cands = range(len(points)) if tune_params else [si]
             score, p, t = max((best(rows[p], train)[0], p, best(rows[p], train)[1]) for p in cands)
-            chosen.append("%s: %s at %.4f (train %.1f)" % (held, points[p], t, normalised(score, train)))
+            chosen.append("%s: %s at %.4f (train %.1f)" % (held, points[p], t, normalised(scorer, windows, score, train)))
             for f in test:  # shift this fold's threshold to 0.5
                 pooled += [(s - t + 0.5, v, w) for s, v, w in rows[p][f]]
-        cv = normalised(scorer.score_at(pooled, fnw, 0.5), files)
+        cv = normalised(scorer, windows, scorer.score_at(pooled, fnw, 0.5), files)
         what = "grid of %d surprise settings and threshold tuned on the other categories" % len(points) if tune_params \
             else "shipped settings, threshold tuned on the other categories"
         print("| leave-one-category-out, %s, held-out category scored | %.1f | %s |" % (what, cv, "; ".join(chosen)))
