@@ -39,8 +39,14 @@ def main():
     ap.add_argument("--out", help="where to write the whole corpus's NAB_DIR (default: a new temporary directory)")
     a = ap.parse_args()
 
-    slice_windows = json.load(open(os.path.join(a.slice, "windows.json")))
-    windows = json.load(open(os.path.join(a.nab, "labels", "combined_windows.json")))
+    def labels(path, what):
+        try:
+            return json.load(open(path))
+        except (OSError, ValueError) as e:
+            sys.exit("nab-heldout: %s: %s (%s)" % (path, e.strerror if isinstance(e, OSError) else e, what))
+
+    slice_windows = labels(os.path.join(a.slice, "windows.json"), "the tuning slice; --slice")
+    windows = labels(os.path.join(a.nab, "labels", "combined_windows.json"), "a checkout of github.com/numenta/NAB; --nab")
     if not set(slice_windows) <= set(windows):
         sys.exit("the slice has files the NAB checkout does not label")
     out = a.out or tempfile.mkdtemp(prefix="kpiwatch-nab-all-")
