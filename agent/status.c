@@ -211,7 +211,7 @@ static void on_alert(void *ctx, const struct kw_alert *a)
         if (st->nresolved < KW_STATUS_RESOLVED)
             st->nresolved++;
     } else if (!upsert_active(st, &copy)) {
-        st->board_stale = true; /* added by a later reconcile, once there is room */
+        st->board_stale = true; /* added by a later sync_board, once there is room */
     }
     pthread_mutex_unlock(&st->lock);
     if (st->next_alert)
@@ -260,19 +260,13 @@ static void synthesize(const struct kw_status *st, const struct kw_series *s, co
     a->nhistory = kw_series_history(s, a->history);
 }
 
-/* Count series per alert state (the pipeline keeps the counts) and, when
- * it may have drifted, make the board agree with the series table: a
- * firing series missing from it (restored from state) is added, an alert
- * whose series no longer fires (its KPI went on reload, its partition was
- * handed over, flap control held the resolve back) leaves. While the board
- * is full this walks at every publication (once a second). */
-static void reconcile(struct kw_status *st, const struct kw_pipeline *p, struct kw_status_kpi *kpis, int nkpis)
+/* When the board may have drifted from the series table, make it agree:
+ * a firing series missing from it (restored from state) is added, an
+ * alert whose series no longer fires (its KPI went on reload, its
+ * partition was handed over, flap control held the resolve back) leaves.
+ * While the board is full this walks at every publication (once a second). */
+static void sync_board(struct kw_status *st, const struct kw_pipeline *p, int nkpis)
 {
-    for (int k = 0; k < nkpis && p->kpi_series; k++) {
-        kpis[k].alerts_firing = p->kpi_firing[k];
-        kpis[k].alerts_pending = p->kpi_pending[k];
-        kpis[k].alerts_ok = p->kpi_series[k] - p->kpi_firing[k] - p->kpi_pending[k];
-    }
     /* Alert events reach the board only while it is the pipeline's sink. */
     bool fed = p->on_alert == on_alert && p->alert_ctx == st;
     if (fed && !st->board_stale && st->board_untold == p->stats.firing_untold)
@@ -431,7 +425,14 @@ void kw_status_publish(struct kw_status *st, const struct kw_pipeline *p, struct
     pthread_mutex_unlock(&st->lock);
     for (int k = 0; k < nkpis; k++) {
         struct kw_status_kpi *s = &kpis[k];
-        s->series = p->kpi_series ? p->kpi_series[k] : 0;
+        if (p->kpi_series) { /* the pipeline keeps them as alert phases change */
+            s->series = p->kpi_series[k];
+            s->alerts_firing = p->kpi_firing[k];
+            s->alerts_pending = p->kpi_pending[k];
+            s->alerts_ok = s->series - s->alerts_firing - s->alerts_pending;
+        } else {
+            s->series = s->alerts_firing = s->alerts_pending = s->alerts_ok = 0;
+        }
         s->series_refused = p->series_refused ? p->series_refused[k] : 0;
         if (k < st->ncounters) {
             s->intervals = st->counters[k].intervals;
@@ -440,7 +441,7 @@ void kw_status_publish(struct kw_status *st, const struct kw_pipeline *p, struct
             s->verdicts_warming = st->counters[k].warming;
         }
     }
-    reconcile(st, p, kpis, nkpis);
+    sync_board(st, p, nkpis);
 
     struct kw_status_receiver *rcv = xcalloc((size_t)nrcv + 1, sizeof *rcv);
     pthread_mutex_lock(&st->lock);
