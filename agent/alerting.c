@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../lib/hash.h"
 #include "../lib/intmath.h"
 #include "../lib/log.h"
 #include "../lib/xmalloc.h"
@@ -410,11 +411,7 @@ bool kw_alerting_resolve_silent(struct kw_series *s, const struct kw_kpi_config 
 void kw_alerting_nodata_key(const struct kw_series *s, char out[24])
 {
     /* FNV-1a of the series key and a tag: stable, and never the anomaly key */
-    uint64_t h = 1469598103934665603ULL;
-    for (const char *c = s->alert_key; *c; c++)
-        h = (h ^ (unsigned char)*c) * 1099511628211ULL;
-    for (const char *c = "/nodata"; *c; c++)
-        h = (h ^ (unsigned char)*c) * 1099511628211ULL;
+    uint64_t h = kw_fnv1a_str(kw_fnv1a_str(KW_FNV_OFFSET, s->alert_key), "/nodata");
     snprintf(out, 24, "%016llx", (unsigned long long)h);
 }
 

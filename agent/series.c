@@ -7,38 +7,15 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../lib/hash.h"
 #include "../lib/heap.h"
 #include "../lib/xmalloc.h"
 #include "kpi.h"
 
-#define FNV_OFFSET 1469598103934665603ULL
-#define FNV_PRIME 1099511628211ULL
-
-static uint64_t fnv1a(uint64_t h, const void *data, size_t len)
-{
-    const unsigned char *p = data;
-    for (size_t i = 0; i < len; i++) {
-        h ^= p[i];
-        h *= FNV_PRIME;
-    }
-    return h;
-}
-
-/* Final avalanche so linear probing sees well-spread low bits. */
-static uint64_t mix(uint64_t h)
-{
-    h ^= h >> 33;
-    h *= 0xff51afd7ed558ccdULL;
-    h ^= h >> 33;
-    h *= 0xc4ceb9fe1a85ec53ULL;
-    h ^= h >> 33;
-    return h;
-}
-
 uint64_t kw_series_hash(int kpi, const char *values, size_t len)
 {
-    uint64_t h = fnv1a(FNV_OFFSET, &kpi, sizeof kpi);
-    return mix(fnv1a(h, values, len));
+    uint64_t h = kw_fnv1a(KW_FNV_OFFSET, &kpi, sizeof kpi);
+    return kw_hash_mix(kw_fnv1a(h, values, len));
 }
 
 void kw_series_table_init(struct kw_series_table *t)
@@ -144,10 +121,10 @@ void kw_series_alert_key(const char *kpi, const char *const *names, const char *
             order[j] = order[j - 1];
             order[j - 1] = tmp;
         }
-    uint64_t h = fnv1a(FNV_OFFSET, kpi, strlen(kpi) + 1);
+    uint64_t h = kw_fnv1a(KW_FNV_OFFSET, kpi, strlen(kpi) + 1);
     for (int i = 0; i < n; i++) {
-        h = fnv1a(h, names[order[i]], strlen(names[order[i]]) + 1);
-        h = fnv1a(h, values[order[i]], strlen(values[order[i]]) + 1);
+        h = kw_fnv1a(h, names[order[i]], strlen(names[order[i]]) + 1);
+        h = kw_fnv1a(h, values[order[i]], strlen(values[order[i]]) + 1);
     }
     /* "%016llx" by hand: a key is made for every new series */
     static const char hex[] = "0123456789abcdef";

@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 #include <sys/types.h>
 
+#include "../lib/hash.h"
 #include "../lib/timefmt.h"
 #include "../lib/xmalloc.h"
 #include "kpi.h"
@@ -16,6 +17,7 @@
 
 #define PUBLISH_EVERY_MS 1000
 #define MAX_ACTIVE 10000 /* alerts on the board; beyond it the oldest synthesized ones are not added */
+#define BOARD_SLOTS 32768 /* the board's key index: a power of two, at least twice MAX_ACTIVE */
 
 struct verdict_counters {
     char name[KW_ALERT_LABEL_NAME];
@@ -34,6 +36,10 @@ struct kw_status {
     char state_path[4200];
     struct kw_alert *active;
     size_t nactive, active_cap;
+    /* Open addressing over active[].key, linear probing: each slot holds
+     * a board position + 1, 0 when empty. Board order carries no meaning
+     * (readers sort), so a removal moves the last alert into the gap. */
+    uint32_t *board_index;
     struct kw_status_resolved resolved[KW_STATUS_RESOLVED];
     int nresolved, resolved_next;
     char *incidents_json;
@@ -64,6 +70,7 @@ struct kw_status *kw_status_new(void)
     struct kw_status *st = xcalloc(1, sizeof *st);
     pthread_mutex_init(&st->lock, NULL);
     st->view.started_ms = kw_now_ms();
+    st->board_index = xcalloc(BOARD_SLOTS, sizeof *st->board_index);
     return st;
 }
 
@@ -73,6 +80,7 @@ void kw_status_free(struct kw_status *st)
         return;
     kw_status_view_release(&st->view);
     free(st->active);
+    free(st->board_index);
     free(st->counters);
     free(st->carry);
     free(st->incidents_json);
@@ -161,20 +169,55 @@ void kw_status_ready(struct kw_status *st, int flag)
 
 /* ---- the alert board ---------------------------------------------------- */
 
+static size_t key_slot(const char *key)
+{
+    return kw_hash_mix(kw_fnv1a_str(KW_FNV_OFFSET, key)) & (BOARD_SLOTS - 1);
+}
+
+/* The index slot that holds key, or the empty slot where it would go. */
+static size_t find_slot(const struct kw_status *st, const char *key)
+{
+    size_t i = key_slot(key);
+    while (st->board_index[i] && strcmp(st->active[st->board_index[i] - 1].key, key) != 0)
+        i = (i + 1) & (BOARD_SLOTS - 1);
+    return i;
+}
+
 static ssize_t find_active(const struct kw_status *st, const char *key)
 {
+    uint32_t at = st->board_index[find_slot(st, key)];
+    return at ? (ssize_t)at - 1 : -1;
+}
+
+/* Empties slot i and moves later entries of its probe run back into the
+ * gap, so that every lookup still finds its key without tombstones. */
+static void clear_slot(struct kw_status *st, size_t i)
+{
+    size_t gap = i;
+    for (size_t j = (i + 1) & (BOARD_SLOTS - 1); st->board_index[j]; j = (j + 1) & (BOARD_SLOTS - 1)) {
+        size_t home = key_slot(st->active[st->board_index[j] - 1].key);
+        /* j's entry may fill the gap unless its home lies cyclically in (gap, j] */
+        if (((j - home) & (BOARD_SLOTS - 1)) >= ((j - gap) & (BOARD_SLOTS - 1))) {
+            st->board_index[gap] = st->board_index[j];
+            gap = j;
+        }
+    }
+    st->board_index[gap] = 0;
+}
+
+static void reindex_board(struct kw_status *st)
+{
+    memset(st->board_index, 0, BOARD_SLOTS * sizeof *st->board_index);
     for (size_t i = 0; i < st->nactive; i++)
-        if (strcmp(st->active[i].key, key) == 0)
-            return (ssize_t)i;
-    return -1;
+        st->board_index[find_slot(st, st->active[i].key)] = (uint32_t)i + 1;
 }
 
 /* Lock held. False when the board is full and a is not on it. */
 static bool upsert_active(struct kw_status *st, const struct kw_alert *a)
 {
-    ssize_t i = find_active(st, a->key);
-    if (i >= 0) {
-        st->active[i] = *a;
+    size_t slot = find_slot(st, a->key);
+    if (st->board_index[slot]) {
+        st->active[st->board_index[slot] - 1] = *a;
         return true;
     }
     if (st->nactive >= MAX_ACTIVE)
@@ -184,14 +227,19 @@ static bool upsert_active(struct kw_status *st, const struct kw_alert *a)
         st->active = xrealloc(st->active, st->active_cap * sizeof *st->active);
     }
     st->active[st->nactive++] = *a;
+    st->board_index[slot] = (uint32_t)st->nactive;
     return true;
 }
 
 /* Lock held. */
 static void remove_active(struct kw_status *st, size_t i)
 {
-    memmove(&st->active[i], &st->active[i + 1], (st->nactive - i - 1) * sizeof *st->active);
-    st->nactive--;
+    clear_slot(st, find_slot(st, st->active[i].key));
+    size_t last = --st->nactive;
+    if (i != last) {
+        st->board_index[find_slot(st, st->active[last].key)] = (uint32_t)i + 1;
+        st->active[i] = st->active[last];
+    }
 }
 
 static void on_alert(void *ctx, const struct kw_alert *a)
@@ -310,6 +358,7 @@ static void sync_board(struct kw_status *st, const struct kw_pipeline *p, int nk
         if (keep[r])
             st->active[w++] = st->active[r];
     st->nactive = w;
+    reindex_board(st);
     for (size_t i = 0; i < nnew; i++)
         upsert_active(st, &fresh[i]);
     pthread_mutex_unlock(&st->lock);

@@ -936,3 +936,54 @@ Test(status, the_board_follows_flapping_and_nodata, .fini = teardown)
     cr_assert_gt(pipe_.stats.firing_untold, 1, "flap control flipped the series without telling");
     kw_status_free(st);
 }
+
+/* The board is looked up by key through a hash index. Thousands of
+ * firing, updated, resolved and refused alerts in a random order: after
+ * every step the board holds exactly the alerts a plain list would, each
+ * with its latest content, and a full board refuses a new key. */
+Test(status, the_board_index_follows_churn, .fini = teardown)
+{
+    setup("{\"kpis\":[{\"name\":\"k\",\"metric\":\"m\",\"aggregation\":\"mean\",\"interval\":\"1m\","
+          "\"detector\":{\"type\":\"threshold\",\"high\":10}}]}");
+    struct kw_status *st = kw_status_new();
+    kw_status_configure(st, &cfg);
+    kw_status_attach(st, &pipe_, NULL);
+    enum { KEYS = 12000, STEPS = 60000, CAP = 10000 };
+    static double want[KEYS]; /* the alert's latest score while on the board, else 0 */
+    memset(want, 0, sizeof want);
+    size_t on = 0;
+    bool filled = false;
+    unsigned rng = 12345;
+    for (int step = 1; step <= STEPS; step++) {
+        rng = rng * 1103515245u + 12345u;
+        int k = (int)((rng >> 8) % KEYS);
+        /* fill up first, then churn: resolves as often as firings */
+        bool fire = step < 30000 || ((rng >> 4) & 1);
+        struct kw_alert a = {.status = fire ? KW_ALERT_FIRING : KW_ALERT_RESOLVED, .severity_score = step};
+        snprintf(a.key, sizeof a.key, "alert-%d", k);
+        pipe_.on_alert(pipe_.alert_ctx, &a);
+        if (!fire) {
+            on -= want[k] != 0;
+            want[k] = 0;
+        } else if (want[k] != 0 || on < CAP) {
+            on += want[k] == 0;
+            want[k] = step;
+        }
+        if (step % 5000)
+            continue;
+        filled |= on == CAP;
+        struct kw_alert *got = NULL;
+        size_t n = kw_status_active(st, &got);
+        cr_assert_eq(n, on, "step %d: %zu alerts on the board, want %zu", step, n, on);
+        for (size_t i = 0; i < n; i++) {
+            int j = -1;
+            sscanf(got[i].key, "alert-%d", &j);
+            cr_assert(j >= 0 && j < KEYS && want[j] == got[i].severity_score, "step %d: %s has score %g, want %g", step,
+                      got[i].key, got[i].severity_score, j >= 0 && j < KEYS ? want[j] : -1);
+        }
+        free(got);
+    }
+    cr_assert(filled, "the walk must fill the board");
+    cr_assert_lt(on, CAP, "and churn must make room again");
+    kw_status_free(st);
+}
