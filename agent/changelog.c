@@ -7,22 +7,15 @@
 
 #include <cjson/cJSON.h>
 
+#include "../lib/hash.h"
 #include "../lib/log.h"
 #include "../lib/timefmt.h"
 #include "../lib/xmalloc.h"
 #include "statestore.h"
 
-#define FNV_OFFSET 1469598103934665603ULL
-#define FNV_PRIME 1099511628211ULL
-
 static uint64_t digest(const char *s, size_t len)
 {
-    uint64_t h = FNV_OFFSET;
-    for (size_t i = 0; i < len; i++) {
-        h ^= (unsigned char)s[i];
-        h *= FNV_PRIME;
-    }
-    return h;
+    return kw_fnv1a(KW_FNV_OFFSET, s, len);
 }
 
 /* A series id as a number (0 when key is not 16 hex digits). */

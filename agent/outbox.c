@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "../lib/fileio.h"
+#include "../lib/hash.h"
 #include "../lib/jsonnum.h"
 #include "../lib/log.h"
 #include "../lib/queue.h"
@@ -74,26 +75,17 @@ struct kw_outbox {
     char *snapshot;           /* the groups as JSON, for the API (guarded by lock) */
 };
 
-static uint64_t fnv1a(uint64_t h, const char *s, size_t len)
-{
-    for (size_t i = 0; i < len; i++) {
-        h ^= (unsigned char)s[i];
-        h *= 1099511628211ULL;
-    }
-    return h;
-}
-
 /* The base key of alert a at route node: node path plus its group_by
  * label values, hashed. The same incident gets the same key after a
  * restart, so PagerDuty, Opsgenie and Slack threads continue. */
 static uint64_t group_base(const struct kw_route_node *node, const struct kw_alert *a, char out[KW_NOTIFY_KEY])
 {
-    uint64_t h = fnv1a(1469598103934665603ULL, node->path, strlen(node->path) + 1);
+    uint64_t h = kw_fnv1a(KW_FNV_OFFSET, node->path, strlen(node->path) + 1);
     for (int i = 0; i < node->group_by.n; i++) {
         const char *name = node->group_by.items[i];
         const char *v = kw_alert_label_value(a, name);
-        h = fnv1a(h, name, strlen(name) + 1);
-        h = fnv1a(h, v ? v : "", strlen(v ? v : "") + 1);
+        h = kw_fnv1a(h, name, strlen(name) + 1);
+        h = kw_fnv1a(h, v ? v : "", strlen(v ? v : "") + 1);
     }
     snprintf(out, KW_NOTIFY_KEY, "%016llx", (unsigned long long)h);
     return h;
@@ -104,7 +96,7 @@ static uint64_t group_base(const struct kw_route_node *node, const struct kw_ale
 static void group_key(const struct kw_route_node *node, uint64_t base, int64_t start_ms, char out[KW_NOTIFY_KEY])
 {
     if (node->correlation_window_ms > 0)
-        base = fnv1a(base, (const char *)&start_ms, sizeof start_ms);
+        base = kw_fnv1a(base, (const char *)&start_ms, sizeof start_ms);
     snprintf(out, KW_NOTIFY_KEY, "%016llx", (unsigned long long)base);
 }
 

@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "../lib/fileio.h"
+#include "../lib/hash.h"
 #include "../lib/jsonnum.h"
 #include "../lib/log.h"
 #include "../lib/timefmt.h"
@@ -71,10 +72,7 @@ struct htab {
 
 static uint64_t hkey(int r, const char *key)
 {
-    uint64_t h = 1469598103934665603ULL ^ (uint64_t)(unsigned)r;
-    for (const unsigned char *p = (const unsigned char *)key; *p; p++)
-        h = (h ^ *p) * 1099511628211ULL;
-    return h;
+    return kw_fnv1a_str(KW_FNV_OFFSET ^ (uint64_t)(unsigned)r, key);
 }
 
 static struct hent *htab_find(const struct htab *t, int r, const char *key)
