@@ -117,6 +117,54 @@ static int substitute_tree(cJSON *node, const char *path, char *err, size_t errl
     return 0;
 }
 
+static int by_name(const void *a, const void *b)
+{
+    const cJSON *x = *(const cJSON *const *)a, *y = *(const cJSON *const *)b;
+    return strcmp(x->string, y->string);
+}
+
+/* cJSON keeps every copy of a repeated key and lookups find the first;
+ * most tools keep the last. Which one the writer meant is a guess, so a
+ * repeated key is an error, as it is in a point. Sorted, not compared
+ * pairwise, so that a hostile file with a huge object costs n log n. */
+static int reject_duplicate_keys(const cJSON *node, const char *path, char *err, size_t errlen)
+{
+    int n = 0;
+    for (const cJSON *c = node->child; c; c = c->next)
+        n++;
+    if (cJSON_IsObject(node) && n > 1) {
+        const cJSON **sorted = xmalloc((size_t)n * sizeof *sorted);
+        int i = 0;
+        for (const cJSON *c = node->child; c; c = c->next)
+            sorted[i++] = c;
+        qsort(sorted, (size_t)n, sizeof *sorted, by_name);
+        const char *twice = NULL;
+        for (i = 1; i < n && !twice; i++)
+            if (strcmp(sorted[i - 1]->string, sorted[i]->string) == 0)
+                twice = sorted[i]->string;
+        free(sorted);
+        if (twice) {
+            char p[KW_ERR_LEN];
+            snprintf(err, errlen, "%s: given more than once (which one is meant would be a guess)",
+                     kw_path_key(p, sizeof p, path, twice));
+            return -1;
+        }
+    }
+    int index = 0;
+    for (const cJSON *c = node->child; c; c = c->next, index++) {
+        if (!cJSON_IsObject(c) && !cJSON_IsArray(c))
+            continue;
+        char p[KW_ERR_LEN];
+        if (cJSON_IsObject(node))
+            kw_path_key(p, sizeof p, path, c->string);
+        else
+            kw_path_index(p, sizeof p, path, index);
+        if (reject_duplicate_keys(c, p, err, errlen))
+            return -1;
+    }
+    return 0;
+}
+
 /* ---- sections ------------------------------------------------------------ */
 
 /* A section that must be an object when present. */
@@ -346,7 +394,8 @@ int kw_config_parse(struct kw_config *cfg, const char *text, const char *name, c
         snprintf(inner, sizeof inner, "(top level): must be an object");
         goto out;
     }
-    if (substitute_tree(root, "", inner, sizeof inner) ||
+    if (reject_duplicate_keys(root, "", inner, sizeof inner) ||
+        substitute_tree(root, "", inner, sizeof inner) ||
         kw_opts_reject_unknown(root, NULL, sections, "", inner, sizeof inner))
         goto out;
     const cJSON *agent = cJSON_GetObjectItemCaseSensitive(root, "agent");
