@@ -672,8 +672,8 @@ static void render_html(struct sb *b, const struct email_config *c, const struct
                                                            : "resolved");
         html_row(b, "Observed", kw_alert_value_text(a, a->observed, v, sizeof v));
         html_row(b, "Expected", kw_alert_value_text(a, a->expected, v, sizeof v));
-        snprintf(range, sizeof range, "%s .. %s", kw_alert_value_text(a, a->lower, lo, sizeof lo),
-                 kw_alert_value_text(a, a->upper, hi, sizeof hi));
+        snprintf(range, sizeof range, "%s .. %s%s", kw_alert_value_text(a, a->lower, lo, sizeof lo),
+                 kw_alert_value_text(a, a->upper, hi, sizeof hi), kw_alert_band_note(a));
         html_row(b, "Normal range", range);
         snprintf(range, sizeof range, "%s (%s)", kw_time_format(a->since_ms, since, sizeof since),
                  kw_duration_text(a->at_ms + a->interval_ms - a->since_ms, dur, sizeof dur));

@@ -214,6 +214,29 @@ const char *kw_duration_text(int64_t ms, char *buf, size_t len)
 {
     int64_t s = ms / 1000;
     if (s < 120)
+const char *kw_alert_change_text(const struct kw_alert *a, char *buf, size_t len)
+{
+    buf[0] = '\0';
+    if (!isfinite(a->observed) || !isfinite(a->expected))
+        return buf;
+    double d = a->observed - a->expected;
+    if (a->kind == KW_KIND_RATE)
+        snprintf(buf, len, "%+.1f pts", 100.0 * d);
+    else if (a->expected > 1e-9 && a->observed >= 0)
+        snprintf(buf, len, "%+.0f%%", 100.0 * d / a->expected);
+    else if (a->unit[0]) /* a share of a value that may be negative or zero means nothing */
+        snprintf(buf, len, "%+.3g %s", d, a->unit);
+    else
+        snprintf(buf, len, "%+.3g", d);
+    return buf;
+}
+
+const char *kw_alert_band_note(const struct kw_alert *a)
+{
+    bool inside = a->observed >= a->lower && a->observed <= a->upper;
+    return a->status == KW_ALERT_FIRING && inside ? " for one interval; a sustained shift" : "";
+}
+
         snprintf(buf, len, "%llds", (long long)s);
     else if (s < 7200)
         snprintf(buf, len, "%lldm", (long long)(s / 60));
@@ -317,21 +340,19 @@ const char *kw_alert_summary(const struct kw_alert *a, char *buf, size_t len)
     kw_duration_text(a->at_ms + a->interval_ms - a->since_ms, dur, sizeof dur);
     kw_alert_impact_text(a, impact, sizeof impact);
     kw_alert_sparkline(a, spark, sizeof spark);
-    char change[48] = "";
-    if (a->kind == KW_KIND_RATE && isfinite(a->expected))
-        snprintf(change, sizeof change, "%+.1f pts", 100.0 * (a->observed - a->expected));
-    else if (isfinite(a->expected) && fabs(a->expected) > 1e-9)
-        snprintf(change, sizeof change, "%+.0f%%", 100.0 * (a->observed - a->expected) / fabs(a->expected));
+    char change[48 + KW_ALERT_LABEL_NAME];
+    kw_alert_change_text(a, change, sizeof change);
     char denom[40] = "";
     if (a->kind == KW_KIND_RATE && isfinite(a->denominator))
         snprintf(denom, sizeof denom, ", n=%.0f", a->denominator);
 
     if (a->status == KW_ALERT_FIRING)
-        snprintf(buf, len, "FIRING %s | %s [%s] %s %s vs %s expected (%s%s%snormal %s..%s) since %s (%s) | %s%sscore %.1f sev %.0f | %s",
+        snprintf(buf, len,
+                 "FIRING %s | %s [%s] %s %s vs %s expected (%s%s%snormal %s..%s%s) since %s (%s) | %s%sscore %.1f sev %.0f | %s",
                  a->severity == KW_SEV_CRITICAL ? "critical" : "warning", a->kpi, labels,
                  a->direction > 0 ? "up to" : "down to", obs, exp, change, denom + (change[0] ? 0 : 2),
-                 change[0] || denom[0] ? ", " : "", lo, hi, since, dur, impact, impact[0] ? " | " : "", a->score,
-                 a->severity_score, spark);
+                 change[0] || denom[0] ? ", " : "", lo, hi, kw_alert_band_note(a), since,
+                 dur, impact, impact[0] ? " | " : "", a->score, a->severity_score, spark);
     else {
         char back[96] = "stopped reporting";
         if (!isnan(a->observed))

@@ -159,18 +159,6 @@ static bool is_url(const char *s)
     return strncmp(s, "https://", 8) == 0 || strncmp(s, "http://", 7) == 0;
 }
 
-/* "+28.6 pts" for rates, "+35%" otherwise; "" when there is no expectation. */
-static void change_text(const struct kw_alert *a, char *buf, size_t len)
-{
-    buf[0] = '\0';
-    if (!isfinite(a->observed) || !isfinite(a->expected))
-        return;
-    if (a->kind == KW_KIND_RATE)
-        snprintf(buf, len, "%+.1f pts", 100.0 * (a->observed - a->expected));
-    else if (fabs(a->expected) > 1e-9)
-        snprintf(buf, len, "%+.0f%%", 100.0 * (a->observed - a->expected) / fabs(a->expected));
-}
-
 static int64_t incident_ms(const struct kw_alert *a)
 {
     return a->at_ms + a->interval_ms - a->since_ms;
@@ -202,14 +190,14 @@ static void add_header(cJSON *blocks, const struct kw_notification *n)
 /* The lead's numbers: observed vs expected and band, change, since when, impact. */
 static void add_lead_values(cJSON *blocks, const struct kw_alert *a)
 {
-    char obs[32], exp[32], lo[32], hi[32], pobs[32], pexp[32], chg[48], since[40], dur[24], impact[160];
+    char obs[32], exp[32], lo[32], hi[32], pobs[32], pexp[32], chg[96], since[40], dur[24], impact[160];
     kw_alert_value_text(a, a->observed, obs, sizeof obs);
     kw_alert_value_text(a, a->expected, exp, sizeof exp);
     kw_alert_value_text(a, a->lower, lo, sizeof lo);
     kw_alert_value_text(a, a->upper, hi, sizeof hi);
     kw_alert_value_text(a, a->peak_observed, pobs, sizeof pobs);
     kw_alert_value_text(a, a->peak_expected, pexp, sizeof pexp);
-    change_text(a, chg, sizeof chg);
+    kw_alert_change_text(a, chg, sizeof chg);
     kw_time_format(a->since_ms, since, sizeof since);
     kw_duration_text(incident_ms(a), dur, sizeof dur);
     kw_alert_impact_text(a, impact, sizeof impact);
@@ -223,7 +211,7 @@ static void add_lead_values(cJSON *blocks, const struct kw_alert *a)
     } else {
         putf(&t, "*%s* %s vs *expected* %s", resolved ? "Now" : "Observed", obs, exp);
         if (isfinite(a->lower) || isfinite(a->upper))
-            putf(&t, " (normal %s..%s)", lo, hi);
+            putf(&t, " (normal %s..%s%s)", lo, hi, kw_alert_band_note(a));
     }
     if (!resolved && chg[0]) {
         putf(&t, "\n*Change* %s", chg);
@@ -345,13 +333,13 @@ static void add_buttons(cJSON *blocks, const struct kw_alert *a, const char *ext
 /* One further group member on one line. */
 static void add_member(cJSON *blocks, const struct kw_alert *a)
 {
-    char where[WHERE_MAX], obs[32], exp[32], lo[32], hi[32], chg[48], since[40], dur[24], impact[160];
+    char where[WHERE_MAX], obs[32], exp[32], lo[32], hi[32], chg[96], since[40], dur[24], impact[160];
     kw_alert_labels_text(a, where, sizeof where);
     kw_alert_value_text(a, a->observed, obs, sizeof obs);
     kw_alert_value_text(a, a->expected, exp, sizeof exp);
     kw_alert_value_text(a, a->lower, lo, sizeof lo);
     kw_alert_value_text(a, a->upper, hi, sizeof hi);
-    change_text(a, chg, sizeof chg);
+    kw_alert_change_text(a, chg, sizeof chg);
     kw_time_format(a->since_ms, since, sizeof since);
     kw_duration_text(incident_ms(a), dur, sizeof dur);
     kw_alert_impact_text(a, impact, sizeof impact);
@@ -367,8 +355,8 @@ static void add_member(cJSON *blocks, const struct kw_alert *a)
         else
             putf(&t, " — back to %s (expected %s) after %s", obs, exp, dur);
     } else {
-        putf(&t, " — %s vs %s expected (normal %s..%s%s%s) since %s (%s)", obs, exp, lo, hi, chg[0] ? ", " : "",
-             chg, since, dur);
+        putf(&t, " — %s vs %s expected (normal %s..%s%s%s%s) since %s (%s)", obs, exp, lo, hi,
+             kw_alert_band_note(a), chg[0] ? ", " : "", chg, since, dur);
     }
     if (impact[0]) {
         put(&t, " · ");

@@ -66,17 +66,6 @@ static bool is_url(const char *s)
     return strncmp(s, "https://", 8) == 0 || strncmp(s, "http://", 7) == 0;
 }
 
-static void change_text(const struct kw_alert *a, char *buf, size_t len)
-{
-    buf[0] = '\0';
-    if (!isfinite(a->observed) || !isfinite(a->expected))
-        return;
-    if (a->kind == KW_KIND_RATE)
-        snprintf(buf, len, "%+.1f pts", 100.0 * (a->observed - a->expected));
-    else if (fabs(a->expected) > 1e-9)
-        snprintf(buf, len, "%+.0f%%", 100.0 * (a->observed - a->expected) / fabs(a->expected));
-}
-
 static cJSON *text_block(cJSON *body, const char *text)
 {
     cJSON *b = cJSON_CreateObject();
@@ -121,13 +110,13 @@ static void add_lead(cJSON *body, const struct kw_notification *n)
     if (a->description[0])
         text_block(body, a->description);
 
-    char obs[32], exp[32], lo[32], hi[32], band[80], chg[80], since[96], ts[40], dur[24], impact[160], buf[160];
+    char obs[32], exp[32], lo[32], hi[32], band[128], chg[80], since[96], ts[40], dur[24], impact[160], buf[160];
     kw_alert_value_text(a, a->observed, obs, sizeof obs);
     kw_alert_value_text(a, a->expected, exp, sizeof exp);
     kw_alert_value_text(a, a->lower, lo, sizeof lo);
     kw_alert_value_text(a, a->upper, hi, sizeof hi);
-    snprintf(band, sizeof band, "%s .. %s", lo, hi);
-    change_text(a, chg, sizeof chg);
+    snprintf(band, sizeof band, "%s .. %s%s", lo, hi, kw_alert_band_note(a));
+    kw_alert_change_text(a, chg, sizeof chg);
     if (chg[0] && a->kind == KW_KIND_RATE && isfinite(a->denominator)) {
         size_t used = strlen(chg);
         snprintf(chg + used, sizeof chg - used, " (n=%.0f)", a->denominator);
@@ -186,7 +175,7 @@ static void add_member(cJSON *body, const struct kw_alert *a, bool first)
     kw_alert_value_text(a, a->expected, exp, sizeof exp);
     kw_alert_value_text(a, a->lower, lo, sizeof lo);
     kw_alert_value_text(a, a->upper, hi, sizeof hi);
-    change_text(a, chg, sizeof chg);
+    kw_alert_change_text(a, chg, sizeof chg);
     kw_time_format(a->since_ms, since, sizeof since);
     kw_duration_text(a->at_ms + a->interval_ms - a->since_ms, dur, sizeof dur);
     kw_alert_impact_text(a, impact, sizeof impact);
@@ -199,9 +188,9 @@ static void add_member(cJSON *body, const struct kw_alert *a, bool first)
         used = snprintf(line, cap, "RESOLVED **%s** · %s — back to %s (expected %s) after %s", a->kpi, where, obs,
                         exp, dur);
     else
-        used = snprintf(line, cap, "%s **%s** · %s — %s vs %s expected (normal %s..%s%s%s) since %s (%s)",
+        used = snprintf(line, cap, "%s **%s** · %s — %s vs %s expected (normal %s..%s%s%s%s) since %s (%s)",
                         a->severity == KW_SEV_CRITICAL ? "CRITICAL" : "WARNING", a->kpi, where, obs, exp, lo, hi,
-                        chg[0] ? ", " : "", chg, since, dur);
+                        kw_alert_band_note(a), chg[0] ? ", " : "", chg, since, dur);
     if (impact[0] && used > 0 && (size_t)used < cap)
         snprintf(line + used, cap - (size_t)used, " · %s", impact);
     cJSON *t = text_block(body, line);

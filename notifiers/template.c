@@ -523,10 +523,9 @@ static struct value alert_value(const struct kw_notification *n, size_t i, const
         buf[0] = '\0';
         if (!isfinite(a->observed) || !isfinite(a->expected))
             return text_value(buf);
-        /* change is what the built-in messages show: points for rates */
-        if (nd->field == A_CHANGE && a->kind == KW_KIND_RATE)
-            snprintf(buf, len, "%+.1f pts", 100.0 * (a->observed - a->expected));
-        else if (fabs(a->expected) > 1e-9)
+        if (nd->field == A_CHANGE) /* what the built-in messages show */
+            return text_value(kw_alert_change_text(a, buf, len));
+        if (fabs(a->expected) > 1e-9)
             snprintf(buf, len, "%+.0f%%", 100.0 * (a->observed - a->expected) / fabs(a->expected));
         return text_value(buf);
     case A_SCORE:

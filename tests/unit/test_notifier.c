@@ -40,6 +40,42 @@ Test(render, resolved_summary_and_count_values)
     cr_assert(strstr(line, "total +93 complaints over expected") != NULL, "%s", line);
 }
 
+/* The change reads as people read that kind of value: points of a rate, a
+ * share of a positive count, and the plain difference for a score that can
+ * be negative (an NPS of -83 against +36 is not "-332%"). Every notifier
+ * and the templates' "change" show the same text. */
+Test(render, change_fits_the_kind_of_value)
+{
+    struct kw_alert a = checkout_alert();
+    char buf[128];
+    cr_assert_str_eq(kw_alert_change_text(&a, buf, sizeof buf), "+28.6 pts");
+    a.kind = KW_KIND_COUNT;
+    snprintf(a.unit, sizeof a.unit, "complaints");
+    a.observed = 12;
+    a.expected = 4;
+    cr_assert_str_eq(kw_alert_change_text(&a, buf, sizeof buf), "+200%");
+    a.kind = KW_KIND_CONTINUOUS;
+    snprintf(a.unit, sizeof a.unit, "NPS points");
+    a.observed = -83.3;
+    a.expected = 35.9;
+    cr_assert_str_eq(kw_alert_change_text(&a, buf, sizeof buf), "-119 NPS points");
+    char line[2048];
+    kw_alert_summary(&a, line, sizeof line);
+    cr_assert(strstr(line, "-83.3 vs 35.9 expected (-119 NPS points,") && !strstr(line, "%"), "%s", line);
+    cr_assert(!strstr(line, "sustained"), "-83.3 is outside the band: %s", line);
+    /* Inside the one-interval band, the alert says the evidence built up. */
+    a.lower = -94.7;
+    a.upper = 100;
+    kw_alert_summary(&a, line, sizeof line);
+    cr_assert(strstr(line, "normal -94.7..100 for one interval; a sustained shift) since"), "%s", line);
+    a.unit[0] = '\0';
+    a.expected = 0;
+    a.observed = 2.5;
+    cr_assert_str_eq(kw_alert_change_text(&a, buf, sizeof buf), "+2.5");
+    a.expected = NAN;
+    cr_assert_str_eq(kw_alert_change_text(&a, buf, sizeof buf), "");
+}
+
 Test(render, json_carries_the_facts)
 {
     struct kw_alert a = checkout_alert();
