@@ -56,6 +56,23 @@ static void save_state(struct kw_agent *ag)
         kw_error("state", "could not save the charts' history: %s", err);
 }
 
+/* Log each receiver that is off and why, so a missing secret is not a
+ * silent loss of alerts. Returns " (N off)" in buf, or "" when all are on. */
+static const char *receivers_off(const struct kw_config *cfg, const char *component, char *buf, size_t len)
+{
+    int off = 0;
+    for (int i = 0; i < cfg->nreceivers; i++) {
+        if (!cfg->receivers[i].disabled)
+            continue;
+        kw_info(component, "receiver %s is off: %s", cfg->receivers[i].name, cfg->receivers[i].off_reason);
+        off++;
+    }
+    buf[0] = '\0';
+    if (off)
+        snprintf(buf, len, " (%d off)", off);
+    return buf;
+}
+
 /* Verdicts queued by `kpiwatch feedback`; what a detector learned is saved at once. */
 static void take_feedback(struct kw_agent *ag)
 {
@@ -276,8 +293,10 @@ static void reload_config(struct kw_agent *ag)
         n = kw_state_load(&ag->pipeline, tmp_state, err, sizeof err);
         unlink(tmp_state);
     }
-    kw_info("reload", "loaded %s: %d inputs, %d KPIs, %d receivers; %d series kept their state", ag->cfg.path,
-            ag->cfg.ninputs, ag->cfg.nkpis, ag->cfg.nreceivers, n < 0 ? 0 : n);
+    char off[32];
+    kw_info("reload", "loaded %s: %d inputs, %d KPIs, %d receivers%s; %d series kept their state", ag->cfg.path,
+            ag->cfg.ninputs, ag->cfg.nkpis, ag->cfg.nreceivers, receivers_off(&ag->cfg, "reload", off, sizeof off),
+            n < 0 ? 0 : n);
     ag->reloads++;
 }
 
@@ -346,8 +365,9 @@ int kw_agent_run(struct kw_agent *ag, int64_t stop_after_ms)
     start_reader(ag);
     ag->next_stats_ms = started + ag->cfg.stats_interval_ms;
     ag->next_save_ms = started + STATE_SAVE_MS;
-    kw_info("agent", "kpiwatch %s running: %d inputs, %d KPIs, %d receivers", KW_VERSION, ag->cfg.ninputs,
-            ag->cfg.nkpis, ag->cfg.nreceivers);
+    char off[32];
+    kw_info("agent", "kpiwatch %s running: %d inputs, %d KPIs, %d receivers%s", KW_VERSION, ag->cfg.ninputs,
+            ag->cfg.nkpis, ag->cfg.nreceivers, receivers_off(&ag->cfg, "agent", off, sizeof off));
     while (!ag->stopping) {
         int n = 0, input_of[65]; /* at most 64 inputs: the config refuses more */
         zmq_pollitem_t items[66];

@@ -165,6 +165,48 @@ static int reject_duplicate_keys(const cJSON *node, const char *path, char *err,
     return 0;
 }
 
+/* The "enabled" of each receiver as written, before substitution (NULL
+ * where it names no variable), so a receiver that is off can say which
+ * variable turned it off. Free with free_enabled_texts. */
+static char **enabled_texts(const cJSON *root, int *n)
+{
+    const cJSON *arr = cJSON_GetObjectItemCaseSensitive(root, "receivers"), *item;
+    if (!cJSON_IsArray(arr))
+        arr = NULL;
+    *n = arr ? cJSON_GetArraySize(arr) : 0;
+    char **texts = xcalloc((size_t)*n + 1, sizeof *texts);
+    int i = 0;
+    cJSON_ArrayForEach(item, arr) {
+        const cJSON *e = cJSON_IsObject(item) ? cJSON_GetObjectItemCaseSensitive(item, "enabled") : NULL;
+        if (cJSON_IsString(e) && strstr(e->valuestring, "${"))
+            texts[i] = xstrdup(e->valuestring);
+        i++;
+    }
+    return texts;
+}
+
+static void free_enabled_texts(char **texts, int n)
+{
+    for (int i = 0; texts && i < n; i++)
+        free(texts[i]);
+    free(texts);
+}
+
+/* Name the first variable in written that is unset or empty as the reason r is off. */
+static void explain_off(struct kw_receiver *r, const char *written)
+{
+    for (const char *p = strstr(written, "${"); p; p = strstr(p + 2, "${")) {
+        char name[128];
+        snprintf(name, sizeof name, "%.*s", (int)strcspn(p + 2, ":}"), p + 2);
+        const char *v = getenv(name);
+        if (!v || !*v) {
+            snprintf(r->off_reason, sizeof r->off_reason, "%s is %s (\"enabled\": \"%.100s\")", name,
+                     v ? "empty" : "not set", written);
+            return;
+        }
+    }
+}
+
 /* ---- sections ------------------------------------------------------------ */
 
 /* A section that must be an object when present. */
@@ -387,13 +429,15 @@ int kw_config_parse(struct kw_config *cfg, const char *text, const char *name, c
         return -1;
     }
     char inner[KW_ERR_LEN];
-    int rc = -1;
+    int rc = -1, nenabled = 0;
+    char **enabled = NULL;
     static const char *const sections[] = {"agent", "ingest", "inputs", "kpis", "receivers", "route", "delivery",
                                            "silences", "http", "inhibit_rules", "time_intervals", NULL};
     if (!cJSON_IsObject(root)) {
         snprintf(inner, sizeof inner, "(top level): must be an object");
         goto out;
     }
+    enabled = enabled_texts(root, &nenabled);
     if (reject_duplicate_keys(root, "", inner, sizeof inner) ||
         substitute_tree(root, "", inner, sizeof inner) ||
         kw_opts_reject_unknown(root, NULL, sections, "", inner, sizeof inner))
@@ -423,9 +467,13 @@ int kw_config_parse(struct kw_config *cfg, const char *text, const char *name, c
                          cfg->nreceivers, &cfg->time_intervals, inner, sizeof inner) ||
         parse_silences(cfg, root, inner, sizeof inner) || parse_inhibit_rules(cfg, root, inner, sizeof inner))
         goto out;
+    for (int i = 0; i < cfg->nreceivers && i < nenabled; i++)
+        if (cfg->receivers[i].disabled && enabled[i])
+            explain_off(&cfg->receivers[i], enabled[i]);
     cfg->path = xstrdup(name);
     rc = 0;
 out:
+    free_enabled_texts(enabled, nenabled);
     cJSON_Delete(root);
     if (rc) {
         snprintf(err, errlen, "%s: %s", name, inner);

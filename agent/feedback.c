@@ -39,8 +39,8 @@ static int write_atomic(const char *path, const char *text)
     return kw_write_file_atomic(path, text, strlen(text), err, sizeof err);
 }
 
-int kw_feedback_submit(const char *state_dir, const char *key, bool false_alarm, const char *note, char *err,
-                       size_t errlen)
+int kw_feedback_submit(const char *state_dir, const char *key, bool false_alarm, const char *note,
+                       char id[KW_FEEDBACK_ID], char *err, size_t errlen)
 {
     if (!state_dir || !state_dir[0]) {
         snprintf(err, errlen, "agent.state_dir is not set: feedback is kept there");
@@ -59,9 +59,12 @@ int kw_feedback_submit(const char *state_dir, const char *key, bool false_alarm,
     }
     int64_t now = kw_now_ms();
     /* the name sorts by submission time; the pid keeps two at once apart */
-    snprintf(path, sizeof path, "%s/%013lld-%d-%s.json", dir, (long long)now, (int)getpid(), key);
+    char stem[KW_FEEDBACK_ID];
+    snprintf(stem, sizeof stem, "%013lld-%d-%s", (long long)now, (int)getpid(), key);
+    snprintf(path, sizeof path, "%s/%s.json", dir, stem);
     char at[40];
     cJSON *o = cJSON_CreateObject();
+    cJSON_AddStringToObject(o, "id", stem);
     cJSON_AddStringToObject(o, "key", key);
     cJSON_AddStringToObject(o, "verdict", false_alarm ? "false_alarm" : "confirmed");
     cJSON_AddStringToObject(o, "at", kw_time_format(now, at, sizeof at));
@@ -83,6 +86,8 @@ int kw_feedback_submit(const char *state_dir, const char *key, bool false_alarm,
     if (geteuid() == 0 && stat(state_dir, &owner) == 0 && owner.st_uid != 0)
         if (chown(dir, owner.st_uid, owner.st_gid) != 0 || chown(path, owner.st_uid, owner.st_gid) != 0)
             kw_warn("feedback", "cannot give %s to the agent's user: %s", path, strerror(errno));
+    if (id)
+        memcpy(id, stem, sizeof stem);
     return 0;
 }
 

@@ -15,10 +15,14 @@
 
 struct kw_pipeline;
 
+#define KW_FEEDBACK_ID 64
+
 /* Queue a verdict on alert key (16 hex digits) in state_dir. note may be
- * NULL. Returns 0, or -1 with err (no state_dir, bad key, cannot write). */
-int kw_feedback_submit(const char *state_dir, const char *key, bool false_alarm, const char *note, char *err,
-                       size_t errlen);
+ * NULL. When id is not NULL it gets the verdict's id, which its entry in
+ * the record carries once applied. Returns 0, or -1 with err (no
+ * state_dir, bad key, cannot write). */
+int kw_feedback_submit(const char *state_dir, const char *key, bool false_alarm, const char *note,
+                       char id[KW_FEEDBACK_ID], char *err, size_t errlen);
 
 /* Apply and record every queued verdict against p's series, oldest first.
  * A verdict whose series is not (or no longer) tracked is recorded as not
@@ -27,8 +31,9 @@ int kw_feedback_submit(const char *state_dir, const char *key, bool false_alarm,
 int kw_feedback_apply(struct kw_pipeline *p, const char *state_dir);
 
 /* The record of applied verdicts in state_dir ({"counts": {DETECTOR:
- * {"false_alarm": n, "confirmed": n}}, "records": [{key, verdict, note,
- * at, applied_at, kpi, detector, learned}]}), or NULL when there is none.
+ * {"false_alarm": n, "confirmed": n}}, "records": [{id, key, verdict, note,
+ * at, applied_at, kpi, detector, learned}]}; kpi and detector are missing
+ * when the key matched no series), or NULL when there is none.
  * Any thread: the file is replaced atomically. The caller deletes it. */
 cJSON *kw_feedback_record(const char *state_dir);
 

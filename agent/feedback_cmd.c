@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <cjson/cJSON.h>
 #include <curl/curl.h>
@@ -14,9 +15,49 @@
 #include "config.h"
 #include "feedback.h"
 
-int kw_feedback_deliver(const struct kw_config *cfg, const char *key, bool false_alarm, const char *note, bool local,
-                        enum kw_feedback_route *route, int *exit_code, char *err, size_t errlen)
+/* The agent looks for verdicts every 2 s; wait a little longer than that. */
+#define APPLY_WAIT_MS 5000
+#define APPLY_POLL_MS 200
+
+static void copy_string(char *dst, size_t cap, const cJSON *o, const char *name)
 {
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, name);
+    snprintf(dst, cap, "%s", cJSON_IsString(v) ? v->valuestring : "");
+}
+
+/* Ask the agent for its record of verdict id on key until it has applied
+ * it or the wait is over; fills the outcome (QUEUED when it never told). */
+static void await_applied(const struct kw_config *cfg, const char *key, const char *id, struct kw_feedback_result *res)
+{
+    char path[128], err[256];
+    snprintf(path, sizeof path, "/api/v1/alerts/%s/feedback", key);
+    res->outcome = KW_FEEDBACK_QUEUED;
+    for (int waited = 0; waited <= APPLY_WAIT_MS && res->outcome == KW_FEEDBACK_QUEUED; waited += APPLY_POLL_MS) {
+        struct timespec pause = {0, APPLY_POLL_MS * 1000000L};
+        nanosleep(&pause, NULL);
+        struct kw_api_reply answer = {0};
+        if (kw_api_call(&cfg->http, "GET", path, NULL, &answer, err, sizeof err) > 0 && answer.status == 200) {
+            cJSON *j = cJSON_Parse(answer.body.data ? answer.body.data : ""), *r;
+            cJSON_ArrayForEach(r, cJSON_GetObjectItemCaseSensitive(j, "records")) {
+                const cJSON *rid = cJSON_GetObjectItemCaseSensitive(r, "id");
+                if (!cJSON_IsString(rid) || strcmp(rid->valuestring, id) != 0)
+                    continue;
+                copy_string(res->kpi, sizeof res->kpi, r, "kpi");
+                copy_string(res->detector, sizeof res->detector, r, "detector");
+                res->outcome = !res->kpi[0] ? KW_FEEDBACK_NO_SERIES
+                               : cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(r, "learned")) ? KW_FEEDBACK_LEARNED
+                                                                                              : KW_FEEDBACK_RECORDED;
+            }
+            cJSON_Delete(j);
+        }
+        kw_strbuf_release(&answer.body);
+    }
+}
+
+int kw_feedback_deliver(const struct kw_config *cfg, const char *key, bool false_alarm, const char *note, bool local,
+                        struct kw_feedback_result *result, int *exit_code, char *err, size_t errlen)
+{
+    memset(result, 0, sizeof *result);
     *exit_code = 1;
     if (strlen(key) != 16 || strspn(key, "0123456789abcdef") != 16) {
         snprintf(err, errlen, "\"%.40s\" is not an alert key (16 hex digits, as in the alert)", key);
@@ -28,7 +69,7 @@ int kw_feedback_deliver(const struct kw_config *cfg, const char *key, bool false
         cJSON_AddStringToObject(o, "verdict", false_alarm ? "false_alarm" : "confirmed");
         if (note)
             cJSON_AddStringToObject(o, "note", note);
-        char *body = cJSON_PrintUnformatted(o), path[128];
+        char *body = cJSON_PrintUnformatted(o), path[128], id[KW_FEEDBACK_ID] = "";
         cJSON_Delete(o);
         snprintf(path, sizeof path, "/api/v1/alerts/%s/feedback", key);
         struct kw_api_reply answer = {0};
@@ -41,21 +82,30 @@ int kw_feedback_deliver(const struct kw_config *cfg, const char *key, bool false
             if (status == 503)
                 *exit_code = 3; /* the agent has no state_dir */
         }
+        if (answered > 0 && status == 202) {
+            cJSON *j = cJSON_Parse(answer.body.data ? answer.body.data : "");
+            copy_string(id, sizeof id, j, "id");
+            cJSON_Delete(j);
+        }
         kw_strbuf_release(&answer.body);
+        if (answered > 0 && status == 202) {
+            result->route = KW_FEEDBACK_HTTP;
+            if (id[0]) /* an agent that does not name the verdict cannot say what became of it */
+                await_applied(cfg, key, id, result);
+        }
         curl_global_cleanup();
         if (answered < 0 || (answered > 0 && status != 202))
             return -1;
         if (answered > 0) {
-            *route = KW_FEEDBACK_HTTP;
             *exit_code = 0;
             return 0;
         }
     }
-    if (kw_feedback_submit(cfg->state_dir, key, false_alarm, note, err, errlen)) {
+    if (kw_feedback_submit(cfg->state_dir, key, false_alarm, note, NULL, err, errlen)) {
         *exit_code = !cfg->state_dir ? 3 : strstr(err, "not an alert key") ? 2 : 1;
         return -1;
     }
-    *route = KW_FEEDBACK_STATE_DIR;
+    result->route = KW_FEEDBACK_STATE_DIR;
     *exit_code = 0;
     return 0;
 }

@@ -500,6 +500,29 @@ static bool labels_match(const struct kw_history_entry *e, const struct arg_filt
     return true;
 }
 
+/* 404 naming the KPIs there are, when the running config has no KPI
+ * (roll-ups included) named name; NULL when it has one. */
+static cJSON *unknown_kpi(struct kw_http *h, const char *name)
+{
+    struct kw_status_view v;
+    kw_status_read(h->status, &v);
+    bool found = !(v.ready & KW_READY_CONFIG); /* not published yet: cannot tell */
+    for (int k = 0; k < v.nkpis && !found; k++)
+        found = strcmp(v.kpis[k].name, name) == 0;
+    cJSON *o = NULL;
+    if (!found) {
+        o = cJSON_CreateObject();
+        char msg[KW_ALERT_LABEL_NAME + 32];
+        snprintf(msg, sizeof msg, "no KPI named \"%.*s\"", KW_ALERT_LABEL_NAME, name);
+        cJSON_AddStringToObject(o, "error", msg);
+        cJSON *names = cJSON_AddArrayToObject(o, "kpis");
+        for (int k = 0; k < v.nkpis; k++)
+            cJSON_AddItemToArray(names, cJSON_CreateString(v.kpis[k].name));
+    }
+    kw_status_view_release(&v);
+    return o;
+}
+
 static enum MHD_Result get_series(struct kw_http *h, struct MHD_Connection *c)
 {
     if (!h->history)
@@ -513,6 +536,9 @@ static enum MHD_Result get_series(struct kw_http *h, struct MHD_Connection *c)
     } else {
         if (!kpi)
             return respond_error(c, MHD_HTTP_BAD_REQUEST, "give kpi=NAME (and label=value for each group_by label) or key=KEY");
+        cJSON *unknown = unknown_kpi(h, kpi);
+        if (unknown)
+            return respond_json(c, MHD_HTTP_NOT_FOUND, unknown);
         struct arg_filter f = {0};
         MHD_get_connection_values(c, MHD_GET_ARGUMENT_KIND, collect_label, &f);
         if (f.too_many)
@@ -525,7 +551,8 @@ static enum MHD_Result get_series(struct kw_http *h, struct MHD_Connection *c)
         if (hit != 1) {
             cJSON *o = cJSON_CreateObject();
             cJSON_AddStringToObject(o, "error", hit ? "several tracked series match: add labels or use key="
-                                                    : "no tracked series matches");
+                                                    : "no tracked series matches; a series is listed once its first "
+                                                      "interval has closed");
             cJSON *cands = cJSON_AddArrayToObject(o, "candidates");
             for (size_t i = 0; i < n && cJSON_GetArraySize(cands) < 50; i++) {
                 if (!labels_match(&all[i], &f))
@@ -648,20 +675,41 @@ static enum MHD_Result post_feedback(struct kw_http *h, struct MHD_Connection *c
         return respond_error(c, MHD_HTTP_BAD_REQUEST,
                              "send {\"verdict\": \"false_alarm\" or \"confirmed\", \"note\": \"why\" (optional)}");
     }
-    char err[KW_ERR_LEN], keycopy[40];
+    char err[KW_ERR_LEN], keycopy[40], id[KW_FEEDBACK_ID];
     snprintf(keycopy, sizeof keycopy, "%.*s", (int)strcspn(key, "/"), key);
     int rc = kw_feedback_submit(h->state_dir, keycopy, false_alarm, cJSON_IsString(note) ? note->valuestring : NULL,
-                                err, sizeof err);
+                                id, err, sizeof err);
     cJSON_Delete(json);
     if (rc)
         return respond_error(c, strstr(err, "not an alert key") ? MHD_HTTP_BAD_REQUEST : MHD_HTTP_INTERNAL_SERVER_ERROR,
                              "%s", err);
     kw_info("http", "%s on alert %s queued from %s", false_alarm ? "false alarm" : "confirmed", keycopy, who);
     cJSON *o = cJSON_CreateObject();
+    cJSON_AddStringToObject(o, "id", id);
     cJSON_AddStringToObject(o, "key", keycopy);
     cJSON_AddStringToObject(o, "verdict", false_alarm ? "false_alarm" : "confirmed");
     cJSON_AddBoolToObject(o, "queued", true);
     return respond_json(c, MHD_HTTP_ACCEPTED, o);
+}
+
+/* GET /api/v1/alerts/KEY/feedback: the verdicts the agent applied on KEY,
+ * oldest first, as recorded (a record without "kpi" matched no series). */
+static enum MHD_Result get_feedback(struct kw_http *h, struct MHD_Connection *c, const char *key)
+{
+    if (!h->state_dir)
+        return respond_error(c, MHD_HTTP_SERVICE_UNAVAILABLE, "agent.state_dir is not set: feedback is kept there");
+    char keycopy[40];
+    snprintf(keycopy, sizeof keycopy, "%.*s", (int)strcspn(key, "/"), key);
+    const cJSON *record = kw_feedback_cache_get(&h->feedback, h->state_dir), *r;
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddStringToObject(o, "key", keycopy);
+    cJSON *records = cJSON_AddArrayToObject(o, "records");
+    cJSON_ArrayForEach(r, cJSON_GetObjectItemCaseSensitive(record, "records")) {
+        const cJSON *k = cJSON_GetObjectItemCaseSensitive(r, "key");
+        if (cJSON_IsString(k) && strcmp(k->valuestring, keycopy) == 0)
+            cJSON_AddItemToArray(records, cJSON_Duplicate(r, true));
+    }
+    return respond_json(c, MHD_HTTP_OK, o);
 }
 
 static enum MHD_Result delete_silence(struct kw_http *h, struct MHD_Connection *c, const char *id)
@@ -790,7 +838,9 @@ static enum MHD_Result route(struct kw_http *h, struct MHD_Connection *c, const 
         if (tail && strcmp(tail, "/feedback") == 0) {
             if (post)
                 return post_feedback(h, c, r, url + 15);
-            return respond_text(c, MHD_HTTP_METHOD_NOT_ALLOWED, "use POST\n");
+            if (get)
+                return get_feedback(h, c, url + 15);
+            return respond_text(c, MHD_HTTP_METHOD_NOT_ALLOWED, "use GET, HEAD or POST\n");
         }
     }
     if (!get)

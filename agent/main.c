@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "../lib/log.h"
 #include "../lib/timefmt.h"
@@ -23,6 +24,7 @@ enum { EXIT_OK = 0, EXIT_RUNTIME = 1, EXIT_USAGE = 2, EXIT_CONFIG = 3 };
 
 #define DEFAULT_CONFIG "/etc/kpiwatch/kpiwatch.json"
 #define DEMO_CONFIG "conf/kpiwatch.json"
+#define DEFAULT_CONFIG_HELP DEFAULT_CONFIG ", else " DEMO_CONFIG
 
 struct command {
     const char *name;
@@ -45,6 +47,13 @@ static int usage_error(const char *name, const char *fmt, const char *arg)
     fprintf(stderr, "\n");
     command_usage(find_command(name), stderr);
     return EXIT_USAGE;
+}
+
+/* The config a command reads without -c: the installed one, else the
+ * repository's when run from a checkout (the demo config). */
+static const char *default_config(void)
+{
+    return access(DEFAULT_CONFIG, F_OK) != 0 && access(DEMO_CONFIG, F_OK) == 0 ? DEMO_CONFIG : DEFAULT_CONFIG;
 }
 
 static bool is_help(const char *arg)
@@ -83,14 +92,23 @@ static int cmd_check_config(int argc, char **argv)
         fprintf(stderr, "%s\n", err);
         return EXIT_CONFIG;
     }
-    printf("%s: ok (%d inputs, %d KPIs, %d receivers, %d routes)\n", path, cfg.ninputs, cfg.nkpis, cfg.nreceivers,
-           cfg.routing.n - 1);
+    int off = 0;
+    for (int i = 0; i < cfg.nreceivers; i++)
+        off += cfg.receivers[i].disabled;
+    char off_text[32] = "";
+    if (off)
+        snprintf(off_text, sizeof off_text, " (%d off)", off);
+    printf("%s: ok (%d inputs, %d KPIs, %d receivers%s, %d routes)\n", path, cfg.ninputs, cfg.nkpis, cfg.nreceivers,
+           off_text, cfg.routing.n - 1);
     for (int i = 0; i < cfg.nkpis; i++) {
         const struct kw_kpi_config *k = &cfg.kpis[i];
         static const char *const kinds[] = {"count", "rate", "continuous"};
         printf("  kpi %-28s %-10s detector=%s for=%d resolve_after=%d\n", k->name, kinds[k->kind],
                k->detector.type->name, k->alert.for_intervals, k->alert.resolve_after);
     }
+    for (int i = 0; i < cfg.nreceivers; i++)
+        if (cfg.receivers[i].disabled)
+            printf("  receiver %s is off: %s\n", cfg.receivers[i].name, cfg.receivers[i].off_reason);
     kw_config_release(&cfg);
     return EXIT_OK;
 }
@@ -124,7 +142,7 @@ static int start_demo(struct kw_agent *ag, int64_t speed_ms, char *err, size_t e
 
 static int run_agent(const char *name, int argc, char **argv, bool demo)
 {
-    const char *path = demo ? DEMO_CONFIG : DEFAULT_CONFIG;
+    const char *path = demo ? DEMO_CONFIG : default_config();
     long long seconds = 0, speed = 60;
     for (int i = 0; i < argc; i++) {
         if ((strcmp(argv[i], "-c") == 0 || strcmp(argv[i], "--config") == 0) && i + 1 < argc)
@@ -207,7 +225,7 @@ static int cmd_replay(int argc, char **argv)
 
 static int cmd_test_notify(int argc, char **argv)
 {
-    const char *path = DEFAULT_CONFIG, *name = NULL;
+    const char *path = default_config(), *name = NULL;
     for (int i = 0; i < argc; i++) {
         if ((strcmp(argv[i], "-c") == 0 || strcmp(argv[i], "--config") == 0) && i + 1 < argc)
             path = argv[++i];
@@ -230,9 +248,12 @@ static int cmd_test_notify(int argc, char **argv)
             r = &cfg.receivers[i];
     int rc = EXIT_OK;
     if (!r || r->disabled) {
-        fprintf(stderr, "kpiwatch test-notify: %s: %s\n", name, r ? "this receiver is off (enabled)" : "no such receiver");
+        if (r)
+            fprintf(stderr, "kpiwatch test-notify: %s: this receiver is off: %s\n", name, r->off_reason);
+        else
+            fprintf(stderr, "kpiwatch test-notify: %s: no such receiver\n", name);
         kw_config_release(&cfg);
-        return EXIT_CONFIG;
+        return r ? EXIT_RUNTIME : EXIT_CONFIG;
     }
     char ref[KW_NOTIFY_REF] = "";
     for (int resolved = 0; resolved <= 1; resolved++) {
@@ -285,7 +306,7 @@ static int cmd_send(int argc, char **argv)
     char err[KW_ERR_LEN];
     if (!opt.endpoint) {
         /* the first input of the config, seen from the publisher's side */
-        if (kw_config_load(&cfg, path ? path : DEMO_CONFIG, err, sizeof err)) {
+        if (kw_config_load(&cfg, path ? path : default_config(), err, sizeof err)) {
             fprintf(stderr, "%s\n", err);
             free(messages);
             return EXIT_CONFIG;
@@ -308,6 +329,15 @@ static int cmd_send(int argc, char **argv)
     }
     opt.batch_lines = format && strcmp(format, "influx") == 0;
     opt.messages = messages;
+    for (int i = 0; i < opt.nmessages; i++) {
+        char what[32];
+        snprintf(what, sizeof what, "message %d", i + 1);
+        if (kw_send_check_format(messages[i], strlen(messages[i]), opt.batch_lines, what, err, sizeof err)) {
+            kw_config_release(&cfg);
+            free(messages);
+            return usage_error("send", "%s", err);
+        }
+    }
     int sent = kw_send_run(&opt, err, sizeof err);
     if (sent < 0)
         fprintf(stderr, "kpiwatch send: %s\n", err);
@@ -315,7 +345,7 @@ static int cmd_send(int argc, char **argv)
         fprintf(stderr, "kpiwatch send: %d message%s to %s\n", sent, sent == 1 ? "" : "s", opt.endpoint);
     kw_config_release(&cfg);
     free(messages);
-    return sent < 0 ? EXIT_RUNTIME : EXIT_OK;
+    return sent == -2 ? EXIT_USAGE : sent < 0 ? EXIT_RUNTIME : EXIT_OK;
 }
 
 /* routes test: which receivers a label set reaches, and through which nodes. */
@@ -323,7 +353,7 @@ static int cmd_routes(int argc, char **argv)
 {
     if (argc < 1 || strcmp(argv[0], "test") != 0)
         return usage_error("routes", "%sthe only subcommand is \"test\"", "");
-    const char *path = DEFAULT_CONFIG, *at_text = NULL;
+    const char *path = default_config(), *at_text = NULL;
     int64_t at_ms = 0;
     struct kw_alert a = {0};
     a.severity = KW_SEV_WARNING;
@@ -386,13 +416,13 @@ static int cmd_routes(int argc, char **argv)
 static int cmd_silence(int argc, char **argv)
 {
     char msg[KW_ERR_LEN] = "";
-    int rc = kw_silence_cmd(argc, argv, DEFAULT_CONFIG, msg, sizeof msg);
+    int rc = kw_silence_cmd(argc, argv, default_config(), msg, sizeof msg);
     return rc == EXIT_USAGE ? usage_error("silence", "%s", msg) : rc;
 }
 
 static int cmd_feedback(int argc, char **argv)
 {
-    const char *path = DEFAULT_CONFIG, *key = NULL, *note = NULL;
+    const char *path = default_config(), *key = NULL, *note = NULL;
     int verdict = -1; /* 1 false alarm, 0 confirmed */
     bool local = false;
     for (int i = 0; i < argc; i++) {
@@ -421,15 +451,24 @@ static int cmd_feedback(int argc, char **argv)
         return EXIT_CONFIG;
     }
     int rc = EXIT_OK;
-    enum kw_feedback_route route;
-    if (kw_feedback_deliver(&cfg, key, verdict == 1, note, local, &route, &rc, err, sizeof err))
+    struct kw_feedback_result res;
+    const char *what = verdict ? "false alarm" : "confirmed";
+    if (kw_feedback_deliver(&cfg, key, verdict == 1, note, local, &res, &rc, err, sizeof err))
         fprintf(stderr, "kpiwatch feedback: %s: %s\n", path, err);
-    else if (route == KW_FEEDBACK_HTTP)
-        printf("%s on alert %s sent to the agent; it learns it within seconds\n", verdict ? "false alarm" : "confirmed",
-               key);
-    else
+    else if (res.route == KW_FEEDBACK_STATE_DIR)
         printf("%s on alert %s queued in %s/feedback; the agent learns it within seconds, or when it next starts\n",
-               verdict ? "false alarm" : "confirmed", key, cfg.state_dir);
+               what, key, cfg.state_dir);
+    else if (res.outcome == KW_FEEDBACK_NO_SERIES) {
+        fprintf(stderr, "kpiwatch feedback: alert %s matches no series the agent tracks (expired, or from another "
+                        "config); the verdict is recorded only\n", key);
+        rc = EXIT_RUNTIME;
+    } else if (res.outcome == KW_FEEDBACK_LEARNED)
+        printf("%s on alert %s learned by %s (%s)%s\n", what, key, res.kpi, res.detector,
+               verdict ? ": its test is one step stricter" : ": one strictness step undone");
+    else if (res.outcome == KW_FEEDBACK_RECORDED)
+        printf("%s on alert %s recorded for %s; %s does not learn from feedback\n", what, key, res.kpi, res.detector);
+    else
+        printf("%s on alert %s sent to the agent; it learns it within seconds\n", what, key);
     kw_config_release(&cfg);
     return rc;
 }
@@ -437,7 +476,7 @@ static int cmd_feedback(int argc, char **argv)
 static int cmd_template(int argc, char **argv)
 {
     char msg[KW_ERR_LEN] = "";
-    int rc = kw_template_cmd(argc, argv, DEFAULT_CONFIG, msg, sizeof msg);
+    int rc = kw_template_cmd(argc, argv, default_config(), msg, sizeof msg);
     return rc == EXIT_USAGE ? usage_error("template", "%s", msg) : rc;
 }
 
@@ -452,7 +491,7 @@ static int cmd_options(int argc, char **argv)
 static const struct command commands[] = {
     {"run", "[-c FILE] [--seconds N]",
      "Run the agent until SIGTERM or SIGINT; SIGHUP reloads the config.\n"
-     "  -c, --config FILE  config file (default " DEFAULT_CONFIG ")\n"
+     "  -c, --config FILE  config file (default " DEFAULT_CONFIG_HELP ")\n"
      "  --seconds N        stop after N seconds (0 = never; at most 31536000)\n",
      cmd_run},
     {"check-config", "[-c] FILE",
@@ -476,13 +515,13 @@ static const struct command commands[] = {
     {"test-notify", "[-c FILE] RECEIVER",
      "Send a sample alert group (a checkout drop-off jump and complaint spike) through one receiver,\n"
      "then its resolve, and print what the service answered. Exit 0 when both were accepted.\n"
-     "  -c, --config FILE  config file (default " DEFAULT_CONFIG ")\n",
+     "  -c, --config FILE  config file (default " DEFAULT_CONFIG_HELP ")\n",
      cmd_test_notify},
     {"template", kw_template_cmd_usage, kw_template_cmd_help, cmd_template},
     {"send", "[-c FILE | -e ENDPOINT [--push]] [--topic T] [--format json|influx] [MESSAGE...]",
      "Send JSON messages to an agent (one per argument, or one per line of stdin), as a pipeline would:\n"
      "PUB to a sub input, PUSH to a pull input. Without -e, the first input of the config is used.\n"
-     "  -c, --config FILE    config whose first input to send to (default " DEMO_CONFIG ")\n"
+     "  -c, --config FILE    config whose first input to send to (default " DEFAULT_CONFIG_HELP ")\n"
      "  -e, --endpoint EP    send to EP instead (PUB; --push for PUSH)\n"
      "  --topic T            PUB: send T as a first frame (for inputs with topics)\n"
      "  --format influx      stdin is InfluxDB line protocol, sent 1000 lines per message (the default\n"
@@ -491,7 +530,7 @@ static const struct command commands[] = {
     {"routes", "test [-c FILE] [--at TIME] [kpi=NAME] [severity=critical|warning] [LABEL=VALUE...]",
      "Print the receivers an alert with these labels reaches, with the route node that sends it, the\n"
      "labels it is grouped by and its mute and active time intervals: the same walk the agent does.\n"
-     "  -c, --config FILE  config file (default " DEFAULT_CONFIG ")\n"
+     "  -c, --config FILE  config file (default " DEFAULT_CONFIG_HELP ")\n"
      "  --at TIME          also say whether each node would send or be muted at TIME (RFC 3339)\n",
      cmd_routes},
     {"silence", kw_silence_cmd_usage, kw_silence_cmd_help, cmd_silence},
@@ -501,7 +540,7 @@ static const struct command commands[] = {
      "step. The verdict goes to the running agent's HTTP API (http.port) when one answers, else into\n"
      "agent.state_dir, where the agent finds it when it next looks or starts; it is recorded, with\n"
      "counts per detector, in STATE_DIR/feedback.json.\n"
-     "  -c, --config FILE  config file (default " DEFAULT_CONFIG ")\n"
+     "  -c, --config FILE  config file (default " DEFAULT_CONFIG_HELP ")\n"
      "  ALERT_KEY          the alert's key (16 hex digits, as in every notification)\n"
      "  --note TEXT        why, kept with the record\n"
      "  --local            write into the state directory even if an agent answers\n",

@@ -145,6 +145,11 @@ char *kw_metrics_render(const struct kw_status_view *v, const struct kw_metrics_
     }
 
     /* delivery */
+    family(&b, "kpiwatch_receiver_enabled", "gauge",
+           "1 when the receiver is on, 0 when its \"enabled\" turned it off (check-config and the log say why).");
+    for (int r = 0; r < v->nreceivers; r++)
+        labelled(&b, "kpiwatch_receiver_enabled", "receiver", v->receivers[r].name, "type", v->receivers[r].type,
+                 v->receivers[r].enabled ? 1 : 0);
     per_receiver(&b, v, "kpiwatch_notifications_queued_total", "counter",
                  "Notifications handed to delivery, per receiver (including those restored from the spool).",
                  offsetof(struct kw_receiver_stats, queued));

@@ -60,6 +60,7 @@ struct kw_outbox {
     struct kw_outbox_stats stats;
     struct kw_dispatcher *dispatcher;
     struct kw_silences *silences; /* borrowed; may be NULL */
+    bool silence_event_time;      /* judge silences at event time (replay), not the wall clock */
     /* owned by the outbox thread: */
     struct group *groups;
     int ngroups, gcap;
@@ -100,6 +101,15 @@ static void group_key(const struct kw_route_node *node, uint64_t base, int64_t s
     snprintf(out, KW_NOTIFY_KEY, "%016llx", (unsigned long long)base);
 }
 
+/* The time a silence is judged at. The daemon uses the wall clock: people
+ * set silences in wall time, and an alert's interval may have ended a
+ * little before a silence added just now. A replay uses event_ms, the
+ * recorded data's time, so it mutes as the daemon would have then. */
+static int64_t silence_now(const struct kw_outbox *o, int64_t event_ms)
+{
+    return o->silence_event_time ? event_ms : kw_now_ms();
+}
+
 static void group_remove(struct kw_outbox *o, struct group *g)
 {
     o->changed = true;
@@ -125,7 +135,8 @@ static void group_send(struct kw_outbox *o, struct group *g, int kind, bool remi
     char silence[KW_SILENCE_ID];
     bool *skip = xcalloc((size_t)g->n + 1, sizeof *skip);
     for (int i = 0; i < g->n; i++) {
-        skip[i] = kind != KW_NOTIFY_RESOLVED && o->silences && kw_silences_match(o->silences, &g->m[i].a, kw_now_ms(), silence);
+        skip[i] = kind != KW_NOTIFY_RESOLVED && o->silences &&
+                  kw_silences_match(o->silences, &g->m[i].a, silence_now(o, o->clock_ms), silence);
         listed += !skip[i];
     }
     /* A muted node's notification is counted, not sent; the group moves on
@@ -406,7 +417,7 @@ static void take_alert(struct kw_outbox *o, const struct kw_alert *a)
     if (a->status == KW_ALERT_RESOLVED && held_mark(o, a->key, false, true))
         return; /* it was never notified: nor is its end */
     char silence[KW_SILENCE_ID];
-    bool silenced = o->silences && kw_silences_match(o->silences, a, kw_now_ms(), silence);
+    bool silenced = o->silences && kw_silences_match(o->silences, a, silence_now(o, end), silence);
     if (silenced || (a->status == KW_ALERT_FIRING && inhibited(o, a))) {
         /* still evaluated and counted; only the notification is held back */
         bool known = false;
@@ -647,6 +658,13 @@ struct kw_outbox *kw_outbox_start(const struct kw_config *cfg, const char *state
     pthread_mutex_init(&o->lock, NULL);
     pthread_create(&o->thread, NULL, outbox_main, o);
     return o;
+}
+
+void kw_outbox_silence_at_event_time(struct kw_outbox *o)
+{
+    /* Read by the outbox thread only after it takes an event from the
+     * queue, whose lock orders this write before that read. */
+    o->silence_event_time = true;
 }
 
 void kw_outbox_alert(void *ctx, const struct kw_alert *a)

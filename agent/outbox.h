@@ -12,7 +12,8 @@
  * notification due while its node is muted (route mute_time_intervals,
  * active_time_intervals) is not sent, but the group moves on as if it had
  * been. Times are event time, so a replay groups and mutes exactly as the
- * daemon does. The dispatcher
+ * daemon does; silences are judged at the wall clock, or in a replay at
+ * event time too. The dispatcher
  * sends on its own thread; nothing below the queue runs on the ingest
  * thread.
  *   pipeline --alert events, ticks--> [queue] --outbox thread: silence, route, group--> dispatcher */
@@ -48,6 +49,10 @@ struct kw_outbox_stats {
  * they match. Returns NULL with err when delivery cannot start. */
 struct kw_outbox *kw_outbox_start(const struct kw_config *cfg, const char *state_dir, struct kw_silences *silences,
                                   char *err, size_t errlen);
+/* Judge silences at the event time of each alert and notification (the
+ * interval end, the outbox's clock) instead of the wall clock: for a
+ * replay of recorded data. Call it before the first alert. */
+void kw_outbox_silence_at_event_time(struct kw_outbox *o);
 /* The pipeline's on_alert sink (ctx is the outbox): queue a copy of a.
  * Waits only while the queue is full. */
 void kw_outbox_alert(void *ctx, const struct kw_alert *a);

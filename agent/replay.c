@@ -16,19 +16,61 @@
 #include "outbox.h"
 #include "pipeline.h"
 
+/* An alert of the current file that fired: did any firing of it go out? */
+struct fired {
+    char key[sizeof ((struct kw_alert *)0)->key];
+    bool passed;
+};
+
 struct replay_ctx {
     const struct kw_replay_options *opt;
     FILE *scores;
-    struct kw_outbox *outbox;
+    struct kw_outbox *outbox;       /* of the current file; NULL with no receivers */
     struct kw_silences *silences;
-    unsigned long alerts;
+    unsigned long alerts;           /* alert notifications of the current file */
+    unsigned long silenced;         /* of them, held back by a silence */
+    struct fired *fired;
+    int nfired, fcap;
 };
+
+/* Does a silence hold alert event a back? The outbox's rule, at the same
+ * event time (the end of a's interval): a firing is held when a silence
+ * matches it; a resolve is held when no firing of it went out, or, for an
+ * alert not seen firing, when a silence matches it. Counted here, on the
+ * pipeline's thread, so the summary holds with --quiet too. */
+static bool held_by_silence(struct replay_ctx *rc, const struct kw_alert *a)
+{
+    char id[KW_SILENCE_ID];
+    bool match = kw_silences_match(rc->silences, a, a->at_ms + a->interval_ms, id);
+    int i = 0;
+    while (i < rc->nfired && strcmp(rc->fired[i].key, a->key) != 0)
+        i++;
+    if (a->status == KW_ALERT_RESOLVED) {
+        if (i == rc->nfired)
+            return match;
+        bool held = !rc->fired[i].passed;
+        rc->fired[i] = rc->fired[--rc->nfired];
+        return held;
+    }
+    if (i == rc->nfired) {
+        if (rc->nfired == rc->fcap) {
+            rc->fcap = rc->fcap ? rc->fcap * 2 : 16;
+            rc->fired = xrealloc(rc->fired, (size_t)rc->fcap * sizeof *rc->fired);
+        }
+        rc->fired[rc->nfired++] = (struct fired){.passed = false};
+        snprintf(rc->fired[i].key, sizeof rc->fired[i].key, "%s", a->key);
+    }
+    rc->fired[i].passed = rc->fired[i].passed || !match;
+    return match;
+}
 
 /* Count, then hand over to delivery exactly as the daemon does. */
 static void on_alert(void *ctx, const struct kw_alert *a)
 {
     struct replay_ctx *rc = ctx;
     rc->alerts++;
+    if (held_by_silence(rc, a))
+        rc->silenced++;
     if (rc->outbox)
         kw_outbox_alert(rc->outbox, a);
 }
@@ -151,30 +193,31 @@ int kw_replay_run(const struct kw_replay_options *opt, char *err, size_t errlen)
         }
         fprintf(rc.scores, "timestamp,series,value,expected,lower,upper,score,anomaly_score,anomaly,firing\n");
     }
-    /* A backtest sends what it would have sent, but keeps no spool: it must
-     * not deliver a past run's leftovers or leave its own behind. */
-    if (cfg.nreceivers > 0) {
-        rc.silences = kw_silences_open(NULL); /* the config's silences apply in a backtest too */
-        kw_silences_set_config(rc.silences, cfg.silences, cfg.nsilences);
-        rc.outbox = kw_outbox_start(&cfg, NULL, rc.silences, err, errlen);
-        if (!rc.outbox) {
-            kw_silences_close(rc.silences);
-            if (rc.scores)
-                fclose(rc.scores);
-            kw_config_release(&cfg);
-            return 1;
-        }
-    }
+    rc.silences = kw_silences_open(NULL); /* the config's silences apply in a backtest too */
+    kw_silences_set_config(rc.silences, cfg.silences, cfg.nsilences);
     const char *metric = opt->metric ? opt->metric : cfg.kpis[0].metric;
     int status = 0;
     for (int f = 0; f < opt->nfiles; f++) {
+        /* A backtest sends what it would have sent, but keeps no spool: it
+         * must not deliver a past run's leftovers or leave its own behind.
+         * Each file gets its own outbox, so incidents and the event clock
+         * do not run on from one file into the next. */
+        if (cfg.nreceivers > 0) {
+            rc.outbox = kw_outbox_start(&cfg, NULL, rc.silences, err, errlen);
+            if (!rc.outbox) {
+                status = 1;
+                break;
+            }
+            kw_outbox_silence_at_event_time(rc.outbox);
+        }
+        rc.alerts = rc.silenced = 0;
+        rc.nfired = 0;
         struct kw_pipeline p;
         kw_pipeline_init(&p, &cfg);
         p.on_alert = on_alert;
         p.alert_ctx = &rc;
         if (rc.scores)
             kw_pipeline_on_interval(&p, write_score, &rc);
-        unsigned long alerts_before = rc.alerts;
         struct replay_file rf = {&p, &rc};
         if (is_jsonl(opt->files[f])) {
             /* JSON lines stream through the daemon's message reader. */
@@ -196,19 +239,27 @@ int kw_replay_run(const struct kw_replay_options *opt, char *err, size_t errlen)
         if (status) {
             snprintf(err, errlen, "%s: %s", opt->files[f], strerror(errno));
             kw_pipeline_release(&p);
+            kw_outbox_stop(rc.outbox, 60000);
             break;
         }
         kw_pipeline_flush(&p);
+        kw_outbox_stop(rc.outbox, 60000); /* this file's alerts go out before its summary */
+        rc.outbox = NULL;
         uint64_t rejected = 0;
         for (int r = 0; r < KW_REJ_COUNT; r++)
             rejected += p.ingest.rejected[r];
-        kw_info("replay", "%s: %llu points, %llu rejected, %zu series, %llu intervals, %llu anomalous, %lu alert notifications",
+        /* The summary is the command's output, not a log line: printed at any
+         * log level, on stderr, since stdout carries the alerts (--json,
+         * console receivers). */
+        fprintf(stderr,
+                "%s: %llu points, %llu rejected, %zu series, %llu intervals, %llu anomalous, %lu alert notifications, "
+                "%lu of them silenced\n",
                 opt->files[f], (unsigned long long)p.ingest.points_accepted, (unsigned long long)rejected,
                 p.table.count, (unsigned long long)p.stats.intervals_closed, (unsigned long long)p.stats.anomalies,
-                rc.alerts - alerts_before);
+                rc.alerts, rc.silenced);
         kw_pipeline_release(&p);
     }
-    kw_outbox_stop(rc.outbox, 60000);
+    free(rc.fired);
     kw_silences_close(rc.silences);
     if (rc.scores)
         fclose(rc.scores);

@@ -1,8 +1,10 @@
 /* replay: the backtest. Feeds recorded points (CSV or JSON lines) through
  * the same validation and pipeline as the daemon, in event time and as fast
  * as the CPU allows, and delivers the alerts that would have fired to the
- * configured receivers (--json: JSON lines on stdout instead; --quiet: none).
- * Each data file is replayed as its own stream with fresh state. */
+ * configured receivers (--json: JSON lines on stdout instead; --quiet: none),
+ * with silences judged at the data's time as the daemon would have then.
+ * Each data file is replayed as its own stream with fresh state (incidents
+ * too) and ends with a summary line on stderr, printed at any log level. */
 #ifndef KW_REPLAY_H
 #define KW_REPLAY_H
 

@@ -16,7 +16,14 @@ struct kw_send_options {
     bool batch_lines;       /* stdin: many lines per message (line protocol) instead of one each */
 };
 
-/* Connect and send. Returns the number of messages sent, or -1 with err. */
+/* Connect and send. Returns the number of messages sent, or -1 with err;
+ * -2 with err when a line of stdin does not match the format (nothing from
+ * that line on is sent). */
 int kw_send_run(const struct kw_send_options *opt, char *err, size_t errlen);
+
+/* Whether msg (len bytes) is in the format the input reads: JSON starts
+ * with { or [ (after blanks), line protocol does not. what names it in err
+ * ("message 2", "line 7"). Returns 0, or -1 with err. */
+int kw_send_check_format(const char *msg, size_t len, bool line_protocol, const char *what, char *err, size_t errlen);
 
 #endif

@@ -391,8 +391,8 @@ int kw_silences_add(struct kw_silences *s, struct kw_silence *sil, char *err, si
     int rc = store_append(s, sil, err, errlen);
     if (rc == 0 && !sil->from_config) {
         store_save(s);
-        char shown[96];
-        kw_info("silence", "added %s until %lld by %s: %s", sil->id, (long long)sil->ends_ms,
+        char shown[96], until[40];
+        kw_info("silence", "added %s until %s by %s: %s", sil->id, kw_time_format(sil->ends_ms, until, sizeof until),
                 sil->author[0] ? sil->author : "(unknown)", kw_escape(shown, sizeof shown, sil->comment, 80));
     }
     pthread_mutex_unlock(&s->lock);

@@ -33,14 +33,14 @@ const char kw_silence_cmd_help[] =
     "STATE_DIR/silences.json directly (an agent reads it when it starts).\n"
     "  MATCHER            NAME=VALUE, NAME!=VALUE, NAME=~REGEX or NAME!~REGEX (anchored);\n"
     "                     the KPI matches as kpi=..., the severity as severity=...\n"
-    "  -c, --config FILE  config file (default /etc/kpiwatch/kpiwatch.json)\n"
+    "  -c, --config FILE  config file (default /etc/kpiwatch/kpiwatch.json, else conf/kpiwatch.json)\n"
     "  --duration D       how long from the start: 30m, 2h, 1d (default 1h)\n"
     "  --until TIME       end instead, RFC 3339 (2026-11-23T18:00:00Z)\n"
     "  --start TIME       start later than now, RFC 3339\n"
     "  --author NAME      who silenced (default $SUDO_USER or $USER)\n"
     "  --comment TEXT     why\n"
     "  --all              list: include expired silences\n"
-    "  --json             list: print the JSON array\n"
+    "  --json             list: print the API's JSON, {\"silences\": [...]}\n"
     "  --local            edit the state directory even if an agent answers\n";
 
 
@@ -275,14 +275,17 @@ static int do_list(const struct kw_config *cfg, const struct args *a)
     kw_strbuf_release(&r.body);
     if (!list)
         return RUNTIME;
-    if (a->json) {
-        char *text = cJSON_Print(list);
+    if (a->json) { /* the API's shape, whether the list came from the agent or the state directory */
+        cJSON *o = cJSON_CreateObject();
+        cJSON_AddItemToObject(o, "silences", list);
+        char *text = cJSON_Print(o);
         printf("%s\n", text);
         cJSON_free(text);
+        cJSON_Delete(o);
     } else {
         print_table(list, a->all);
+        cJSON_Delete(list);
     }
-    cJSON_Delete(list);
     return OK;
 }
 

@@ -22,7 +22,7 @@ const char kw_template_cmd_help[] =
     "complaint spike), without sending it: the text of each of its message templates, or, for a\n"
     "receiver on its built-in rendering, the request body it would post. Secrets are shown as\n"
     "[redacted].\n"
-    "  -c, --config FILE  config file (default /etc/kpiwatch/kpiwatch.json)\n"
+    "  -c, --config FILE  config file (default /etc/kpiwatch/kpiwatch.json, else conf/kpiwatch.json)\n"
     "  --resolved         the group's resolve instead of its firing\n";
 
 /* text on stdout, ending in a newline, with no secret in it. */
@@ -96,8 +96,8 @@ int kw_template_cmd(int argc, char **argv, const char *default_config, char *usa
         if (strcmp(cfg.receivers[i].name, name) == 0)
             r = &cfg.receivers[i];
     if (!r || r->disabled) {
-        fprintf(stderr, "kpiwatch template render: %s: %s\n", name,
-                r ? "this receiver is off (enabled)" : "no such receiver");
+        fprintf(stderr, "kpiwatch template render: %s: %s%s\n", name,
+                r ? "this receiver is off: " : "no such receiver", r ? r->off_reason : "");
         kw_config_release(&cfg);
         return RUNTIME;
     }

@@ -50,7 +50,7 @@ struct kw_verdict {
     bool anomalous;       /* the detector's own test fired (before the generic filters) */
     int direction;        /* +1 value above expected, -1 below, 0 equal */
     double expected;      /* what the detector expected for this interval */
-    double lower, upper;  /* values outside [lower, upper] are anomalous */
+    double lower, upper;  /* values outside [lower, upper] are anomalous (surprise: context only, see surprise.c) */
     double score;         /* native statistic, signed + above / - below (z, -log10 p, S/h, ...) */
     double anomaly_score; /* in [0,1], rises with the evidence; 0.5 at the detector's alert threshold */
     double severity;      /* 0..100; set by the wrapper from anomaly_score */

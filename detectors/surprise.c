@@ -432,6 +432,10 @@ static void surprise_update(void *state, const void *cfg, const struct kw_series
     if (best < 0)
         return; /* warming up */
     out->ready = true;
+    /* The band is context, not the decision: the window mean -+ 3 sd of the
+     * stream with the larger likelihood (a raw score of 3 / cap there). The
+     * decision judges the mean of the last `short` raw scores against their
+     * history, so a lone value outside the band can stay below threshold. */
     out->expected = expected;
     out->lower = expected - band;
     out->upper = expected + band;

@@ -99,8 +99,12 @@ int kw_receiver_parse(struct kw_receiver *rcv, const cJSON *obj, const char *pat
         kw_receiver_release(rcv);
         return -1;
     }
-    if (rcv->disabled)
-        return 0; /* off: its own options may name a secret that is not set */
+    if (rcv->disabled) { /* off: its own options may name a secret that is not set */
+        const cJSON *enabled = cJSON_GetObjectItemCaseSensitive(obj, "enabled");
+        snprintf(rcv->off_reason, sizeof rcv->off_reason, "\"enabled\" is %s",
+                 cJSON_IsString(enabled) ? (*enabled->valuestring ? "\"false\"" : "\"\"") : "false");
+        return 0;
+    }
     rcv->cfg = xcalloc(1, rcv->type->config_size ? rcv->type->config_size : 1);
     if (kw_opts_fill(rcv->type->options, obj, rcv->cfg, path, err, errlen)) {
         kw_receiver_release(rcv);
@@ -210,10 +214,6 @@ const char *kw_alert_value_text(const struct kw_alert *a, double v, char *buf, s
     return buf;
 }
 
-const char *kw_duration_text(int64_t ms, char *buf, size_t len)
-{
-    int64_t s = ms / 1000;
-    if (s < 120)
 const char *kw_alert_change_text(const struct kw_alert *a, char *buf, size_t len)
 {
     buf[0] = '\0';
@@ -237,6 +237,10 @@ const char *kw_alert_band_note(const struct kw_alert *a)
     return a->status == KW_ALERT_FIRING && inside ? " for one interval; a sustained shift" : "";
 }
 
+const char *kw_duration_text(int64_t ms, char *buf, size_t len)
+{
+    int64_t s = ms / 1000;
+    if (s < 120)
         snprintf(buf, len, "%llds", (long long)s);
     else if (s < 7200)
         snprintf(buf, len, "%lldm", (long long)(s / 60));

@@ -124,6 +124,7 @@ struct kw_receiver {
     double rate_per_s;   /* token bucket (receiver option "rate_limit", default the type's) */
     int burst;
     bool disabled;       /* configured but off ("enabled": false): cfg is NULL and nothing is sent */
+    char off_reason[192];/* why it is off, for people: "\"enabled\" is false"; "" when on */
 };
 
 extern const struct kw_notifier_type *const kw_notifier_types[];
@@ -157,7 +158,6 @@ const char *kw_alert_labels_text(const struct kw_alert *a, char *buf, size_t len
 const char *kw_alert_sparkline(const struct kw_alert *a, char *buf, size_t len);
 /* Format a KPI value for people: rates as percentages, counts as integers. */
 const char *kw_alert_value_text(const struct kw_alert *a, double v, char *buf, size_t len);
-/* "+93 lost customers over expected (~4185 EUR)", or "" when there is no impact. */
 /* observed against expected as people read it: "+7.3 pts" for rates, "+35%"
  * where both sides are positive, else the difference in the alert's unit
  * ("-119 NPS points"); "" without an expectation. */
@@ -166,6 +166,7 @@ const char *kw_alert_change_text(const struct kw_alert *a, char *buf, size_t len
  * fire on values inside it, which would read as a contradiction. Shown
  * right after the band: " for one interval; a sustained shift", or "". */
 const char *kw_alert_band_note(const struct kw_alert *a);
+/* "+93 lost customers over expected (~4185 EUR)", or "" when there is no impact. */
 const char *kw_alert_impact_text(const struct kw_alert *a, char *buf, size_t len);
 /* Human duration: "45s", "12m", "3h05m", "2d04h". */
 const char *kw_duration_text(int64_t ms, char *buf, size_t len);

@@ -4,13 +4,17 @@
  * the configured receivers, so a JSON console receiver prints JSON.
  * `template render` prints a receiver's rendered templates or its built-in
  * request body (secrets redacted), with exit codes 1, 2 and 3 for an unknown
- * receiver, a usage error and a template error. */
+ * receiver, a usage error and a template error. A receiver that is off is
+ * named with why by check-config, test-notify (exit 1) and the startup log;
+ * send refuses a payload in the other format than its input reads; without
+ * -c a command falls back to the checkout's conf/kpiwatch.json. */
 #include <cjson/cJSON.h>
 #include <criterion/criterion.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "harness.h"
 
@@ -77,14 +81,14 @@ Test(cli, replay_uses_the_configured_receivers, .timeout = 60)
     fclose(f);
     free(golden);
     char cmd[512], *out;
-    snprintf(cmd, sizeof cmd, "%s replay -c %s tests/data/golden/complaints.jsonl 2>/dev/null", harness_binary(), path);
+    snprintf(cmd, sizeof cmd, "(%s replay -c %s tests/data/golden/complaints.jsonl 2>/dev/null)", harness_binary(), path);
     cr_assert_eq(run_capture(cmd, &out), 0, "%s", out);
     int lines = 0;
     for (char *line = strtok(out, "\n"); line; line = strtok(NULL, "\n"), lines++)
         cr_assert(line[0] == '{' && strstr(line, "\"kpi\":\"complaints\""), "not a JSON alert: %s", line);
     cr_assert_gt(lines, 0, "no alerts delivered");
     free(out);
-    snprintf(cmd, sizeof cmd, "%s replay --quiet -c %s tests/data/golden/complaints.jsonl 2>/dev/null", harness_binary(), path);
+    snprintf(cmd, sizeof cmd, "(%s replay --quiet -c %s tests/data/golden/complaints.jsonl 2>/dev/null)", harness_binary(), path);
     cr_assert_eq(run_capture(cmd, &out), 0);
     cr_assert_str_eq(out, "", "--quiet delivers nothing");
     free(out);
@@ -92,29 +96,42 @@ Test(cli, replay_uses_the_configured_receivers, .timeout = 60)
     cr_assert_eq(system(cmd), 0);
 }
 
-/* Replay the golden complaints data with one config silence on journey;
- * returns the JSON alert lines (caller frees). */
-static char *replay_silenced(const char *journey)
+/* Replay the golden complaints data (its checkout incident starts at
+ * 2023-11-16T01:00Z) with one config silence on journey, active as times
+ * says (JSON: starts_at and/or ends_at), with the replay flags given.
+ * Returns stdout, the JSON alert lines with --json (caller frees); the
+ * summary, from stderr, into *summary when not NULL. */
+static char *replay_silenced_at(const char *journey, const char *times, const char *flags, char **summary)
 {
     char dir[] = "/tmp/kw-sil-XXXXXX";
     cr_assert_not_null(mkdtemp(dir));
     char *golden = read_file("tests/data/golden/complaints.json");
     char *brace = strrchr(golden, '}');
     *brace = '\0';
-    char path[128];
+    char path[128], err_path[128];
     snprintf(path, sizeof path, "%s/c.json", dir);
+    snprintf(err_path, sizeof err_path, "%s/stderr", dir);
     FILE *f = fopen(path, "w");
-    fprintf(f, "%s, \"silences\": [{\"matchers\": [{\"name\": \"journey\", \"value\": \"%s\"}],"
-               " \"starts_at\": \"2000-01-01T00:00:00Z\", \"ends_at\": \"2090-01-01T00:00:00Z\", \"comment\": \"known\"}]}\n",
-            golden, journey);
+    fprintf(f, "%s, \"silences\": [{\"matchers\": [{\"name\": \"journey\", \"value\": \"%s\"}], %s,"
+               " \"comment\": \"known\"}]}\n",
+            golden, journey, times);
     fclose(f);
     free(golden);
     char cmd[512], *out;
-    snprintf(cmd, sizeof cmd, "%s replay --json -c %s tests/data/golden/complaints.jsonl 2>/dev/null", harness_binary(), path);
+    snprintf(cmd, sizeof cmd, "(%s replay %s -c %s tests/data/golden/complaints.jsonl 2>%s)", harness_binary(), flags, path,
+             err_path);
     cr_assert_eq(run_capture(cmd, &out), 0, "%s", out);
+    if (summary)
+        *summary = read_file(err_path);
     snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
     cr_assert_eq(system(cmd), 0);
     return out;
+}
+
+static char *replay_silenced(const char *journey)
+{
+    return replay_silenced_at(journey, "\"starts_at\": \"2000-01-01T00:00:00Z\", \"ends_at\": \"2090-01-01T00:00:00Z\"",
+                              "--json", NULL);
 }
 
 /* A silence in the config holds back the notifications of the alerts it
@@ -122,7 +139,7 @@ static char *replay_silenced(const char *journey)
 Test(cli, config_silences_apply_in_replay, .timeout = 60)
 {
     char cmd[512], *all;
-    snprintf(cmd, sizeof cmd, "%s replay --json -c tests/data/golden/complaints.json tests/data/golden/complaints.jsonl 2>/dev/null",
+    snprintf(cmd, sizeof cmd, "(%s replay --json -c tests/data/golden/complaints.json tests/data/golden/complaints.jsonl 2>/dev/null)",
              harness_binary());
     cr_assert_eq(run_capture(cmd, &all), 0);
     int total = count_text(all, "\"status\"");
@@ -134,6 +151,40 @@ Test(cli, config_silences_apply_in_replay, .timeout = 60)
     free(all);
     free(silenced);
     free(other);
+}
+
+/* A backtest mutes as the daemon would have at the data's time: a silence
+ * over the recorded incident holds it back, one over today does not. */
+Test(cli, replay_judges_silences_at_the_datas_time, .timeout = 60)
+{
+    const char *incident = "\"starts_at\": \"2023-11-16T00:00:00Z\", \"ends_at\": \"2023-11-16T03:00:00Z\"";
+    char *then = replay_silenced_at("checkout", incident, "--json", NULL);
+    cr_assert_eq(count_text(then, "\"journey\":\"checkout\""), 0, "an incident silenced at its time was sent: %s", then);
+    /* no starts_at: it starts when the replay runs, long after 2023 */
+    char *now = replay_silenced_at("checkout", "\"ends_at\": \"2090-01-01T00:00:00Z\"", "--json", NULL);
+    cr_assert_eq(count_text(now, "\"journey\":\"checkout\""), 2, "today's silence held back a 2023 incident: %s", now);
+    free(then);
+    free(now);
+}
+
+/* The summary says how many alert notifications a silence held back, with
+ * --json, --quiet or the configured receivers alike. */
+Test(cli, replay_summary_counts_silenced_notifications, .timeout = 60)
+{
+    const char *incident = "\"starts_at\": \"2023-11-16T00:00:00Z\", \"ends_at\": \"2023-11-16T03:00:00Z\"";
+    const char *flags[] = {"--json", "--quiet", ""};
+    for (size_t i = 0; i < sizeof flags / sizeof flags[0]; i++) {
+        char *summary;
+        free(replay_silenced_at("checkout", incident, flags[i], &summary));
+        cr_assert(strstr(summary, "complaints.jsonl: 864 points, 0 rejected, 2 series, 864 intervals, 4 anomalous, "
+                                  "2 alert notifications, 2 of them silenced\n") != NULL,
+                  "replay %s: %s", flags[i], summary);
+        free(summary);
+        free(replay_silenced_at("claims", incident, flags[i], &summary));
+        cr_assert(strstr(summary, "2 alert notifications, 0 of them silenced\n") != NULL, "replay %s: %s", flags[i],
+                  summary);
+        free(summary);
+    }
 }
 
 /* kpiwatch send publishes to a running agent: arguments and stdin lines. */
@@ -152,7 +203,7 @@ Test(cli, send_reaches_a_running_agent, .timeout = 60)
     cr_assert(strstr(out, "1 message to") != NULL, "%s", out);
     free(out);
     snprintf(cmd, sizeof cmd,
-             "printf '%%s\\n%%s\\n' '{\"metric\":\"complaints\",\"value\":1,\"ts\":1700000001}' 'not json' | %s send -e %s --push 2>&1",
+             "printf '%%s\\n%%s\\n' '{\"metric\":\"complaints\",\"value\":1,\"ts\":1700000001}' '{not json' | %s send -e %s --push 2>&1",
              harness_binary(), agent.endpoint);
     cr_assert_eq(run_capture(cmd, &out), 0, "%s", out);
     free(out);
@@ -302,6 +353,7 @@ Test(cli, template_render_exit_codes, .timeout = 30)
     free(out);
     snprintf(cmd, sizeof cmd, "%s template render -c %s off", harness_binary(), path);
     cr_assert_eq(run_capture(cmd, &out), 1, "%s", out);
+    cr_assert_str_eq(out, "kpiwatch template render: off: this receiver is off: \"enabled\" is false\n");
     free(out);
     snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
     cr_assert_eq(system(cmd), 0);
@@ -314,5 +366,103 @@ Test(cli, template_render_exit_codes, .timeout = 30)
     cr_assert(strstr(out, "receivers[1].template: line 1, col 14: unclosed section \"alerts\"\n") != NULL, "%s", out);
     free(out);
     snprintf(cmd, sizeof cmd, "rm -rf %s", dir2);
+    cr_assert_eq(system(cmd), 0);
+}
+
+/* A config with two receivers that are off, one by a variable that is not
+ * set and one by a literal false, and one that is on; its path in dir. */
+static void off_config(char *dir, char *path, size_t len)
+{
+    cr_assert_not_null(mkdtemp(dir));
+    snprintf(path, len, "%s/c.json", dir);
+    FILE *f = fopen(path, "w");
+    fprintf(f, "{\"agent\": {\"stats_interval\": \"0\"},"
+               " \"inputs\": [{\"name\": \"in\", \"endpoint\": \"tcp://127.0.0.1:19652\", \"socket\": \"pull\"}],"
+               " \"kpis\": [{\"name\": \"complaints\", \"metric\": \"complaints\"}],"
+               " \"receivers\": [{\"name\": \"ops\", \"type\": \"console\"},"
+               "  {\"name\": \"cx-slack\", \"type\": \"slack\", \"enabled\": \"${KW_IT_NO_SUCH_HOOK:+true}\","
+               "   \"webhook_url\": \"${KW_IT_NO_SUCH_HOOK:-}\"},"
+               "  {\"name\": \"pager\", \"type\": \"pagerduty\", \"enabled\": false}]}\n");
+    fclose(f);
+}
+
+/* check-config, test-notify and the startup log say which receivers are
+ * off and why; a receiver that is off is not an invalid config. */
+Test(cli, receivers_that_are_off_say_why, .timeout = 30)
+{
+    unsetenv("KW_IT_NO_SUCH_HOOK");
+    char dir[] = "/tmp/kw-off-XXXXXX", path[128], cmd[512], *out;
+    off_config(dir, path, sizeof path);
+    snprintf(cmd, sizeof cmd, "%s check-config %s", harness_binary(), path);
+    cr_assert_eq(run_capture(cmd, &out), 0, "%s", out);
+    cr_assert(strstr(out, ": ok (1 inputs, 1 KPIs, 3 receivers (2 off), 0 routes)\n"), "%s", out);
+    cr_assert(strstr(out, "\n  receiver cx-slack is off: KW_IT_NO_SUCH_HOOK is not set "
+                          "(\"enabled\": \"${KW_IT_NO_SUCH_HOOK:+true}\")\n"), "%s", out);
+    cr_assert(strstr(out, "\n  receiver pager is off: \"enabled\" is false\n"), "%s", out);
+    cr_assert_null(strstr(out, "receiver ops"), "%s", out);
+    free(out);
+
+    snprintf(cmd, sizeof cmd, "%s test-notify -c %s cx-slack", harness_binary(), path);
+    cr_assert_eq(run_capture(cmd, &out), 1, "off is not an invalid config: %s", out);
+    cr_assert_str_eq(out, "kpiwatch test-notify: cx-slack: this receiver is off: KW_IT_NO_SUCH_HOOK is not set "
+                          "(\"enabled\": \"${KW_IT_NO_SUCH_HOOK:+true}\")\n");
+    free(out);
+    snprintf(cmd, sizeof cmd, "%s test-notify -c %s nobody", harness_binary(), path);
+    cr_assert_eq(run_capture(cmd, &out), 3, "%s", out);
+    free(out);
+
+    snprintf(cmd, sizeof cmd, "%s run -c %s --seconds 1 2>&1", harness_binary(), path);
+    cr_assert_eq(run_capture(cmd, &out), 0, "%s", out);
+    cr_assert(strstr(out, "receiver cx-slack is off: KW_IT_NO_SUCH_HOOK is not set"), "%s", out);
+    cr_assert(strstr(out, "receiver pager is off: \"enabled\" is false"), "%s", out);
+    cr_assert(strstr(out, "running: 1 inputs, 1 KPIs, 3 receivers (2 off)\n"), "%s", out);
+    free(out);
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    cr_assert_eq(system(cmd), 0);
+}
+
+/* send refuses, before sending anything, a payload whose format is not the
+ * one the input reads: JSON to a line protocol input and the reverse. */
+Test(cli, send_refuses_a_payload_of_the_other_format, .timeout = 30)
+{
+    char dir[] = "/tmp/kw-fmt-XXXXXX", path[128], cmd[1024], *out;
+    cr_assert_not_null(mkdtemp(dir));
+    snprintf(path, sizeof path, "%s/influx.json", dir);
+    FILE *f = fopen(path, "w");
+    fprintf(f, "{\"inputs\": [{\"name\": \"in\", \"endpoint\": \"tcp://127.0.0.1:19651\", \"socket\": \"pull\","
+               " \"format\": \"influx\"}], \"kpis\": [{\"name\": \"complaints\", \"metric\": \"complaints\"}]}\n");
+    fclose(f);
+    snprintf(cmd, sizeof cmd, "%s send -c %s '{\"metric\":\"complaints\",\"value\":3}' 2>&1", harness_binary(), path);
+    cr_assert_eq(run_capture(cmd, &out), 2, "%s", out);
+    cr_assert(strncmp(out, "kpiwatch send: message 1 is JSON, but the input reads InfluxDB line protocol", 76) == 0,
+              "%s", out);
+    cr_assert_null(strstr(out, "message to"), "something was sent: %s", out);
+    free(out);
+    snprintf(cmd, sizeof cmd, "printf 'complaints value=3\\n' | %s send -e tcp://127.0.0.1:19651 --push 2>&1",
+             harness_binary());
+    cr_assert_eq(run_capture(cmd, &out), 2, "%s", out);
+    cr_assert(strstr(out, "kpiwatch send: line 1 is not JSON (it starts \"complaints value=3\"), but the input reads JSON"),
+              "%s", out);
+    free(out);
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    cr_assert_eq(system(cmd), 0);
+}
+
+/* Without -c a command reads /etc/kpiwatch/kpiwatch.json, else
+ * conf/kpiwatch.json of the directory it runs in. */
+Test(cli, without_c_a_command_falls_back_to_the_checkout_config, .timeout = 30)
+{
+    if (access("/etc/kpiwatch/kpiwatch.json", F_OK) == 0)
+        cr_skip_test("an installed config takes precedence here");
+    char dir[] = "/tmp/kw-cwd-XXXXXX", cmd[1024], *out;
+    cr_assert_not_null(mkdtemp(dir));
+    char bin[512];
+    cr_assert_not_null(realpath(harness_binary(), bin));
+    snprintf(cmd, sizeof cmd, "mkdir %s/conf && cp conf/kpiwatch.json %s/conf/ && cd %s && %s routes test journey=checkout 2>&1",
+             dir, dir, dir, bin);
+    cr_assert_eq(run_capture(cmd, &out), 0, "%s", out);
+    cr_assert(strstr(out, "\ncx-console  via route.routes[1]"), "%s", out);
+    free(out);
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
     cr_assert_eq(system(cmd), 0);
 }

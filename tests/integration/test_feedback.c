@@ -2,7 +2,9 @@
  * agent is stopped is learned at its next start (recorded and counted per
  * detector, not learned twice across restarts, and its stricter test is in
  * the saved detector state); one given while it runs is learned within
- * seconds, through its HTTP API when it has one; bad input is refused. */
+ * seconds, through its HTTP API when it has one, and the command says what
+ * the agent made of it (exit 1 for a key that matches no series); bad input
+ * is refused. */
 #include <arpa/inet.h>
 #include <criterion/criterion.h>
 #include <curl/curl.h>
@@ -278,11 +280,25 @@ Test(feedback, through_the_http_api, .fini = fini, .timeout = 60)
     snprintf(cmd, sizeof cmd, "%s feedback -c %s %s --false-alarm --note 'load test' 2>&1", harness_binary(),
              agent.config, key);
     cr_assert_eq(run_capture(cmd, &out), 0, "%s", out);
-    cr_assert(strstr(out, "sent to the agent"), "%s", out);
+    cr_assert(strstr(out, "false alarm on alert ") && strstr(out, " learned by complaints (poisson): its test is one step stricter"),
+              "the command waits for the agent's answer: %s", out);
     free(out);
     cr_assert(wait_for_text(agent.err_path, "queued from 127.0.0.1", 1, 5000), "%s", read_file(agent.err_path));
     cr_assert(wait_for_text(agent.err_path, "false alarm on", 1, 10000), "%s", read_file(agent.err_path));
     wait_api_verdict(port, key, "false_alarm");
+
+    /* a key that matches no series: recorded only, and the command says so */
+    snprintf(cmd, sizeof cmd, "%s feedback -c %s 0000000000000000 --confirmed", harness_binary(), agent.config);
+    cr_assert_eq(run_capture(cmd, &out), 1, "%s", out);
+    cr_assert_str_eq(out, "kpiwatch feedback: alert 0000000000000000 matches no series the agent tracks (expired, or "
+                          "from another config); the verdict is recorded only\n");
+    free(out);
+    char *unknown = get_body(port, "/api/v1/alerts/0000000000000000/feedback");
+    cJSON *uj = cJSON_Parse(unknown);
+    const cJSON *ur = cJSON_GetArrayItem(cJSON_GetObjectItem(uj, "records"), 0);
+    cr_assert(cJSON_IsString(cJSON_GetObjectItem(ur, "id")) && !cJSON_GetObjectItem(ur, "kpi"), "%s", unknown);
+    cJSON_Delete(uj);
+    free(unknown);
 
     /* what the API refuses */
     snprintf(path, sizeof path, "/api/v1/alerts/%s/feedback", key);

@@ -4,7 +4,9 @@
  * notification, and writes without it are refused; a non-loopback listener
  * without a token refuses every write; the page escapes label values; the
  * listener moves on reload only when its options change; logfmt lines carry
- * no secret; `kpiwatch silence` goes through the agent or the state dir. */
+ * no secret; `kpiwatch silence` goes through the agent or the state dir and
+ * `silence list --json` prints the API's shape; a receiver that is off is 0
+ * in kpiwatch_receiver_enabled; /api/v1/series names an unknown KPI. */
 #include <criterion/criterion.h>
 #include <netinet/in.h>
 #include <signal.h>
@@ -717,6 +719,15 @@ Test(http, silence_command_uses_the_agent_or_the_state_dir, .fini = fini, .timeo
     cr_assert_eq(run_capture(cmd, &out), 0, "%s", out);
     cr_assert(strstr(out, id) && strstr(out, "journey=\"checkout\"") && strstr(out, "active"), "%s", out);
     free(out);
+    /* --json prints what the API answers: {"silences": [...]} */
+    snprintf(cmd, sizeof cmd, "%s silence list -c %s --json 2>/dev/null", harness_binary(), agent.config);
+    cr_assert_eq(run_capture(cmd, &out), 0, "%s", out);
+    cJSON *listed = cJSON_Parse(out);
+    cr_assert(cJSON_IsObject(listed), "not the API's object: %s", out);
+    const cJSON *first = cJSON_GetArrayItem(cJSON_GetObjectItem(listed, "silences"), 0);
+    cr_assert_str_eq(cJSON_GetObjectItem(first, "id")->valuestring, id, "%s", out);
+    cJSON_Delete(listed);
+    free(out);
     snprintf(cmd, sizeof cmd, "%s silence expire -c %s %s", harness_binary(), agent.config, id);
     cr_assert_eq(run_capture(cmd, &out), 0, "%s", out);
     free(out);
@@ -729,6 +740,9 @@ Test(http, silence_command_uses_the_agent_or_the_state_dir, .fini = fini, .timeo
     snprintf(cmd, sizeof cmd, "%s silence add -c %s journey=claims --duration 1h", harness_binary(), agent.config);
     cr_assert_eq(run_capture(cmd, &out), 0, "%s", out);
     cr_assert(strstr(out, "no agent answers") != NULL, "%s", out);
+    const char *until = strstr(out, " until ");
+    cr_assert(until && strncmp(until + 7, "20", 2) == 0 && until[11] == '-' && until[17] == 'T',
+              "the end is an RFC 3339 time: %s", out);
     free(out);
     char path[256];
     snprintf(path, sizeof path, "%s/state/silences.json", agent.dir);
@@ -816,5 +830,68 @@ Test(http, series_history_survives_a_restart_and_a_damaged_file_is_moved_aside, 
     char *kept = read_file(aside);
     cr_assert_str_eq(kept, "{\"version\":1,\"series\":[{\"key\":");
     free(kept);
+    cr_assert_eq(agent_stop(&agent, SIGTERM, 10000), 0);
+}
+
+/* A receiver that is off is 0 in kpiwatch_receiver_enabled and named, with
+ * why, in the startup log. */
+Test(http, a_receiver_that_is_off_shows_in_metrics_and_the_log, .fini = fini, .timeout = 60)
+{
+    unsetenv("KW_IT_NO_SUCH_HOOK");
+    agent_prepare(&agent, "{}");
+    int port = free_port();
+    char *text = NULL;
+    cr_assert_geq(asprintf(&text, CONFIG, agent.endpoint, agent.dir, port, "", ""), 0);
+    const char *at = strstr(text, "\"receivers\":[");
+    cr_assert_not_null(at);
+    char *config = NULL;
+    cr_assert_geq(asprintf(&config, "%.*s\"receivers\":[{\"name\":\"cx-slack\",\"type\":\"slack\","
+                                    "\"enabled\":\"${KW_IT_NO_SUCH_HOOK:+true}\"},%s",
+                           (int)(at - text), text, at + 13), 0);
+    agent_write_config(&agent, config);
+    free(config);
+    free(text);
+    agent_start(&agent, "run");
+    wait_listening(port);
+    char *scrape = scrape_until(port, "kpiwatch_receiver_enabled{receiver=\"out\",type=\"console\"}", 1);
+    cr_assert_eq(metric(scrape, "kpiwatch_receiver_enabled{receiver=\"cx-slack\",type=\"slack\"}"), 0, "%s", scrape);
+    cr_assert(strstr(scrape, "# TYPE kpiwatch_receiver_enabled gauge\n"), "%s", scrape);
+    free(scrape);
+    char *err = read_file(agent.err_path);
+    cr_assert(strstr(err, "receiver cx-slack is off: KW_IT_NO_SUCH_HOOK is not set"), "%s", err);
+    cr_assert(strstr(err, "2 receivers (1 off)"), "%s", err);
+    free(err);
+    cr_assert_eq(agent_stop(&agent, SIGTERM, 10000), 0);
+}
+
+/* /api/v1/series tells an unknown KPI (naming the known ones) from a series
+ * whose first interval has not closed yet. */
+Test(http, series_errors_name_an_unknown_kpi_and_a_series_not_closed_yet, .fini = fini, .timeout = 60)
+{
+    int port = start_agent("", "");
+    wait_listening(port);
+    struct feed f;
+    feed_open(&f);
+    char msg[256];
+    snprintf(msg, sizeof msg, "{\"metric\":\"complaints\",\"labels\":{\"journey\":\"checkout\"},\"value\":3,\"ts\":%lld}",
+             (long long)aligned_start(0) + 7);
+    feed_send(&f, msg);
+    feed_close(&f);
+    free(scrape_until(port, "kpiwatch_points_accepted_total", 1));
+
+    struct answer nope = get(port, "/api/v1/series?kpi=nope");
+    cr_assert_eq(nope.status, 404, "%s", nope.body);
+    cJSON *j = cJSON_Parse(nope.body);
+    cr_assert_str_eq(cJSON_GetObjectItem(j, "error")->valuestring, "no KPI named \"nope\"", "%s", nope.body);
+    cr_assert_str_eq(cJSON_GetArrayItem(cJSON_GetObjectItem(j, "kpis"), 0)->valuestring, "complaints", "%s", nope.body);
+    cJSON_Delete(j);
+    free(nope.body);
+
+    struct answer open = get(port, "/api/v1/series?kpi=complaints&journey=checkout");
+    cr_assert_eq(open.status, 404, "%s", open.body);
+    j = cJSON_Parse(open.body);
+    cr_assert(strstr(cJSON_GetObjectItem(j, "error")->valuestring, "once its first interval has closed"), "%s", open.body);
+    cJSON_Delete(j);
+    free(open.body);
     cr_assert_eq(agent_stop(&agent, SIGTERM, 10000), 0);
 }

@@ -47,7 +47,7 @@ ParameterizedTestParameters(replay, golden)
 ParameterizedTest(struct golden_case *c, replay, golden, .timeout = 60)
 {
     char cmd[512], expected_path[128];
-    snprintf(cmd, sizeof cmd, "%s replay --json -c tests/data/golden/%s.json %s 2>/dev/null", harness_binary(), c->name,
+    snprintf(cmd, sizeof cmd, "(%s replay --json -c tests/data/golden/%s.json %s 2>/dev/null)", harness_binary(), c->name,
              c->data);
     snprintf(expected_path, sizeof expected_path, "tests/data/golden/%s.expected", c->name);
     char *out;
@@ -94,6 +94,20 @@ Test(replay, scores_csv_has_one_row_per_interval, .timeout = 60)
     cr_assert_eq(fields[6], 1, "anomaly flag at the spike: %s", row);
     free(csv);
     remove(scores);
+}
+
+/* The per-file summary is the command's output, not a log line: --quiet
+ * prints it on stderr even with a config that logs warnings only. */
+Test(replay, quiet_prints_the_summary_at_any_log_level, .timeout = 60)
+{
+    char cmd[512], *out;
+    snprintf(cmd, sizeof cmd, "(%s replay --quiet -c conf/examples/nab.json tests/data/art_spike.csv 2>&1 >/dev/null)",
+             harness_binary());
+    cr_assert_eq(run_capture(cmd, &out), 0, "%s", out);
+    cr_assert(strstr(out, "tests/data/art_spike.csv: 600 points, 0 rejected, 1 series, 600 intervals, ") != NULL &&
+                  strstr(out, " alert notifications, 0 of them silenced\n") != NULL,
+              "no summary on stderr: \"%s\"", out);
+    free(out);
 }
 
 Test(replay, bad_rows_are_counted_not_fatal, .timeout = 60)

@@ -127,6 +127,29 @@ Test(config, environment_substitution, .init = quiet)
     kw_config_release(&cfg);
 }
 
+/* A receiver that is off says why: the variable its "enabled" names, or the literal. */
+Test(config, a_receiver_that_is_off_says_why, .init = quiet)
+{
+    unsetenv("KW_TEST_HOOK_UNSET");
+    setenv("KW_TEST_HOOK_EMPTY", "", 1);
+    setenv("KW_TEST_HOOK_SET", "https://hooks.example.com/x", 1);
+    struct kw_config cfg;
+    char err[KW_ERR_LEN];
+    const char *text = "{\"kpis\":[" KPI_OK "],\"receivers\":["
+                       "{\"name\":\"a\",\"type\":\"console\",\"enabled\":\"${KW_TEST_HOOK_UNSET:+true}\"},"
+                       "{\"name\":\"b\",\"type\":\"console\",\"enabled\":false},"
+                       "{\"name\":\"c\",\"type\":\"console\",\"enabled\":\"${KW_TEST_HOOK_SET:+true}\"},"
+                       "{\"name\":\"d\",\"type\":\"console\",\"enabled\":\"${KW_TEST_HOOK_EMPTY:+true}\"}]}";
+    cr_assert_eq(kw_config_parse(&cfg, text, "t.json", err, sizeof err), 0, "%s", err);
+    cr_assert(cfg.receivers[0].disabled);
+    cr_assert_str_eq(cfg.receivers[0].off_reason, "KW_TEST_HOOK_UNSET is not set (\"enabled\": \"${KW_TEST_HOOK_UNSET:+true}\")");
+    cr_assert_str_eq(cfg.receivers[1].off_reason, "\"enabled\" is false");
+    cr_assert_not(cfg.receivers[2].disabled);
+    cr_assert_str_eq(cfg.receivers[2].off_reason, "");
+    cr_assert_str_eq(cfg.receivers[3].off_reason, "KW_TEST_HOOK_EMPTY is empty (\"enabled\": \"${KW_TEST_HOOK_EMPTY:+true}\")");
+    kw_config_release(&cfg);
+}
+
 Test(config, continuous_default_falls_back_when_the_season_does_not_fit, .init = quiet)
 {
     struct kw_config cfg;

@@ -67,6 +67,47 @@ Test(detector_surprise, hand_computed_likelihood_and_hold_off)
     rig_release(&r);
 }
 
+/* A spike of 4 sd on Gaussian noise after 400 points (seed 7), with the
+ * recent mean of `short` raw scores behind the verdict. */
+static struct kw_verdict spike_after_noise(int short_n, struct kw_verdict *before)
+{
+    char cfg[256];
+    snprintf(cfg, sizeof cfg,
+             "{\"type\":\"surprise\",\"window\":64,\"history\":100,\"min_history\":100,\"short\":%d,"
+             "\"season\":\"1s\",\"week\":\"1s\",\"threshold\":2,\"hold_off\":0}",
+             short_n);
+    struct rig r;
+    rig_init(&r, cfg);
+    gsl_rng *rng = gsl_rng_alloc(gsl_rng_mt19937);
+    gsl_rng_set(rng, 7);
+    for (int i = 0; i < 400; i++)
+        *before = rig_feed(&r, 50 + gsl_ran_gaussian(rng, 5));
+    cr_assert(before->ready);
+    double sd = (before->upper - before->expected) / 3;
+    struct kw_verdict v = rig_feed(&r, before->expected + 4 * sd);
+    gsl_rng_free(rng);
+    rig_release(&r);
+    return v;
+}
+
+/* lower and upper are the deciding stream's window mean -+ 3 sd, where one
+ * value's raw score is 0.3; the decision is the likelihood of the recent
+ * mean of `short` raw scores. So a lone value above upper is anomalous with
+ * short 1, and not with short 5 (the README's --scores and surprise notes
+ * say so). */
+Test(detector_surprise, the_band_is_three_sd_and_a_lone_value_beyond_it_may_not_be_anomalous)
+{
+    struct kw_verdict before, v = spike_after_noise(5, &before);
+    cr_assert(v.ready);
+    cr_assert_float_eq(before.expected, 50, 1.5);
+    cr_assert_float_eq(before.upper - before.expected, 15, 2.5, "3 sd of noise with sd 5: %g",
+                       before.upper - before.expected);
+    cr_assert_float_eq(v.expected - v.lower, v.upper - v.expected, 1e-9, "a symmetric band");
+    cr_assert_gt(before.expected + 4 * (before.upper - before.expected) / 3, v.upper, "the spike is above the band");
+    cr_assert_not(v.anomalous, "short 5: one raw score of 0.4 among four ordinary ones (score %g)", v.score);
+    cr_assert(spike_after_noise(1, &before).anomalous, "short 1: the same spike alone decides");
+}
+
 Test(detector_surprise, quiet_series_never_alerts)
 {
     struct rig r;

@@ -237,6 +237,59 @@ Test(outbox, a_firing_rollup_absorbs_its_childrens_waiting_alerts, .fini = unloa
     kw_outbox_stop(o, 0);
 }
 
+/* A store with one silence on journey=checkout, active in [starts, ends). */
+static struct kw_silences *checkout_silence(int64_t starts, int64_t ends)
+{
+    struct kw_silences *s = kw_silences_open(NULL);
+    struct kw_silence sil = {.nmatchers = 1, .starts_ms = starts, .ends_ms = ends};
+    snprintf(sil.matchers[0].name, sizeof sil.matchers[0].name, "journey");
+    snprintf(sil.matchers[0].value, sizeof sil.matchers[0].value, "checkout");
+    sil.matchers[0].op = KW_MATCH_EQ;
+    char err[KW_ERR_LEN];
+    cr_assert_eq(kw_silences_add(s, &sil, err, sizeof err), 0, "%s", err);
+    return s;
+}
+
+/* Notifications the team receiver got for one checkout alert at T0 (its
+ * interval ends at T0 + 5m, group_wait 30s), under a silence active in
+ * [starts, ends), with silences judged at event time or at the wall clock. */
+static uint64_t sent_under_silence(int64_t starts, int64_t ends, bool event_time)
+{
+    struct kw_silences *s = checkout_silence(starts, ends);
+    char err[KW_ERR_LEN];
+    struct kw_outbox *o = kw_outbox_start(&cfg, NULL, s, err, sizeof err);
+    cr_assert(o, "%s", err);
+    if (event_time)
+        kw_outbox_silence_at_event_time(o);
+    int probes = 0;
+    struct kw_alert a = alert("c", "checkout", T0, T0);
+    kw_outbox_alert(o, &a);
+    barrier(o, T0 + IV + 30000, &probes);
+    uint64_t sent = queued(o, 0);
+    kw_outbox_stop(o, 0);
+    kw_silences_close(s);
+    return sent;
+}
+
+/* The daemon judges silences at the wall clock (people set them in wall
+ * time); a replay at the recorded data's time, both when the alert arrives
+ * and when its group's notification is due. */
+Test(outbox, silences_are_judged_at_the_wall_clock_or_in_a_replay_at_event_time, .fini = unload, .timeout = 60)
+{
+    load("\"group_wait\": \"30s\"");
+    int64_t now = kw_now_ms();
+    int64_t hour = 60 * MIN;
+    /* the daemon: a silence covering now holds back an alert of any event time */
+    cr_assert_eq(sent_under_silence(now - hour, now + hour, false), 0, "the daemon ignored a silence active now");
+    cr_assert_eq(sent_under_silence(T0 - hour, T0 + hour, false), 1, "the daemon judged a silence at event time");
+    /* a replay: what counts is the silence at the data's time */
+    cr_assert_eq(sent_under_silence(T0 - hour, T0 + hour, true), 0, "a replay sent an alert silenced at its time");
+    cr_assert_eq(sent_under_silence(now - hour, now + hour, true), 1, "a replay held back an alert by today's silence");
+    /* one that starts after the alert arrived, before its group_wait ended */
+    cr_assert_eq(sent_under_silence(T0 + IV + 10000, T0 + hour, true), 0,
+                 "a replay sent a notification silenced when it was due");
+}
+
 Test(outbox, open_incidents_survive_a_restart, .fini = unload, .timeout = 60)
 {
     load("\"group_wait\": \"0s\", \"correlation_window\": \"1h\"");
