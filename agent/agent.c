@@ -16,6 +16,7 @@
 #include "feedback.h"
 #include "history.h"
 #include "http.h"
+#include "lint.h"
 #include "reader.h"
 #include "statestore.h"
 #include "status.h"
@@ -56,10 +57,17 @@ static void save_state(struct kw_agent *ag)
         kw_error("state", "could not save the charts' history: %s", err);
 }
 
+static void lint_warning(void *component, const char *text)
+{
+    kw_warn(component, "%s", text);
+}
+
 /* Log each receiver that is off and why, so a missing secret is not a
- * silent loss of alerts. Returns " (N off)" in buf, or "" when all are on. */
+ * silent loss of alerts, and each matcher that can never match. Returns
+ * " (N off)" in buf, or "" when all are on. */
 static const char *receivers_off(const struct kw_config *cfg, const char *component, char *buf, size_t len)
 {
+    kw_config_lint(cfg, lint_warning, (void *)component);
     int off = 0;
     for (int i = 0; i < cfg->nreceivers; i++) {
         if (!cfg->receivers[i].disabled)

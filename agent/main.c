@@ -13,6 +13,7 @@
 #include "config.h"
 #include "demo.h"
 #include "feedback_cmd.h"
+#include "lint.h"
 #include "replay.h"
 #include "silence_cmd.h"
 #include "send.h"
@@ -73,6 +74,11 @@ static int parse_number(const char *text, long long min, long long max, long lon
     return 0;
 }
 
+static void print_warning(void *ctx, const char *text)
+{
+    printf("  warning: %s\n", text);
+}
+
 static int cmd_check_config(int argc, char **argv)
 {
     const char *path = NULL;
@@ -109,6 +115,7 @@ static int cmd_check_config(int argc, char **argv)
     for (int i = 0; i < cfg.nreceivers; i++)
         if (cfg.receivers[i].disabled)
             printf("  receiver %s is off: %s\n", cfg.receivers[i].name, cfg.receivers[i].off_reason);
+    kw_config_lint(&cfg, print_warning, NULL);
     kw_config_release(&cfg);
     return EXIT_OK;
 }

@@ -421,6 +421,36 @@ Test(cli, receivers_that_are_off_say_why, .timeout = 30)
     cr_assert_eq(system(cmd), 0);
 }
 
+/* A route matcher naming a KPI that does not exist never matches: the
+ * config is valid (exit 0), and check-config and the startup log warn. */
+Test(cli, matchers_that_never_match_are_warned, .timeout = 30)
+{
+    char dir[] = "/tmp/kw-lint-XXXXXX", path[128], cmd[512], *out;
+    cr_assert_not_null(mkdtemp(dir));
+    snprintf(path, sizeof path, "%s/c.json", dir);
+    FILE *f = fopen(path, "w");
+    fprintf(f, "{\"agent\": {\"stats_interval\": \"0\"},"
+               " \"inputs\": [{\"name\": \"in\", \"endpoint\": \"tcp://127.0.0.1:19653\", \"socket\": \"pull\"}],"
+               " \"kpis\": [{\"name\": \"complaints\", \"metric\": \"complaints\", \"group_by\": [\"journey\"]}],"
+               " \"receivers\": [{\"name\": \"ops\", \"type\": \"console\"}],"
+               " \"route\": {\"receiver\": \"ops\", \"routes\": [{\"matchers\": [\"kpi=complains\"]}]}}\n");
+    fclose(f);
+    const char *warning = "route.routes[0]: matcher kpi=complains never matches: no KPI is named complains "
+                          "(KPIs: complaints)\n";
+    snprintf(cmd, sizeof cmd, "%s check-config %s", harness_binary(), path);
+    cr_assert_eq(run_capture(cmd, &out), 0, "%s", out);
+    char want[256];
+    snprintf(want, sizeof want, "\n  warning: %s", warning);
+    cr_assert(strstr(out, want), "%s", out);
+    free(out);
+    snprintf(cmd, sizeof cmd, "%s run -c %s --seconds 1 2>&1", harness_binary(), path);
+    cr_assert_eq(run_capture(cmd, &out), 0, "%s", out);
+    cr_assert(strstr(out, warning), "%s", out);
+    free(out);
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    cr_assert_eq(system(cmd), 0);
+}
+
 /* send refuses, before sending anything, a payload whose format is not the
  * one the input reads: JSON to a line protocol input and the reverse. */
 Test(cli, send_refuses_a_payload_of_the_other_format, .timeout = 30)
