@@ -43,6 +43,9 @@ struct group {
     char base[KW_NOTIFY_KEY]; /* node path and group_by values, hashed */
     char key[KW_NOTIFY_KEY];  /* dedup key: stable across restarts */
     int64_t start_ms;         /* the first mover's start */
+    char first_key[sizeof ((struct kw_alert *)0)->key]; /* the first mover, kept after it resolves */
+    char first_mover[KW_NOTIFY_FIRST_MOVER - 16];  /* its "KPI [labels] since TIME" */
+    int64_t first_since_ms;
     struct member *m;
     int n, cap;
     int overflow;             /* members not listed (beyond MAX_MEMBERS) */
@@ -154,9 +157,15 @@ static void group_send(struct kw_outbox *o, struct group *g, int kind, bool remi
         snprintf(note.receiver, sizeof note.receiver, "%s", r->name);
         snprintf(note.key, sizeof note.key, "%s", g->key);
         note.alerts = xcalloc((size_t)listed, sizeof *note.alerts);
-        for (int i = 0, k = 0; i < g->n; i++)
+        bool first_firing = false;
+        for (int i = 0, k = 0; i < g->n; i++) {
             if (!skip[i])
                 note.alerts[k++] = g->m[i].a;
+            first_firing |= !g->m[i].resolved && strcmp(g->m[i].a.key, g->first_key) == 0;
+        }
+        if (g->first_key[0]) /* else alerts[0] stands in, as before the first mover was kept */
+            snprintf(note.first_mover, sizeof note.first_mover, "%s%s", g->first_mover,
+                     first_firing ? "" : ", resolved");
         /* the lead is the first mover: firing members by start, then the resolved */
         qsort(note.alerts, note.nalerts, sizeof *note.alerts, cmp_since);
         kw_dispatcher_submit(o->dispatcher, node->receiver, &note);
@@ -294,6 +303,13 @@ static void add_to_group(struct kw_outbox *o, int node_index, const struct kw_al
     }
     m->a = *a;
     m->resolved = resolved;
+    if (!g->first_key[0] || a->since_ms < g->first_since_ms) {
+        char labels[512], since[40];
+        snprintf(g->first_key, sizeof g->first_key, "%s", a->key);
+        snprintf(g->first_mover, sizeof g->first_mover, "%s [%s] since %s", a->kpi,
+                 kw_alert_labels_text(a, labels, sizeof labels), kw_time_format(a->since_ms, since, sizeof since));
+        g->first_since_ms = a->since_ms;
+    }
 }
 
 /* Keep o->firing in step with a. */
@@ -466,6 +482,9 @@ static cJSON *groups_to_json(const struct kw_outbox *o)
             cJSON_AddStringToObject(by, node->group_by.items[l], v ? v : "");
         }
         cJSON_AddItemToObject(j, "start_ms", kw_json_number((double)g->start_ms));
+        cJSON_AddStringToObject(j, "first_mover_key", g->first_key);
+        cJSON_AddStringToObject(j, "first_mover", g->first_mover);
+        cJSON_AddItemToObject(j, "first_mover_since_ms", kw_json_number((double)g->first_since_ms));
         cJSON_AddItemToObject(j, "last_ms", kw_json_number((double)g->last_ms));
         cJSON_AddItemToObject(j, "next_ms", kw_json_number((double)g->next_ms));
         cJSON_AddBoolToObject(j, "notified", g->notified);
@@ -583,6 +602,14 @@ static void groups_restore(struct kw_outbox *o)
                 }
                 m->resolved = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(mj, "resolved"));
                 g.n++;
+            }
+            /* Files from before the first mover was kept: the next member added sets it. */
+            const cJSON *fk = cJSON_GetObjectItemCaseSensitive(j, "first_mover_key");
+            const cJSON *fm = cJSON_GetObjectItemCaseSensitive(j, "first_mover");
+            if (cJSON_IsString(fk) && cJSON_IsString(fm) && strlen(fk->valuestring) < sizeof g.first_key &&
+                strlen(fm->valuestring) < sizeof g.first_mover && get_i64(j, "first_mover_since_ms", &g.first_since_ms)) {
+                snprintf(g.first_key, sizeof g.first_key, "%s", fk->valuestring);
+                snprintf(g.first_mover, sizeof g.first_mover, "%s", fm->valuestring);
             }
         }
         if (!ok || g.n == 0) {

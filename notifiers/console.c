@@ -59,11 +59,10 @@ static void console_send(void *cfg, const struct kw_notification *n, struct kw_s
     if (!c->template && c->format == 0 && n->nalerts > 0) {
         /* one notification is one incident: a header, then its members */
         static const char *const kinds[] = {"new", "updated", "resolved", "reminder"};
-        char labels[512];
-        const struct kw_alert *lead = &n->alerts[0];
-        fprintf(stream, "── incident %s · %s · %zu alert%s · first mover %s [%s]\n", n->key,
-                kinds[n->reminder ? 3 : n->kind >= 0 && n->kind <= 2 ? n->kind : 1], n->nalerts, n->nalerts == 1 ? "" : "s", lead->kpi,
-                kw_alert_labels_text(lead, labels, sizeof labels));
+        char first[KW_NOTIFY_FIRST_MOVER];
+        fprintf(stream, "── incident %s · %s · %zu alert%s · first mover %s\n", n->key,
+                kinds[n->reminder ? 3 : n->kind >= 0 && n->kind <= 2 ? n->kind : 1], n->nalerts,
+                n->nalerts == 1 ? "" : "s", kw_notification_first_mover(n, first, sizeof first));
     }
     for (size_t i = 0; !c->template && i < n->nalerts; i++) {
         if (c->format == 1) {

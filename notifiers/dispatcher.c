@@ -424,6 +424,8 @@ static cJSON *notification_save(const struct item *it)
     if (it->n.reminder)
         cJSON_AddBoolToObject(o, "reminder", true);
     cJSON_AddStringToObject(o, "ref", it->n.ref);
+    if (it->n.first_mover[0])
+        cJSON_AddStringToObject(o, "first_mover", it->n.first_mover);
     cJSON_AddNumberToObject(o, "step", it->step);
     cJSON_AddNumberToObject(o, "attempts", it->attempts);
     cJSON *alerts = cJSON_AddArrayToObject(o, "alerts");
@@ -482,6 +484,11 @@ static int notification_load(const cJSON *o, struct item *it, char *err, size_t 
         return -1;
     }
     it->n.reminder = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(o, "reminder"));
+    if (cJSON_GetObjectItemCaseSensitive(o, "first_mover") &&
+        get_string(o, "first_mover", it->n.first_mover, sizeof it->n.first_mover)) {
+        snprintf(err, errlen, "first_mover is not a string or too long");
+        return -1;
+    }
     const cJSON *alerts = cJSON_GetObjectItemCaseSensitive(o, "alerts");
     int na = cJSON_IsArray(alerts) ? cJSON_GetArraySize(alerts) : -1;
     if (na < 1 || na > SPOOL_MAX_ALERTS) {

@@ -231,6 +231,19 @@ const char *kw_alert_change_text(const struct kw_alert *a, char *buf, size_t len
     return buf;
 }
 
+const char *kw_notification_first_mover(const struct kw_notification *n, char *buf, size_t len)
+{
+    if (n->first_mover[0]) {
+        snprintf(buf, len, "%s", n->first_mover);
+    } else {
+        char labels[512], since[40];
+        snprintf(buf, len, "%s [%s] since %s", n->alerts[0].kpi,
+                 kw_alert_labels_text(&n->alerts[0], labels, sizeof labels),
+                 kw_time_format(n->alerts[0].since_ms, since, sizeof since));
+    }
+    return buf;
+}
+
 const char *kw_alert_band_note(const struct kw_alert *a)
 {
     bool inside = a->observed >= a->lower && a->observed <= a->upper;

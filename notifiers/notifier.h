@@ -19,6 +19,7 @@
 
 #define KW_NOTIFY_KEY 96
 #define KW_NOTIFY_REF 160
+#define KW_NOTIFY_FIRST_MOVER 640
 #define KW_NOTIFY_REASON 256
 
 enum kw_send_result { KW_SEND_OK = 0, KW_SEND_RETRY, KW_SEND_ERROR };
@@ -43,6 +44,10 @@ struct kw_notification {
     int64_t created_ms;         /* wall clock when it was queued */
     struct kw_alert *alerts;    /* owned; nalerts >= 1 */
     size_t nalerts;
+    /* The incident's first mover, "KPI [labels] since TIME": the member
+     * that started first, also after it resolved and left alerts[] (then
+     * ending in ", resolved"); "" = alerts[0]'s, as in older spools. */
+    char first_mover[KW_NOTIFY_FIRST_MOVER];
 };
 
 /* A request under construction. prepare() fills it; the dispatcher performs
@@ -162,6 +167,8 @@ const char *kw_alert_value_text(const struct kw_alert *a, double v, char *buf, s
  * where both sides are positive, else the difference in the alert's unit
  * ("-119 NPS points"); "" without an expectation. */
 const char *kw_alert_change_text(const struct kw_alert *a, char *buf, size_t len);
+/* The incident's first mover as headers show it: n->first_mover, or alerts[0]'s "KPI [labels] since TIME". */
+const char *kw_notification_first_mover(const struct kw_notification *n, char *buf, size_t len);
 /* The band is one interval's; evidence summed over several (a CUSUM) can
  * fire on values inside it, which would read as a contradiction. Shown
  * right after the band: " for one interval; a sustained shift", or "". */

@@ -383,16 +383,11 @@ void kw_slack_blocks_render(cJSON *msg, const struct kw_notification *n, const c
 
     if (n->nalerts > 1) {
         /* the incident in one line: its size, first mover and total impact */
-        char where[WHERE_MAX], since[40], impact[512];
-        kw_alert_labels_text(lead, where, sizeof where);
-        kw_time_format(lead->since_ms, since, sizeof since);
+        char first[KW_NOTIFY_FIRST_MOVER], impact[512];
         kw_notification_impact_text(n, impact, sizeof impact);
         struct text t = {0};
         putf(&t, "*Incident* of %zu series · first mover ", n->nalerts);
-        put_esc(&t, lead->kpi);
-        put(&t, " · ");
-        put_esc(&t, where);
-        putf(&t, " since %s", since);
+        put_esc(&t, kw_notification_first_mover(n, first, sizeof first));
         if (impact[0]) {
             put(&t, " · *total impact* ");
             put_esc(&t, impact);

@@ -134,7 +134,7 @@ Test(slack, group_of_three_has_a_section_per_member, .fini = stop_fake, .timeout
     cr_assert(strstr(rig_str_at(body, "blocks[0].text.text"), "(+2 more)") != NULL);
     /* the incident in one line: size, first mover, total impact over the members */
     cr_assert_str_eq(rig_str_at(body, "blocks[5].elements[0].text"),
-                     "*Incident* of 3 series · first mover step_dropoff_rate · journey=checkout, step=payment since "
+                     "*Incident* of 3 series · first mover step_dropoff_rate [journey=checkout, step=payment] since "
                      "2024-11-23T09:00:00Z · *total impact* +279 lost customers (~12555 EUR in all)");
     cr_assert_str_eq(rig_str_at(body, "blocks[6].text.text"),
                      ":rotating_light: *step_dropoff_rate* · journey=checkout, step=step-01 — 34.6% vs 6.0% expected "

@@ -172,6 +172,65 @@ Test(outbox, group_wait_then_group_interval_then_repeat_interval, .fini = unload
     free(text);
 }
 
+/* The incident's first mover stays its first mover after it resolves: the
+ * headers of the later update and of the resolve name it, marked resolved,
+ * not the member that happens to be firing (or listed) last. */
+Test(outbox, the_first_mover_is_kept_after_it_resolves, .fini = unload, .timeout = 60)
+{
+    load("\"group_wait\": \"0s\", \"group_interval\": \"5m\", \"repeat_interval\": \"0s\"");
+    char err[KW_ERR_LEN];
+    char path[] = "/tmp/kw-outbox-console-XXXXXX";
+    int fd = mkstemp(path);
+    fflush(stderr);
+    int saved = dup(2);
+    dup2(fd, 2);
+    struct kw_outbox *o = kw_outbox_start(&cfg, NULL, NULL, err, sizeof err);
+    cr_assert(o, "%s", err);
+    int probes = 0;
+    struct kw_alert first = alert("c", "checkout", T0, T0), later = alert("c", "checkout", T0 + 2 * IV, T0 + 2 * IV);
+    later.key[0] = 'd';
+    snprintf(later.labels[0].value, sizeof later.labels[0].value, "checkout");
+    kw_outbox_alert(o, &first);
+    barrier(o, T0 + IV, &probes);
+    kw_outbox_alert(o, &later);
+    barrier(o, T0 + 3 * IV + MIN, &probes);
+    first.status = KW_ALERT_RESOLVED;
+    first.at_ms = T0 + 4 * IV;
+    kw_outbox_alert(o, &first);
+    barrier(o, T0 + 5 * IV + 2 * MIN, &probes);
+    cJSON *inc = team_incidents(o);
+    const cJSON *fm = cJSON_GetObjectItem(cJSON_GetArrayItem(inc, 0), "first_mover");
+    cr_assert(cJSON_IsString(fm) && strcmp(fm->valuestring, "c [journey=checkout] since 2026-01-01T00:00:00Z") == 0,
+              "the incidents file keeps the first mover");
+    cJSON_Delete(inc);
+    later.status = KW_ALERT_RESOLVED;
+    later.at_ms = T0 + 6 * IV;
+    kw_outbox_alert(o, &later);
+    barrier(o, T0 + 7 * IV + 3 * MIN, &probes);
+    kw_outbox_stop(o, 0);
+    fflush(stderr);
+    dup2(saved, 2);
+    close(saved);
+    char *text = calloc(1, 65536);
+    lseek(fd, 0, SEEK_SET);
+    cr_assert_gt(read(fd, text, 65535), 0);
+    close(fd);
+    unlink(path);
+    const char *want[] = {" · new · 1 alert · first mover c [journey=checkout] since 2026-01-01T00:00:00Z\n",
+                          " · updated · 2 alerts · first mover c [journey=checkout] since 2026-01-01T00:00:00Z\n",
+                          " · updated · 2 alerts · first mover c [journey=checkout] since 2026-01-01T00:00:00Z, "
+                          "resolved\n",
+                          " · resolved · 1 alert · first mover c [journey=checkout] since 2026-01-01T00:00:00Z, "
+                          "resolved\n"};
+    const char *at = text;
+    for (int i = 0; i < 4; i++) {
+        at = strstr(at, want[i]);
+        cr_assert_not_null(at, "no \"%s\" in order in: %s", want[i], text);
+        at++;
+    }
+    free(text);
+}
+
 Test(outbox, correlation_window_opens_a_new_incident_for_a_late_starter, .fini = unload, .timeout = 60)
 {
     load("\"group_wait\": \"0s\", \"correlation_window\": \"10m\"");
