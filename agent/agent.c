@@ -298,7 +298,7 @@ static void reload_config(struct kw_agent *ag)
     ag->pipeline.stats = pstats;
     int n = 0;
     if (saved) {
-        n = kw_state_load(&ag->pipeline, tmp_state, err, sizeof err);
+        n = kw_state_carry(&ag->pipeline, tmp_state, err, sizeof err);
         unlink(tmp_state);
     }
     char off[32];

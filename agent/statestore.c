@@ -277,7 +277,9 @@ const char *kw_state_series_restore(struct kw_pipeline *p, const cJSON *o, struc
     return NULL;
 }
 
-int kw_state_load(struct kw_pipeline *p, const char *path, char *err, size_t errlen)
+/* carry: the state of the running pipeline handed to a reloaded config,
+ * where a series that does not restore is one whose KPI changed. */
+static int state_load(struct kw_pipeline *p, const char *path, bool carry, char *err, size_t errlen)
 {
     char *text = kw_read_file(path, SIZE_MAX / 2, NULL, err, errlen);
     if (!text) {
@@ -304,17 +306,36 @@ int kw_state_load(struct kw_pipeline *p, const char *path, char *err, size_t err
         if (++skipped <= 5) { /* the first few say why; the rest are counted */
             const cJSON *kname = cJSON_GetObjectItemCaseSensitive(o, "kpi");
             char shown[96];
-            kw_warn("state", "skipping a series of %s: %s",
-                    cJSON_IsString(kname) ? kw_escape(shown, sizeof shown, kname->valuestring, 60) : "?", why);
+            if (carry)
+                kw_debug("reload", "a series of %s starts fresh: %s",
+                         cJSON_IsString(kname) ? kw_escape(shown, sizeof shown, kname->valuestring, 60) : "?", why);
+            else
+                kw_warn("state", "skipping a series of %s: %s",
+                        cJSON_IsString(kname) ? kw_escape(shown, sizeof shown, kname->valuestring, 60) : "?", why);
         }
     }
-    if (skipped)
+    if (skipped && carry)
+        kw_info("reload", "%d series start fresh: their KPI's interval, aggregation or detector changed", skipped);
+    else if (skipped)
         kw_warn("state", "%d series in %s did not match the config or held out-of-range data; they start fresh",
                 skipped, path);
     int lost = pending_restore(p, cJSON_GetObjectItemCaseSensitive(root, "pending"));
-    if (lost)
+    if (lost && carry)
+        kw_info("reload", "%d verdicts waiting for their interval's close point belong to changed KPIs; left out",
+                lost);
+    else if (lost)
         kw_warn("state", "%d verdicts waiting for their interval's close point in %s did not check out; left out",
                 lost, path);
     cJSON_Delete(root);
     return restored;
+}
+
+int kw_state_load(struct kw_pipeline *p, const char *path, char *err, size_t errlen)
+{
+    return state_load(p, path, false, err, errlen);
+}
+
+int kw_state_carry(struct kw_pipeline *p, const char *path, char *err, size_t errlen)
+{
+    return state_load(p, path, true, err, errlen);
 }

@@ -16,6 +16,9 @@ int kw_state_save(const struct kw_pipeline *p, const char *path, char *err, size
  * fresh) with a warning. Returns the number restored, or -1 with err when
  * the file is unreadable or not a state file. */
 int kw_state_load(struct kw_pipeline *p, const char *path, char *err, size_t errlen);
+/* The same for the state a reload hands from the old config to the new:
+ * series whose KPI changed are expected to start fresh, and say so as that. */
+int kw_state_carry(struct kw_pipeline *p, const char *path, char *err, size_t errlen);
 
 /* One series as the state file holds it (also a Kafka changelog record's
  * value). Never fails; the caller deletes it. */

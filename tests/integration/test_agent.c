@@ -288,6 +288,23 @@ Test(agent, reload_keeps_good_config_and_applies_valid_one, .fini = fini, .timeo
     kill(agent.pid, SIGHUP);
     cr_assert(wait_for_text(agent.err_path, "series kept their state", 1, 5000), "%s", read_file(agent.err_path));
     cr_assert(wait_for_text(agent.err_path, "3 series kept their state", 1, 100), "%s", read_file(agent.err_path));
+
+    /* a changed detector is a config change, not damaged data: said as that,
+     * without the temporary file the state passed through */
+    char *changed = NULL;
+    const char *mad = "{\"type\": \"mad\", \"window\": 64, \"min_points\": 20}";
+    char *at = strstr(good, mad);
+    cr_assert_not_null(at);
+    cr_assert_geq(asprintf(&changed, "%.*s{\"type\": \"zscore\"}%s", (int)(at - good), good, at + strlen(mad)), 0);
+    agent_write_config(&agent, changed);
+    free(changed);
+    kill(agent.pid, SIGHUP);
+    cr_assert(wait_for_text(agent.err_path, "series kept their state", 2, 5000), "%s", read_file(agent.err_path));
+    char *log = read_file(agent.err_path);
+    cr_assert(strstr(log, "3 series start fresh: their KPI's interval, aggregation or detector changed"), "%s", log);
+    cr_assert_null(strstr(log, "kpiwatch-reload-"), "%s", log);
+    cr_assert_null(strstr(log, "do not check out"), "%s", log);
+    free(log);
     free(good);
     cr_assert_eq(agent_stop(&agent, SIGTERM, 10000), 0);
 }
