@@ -262,9 +262,16 @@ static void reload_config(struct kw_agent *ag)
     }
     if (!ag->cfg.ingest.check_time)
         next.ingest.check_time = false;
+    if (kw_http_bind(ag->http, &next.http, err, sizeof err)) {
+        ag->reload_failures++;
+        kw_error("reload", "keeping the running config and listener: %s", err);
+        kw_config_release(&next);
+        return;
+    }
     struct kw_input_set inputs;
     if (kw_input_set_open(&inputs, ag->zmq_ctx, next.inputs, next.ninputs, &ag->inputs, ag->cfg.inputs,
                           next.ingest.max_message_bytes, err, sizeof err)) {
+        kw_http_unbind(ag->http);
         ag->reload_failures++;
         kw_error("reload", "keeping the running config and inputs: %s", err);
         kw_config_release(&next);

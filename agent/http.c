@@ -117,6 +117,7 @@ void kw_http_config_release(struct kw_http_config *c)
 struct kw_http {
     pthread_mutex_t lock; /* held by a request while it reads anything below; never by the agent's hot path */
     struct MHD_Daemon *daemon;
+    int bound_fd;         /* the next listener's socket, bound by kw_http_bind before a reload; -1 = none */
     char listen[64];
     int port;
     bool loopback;
@@ -141,6 +142,7 @@ struct kw_http *kw_http_new(void)
     struct kw_http *h = xcalloc(1, sizeof *h);
     pthread_mutex_init(&h->lock, NULL);
     h->status = kw_status_new();
+    h->bound_fd = -1;
     return h;
 }
 
@@ -954,7 +956,8 @@ static int open_socket(const char *listen_addr, int port, char *err, size_t errl
 
 static struct MHD_Daemon *start_daemon(struct kw_http *h, const struct kw_http_config *c, char *err, size_t errlen)
 {
-    int fd = open_socket(c->listen, c->port, err, errlen);
+    int fd = h->bound_fd >= 0 ? h->bound_fd : open_socket(c->listen, c->port, err, errlen);
+    h->bound_fd = -1;
     if (fd < 0)
         return NULL;
     struct MHD_Daemon *d = MHD_start_daemon(
@@ -971,6 +974,24 @@ static struct MHD_Daemon *start_daemon(struct kw_http *h, const struct kw_http_c
         snprintf(err, errlen, "http: the listener on %s:%d did not start", c->listen, c->port);
     }
     return d;
+}
+
+void kw_http_unbind(struct kw_http *h)
+{
+    if (h->bound_fd >= 0)
+        close(h->bound_fd);
+    h->bound_fd = -1;
+}
+
+int kw_http_bind(struct kw_http *h, const struct kw_http_config *c, char *err, size_t errlen)
+{
+    kw_http_unbind(h);
+    /* Only a new port can be bound beside the running listener; another
+     * address on the same port is bound once the old one has closed. */
+    if (!c->port || (h->daemon && c->port == h->port))
+        return 0;
+    h->bound_fd = open_socket(c->listen, c->port, err, errlen);
+    return h->bound_fd < 0 ? -1 : 0;
 }
 
 int kw_http_apply(struct kw_http *h, const struct kw_config *cfg, struct kw_silences *silences, char *err,
@@ -1056,6 +1077,8 @@ void kw_http_free(struct kw_http *h)
         return;
     if (h->daemon)
         MHD_stop_daemon(h->daemon);
+    if (h->bound_fd >= 0)
+        close(h->bound_fd);
     kw_history_free(h->history);
     kw_status_free(h->status);
     kw_secret_free(h->token);

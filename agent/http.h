@@ -67,6 +67,13 @@ struct kw_http *kw_http_new(void);
  * Returns 0, or -1 with err ("http.port: cannot listen on 127.0.0.1:9466:
  * Address already in use") when the listener cannot start; a listener that
  * was running then keeps running as it was. */
+/* Before a reload: bind the listener's new port while the old listener
+ * still runs, so that a port that cannot be bound refuses the whole reload
+ * (the next kw_http_apply listens on it). Nothing to do when the port is
+ * unchanged or 0. Returns 0, or -1 with err as kw_http_apply's. */
+int kw_http_bind(struct kw_http *h, const struct kw_http_config *c, char *err, size_t errlen);
+/* Close what kw_http_bind bound, when the reload is refused after all. */
+void kw_http_unbind(struct kw_http *h);
 int kw_http_apply(struct kw_http *h, const struct kw_config *cfg, struct kw_silences *silences, char *err,
                   size_t errlen);
 /* The status the agent publishes into. */

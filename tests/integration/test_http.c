@@ -649,6 +649,33 @@ Test(http, reload_moves_the_listener_only_when_its_options_change, .fini = fini,
     cr_assert_eq(metric(m.body, "kpiwatch_config_reloads_total{result=\"success\"}"), 2, "%s", m.body);
     cr_assert_eq(metric(m.body, "kpiwatch_config_last_reload_successful"), 1);
     free(m.body);
+
+    /* a port that is taken refuses the whole reload: the listener, and the
+     * rest of the running config (a changed KPI name here), stay as they were */
+    int busy = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    cr_assert_eq(bind(busy, (struct sockaddr *)&a, sizeof a), 0);
+    listen(busy, 1);
+    socklen_t len = sizeof a;
+    getsockname(busy, (struct sockaddr *)&a, &len);
+    cr_assert_geq(asprintf(&text, CONFIG, agent.endpoint, agent.dir, ntohs(a.sin_port), "", ""), 0);
+    char *renamed = strstr(text, "\"name\":\"complaints\"");
+    cr_assert_not_null(renamed, "%s", text);
+    renamed[strlen("\"name\":\"complaint")] = 'z';
+    agent_write_config(&agent, text);
+    free(text);
+    kill(agent.pid, SIGHUP);
+    char want[160];
+    snprintf(want, sizeof want, "keeping the running config and listener: http.port: cannot bind 127.0.0.1:%d: "
+             "Address already in use", ntohs(a.sin_port));
+    cr_assert(wait_for_text(agent.err_path, want, 1, 5000), "%s", read_file(agent.err_path));
+    m = get(port2, "/metrics");
+    cr_assert_eq(m.status, 200, "the running listener must stay");
+    cr_assert_eq(metric(m.body, "kpiwatch_config_reloads_total{result=\"failure\"}"), 1, "%s", m.body);
+    cr_assert_eq(metric(m.body, "kpiwatch_config_last_reload_successful"), 0);
+    cr_assert(strstr(m.body, "kpi=\"complaints\"") && !strstr(m.body, "complaintz"), "the KPIs changed: %s", m.body);
+    free(m.body);
+    close(busy);
     cr_assert_eq(agent_stop(&agent, SIGTERM, 10000), 0);
 }
 
