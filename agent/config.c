@@ -558,6 +558,15 @@ void kw_config_print_reference(void *stream)
         fprintf(out, "\n#### %s\n\n| key | type | default | description |\n|---|---|---|---|\n", sections[s].title);
         kw_opts_print_markdown(sections[s].table, out);
     }
+    /* silences[] are parsed as the API's silences are (silence.c), not by a table */
+    fprintf(out, "\n#### `silences[]`\n\n| key | type | default | description |\n|---|---|---|---|\n"
+                 "| `matchers` | list of objects | **required** | 1 to %d of `{\"name\": LABEL, \"value\": TEXT, "
+                 "\"op\": \"=\"}`; `op` is `=` (default), `!=`, `=~` or `!~`; `name` may be `kpi` or `severity`. |\n"
+                 "| `starts_at` | RFC 3339 time | when the config is loaded | When the silence starts. |\n"
+                 "| `ends_at` | RFC 3339 time | **required** | When it ends (after `starts_at`). |\n"
+                 "| `created_by` | string | (none) | Who set it. |\n"
+                 "| `comment` | string | (none) | Why. |\n",
+            KW_SILENCE_MATCHERS);
     fprintf(out, "\n#### `kpis[].detector` (every type)\n\n| key | type | default | description |\n|---|---|---|---|\n");
     fprintf(out, "| `type` | string | by KPI kind | Detector name. |\n");
     kw_opts_print_markdown(kw_detector_common_options(), out);
@@ -570,6 +579,7 @@ void kw_config_print_reference(void *stream)
         fprintf(out, "\n#### receiver `%s`\n\n%s\n\n| key | type | default | description |\n|---|---|---|---|\n",
                 kw_notifier_types[i]->name, kw_notifier_types[i]->description);
         fprintf(out, "| `name` | string | **required** | Receiver name used by routes. |\n");
+        fprintf(out, "| `type` | string | **required** | `%s`. |\n", kw_notifier_types[i]->name);
         kw_opts_print_markdown(kw_notifier_types[i]->options, out);
         kw_opts_print_markdown(kw_receiver_common_options(), out);
     }
