@@ -163,9 +163,11 @@ static void group_send(struct kw_outbox *o, struct group *g, int kind, bool remi
                 note.alerts[k++] = g->m[i].a;
             first_firing |= !g->m[i].resolved && strcmp(g->m[i].a.key, g->first_key) == 0;
         }
-        if (g->first_key[0]) /* else alerts[0] stands in, as before the first mover was kept */
+        /* else alerts[0] stands in, as before the first mover was kept; a
+         * resolve needs no mark, every member has resolved */
+        if (g->first_key[0])
             snprintf(note.first_mover, sizeof note.first_mover, "%s%s", g->first_mover,
-                     first_firing ? "" : ", resolved");
+                     first_firing || kind == KW_NOTIFY_RESOLVED ? "" : ", resolved");
         /* the lead is the first mover: firing members by start, then the resolved */
         qsort(note.alerts, note.nalerts, sizeof *note.alerts, cmp_since);
         kw_dispatcher_submit(o->dispatcher, node->receiver, &note);

@@ -210,3 +210,20 @@ Test(cli, readme_example_config_is_valid, .timeout = 30)
     free(readme);
     remove(path);
 }
+
+/* The README shows the demo's config "in full": it must be the file. */
+Test(replay, readme_shows_the_demo_config_as_it_is)
+{
+    char *readme = read_file("README.md"), *conf = read_file("conf/kpiwatch.json");
+    const char *marker = "Here is the demo's config, `conf/kpiwatch.json`, in full:\n\n```json\n";
+    char *at = strstr(readme, marker);
+    cr_assert_not_null(at, "the README no longer shows the demo config");
+    at += strlen(marker);
+    char *end = strstr(at, "```\n");
+    cr_assert_not_null(end);
+    size_t n = strlen(conf);
+    cr_assert(conf[n - 1] == '\n' && (size_t)(end - at) == n && memcmp(at, conf, n) == 0,
+              "README.md's copy of conf/kpiwatch.json differs from the file");
+    free(readme);
+    free(conf);
+}

@@ -220,8 +220,7 @@ Test(outbox, the_first_mover_is_kept_after_it_resolves, .fini = unload, .timeout
                           " · updated · 2 alerts · first mover c [journey=checkout] since 2026-01-01T00:00:00Z\n",
                           " · updated · 2 alerts · first mover c [journey=checkout] since 2026-01-01T00:00:00Z, "
                           "resolved\n",
-                          " · resolved · 1 alert · first mover c [journey=checkout] since 2026-01-01T00:00:00Z, "
-                          "resolved\n"};
+                          " · resolved · 1 alert · first mover c [journey=checkout] since 2026-01-01T00:00:00Z\n"};
     const char *at = text;
     for (int i = 0; i < 4; i++) {
         at = strstr(at, want[i]);
