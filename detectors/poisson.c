@@ -45,8 +45,9 @@
  * A CUSUM is capped KW_EV_CAP_MARGIN nats above its alert level, so the
  * evidence of a finished incident drains in bounded time.
  * Learning (what keeps the baseline unbiased): an interval is held out of
- * the baseline when either side is evidence (anomalous, or a CUSUM above
- * ln 1000), whatever the side the KPI alerts on, so exclusion is
+ * the baseline when either side is evidence (anomalous at p_value before
+ * feedback's strictness, or a CUSUM above ln 1000), whatever the side the
+ * KPI alerts on, so exclusion is
  * symmetric; a single interval is never held for being "3 sd out" (at 0.1
  * expected, one complaint is). Everything else is learned at full weight.
  * Following a genuine change: one too small to be evidence is learned at
@@ -420,10 +421,17 @@ static void poisson_update(void *state, const void *cfg, const struct kw_series_
             s_dn = fmax(s_dn, s->s_dn[j]);
         }
         /* a running alarm ends when the data favour "back to normal" over
-         * "still shifted by what it has seen"; that side's evidence restarts */
+         * "still shifted by what it has seen"; that side's evidence restarts.
+         * That return test is cumulative evidence against the baseline, so
+         * like the CUSUMs it waits for a settled profile: a young one can be
+         * several times off in the hours it has not seen yet, and "still
+         * shifted" would then outlast the incident by hours. Until then an
+         * alarm lasts while its intervals are evidence themselves. */
         if (s->alarm.side != 0) {
             int was = (int)s->alarm.side;
-            if (kw_ev_alarm_returns(&s->alarm, -kw_ev_llr_counts(x, lam, kw_ev_alarm_ratio(&s->alarm), k))) {
+            if (!settled) {
+                memset(&s->alarm, 0, sizeof s->alarm);
+            } else if (kw_ev_alarm_returns(&s->alarm, -kw_ev_llr_counts(x, lam, kw_ev_alarm_ratio(&s->alarm), k))) {
                 restart_side(s, was);
                 s_up = fmax(s->s_up[0], s->s_up[1]);
                 s_dn = fmax(s->s_dn[0], s->s_dn[1]);
@@ -464,10 +472,13 @@ static void poisson_update(void *state, const void *cfg, const struct kw_series_
             out->anomaly_score = 0.5;
         out->p_value = p;
         out->p_level = c->p_value;
-        /* Held on evidence of either side, whichever side may alert. */
-        outlier = fmin(p_up1, p_dn1) < level;
-        bool ev_up = (p_up < c->p_value || s_up > KW_EV_HOLD_S) && !rec_up;
-        bool ev_dn = (p_dn < c->p_value || s_dn > KW_EV_HOLD_S) && !rec_dn;
+        /* Held on evidence of either side, whichever side may alert, at the
+         * series' own p_value: false-alarm feedback makes fewer intervals
+         * alert, never more of them teach the baseline (a spike learned
+         * into the overdispersion would widen the band far beyond a step). */
+        outlier = fmin(p_up1, p_dn1) < c->level1;
+        bool ev_up = (p_up < c->p_value * strictf || s_up > KW_EV_HOLD_S) && !rec_up;
+        bool ev_dn = (p_dn < c->p_value * strictf || s_dn > KW_EV_HOLD_S) && !rec_dn;
         if (!settled) /* before that, an outlier is left out but never adopted */
             ev_up = ev_dn = false;
         hold = ev_up || ev_dn || outlier;
@@ -526,8 +537,10 @@ static void poisson_update(void *state, const void *cfg, const struct kw_series_
     s->ref_den = keep_r * s->ref_den + shape;
 }
 
-/* A false alarm: what the held episode saw was normal, so it is learned at
- * full weight, the evidence restarts, and the test gets one step stricter. */
+/* A false alarm: what the held episode saw was normal, so it is learned
+ * into the level at full weight (never into the overdispersion, which would
+ * widen the band far beyond one step), the evidence restarts, and the test
+ * gets one step stricter. */
 static void poisson_feedback(void *state, const void *cfg, bool false_alarm)
 {
     (void)cfg;
