@@ -946,9 +946,11 @@ static int open_socket(const char *listen_addr, int port, char *err, size_t errl
         setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &v6only, sizeof v6only);
     }
     if (bind(fd, (struct sockaddr *)&ss, len) || listen(fd, 64)) {
+        int why = errno;
         snprintf(err, errlen, "http.port: cannot bind %s%s%s:%d: %s", family == AF_INET6 ? "[" : "", listen_addr,
-                 family == AF_INET6 ? "]" : "", port, strerror(errno));
+                 family == AF_INET6 ? "]" : "", port, strerror(why));
         close(fd);
+        errno = why; /* kw_http_bind tells an overlap with its own listener from the rest */
         return -1;
     }
     return fd;
@@ -986,12 +988,20 @@ void kw_http_unbind(struct kw_http *h)
 int kw_http_bind(struct kw_http *h, const struct kw_http_config *c, char *err, size_t errlen)
 {
     kw_http_unbind(h);
-    /* Only a new port can be bound beside the running listener; another
-     * address on the same port is bound once the old one has closed. */
-    if (!c->port || (h->daemon && c->port == h->port))
+    bool same_port = h->daemon && c->port == h->port;
+    if (!c->port || (same_port && strcmp(c->listen, h->listen) == 0))
         return 0;
     h->bound_fd = open_socket(c->listen, c->port, err, errlen);
-    return h->bound_fd < 0 ? -1 : 0;
+    if (h->bound_fd >= 0)
+        return 0;
+    /* Another address on the running port may overlap the running listener
+     * ("0.0.0.0" and "127.0.0.1"): kw_http_apply binds it once the old one
+     * has closed, and reopens the old one if that fails. */
+    if (same_port && errno == EADDRINUSE) {
+        err[0] = '\0';
+        return 0;
+    }
+    return -1;
 }
 
 int kw_http_apply(struct kw_http *h, const struct kw_config *cfg, struct kw_silences *silences, char *err,
@@ -1017,16 +1027,27 @@ int kw_http_apply(struct kw_http *h, const struct kw_config *cfg, struct kw_sile
         old_daemon = h->daemon;
         new_daemon = NULL;
         if (c->port) {
-            if (h->daemon && c->port == h->port) {
-                /* Same port, other address: free the port first. */
+            bool freed = false;
+            if (h->daemon && c->port == h->port && h->bound_fd < 0) {
+                /* Same port, an address that overlaps the old one: free the port first. */
                 MHD_stop_daemon(h->daemon);
                 pthread_mutex_lock(&h->lock);
                 h->daemon = NULL;
                 pthread_mutex_unlock(&h->lock);
                 old_daemon = NULL;
+                freed = true;
             }
             new_daemon = start_daemon(h, c, err, errlen);
             if (!new_daemon) {
+                if (freed) { /* the listener stays where it was: reopen it */
+                    struct kw_http_config was = *c;
+                    char ignored[256];
+                    was.listen = h->listen;
+                    struct MHD_Daemon *back = start_daemon(h, &was, ignored, sizeof ignored);
+                    pthread_mutex_lock(&h->lock);
+                    h->daemon = back;
+                    pthread_mutex_unlock(&h->lock);
+                }
                 if (new_history != h->history)
                     kw_history_free(new_history);
                 return -1;

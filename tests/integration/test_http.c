@@ -676,6 +676,18 @@ Test(http, reload_moves_the_listener_only_when_its_options_change, .fini = fini,
     cr_assert(strstr(m.body, "kpi=\"complaints\"") && !strstr(m.body, "complaintz"), "the KPIs changed: %s", m.body);
     free(m.body);
     close(busy);
+
+    /* the same port on an address this host does not have (TEST-NET-1):
+     * refused too, and the running listener still answers */
+    cr_assert_geq(asprintf(&text, CONFIG, agent.endpoint, agent.dir, port2, ",\"listen\":\"192.0.2.1\"", ""), 0);
+    agent_write_config(&agent, text);
+    free(text);
+    kill(agent.pid, SIGHUP);
+    snprintf(want, sizeof want, "keeping the running config and listener: http.port: cannot bind 192.0.2.1:%d:", port2);
+    cr_assert(wait_for_text(agent.err_path, want, 1, 5000), "%s", read_file(agent.err_path));
+    m = get(port2, "/healthz");
+    cr_assert_eq(m.status, 200, "the running listener must stay: %s", read_file(agent.err_path));
+    free(m.body);
     cr_assert_eq(agent_stop(&agent, SIGTERM, 10000), 0);
 }
 
