@@ -11,6 +11,7 @@
 #include <curl/curl.h>
 
 #include "../lib/strbuf.h"
+#include "../lib/timefmt.h"
 #include "api_client.h"
 #include "config.h"
 #include "feedback.h"
@@ -32,7 +33,10 @@ static void await_applied(const struct kw_config *cfg, const char *key, const ch
     char path[128], err[256];
     snprintf(path, sizeof path, "/api/v1/alerts/%s/feedback", key);
     res->outcome = KW_FEEDBACK_QUEUED;
-    for (int waited = 0; waited <= APPLY_WAIT_MS && res->outcome == KW_FEEDBACK_QUEUED; waited += APPLY_POLL_MS) {
+    /* by the clock, not by counting polls: one poll of an agent that is slow
+     * to answer can take the API client's whole timeout */
+    int64_t deadline = kw_mono_ms() + APPLY_WAIT_MS;
+    while (res->outcome == KW_FEEDBACK_QUEUED && kw_mono_ms() <= deadline) {
         struct timespec pause = {0, APPLY_POLL_MS * 1000000L};
         nanosleep(&pause, NULL);
         struct kw_api_reply answer = {0};

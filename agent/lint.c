@@ -1,6 +1,7 @@
 /* lint: matchers that can never match (see lint.h). */
 #include "lint.h"
 
+#include <regex.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -50,15 +51,28 @@ static void kpi_list(const struct kw_config *cfg, char *buf, size_t len)
     }
 }
 
-/* Only "=" with a value, and a regex, need the label present; "!=" and
- * "!~" match alerts without it. */
+/* Does the anchored regex match "", the value of an absent label? */
+static bool matches_empty(const char *value)
+{
+    char anchored[KW_ALERT_LABEL_VALUE + 8];
+    regex_t re;
+    snprintf(anchored, sizeof anchored, "^(%s)$", value);
+    if (regcomp(&re, anchored, REG_EXTENDED | REG_NOSUB) != 0)
+        return false;
+    bool empty = regexec(&re, "", 0, NULL, 0) == 0;
+    regfree(&re);
+    return empty;
+}
+
+/* An absent label matches as "": only "=" with a value, and a regex that
+ * needs at least one character, need the label present. */
 static void check_matcher(struct lint *l, const char *where, const char *name, int op, const char *value)
 {
     char text[1024], m[256], kpis[512];
     snprintf(m, sizeof m, "%s%s%s", name, kw_match_op_name(op), value);
     if (op != KW_MATCH_EQ && op != KW_MATCH_RE)
         return;
-    if (op == KW_MATCH_EQ && !value[0])
+    if (op == KW_MATCH_EQ ? !value[0] : matches_empty(value))
         return;
     if (!is_label(l->cfg, name)) {
         snprintf(text, sizeof text, "%s: matcher %s never matches: no KPI has the label %s in its group_by", where, m,

@@ -326,8 +326,8 @@ static int cmd_send(int argc, char **argv)
         }
         opt.endpoint = cfg.inputs[0].endpoint;
         opt.push = cfg.inputs[0].socket == KW_INPUT_PULL;
-        if (!format && cfg.inputs[0].format == KW_INPUT_INFLUX)
-            format = "influx";
+        if (!format)
+            format = cfg.inputs[0].format == KW_INPUT_INFLUX ? "influx" : "json";
     }
     if (format && strcmp(format, "influx") != 0 && strcmp(format, "json") != 0) {
         kw_config_release(&cfg);
@@ -335,8 +335,10 @@ static int cmd_send(int argc, char **argv)
         return usage_error("send", "--format is json or influx, not \"%s\"", format);
     }
     opt.batch_lines = format && strcmp(format, "influx") == 0;
+    /* with -e and no --format the input's format is unknown: send as given */
+    opt.check_format = format != NULL;
     opt.messages = messages;
-    for (int i = 0; i < opt.nmessages; i++) {
+    for (int i = 0; opt.check_format && i < opt.nmessages; i++) {
         char what[32];
         snprintf(what, sizeof what, "message %d", i + 1);
         if (kw_send_check_format(messages[i], strlen(messages[i]), opt.batch_lines, what, err, sizeof err)) {

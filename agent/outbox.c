@@ -113,6 +113,27 @@ static int64_t silence_now(const struct kw_outbox *o, int64_t event_ms)
     return o->silence_event_time ? event_ms : kw_now_ms();
 }
 
+/* Make a the group's first mover. */
+static void first_mover_set(struct group *g, const struct kw_alert *a)
+{
+    char labels[512], since[40];
+    snprintf(g->first_key, sizeof g->first_key, "%s", a->key);
+    snprintf(g->first_mover, sizeof g->first_mover, "%s [%s] since %s", a->kpi,
+             kw_alert_labels_text(a, labels, sizeof labels), kw_time_format(a->since_ms, since, sizeof since));
+    g->first_since_ms = a->since_ms;
+}
+
+/* The earliest member: for a group whose first mover is unknown (an
+ * incidents file from before it was kept) or was absorbed by a roll-up,
+ * which speaks for it from then on. */
+static void first_mover_from_members(struct group *g)
+{
+    g->first_key[0] = '\0';
+    for (int i = 0; i < g->n; i++)
+        if (!g->first_key[0] || g->m[i].a.since_ms < g->first_since_ms)
+            first_mover_set(g, &g->m[i].a);
+}
+
 static void group_remove(struct kw_outbox *o, struct group *g)
 {
     o->changed = true;
@@ -305,13 +326,8 @@ static void add_to_group(struct kw_outbox *o, int node_index, const struct kw_al
     }
     m->a = *a;
     m->resolved = resolved;
-    if (!g->first_key[0] || a->since_ms < g->first_since_ms) {
-        char labels[512], since[40];
-        snprintf(g->first_key, sizeof g->first_key, "%s", a->key);
-        snprintf(g->first_mover, sizeof g->first_mover, "%s [%s] since %s", a->kpi,
-                 kw_alert_labels_text(a, labels, sizeof labels), kw_time_format(a->since_ms, since, sizeof since));
-        g->first_since_ms = a->since_ms;
-    }
+    if (!g->first_key[0] || a->since_ms < g->first_since_ms)
+        first_mover_set(g, a);
 }
 
 /* Keep o->firing in step with a. */
@@ -382,6 +398,7 @@ static void rollup_absorb(struct kw_outbox *o, const struct kw_alert *src)
             continue;
         }
         int w = 0;
+        bool first_gone = false;
         for (int m = 0; m < g->n; m++) {
             if (!g->m[m].resolved && rollup_covers(o, src, &g->m[m].a)) {
                 held_mark(o, g->m[m].a.key, true, false);
@@ -389,11 +406,14 @@ static void rollup_absorb(struct kw_outbox *o, const struct kw_alert *src)
                 o->stats.inhibited++;
                 pthread_mutex_unlock(&o->lock);
                 o->changed = true;
+                first_gone |= strcmp(g->m[m].a.key, g->first_key) == 0;
                 continue;
             }
             g->m[w++] = g->m[m];
         }
         g->n = w;
+        if (first_gone)
+            first_mover_from_members(g);
         if (g->n == 0) {
             group_remove(o, g);
             continue;
@@ -605,13 +625,15 @@ static void groups_restore(struct kw_outbox *o)
                 m->resolved = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(mj, "resolved"));
                 g.n++;
             }
-            /* Files from before the first mover was kept: the next member added sets it. */
+            /* Files from before the first mover was kept: the earliest member. */
             const cJSON *fk = cJSON_GetObjectItemCaseSensitive(j, "first_mover_key");
             const cJSON *fm = cJSON_GetObjectItemCaseSensitive(j, "first_mover");
             if (cJSON_IsString(fk) && cJSON_IsString(fm) && strlen(fk->valuestring) < sizeof g.first_key &&
                 strlen(fm->valuestring) < sizeof g.first_mover && get_i64(j, "first_mover_since_ms", &g.first_since_ms)) {
                 snprintf(g.first_key, sizeof g.first_key, "%s", fk->valuestring);
                 snprintf(g.first_mover, sizeof g.first_mover, "%s", fm->valuestring);
+            } else {
+                first_mover_from_members(&g);
             }
         }
         if (!ok || g.n == 0) {

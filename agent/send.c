@@ -75,7 +75,7 @@ int kw_send_run(const struct kw_send_options *opt, char *err, size_t errlen)
                 continue;
             char what[32];
             snprintf(what, sizeof what, "line %d", lineno);
-            if (kw_send_check_format(line, (size_t)len, opt->batch_lines, what, err, errlen)) {
+            if (opt->check_format && kw_send_check_format(line, (size_t)len, opt->batch_lines, what, err, errlen)) {
                 refused = true;
                 break;
             }

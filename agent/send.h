@@ -14,6 +14,7 @@ struct kw_send_options {
     const char *const *messages; /* messages to send; none = one message per line of stdin */
     int nmessages;
     bool batch_lines;       /* stdin: many lines per message (line protocol) instead of one each */
+    bool check_format;      /* the input's format is known: refuse lines of the other one */
 };
 
 /* Connect and send. Returns the number of messages sent, or -1 with err;

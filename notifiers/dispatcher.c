@@ -484,11 +484,9 @@ static int notification_load(const cJSON *o, struct item *it, char *err, size_t 
         return -1;
     }
     it->n.reminder = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(o, "reminder"));
-    if (cJSON_GetObjectItemCaseSensitive(o, "first_mover") &&
-        get_string(o, "first_mover", it->n.first_mover, sizeof it->n.first_mover)) {
-        snprintf(err, errlen, "first_mover is not a string or too long");
-        return -1;
-    }
+    /* shown in headers only: when damaged, alerts[0] stands in, as in older spools */
+    if (get_string(o, "first_mover", it->n.first_mover, sizeof it->n.first_mover))
+        it->n.first_mover[0] = '\0';
     const cJSON *alerts = cJSON_GetObjectItemCaseSensitive(o, "alerts");
     int na = cJSON_IsArray(alerts) ? cJSON_GetArraySize(alerts) : -1;
     if (na < 1 || na > SPOOL_MAX_ALERTS) {

@@ -724,7 +724,8 @@ static void write_variant(const cJSON *valid, const char *name, const char *path
                                            : cJSON_GetObjectItemCaseSensitive(parent, part);
     }
     cr_assert(parent != NULL, "no %s", path);
-    cJSON_ReplaceItemInObjectCaseSensitive(parent, last ? last + 1 : buf, value);
+    if (!cJSON_ReplaceItemInObjectCaseSensitive(parent, last ? last + 1 : buf, value))
+        cJSON_AddItemToObject(parent, last ? last + 1 : buf, value); /* a field the entry did not have */
     char *text = cJSON_PrintUnformatted(copy);
     write_text(name, text);
     free(text);
@@ -786,19 +787,23 @@ Test(dispatcher, corrupt_spool_files_are_moved_aside, .init = setup, .fini = tea
     write_text(".00000000000000000115.json.tmp", "{\"half"); /* as older versions named them */
     write_text("00000000000000000116.json.tmp", "{\"half");
     const int ncorrupt = 15;
+    /* the first mover is shown in headers only: kept when intact, and a
+     * damaged one costs no delivery (alerts[0] stands in) */
+    write_variant(valid, "00000000000000000117.json", "first_mover", cJSON_CreateString("c [journey=x] since T, resolved"));
+    write_variant(valid, "00000000000000000118.json", "first_mover", cJSON_CreateNumber(42));
     free(text);
     cJSON_Delete(valid);
 
     fake_start(&svc[0], "generic", "[]");
     receiver(0, NULL, 0, 1);
     d = start(&cfg, 1, true);
-    cr_assert_eq(fake_wait_requests(&svc[0], 1, 5000), 1);
-    WAIT_STAT(d, 0, sent, 1, 2000);
+    cr_assert_eq(fake_wait_requests(&svc[0], 3, 5000), 3);
+    WAIT_STAT(d, 0, sent, 3, 2000);
     struct kw_receiver_stats st = stats(d, 0);
     kw_dispatcher_stop(d, 1000);
     cJSON *reqs = fake_requests(&svc[0]);
     cr_assert_str_eq(body_str(reqs, 0, "key"), "valid");
-    cr_assert_eq(st.queued, 1, "only the valid entry is restored");
+    cr_assert_eq(st.queued, 3, "only the valid entries are restored");
     cr_assert_eq(count_files(spool_path(""), ".json"), 0);
     cr_assert_eq(count_files(spool_path("corrupt"), ".json"), ncorrupt, "every corrupt file is kept aside");
     cr_assert_eq(count_files(spool_path(""), ".tmp"), 0);

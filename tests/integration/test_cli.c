@@ -468,7 +468,8 @@ Test(cli, send_refuses_a_payload_of_the_other_format, .timeout = 30)
               "%s", out);
     cr_assert_null(strstr(out, "message to"), "something was sent: %s", out);
     free(out);
-    snprintf(cmd, sizeof cmd, "printf 'complaints value=3\\n' | %s send -e tcp://127.0.0.1:19651 --push 2>&1",
+    /* with -e the input's format is what --format says (without it, unknown: sent as given) */
+    snprintf(cmd, sizeof cmd, "printf 'complaints value=3\\n' | %s send -e tcp://127.0.0.1:19651 --push --format json 2>&1",
              harness_binary());
     cr_assert_eq(run_capture(cmd, &out), 2, "%s", out);
     cr_assert(strstr(out, "kpiwatch send: line 1 is not JSON (it starts \"complaints value=3\"), but the input reads JSON"),

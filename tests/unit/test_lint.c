@@ -67,7 +67,8 @@ Test(lint, matchers_that_name_what_no_alert_carries)
 }
 
 /* Matchers that can match raise nothing: real KPIs (roll-ups included),
- * labels, severities, negations of anything and regexes on the KPI. */
+ * labels, severities, negations of anything, regexes on the KPI, and
+ * regexes on any label that match the empty value of an absent one. */
 Test(lint, matchers_that_can_match_are_quiet)
 {
     kw_log_set_level(KW_LOG_OFF);
@@ -75,7 +76,8 @@ Test(lint, matchers_that_can_match_are_quiet)
     int n = lint("{" KPIS ",\"route\":{\"receiver\":\"r\",\"routes\":["
                  "{\"receiver\":\"p\",\"matchers\":[\"kpi=complaints\",\"journey=checkout\",\"severity=critical\"]},"
                  "{\"receiver\":\"p\",\"matchers\":[\"kpi=step_dropoff_rate:journey\",\"step=~pay.*\"]},"
-                 "{\"receiver\":\"p\",\"matchers\":[\"kpi=~nothing.*\",\"team!=x\",\"team!~y\",\"team=\"]}]},"
+                 "{\"receiver\":\"p\",\"matchers\":[\"kpi=~nothing.*\",\"team!=x\",\"team!~y\",\"team=\"]},"
+                 "{\"receiver\":\"p\",\"matchers\":[\"team=~.*\",\"region=~(eu|)\"]}]},"
                  "\"inhibit_rules\":[{\"source_matchers\":[\"kpi=step_dropoff_rate:journey\"],"
                  "\"target_matchers\":[\"kpi=step_dropoff_rate\"],\"equal\":[\"journey\"]}]}",
                  &ns);

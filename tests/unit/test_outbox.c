@@ -230,6 +230,43 @@ Test(outbox, the_first_mover_is_kept_after_it_resolves, .fini = unload, .timeout
     free(text);
 }
 
+/* A roll-up that absorbs the child that started its incident becomes the
+ * first mover: the child was never notified, and it has not resolved. */
+Test(outbox, a_rollup_that_absorbs_the_first_mover_takes_its_place, .fini = unload, .timeout = 60)
+{
+    kw_log_set_level(KW_LOG_OFF);
+    char err[KW_ERR_LEN];
+    const char *json =
+        "{\"kpis\": [{\"name\": \"d\", \"metric\": \"d\", \"group_by\": [\"journey\", \"step\"], \"rollups\": [[\"journey\"]]},"
+        "  {\"name\": \"n\", \"metric\": \"n\", \"group_by\": [\"journey\"]}],"
+        " \"receivers\": [{\"name\": \"team\", \"type\": \"console\", \"stream\": \"stderr\"},"
+        "   {\"name\": \"probe\", \"type\": \"console\", \"stream\": \"stderr\"}],"
+        " \"route\": {\"receiver\": \"team\", \"group_by\": [\"journey\"], \"group_wait\": \"30s\","
+        "   \"routes\": [{\"matchers\": [\"kpi=probe\"], \"receiver\": \"probe\", \"group_wait\": \"0s\","
+        "   \"repeat_interval\": \"0s\", \"group_by\": [\"name\"]}, {\"receiver\": \"team\"}]}}";
+    cr_assert_eq(kw_config_parse(&cfg, json, "t.json", err, sizeof err), 0, "%s", err);
+    struct kw_outbox *o = kw_outbox_start(&cfg, NULL, NULL, err, sizeof err);
+    cr_assert(o, "%s", err);
+    int probes = 0;
+    struct kw_alert child = alert("d", "checkout", T0, T0), nps = alert("n", "checkout", T0 + MIN, T0);
+    snprintf(child.labels[1].name, sizeof child.labels[1].name, "step");
+    snprintf(child.labels[1].value, sizeof child.labels[1].value, "pay");
+    child.nlabels = 2;
+    struct kw_alert total = alert("d:journey", "checkout", T0, T0);
+    snprintf(total.rollup_of, sizeof total.rollup_of, "d");
+    kw_outbox_alert(o, &child);
+    kw_outbox_alert(o, &nps);
+    kw_outbox_alert(o, &total);
+    barrier(o, T0 + 2 * IV + 30000, &probes);
+    cJSON *inc = team_incidents(o);
+    cr_assert_eq(cJSON_GetArraySize(inc), 1);
+    const cJSON *fm = cJSON_GetObjectItem(cJSON_GetArrayItem(inc, 0), "first_mover");
+    cr_assert(cJSON_IsString(fm), "no first mover");
+    cr_assert_str_eq(fm->valuestring, "d:journey [journey=checkout] since 2026-01-01T00:00:00Z");
+    cJSON_Delete(inc);
+    kw_outbox_stop(o, 0);
+}
+
 Test(outbox, correlation_window_opens_a_new_incident_for_a_late_starter, .fini = unload, .timeout = 60)
 {
     load("\"group_wait\": \"0s\", \"correlation_window\": \"10m\"");
