@@ -385,6 +385,8 @@ Test(outbox, silences_are_judged_at_the_wall_clock_or_in_a_replay_at_event_time,
                  "a replay sent a notification silenced when it was due");
 }
 
+static char *slurp(const char *path);
+
 Test(outbox, open_incidents_survive_a_restart, .fini = unload, .timeout = 60)
 {
     load("\"group_wait\": \"0s\", \"correlation_window\": \"1h\"");
@@ -405,10 +407,31 @@ Test(outbox, open_incidents_survive_a_restart, .fini = unload, .timeout = 60)
     cJSON_Delete(before);
     kw_outbox_stop(o, 0);
 
+    /* as a version that did not keep the first mover wrote it */
+    char path[128];
+    snprintf(path, sizeof path, "%s/incidents.json", dir);
+    char *text = slurp(path);
+    cJSON *file = cJSON_Parse(text);
+    free(text);
+    cJSON *g;
+    cJSON_ArrayForEach(g, cJSON_GetObjectItem(file, "incidents")) {
+        cr_assert_not_null(cJSON_GetObjectItem(g, "first_mover"), "the file keeps the first mover");
+        cJSON_DeleteItemFromObject(g, "first_mover");
+        cJSON_DeleteItemFromObject(g, "first_mover_key");
+        cJSON_DeleteItemFromObject(g, "first_mover_since_ms");
+    }
+    text = cJSON_PrintUnformatted(file);
+    FILE *f = fopen(path, "w");
+    fputs(text, f);
+    fclose(f);
+    free(text);
+    cJSON_Delete(file);
+
     o = kw_outbox_start(&cfg, dir, NULL, err, sizeof err);
     cr_assert(o, "%s", err);
     probes = 0;
-    /* the later starter resolves first: it must close nothing on its own */
+    /* the later starter resolves first: it must close nothing on its own,
+     * and the first mover, not in that file, is its earliest member */
     b.status = KW_ALERT_RESOLVED;
     b.at_ms = T0 + 3 * IV;
     kw_outbox_alert(o, &b);
@@ -417,6 +440,8 @@ Test(outbox, open_incidents_survive_a_restart, .fini = unload, .timeout = 60)
     cr_assert_eq(cJSON_GetArraySize(after), 1, "the restored incident is gone or split");
     cr_assert_str_eq(cJSON_GetObjectItem(cJSON_GetArrayItem(after, 0), "key")->valuestring, key);
     cr_assert_eq(cJSON_GetArraySize(cJSON_GetObjectItem(cJSON_GetArrayItem(after, 0), "members")), 1, "%s", cJSON_PrintUnformatted(after));
+    cr_assert_str_eq(cJSON_GetObjectItem(cJSON_GetArrayItem(after, 0), "first_mover")->valuestring,
+                     "c [journey=checkout] since 2026-01-01T00:00:00Z");
     cJSON_Delete(after);
     a.status = KW_ALERT_RESOLVED;
     a.at_ms = T0 + 4 * IV;
