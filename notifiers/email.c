@@ -535,22 +535,13 @@ static bool valid_ref(const char *ref)
     return true;
 }
 
-static int worst_severity(const struct kw_notification *n)
-{
-    int sev = KW_SEV_WARNING;
-    for (size_t i = 0; i < n->nalerts; i++)
-        if (n->alerts[i].severity == KW_SEV_CRITICAL)
-            sev = KW_SEV_CRITICAL;
-    return sev;
-}
-
 static const char *headline(const struct kw_notification *n, char *buf, size_t len)
 {
     if (n->kind == KW_NOTIFY_RESOLVED)
         snprintf(buf, len, "RESOLVED");
     else
         snprintf(buf, len, "%s %s", n->kind == KW_NOTIFY_UPDATE ? "STILL FIRING" : "FIRING",
-                 worst_severity(n) == KW_SEV_CRITICAL ? "critical" : "warning");
+                 kw_notification_severity(n) == KW_SEV_CRITICAL ? "critical" : "warning");
     return buf;
 }
 
@@ -653,7 +644,7 @@ static void render_html(struct sb *b, const struct email_config *c, const struct
     sb_html(b, subject);
     sb_add(b, "</title></head>\n<body style=\"font-family:sans-serif\">\n");
     sb_printf(b, "<h2 style=\"color:%s\">%s: %zu alert%s</h2>\n",
-              resolved ? "#2e7d32" : worst_severity(n) == KW_SEV_CRITICAL ? "#c62828" : "#ef6c00",
+              resolved ? "#2e7d32" : kw_notification_severity(n) == KW_SEV_CRITICAL ? "#c62828" : "#ef6c00",
               headline(n, head, sizeof head), n->nalerts, n->nalerts == 1 ? "" : "s");
     for (size_t i = 0; i < n->nalerts && i < EMAIL_MEMBERS_MAX; i++) {
         const struct kw_alert *a = &n->alerts[i];

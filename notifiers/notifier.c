@@ -231,6 +231,19 @@ const char *kw_alert_change_text(const struct kw_alert *a, char *buf, size_t len
     return buf;
 }
 
+int kw_notification_severity(const struct kw_notification *n)
+{
+    int firing = -1, any = KW_SEV_WARNING;
+    for (size_t i = 0; i < n->nalerts; i++) {
+        const struct kw_alert *a = &n->alerts[i];
+        if (a->severity == KW_SEV_CRITICAL)
+            any = KW_SEV_CRITICAL;
+        if (a->status == KW_ALERT_FIRING && (firing < 0 || a->severity == KW_SEV_CRITICAL))
+            firing = a->severity;
+    }
+    return firing >= 0 ? firing : any;
+}
+
 const char *kw_notification_first_mover(const struct kw_notification *n, char *buf, size_t len)
 {
     if (n->first_mover[0]) {

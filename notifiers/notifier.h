@@ -167,6 +167,10 @@ const char *kw_alert_value_text(const struct kw_alert *a, double v, char *buf, s
  * where both sides are positive, else the difference in the alert's unit
  * ("-119 NPS points"); "" without an expectation. */
 const char *kw_alert_change_text(const struct kw_alert *a, char *buf, size_t len);
+/* The group's severity for paging: the worst of its firing members (a
+ * member that resolved no longer pages), or of all when none fires (a
+ * resolve). A member's severity is its peak while it fired. */
+int kw_notification_severity(const struct kw_notification *n);
 /* The incident's first mover as headers show it: n->first_mover, or alerts[0]'s "KPI [labels] since TIME". */
 const char *kw_notification_first_mover(const struct kw_notification *n, char *buf, size_t len);
 /* The band is one interval's; evidence summed over several (a CUSUM) can

@@ -154,14 +154,7 @@ static void og_release(void *cfg)
  * the group decides. */
 static const char *og_priority(const struct kw_notification *n)
 {
-    int rank = 0;
-    for (size_t i = 0; i < n->nalerts; i++) {
-        const struct kw_alert *a = &n->alerts[i];
-        int r = a->severity == KW_SEV_CRITICAL ? 2 : a->severity_score >= 50 ? 1 : 0;
-        rank = r > rank ? r : rank;
-    }
-    static const char *const names[] = {"P4", "P3", "P1"};
-    return names[rank];
+    return kw_notification_severity(n) == KW_SEV_CRITICAL ? "P1" : "P3";
 }
 
 /* Details within the documented total; an entry that does not fit is left out. */

@@ -119,16 +119,12 @@ static void pd_release(void *cfg)
 
 /* critical -> critical; a warning with severity score >= 50 -> error; other
  * warnings -> warning. The worst member of the group decides. */
+/* kpiwatch's two severities onto PagerDuty's: "error" and "critical" are
+ * both high urgency under PagerDuty's dynamic notifications, so a warning
+ * stays "warning" (low urgency) and only a critical member pages. */
 static const char *pd_severity(const struct kw_notification *n)
 {
-    int rank = 0;
-    for (size_t i = 0; i < n->nalerts; i++) {
-        const struct kw_alert *a = &n->alerts[i];
-        int r = a->severity == KW_SEV_CRITICAL ? 2 : a->severity_score >= 50 ? 1 : 0;
-        rank = r > rank ? r : rank;
-    }
-    static const char *const names[] = {"warning", "error", "critical"};
-    return names[rank];
+    return kw_notification_severity(n) == KW_SEV_CRITICAL ? "critical" : "warning";
 }
 
 static void add_link(cJSON *links, const char *href, const char *what, const struct kw_alert *a, bool lead)

@@ -273,6 +273,7 @@ void rig_check_severity_cases(struct fake_service *f, struct kw_receiver *r, str
     for (size_t i = 0; i < ncases; i++) {
         al[0].severity = cases[i].severity;
         al[0].severity_score = cases[i].score;
+        al[1].status = cases[i].second_resolved ? KW_ALERT_RESOLVED : KW_ALERT_FIRING;
         struct kw_notification n =
             rig_notification(al, cases[i].members, i % 2 ? KW_NOTIFY_UPDATE : KW_NOTIFY_FIRING, r->name, key);
         struct kw_send_outcome out = rig_deliver(r, &n);

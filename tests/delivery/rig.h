@@ -132,6 +132,7 @@ struct rig_severity_case {
     double score;
     size_t members;
     const char *want;
+    bool second_resolved; /* the second member (critical) has resolved */
 };
 /* Send each case through r as a group under key (a firing, then an update
  * every second one), then check each request f got: the string at

@@ -120,11 +120,11 @@ Test(opsgenie, priority_follows_the_worst_member, .fini = stop_svc, .timeout = 3
     parse_ok(&r, "");
     struct kw_alert al[2] = {checkout_alert(), checkout_alert()};
     static const struct rig_severity_case cases[] = {
-        {KW_SEV_WARNING, 70, 1, "P3"},
-        {KW_SEV_WARNING, 50, 1, "P3"},
-        {KW_SEV_WARNING, 49, 1, "P4"},
-        {KW_SEV_WARNING, 20, 2, "P1"}, /* the critical member decides */
-        {KW_SEV_CRITICAL, 60, 1, "P1"},
+        {KW_SEV_WARNING, 70, 1, "P3", false},
+        {KW_SEV_WARNING, 20, 1, "P3", false},
+        {KW_SEV_WARNING, 20, 2, "P1", false}, /* the critical member decides */
+        {KW_SEV_WARNING, 70, 2, "P3", true}, /* ... until it resolves */
+        {KW_SEV_CRITICAL, 60, 1, "P1", false},
     };
     /* an update creates again under the same alias */
     rig_check_severity_cases(&svc, &r, al, cases, sizeof cases / sizeof cases[0], "k", "path", "/v2/alerts",

@@ -119,12 +119,11 @@ Test(pagerduty, severity_follows_the_worst_member, .fini = stop_svc, .timeout = 
     parse_ok(&r, "");
     struct kw_alert al[2] = {checkout_alert(), checkout_alert()};
     static const struct rig_severity_case cases[] = {
-        {KW_SEV_WARNING, 70, 1, "error"},    /* a strong warning */
-        {KW_SEV_WARNING, 50, 1, "error"},
-        {KW_SEV_WARNING, 49, 1, "warning"},
-        {KW_SEV_WARNING, 20, 1, "warning"},  /* a weak one */
-        {KW_SEV_WARNING, 20, 2, "critical"}, /* a critical member outranks the lead */
-        {KW_SEV_CRITICAL, 95, 1, "critical"},
+        {KW_SEV_WARNING, 70, 1, "warning", false},  /* "error" would be high urgency, as "critical" is */
+        {KW_SEV_WARNING, 20, 1, "warning", false},
+        {KW_SEV_WARNING, 20, 2, "critical", false}, /* a critical member outranks the lead */
+        {KW_SEV_WARNING, 70, 2, "warning", true}, /* ... until it resolves */
+        {KW_SEV_CRITICAL, 95, 1, "critical", false},
     };
     /* an update triggers again under the same key */
     rig_check_severity_cases(&svc, &r, al, cases, sizeof cases / sizeof cases[0], "checkout-dropoff/journey=checkout",
