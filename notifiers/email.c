@@ -557,16 +557,17 @@ static void subject_text(const struct email_config *c, const struct kw_notificat
         free(text);
         return;
     }
-    const struct kw_alert *a = &n->alerts[0];
-    char head[32], labels[2048], more[48] = "", line[4096];
-    kw_alert_labels_text(a, labels, sizeof labels);
-    if (n->nalerts > 1)
-        snprintf(more, sizeof more, " (+%zu more)", n->nalerts - 1);
-    snprintf(line, sizeof line, "%s%s%s: %s [%s]", c->subject_prefix ? c->subject_prefix : "",
-             c->subject_prefix ? " " : "", headline(n, head, sizeof head), a->kpi, labels);
-    /* The member count survives the cut. */
-    kw_text_clip(buf, len - sizeof more, line, EMAIL_SUBJECT_CHARS - strlen(more), false);
-    strcat(buf, more);
+    /* One subject per incident, its first mover's: mail clients that thread
+     * by subject (Gmail) keep the firing, updates and resolve together. The
+     * status and the members are the body's first line. */
+    char first[KW_NOTIFY_FIRST_MOVER], line[KW_NOTIFY_FIRST_MOVER + 128];
+    kw_notification_first_mover(n, first, sizeof first);
+    size_t flen = strlen(first);
+    if (flen > 10 && strcmp(first + flen - 10, ", resolved") == 0)
+        first[flen - 10] = '\0';
+    snprintf(line, sizeof line, "%s%sIncident: %s", c->subject_prefix ? c->subject_prefix : "",
+             c->subject_prefix ? " " : "", first);
+    kw_text_clip(buf, len, line, EMAIL_SUBJECT_CHARS, false);
 }
 
 static bool web_link(const char *url)
