@@ -444,6 +444,8 @@ static enum MHD_Result get_incidents(struct kw_http *h, struct MHD_Connection *c
             cJSON *aj = alert_json(h, a, now, feedback);
             all_silenced &= !cJSON_IsNull(cJSON_GetObjectItemCaseSensitive(aj, "silenced_by"));
             cJSON_AddItemToArray(members, aj);
+            if (!kw_alert_has_impact(a))
+                continue;
             cJSON *u = NULL, *it;
             cJSON_ArrayForEach(it, impact)
                 if (strcmp(cJSON_GetObjectItemCaseSensitive(it, "unit")->valuestring, a->unit) == 0)

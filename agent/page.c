@@ -405,19 +405,23 @@ static void incidents(struct kw_strbuf *b, const struct kw_page_data *d)
         kw_strbuf_puts(b, " ");
         labels_text(b, lead->labels, lead->nlabels);
         /* total impact, per unit and currency */
-        kw_strbuf_puts(b, " · impact:");
+        bool any_impact = false;
+        for (size_t m = 0; m < g->n; m++)
+            any_impact |= kw_alert_has_impact(&d->active[g->members[m]]);
+        if (any_impact)
+            kw_strbuf_puts(b, " · impact:");
         for (size_t m = 0; m < g->n; m++) {
             const struct kw_alert *a = &d->active[g->members[m]];
-            bool first = true;
-            for (size_t p = 0; p < m; p++)
-                if (strcmp(d->active[g->members[p]].unit, a->unit) == 0)
+            bool first = kw_alert_has_impact(a);
+            for (size_t p = 0; p < m && first; p++)
+                if (kw_alert_has_impact(&d->active[g->members[p]]) && strcmp(d->active[g->members[p]].unit, a->unit) == 0)
                     first = false;
             if (!first)
                 continue;
             double units = 0, cost = 0;
             for (size_t q = m; q < g->n; q++) {
                 const struct kw_alert *o = &d->active[g->members[q]];
-                if (strcmp(o->unit, a->unit) != 0)
+                if (!kw_alert_has_impact(o) || strcmp(o->unit, a->unit) != 0)
                     continue;
                 units += o->impact;
                 cost += fabs(o->impact) * o->cost_per_unit;

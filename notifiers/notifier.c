@@ -277,9 +277,14 @@ const char *kw_duration_text(int64_t ms, char *buf, size_t len)
     return buf;
 }
 
+bool kw_alert_has_impact(const struct kw_alert *a)
+{
+    return isfinite(a->impact) && a->kind != KW_KIND_CONTINUOUS;
+}
+
 const char *kw_alert_impact_text(const struct kw_alert *a, char *buf, size_t len)
 {
-    if (!isfinite(a->impact) || a->kind == KW_KIND_CONTINUOUS) {
+    if (!kw_alert_has_impact(a)) {
         buf[0] = '\0';
         return buf;
     }
@@ -300,7 +305,9 @@ const char *kw_notification_impact_text(const struct kw_notification *n, char *b
     buf[0] = '\0';
     for (size_t i = 0; i < n->nalerts; i++) {
         const struct kw_alert *a = &n->alerts[i];
-        if (isfinite(a->impact) && a->cost_per_unit > 0) {
+        if (!kw_alert_has_impact(a))
+            continue;
+        if (a->cost_per_unit > 0) {
             cost += fabs(a->impact) * a->cost_per_unit;
             currency = a->currency;
         }
@@ -312,7 +319,8 @@ const char *kw_notification_impact_text(const struct kw_notification *n, char *b
         double units = 0;
         bool any = false;
         for (size_t j = i; j < n->nalerts; j++) {
-            if (strcmp(n->alerts[j].unit, a->unit) == 0 && isfinite(n->alerts[j].impact) && n->alerts[j].impact != 0) {
+            if (strcmp(n->alerts[j].unit, a->unit) == 0 && kw_alert_has_impact(&n->alerts[j]) &&
+                n->alerts[j].impact != 0) {
                 units += n->alerts[j].impact;
                 any = true;
             }

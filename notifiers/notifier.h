@@ -177,6 +177,10 @@ const char *kw_notification_first_mover(const struct kw_notification *n, char *b
  * fire on values inside it, which would read as a contradiction. Shown
  * right after the band: " for one interval; a sustained shift", or "". */
 const char *kw_alert_band_note(const struct kw_alert *a);
+/* Whether a's impact is a total people can add up: extra events of a count
+ * or a rate. The deviations of a mean or a score (NPS points, minutes)
+ * summed over intervals are not one. */
+bool kw_alert_has_impact(const struct kw_alert *a);
 /* "+93 lost customers over expected (~4185 EUR)", or "" when there is no impact. */
 const char *kw_alert_impact_text(const struct kw_alert *a, char *buf, size_t len);
 /* Human duration: "45s", "12m", "3h05m", "2d04h". */

@@ -76,6 +76,23 @@ Test(render, change_fits_the_kind_of_value)
     cr_assert_str_eq(kw_alert_change_text(&a, buf, sizeof buf), "");
 }
 
+/* An incident's total impact adds up extra events; the deviations of a
+ * score (NPS points) summed over intervals are no total, and are left out. */
+Test(render, total_impact_adds_events_not_scores)
+{
+    struct kw_alert al[2] = {checkout_alert(), checkout_alert()};
+    al[1].kind = KW_KIND_CONTINUOUS;
+    snprintf(al[1].unit, sizeof al[1].unit, "NPS points");
+    al[1].impact = -944;
+    al[1].cost_per_unit = 0;
+    struct kw_notification n = {.alerts = al, .nalerts = 2};
+    char buf[256];
+    kw_notification_impact_text(&n, buf, sizeof buf);
+    cr_assert_str_eq(buf, "+93 lost customers (~4185 EUR in all)");
+    cr_assert_not(kw_alert_has_impact(&al[1]));
+    cr_assert(kw_alert_has_impact(&al[0]));
+}
+
 Test(render, json_carries_the_facts)
 {
     struct kw_alert a = checkout_alert();
