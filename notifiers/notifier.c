@@ -277,6 +277,19 @@ const char *kw_duration_text(int64_t ms, char *buf, size_t len)
     return buf;
 }
 
+const char *kw_alert_headline(const struct kw_alert *a, char *buf, size_t len)
+{
+    char labels[2048], obs[32], exp[32], change[48 + KW_ALERT_LABEL_NAME], impact[160];
+    kw_alert_labels_text(a, labels, sizeof labels);
+    kw_alert_change_text(a, change, sizeof change);
+    kw_alert_impact_text(a, impact, sizeof impact);
+    snprintf(buf, len, "%s [%s] %s %s vs %s expected%s%s%s%s%s", a->kpi, labels,
+             a->status == KW_ALERT_RESOLVED ? "back to" : a->direction > 0 ? "up to" : "down to",
+             kw_alert_value_text(a, a->observed, obs, sizeof obs), kw_alert_value_text(a, a->expected, exp, sizeof exp),
+             change[0] ? " (" : "", change, change[0] ? ")" : "", impact[0] ? " · " : "", impact);
+    return buf;
+}
+
 bool kw_alert_has_impact(const struct kw_alert *a)
 {
     return isfinite(a->impact) && a->kind != KW_KIND_CONTINUOUS;

@@ -177,6 +177,11 @@ const char *kw_notification_first_mover(const struct kw_notification *n, char *b
  * fire on values inside it, which would read as a contradiction. Shown
  * right after the band: " for one interval; a sustained shift", or "". */
 const char *kw_alert_band_note(const struct kw_alert *a);
+/* The alert in one short line for titles (a PagerDuty summary, a phone's
+ * notification): what, where, observed against expected, the change and
+ * the impact; "step_dropoff_rate [journey=checkout, step=payment] up to 34.6%
+ * vs 6.0% expected (+28.6 pts) · +93 lost customers over expected (~4185 EUR)". */
+const char *kw_alert_headline(const struct kw_alert *a, char *buf, size_t len);
 /* Whether a's impact is a total people can add up: extra events of a count
  * or a rate. The deviations of a mean or a score (NPS points, minutes)
  * summed over intervals are not one. */

@@ -32,7 +32,7 @@ struct pd_config {
     char *component;         /* default: the lead alert's KPI */
     char *group;             /* default: the lead alert's labels */
     char *class_name;
-    struct kw_template *summary_template; /* payload.summary; NULL = the lead's one-line summary */
+    struct kw_template *summary_template; /* payload.summary; NULL = the lead's headline */
     struct kw_template *summary_template_file;
     char *routing_key;       /* resolved secret */
 };
@@ -59,7 +59,7 @@ static const struct kw_option pd_options[] = {
      .desc = "payload.class, the type of event."},
     KW_TEMPLATE_OPTIONS("summary_template", struct pd_config, summary_template, summary_template_file,
                         "Template of payload.summary (see Templates), one line of at most 1024 characters; "
-                        "default the lead's one-line summary with \"(+N more)\"."),
+                        "default the lead's headline (what, where, observed vs expected, change, impact) with \"(+N more)\"."),
     KW_OPT_END,
 };
 
@@ -208,7 +208,7 @@ static char *pd_trigger_body(const struct pd_config *c, const struct kw_notifica
         kw_text_clip(summary, sizeof summary, text, PD_SUMMARY_CHARS, false);
         free(text);
     } else {
-        kw_alert_summary(a, line, sizeof line);
+        kw_alert_headline(a, line, sizeof line); /* a page's title: the score, trend and links are in the details */
         if (n->nalerts > 1)
             snprintf(more, sizeof more, " (+%zu more)", n->nalerts - 1);
         /* The member count survives the cut. */
