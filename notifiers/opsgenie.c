@@ -149,9 +149,8 @@ static void og_release(void *cfg)
 
 /* ---- rendering ---------------------------------------------------------- */
 
-/* critical -> P1; a warning with severity score >= 50 -> P3; other warnings
- * -> P4 (P2 and P5 are left to the team's own rules). The worst member of
- * the group decides. */
+/* critical -> P1, warning -> P3 (P2, P4 and P5 are left to the team's own
+ * rules). The worst firing member of the group decides. */
 static const char *og_priority(const struct kw_notification *n)
 {
     return kw_notification_severity(n) == KW_SEV_CRITICAL ? "P1" : "P3";
@@ -400,8 +399,7 @@ static void og_classify(void *cfg, const struct kw_notification *n, int step, co
 const struct kw_notifier_type opsgenie_notifier = {
     .name = "opsgenie",
     .description = "Opsgenie Alert API v2: creates an alert per group (alias = group key) and closes it by alias. "
-                   "priority comes from the group's worst member: critical -> P1, warning with severity score "
-                   ">= 50 -> P3, other warnings -> P4.",
+                   "priority comes from the group's worst firing member: critical -> P1, warning -> P3.",
     .options = og_options,
     .config_size = sizeof(struct og_config),
     /* The alert API's limits depend on the plan; this stays under the smallest. */

@@ -117,8 +117,6 @@ static void pd_release(void *cfg)
 
 /* ---- rendering ---------------------------------------------------------- */
 
-/* critical -> critical; a warning with severity score >= 50 -> error; other
- * warnings -> warning. The worst member of the group decides. */
 /* kpiwatch's two severities onto PagerDuty's: "error" and "critical" are
  * both high urgency under PagerDuty's dynamic notifications, so a warning
  * stays "warning" (low urgency) and only a critical member pages. */
@@ -322,8 +320,8 @@ static void pd_classify(void *cfg, const struct kw_notification *n, int step, co
 const struct kw_notifier_type pagerduty_notifier = {
     .name = "pagerduty",
     .description = "PagerDuty Events API v2: triggers an alert per group (dedup key = group key) and resolves it. "
-                   "payload.severity comes from the group's worst member: critical -> critical, warning with "
-                   "severity score >= 50 -> error, other warnings -> warning.",
+                   "payload.severity comes from the group's worst firing member: critical -> critical, "
+                   "warning -> warning.",
     .options = pd_options,
     .config_size = sizeof(struct pd_config),
     /* The documented limit is about 120 events a minute per integration key. */
