@@ -154,6 +154,8 @@ static int setup_pipeline(struct kw_agent *ag, char *err, size_t errlen)
         return -1;
     ag->pipeline.on_alert = kw_outbox_alert;
     ag->pipeline.alert_ctx = ag->outbox;
+    ag->pipeline.on_refresh = kw_outbox_refresh;
+    ag->pipeline.refresh_ctx = ag->outbox;
     kw_http_attach(ag->http, &ag->pipeline);
     return 0;
 }
@@ -300,6 +302,7 @@ static void reload_config(struct kw_agent *ag)
     if (setup_pipeline(ag, err, sizeof err)) {
         kw_error("reload", "delivery did not start: %s; alerts are not sent until the next reload", err);
         ag->pipeline.on_alert = NULL;
+        ag->pipeline.on_refresh = NULL;
     }
     ag->pipeline.ingest = ingest;
     ag->pipeline.stats = pstats;

@@ -385,6 +385,8 @@ enum kw_transition kw_alerting_close(struct kw_series *s, const struct kw_kpi_co
     kw_alerting_get(&s->alert, &st);
     enum kw_transition t = kw_alerting_step(&st, &kpi->alert, v->ready && v->anomalous, v->severity, excess,
                                             sample->value, v->expected, sample->ts_ms);
+    if (t == KW_T_NONE && st.phase == KW_PHASE_FIRING && !st.flapping)
+        t = KW_T_REFRESH; /* flapping series show their settled state instead */
     if (t != KW_T_NONE)
         build_alert(kpi, s, &st, sample, v, t, out);
     forget_at_rest(&st, &kpi->alert, sample->ts_ms);

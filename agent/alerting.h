@@ -42,6 +42,7 @@ enum kw_transition {
     KW_T_FIRING,     /* became firing: notify */
     KW_T_REPEAT,     /* still firing and repeat_interval elapsed: notify again */
     KW_T_RESOLVED,   /* firing ended: notify */
+    KW_T_REFRESH,    /* still firing, nothing to notify: only what it shows moved (kw_alerting_close only) */
 };
 
 struct kw_alert_state {
@@ -91,7 +92,11 @@ enum kw_transition kw_alerting_step(struct kw_alert_state *st, const struct kw_r
 
 /* Run one closed interval's verdict through s's state machine. On a
  * transition worth telling, fill *out and return it (else KW_T_NONE and out
- * is untouched). The band is clipped to what the KPI's kind allows. */
+ * is untouched). An interval of a firing series that changes nothing to
+ * tell returns KW_T_REFRESH with *out as it stands now (value, duration,
+ * impact so far, severity), so that what is shown of an open incident does
+ * not stay at its first interval. The band is clipped to what the KPI's
+ * kind allows. */
 enum kw_transition kw_alerting_close(struct kw_series *s, const struct kw_kpi_config *kpi,
                                      const struct kw_sample *sample, struct kw_verdict *v, struct kw_alert *out);
 /* A firing series that stopped reporting at event time at_ms: end its

@@ -23,7 +23,7 @@
 #define INCIDENTS_FILE "incidents.json"
 #define SAVE_EVERY_MS 1000 /* the incidents file is written at most this often (and at stop) */
 
-enum { EV_ALERT = 0, EV_TICK };
+enum { EV_ALERT = 0, EV_TICK, EV_REFRESH };
 
 struct event {
     int type;
@@ -483,6 +483,28 @@ static void take_alert(struct kw_outbox *o, const struct kw_alert *a)
         add_to_group(o, nodes[i], a);
 }
 
+/* A firing alert's current numbers: the groups that hold it show them in
+ * their next notification. Only a rise to critical is news by itself (an
+ * update at the next group_interval); the rest waits for one. The
+ * published snapshot is left alone: it would be rebuilt for every firing
+ * series every interval, and the API reads the numbers from the status
+ * board. */
+static void refresh_alert(struct kw_outbox *o, const struct kw_alert *a)
+{
+    track_firing(o, a);
+    for (int i = 0; i < o->ngroups; i++) {
+        struct group *g = &o->groups[i];
+        for (int m = 0; m < g->n; m++) {
+            struct member *mb = &g->m[m];
+            if (mb->resolved || strcmp(mb->a.key, a->key) != 0)
+                continue;
+            if (a->severity == KW_SEV_CRITICAL && mb->a.severity != KW_SEV_CRITICAL)
+                g->dirty = true;
+            mb->a = *a;
+        }
+    }
+}
+
 /* The open groups as JSON: the incidents file and the API's view. */
 static cJSON *groups_to_json(const struct kw_outbox *o)
 {
@@ -664,6 +686,8 @@ static void take_event(struct kw_outbox *o, const struct event *ev)
         o->stats.alerts++;
         pthread_mutex_unlock(&o->lock);
         take_alert(o, &ev->alert);
+    } else if (ev->type == EV_REFRESH) {
+        refresh_alert(o, &ev->alert);
     } else if (ev->clock_ms > o->clock_ms) {
         o->clock_ms = ev->clock_ms;
     }
@@ -727,6 +751,21 @@ void kw_outbox_alert(void *ctx, const struct kw_alert *a)
     ev->alert = *a;
     if (kw_queue_push(&o->queue, ev))
         kw_error("outbox", "alert %s arrived after shutdown began; not delivered", a->key);
+    free(ev);
+}
+
+void kw_outbox_refresh(void *ctx, const struct kw_alert *a)
+{
+    struct kw_outbox *o = ctx;
+    if (!o)
+        return;
+    struct event *ev = xmalloc(sizeof *ev);
+    ev->type = EV_REFRESH;
+    ev->clock_ms = 0;
+    ev->alert = *a;
+    /* queued as alerts are, in order: what a notification shows must not
+     * depend on how busy the outbox thread was */
+    kw_queue_push(&o->queue, ev);
     free(ev);
 }
 

@@ -56,6 +56,10 @@ void kw_outbox_silence_at_event_time(struct kw_outbox *o);
 /* The pipeline's on_alert sink (ctx is the outbox): queue a copy of a.
  * Waits only while the queue is full. */
 void kw_outbox_alert(void *ctx, const struct kw_alert *a);
+/* A firing alert's current numbers (the pipeline's on_refresh): the groups
+ * that hold it show them from their next notification on; a rise to
+ * critical is itself notified as an update. Queued in order with alerts. */
+void kw_outbox_refresh(void *ctx, const struct kw_alert *a);
 /* The pipeline's event time moved to clock_ms: groups whose wait is over
  * are notified. Call it after kw_pipeline_tick. Never waits (a tick is
  * dropped when the queue is full; the next one carries the clock). */

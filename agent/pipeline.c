@@ -252,6 +252,14 @@ static void decide_interval(void *ctx, struct kw_series *s, const struct kw_samp
         p->interval_sinks[i].fn(p->interval_sinks[i].ctx, s, kpi, sample, &v);
     if (t == KW_T_NONE)
         return;
+    if (t == KW_T_REFRESH) {
+        if (p->on_refresh) {
+            if (kpi->rollup_of >= 0)
+                explain_rollup(p, s, sample->ts_ms, &alert);
+            p->on_refresh(p->refresh_ctx, &alert);
+        }
+        return;
+    }
     if (t == KW_T_FIRING)
         p->stats.alerts_fired++;
     else if (t == KW_T_RESOLVED)

@@ -88,6 +88,11 @@ struct kw_pipeline {
     int partition;                 /* Kafka partition of the message being ingested; -1 otherwise */
     kw_alert_sink on_alert;
     void *alert_ctx;
+    /* A firing alert's current numbers after an interval that changed
+     * nothing to tell (KW_T_REFRESH): for what shows open incidents (the
+     * status board, the outbox's groups), never a notification by itself. */
+    kw_alert_sink on_refresh;
+    void *refresh_ctx;
     struct {
         kw_interval_sink fn;
         void *ctx;

@@ -216,6 +216,8 @@ int kw_replay_run(const struct kw_replay_options *opt, char *err, size_t errlen)
         kw_pipeline_init(&p, &cfg);
         p.on_alert = on_alert;
         p.alert_ctx = &rc;
+        p.on_refresh = kw_outbox_refresh; /* not counted: nothing new to tell */
+        p.refresh_ctx = rc.outbox;
         if (rc.scores)
             kw_pipeline_on_interval(&p, write_score, &rc);
         struct replay_file rf = {&p, &rc};

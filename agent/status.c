@@ -54,8 +54,8 @@ struct kw_status {
     struct carry *carry;
     int ncarry;
     uint64_t muted_carry;         /* muted notifications of outboxes retired by reloads */
-    kw_alert_sink next_alert;
-    void *next_ctx;
+    kw_alert_sink next_alert, next_refresh;
+    void *next_ctx, *next_refresh_ctx;
     struct kw_history *history;
     /* The board follows the pipeline's alert events; it is compared with
      * the series table only when the firing set may have changed without
@@ -266,6 +266,23 @@ static void on_alert(void *ctx, const struct kw_alert *a)
         st->next_alert(st->next_ctx, &copy);
 }
 
+/* A firing alert's current numbers: the board shows them; an alert not
+ * on the board (it had no room) is left to the next sync. */
+static void on_refresh(void *ctx, const struct kw_alert *a)
+{
+    struct kw_status *st = ctx;
+    struct kw_alert copy = *a;
+    if (!copy.dashboard[0] && st->external_url[0])
+        snprintf(copy.dashboard, sizeof copy.dashboard, "%s/series/%s", st->external_url, copy.key);
+    pthread_mutex_lock(&st->lock);
+    size_t slot = find_slot(st, copy.key);
+    if (st->board_index[slot])
+        st->active[st->board_index[slot] - 1] = copy;
+    pthread_mutex_unlock(&st->lock);
+    if (st->next_refresh)
+        st->next_refresh(st->next_refresh_ctx, &copy);
+}
+
 /* An alert for a series restored firing from the state file: it fired
  * before this process started, so no notification passed the board. */
 static void synthesize(const struct kw_status *st, const struct kw_series *s, const struct kw_kpi_config *kpi,
@@ -394,6 +411,10 @@ void kw_status_attach(struct kw_status *st, struct kw_pipeline *p, struct kw_his
     st->next_ctx = p->alert_ctx;
     p->on_alert = on_alert;
     p->alert_ctx = st;
+    st->next_refresh = p->on_refresh;
+    st->next_refresh_ctx = p->refresh_ctx;
+    p->on_refresh = on_refresh;
+    p->refresh_ctx = st;
     st->board_stale = true;
     st->history = history;
     kw_pipeline_on_interval(p, on_interval, st);

@@ -267,6 +267,56 @@ Test(outbox, a_rollup_that_absorbs_the_first_mover_takes_its_place, .fini = unlo
     kw_outbox_stop(o, 0);
 }
 
+/* A firing alert's refreshed numbers reach its group: a rise to critical
+ * is an update by itself, and it shows the impact so far, not the first
+ * interval's; a refresh that changes no severity sends nothing. */
+Test(outbox, refreshed_numbers_show_and_a_rise_to_critical_is_told, .fini = unload, .timeout = 60)
+{
+    load("\"group_wait\": \"0s\", \"group_interval\": \"5m\", \"repeat_interval\": \"0s\"");
+    char err[KW_ERR_LEN];
+    char path[] = "/tmp/kw-outbox-console-XXXXXX";
+    int fd = mkstemp(path);
+    fflush(stderr);
+    int saved = dup(2);
+    dup2(fd, 2);
+    struct kw_outbox *o = kw_outbox_start(&cfg, NULL, NULL, err, sizeof err);
+    cr_assert(o, "%s", err);
+    int probes = 0;
+    struct kw_alert a = alert("c", "checkout", T0, T0);
+    a.kind = KW_KIND_COUNT;
+    snprintf(a.unit, sizeof a.unit, "complaints");
+    a.impact = 10;
+    a.severity = KW_SEV_WARNING;
+    kw_outbox_alert(o, &a);
+    barrier(o, T0 + IV, &probes);
+    uint64_t first = queued(o, 0);
+    a.at_ms = T0 + IV;
+    a.impact = 30;
+    kw_outbox_refresh(o, &a); /* still a warning: nothing to tell */
+    barrier(o, T0 + 3 * IV, &probes);
+    cr_assert_eq(queued(o, 0), first, "a refresh alone was notified");
+    a.at_ms = T0 + 3 * IV;
+    a.impact = 55;
+    a.severity = KW_SEV_CRITICAL;
+    kw_outbox_refresh(o, &a);
+    barrier(o, T0 + 5 * IV, &probes);
+    cr_assert_eq(queued(o, 0), first + 1, "the rise to critical was not told");
+    kw_outbox_stop(o, 0);
+    fflush(stderr);
+    dup2(saved, 2);
+    close(saved);
+    char *text = calloc(1, 65536);
+    lseek(fd, 0, SEEK_SET);
+    cr_assert_gt(read(fd, text, 65535), 0);
+    close(fd);
+    unlink(path);
+    const char *update = strstr(text, " · updated · 1 alert · first mover c [journey=checkout]");
+    cr_assert_not_null(update, "%s", text);
+    cr_assert(strstr(update, "FIRING critical | c [journey=checkout]") && strstr(update, "+55 complaints over expected"),
+              "the update shows the numbers as they are: %s", update);
+    free(text);
+}
+
 Test(outbox, correlation_window_opens_a_new_incident_for_a_late_starter, .fini = unload, .timeout = 60)
 {
     load("\"group_wait\": \"0s\", \"correlation_window\": \"10m\"");

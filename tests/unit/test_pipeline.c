@@ -987,3 +987,35 @@ Test(status, the_board_index_follows_churn, .fini = teardown)
     cr_assert_lt(on, CAP, "and churn must make room again");
     kw_status_free(st);
 }
+
+static void on_refresh(void *ctx, const struct kw_alert *a)
+{
+    struct recorder *r = ctx;
+    r->alerts++;
+    r->last_alert = *a;
+}
+
+/* While a series fires, each interval that changes nothing to tell goes to
+ * on_refresh with the incident as it stands (never to on_alert): the
+ * impact so far, the intervals, the value now. A resolved series sends none. */
+Test(alerting, firing_series_refresh_what_they_show, .fini = teardown)
+{
+    setup("{\"kpis\":[{\"name\":\"k\",\"metric\":\"m\",\"aggregation\":\"sum\",\"interval\":\"1m\",\"lateness\":\"0s\","
+          "\"group_by\":[\"journey\"],\"unit\":\"complaints\",\"detector\":{\"type\":\"threshold\",\"high\":10},"
+          "\"alert\":{\"for\":1,\"resolve_after\":2}}]}");
+    struct recorder refreshes = {0};
+    pipe_.on_refresh = on_refresh;
+    pipe_.refresh_ctx = &refreshes;
+    double values[] = {1, 30, 40, 50, 5, 1, 1, 1};
+    for (int i = 0; i < 8; i++)
+        send_point("m", "a", values[i], T0 + i * MIN + 1000);
+    send_point("m", "a", 1, T0 + 8 * MIN + 1000); /* closes the last interval */
+    cr_assert_eq(rec.firing, 1);
+    cr_assert_eq(rec.resolved, 1);
+    /* fired at 30; refreshed at 40, 50 and the first normal interval (5) */
+    cr_assert_eq(refreshes.alerts, 3, "%d refreshes", refreshes.alerts);
+    cr_assert_eq(refreshes.last_alert.status, KW_ALERT_FIRING);
+    cr_assert_float_eq(refreshes.last_alert.observed, 5, 1e-9);
+    cr_assert_eq(refreshes.last_alert.intervals, 3, "the anomalous intervals so far");
+    cr_assert_float_eq(refreshes.last_alert.impact, (30 - 10) + (40 - 10) + (50 - 10), 1e-9);
+}
