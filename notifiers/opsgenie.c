@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "../lib/secret.h"
+#include "../lib/strbuf.h"
 #include "../lib/timefmt.h"
 #include "../lib/xmalloc.h"
 #include "http.h"
@@ -290,13 +291,23 @@ static char *og_create_body(const struct og_config *c, const struct kw_notificat
     return text;
 }
 
-static char *og_close_body(const struct og_config *c, const struct kw_notification *n)
+/* A note on the alert: the status, then one line per member as it stands,
+ * within the documented 25,000 characters. */
+static char *og_note_body(const struct og_config *c, const struct kw_notification *n)
 {
     cJSON *o = cJSON_CreateObject();
     kw_json_add_clipped(o, "source", c->source, OG_SOURCE_CHARS, false);
     cJSON_AddStringToObject(o, "user", "kpiwatch");
-    char line[4096];
-    kw_json_add_clipped(o, "note", kw_alert_summary(&n->alerts[0], line, sizeof line), 2000, false);
+    struct kw_strbuf note;
+    kw_strbuf_init(&note);
+    char first[KW_NOTIFY_FIRST_MOVER], line[4096];
+    kw_strbuf_printf(&note, "%s: %zu alert%s, first mover %s",
+                     n->kind == KW_NOTIFY_RESOLVED ? "RESOLVED" : n->reminder ? "STILL FIRING" : "UPDATED", n->nalerts,
+                     n->nalerts == 1 ? "" : "s", kw_notification_first_mover(n, first, sizeof first));
+    for (size_t i = 0; i < n->nalerts; i++)
+        kw_strbuf_printf(&note, "\n%s", kw_alert_summary(&n->alerts[i], line, sizeof line));
+    kw_json_add_clipped(o, "note", note.data ? note.data : "", OG_NOTE_CHARS, true);
+    kw_strbuf_release(&note);
     char *text = cJSON_PrintUnformatted(o);
     cJSON_Delete(o);
     return text;
@@ -314,11 +325,14 @@ static int og_prepare(void *cfg, const struct kw_notification *n, int step, stru
     }
     char url[1024], auth[1024];
     char *body;
-    if (n->kind == KW_NOTIFY_RESOLVED) {
+    if (n->kind != KW_NOTIFY_FIRING) {
+        /* An alias has one open alert: a second create only raises its count,
+         * so an update is a note on it, and a resolve closes it with one. */
         char *alias = curl_easy_escape(req->easy, n->key, 0);
-        snprintf(url, sizeof url, "%s/v2/alerts/%s/close?identifierType=alias", c->base, alias);
+        snprintf(url, sizeof url, "%s/v2/alerts/%s/%s?identifierType=alias", c->base, alias,
+                 n->kind == KW_NOTIFY_RESOLVED ? "close" : "notes");
         curl_free(alias);
-        body = og_close_body(c, n);
+        body = og_note_body(c, n);
     } else {
         snprintf(url, sizeof url, "%s/v2/alerts", c->base);
         body = og_create_body(c, n);
@@ -398,7 +412,8 @@ static void og_classify(void *cfg, const struct kw_notification *n, int step, co
 
 const struct kw_notifier_type opsgenie_notifier = {
     .name = "opsgenie",
-    .description = "Opsgenie Alert API v2: creates an alert per group (alias = group key) and closes it by alias. "
+    .description = "Opsgenie Alert API v2: creates an alert per group (alias = group key), adds a note with every "
+                   "update, and closes it by alias with a last one. "
                    "priority comes from the group's worst firing member: critical -> P1, warning -> P3.",
     .options = og_options,
     .config_size = sizeof(struct og_config),

@@ -136,7 +136,8 @@ struct rig_severity_case {
 };
 /* Send each case through r as a group under key (a firing, then an update
  * every second one), then check each request f got: the string at
- * same_path (split by "/") is same, and at want_path the case's want. */
+ * same_path (split by "/") is same, and at want_path the case's want.
+ * With same NULL every case is a firing and same_path is not checked. */
 void rig_check_severity_cases(struct fake_service *f, struct kw_receiver *r, struct kw_alert *al,
                               const struct rig_severity_case *cases, size_t ncases, const char *key,
                               const char *same_path, const char *same, const char *want_path);

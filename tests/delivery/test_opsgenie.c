@@ -92,23 +92,34 @@ Test(opsgenie, resolve_closes_by_the_escaped_alias, .fini = stop_svc, .timeout =
     struct kw_notification n = notification(&a, 1, KW_NOTIFY_FIRING, "checkout/dropoff 42&x=1");
     struct kw_send_outcome out = rig_deliver(&r, &n);
     cr_assert_eq(out.result, KW_SEND_OK, "%s", out.reason);
+    /* an update is a note on the open alert: a second create would only raise its count */
+    n.kind = KW_NOTIFY_UPDATE;
+    out = rig_deliver(&r, &n);
+    cr_assert_eq(out.result, KW_SEND_OK, "%s", out.reason);
     a.status = KW_ALERT_RESOLVED;
     n.kind = KW_NOTIFY_RESOLVED;
     out = rig_deliver(&r, &n);
     cr_assert_eq(out.result, KW_SEND_OK, "%s", out.reason);
 
     cJSON *reqs = fake_requests(&svc);
-    cr_assert_eq(cJSON_GetArraySize(reqs), 2);
+    cr_assert_eq(cJSON_GetArraySize(reqs), 3);
     cr_assert_str_eq(rig_string_at(rig_request(reqs, 0), "json/alias", "/"), "checkout/dropoff 42&x=1");
-    const cJSON *close = rig_request(reqs, 1);
+    const cJSON *note = rig_request(reqs, 1);
+    cr_assert_str_eq(rig_string_at(note, "path", "/"), "/v2/alerts/checkout%2Fdropoff%2042%26x%3D1/notes");
+    cr_assert_str_eq(rig_string_at(note, "query/identifierType", "/"), "alias");
+    cr_assert(strncmp(rig_string_at(note, "json/note", "/"), "UPDATED: 1 alert, first mover step_dropoff_rate", 47) == 0
+                  && strstr(rig_string_at(note, "json/note", "/"), "\nFIRING critical | step_dropoff_rate"),
+              "%s", rig_string_at(note, "json/note", "/"));
+    const cJSON *close = rig_request(reqs, 2);
     cr_assert_str_eq(rig_string_at(close, "method", "/"), "POST");
     cr_assert_str_eq(rig_string_at(close, "path", "/"), "/v2/alerts/checkout%2Fdropoff%2042%26x%3D1/close");
     cr_assert_str_eq(rig_string_at(close, "query/identifierType", "/"), "alias");
     cr_assert_null(rig_at_split(close, "query/x", "/"), "the alias must not leak into the query");
     cr_assert_str_eq(rig_string_at(close, "headers/authorization", "/"), "GenieKey " API_KEY);
     cr_assert_str_eq(rig_string_at(close, "json/source", "/"), "kpiwatch-test");
-    cr_assert(strncmp(rig_string_at(close, "json/note", "/"), "RESOLVED | step_dropoff_rate", 28) == 0, "%s",
-              rig_string_at(close, "json/note", "/"));
+    cr_assert(strncmp(rig_string_at(close, "json/note", "/"), "RESOLVED: 1 alert, first mover step_dropoff_rate", 48) == 0
+                  && strstr(rig_string_at(close, "json/note", "/"), "\nRESOLVED | step_dropoff_rate"),
+              "%s", rig_string_at(close, "json/note", "/"));
     cJSON_Delete(reqs);
     kw_receiver_release(&r);
 }
@@ -126,9 +137,8 @@ Test(opsgenie, priority_follows_the_worst_member, .fini = stop_svc, .timeout = 3
         {KW_SEV_WARNING, 70, 2, "P3", true}, /* ... until it resolves */
         {KW_SEV_CRITICAL, 60, 1, "P1", false},
     };
-    /* an update creates again under the same alias */
-    rig_check_severity_cases(&svc, &r, al, cases, sizeof cases / sizeof cases[0], "k", "path", "/v2/alerts",
-                             "json/priority");
+    /* priority is set when the alert is created (updates are notes) */
+    rig_check_severity_cases(&svc, &r, al, cases, sizeof cases / sizeof cases[0], "k", NULL, NULL, "json/priority");
     kw_receiver_release(&r);
 }
 

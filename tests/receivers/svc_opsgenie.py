@@ -2,6 +2,7 @@
 https://docs.opsgenie.com/docs/alert-api
 
     POST /v2/alerts                                          create
+    POST /v2/alerts/{identifier}/notes?identifierType=alias  add note (note required)
     POST /v2/alerts/{identifier}/close?identifierType=alias  close
 
 Authorization: GenieKey <key> on every request (401 without it). Create needs
@@ -24,6 +25,7 @@ CLOSE_KEYS = {"user", "source", "note"}
 RESPONDER_TYPES = {"team", "user", "escalation", "schedule"}
 PRIORITIES = {"P1", "P2", "P3", "P4", "P5"}
 CLOSE_PATH = re.compile(r"^/v2/alerts/([^/]+)/close$")
+NOTES_PATH = re.compile(r"^/v2/alerts/([^/]+)/notes$")
 
 
 def _str(v, max_len, required=False):
@@ -85,10 +87,10 @@ def _check_create(body, problems):
         problems.append("priority: must be one of P1..P5 (got %r)" % (body["priority"],))
 
 
-def _check_close(req, body, problems):
+def _check_close(req, body, problems, path_re=CLOSE_PATH, note_required=False):
     if req["query"].get("identifierType") not in ("id", "tiny", "alias"):
         problems.append("identifierType must be id, tiny or alias (got %r)" % (req["query"].get("identifierType"),))
-    alias = unquote(CLOSE_PATH.match(req["path"]).group(1))
+    alias = unquote(path_re.match(req["path"]).group(1))
     if req["query"].get("identifierType") == "alias" and len(alias) > 512:
         problems.append("alias longer than 512 characters")
     if body is None:
@@ -96,8 +98,9 @@ def _check_close(req, body, problems):
     for k in sorted(set(body) - CLOSE_KEYS):
         problems.append("unknown field %r" % k)
     for k, limit in (("user", 100), ("source", 100), ("note", 25000)):
-        if not _str(body.get(k), limit):
-            problems.append("%s: must be a string of at most %d characters" % (k, limit))
+        if not _str(body.get(k), limit, required=note_required and k == "note"):
+            problems.append("%s: must be a%s string of at most %d characters"
+                            % (k, " non-empty" if note_required and k == "note" else "", limit))
 
 
 def validate(req):
@@ -125,6 +128,10 @@ def validate(req):
         if req["body"] and not isinstance(body, dict):
             return problems + ["body is not a JSON object"]
         _check_close(req, body, problems)
+    elif NOTES_PATH.match(req["path"]):
+        if not isinstance(body, dict):
+            return problems + ["body is not a JSON object"]
+        _check_close(req, body, problems, NOTES_PATH, note_required=True)
     else:
         problems.append("no such endpoint: %s" % req["path"])
     return problems
