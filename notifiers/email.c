@@ -671,6 +671,10 @@ static void render_html(struct sb *b, const struct email_config *c, const struct
                  kw_duration_text(a->at_ms + a->interval_ms - a->since_ms, dur, sizeof dur));
         html_row(b, "Since", range);
         html_row(b, "Impact", kw_alert_impact_text(a, impact, sizeof impact));
+        char contrib[1024];
+        if (a->ncontributors > 0) /* a roll-up: which step or journey moved it */
+            html_row(b, "Top contributors",
+                     kw_alert_contributors_text(a, contrib, sizeof contrib) + strlen("top contributors: "));
         if (isfinite(a->score)) {
             snprintf(v, sizeof v, "%.1f (severity %.0f)", a->score, a->severity_score);
             html_row(b, "Score", v);

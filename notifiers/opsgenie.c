@@ -187,6 +187,9 @@ static cJSON *og_details(const struct kw_notification *n)
     add_detail(d, &budget, "since", kw_time_format(a->since_ms, since, sizeof since));
     add_detail(d, &budget, "duration", kw_duration_text(a->at_ms + a->interval_ms - a->since_ms, dur, sizeof dur));
     add_detail(d, &budget, "impact", kw_alert_impact_text(a, impact, sizeof impact));
+    char contrib[1024];
+    if (a->ncontributors > 0) /* a roll-up: which step or journey moved it */
+        add_detail(d, &budget, "contributors", kw_alert_contributors_text(a, contrib, sizeof contrib));
     if (a->cost_per_unit > 0 && isfinite(a->impact)) {
         snprintf(v, sizeof v, "%.0f %s", fabs(a->impact) * a->cost_per_unit, a->currency);
         add_detail(d, &budget, "cost", v);

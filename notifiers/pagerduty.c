@@ -167,6 +167,9 @@ static cJSON *pd_custom_details(const struct kw_notification *n)
         snprintf(v, sizeof v, "%.0f %s", fabs(a->impact) * a->cost_per_unit, a->currency);
         kw_json_add_clipped(d, "cost", v, 64, false);
     }
+    char contrib[1024];
+    if (a->ncontributors > 0) /* a roll-up: which step or journey moved it */
+        kw_json_add_clipped(d, "contributors", kw_alert_contributors_text(a, contrib, sizeof contrib), 512, false);
     cJSON_AddStringToObject(d, "since", kw_time_format(a->since_ms, since, sizeof since));
     cJSON_AddStringToObject(d, "duration", kw_duration_text(a->at_ms + a->interval_ms - a->since_ms, dur, sizeof dur));
     if (isfinite(a->score))

@@ -145,6 +145,9 @@ static void add_lead(cJSON *body, const struct kw_notification *n)
         fact(facts, resolved ? "Total impact" : "Impact", impact);
     snprintf(buf, sizeof buf, "%s (%.0f/100)", sev, a->severity_score);
     fact(facts, "Severity", buf);
+    char contrib[1024];
+    if (a->ncontributors > 0) /* a roll-up: which step or journey moved it */
+        fact(facts, "Top contributors", kw_alert_contributors_text(a, contrib, sizeof contrib) + strlen("top contributors: "));
     if (a->detector[0]) {
         snprintf(buf, sizeof buf, "%s, score %.1f", a->detector, a->score);
         fact(facts, "Detector", buf);

@@ -111,6 +111,31 @@ Test(pagerduty, trigger_then_resolve_share_the_dedup_key, .fini = stop_svc, .tim
     kw_receiver_release(&r);
 }
 
+/* A roll-up says which child moved it in the structured details too, not
+ * only inside the summary text. */
+Test(pagerduty, a_rollup_names_its_contributors_in_the_details, .fini = stop_svc, .timeout = 30)
+{
+    fake_start(&svc, "pagerduty", "[]");
+    struct kw_receiver r;
+    parse_ok(&r, "");
+    struct kw_alert a = checkout_alert();
+    a.ncontributors = 2;
+    snprintf(a.contributors[0].labels, sizeof a.contributors[0].labels, "journey=checkout, step=payment");
+    a.contributors[0].excess = 88;
+    a.contributors[0].share = 0.95;
+    snprintf(a.contributors[1].labels, sizeof a.contributors[1].labels, "journey=checkout, step=cart");
+    a.contributors[1].excess = 5;
+    a.contributors[1].share = 0.05;
+    struct kw_notification n = notification(&a, 1, KW_NOTIFY_FIRING);
+    struct kw_send_outcome out = rig_deliver(&r, &n);
+    cr_assert_eq(out.result, KW_SEND_OK, "%s", out.reason);
+    cJSON *reqs = fake_requests(&svc);
+    cr_assert_str_eq(rig_string_at(request(reqs, 0), "payload.custom_details.contributors", "."),
+                     "top contributors: journey=checkout, step=payment 95% (+88); journey=checkout, step=cart 5% (+5)");
+    cJSON_Delete(reqs);
+    kw_receiver_release(&r);
+}
+
 Test(pagerduty, severity_follows_the_worst_member, .fini = stop_svc, .timeout = 30)
 {
     fake_start(&svc, "pagerduty", "[]");
