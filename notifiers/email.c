@@ -540,7 +540,7 @@ static const char *headline(const struct kw_notification *n, char *buf, size_t l
     if (n->kind == KW_NOTIFY_RESOLVED)
         snprintf(buf, len, "RESOLVED");
     else
-        snprintf(buf, len, "%s %s", n->kind == KW_NOTIFY_UPDATE ? "STILL FIRING" : "FIRING",
+        snprintf(buf, len, "%s %s", kw_notification_status_word(n),
                  kw_notification_severity(n) == KW_SEV_CRITICAL ? "critical" : "warning");
     return buf;
 }

@@ -231,6 +231,15 @@ const char *kw_alert_change_text(const struct kw_alert *a, char *buf, size_t len
     return buf;
 }
 
+const char *kw_notification_status_word(const struct kw_notification *n)
+{
+    if (n->kind == KW_NOTIFY_RESOLVED)
+        return "RESOLVED";
+    if (n->kind == KW_NOTIFY_UPDATE)
+        return n->reminder ? "STILL FIRING" : "UPDATED";
+    return "FIRING";
+}
+
 int kw_notification_severity(const struct kw_notification *n)
 {
     int firing = -1, any = KW_SEV_WARNING;

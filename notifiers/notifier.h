@@ -167,6 +167,10 @@ const char *kw_alert_value_text(const struct kw_alert *a, double v, char *buf, s
  * where both sides are positive, else the difference in the alert's unit
  * ("-119 NPS points"); "" without an expectation. */
 const char *kw_alert_change_text(const struct kw_alert *a, char *buf, size_t len);
+/* What a notification says it is: "FIRING" (new), "UPDATED" (a member
+ * joined, resolved or rose to critical), "STILL FIRING" (a reminder:
+ * nothing changed) or "RESOLVED". */
+const char *kw_notification_status_word(const struct kw_notification *n);
 /* The group's severity for paging: the worst of its firing members (a
  * member that resolved no longer pages), or of all when none fires (a
  * resolve). A member's severity is its peak while it fired. */

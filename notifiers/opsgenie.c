@@ -305,7 +305,7 @@ static char *og_note_body(const struct og_config *c, const struct kw_notificatio
     kw_strbuf_init(&note);
     char first[KW_NOTIFY_FIRST_MOVER], line[4096];
     kw_strbuf_printf(&note, "%s: %zu alert%s, first mover %s",
-                     n->kind == KW_NOTIFY_RESOLVED ? "RESOLVED" : n->reminder ? "STILL FIRING" : "UPDATED", n->nalerts,
+                     kw_notification_status_word(n), n->nalerts,
                      n->nalerts == 1 ? "" : "s", kw_notification_first_mover(n, first, sizeof first));
     for (size_t i = 0; i < n->nalerts; i++)
         kw_strbuf_printf(&note, "\n%s", kw_alert_summary(&n->alerts[i], line, sizeof line));

@@ -174,7 +174,7 @@ static void add_header(cJSON *blocks, const struct kw_notification *n)
     if (resolved)
         put(&t, ":white_check_mark: RESOLVED");
     else
-        putf(&t, "%s %s %s", emoji(a), n->kind == KW_NOTIFY_UPDATE ? "STILL FIRING" : "FIRING", severity_name(a));
+        putf(&t, "%s %s %s", emoji(a), kw_notification_status_word(n), severity_name(a));
     put(&t, " · ");
     put(&t, a->kpi);
     put(&t, " · ");

@@ -93,7 +93,7 @@ static void add_lead(cJSON *body, const struct kw_notification *n)
     if (resolved)
         snprintf(title, sizeof title, "RESOLVED: %s", a->kpi);
     else
-        snprintf(title, sizeof title, "%s %s: %s", n->kind == KW_NOTIFY_UPDATE ? "STILL FIRING" : "FIRING", sev,
+        snprintf(title, sizeof title, "%s %s: %s", kw_notification_status_word(n), sev,
                  a->kpi);
     if (n->nalerts > 1) {
         size_t used = strlen(title);

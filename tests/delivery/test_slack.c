@@ -152,7 +152,7 @@ Test(slack, group_of_80_stops_at_50_blocks_with_a_note, .fini = stop_fake, .time
     rig_prepare(&slack, &s, 80, KW_NOTIFY_UPDATE);
     const cJSON *body = rig_at(rig_send_ok(&slack, &s), "json");
     cr_assert_eq(cJSON_GetArraySize(rig_at(body, "blocks")), 50);
-    cr_assert(strstr(rig_str_at(body, "blocks[0].text.text"), "STILL FIRING critical") != NULL);
+    cr_assert(strstr(rig_str_at(body, "blocks[0].text.text"), "UPDATED critical") != NULL);
     cr_assert(strstr(rig_str_at(body, "blocks[48].text.text"), "step=step-43") != NULL);
     cr_assert_str_eq(rig_str_at(body, "blocks[49].type"), "context");
     cr_assert_str_eq(rig_str_at(body, "blocks[49].elements[0].text"), "…and 36 more series (80 in this group)");

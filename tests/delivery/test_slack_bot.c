@@ -139,7 +139,7 @@ Test(slack_bot, group_is_one_thread_and_the_resolve_edits_the_original, .fini = 
     const cJSON *update = cJSON_GetArrayItem(all, 1);
     cr_assert_str_eq(rig_str_at(update, "path"), "/api/chat.postMessage");
     cr_assert_str_eq(rig_str_at(update, "json.thread_ts"), ref);
-    cr_assert(strstr(rig_str_at(update, "json.blocks[0].text.text"), "STILL FIRING critical") != NULL);
+    cr_assert(strstr(rig_str_at(update, "json.blocks[0].text.text"), "UPDATED critical") != NULL);
     const cJSON *reply = cJSON_GetArrayItem(all, 2);
     cr_assert_str_eq(rig_str_at(reply, "path"), "/api/chat.postMessage");
     cr_assert_str_eq(rig_str_at(reply, "json.channel"), CHANNEL);

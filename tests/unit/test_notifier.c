@@ -93,6 +93,21 @@ Test(render, total_impact_adds_events_not_scores)
     cr_assert(kw_alert_has_impact(&al[0]));
 }
 
+/* A notification says what it is: a reminder (nothing changed) is "still
+ * firing"; an update with news (a member joined, resolved, rose) is not. */
+Test(render, status_word_tells_news_from_a_reminder)
+{
+    struct kw_alert a = checkout_alert();
+    struct kw_notification n = {.alerts = &a, .nalerts = 1, .kind = KW_NOTIFY_FIRING};
+    cr_assert_str_eq(kw_notification_status_word(&n), "FIRING");
+    n.kind = KW_NOTIFY_UPDATE;
+    cr_assert_str_eq(kw_notification_status_word(&n), "UPDATED");
+    n.reminder = true;
+    cr_assert_str_eq(kw_notification_status_word(&n), "STILL FIRING");
+    n.kind = KW_NOTIFY_RESOLVED;
+    cr_assert_str_eq(kw_notification_status_word(&n), "RESOLVED");
+}
+
 Test(render, json_carries_the_facts)
 {
     struct kw_alert a = checkout_alert();
