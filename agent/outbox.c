@@ -184,6 +184,12 @@ static void group_send(struct kw_outbox *o, struct group *g, int kind, bool remi
                 note.alerts[k++] = g->m[i].a;
             first_firing |= !g->m[i].resolved && strcmp(g->m[i].a.key, g->first_key) == 0;
         }
+        for (int l = 0; l < node->group_by.n && l < KW_ALERT_MAX_LABELS && g->n > 0; l++) {
+            const char *v = kw_alert_label_value(&g->m[0].a, node->group_by.items[l]);
+            struct kw_alert_label *gl = &note.group_labels[note.ngroup_labels++];
+            snprintf(gl->name, sizeof gl->name, "%s", node->group_by.items[l]);
+            snprintf(gl->value, sizeof gl->value, "%s", v ? v : "");
+        }
         /* else alerts[0] stands in, as before the first mover was kept; a
          * resolve needs no mark, every member has resolved */
         if (g->first_key[0])

@@ -426,6 +426,11 @@ static cJSON *notification_save(const struct item *it)
     cJSON_AddStringToObject(o, "ref", it->n.ref);
     if (it->n.first_mover[0])
         cJSON_AddStringToObject(o, "first_mover", it->n.first_mover);
+    if (it->n.ngroup_labels > 0) {
+        cJSON *gl = cJSON_AddObjectToObject(o, "group_labels");
+        for (int i = 0; i < it->n.ngroup_labels; i++)
+            cJSON_AddStringToObject(gl, it->n.group_labels[i].name, it->n.group_labels[i].value);
+    }
     cJSON_AddNumberToObject(o, "step", it->step);
     cJSON_AddNumberToObject(o, "attempts", it->attempts);
     cJSON *alerts = cJSON_AddArrayToObject(o, "alerts");
@@ -487,6 +492,17 @@ static int notification_load(const cJSON *o, struct item *it, char *err, size_t 
     /* shown in headers only: when damaged, alerts[0] stands in, as in older spools */
     if (get_string(o, "first_mover", it->n.first_mover, sizeof it->n.first_mover))
         it->n.first_mover[0] = '\0';
+    /* shown only: what does not fit is left out */
+    const cJSON *gl;
+    cJSON_ArrayForEach(gl, cJSON_GetObjectItemCaseSensitive(o, "group_labels")) {
+        struct kw_alert_label *l = &it->n.group_labels[it->n.ngroup_labels];
+        if (it->n.ngroup_labels >= KW_ALERT_MAX_LABELS || !gl->string || !cJSON_IsString(gl) ||
+            strlen(gl->string) >= sizeof l->name || strlen(gl->valuestring) >= sizeof l->value)
+            continue;
+        snprintf(l->name, sizeof l->name, "%s", gl->string);
+        snprintf(l->value, sizeof l->value, "%s", gl->valuestring);
+        it->n.ngroup_labels++;
+    }
     const cJSON *alerts = cJSON_GetObjectItemCaseSensitive(o, "alerts");
     int na = cJSON_IsArray(alerts) ? cJSON_GetArraySize(alerts) : -1;
     if (na < 1 || na > SPOOL_MAX_ALERTS) {

@@ -48,6 +48,10 @@ struct kw_notification {
      * that started first, also after it resolved and left alerts[] (then
      * ending in ", resolved"); "" = alerts[0]'s, as in older spools. */
     char first_mover[KW_NOTIFY_FIRST_MOVER];
+    /* The route's group_by labels and the group's values ("kpi" as is);
+     * none in spools written before they were kept. */
+    struct kw_alert_label group_labels[KW_ALERT_MAX_LABELS];
+    int ngroup_labels;
 };
 
 /* A request under construction. prepare() fills it; the dispatcher performs

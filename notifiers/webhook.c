@@ -231,9 +231,17 @@ static char *render(const struct webhook_config *c, const struct kw_notification
     cJSON_AddNumberToObject(msg, "truncatedAlerts", (double)(n->nalerts - sent));
     cJSON_AddStringToObject(msg, "status", firing ? "firing" : "resolved");
     cJSON_AddStringToObject(msg, "receiver", c->receiver);
-    /* The route's group_by is not known here; what every member shares is
-     * the tightest grouping the message can state. */
-    cJSON_AddItemToObject(msg, "groupLabels", common(alerts, "labels"));
+    /* The route's group_by values, as Alertmanager sends them ("kpi" is
+     * alertname here); a spool from before they were kept states what every
+     * member shares instead. */
+    if (n->ngroup_labels > 0) {
+        cJSON *gl = cJSON_AddObjectToObject(msg, "groupLabels");
+        for (int i = 0; i < n->ngroup_labels; i++)
+            cJSON_AddStringToObject(gl, strcmp(n->group_labels[i].name, "kpi") == 0 ? "alertname" : n->group_labels[i].name,
+                                    n->group_labels[i].value);
+    } else {
+        cJSON_AddItemToObject(msg, "groupLabels", common(alerts, "labels"));
+    }
     cJSON_AddItemToObject(msg, "commonLabels", common(alerts, "labels"));
     cJSON_AddItemToObject(msg, "commonAnnotations", common(alerts, "annotations"));
     cJSON_AddStringToObject(msg, "externalURL", c->external_url ? c->external_url : "");

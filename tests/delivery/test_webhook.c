@@ -53,6 +53,25 @@ static void usual_receiver(struct kw_receiver *r)
 
 static const struct rig_target webhook = {&fake, start, usual_receiver, make_group};
 
+/* groupLabels are the route's group_by values, as in Alertmanager, the same
+ * in every message of the group whatever its members share ("kpi" is
+ * alertname here). */
+Test(webhook, group_labels_are_the_routes_group_by, .fini = stop_fake, .timeout = 20)
+{
+    struct rig_sent s;
+    rig_prepare(&webhook, &s, 1, KW_NOTIFY_FIRING);
+    s.n.ngroup_labels = 2;
+    snprintf(s.n.group_labels[0].name, sizeof s.n.group_labels[0].name, "journey");
+    snprintf(s.n.group_labels[0].value, sizeof s.n.group_labels[0].value, "checkout");
+    snprintf(s.n.group_labels[1].name, sizeof s.n.group_labels[1].name, "kpi");
+    snprintf(s.n.group_labels[1].value, sizeof s.n.group_labels[1].value, "step_dropoff_rate");
+    const cJSON *req = rig_send_ok(&webhook, &s);
+    const cJSON *gl = rig_at(req, "json.groupLabels");
+    cr_assert_eq(cJSON_GetArraySize(gl), 2, "only the group_by labels: %s", cJSON_PrintUnformatted(gl));
+    cr_assert_str_eq(rig_str_at(req, "json.groupLabels.journey"), "checkout");
+    cr_assert_str_eq(rig_str_at(req, "json.groupLabels.alertname"), "step_dropoff_rate");
+}
+
 Test(webhook, rate_alert_is_alertmanager_v4, .fini = stop_fake, .timeout = 20)
 {
     struct rig_sent s;
