@@ -381,13 +381,19 @@ void kw_slack_blocks_render(cJSON *msg, const struct kw_notification *n, const c
     add_sparkline(blocks, lead);
     add_buttons(blocks, lead, external_url);
 
-    if (n->nalerts > 1) {
-        /* the incident in one line: its size, first mover and total impact */
-        char first[KW_NOTIFY_FIRST_MOVER], impact[512];
+    /* The incident in one line (its size, first mover and total impact):
+     * with several members, and when the first mover has resolved and left,
+     * so a thread's last word still names what started it. */
+    char first[KW_NOTIFY_FIRST_MOVER], lead_only[KW_NOTIFY_FIRST_MOVER];
+    kw_notification_first_mover(n, first, sizeof first);
+    struct kw_notification alone = {.alerts = n->alerts, .nalerts = 1};
+    kw_notification_first_mover(&alone, lead_only, sizeof lead_only); /* the lead as a first mover reads */
+    if (n->nalerts > 1 || strncmp(first, lead_only, strlen(lead_only)) != 0) {
+        char impact[512];
         kw_notification_impact_text(n, impact, sizeof impact);
         struct text t = {0};
         putf(&t, "*Incident* of %zu series · first mover ", n->nalerts);
-        put_esc(&t, kw_notification_first_mover(n, first, sizeof first));
+        put_esc(&t, first);
         if (impact[0]) {
             put(&t, " · *total impact* ");
             put_esc(&t, impact);

@@ -123,6 +123,27 @@ Test(slack, no_buttons_without_links_and_resolved_header, .fini = stop_fake, .ti
     rig_sent_release(&s);
 }
 
+/* The incident's last word still names what started it: a resolve whose
+ * only member is not the first mover says whose incident it was. */
+Test(slack, a_resolve_without_its_first_mover_names_it, .fini = stop_fake, .timeout = 20)
+{
+    struct rig_sent s;
+    rig_prepare(&slack, &s, 1, KW_NOTIFY_RESOLVED);
+    s.n.alerts[0].status = KW_ALERT_RESOLVED;
+    snprintf(s.n.first_mover, sizeof s.n.first_mover,
+             "step_dropoff_rate:journey [journey=checkout] since 2024-11-23T08:55:00Z");
+    const cJSON *body = rig_at(rig_send_ok(&slack, &s), "json");
+    const cJSON *b, *context = NULL;
+    cJSON_ArrayForEach(b, rig_at(body, "blocks"))
+        if (strcmp(rig_str_at(b, "type"), "context") == 0)
+            context = b;
+    cr_assert_not_null(context, "no incident line");
+    cr_assert_str_eq(rig_str_at(context, "elements[0].text"),
+                     "*Incident* of 1 series · first mover step_dropoff_rate:journey [journey=checkout] since "
+                     "2024-11-23T08:55:00Z · *total impact* +93 lost customers (~4185 EUR in all)");
+    rig_sent_release(&s);
+}
+
 Test(slack, group_of_three_has_a_section_per_member, .fini = stop_fake, .timeout = 20)
 {
     struct rig_sent s;
