@@ -88,6 +88,31 @@ static void take_feedback(struct kw_agent *ag)
         save_state(ag);
 }
 
+/* Tell the outbox which alerts fire now that state is restored, so that an
+ * open incident's member whose series did not come back is resolved. Not
+ * with a Kafka input: series of other partitions fire on other agents. */
+static void reconcile_outbox(struct kw_agent *ag)
+{
+    for (int i = 0; i < ag->cfg.ninputs; i++)
+        if (ag->cfg.inputs[i].type == KW_INPUT_KAFKA)
+            return;
+    const struct kw_series_table *t = &ag->pipeline.table;
+    size_t n = 0, cap = 16;
+    char (*keys)[24] = xmalloc(cap * sizeof *keys);
+    for (size_t i = 0; i < t->cap; i++) {
+        const struct kw_series *s = t->slots[i];
+        if (!s)
+            continue;
+        if (n + 2 > cap)
+            keys = xrealloc(keys, (cap *= 2) * sizeof *keys);
+        if (s->alert.phase == KW_PHASE_FIRING)
+            snprintf(keys[n++], sizeof keys[0], "%s", s->alert_key);
+        if (s->alert.nodata_since != INT64_MIN)
+            kw_alerting_nodata_key(s, keys[n++]);
+    }
+    kw_outbox_reconcile(ag->outbox, keys, n);
+}
+
 static void load_state(struct kw_agent *ag)
 {
     if (!ag->cfg.state_dir)
@@ -203,6 +228,8 @@ int kw_agent_init(struct kw_agent *ag, const char *config_path, bool demo_mode, 
     }
     kw_status_ready(kw_http_status(ag->http), KW_READY_INPUTS);
     load_state(ag);
+    if (ag->cfg.state_dir) /* open incidents come back from it, with or without a state file */
+        reconcile_outbox(ag);
     load_history(ag);
     if (start_kafka(ag, err, errlen)) {
         kw_agent_release(ag);
@@ -311,6 +338,7 @@ static void reload_config(struct kw_agent *ag)
         n = kw_state_carry(&ag->pipeline, tmp_state, err, sizeof err);
         unlink(tmp_state);
     }
+    reconcile_outbox(ag);
     char off[32];
     kw_info("reload", "loaded %s: %d inputs, %d KPIs, %d receivers%s; %d series kept their state", ag->cfg.path,
             ag->cfg.ninputs, ag->cfg.nkpis, ag->cfg.nreceivers, receivers_off(&ag->cfg, "reload", off, sizeof off),

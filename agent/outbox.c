@@ -23,12 +23,14 @@
 #define INCIDENTS_FILE "incidents.json"
 #define SAVE_EVERY_MS 1000 /* the incidents file is written at most this often (and at stop) */
 
-enum { EV_ALERT = 0, EV_TICK, EV_REFRESH };
+enum { EV_ALERT = 0, EV_TICK, EV_REFRESH, EV_RECONCILE };
 
 struct event {
     int type;
     int64_t clock_ms;   /* EV_TICK: event time now */
     struct kw_alert alert;
+    char (*keys)[24];   /* EV_RECONCILE: the keys that fire, sorted; owned by the event */
+    size_t nkeys;
 };
 
 struct member {
@@ -511,6 +513,38 @@ static void refresh_alert(struct kw_outbox *o, const struct kw_alert *a)
     }
 }
 
+static int cmp_key(const void *a, const void *b)
+{
+    return strcmp(a, b);
+}
+
+/* After a restart or a reload: a member the pipeline no longer fires (its
+ * series did not come back: the KPI changed, the state file was older or
+ * damaged) is resolved, so that the receivers that were told it fires are
+ * told it ended rather than left open for good. */
+static void reconcile(struct kw_outbox *o, char (*keys)[24], size_t nkeys)
+{
+    int resolved = 0;
+    for (int i = 0; i < o->ngroups; i++) {
+        struct group *g = &o->groups[i];
+        for (int m = 0; m < g->n; m++) {
+            struct member *mb = &g->m[m];
+            if (mb->resolved || bsearch(mb->a.key, keys, nkeys, sizeof *keys, cmp_key))
+                continue;
+            mb->resolved = true;
+            mb->a.status = KW_ALERT_RESOLVED;
+            mb->a.observed = NAN; /* no value: it is no longer watched as it was */
+            g->dirty = true;
+            o->changed = true;
+            track_firing(o, &mb->a);
+            resolved++;
+        }
+    }
+    if (resolved)
+        kw_warn("outbox", "%d open alerts have no firing series after the restore (their KPI changed or the state "
+                "was older); resolving them", resolved);
+}
+
 /* The open groups as JSON: the incidents file and the API's view. */
 static cJSON *groups_to_json(const struct kw_outbox *o)
 {
@@ -694,6 +728,9 @@ static void take_event(struct kw_outbox *o, const struct event *ev)
         take_alert(o, &ev->alert);
     } else if (ev->type == EV_REFRESH) {
         refresh_alert(o, &ev->alert);
+    } else if (ev->type == EV_RECONCILE) {
+        reconcile(o, ev->keys, ev->nkeys);
+        free(ev->keys);
     } else if (ev->clock_ms > o->clock_ms) {
         o->clock_ms = ev->clock_ms;
     }
@@ -772,6 +809,22 @@ void kw_outbox_refresh(void *ctx, const struct kw_alert *a)
     /* queued as alerts are, in order: what a notification shows must not
      * depend on how busy the outbox thread was */
     kw_queue_push(&o->queue, ev);
+    free(ev);
+}
+
+void kw_outbox_reconcile(struct kw_outbox *o, char (*keys)[24], size_t nkeys)
+{
+    if (!o) {
+        free(keys);
+        return;
+    }
+    qsort(keys, nkeys, sizeof *keys, cmp_key);
+    struct event *ev = xcalloc(1, sizeof *ev);
+    ev->type = EV_RECONCILE;
+    ev->keys = keys;
+    ev->nkeys = nkeys;
+    if (kw_queue_push(&o->queue, ev))
+        free(keys);
     free(ev);
 }
 

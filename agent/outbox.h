@@ -60,6 +60,10 @@ void kw_outbox_alert(void *ctx, const struct kw_alert *a);
  * that hold it show them from their next notification on; a rise to
  * critical is itself notified as an update. Queued in order with alerts. */
 void kw_outbox_refresh(void *ctx, const struct kw_alert *a);
+/* After state was restored: keys[0..nkeys) are the alerts that fire (and
+ * the open nodata alerts). Members of open incidents not among them are
+ * resolved and their incidents notified. Takes keys over (malloc'd). */
+void kw_outbox_reconcile(struct kw_outbox *o, char (*keys)[24], size_t nkeys);
 /* The pipeline's event time moved to clock_ms: groups whose wait is over
  * are notified. Call it after kw_pipeline_tick. Never waits (a tick is
  * dropped when the queue is full; the next one carries the clock). */

@@ -71,11 +71,12 @@ static uint64_t queued(struct kw_outbox *o, int r)
 /* Everything sent to the outbox before has been handled once a probe alert
  * (its own group, no wait) reaches the probe receiver. clock is the event
  * time the probe carries (its interval ends there). */
+static int probe_seq; /* probe names never repeat, even across a restart of the outbox */
+
 static void barrier(struct kw_outbox *o, int64_t clock, int *probes)
 {
-    static int seq; /* probe names never repeat, even across a restart of the outbox */
     char name[16];
-    snprintf(name, sizeof name, "p%d", seq++);
+    snprintf(name, sizeof name, "p%d", probe_seq++);
     (*probes)++;
     struct kw_alert p = alert("probe", NULL, clock - IV, clock - IV);
     snprintf(p.labels[0].name, sizeof p.labels[0].name, "name");
@@ -314,6 +315,63 @@ Test(outbox, refreshed_numbers_show_and_a_rise_to_critical_is_told, .fini = unlo
     cr_assert_not_null(update, "%s", text);
     cr_assert(strstr(update, "FIRING critical | c [journey=checkout]") && strstr(update, "+55 complaints over expected"),
               "the update shows the numbers as they are: %s", update);
+    free(text);
+}
+
+/* After a restore, an open incident's member whose series no longer fires
+ * is resolved and told, not left open at the receivers for good; one that
+ * still fires stays. */
+Test(outbox, members_that_no_longer_fire_after_a_restore_are_resolved, .fini = unload, .timeout = 60)
+{
+    load("\"group_wait\": \"0s\", \"group_interval\": \"5m\", \"repeat_interval\": \"0s\"");
+    char err[KW_ERR_LEN];
+    char path[] = "/tmp/kw-outbox-console-XXXXXX";
+    int fd = mkstemp(path);
+    fflush(stderr);
+    int saved = dup(2);
+    dup2(fd, 2);
+    struct kw_outbox *o = kw_outbox_start(&cfg, NULL, NULL, err, sizeof err);
+    cr_assert(o, "%s", err);
+    int probes = 0;
+    struct kw_alert a = alert("c", "checkout", T0, T0), b = alert("c", "checkout", T0, T0);
+    b.key[0] = 'b';
+    kw_outbox_alert(o, &a);
+    kw_outbox_alert(o, &b);
+    barrier(o, T0 + IV, &probes);
+    /* the probes fire on, and b came back; a did not */
+    char (*keys)[24] = malloc((size_t)(probe_seq + 2) * sizeof *keys);
+    int n = 0;
+    for (int i = 0; i < probe_seq + 1; i++) /* the next barrier's probe too */
+        snprintf(keys[n++], sizeof keys[0], "probe.p%d", i);
+    snprintf(keys[n++], sizeof keys[0], "%s", b.key);
+    kw_outbox_reconcile(o, keys, (size_t)n);
+    barrier(o, T0 + 3 * IV, &probes);
+    cJSON *inc = team_incidents(o);
+    cr_assert_eq(cJSON_GetArraySize(inc), 1);
+    cr_assert_eq(cJSON_GetArraySize(cJSON_GetObjectItem(cJSON_GetArrayItem(inc, 0), "members")), 1, "b goes on");
+    cJSON_Delete(inc);
+    keys = malloc((size_t)(probe_seq + 1) * sizeof *keys); /* only the probes fire */
+    n = 0;
+    for (int i = 0; i < probe_seq + 1; i++)
+        snprintf(keys[n++], sizeof keys[0], "probe.p%d", i);
+    kw_outbox_reconcile(o, keys, (size_t)n);
+    barrier(o, T0 + 5 * IV, &probes);
+    inc = team_incidents(o);
+    cr_assert_eq(cJSON_GetArraySize(inc), 0, "the incident is over");
+    cJSON_Delete(inc);
+    kw_outbox_stop(o, 0);
+    fflush(stderr);
+    dup2(saved, 2);
+    close(saved);
+    char *text = calloc(1, 65536);
+    lseek(fd, 0, SEEK_SET);
+    cr_assert_gt(read(fd, text, 65535), 0);
+    close(fd);
+    unlink(path);
+    const char *upd = strstr(text, " · updated · 2 alerts");
+    cr_assert_not_null(upd, "a's end is told: %s", text);
+    cr_assert(strstr(upd, "RESOLVED | c [journey=checkout] stopped reporting"), "%s", upd);
+    cr_assert_not_null(strstr(upd, " · resolved · 1 alert"), "and then the incident's: %s", text);
     free(text);
 }
 
