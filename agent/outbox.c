@@ -499,6 +499,14 @@ static void take_alert(struct kw_outbox *o, const struct kw_alert *a)
  * board. */
 static void refresh_alert(struct kw_outbox *o, const struct kw_alert *a)
 {
+    /* As an alert does: what was due before this interval closed goes out
+     * with the numbers from before it, however the events and the clock's
+     * ticks interleaved. */
+    int64_t end = a->at_ms + a->interval_ms;
+    if (end > o->clock_ms) {
+        o->clock_ms = end;
+        flush(o, false);
+    }
     track_firing(o, a);
     for (int i = 0; i < o->ngroups; i++) {
         struct group *g = &o->groups[i];

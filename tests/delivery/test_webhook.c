@@ -70,6 +70,7 @@ Test(webhook, group_labels_are_the_routes_group_by, .fini = stop_fake, .timeout 
     cr_assert_eq(cJSON_GetArraySize(gl), 2, "only the group_by labels: %s", cJSON_PrintUnformatted(gl));
     cr_assert_str_eq(rig_str_at(req, "json.groupLabels.journey"), "checkout");
     cr_assert_str_eq(rig_str_at(req, "json.groupLabels.alertname"), "step_dropoff_rate");
+    rig_sent_release(&s);
 }
 
 Test(webhook, rate_alert_is_alertmanager_v4, .fini = stop_fake, .timeout = 20)

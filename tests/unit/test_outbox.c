@@ -152,7 +152,7 @@ Test(outbox, group_wait_then_group_interval_then_repeat_interval, .fini = unload
     /* repeats are looked at on the group_interval ticks, as in Alertmanager */
     barrier(o, T0 + 2 * IV + 30000 + 64 * MIN, &probes);
     cr_assert_eq(queued(o, 0), 3, "no repeat after repeat_interval");
-    kw_outbox_stop(o, 0);
+    kw_outbox_stop(o, 5000); /* delivered (the console writes at once) before the output is read */
     /* the console told new, updated and then reminder: nothing had changed */
     fflush(stderr);
     dup2(saved, 2);
@@ -208,7 +208,7 @@ Test(outbox, the_first_mover_is_kept_after_it_resolves, .fini = unload, .timeout
     later.at_ms = T0 + 6 * IV;
     kw_outbox_alert(o, &later);
     barrier(o, T0 + 7 * IV + 3 * MIN, &probes);
-    kw_outbox_stop(o, 0);
+    kw_outbox_stop(o, 5000); /* delivered (the console writes at once) before the output is read */
     fflush(stderr);
     dup2(saved, 2);
     close(saved);
@@ -302,7 +302,7 @@ Test(outbox, refreshed_numbers_show_and_a_rise_to_critical_is_told, .fini = unlo
     kw_outbox_refresh(o, &a);
     barrier(o, T0 + 5 * IV, &probes);
     cr_assert_eq(queued(o, 0), first + 1, "the rise to critical was not told");
-    kw_outbox_stop(o, 0);
+    kw_outbox_stop(o, 5000); /* delivered (the console writes at once) before the output is read */
     fflush(stderr);
     dup2(saved, 2);
     close(saved);
@@ -359,7 +359,7 @@ Test(outbox, members_that_no_longer_fire_after_a_restore_are_resolved, .fini = u
     inc = team_incidents(o);
     cr_assert_eq(cJSON_GetArraySize(inc), 0, "the incident is over");
     cJSON_Delete(inc);
-    kw_outbox_stop(o, 0);
+    kw_outbox_stop(o, 5000); /* delivered (the console writes at once) before the output is read */
     fflush(stderr);
     dup2(saved, 2);
     close(saved);
