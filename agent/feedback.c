@@ -199,6 +199,14 @@ int kw_feedback_apply(struct kw_pipeline *p, const char *state_dir)
             unlink(path);
             continue;
         }
+        /* Taken before it is learned: a file that cannot be removed (a
+         * state directory the agent cannot write) would otherwise be learned
+         * again at every look, and one verdict would reach the strictness cap. */
+        if (unlink(path) != 0 && errno != ENOENT) {
+            kw_error("feedback", "%s: cannot take it (%s); not learned", path, strerror(errno));
+            cJSON_Delete(v);
+            continue;
+        }
         bool false_alarm = strcmp(verdict->valuestring, "false_alarm") == 0;
         struct kw_series *s = find_by_key(p, key->valuestring);
         const struct kw_kpi_config *kpi = s ? &p->cfg->kpis[s->kpi] : NULL;
@@ -232,11 +240,6 @@ int kw_feedback_apply(struct kw_pipeline *p, const char *state_dir)
     if (rc)
         kw_error("feedback", "%s: %s; the verdicts were learned but are not in the record", record_path,
                  strerror(errno));
-    /* taken either way: a verdict is learned once */
-    for (size_t i = 0; i < n; i++) {
-        snprintf(path, sizeof path, "%s/%s", dir, names[i]);
-        unlink(path);
-    }
     for (size_t i = 0; i < n; i++)
         free(names[i]);
     free(names);

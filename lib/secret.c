@@ -6,6 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <openssl/evp.h>
+
 #include "log.h"
 #include "xmalloc.h"
 
@@ -28,7 +30,7 @@ int kw_secret_resolve(const char *inline_value, const char *file_path, int requi
     }
     if (has_inline) {
         *out = xstrdup(inline_value);
-        kw_log_redact(*out); /* whoever prints it later, the log never shows it */
+        kw_secret_redact(*out); /* whoever prints it later, the log never shows it */
         return 0;
     }
     FILE *f = fopen(file_path, "rb");
@@ -53,8 +55,51 @@ int kw_secret_resolve(const char *inline_value, const char *file_path, int requi
         return -1;
     }
     *out = buf;
-    kw_log_redact(buf);
+    kw_secret_redact(buf);
     return 0;
+}
+
+/* Register text[0..len) for redaction. */
+static void redact_part(const char *text, size_t len)
+{
+    char part[2048];
+    if (len >= sizeof part)
+        return;
+    memcpy(part, text, len);
+    part[len] = '\0';
+    kw_log_redact(part);
+}
+
+void kw_secret_redact(const char *secret)
+{
+    kw_log_redact(secret);
+    /* A URL's credentials show up on their own too: a service that answers
+     * an error may echo the query's token, or the Authorization header made
+     * from its user and password. */
+    const char *scheme = strstr(secret, "://");
+    if (!scheme)
+        return;
+    const char *host = scheme + 3, *at = strchr(host, '@'), *slash = strchr(host, '/');
+    if (at && (!slash || at < slash)) {
+        size_t ulen = (size_t)(at - host);
+        redact_part(host, ulen);
+        const char *colon = memchr(host, ':', ulen);
+        if (colon)
+            redact_part(colon + 1, (size_t)(at - colon - 1));
+        unsigned char b64[4 * ((2048 + 2) / 3) + 1];
+        if (ulen < 2048) {
+            EVP_EncodeBlock(b64, (const unsigned char *)host, (int)ulen);
+            kw_log_redact((const char *)b64);
+        }
+    }
+    const char *q = strchr(host, '?');
+    while (q) {
+        const char *eq = strchr(q, '='), *end = eq ? eq + strcspn(eq, "&#") : NULL;
+        if (!eq)
+            break;
+        redact_part(eq + 1, (size_t)(end - eq - 1));
+        q = *end == '&' ? end : NULL;
+    }
 }
 
 void kw_secret_free(char *secret)

@@ -584,7 +584,9 @@ static void dead_letter_append(struct kw_dispatcher *d, const struct item *it, c
     cJSON_AddStringToObject(o, "receiver", it->n.receiver);
     cJSON_AddStringToObject(o, "key", it->n.key);
     cJSON_AddStringToObject(o, "kind", kind_name(it->n.kind));
-    cJSON_AddStringToObject(o, "reason", reason);
+    char *safe = kw_log_redact_text(reason); /* a service may echo a credential back */
+    cJSON_AddStringToObject(o, "reason", safe ? safe : "");
+    free(safe);
     cJSON_AddNumberToObject(o, "attempts", it->attempts);
     cJSON_AddItemToObject(o, "notification", notification_save(it));
     char *text = cJSON_PrintUnformatted(o);

@@ -11,6 +11,7 @@
 
 #include "../../agent/metrics.h"
 #include "../../lib/log.h"
+#include "../../lib/secret.h"
 #include "../../lib/strbuf.h"
 #include "history_rig.h"
 
@@ -51,6 +52,24 @@ Test(log, registered_secrets_and_url_passwords_are_redacted)
     cr_assert(strstr(out, "http://[redacted]@proxy.local:3128/") != NULL, "%s", out);
     cr_assert(strstr(out, "twice: [redacted][redacted]") != NULL, "%s", out);
     free(out);
+}
+
+/* A URL secret's parts are secrets too: a service that refuses a request
+ * may echo the query's token or the Basic credentials made from the URL,
+ * and that answer ends up in the log and the dead-letter file. */
+Test(log, a_url_secrets_parts_are_redacted_too)
+{
+    char *url = NULL, err[256];
+    cr_assert_eq(kw_secret_resolve("http://alice:PASSWORDXYZ@127.0.0.1:1/hook?token=URLTOKENSECRET42&x=1", NULL, 1,
+                                   "url", "url_file", &url, err, sizeof err),
+                 0, "%s", err);
+    char *out = kw_log_redact_text("HTTP 400: bad request for /hook?token=URLTOKENSECRET42 auth=Basic "
+                                   "YWxpY2U6UEFTU1dPUkRYWVo= user alice:PASSWORDXYZ pw PASSWORDXYZ x=1");
+    cr_assert(!strstr(out, "URLTOKENSECRET42") && !strstr(out, "YWxpY2U6UEFTU1dPUkRYWVo=") && !strstr(out, "PASSWORDXYZ"),
+              "%s", out);
+    cr_assert(strstr(out, "x=1"), "short values are not secrets: %s", out);
+    free(out);
+    kw_secret_free(url);
 }
 
 static void log_logfmt(void)
