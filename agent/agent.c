@@ -20,6 +20,7 @@
 #include "reader.h"
 #include "statestore.h"
 #include "status.h"
+#include "../lib/fileio.h"
 #include "../lib/log.h"
 #include "../lib/timefmt.h"
 #include "../lib/xmalloc.h"
@@ -124,9 +125,11 @@ static void load_state(struct kw_agent *ag)
     int n = kw_state_load(&ag->pipeline, path, err, sizeof err);
     /* The agent was not running since the save: what it missed is a gap. */
     kw_pipeline_resume(&ag->pipeline);
-    if (n < 0)
-        kw_warn("state", "ignoring state: %s", err);
-    else
+    char aside[4200];
+    if (n < 0) { /* kept for a look; the next save would overwrite it */
+        bool moved = kw_file_move_aside(path, aside, sizeof aside) != NULL;
+        kw_warn("state", "ignoring state: %s%s%s", err, moved ? "; moved to " : "", moved ? aside : "");
+    } else
         kw_info("state", "restored %d series from %s", n, path);
 }
 

@@ -119,6 +119,12 @@ static cJSON *load_record(const char *path)
 {
     cJSON *root = read_record(path);
     if (!cJSON_IsObject(root)) {
+        char aside[4200];
+        if (root || access(path, F_OK) == 0) { /* there, but not a record: keep it for a look */
+            bool moved = kw_file_move_aside(path, aside, sizeof aside) != NULL;
+            kw_warn("feedback", "%s: not a feedback record; starting a new one%s%s", path,
+                    moved ? ", the old one moved to " : "", moved ? aside : "");
+        }
         cJSON_Delete(root);
         root = cJSON_CreateObject();
     }

@@ -658,7 +658,10 @@ static void groups_restore(struct kw_outbox *o)
     free(text);
     const cJSON *arr = cJSON_GetObjectItemCaseSensitive(root, "incidents");
     if (!cJSON_IsArray(arr)) {
-        kw_warn("outbox", "%s: not an incidents file; ignored", o->incidents_path);
+        char aside[4200];
+        bool moved = kw_file_move_aside(o->incidents_path, aside, sizeof aside) != NULL;
+        kw_warn("outbox", "%s: not an incidents file; ignored%s%s", o->incidents_path, moved ? " and moved to " : "",
+                moved ? aside : "");
         cJSON_Delete(root);
         return;
     }

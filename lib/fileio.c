@@ -100,3 +100,10 @@ char *kw_read_file(const char *path, size_t max, size_t *len, char *err, size_t 
         *len = off;
     return buf;
 }
+
+const char *kw_file_move_aside(const char *path, char *aside, size_t len)
+{
+    if (snprintf(aside, len, "%s.damaged", path) >= (int)len || rename(path, aside) != 0)
+        return NULL;
+    return aside;
+}

@@ -20,4 +20,10 @@ int kw_write_file_atomic_mode(const char *path, const char *data, size_t len, mo
  * err empty), larger than max bytes or unreadable (err says why). */
 char *kw_read_file(const char *path, size_t max, size_t *len, char *err, size_t errlen);
 
+/* Keep a file that does not load as path + ".damaged" (replacing an older
+ * one), so the next save does not destroy what shows how it was damaged.
+ * Returns the new name in aside (capacity len), or NULL when it could not
+ * be moved. */
+const char *kw_file_move_aside(const char *path, char *aside, size_t len);
+
 #endif

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 
 #include <zmq.h>
@@ -408,5 +409,40 @@ Test(agent, failed_reload_keeps_the_inputs, .fini = fini, .timeout = 60)
     cr_assert(wait_for_text(agent.out_path, "\"status\":\"firing\"", 1, 10000), "the old input is gone: %s",
               read_file(agent.err_path));
     feed_close(&f);
+    cr_assert_eq(agent_stop(&agent, SIGTERM, 10000), 0);
+}
+
+/* State files that do not load are kept aside as .damaged, with a line
+ * saying so, instead of being overwritten by the next save; the agent
+ * starts and runs. */
+Test(agent, damaged_state_files_are_moved_aside, .fini = fini, .timeout = 60)
+{
+    agent_prepare(&agent, CONFIG_PULL);
+    char path[512];
+    snprintf(path, sizeof path, "%s/state", agent.dir);
+    cr_assert_eq(mkdir(path, 0750), 0);
+    const char *files[] = {"state.json", "incidents.json", "feedback.json"};
+    for (int i = 0; i < 3; i++) {
+        snprintf(path, sizeof path, "%s/state/%s", agent.dir, files[i]);
+        FILE *f = fopen(path, "w");
+        fputs("{\"truncat", f);
+        fclose(f);
+    }
+    /* feedback.json is read when a verdict is queued */
+    snprintf(path, sizeof path, "%s/state/feedback", agent.dir);
+    cr_assert_eq(mkdir(path, 0750), 0);
+    snprintf(path, sizeof path, "%s/state/feedback/0000000000001-1-0123456789abcdef.json", agent.dir);
+    FILE *f = fopen(path, "w");
+    fputs("{\"key\":\"0123456789abcdef\",\"verdict\":\"confirmed\"}", f);
+    fclose(f);
+    agent_start(&agent, "run");
+    cr_assert(agent_alive(&agent), "%s", read_file(agent.err_path));
+    for (int i = 0; i < 3; i++) {
+        char want[600];
+        snprintf(want, sizeof want, "%s/state/%s.damaged", agent.dir, files[i]);
+        cr_assert(wait_for_text(agent.err_path, want, 1, 5000), "%s not moved aside: %s", files[i],
+                  read_file(agent.err_path));
+        cr_assert_eq(access(want, F_OK), 0, "%s", want);
+    }
     cr_assert_eq(agent_stop(&agent, SIGTERM, 10000), 0);
 }
