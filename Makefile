@@ -185,9 +185,10 @@ options-doc: $(BIN)
 install: $(BIN)
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(SYSCONFDIR)/kpiwatch $(DESTDIR)$(DATADIR)/kpiwatch/examples
 	install -m 0755 $(BIN) $(DESTDIR)$(BINDIR)/kpiwatch
-	@# An existing config is the operator's: never overwrite it.
+	@# An existing config is the operator's: never overwrite it. The service
+	@# keeps its state where the unit's StateDirectory is, as the packages do.
 	test -e $(DESTDIR)$(SYSCONFDIR)/kpiwatch/kpiwatch.json || \
-	    install -m 0644 conf/kpiwatch.json $(DESTDIR)$(SYSCONFDIR)/kpiwatch/kpiwatch.json
+	    sed 's|"state_dir": ""|"state_dir": "/var/lib/kpiwatch"|' conf/kpiwatch.json > $(DESTDIR)$(SYSCONFDIR)/kpiwatch/kpiwatch.json
 	install -m 0644 conf/examples/*.json $(DESTDIR)$(DATADIR)/kpiwatch/examples/
 	install -d $(DESTDIR)$(PREFIX)/lib/systemd/system
 	sed 's|/usr/local/bin|$(BINDIR)|g' packaging/systemd/kpiwatch.service > $(DESTDIR)$(PREFIX)/lib/systemd/system/kpiwatch.service

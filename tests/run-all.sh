@@ -97,6 +97,7 @@ if build build; then
     check browser-status-page bash tests/browser/run.sh build/kpiwatch "$LOG_DIR/status-page"
     note "packaging: the unit's hardening, the RPM spec, the .deb"
     check unit-exposure bash tests/package/check-unit.sh
+    check make-install bash tests/package/check-install.sh
     check rpm-spec-parses rpmspec -P packaging/rpm/kpiwatch.spec
     # dpkg -i changes the machine (undone at the end): only in CI or when asked.
     if [ "${CI:-}" = true ] || [ "${KPIWATCH_PACKAGE_TEST:-}" = 1 ]; then
