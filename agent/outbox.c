@@ -118,10 +118,8 @@ static int64_t silence_now(const struct kw_outbox *o, int64_t event_ms)
 /* Make a the group's first mover. */
 static void first_mover_set(struct group *g, const struct kw_alert *a)
 {
-    char labels[512], since[40];
     snprintf(g->first_key, sizeof g->first_key, "%s", a->key);
-    snprintf(g->first_mover, sizeof g->first_mover, "%s [%s] since %s", a->kpi,
-             kw_alert_labels_text(a, labels, sizeof labels), kw_time_format(a->since_ms, since, sizeof since));
+    kw_alert_mover_text(a, g->first_mover, sizeof g->first_mover);
     g->first_since_ms = a->since_ms;
 }
 
@@ -451,14 +449,22 @@ static bool held_mark(struct kw_outbox *o, const char *key, bool add, bool forge
     return false;
 }
 
-static void take_alert(struct kw_outbox *o, const struct kw_alert *a)
+/* What was due before a's interval closed goes out first, with the numbers
+ * from before it, however events and the clock's ticks interleaved.
+ * Returns the interval's end. */
+static int64_t advance_to(struct kw_outbox *o, const struct kw_alert *a)
 {
-    /* What was due before this alert's interval closed goes out first. */
     int64_t end = a->at_ms + a->interval_ms;
     if (end > o->clock_ms) {
         o->clock_ms = end;
         flush(o, false);
     }
+    return end;
+}
+
+static void take_alert(struct kw_outbox *o, const struct kw_alert *a)
+{
+    int64_t end = advance_to(o, a);
     track_firing(o, a);
     if (a->status == KW_ALERT_RESOLVED && held_mark(o, a->key, false, true))
         return; /* it was never notified: nor is its end */
@@ -499,14 +505,7 @@ static void take_alert(struct kw_outbox *o, const struct kw_alert *a)
  * board. */
 static void refresh_alert(struct kw_outbox *o, const struct kw_alert *a)
 {
-    /* As an alert does: what was due before this interval closed goes out
-     * with the numbers from before it, however the events and the clock's
-     * ticks interleaved. */
-    int64_t end = a->at_ms + a->interval_ms;
-    if (end > o->clock_ms) {
-        o->clock_ms = end;
-        flush(o, false);
-    }
+    advance_to(o, a);
     track_firing(o, a);
     for (int i = 0; i < o->ngroups; i++) {
         struct group *g = &o->groups[i];

@@ -242,13 +242,20 @@ static void remove_active(struct kw_status *st, size_t i)
     }
 }
 
+/* a as the board keeps it: alerts link to their series on the status page
+ * when the KPI has no dashboard. */
+static struct kw_alert with_link(const struct kw_status *st, const struct kw_alert *a)
+{
+    struct kw_alert copy = *a;
+    if (!copy.dashboard[0] && st->external_url[0])
+        snprintf(copy.dashboard, sizeof copy.dashboard, "%s/series/%s", st->external_url, copy.key);
+    return copy;
+}
+
 static void on_alert(void *ctx, const struct kw_alert *a)
 {
     struct kw_status *st = ctx;
-    struct kw_alert copy = *a;
-    /* Alerts link to their series on the status page when the KPI has no dashboard. */
-    if (!copy.dashboard[0] && st->external_url[0])
-        snprintf(copy.dashboard, sizeof copy.dashboard, "%s/series/%s", st->external_url, copy.key);
+    struct kw_alert copy = with_link(st, a);
     pthread_mutex_lock(&st->lock);
     if (copy.status == KW_ALERT_RESOLVED) {
         ssize_t i = find_active(st, copy.key);
@@ -271,9 +278,7 @@ static void on_alert(void *ctx, const struct kw_alert *a)
 static void on_refresh(void *ctx, const struct kw_alert *a)
 {
     struct kw_status *st = ctx;
-    struct kw_alert copy = *a;
-    if (!copy.dashboard[0] && st->external_url[0])
-        snprintf(copy.dashboard, sizeof copy.dashboard, "%s/series/%s", st->external_url, copy.key);
+    struct kw_alert copy = with_link(st, a);
     pthread_mutex_lock(&st->lock);
     size_t slot = find_slot(st, copy.key);
     if (st->board_index[slot])

@@ -253,16 +253,20 @@ int kw_notification_severity(const struct kw_notification *n)
     return firing >= 0 ? firing : any;
 }
 
+const char *kw_alert_mover_text(const struct kw_alert *a, char *buf, size_t len)
+{
+    char labels[512], since[40];
+    snprintf(buf, len, "%s [%s] since %s", a->kpi, kw_alert_labels_text(a, labels, sizeof labels),
+             kw_time_format(a->since_ms, since, sizeof since));
+    return buf;
+}
+
 const char *kw_notification_first_mover(const struct kw_notification *n, char *buf, size_t len)
 {
-    if (n->first_mover[0]) {
+    if (n->first_mover[0])
         snprintf(buf, len, "%s", n->first_mover);
-    } else {
-        char labels[512], since[40];
-        snprintf(buf, len, "%s [%s] since %s", n->alerts[0].kpi,
-                 kw_alert_labels_text(&n->alerts[0], labels, sizeof labels),
-                 kw_time_format(n->alerts[0].since_ms, since, sizeof since));
-    }
+    else
+        kw_alert_mover_text(&n->alerts[0], buf, len);
     return buf;
 }
 

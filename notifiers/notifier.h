@@ -179,6 +179,8 @@ const char *kw_notification_status_word(const struct kw_notification *n);
  * member that resolved no longer pages), or of all when none fires (a
  * resolve). A member's severity is its peak while it fired. */
 int kw_notification_severity(const struct kw_notification *n);
+/* An alert as a first mover is named: "KPI [labels] since TIME". */
+const char *kw_alert_mover_text(const struct kw_alert *a, char *buf, size_t len);
 /* The incident's first mover as headers show it: n->first_mover, or alerts[0]'s "KPI [labels] since TIME". */
 const char *kw_notification_first_mover(const struct kw_notification *n, char *buf, size_t len);
 /* The band is one interval's; evidence summed over several (a CUSUM) can

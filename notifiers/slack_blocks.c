@@ -386,8 +386,7 @@ void kw_slack_blocks_render(cJSON *msg, const struct kw_notification *n, const c
      * so a thread's last word still names what started it. */
     char first[KW_NOTIFY_FIRST_MOVER], lead_only[KW_NOTIFY_FIRST_MOVER];
     kw_notification_first_mover(n, first, sizeof first);
-    struct kw_notification alone = {.alerts = n->alerts, .nalerts = 1};
-    kw_notification_first_mover(&alone, lead_only, sizeof lead_only); /* the lead as a first mover reads */
+    kw_alert_mover_text(lead, lead_only, sizeof lead_only);
     if (n->nalerts > 1 || strncmp(first, lead_only, strlen(lead_only)) != 0) {
         char impact[512];
         kw_notification_impact_text(n, impact, sizeof impact);
