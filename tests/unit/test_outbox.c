@@ -115,16 +115,41 @@ static cJSON *team_incidents(struct kw_outbox *o)
     return out;
 }
 
+/* The console receivers write to stderr: keep what they say. */
+struct capture {
+    char path[32];
+    int fd, saved;
+};
+
+static struct capture capture_start(void)
+{
+    struct capture c = {.path = "/tmp/kw-outbox-console-XXXXXX"};
+    c.fd = mkstemp(c.path);
+    fflush(stderr);
+    c.saved = dup(2);
+    dup2(c.fd, 2);
+    return c;
+}
+
+/* Everything written since capture_start (malloc'd); stderr is back. */
+static char *capture_end(struct capture *c)
+{
+    fflush(stderr);
+    dup2(c->saved, 2);
+    close(c->saved);
+    char *text = calloc(1, 65536);
+    lseek(c->fd, 0, SEEK_SET);
+    cr_assert_gt(read(c->fd, text, 65535), 0);
+    close(c->fd);
+    unlink(c->path);
+    return text;
+}
+
 Test(outbox, group_wait_then_group_interval_then_repeat_interval, .fini = unload, .timeout = 60)
 {
     load("\"group_wait\": \"30s\", \"group_interval\": \"5m\", \"repeat_interval\": \"1h\"");
     char err[KW_ERR_LEN];
-    /* the console receivers write to stderr: keep what they say */
-    char path[] = "/tmp/kw-outbox-console-XXXXXX";
-    int fd = mkstemp(path);
-    fflush(stderr);
-    int saved = dup(2);
-    dup2(fd, 2);
+    struct capture cap = capture_start();
     struct kw_outbox *o = kw_outbox_start(&cfg, NULL, NULL, err, sizeof err);
     cr_assert(o, "%s", err);
     int probes = 0;
@@ -154,14 +179,7 @@ Test(outbox, group_wait_then_group_interval_then_repeat_interval, .fini = unload
     cr_assert_eq(queued(o, 0), 3, "no repeat after repeat_interval");
     kw_outbox_stop(o, 5000); /* delivered (the console writes at once) before the output is read */
     /* the console told new, updated and then reminder: nothing had changed */
-    fflush(stderr);
-    dup2(saved, 2);
-    close(saved);
-    char *text = calloc(1, 65536);
-    lseek(fd, 0, SEEK_SET);
-    cr_assert_gt(read(fd, text, 65535), 0);
-    close(fd);
-    unlink(path);
+    char *text = capture_end(&cap);
     const char *kinds[] = {" · new · ", " · updated · ", " · reminder · "};
     const char *at = text;
     for (int i = 0; i < 3; i++) {
@@ -180,11 +198,7 @@ Test(outbox, the_first_mover_is_kept_after_it_resolves, .fini = unload, .timeout
 {
     load("\"group_wait\": \"0s\", \"group_interval\": \"5m\", \"repeat_interval\": \"0s\"");
     char err[KW_ERR_LEN];
-    char path[] = "/tmp/kw-outbox-console-XXXXXX";
-    int fd = mkstemp(path);
-    fflush(stderr);
-    int saved = dup(2);
-    dup2(fd, 2);
+    struct capture cap = capture_start();
     struct kw_outbox *o = kw_outbox_start(&cfg, NULL, NULL, err, sizeof err);
     cr_assert(o, "%s", err);
     int probes = 0;
@@ -209,14 +223,7 @@ Test(outbox, the_first_mover_is_kept_after_it_resolves, .fini = unload, .timeout
     kw_outbox_alert(o, &later);
     barrier(o, T0 + 7 * IV + 3 * MIN, &probes);
     kw_outbox_stop(o, 5000); /* delivered (the console writes at once) before the output is read */
-    fflush(stderr);
-    dup2(saved, 2);
-    close(saved);
-    char *text = calloc(1, 65536);
-    lseek(fd, 0, SEEK_SET);
-    cr_assert_gt(read(fd, text, 65535), 0);
-    close(fd);
-    unlink(path);
+    char *text = capture_end(&cap);
     const char *want[] = {" · new · 1 alert · first mover c [journey=checkout] since 2026-01-01T00:00:00Z\n",
                           " · updated · 2 alerts · first mover c [journey=checkout] since 2026-01-01T00:00:00Z\n",
                           " · updated · 2 alerts · first mover c [journey=checkout] since 2026-01-01T00:00:00Z, "
@@ -275,11 +282,7 @@ Test(outbox, refreshed_numbers_show_and_a_rise_to_critical_is_told, .fini = unlo
 {
     load("\"group_wait\": \"0s\", \"group_interval\": \"5m\", \"repeat_interval\": \"0s\"");
     char err[KW_ERR_LEN];
-    char path[] = "/tmp/kw-outbox-console-XXXXXX";
-    int fd = mkstemp(path);
-    fflush(stderr);
-    int saved = dup(2);
-    dup2(fd, 2);
+    struct capture cap = capture_start();
     struct kw_outbox *o = kw_outbox_start(&cfg, NULL, NULL, err, sizeof err);
     cr_assert(o, "%s", err);
     int probes = 0;
@@ -303,14 +306,7 @@ Test(outbox, refreshed_numbers_show_and_a_rise_to_critical_is_told, .fini = unlo
     barrier(o, T0 + 5 * IV, &probes);
     cr_assert_eq(queued(o, 0), first + 1, "the rise to critical was not told");
     kw_outbox_stop(o, 5000); /* delivered (the console writes at once) before the output is read */
-    fflush(stderr);
-    dup2(saved, 2);
-    close(saved);
-    char *text = calloc(1, 65536);
-    lseek(fd, 0, SEEK_SET);
-    cr_assert_gt(read(fd, text, 65535), 0);
-    close(fd);
-    unlink(path);
+    char *text = capture_end(&cap);
     const char *update = strstr(text, " · updated · 1 alert · first mover c [journey=checkout]");
     cr_assert_not_null(update, "%s", text);
     cr_assert(strstr(update, "FIRING critical | c [journey=checkout]") && strstr(update, "+55 complaints over expected"),
@@ -325,11 +321,7 @@ Test(outbox, members_that_no_longer_fire_after_a_restore_are_resolved, .fini = u
 {
     load("\"group_wait\": \"0s\", \"group_interval\": \"5m\", \"repeat_interval\": \"0s\"");
     char err[KW_ERR_LEN];
-    char path[] = "/tmp/kw-outbox-console-XXXXXX";
-    int fd = mkstemp(path);
-    fflush(stderr);
-    int saved = dup(2);
-    dup2(fd, 2);
+    struct capture cap = capture_start();
     struct kw_outbox *o = kw_outbox_start(&cfg, NULL, NULL, err, sizeof err);
     cr_assert(o, "%s", err);
     int probes = 0;
@@ -360,14 +352,7 @@ Test(outbox, members_that_no_longer_fire_after_a_restore_are_resolved, .fini = u
     cr_assert_eq(cJSON_GetArraySize(inc), 0, "the incident is over");
     cJSON_Delete(inc);
     kw_outbox_stop(o, 5000); /* delivered (the console writes at once) before the output is read */
-    fflush(stderr);
-    dup2(saved, 2);
-    close(saved);
-    char *text = calloc(1, 65536);
-    lseek(fd, 0, SEEK_SET);
-    cr_assert_gt(read(fd, text, 65535), 0);
-    close(fd);
-    unlink(path);
+    char *text = capture_end(&cap);
     const char *upd = strstr(text, " · updated · 2 alerts");
     cr_assert_not_null(upd, "a's end is told: %s", text);
     cr_assert(strstr(upd, "RESOLVED | c [journey=checkout] stopped reporting"), "%s", upd);
